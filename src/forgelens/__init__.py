@@ -1,0 +1,5 @@
+"""forgelens: engineering analytics from code forges and git."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,64 @@
+"""The ``forgelens`` command line: thin commands over the engine and analytics.
+
+Each command module registers itself below; a command parses arguments, calls one engine or
+analytics function and prints the result. Errors a user can act on are ``ForgelensError``s:
+``main`` prints their message on one line and exits with the class's code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from forgelens import __version__
+from forgelens.cli import collect as _collect
+from forgelens.cli import db as _db
+from forgelens.cli import demo as _demo
+from forgelens.cli import query as _query
+from forgelens.cli import runs as _runs
+from forgelens.cli._common import err_console
+from forgelens.config import get_settings
+from forgelens.errors import ForgelensError
+from forgelens.logs import configure, redact
+
+app = typer.Typer(
+    name="forgelens",
+    help="Collect engineering data from code forges and git, and turn it into insight.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("collect")(_collect.collect_cmd)
+app.command("query")(_query.query)
+app.command("demo")(_demo.demo)
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_db.app, name="db")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the forgelens version. Example: forgelens version"""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``forgelens`` script."""
+    try:
+        configure(get_settings().log_level, json=False)
+        app(args=argv, prog_name="forgelens", standalone_mode=True)
+    except ForgelensError as exc:
+        err_console.print(f"[bold red]error:[/] {redact(exc.message)}", highlight=False)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script wrapper: exit with ``main``'s code."""
+    sys.exit(main())

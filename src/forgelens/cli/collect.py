@@ -1,0 +1,81 @@
+"""``forgelens collect``: mine git repositories and forges into the store."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import typer
+
+from forgelens.cli._common import DbOption, RichProgress, console, parse_when, print_rows, store_for
+from forgelens.config import get_settings
+from forgelens.engine.collect import CollectOptions, collect
+
+
+def collect_cmd(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="git:PATH, a repository URL, github:OWNER/REPO, ... (several at once)."
+        ),
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Only history after this date (or 30d).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only history before this date.")] = None,
+    branch: Annotated[
+        list[str] | None, typer.Option("--branch", help="Branch to mine (repeatable; default all).")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Re-collect everything (still idempotent).")] = False,
+    jobs: Annotated[
+        int, typer.Option(help="Parallel git processes per repository (default: core count).")
+    ] = 0,
+    batch_size: Annotated[int, typer.Option(help="Records written per store batch.")] = 5000,
+    api_url: Annotated[
+        str | None, typer.Option(help="Forge API base URL (Enterprise / self-hosted servers).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Collect commits with per-file line stats (and forge data) into the store.
+
+    Example: forgelens collect git:. https://github.com/pallets/click.git --since 2024-01-01
+    """
+    settings = get_settings()
+    opts = CollectOptions(
+        since=parse_when(since),
+        until=parse_when(until),
+        branches=branch or [],
+        full=full,
+        jobs=jobs or (os.cpu_count() or 1),
+        batch_size=batch_size,
+        cache_dir=settings.cache_dir,
+        flush_seconds=settings.run_flush_seconds,
+        api_url=api_url,
+    )
+    store = store_for(db)
+    progress = RichProgress("commits")
+    started = time.monotonic()
+    try:
+        results = collect(store, sources, opts, progress)
+    finally:
+        progress.close()
+        store.close()
+    elapsed = time.monotonic() - started
+    print_rows(
+        [
+            {
+                "run_id": r.run_id,
+                "repositories": len(r.repositories),
+                "commits": r.commits,
+                "prs": r.prs,
+                "files": r.files,
+                "authors": r.authors,
+                "api_calls": r.api_calls,
+                "errors": r.errors,
+            }
+            for r in results
+        ],
+        title=f"collection summary ({elapsed:.2f}s)",
+    )
+    console.print(f"store: {store.url}")

@@ -1,0 +1,91 @@
+"""One entry point for every collection: ``collect(store, specs, options)``.
+
+The CLI, the service and the workers call this; it groups the specs by kind and hands each
+group to its collector. Git sources are mined locally; forge kinds register a collector in
+``FORGE_COLLECTORS`` (see ``engine/sync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from forgelens.engine.git_collect import GitCollectOptions, collect_git
+from forgelens.engine.progress import NullProgress, Progress
+from forgelens.engine.specs import SourceSpec, parse_spec
+from forgelens.errors import BadInput
+from forgelens.store import Store
+
+
+@dataclass
+class CollectOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    branches: list[str] = field(default_factory=list)
+    full: bool = False
+    jobs: int = 1
+    batch_size: int = 5000
+    cache_dir: Path = Path.home() / ".cache" / "forgelens"
+    flush_seconds: float = 5.0
+    stuck_after: timedelta = timedelta(hours=2)
+    api_url: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)  # forge-specific flags
+
+
+@dataclass
+class CollectResult:
+    kind: str
+    run_id: str
+    repositories: list[str]
+    commits: int = 0
+    prs: int = 0
+    files: int = 0
+    authors: int = 0
+    api_calls: int = 0
+    errors: int = 0
+
+
+ForgeCollector = Callable[[Store, list[SourceSpec], CollectOptions, Progress], CollectResult]
+FORGE_COLLECTORS: dict[str, ForgeCollector] = {}
+
+
+def collect(
+    store: Store,
+    specs: Sequence[str | SourceSpec],
+    opts: CollectOptions,
+    progress: Progress | None = None,
+) -> list[CollectResult]:
+    """Collect every source named in ``specs``: one run per kind of source."""
+    progress = progress or NullProgress()
+    parsed = [s if isinstance(s, SourceSpec) else parse_spec(s) for s in specs]
+    if not parsed:
+        raise BadInput("name at least one source, e.g. git:. or github:owner/repo")
+    results: list[CollectResult] = []
+    by_kind: dict[str, list[SourceSpec]] = {}
+    for spec in parsed:
+        by_kind.setdefault(spec.kind, []).append(spec)
+    for kind, group in by_kind.items():
+        if kind == "git":
+            git_opts = GitCollectOptions(
+                since=opts.since,
+                until=opts.until,
+                branches=opts.branches,
+                full=opts.full,
+                jobs=opts.jobs,
+                batch_size=opts.batch_size,
+                cache_dir=opts.cache_dir,
+                flush_seconds=opts.flush_seconds,
+                stuck_after=opts.stuck_after,
+            )
+            r = collect_git(store, [s.target for s in group], git_opts, progress)
+            results.append(
+                CollectResult("git", r.run_id, r.repositories, r.commits, 0, r.files, r.authors)
+            )
+            continue
+        collector = FORGE_COLLECTORS.get(kind)
+        if collector is None:
+            raise BadInput(f"collecting {kind} sources is not available in this version")
+        results.append(collector(store, group, opts, progress))
+    return results

@@ -1,0 +1,225 @@
+"""The ``git_collection_runs`` ledger (seed 000): start, periodic stat flush, complete/fail,
+and cleanup of runs a dead process left ``running``.
+
+    with start_run(store, "custom_etl", settings) as run:
+        run.add(commits_collected=500)
+        run.flush_if_due()
+    # -> completed; an exception (or Ctrl-C) -> failed, with the reason in failure_reason
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from forgelens.logs import get_logger, redact
+from forgelens.store import Store
+from forgelens.store._arrow import now_version
+
+log = get_logger(__name__)
+
+COUNTERS = ("repos_processed", "commits_collected", "prs_collected", "api_calls", "errors")
+SETTINGS_FIELDS = (
+    "since",
+    "until",
+    "repositories",
+    "collect_commits",
+    "collect_prs",
+    "collect_reviews",
+    "collect_comments",
+    "branches",
+    "force_refetch",
+    "batch_size",
+)
+
+
+def run_settings(**values: Any) -> dict[str, Any]:
+    """A settings dict with every field of seed 000, in its order, plus any extras."""
+    base: dict[str, Any] = {
+        "since": None,
+        "until": None,
+        "repositories": [],
+        "collect_commits": False,
+        "collect_prs": False,
+        "collect_reviews": False,
+        "collect_comments": False,
+        "branches": "all",
+        "force_refetch": False,
+        "batch_size": 100,
+    }
+    base.update(values)
+    return base
+
+
+_version_lock = threading.Lock()
+_last_version = 0
+
+
+def next_version() -> int:
+    """A strictly increasing ``_version`` within this process (epoch ms, bumped on ties)."""
+    global _last_version
+    with _version_lock:
+        _last_version = max(now_version(), _last_version + 1)
+        return _last_version
+
+
+@dataclass
+class Run:
+    store: Store
+    run_id: str
+    data_source: str
+    settings: dict[str, Any]
+    started_at: datetime
+    flush_seconds: float = 5.0
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    status: str = "running"
+    failure_reason: str | None = None
+    completed_at: datetime | None = None
+    _last_flush: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                self.counters[name] += delta
+
+    def set(self, **values: int) -> None:
+        with self._lock:
+            self.counters.update(values)
+
+    def flush_if_due(self) -> bool:
+        """Write the counters if ``flush_seconds`` passed since the last write."""
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        with self._lock:
+            row: dict[str, Any] = {
+                "run_id": self.run_id,
+                "started_at": self.started_at,
+                "completed_at": self.completed_at,
+                "status": self.status,
+                **self.counters,
+                "settings": json.dumps(self.settings, default=str),
+                "data_source": self.data_source,
+                "failure_reason": self.failure_reason,
+                "heartbeat_at": datetime.now(UTC),
+                "pid": os.getpid(),
+                "hostname": socket.gethostname(),
+            }
+            self._last_flush = time.monotonic()
+        self.store.upsert("git_collection_runs", [row], version=next_version())
+
+    def complete(self) -> None:
+        self.status, self.completed_at = "completed", datetime.now(UTC)
+        self.flush()
+        log.info("run completed", run_id=self.run_id, **self.counters)
+
+    def fail(self, reason: str) -> None:
+        self.status, self.completed_at = "failed", datetime.now(UTC)
+        self.failure_reason = redact(reason)[:2000]
+        self.flush()
+        log.info("run failed", run_id=self.run_id, reason=self.failure_reason)
+
+
+def new_run_id(store: Store, data_source: str, now: datetime) -> str:
+    """``{data_source}-{YYYY-MM-DD}-{HHMMSS}``, with ``-2``, ``-3`` ... if the second is taken."""
+    base = f"{data_source}-{now:%Y-%m-%d-%H%M%S}"
+    taken = {
+        r[0]
+        for r in store.query(
+            "SELECT run_id FROM git_collection_runs WHERE run_id = ? OR run_id LIKE ?",
+            [base, base + "-%"],
+        )
+    }
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_stuck_runs(store: Store, stuck_after: timedelta) -> list[str]:
+    """Mark as ``failed`` the runs left ``running`` by a process that is gone.
+
+    A run is stuck when its process on this host no longer exists, or when its last heartbeat
+    (or start) is older than ``stuck_after``. Returns the run ids it failed.
+    """
+    now = datetime.now(UTC)
+    host = socket.gethostname()
+    rows = store.query_dicts(
+        "SELECT * FROM git_collection_runs WHERE status = 'running' ORDER BY started_at"
+    )
+    failed: list[str] = []
+    for row in rows:
+        beat = row.get("heartbeat_at") or row["started_at"]
+        reason = None
+        if row.get("hostname") == host and row.get("pid") and not _pid_alive(int(row["pid"])):
+            reason = f"process {row['pid']} on {host} ended without finishing the run (killed?)"
+        elif beat is not None and now - beat > stuck_after:
+            reason = (
+                f"no progress since {beat:%Y-%m-%d %H:%M:%S} UTC (stuck more than {stuck_after})"
+            )
+        if reason is None:
+            continue
+        row.update(status="failed", completed_at=now, failure_reason=reason)
+        row.pop("id", None)
+        store.upsert("git_collection_runs", [row], version=next_version())
+        failed.append(row["run_id"])
+        log.warning("stuck run marked failed", run_id=row["run_id"], reason=reason)
+    return failed
+
+
+@contextmanager
+def start_run(
+    store: Store,
+    data_source: str,
+    settings: dict[str, Any],
+    *,
+    flush_seconds: float = 5.0,
+    stuck_after: timedelta = timedelta(hours=2),
+) -> Iterator[Run]:
+    """Open a run row, yield it, and close it as completed or failed."""
+    cleanup_stuck_runs(store, stuck_after)
+    now = datetime.now(UTC)
+    run = Run(
+        store=store,
+        run_id=new_run_id(store, data_source, now),
+        data_source=data_source,
+        settings=settings,
+        started_at=now,
+        flush_seconds=flush_seconds,
+    )
+    run.flush()
+    try:
+        yield run
+    except KeyboardInterrupt:
+        run.fail("interrupted by the user (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        run.add(errors=1)
+        run.fail(f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        run.complete()

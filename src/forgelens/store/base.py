@@ -1,0 +1,114 @@
+"""The one ``Store`` protocol every backend implements, and ``open_store`` to pick one by URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from forgelens.errors import BadInput
+from forgelens.store.schema import TableSpec
+
+DEFAULT_DB_URL = "duckdb:///forgelens.duckdb"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the engine, analytics and service may ask of a store.
+
+    Writes are idempotent upserts keyed by each table's natural key; a row whose ``_version`` is
+    older than the stored one is ignored. ``transaction()`` groups writes (data and the cursor
+    that describes it commit together).
+    """
+
+    url: str
+    dialect: str
+
+    def migrate(self) -> list[str]: ...
+
+    def applied_migrations(self) -> list[str]: ...
+
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Any] | pa.Table,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+    ) -> int: ...
+
+    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
+
+    def iter_batches(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 10_000
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def get_cursor(self, repository_id: str, entity: str) -> str | None: ...
+
+    def set_cursor(
+        self, repository_id: str, entity: str, cursor: str, run_id: str | None
+    ) -> None: ...
+
+    def table_spec(self, table: str) -> TableSpec: ...
+
+    def close(self) -> None: ...
+
+
+def duckdb_path(url: str) -> Path:
+    """``duckdb:///rel/path``, ``duckdb:////abs/path`` or a bare path ending in ``.duckdb``."""
+    if url.startswith("duckdb:///"):
+        return Path(url[len("duckdb:///") :])
+    if url.startswith("duckdb://"):
+        raise BadInput(f"{url!r}: write duckdb:///relative/path or duckdb:////absolute/path")
+    return Path(url)
+
+
+def open_store(url: str | None = None, *, read_only: bool = False, migrate: bool = True) -> Store:
+    """Open (and by default migrate) the store that ``url`` names.
+
+    ``url`` defaults to ``FORGELENS_DATABASE_URL`` and then ``./forgelens.duckdb``.
+    """
+    url = url or os.environ.get("FORGELENS_DATABASE_URL") or DEFAULT_DB_URL
+    store: Store
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        try:
+            from forgelens.store.postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - depends on installed extras
+            raise BadInput(
+                "PostgreSQL support is not installed: pip install 'forgelens[postgres]'"
+            ) from exc
+        store = PostgresStore(url)
+    elif url.startswith(("clickhouse://", "chdb://")):
+        try:
+            from forgelens.store.clickhouse import open_clickhouse
+        except ImportError as exc:  # pragma: no cover - depends on installed extras
+            raise BadInput(
+                "ClickHouse support is not installed: pip install 'forgelens[clickhouse]'"
+            ) from exc
+        store = open_clickhouse(url)
+    elif url.startswith("duckdb:") or url.endswith(".duckdb") or "://" not in url:
+        from forgelens.store.duckdb import DuckDBStore
+
+        store = DuckDBStore(duckdb_path(url), read_only=read_only)
+    else:
+        raise BadInput(
+            f"unknown store URL {url!r}: use duckdb:///path, postgresql://..., "
+            "clickhouse://... or chdb:///path"
+        )
+    if migrate and not read_only:
+        store.migrate()
+    return store

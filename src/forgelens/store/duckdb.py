@@ -1,0 +1,215 @@
+"""The embedded default store: one DuckDB file, no set-up."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from forgelens.errors import BadInput, StoreError, StoreLocked
+from forgelens.store import _dialect
+from forgelens.store._arrow import to_arrow, writable_columns
+from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _translate(exc: duckdb.Error, path: Path) -> StoreError:
+    text = str(exc)
+    match = _LOCK_RE.search(text)
+    if match or "Could not set lock" in text:
+        who = f"process {match['pid']} ({match['prog']})" if match else "another process"
+        return StoreLocked(
+            f"the store {path} is in use by {who}. Wait for it to finish, stop it, or pass "
+            "another --db; for several writers at once use PostgreSQL (--db postgresql://...)."
+        )
+    return StoreError(f"DuckDB store {path}: {text.splitlines()[0]}")
+
+
+class DuckDBStore:
+    """A ``Store`` over one DuckDB file. Thread-safe: one connection, one lock."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path}"
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise BadInput(f"no store at {self.path}: run `forgelens collect` first or pass --db")
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path) from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._con.execute(sql, list(params))
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._run("BEGIN TRANSACTION")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._con.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._run("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._lock:
+            self._run(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._run(sql, params).fetchall()
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._run(sql, params)
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        with self._lock:
+            return self._run(sql, params).to_arrow_table()
+
+    def iter_batches(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 10_000
+    ) -> Iterator[pa.RecordBatch]:
+        with self._lock:
+            reader: pa.RecordBatchReader = self._run(sql, params).to_arrow_reader(batch_size)
+            yield from reader
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def table_spec(self, table: str) -> TableSpec:
+        try:
+            return TABLES[table]
+        except KeyError:
+            raise StoreError(f"unknown table {table!r}") from None
+
+    # -- migrations ---------------------------------------------------------------------------
+    def create_table(self, spec: TableSpec) -> None:
+        for stmt in _dialect.create_table_sql(self.dialect, spec):
+            self._run(stmt)
+
+    def applied_migrations(self) -> list[str]:
+        self._run(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
+        )
+        return [
+            r[0] for r in self._run("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+        ]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return the names applied."""
+        applied: list[str] = []
+        with self._lock:
+            done = set(self.applied_migrations())
+            for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
+                if name in done:
+                    continue
+                with self.transaction():
+                    fn(self)
+                    self._run(
+                        "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
+                    )
+                applied.append(name)
+        return applied
+
+    # -- writes -------------------------------------------------------------------------------
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Any] | pa.Table,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+    ) -> int:
+        spec = self.table_spec(table)
+        batch = (
+            rows
+            if isinstance(rows, pa.Table)
+            else to_arrow(spec, rows, version=version, source=source)
+        )
+        if batch.num_rows == 0:
+            return 0
+        cols = [c for c, _ in writable_columns(spec) if c in batch.column_names]
+        q = _dialect.quote
+        col_list = ", ".join(q(c) for c in cols)
+        keys = ", ".join(q(k) for k in spec.key)
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in spec.key)
+        conflict = (
+            f"DO UPDATE SET {updates} WHERE excluded._version >= {q(table)}._version"
+            if updates
+            else "DO NOTHING"
+        )
+        order = "_version DESC" if "_version" in cols else keys
+        sql = (
+            f"INSERT INTO {q(table)} ({col_list}) "
+            f"SELECT {col_list} FROM (SELECT DISTINCT ON ({keys}) * FROM _fl_batch "
+            f"ORDER BY {keys}, {order}) ON CONFLICT ({keys}) {conflict}"
+        )
+        with self._lock:
+            self._con.register("_fl_batch", batch)
+            try:
+                self._run(sql)
+            finally:
+                self._con.unregister("_fl_batch")
+        return int(batch.num_rows)
+
+    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
+        by_table: dict[str, list[Any]] = defaultdict(list)
+        for rec in records:
+            by_table[rec.TABLE].append(rec)
+        with self.transaction():
+            return sum(self.upsert(t, rows, source=source) for t, rows in by_table.items())
+
+    # -- cursors ------------------------------------------------------------------------------
+    def get_cursor(self, repository_id: str, entity: str) -> str | None:
+        rows = self.query(
+            "SELECT cursor FROM collection_cursors WHERE repository_id = ? AND entity = ?",
+            [repository_id, entity],
+        )
+        return rows[0][0] if rows else None
+
+    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
+        self.upsert(
+            "collection_cursors",
+            [
+                {
+                    "repository_id": repository_id,
+                    "entity": entity,
+                    "cursor": cursor,
+                    "run_id": run_id,
+                    "updated_at": datetime.now(UTC),
+                }
+            ],
+        )

@@ -1,0 +1,59 @@
+"""Shared fixtures. Markers: ``integration`` (needs PostgreSQL/Redis), ``slow``.
+
+With ``CI=true`` a missing service is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forgelens.store import Store, open_store
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip (locally) or fail (in CI) when a service a test needs is not reachable."""
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI: {reason}")
+    pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"duckdb:///{tmp_path / 'test.duckdb'}")
+    yield s
+    s.close()
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ann Author",
+        "GIT_AUTHOR_EMAIL": "ann@example.com",
+        "GIT_COMMITTER_NAME": "Ann Author",
+        "GIT_COMMITTER_EMAIL": "ann@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **(env or {}),
+    }
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, env=full_env, check=True)
+    return done.stdout.decode()
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Build a small git repository: ``make_repo("name")`` returns its path."""
+
+    def build(name: str = "repo") -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        git(path, "init", "-q", "-b", "main")
+        git(path, "config", "commit.gpgsign", "false")
+        return path
+
+    return build
