@@ -16,6 +16,7 @@ from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.specs import SourceSpec, parse_spec
 from forgelens.errors import BadInput
+from forgelens.sinks import Sink
 from forgelens.store import Store
 
 
@@ -32,6 +33,7 @@ class CollectOptions:
     stuck_after: timedelta = timedelta(hours=2)
     api_url: str | None = None
     extra: dict[str, object] = field(default_factory=dict)  # forge-specific flags
+    sink: Sink | None = None  # also publish every committed batch here (Kafka)
 
 
 @dataclass
@@ -78,6 +80,7 @@ def collect(
                 cache_dir=opts.cache_dir,
                 flush_seconds=opts.flush_seconds,
                 stuck_after=opts.stuck_after,
+                sink=opts.sink,
             )
             r = collect_git(store, [s.target for s in group], git_opts, progress)
             results.append(

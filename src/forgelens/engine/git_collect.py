@@ -10,6 +10,7 @@ from pathlib import Path
 
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, run_settings, start_run
+from forgelens.sinks import Sink
 from forgelens.sources import git
 from forgelens.store import Store
 
@@ -27,6 +28,7 @@ class GitCollectOptions:
     cache_dir: Path = Path.home() / ".cache" / "forgelens"
     flush_seconds: float = 5.0
     stuck_after: timedelta = timedelta(hours=2)
+    sink: Sink | None = None
 
 
 @dataclass
@@ -63,10 +65,14 @@ def collect_repo(
             rows.extend(commit_files)
             files += len(commit_files)
         store.write_records(rows, source=git.SOURCE)
+        if opts.sink is not None:
+            opts.sink.publish(rows, source=git.SOURCE)
         commits += len(batch)
         run.add(commits_collected=len(batch))
         run.flush_if_due()
         progress.advance(len(batch))
+    if opts.sink is not None:
+        opts.sink.flush()  # the cursor advances only once the sink acknowledged everything
     store.set_cursor(repo.id, CURSOR_ENTITY, json.dumps(tips), run.run_id)
     progress.finish()
     return commits, files
