@@ -15,6 +15,7 @@ from forgelens.sources import git
 from forgelens.store import Store
 
 CURSOR_ENTITY = "commits"
+_MAX_VANISHED = 10_000  # stop walking back through rewritten history after this many commits
 
 
 @dataclass
@@ -40,6 +41,31 @@ class GitCollectResult:
     authors: int
 
 
+def known_boundary(store: Store, repo: git.GitRepo, tips: list[str]) -> list[str]:
+    """The commits to exclude from mining: the cursor's tips that still exist.
+
+    A tip a force-push (and a gc) removed is replaced by its nearest stored ancestors that
+    still exist, so a rewrite re-mines only the rewritten commits, not the whole history.
+    """
+    exclude: set[str] = set()
+    seen: set[str] = set()
+    frontier = [t for t in tips if t]
+    while frontier and len(seen) < _MAX_VANISHED:
+        present = set(git.existing_commits(repo, frontier))
+        exclude |= present
+        missing = [s for s in frontier if s not in present and s not in seen]
+        seen.update(missing)
+        if not missing:
+            break
+        marks = ", ".join("?" for _ in missing)
+        rows = store.query(
+            f"SELECT parents FROM commits WHERE repository_id = ? AND sha IN ({marks})",
+            [repo.id, *missing],
+        )
+        frontier = sorted({p for (parents,) in rows for p in json.loads(parents or "[]")} - seen)
+    return sorted(exclude)
+
+
 def collect_repo(
     store: Store, repo: git.GitRepo, opts: GitCollectOptions, run: Run, progress: Progress
 ) -> tuple[int, int]:
@@ -53,7 +79,7 @@ def collect_repo(
     )
     if not opts.full:
         cursor = store.get_cursor(repo.id, CURSOR_ENTITY)
-        mine.exclude = json.loads(cursor) if cursor else []
+        mine.exclude = known_boundary(store, repo, json.loads(cursor) if cursor else [])
     tips = git.ref_tips(repo, mine)  # read before mining: the cursor never passes the run start
     store.write_records([repo.record()], source=git.SOURCE)
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import queue
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput, Interrupted, NotARepository, SourceError
@@ -66,11 +69,20 @@ def _git(args: Sequence[str], cwd: Path | None = None, timeout: float = 600) -> 
     return done.stdout.decode("utf-8", "replace")
 
 
-_GIT_ENV = {
+_REPO_VARS = {
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_COMMON_DIR",
+}
+# the user's environment (PATH, HOME, credentials helpers) minus variables that would point
+# git at another repository (e.g. when forgelens runs from a git hook)
+_GIT_ENV = {k: v for k, v in os.environ.items() if k not in _REPO_VARS} | {
     "GIT_TERMINAL_PROMPT": "0",
     "LC_ALL": "C",
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "HOME": str(Path.home()),
 }
 
 
@@ -147,15 +159,16 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
         if not path.is_dir():
             raise NotARepository(f"{spec} is a file, not a git repository")
         try:
-            top = _git(["rev-parse", "--absolute-git-dir"], cwd=path).strip()
+            gitdir = Path(_git(["rev-parse", "--absolute-git-dir"], cwd=path).strip())
         except SourceError as exc:
             raise NotARepository(f"{spec} is not a git repository (git init or clone it)") from exc
-        resolved = path.resolve()
-        repo = GitRepo(resolved, str(resolved).lstrip("/"), None)
-        if Path(top) == resolved or Path(top).parent != resolved:
-            # bare repository or a subdirectory of a work tree: mine the whole repository
-            root = Path(top) if Path(top).name != ".git" else Path(top).parent
-            repo = GitRepo(root, str(root).lstrip("/"), None)
+        try:  # a work tree (or a directory inside one): mine the whole repository
+            root = Path(_git(["rev-parse", "--show-toplevel"], cwd=path).strip())
+        except SourceError:  # a bare repository, or inside a .git directory
+            root = gitdir
+        if not str(root):
+            root = gitdir
+        repo = GitRepo(root, str(root).lstrip("/"), None)
     if _git(["rev-parse", "--is-shallow-repository"], cwd=repo.path).strip() == "true":
         raise BadInput(
             f"{spec} is a shallow clone, so its history is incomplete: run "
@@ -352,63 +365,76 @@ Batch = list[tuple[Commit, list[CommitFile]]]
 def _stream(
     repo: GitRepo, cmd: list[str], stdin: bytes | None, batch_size: int, stop: threading.Event
 ) -> Iterator[Batch]:
-    proc = subprocess.Popen(
-        cmd,
-        cwd=repo.path,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_GIT_ENV,
-    )
-    feeder = None
-    if stdin is not None:
-        assert proc.stdin is not None
-        pipe = proc.stdin
-
-        def feed() -> None:
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=repo.path,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=_GIT_ENV,
+        )
+        with proc:
+            feeder = _feed(proc, stdin) if stdin is not None else None
             try:
-                pipe.write(stdin)
-                pipe.close()
-            except (BrokenPipeError, OSError):
-                pass
+                assert proc.stdout is not None
+                yield from _parse_stream(repo.id, proc.stdout, batch_size, stop)
+                if proc.wait() != 0:
+                    errors.seek(0)
+                    err = errors.read().decode("utf-8", "replace").strip()
+                    raise SourceError(f"git log failed in {repo.full_name}: {err[-300:]}")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                if feeder is not None:
+                    feeder.join(timeout=5)
 
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-    parser = _Parser(repo.id)
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
+    """Write ``data`` to the process's stdin from a thread (git reads it while we read it)."""
+    assert proc.stdin is not None
+    pipe = proc.stdin
+
+    def feed() -> None:
+        try:
+            pipe.write(data)
+            pipe.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return feeder
+
+
+def _parse_stream(
+    repo_id: str, stdout: IO[bytes], batch_size: int, stop: threading.Event
+) -> Iterator[Batch]:
+    parser = _Parser(repo_id)
     batch: Batch = []
     rest = b""
-    assert proc.stdout is not None
-    try:
-        while chunk := proc.stdout.read(_READ_CHUNK):
-            if stop.is_set():
-                raise Interrupted("mining stopped")
-            tokens = (rest + chunk).split(b"\0")
-            rest = tokens.pop()
-            for tok in tokens:
-                done = parser.feed(tok.decode("utf-8", "replace"))
-                if done:
-                    batch.append(done)
-                    if len(batch) >= batch_size:
-                        yield batch
-                        batch = []
-        if rest:
-            done = parser.feed(rest.decode("utf-8", "replace"))
+    while chunk := stdout.read(_READ_CHUNK):
+        if stop.is_set():
+            raise Interrupted("mining stopped")
+        tokens = (rest + chunk).split(b"\0")
+        rest = tokens.pop()
+        for tok in tokens:
+            done = parser.feed(tok.decode("utf-8", "replace"))
             if done:
                 batch.append(done)
-        last = parser.close()
-        if last:
-            batch.append(last)
-        if batch:
-            yield batch
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        if proc.wait() != 0:
-            raise SourceError(f"git log failed in {repo.full_name}: {err.strip()[-300:]}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if feeder is not None:
-            feeder.join(timeout=5)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+    if rest:
+        done = parser.feed(rest.decode("utf-8", "replace"))
+        if done:
+            batch.append(done)
+    last = parser.close()
+    if last:
+        batch.append(last)
+    if batch:
+        yield batch
 
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:

@@ -1,0 +1,115 @@
+"""Collections over time: parallel jobs, incremental re-runs, --full, force-pushes, filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forgelens.errors import BadInput
+from forgelens.store import Store, open_store
+from tests.conftest import git
+from tests.sources.test_git import (
+    collect,
+    commit,
+    expected_rows,
+    mined_rows,
+    repo_id,
+    same_instants,
+)
+
+
+@pytest.fixture
+def rich_repo(make_repo: Any) -> Path:
+    from tests.sources.test_git import build_rich_repo
+
+    return build_rich_repo(make_repo("rich"))
+
+
+def test_jobs_two_gives_exactly_the_rows_of_jobs_one(
+    make_repo: Any, rich_repo: Path, tmp_path: Path
+) -> None:
+    tables = []
+    for jobs in (1, 2):
+        s = open_store(f"duckdb:///{tmp_path / f'j{jobs}.duckdb'}")
+        collect(s, rich_repo, tmp_path, jobs=jobs, batch_size=2)
+        tables.append(
+            [
+                s.query(f"SELECT * EXCLUDE (_version) FROM {t} ORDER BY ALL")
+                for t in ("commits", "commit_files")
+            ]
+        )
+        s.close()
+    assert tables[0] == tables[1]
+    assert len(tables[0][1]) > 10
+
+
+def test_rerun_mines_only_new_commits(store: Store, rich_repo: Path, tmp_path: Path) -> None:
+    first = collect(store, rich_repo, tmp_path)
+    assert first.commits == 8
+    assert collect(store, rich_repo, tmp_path).commits == 0
+    (rich_repo / "later.txt").write_text("later\n")
+    commit(rich_repo, "later", n=8)
+    again = collect(store, rich_repo, tmp_path)
+    assert again.commits == 1
+    rid = repo_id(rich_repo)
+    want, want_files = expected_rows(rich_repo, rid)
+    got, got_files = mined_rows(store, rid)
+    same_instants(got, want)
+    assert (got, got_files) == (want, want_files)
+
+
+def test_full_re_mines_idempotently(store: Store, rich_repo: Path, tmp_path: Path) -> None:
+    collect(store, rich_repo, tmp_path)
+    before = store.query("SELECT * EXCLUDE (_version) FROM commit_files ORDER BY ALL")
+    again = collect(store, rich_repo, tmp_path, full=True)
+    assert again.commits == 8
+    assert store.query("SELECT * EXCLUDE (_version) FROM commit_files ORDER BY ALL") == before
+    assert store.query("SELECT count(*) FROM commits") == [(8,)]
+
+
+def test_force_push_keeps_unreachable_commits(store: Store, make_repo: Any, tmp_path: Path) -> None:
+    repo = make_repo("forced")
+    for n in range(3):
+        (repo / "f.txt").write_text(f"{n}\n")
+        commit(repo, f"c{n}", n=n)
+    doomed = git(repo, "rev-parse", "HEAD").strip()
+    collect(store, repo, tmp_path)
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    (repo / "g.txt").write_text("rewritten\n")
+    commit(repo, "rewritten history", n=5)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert collect(store, repo, tmp_path).commits == 1
+    shas = {r[0] for r in store.query("SELECT sha FROM commits")}
+    assert doomed in shas
+    assert len(shas) == 4
+    assert store.query("SELECT count(*) FROM commit_files WHERE sha = ?", [doomed]) == [(1,)]
+
+
+def test_since_until_and_branch_select_history(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    rid = repo_id(rich_repo)
+    collect(store, rich_repo, tmp_path, branches=["side"])
+    side = set(git(rich_repo, "rev-list", "side").split())
+    assert {r[0] for r in store.query("SELECT sha FROM commits")} == side
+    since, until = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 5, 31, tzinfo=UTC)
+    collect(store, rich_repo, tmp_path, since=since, until=until, full=True, branches=["main"])
+    window = set(
+        git(
+            rich_repo,
+            "rev-list",
+            "main",
+            f"--since={since.isoformat()}",
+            f"--until={until.isoformat()}",
+        ).split()
+    )
+    assert window
+    assert window - side
+    got = {r[0] for r in store.query("SELECT sha FROM commits WHERE repository_id = ?", [rid])}
+    assert got == side | window
+    with pytest.raises(BadInput, match="nope"):
+        collect(store, rich_repo, tmp_path, branches=["nope"])
