@@ -262,3 +262,38 @@ def test_streaming_parser_handles_tokens_split_across_reads(rich_repo: Path) -> 
         gitsrc._READ_CHUNK = old
     assert small == whole
     assert len(whole) == 8
+
+
+def test_url_is_mirrored_once_then_fetched(store: Store, rich_repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "served" / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(rich_repo), str(bare))
+    url = bare.as_uri()
+    opts = GitCollectOptions(cache_dir=tmp_path / "cache")
+    first = collect_git(store, [url], opts)
+    assert first.commits == 8
+    mirror = gitsrc.mirror_path(url, tmp_path / "cache")
+    assert (mirror / "HEAD").exists()
+    assert first.repositories == [f"git:local{bare.with_suffix('')}"]
+    # a new commit upstream arrives through a fetch into the same mirror, not a second clone
+    inode = (mirror / "objects").stat().st_ino
+    (rich_repo / "upstream.txt").write_text("new\n")
+    commit(rich_repo, "upstream change", n=8)
+    git(rich_repo, "push", "-q", str(bare), "main")
+    second = collect_git(store, [url], opts)
+    assert second.commits == 1
+    assert (mirror / "objects").stat().st_ino == inode
+    want, want_files = expected_rows(bare, first.repositories[0])
+    got, got_files = mined_rows(store, first.repositories[0])
+    same_instants(got, want)
+    assert (got, got_files) == (want, want_files)
+
+
+def test_unreachable_url_is_one_clear_line(tmp_path: Path) -> None:
+    from forgelens.errors import SourceError
+
+    with pytest.raises(SourceError) as err:
+        gitsrc.open_repo((tmp_path / "nowhere.git").as_uri(), tmp_path / "cache")
+    assert "\n" not in err.value.message
+    assert err.value.message.startswith(f"cannot clone {(tmp_path / 'nowhere.git').as_uri()}: ")
+    assert "does not appear to be a git repository" in err.value.message
+    assert not list((tmp_path / "cache").rglob("*.partial"))

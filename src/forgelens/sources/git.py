@@ -7,7 +7,7 @@ Several jobs mine disjoint, contiguous slices of ``git rev-list`` with ``git log
 first parent either way).
 
 A URL is mirrored once into the cache directory (``git clone --mirror``) and refreshed with
-``git remote update`` on later runs.
+``git fetch --prune`` on later runs.
 """
 
 from __future__ import annotations
@@ -64,9 +64,18 @@ def _git(args: Sequence[str], cwd: Path | None = None, timeout: float = 600) -> 
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"git {args[0]} took longer than {timeout:.0f}s") from exc
     if done.returncode != 0:
-        msg = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(redact(f"git {args[0]} failed: {msg[-1] if msg else done.returncode}"))
+        reason = _first_error(done.stderr.decode("utf-8", "replace")) or f"exit {done.returncode}"
+        raise SourceError(redact(f"git {args[0]} failed: {reason}"))
     return done.stdout.decode("utf-8", "replace")
+
+
+def _first_error(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong (the first ``fatal:``/``error:``)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:", "ssh:")):
+            return line.removeprefix("fatal: ").removeprefix("error: ")
+    return lines[-1] if lines else ""
 
 
 _REPO_VARS = {
@@ -90,10 +99,15 @@ def is_url(spec: str) -> bool:
     return bool(_URL_RE.match(spec))
 
 
-def mirror_path(url: str, cache_dir: Path) -> Path:
+def _url_parts(url: str) -> tuple[str, str]:
+    """(host, path) of a URL, scp-style ``user@host:path`` included; ``local`` for file://."""
     parts = urlsplit(url if "://" in url else "ssh://" + url.replace(":", "/", 1))
     host = (parts.hostname or "local").lower()
-    path = parts.path.strip("/").removesuffix(".git") or "repo"
+    return host, parts.path.strip("/").removesuffix(".git") or "repo"
+
+
+def mirror_path(url: str, cache_dir: Path) -> Path:
+    host, path = _url_parts(url)
     digest = hashlib.sha256(url.encode()).hexdigest()[:8]
     return cache_dir / "mirrors" / host / f"{path}-{digest}.git"
 
@@ -102,7 +116,14 @@ def ensure_mirror(url: str, cache_dir: Path) -> Path:
     """Clone ``url`` as a bare mirror once; fetch on later calls. Returns the mirror's path."""
     target = mirror_path(url, cache_dir)
     if (target / "HEAD").exists():
-        _git(["remote", "update", "--prune"], cwd=target, timeout=3600)
+        try:
+            _git(["fetch", "--prune", "--quiet", "origin"], cwd=target, timeout=3600)
+        except SourceError as exc:
+            raise SourceError(
+                f"cannot update the mirror of {redact(url)} ({target}): "
+                f"{exc.message.removeprefix('git fetch failed: ')}. "
+                "Check the URL, your network and your credentials."
+            ) from exc
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
@@ -149,9 +170,8 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
     if is_url(spec):
         url = spec
         path = ensure_mirror(url, cache_dir)
-        parts = urlsplit(url if "://" in url else "ssh://" + url.replace(":", "/", 1))
-        full_name = f"{parts.hostname}/{parts.path.strip('/').removesuffix('.git')}"
-        repo = GitRepo(path, full_name, url)
+        host, name = _url_parts(url)
+        repo = GitRepo(path, f"{host}/{name}", redact(url))
     else:
         path = Path(spec).expanduser()
         if not path.exists():
