@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         configure(get_settings().log_level, json=False)
         app(args=argv, prog_name="forgelens", standalone_mode=True)
     except ForgelensError as exc:
-        err_console.print(f"[bold red]error:[/] {redact(exc.message)}", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] {redact(exc.message)}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

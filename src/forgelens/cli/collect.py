@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -51,6 +52,7 @@ def collect_cmd(
         batch_size=batch_size,
         cache_dir=settings.cache_dir,
         flush_seconds=settings.run_flush_seconds,
+        stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
         api_url=api_url,
     )
     store = store_for(db)

@@ -10,9 +10,12 @@ from pathlib import Path
 
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, run_settings, start_run
+from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
 from forgelens.store import Store
+
+log = get_logger(__name__)
 
 CURSOR_ENTITY = "commits"
 _MAX_VANISHED = 10_000  # stop walking back through rewritten history after this many commits
@@ -95,7 +98,8 @@ def collect_repo(
             opts.sink.publish(rows, source=git.SOURCE)
         commits += len(batch)
         run.add(commits_collected=len(batch))
-        run.flush_if_due()
+        if run.flush_if_due():
+            log.info("run progress", run_id=run.run_id, repository=repo.id, commits=commits)
         progress.advance(len(batch))
     if opts.sink is not None:
         opts.sink.flush()  # the cursor advances only once the sink acknowledged everything
