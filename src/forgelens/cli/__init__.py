@@ -15,6 +15,7 @@ from forgelens import __version__
 from forgelens.cli import collect as _collect
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
+from forgelens.cli import pipeline_runs as _pipeline_runs
 from forgelens.cli import query as _query
 from forgelens.cli import runs as _runs
 from forgelens.cli._common import err_console
@@ -34,6 +35,8 @@ app.command("query")(_query.query)
 app.command("demo")(_demo.demo)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
+app.command("record-pipeline-run")(_pipeline_runs.record_cmd)
+app.add_typer(_pipeline_runs.app, name="pipeline-runs")
 
 
 @app.command("version")

@@ -12,6 +12,7 @@ import typer
 from forgelens.cli._common import DbOption, RichProgress, console, parse_when, print_rows, store_for
 from forgelens.config import get_settings
 from forgelens.engine.collect import CollectOptions, collect
+from forgelens.pipeline_runs.self_record import recorded
 
 
 def collect_cmd(
@@ -59,7 +60,7 @@ def collect_cmd(
     progress = RichProgress("commits")
     started = time.monotonic()
     try:
-        results = collect(store, sources, opts, progress)
+        results = recorded(store, "collect", lambda: collect(store, sources, opts, progress))
     finally:
         progress.close()
         store.close()
