@@ -409,6 +409,9 @@ def _stream(
             proc.wait()
         if feeder is not None:
             feeder.join(timeout=5)
+        for pipe_out in (proc.stdout, proc.stderr):
+            if pipe_out is not None:
+                pipe_out.close()  # else a ResourceWarning when the Popen is collected
 
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:
