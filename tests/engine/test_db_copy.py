@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from forgelens.cli import main
 from forgelens.engine.db_copy import copy_store
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.errors import BadInput
@@ -40,9 +41,7 @@ def _assert_same(a: Store, b: Store) -> None:
     for table, sql in COMPARED.items():
         assert a.query(sql) == b.query(sql), table
     for table in ("commits", "commit_files", "git_collection_runs", "repositories"):
-        assert a.query(f"SELECT count(*) FROM {table}") == b.query(
-            f"SELECT count(*) FROM {table}"
-        )
+        assert a.query(f"SELECT count(*) FROM {table}") == b.query(f"SELECT count(*) FROM {table}")
 
 
 class _StopAfter:
@@ -121,24 +120,27 @@ def test_copy_to_itself_or_unknown_table_is_bad_input(tmp_path: Path) -> None:
         other.close()
 
 
-def test_cli_db_copy_prints_verified_counts(
-    tmp_path: Path, make_repo: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_db_copy_prints_verified_counts(tmp_path: Path, make_repo: Any) -> None:
     _collected_duckdb(tmp_path, make_repo, commits=3).close()
-    code = main(
+    done = subprocess.run(
         [
+            sys.executable,
+            "-m",
+            "forgelens",
             "db",
             "copy",
             "--from",
             f"duckdb:///{tmp_path / 'src.duckdb'}",
             "--to",
             f"duckdb:///{tmp_path / 'dst.duckdb'}",
-        ]
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "commits" in out
-    assert "copied" in out
+    assert done.returncode == 0, done.stderr
+    assert "commits" in done.stdout
+    assert "copied" in done.stdout
     dst = open_store(f"duckdb:///{tmp_path / 'dst.duckdb'}")
     assert dst.query("SELECT count(*) FROM commits") == [(3,)]
     dst.close()

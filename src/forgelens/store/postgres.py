@@ -13,6 +13,7 @@ placeholders (``_dialect.pg_params``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
@@ -81,7 +82,9 @@ class PostgresStore:
         try:
             with psycopg.connect(self._target.conninfo, connect_timeout=10) as conn:
                 if self._target.schema:
-                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(self._target.schema)}")
+                    # another process may create it at the same moment
+                    with contextlib.suppress(pg_errors.UniqueViolation):
+                        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(self._target.schema)}")
         except psycopg.Error as exc:
             raise translate(exc, self._target) from exc
 
