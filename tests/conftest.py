@@ -57,3 +57,34 @@ def make_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return build
+
+
+PG_BASE_URL = os.environ.get("FORGELENS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'forgelens[postgres]')"
+    try:
+        psycopg.connect(PG_BASE_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return f"{PG_BASE_URL}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL store URL in a fresh schema of its own, dropped after the test."""
+    problem = _pg_reachable()
+    if problem:
+        require_service("PostgreSQL", problem)
+    import uuid
+
+    import psycopg
+
+    schema = f"fl_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield f"{PG_BASE_URL}{'&' if '?' in PG_BASE_URL else '?'}schema={schema}"
+    with psycopg.connect(PG_BASE_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

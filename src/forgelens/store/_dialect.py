@@ -76,3 +76,23 @@ SEED_COMPAT_SQL: dict[str, list[str]] = {
         "LANGUAGE SQL IMMUTABLE AS $$ SELECT ((j::jsonb) ->> k)::boolean $$",
     ],
 }
+
+
+def pg_params(sql: str) -> str:
+    """Turn DuckDB-style ``?`` placeholders into psycopg's ``%s`` (and ``%`` into ``%%``).
+
+    Queries are written once with ``?``; a ``?`` inside a quoted string or identifier stays.
+    """
+    out: list[str] = []
+    quote_char: str | None = None
+    for ch in sql:
+        if quote_char:
+            if ch == quote_char:
+                quote_char = None
+        elif ch in ("'", '"'):
+            quote_char = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)

@@ -95,14 +95,21 @@ class DuckDBStore:
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         with self._lock:
-            return self._run(sql, params).to_arrow_table()
+            try:  # a relation, not a DB-API result: duckdb 2 warns on the extra copy
+                return self._con.sql(sql, params=list(params) or None).to_arrow_table()
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
 
     def iter_batches(
         self, sql: str, params: Sequence[Any] = (), batch_size: int = 10_000
     ) -> Iterator[pa.RecordBatch]:
         with self._lock:
-            reader: pa.RecordBatchReader = self._run(sql, params).to_arrow_reader(batch_size)
-            yield from reader
+            try:
+                rel = self._con.sql(sql, params=list(params) or None)
+                reader: pa.RecordBatchReader = rel.to_arrow_reader(batch_size)
+                yield from reader
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,31 @@
-"""Tables of the sinks area: sink bookkeeping (Kafka spool, DLQ).
+"""Tables of the sinks / store-moving area.
 
-Declare each table with ``register_table(TableSpec(...))`` and create it in a migration named
-``0060_...`` (later ones ``0061_...``, ...) registered with ``@migration``.
+``db_copy_progress``: one row per (source store, table) that ``forgelens db copy`` is moving,
+kept in the destination and written in the same transaction as each batch, so an interrupted
+copy resumes after the last key it committed.
 """
 
 from __future__ import annotations
+
+from forgelens.store.schema import MigrationTarget, TableSpec, migration, register_table
+
+DB_COPY_PROGRESS = register_table(
+    TableSpec(
+        "db_copy_progress",
+        (
+            ("source_url", "text"),
+            ("table_name", "text"),
+            ("last_key", "text"),
+            ("rows_copied", "bigint"),
+            ("source_rows", "bigint"),
+            ("status", "text"),
+            ("updated_at", "ts"),
+        ),
+        ("source_url", "table_name"),
+    )
+)
+
+
+@migration("0060_db_copy_progress")
+def _db_copy_progress(db: MigrationTarget) -> None:
+    db.create_table(DB_COPY_PROGRESS)

@@ -1,0 +1,339 @@
+"""The server store: PostgreSQL through a psycopg 3 connection pool.
+
+Bulk upserts COPY an Arrow batch (as CSV) into a per-session temporary staging table, then
+``INSERT ... SELECT DISTINCT ON (key) ... ORDER BY key ... ON CONFLICT (key) DO UPDATE ... WHERE
+excluded._version >= tgt._version``: one statement, rows deduplicated (newest ``_version`` wins)
+and taken in key order, so concurrent writers lock rows in the same order and never deadlock
+each other; a deadlock or serialization failure caused by anything else is retried.
+
+``transaction()`` pins one pooled connection to the calling thread until the outermost block
+ends, so data and the cursor describing it commit together. Queries take DuckDB-style ``?``
+placeholders (``_dialect.pg_params``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import errors as pg_errors
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from forgelens.errors import StoreError
+from forgelens.store import _dialect
+from forgelens.store._arrow import to_arrow, writable_columns
+from forgelens.store._common import CURSOR_SQL, cursor_row, group_by_table
+from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
+from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+
+T = TypeVar("T")
+q = _dialect.quote
+
+MIGRATION_LOCK = 0x466C_4D69_6772  # pg_advisory_xact_lock key held while migrating
+RETRIES = 5
+COPY_CHUNK_ROWS = 50_000
+_CSV = pacsv.WriteOptions(include_header=False)
+
+
+class PostgresStore:
+    """A ``Store`` over a PostgreSQL database (or one schema of it). Thread-safe."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+        self._target: PgTarget = parse_url(url)
+        self.url = self._target.url
+        self._local = threading.local()
+        self._staged: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._preflight()
+        try:
+            self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                self._target.conninfo,
+                min_size=1,
+                max_size=pool_size or self._target.pool_size,
+                configure=self._configure,
+                kwargs={"connect_timeout": 10},
+                timeout=30,
+                name="forgelens",
+                open=True,
+            )
+        except (psycopg.Error, PoolTimeout) as exc:  # pragma: no cover - preflight caught it
+            raise translate(exc, self._target) from exc
+
+    # -- connections --------------------------------------------------------------------------
+    def _preflight(self) -> None:
+        """Connect once up front so a wrong URL fails now, with a clear message."""
+        try:
+            with psycopg.connect(self._target.conninfo, connect_timeout=10) as conn:
+                if self._target.schema:
+                    # another process may create it at the same moment
+                    with contextlib.suppress(pg_errors.UniqueViolation):
+                        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(self._target.schema)}")
+        except psycopg.Error as exc:
+            raise translate(exc, self._target) from exc
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.adapters.register_loader("json", TextLoader)  # JSON reads as text, as on DuckDB
+        conn.adapters.register_loader("jsonb", TextLoader)
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute("SET temp_buffers = '64MB'")  # staging tables stay in memory
+        if self._target.schema:
+            conn.execute(f"SET search_path TO {q(self._target.schema)}")
+        conn.commit()
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """The thread's transaction connection, or a pooled one committed on exit."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with self._pool.connection() as pooled:
+                yield pooled
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc, self._target) from exc
+
+    def _write(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``fn`` in the current transaction, or in its own one, retried on deadlock."""
+        if getattr(self._local, "conn", None) is not None:
+            try:
+                return fn(self._local.conn)
+            except psycopg.Error as exc:
+                raise translate(exc, self._target) from exc
+        for attempt in range(RETRIES):
+            try:
+                with self._pool.connection() as conn:
+                    return fn(conn)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+                if attempt == RETRIES - 1:
+                    raise translate(exc, self._target) from exc
+                time.sleep(0.05 * 2**attempt)
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise translate(exc, self._target) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:
+            yield  # nested: the outermost block commits
+            return
+        try:
+            with self._pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc, self._target) from exc
+
+    def _cursor_run(
+        self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]
+    ) -> psycopg.Cursor[Any]:
+        cur = conn.cursor()
+        try:
+            if params:
+                cur.execute(_dialect.pg_params(sql), list(params))
+            else:
+                cur.execute(sql)
+        except psycopg.Error as exc:
+            raise translate(exc, self._target) from exc
+        return cur
+
+    # -- reads and plain statements -----------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._conn() as conn:
+            self._cursor_run(conn, sql, params).close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn() as conn, self._cursor_run(conn, sql, params) as cur:
+            return cur.fetchall() if cur.description else []
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._conn() as conn, self._cursor_run(conn, sql, params) as cur:
+            if not cur.description:
+                return []
+            names = [d.name for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        with self._conn() as conn, self._cursor_run(conn, sql, params) as cur:
+            return rows_to_arrow(cur.description, cur.fetchall() if cur.description else [])
+
+    def iter_batches(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 10_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a query's rows through a server-side cursor, ``batch_size`` rows at a time."""
+        with self._conn() as conn:
+            try:
+                with conn.cursor(name=f"fl_{uuid.uuid4().hex[:12]}") as cur:
+                    if params:
+                        cur.execute(_dialect.pg_params(sql), list(params))
+                    else:
+                        cur.execute(sql)
+                    while rows := cur.fetchmany(batch_size):
+                        yield from rows_to_arrow(cur.description, rows).to_batches()
+            except psycopg.Error as exc:
+                raise translate(exc, self._target) from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def table_spec(self, table: str) -> TableSpec:
+        try:
+            return TABLES[table]
+        except KeyError:
+            raise StoreError(f"unknown table {table!r}") from None
+
+    # -- migrations ---------------------------------------------------------------------------
+    def create_table(self, spec: TableSpec) -> None:
+        for stmt in _dialect.create_table_sql(self.dialect, spec):
+            self.execute(stmt)
+
+    def applied_migrations(self) -> list[str]:
+        if not self.query("SELECT to_regclass('schema_migrations')")[0][0]:
+            return []
+        return [r[0] for r in self.query("SELECT name FROM schema_migrations ORDER BY name")]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction, one process at a time."""
+        applied: list[str] = []
+        for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
+            with self.transaction():
+                self.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
+                self.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)"
+                )
+                if self.query("SELECT 1 FROM schema_migrations WHERE name = ?", [name]):
+                    continue
+                fn(self)
+                self.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
+                )
+            applied.append(name)
+        return applied
+
+    # -- writes -------------------------------------------------------------------------------
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Any] | pa.Table,
+        *,
+        version: int | None = None,
+        source: str | None = None,
+    ) -> int:
+        spec = self.table_spec(table)
+        batch = (
+            rows
+            if isinstance(rows, pa.Table)
+            else to_arrow(spec, rows, version=version, source=source)
+        )
+        if batch.num_rows == 0:
+            return 0
+        types = dict(writable_columns(spec))
+        cols = [c for c in types if c in batch.column_names]
+        batch = _clean_text(batch.select(cols))
+        stage = self._stage_name(spec, cols, types)
+        self._write(lambda conn: self._merge(conn, spec, batch, cols, types, stage))
+        return int(batch.num_rows)
+
+    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
+        with self.transaction():
+            return sum(self.upsert(t, rows, source=source) for t, rows in group_by_table(records))
+
+    def get_cursor(self, repository_id: str, entity: str) -> str | None:
+        rows = self.query(CURSOR_SQL, [repository_id, entity])
+        return rows[0][0] if rows else None
+
+    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
+        self.upsert("collection_cursors", [cursor_row(repository_id, entity, cursor, run_id)])
+
+    def _stage_name(self, spec: TableSpec, cols: list[str], types: dict[str, str]) -> str:
+        shape = ",".join(f"{c}:{types[c]}" for c in cols)
+        return f"_fl_stage_{spec.name}_{hashlib.sha1(shape.encode()).hexdigest()[:8]}"  # noqa: S324
+
+    def _merge(
+        self,
+        conn: psycopg.Connection[Any],
+        spec: TableSpec,
+        batch: pa.Table,
+        cols: list[str],
+        types: dict[str, str],
+        stage: str,
+    ) -> None:
+        staged = self._staged.setdefault(conn, set())
+        if stage not in staged:
+            defs = ", ".join(f"{q(c)} {_dialect.column_type(self.dialect, types[c])}" for c in cols)
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {q(stage)} ({defs}) ON COMMIT DELETE ROWS"
+            )
+            staged.add(stage)
+        try:
+            self._copy_and_merge(conn, spec, batch, cols, stage)
+        except BaseException:
+            staged.discard(stage)  # a rolled-back transaction also undoes the CREATE
+            raise
+
+    def _copy_and_merge(
+        self,
+        conn: psycopg.Connection[Any],
+        spec: TableSpec,
+        batch: pa.Table,
+        cols: list[str],
+        stage: str,
+    ) -> None:
+        col_list = ", ".join(q(c) for c in cols)
+        with conn.cursor() as cur:
+            cur.execute(f"TRUNCATE {q(stage)}")
+            with cur.copy(f"COPY {q(stage)} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+                for chunk in batch.to_batches(max_chunksize=COPY_CHUNK_ROWS):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(chunk, buf, _CSV)
+                    copy.write(buf.getbuffer())
+            cur.execute(_merge_sql(spec, cols, stage))
+
+
+def _merge_sql(spec: TableSpec, cols: list[str], stage: str) -> str:
+    col_list = ", ".join(q(c) for c in cols)
+    keys = ", ".join(q(k) for k in spec.key)
+    order = f"{keys}, {q('_version')} DESC" if "_version" in cols else keys
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in spec.key)
+    if not updates:
+        conflict = "DO NOTHING"
+    elif "_version" in cols:
+        conflict = f"DO UPDATE SET {updates} WHERE excluded._version >= tgt._version"
+    else:
+        conflict = f"DO UPDATE SET {updates}"
+    return (
+        f"INSERT INTO {q(spec.name)} AS tgt ({col_list}) "
+        f"SELECT DISTINCT ON ({keys}) {col_list} FROM {q(stage)} ORDER BY {order} "
+        f"ON CONFLICT ({keys}) {conflict}"
+    )
+
+
+def _clean_text(batch: pa.Table) -> pa.Table:
+    """PostgreSQL text cannot hold NUL characters (git data sometimes does): drop them."""
+    for i, field in enumerate(batch.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = batch.column(i)
+            if pc.any(pc.match_substring(column, "\x00")).as_py():
+                batch = batch.set_column(i, field, pc.replace_substring(column, "\x00", ""))
+    return batch

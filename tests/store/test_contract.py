@@ -1,0 +1,162 @@
+"""The store contract: every backend passes the same assertions (DuckDB and real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from forgelens import records
+from forgelens.errors import StoreError
+from forgelens.store import Store, open_store
+from forgelens.store.schema import MIGRATIONS, TABLES
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'contract.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def _commit(sha: str, message: str = "m", repo: str = "git:r") -> records.Commit:
+    return records.Commit(
+        repo, sha, "A", "a@x", NOW, "A", "a@x", NOW, message, 1, 2, 1, False, ["p"]
+    )
+
+
+def test_every_table_exists_with_its_columns(any_store: Store) -> None:
+    for name, spec in TABLES.items():
+        columns = any_store.query_arrow(f"SELECT * FROM {name} LIMIT 0").column_names
+        assert set(spec.column_names) <= set(columns), name
+        assert {"_version", "_source"} <= set(columns), name
+
+
+def test_migrations_are_recorded_once(any_store: Store) -> None:
+    assert any_store.applied_migrations() == sorted(n for n, _ in MIGRATIONS)
+    assert any_store.migrate() == []
+
+
+def test_upsert_is_idempotent_and_dedupes_a_batch(any_store: Store) -> None:
+    any_store.write_records([_commit("a"), _commit("a"), _commit("b")])
+    any_store.write_records([_commit("a")])
+    assert any_store.query("SELECT sha FROM commits ORDER BY sha") == [("a",), ("b",)]
+
+
+def test_newest_row_of_a_batch_wins(any_store: Store) -> None:
+    rows = [
+        {"repository_id": "git:r", "entity": "commits", "cursor": "old", "_version": 1},
+        {"repository_id": "git:r", "entity": "commits", "cursor": "new", "_version": 3},
+        {"repository_id": "git:r", "entity": "commits", "cursor": "mid", "_version": 2},
+    ]
+    any_store.upsert("collection_cursors", rows)
+    assert any_store.get_cursor("git:r", "commits") == "new"
+
+
+def test_older_version_never_overwrites_newer(any_store: Store) -> None:
+    any_store.upsert("commits", [_commit("a", "new")], version=2_000)
+    any_store.upsert("commits", [_commit("a", "old")], version=1_000)
+    assert any_store.query("SELECT message, _version FROM commits") == [("new", 2_000)]
+    any_store.upsert("commits", [_commit("a", "newer")], version=3_000)
+    assert any_store.query("SELECT message FROM commits") == [("newer",)]
+
+
+def test_transaction_rolls_back_data_and_cursor_together(any_store: Store) -> None:
+    with pytest.raises(RuntimeError), any_store.transaction():
+        any_store.write_records([_commit("a")])
+        any_store.set_cursor("git:r", "commits", "x", None)
+        raise RuntimeError("boom")
+    assert any_store.query("SELECT count(*) FROM commits") == [(0,)]
+    assert any_store.get_cursor("git:r", "commits") is None
+
+
+def test_nested_transactions_commit_with_the_outermost(any_store: Store) -> None:
+    with any_store.transaction():
+        with any_store.transaction():
+            any_store.write_records([_commit("a")])
+        any_store.set_cursor("git:r", "commits", "tip", "run-1")
+    assert any_store.query("SELECT count(*) FROM commits") == [(1,)]
+    assert any_store.get_cursor("git:r", "commits") == "tip"
+    any_store.set_cursor("git:r", "commits", "tip2", "run-2")
+    assert any_store.get_cursor("git:r", "commits") == "tip2"
+
+
+def test_json_nulls_and_timestamps_round_trip(any_store: Store) -> None:
+    f = records.CommitFile("git:r", "a", "img.png", None, None, "added")
+    any_store.write_records([f, _commit("a")])
+    assert any_store.query("SELECT additions, deletions FROM commit_files") == [(None, None)]
+    parents, authored = any_store.query("SELECT parents, authored_at FROM commits")[0]
+    assert json.loads(parents) == ["p"]
+    assert authored == NOW
+    assert authored.utcoffset() is not None
+
+
+def test_text_with_quotes_commas_newlines_and_empty_strings(any_store: Store) -> None:
+    message = 'fix: "quoted", comma\nsecond line\\ backslash, ünïcode'
+    any_store.write_records([_commit("a", message), _commit("b", "")])
+    assert any_store.query("SELECT message FROM commits ORDER BY sha") == [(message,), ("",)]
+
+
+def test_placeholders_and_percent_literals(any_store: Store) -> None:
+    any_store.write_records([_commit("abc"), _commit("abd"), _commit("xyz")])
+    got = any_store.query(
+        "SELECT sha FROM commits WHERE sha LIKE 'ab%' AND repository_id = ? ORDER BY sha",
+        ["git:r"],
+    )
+    assert got == [("abc",), ("abd",)]
+    dicts = any_store.query_dicts("SELECT sha, files_changed FROM commits WHERE sha = ?", ["xyz"])
+    assert dicts == [{"sha": "xyz", "files_changed": 1}]
+
+
+def test_arrow_upsert_and_streamed_reads(any_store: Store) -> None:
+    n = 25
+    table = pa.table(
+        {
+            "repository_id": ["git:r"] * n,
+            "sha": [f"s{i:02d}" for i in range(n)],
+            "path": ["a.py"] * n,
+            "additions": pa.array(range(n), pa.int64()),
+            "deletions": pa.array([None] * n, pa.int64()),
+            "change_type": ["modified"] * n,
+            "old_path": pa.array([None] * n, pa.string()),
+            "_version": pa.array([5] * n, pa.int64()),
+            "_source": ["git"] * n,
+        }
+    )
+    assert any_store.upsert("commit_files", table) == n
+    batches = list(
+        any_store.iter_batches(
+            "SELECT sha, additions FROM commit_files ORDER BY sha", batch_size=10
+        )
+    )
+    assert [b.num_rows for b in batches] == [10, 10, 5]
+    streamed = pa.Table.from_batches(batches)
+    assert streamed.column("sha").to_pylist() == [f"s{i:02d}" for i in range(n)]
+    assert streamed.column("additions").to_pylist() == list(range(n))
+    empty = any_store.query_arrow("SELECT sha, additions FROM commit_files WHERE sha = 'none'")
+    assert empty.num_rows == 0
+    assert empty.schema.field("additions").type == pa.int64()
+
+
+def test_unknown_table_is_a_store_error(any_store: Store) -> None:
+    with pytest.raises(StoreError, match="unknown table"):
+        any_store.upsert("no_such_table", [{"a": 1}])
+
+
+def test_run_ledger_works(any_store: Store) -> None:
+    from forgelens.engine.runs import run_settings, start_run
+
+    with start_run(any_store, "custom_etl", run_settings()) as run:
+        run.add(commits_collected=7)
+    rows = any_store.query("SELECT status, commits_collected FROM git_collection_runs")
+    assert rows == [("completed", 7)]
