@@ -57,3 +57,17 @@ def make_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return build
+
+
+@pytest.fixture
+def chdb_store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh, migrated embedded ClickHouse (chDB) store; needs the ``[clickhouse]`` extra."""
+    try:
+        import chdb  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            pytest.fail("chdb is required in CI: pip install -e '.[clickhouse]'")
+        pytest.skip("chdb not installed: pip install -e '.[clickhouse]'")
+    s = open_store(f"chdb:///{tmp_path / 'chdb'}")
+    yield s
+    s.close()
