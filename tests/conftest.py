@@ -88,3 +88,15 @@ def pg_url() -> Iterator[str]:
     yield f"{PG_BASE_URL}{'&' if '?' in PG_BASE_URL else '?'}schema={schema}"
     with psycopg.connect(PG_BASE_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+@pytest.fixture
+def chdb_store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh, migrated embedded ClickHouse (chDB) store; needs the ``[clickhouse]`` extra."""
+    try:
+        import chdb  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            pytest.fail("chdb is required in CI: pip install -e '.[clickhouse]'")
+        pytest.skip("chdb not installed: pip install -e '.[clickhouse]'")
+    s = open_store(f"chdb:///{tmp_path / 'chdb'}")
+    yield s
+    s.close()

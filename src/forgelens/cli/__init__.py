@@ -12,6 +12,7 @@ import sys
 import typer
 
 from forgelens import __version__
+from forgelens.cli import clickhouse as _clickhouse
 from forgelens.cli import collect as _collect
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
@@ -37,6 +38,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
 app.command("record-pipeline-run")(_pipeline_runs.record_cmd)
 app.add_typer(_pipeline_runs.app, name="pipeline-runs")
+app.add_typer(_clickhouse.app, name="clickhouse")
 
 
 @app.command("version")

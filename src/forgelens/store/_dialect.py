@@ -25,6 +25,24 @@ TYPES: dict[str, dict[str, str]] = {
         "date": "DATE",
         "json": "JSONB",
     },
+    # Seed 000 is written for ClickHouse: millisecond DateTime64 (read in the session time zone,
+    # which the ClickHouse store sets to UTC) and plain String for JSON (JSONExtract* read it).
+    "clickhouse": {
+        "text": "String",
+        "int": "Int32",
+        "bigint": "Int64",
+        "double": "Float64",
+        "bool": "Bool",
+        "ts": "DateTime64(3)",
+        "date": "Date32",
+        "json": "String",
+    },
+}
+
+# ClickHouse columns are NOT NULL unless wrapped in Nullable(...): these are the non-key columns
+# that seed 000 marks REQUIRED (or gives a DEFAULT) and so stay plain.
+CLICKHOUSE_PLAIN: dict[str, dict[str, str]] = {
+    "git_collection_runs": {"started_at": "", "status": "", "settings": "", "data_source": "''"},
 }
 
 
@@ -36,8 +54,48 @@ def column_type(dialect: str, logical: str) -> str:
     return TYPES[dialect][logical]
 
 
+def clickhouse_columns(spec: TableSpec) -> list[tuple[str, str]]:
+    """``(name, ClickHouse type [DEFAULT ...])`` of ``spec``: keys, REQUIRED seed columns and
+    ``_version`` (UInt64, the ReplacingMergeTree version) are plain, the rest Nullable. A serial
+    id is a hash of the natural key, so every version of a row keeps the same id."""
+    plain = CLICKHOUSE_PLAIN.get(spec.name, {})
+    keys = ", ".join(quote(k) for k in spec.key)
+    cols: list[tuple[str, str]] = []
+    for name, logical in spec.all_columns():
+        if logical == SERIAL:
+            cols.append((name, f"Int64 DEFAULT toInt64(bitShiftRight(sipHash64({keys}), 1))"))
+        elif name == "_version":
+            cols.append((name, "UInt64"))
+        elif name in spec.key or name in plain:
+            default = plain.get(name)
+            typ = column_type("clickhouse", logical)
+            cols.append((name, f"{typ} DEFAULT {default}" if default else typ))
+        else:
+            cols.append((name, f"Nullable({column_type('clickhouse', logical)})"))
+    return cols
+
+
+def clickhouse_engine(spec: TableSpec, *, replicated: bool = False) -> str:
+    """``ENGINE = ReplacingMergeTree(_version) ORDER BY (natural key)``, or its replicated form
+    (replica path from the server's ``{shard}``/``{replica}`` macros) for a cluster."""
+    args = ["_version"] if spec.versioned else []
+    engine = "ReplacingMergeTree"
+    if replicated:
+        engine = "Replicated" + engine
+        args = ["'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'", *args]
+    keys = ", ".join(quote(k) for k in spec.key)
+    order = f"({keys})" if len(spec.key) > 1 else keys
+    return f"ENGINE = {engine}({', '.join(args)}) ORDER BY {order}"
+
+
 def create_table_sql(dialect: str, spec: TableSpec) -> list[str]:
     """DDL statements that create ``spec`` (idempotent)."""
+    if dialect == "clickhouse":
+        body = ",\n  ".join(f"{quote(n)} {t}" for n, t in clickhouse_columns(spec))
+        return [
+            f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} (\n  {body}\n) "
+            + clickhouse_engine(spec)
+        ]
     stmts: list[str] = []
     cols: list[str] = []
     for name, logical in spec.all_columns():
@@ -74,6 +132,10 @@ SEED_COMPAT_SQL: dict[str, list[str]] = {
         "LANGUAGE SQL IMMUTABLE AS $$ SELECT (j::jsonb) ->> k $$",
         "CREATE OR REPLACE FUNCTION JSONExtractBool(j TEXT, k TEXT) RETURNS BOOLEAN "
         "LANGUAGE SQL IMMUTABLE AS $$ SELECT ((j::jsonb) ->> k)::boolean $$",
+    ],
+    # JSONExtract* are native; FINAL is applied by the store's session setting ``final = 1``.
+    "clickhouse": [
+        "CREATE OR REPLACE VIEW bitbucket_collection_runs AS SELECT * FROM git_collection_runs",
     ],
 }
 
