@@ -88,6 +88,8 @@ def pg_url() -> Iterator[str]:
     yield f"{PG_BASE_URL}{'&' if '?' in PG_BASE_URL else '?'}schema={schema}"
     with psycopg.connect(PG_BASE_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture
 def chdb_store(tmp_path: Path) -> Iterator[Store]:
     """A fresh, migrated embedded ClickHouse (chDB) store; needs the ``[clickhouse]`` extra."""
