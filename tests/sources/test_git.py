@@ -249,15 +249,18 @@ def test_bad_sources_say_what_is_wrong(make_repo: Any, tmp_path: Path) -> None:
         gitsrc.open_repo(str(make_repo("empty")), tmp_path)
 
 
-def test_streaming_parser_handles_tokens_split_across_reads(rich_repo: Path) -> None:
-    """Feeding the stream one byte at a time gives the same records as whole reads."""
+@pytest.mark.parametrize(("read_size", "batch_size"), [(1, 1000), (7, 1), (64, 3)])
+def test_streaming_parser_handles_tokens_split_across_reads(
+    rich_repo: Path, read_size: int, batch_size: int
+) -> None:
+    """Tiny reads (a token cut anywhere) and tiny batches give the same records."""
     repo = gitsrc.open_repo(str(rich_repo), Path("/nonexistent"))
-    opts = gitsrc.MineOptions(batch_size=1000)
-    whole = [c for batch in gitsrc.mine(repo, opts) for c in batch]
+    whole = [c for batch in gitsrc.mine(repo, gitsrc.MineOptions()) for c in batch.records()]
     old = gitsrc._READ_CHUNK
     try:
-        gitsrc._READ_CHUNK = 7
-        small = [c for batch in gitsrc.mine(repo, opts) for c in batch]
+        gitsrc._READ_CHUNK = read_size
+        opts = gitsrc.MineOptions(batch_size=batch_size)
+        small = [c for batch in gitsrc.mine(repo, opts) for c in batch.records()]
     finally:
         gitsrc._READ_CHUNK = old
     assert small == whole

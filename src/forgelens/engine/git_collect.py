@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from forgelens.engine.progress import NullProgress, Progress
-from forgelens.engine.runs import Run, run_settings, start_run
+from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
@@ -88,15 +88,17 @@ def collect_repo(
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))
     commits = files = 0
     for batch in git.mine(repo, mine):
-        rows: list[object] = []
-        for commit, commit_files in batch:
-            rows.append(commit)
-            rows.extend(commit_files)
-            files += len(commit_files)
-        store.write_records(rows, source=git.SOURCE)
+        commit_rows, file_rows = batch.tables(next_version(), git.SOURCE)
+        with store.transaction():
+            store.upsert("commits", commit_rows)
+            store.upsert("commit_files", file_rows)
         if opts.sink is not None:
-            opts.sink.publish(rows, source=git.SOURCE)
+            opts.sink.publish(
+                [r for commit, cfiles in batch.records() for r in (commit, *cfiles)],
+                source=git.SOURCE,
+            )
         commits += len(batch)
+        files += batch.file_count
         run.add(commits_collected=len(batch))
         if run.flush_if_due():
             log.info("run progress", run_id=run.run_id, repository=repo.id, commits=commits)

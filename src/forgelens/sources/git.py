@@ -25,26 +25,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput, Interrupted, NotARepository, SourceError
 from forgelens.logs import redact
-from forgelens.records import Commit, CommitFile, Repository, repository_id
+from forgelens.records import Repository, repository_id
+from forgelens.sources.git_log import FORMAT, MinedBatch, parse_stream
 
 SOURCE = "git"
 DATA_SOURCE = "custom_etl"
-_FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%aI%x1f%cN%x1f%cE%x1f%cI%x1f%B"
-_CHANGE_TYPES = {
-    "A": "added",
-    "M": "modified",
-    "D": "deleted",
-    "R": "renamed",
-    "C": "copied",
-    "T": "type_changed",
-    "U": "unmerged",
-    "X": "unknown",
-}
 _URL_RE = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 _READ_CHUNK = 1 << 20
 
@@ -275,111 +264,12 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
         "--no-color",
         "--no-ext-diff",
         "--no-textconv",
-        f"--format={_FORMAT}",
+        f"--format={FORMAT}",
     ]
     return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs]
 
 
-def _dt(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-class _Parser:
-    """Incremental parser of ``git log -z --raw --numstat`` output for one repository."""
-
-    def __init__(self, repo_id: str) -> None:
-        self.repo_id = repo_id
-        self.commit: Commit | None = None
-        self.raw: list[tuple[str, str, str | None]] = []  # (status, path, old_path)
-        self.stats: list[tuple[int | None, int | None]] = []
-        self.pending: list[str] = []  # tokens still owed to a rename entry
-        self.state = ""
-
-    def _finish(self) -> tuple[Commit, list[CommitFile]] | None:
-        if self.commit is None:
-            return None
-        commit = self.commit
-        files: list[CommitFile] = []
-        adds = dels = 0
-        for i, (status, path, old) in enumerate(self.raw):
-            a, d = self.stats[i] if i < len(self.stats) else (None, None)
-            adds += a or 0
-            dels += d or 0
-            files.append(
-                CommitFile(
-                    self.repo_id,
-                    commit.sha,
-                    path,
-                    a,
-                    d,
-                    _CHANGE_TYPES.get(status[:1], "unknown"),
-                    old,
-                )
-            )
-        commit.additions, commit.deletions, commit.files_changed = adds, dels, len(files)
-        self.commit, self.raw, self.stats = None, [], []
-        return commit, files
-
-    def feed(self, token: str) -> tuple[Commit, list[CommitFile]] | None:
-        """Consume one NUL-separated token; return a finished commit when one completes."""
-        if self.state == "raw_path":
-            status = self.pending[0]
-            if status[:1] in "RC":
-                self.pending.append(token)
-                self.state = "raw_new"
-            else:
-                self.raw.append((status, token, None))
-                self.state = ""
-            return None
-        if self.state == "raw_new":
-            self.raw.append((self.pending[0], token, self.pending[1]))
-            self.state = ""
-            return None
-        if self.state == "stat_old":
-            self.state = "stat_new"
-            return None
-        if self.state == "stat_new":
-            self.state = ""
-            return None
-        token = token.lstrip("\n")
-        if token.startswith("\x1e"):
-            done = self._finish()
-            fields = token[1:].split("\x1f", 8)
-            sha, parents = fields[0], fields[1].split()
-            self.commit = Commit(
-                repository_id=self.repo_id,
-                sha=sha,
-                author_name=fields[2] or None,
-                author_email=fields[3] or None,
-                authored_at=_dt(fields[4]),
-                committer_name=fields[5] or None,
-                committer_email=fields[6] or None,
-                committed_at=_dt(fields[7]),
-                message=fields[8].rstrip("\n") if len(fields) > 8 else "",
-                additions=0,
-                deletions=0,
-                files_changed=0,
-                is_merge=len(parents) > 1,
-                parents=parents,
-            )
-            return done
-        if token.startswith(":"):
-            self.pending = [token.rsplit(" ", 1)[-1]]
-            self.state = "raw_path"
-            return None
-        if not token:
-            return None
-        a, d, path = token.split("\t", 2)
-        self.stats.append((None if a == "-" else int(a), None if d == "-" else int(d)))
-        if path == "":
-            self.state = "stat_old"
-        return None
-
-    def close(self) -> tuple[Commit, list[CommitFile]] | None:
-        return self._finish()
-
-
-Batch = list[tuple[Commit, list[CommitFile]]]
+Batch = MinedBatch
 
 
 def _stream(
@@ -398,7 +288,10 @@ def _stream(
             feeder = _feed(proc, stdin) if stdin is not None else None
             try:
                 assert proc.stdout is not None
-                yield from _parse_stream(repo.id, proc.stdout, batch_size, stop)
+                for batch in parse_stream(repo.id, proc.stdout, batch_size, _READ_CHUNK):
+                    if stop.is_set():
+                        raise Interrupted("mining stopped")
+                    yield batch
                 if proc.wait() != 0:
                     errors.seek(0)
                     err = errors.read().decode("utf-8", "replace").strip()
@@ -426,35 +319,6 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     return feeder
-
-
-def _parse_stream(
-    repo_id: str, stdout: IO[bytes], batch_size: int, stop: threading.Event
-) -> Iterator[Batch]:
-    parser = _Parser(repo_id)
-    batch: Batch = []
-    rest = b""
-    while chunk := stdout.read(_READ_CHUNK):
-        if stop.is_set():
-            raise Interrupted("mining stopped")
-        tokens = (rest + chunk).split(b"\0")
-        rest = tokens.pop()
-        for tok in tokens:
-            done = parser.feed(tok.decode("utf-8", "replace"))
-            if done:
-                batch.append(done)
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-    if rest:
-        done = parser.feed(rest.decode("utf-8", "replace"))
-        if done:
-            batch.append(done)
-    last = parser.close()
-    if last:
-        batch.append(last)
-    if batch:
-        yield batch
 
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:

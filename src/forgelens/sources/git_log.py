@@ -1,0 +1,306 @@
+"""Parsing ``git log -z --raw --numstat`` output straight into columns.
+
+The miner's hot loop: one pass over the NUL-separated tokens of each read, no per-row objects.
+A :class:`MinedBatch` holds the columns of ``commits`` and ``commit_files`` for a run of
+commits and turns them into Arrow tables shaped like the store's tables (or, for sinks and
+tests, into ``Commit``/``CommitFile`` records).
+
+Stream layout per commit (``-z``): the header token ``\\x1e<fields>\\x1f...<message>``, then
+for each changed file a raw entry (``:<modes> <shas> <status>`` and its path, or old and new
+paths for renames and copies), then as many numstat entries (``<adds>\\t<dels>\\t<path>``,
+or ``<adds>\\t<dels>\\t`` then old and new paths). Merge commits have no entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import pyarrow as pa
+
+from forgelens.errors import SourceError
+from forgelens.records import Commit, CommitFile
+from forgelens.store._arrow import ARROW_TYPES, writable_columns
+from forgelens.store.schema import TABLES
+
+FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at%x1f%cN%x1f%cE%x1f%ct%x1f%B"
+CHANGE_TYPES = {
+    "A": "added",
+    "M": "modified",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+    "U": "unmerged",
+    "X": "unknown",
+}
+_TS = pa.timestamp("us", tz="UTC")
+
+
+class MinedBatch:
+    """The columns of ``commits`` and ``commit_files`` for a run of parsed commits."""
+
+    def __init__(self, repo_id: str) -> None:
+        self.repo_id = repo_id
+        self.sha: list[str] = []
+        self.parents: list[str] = []  # JSON arrays, as the store keeps them
+        self.merge: list[bool] = []
+        self.author_name: list[str | None] = []
+        self.author_email: list[str | None] = []
+        self.authored_at: list[int | None] = []  # epoch seconds
+        self.committer_name: list[str | None] = []
+        self.committer_email: list[str | None] = []
+        self.committed_at: list[int | None] = []
+        self.message: list[str] = []
+        self.additions: list[int] = []
+        self.deletions: list[int] = []
+        self.files_changed: list[int] = []
+        self.f_sha: list[str] = []
+        self.f_path: list[str] = []
+        self.f_old: list[str | None] = []
+        self.f_kind: list[str] = []
+        self.f_add: list[int | None] = []
+        self.f_del: list[int | None] = []
+
+    def __len__(self) -> int:
+        return len(self.sha)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.f_sha)
+
+    def tables(self, version: int, source: str) -> tuple[pa.Table, pa.Table]:
+        """Arrow tables for ``commits`` and ``commit_files``, columns in the store's order."""
+        n, m = len(self.sha), len(self.f_sha)
+        commits: dict[str, Sequence[Any]] = {
+            "sha": self.sha,
+            "author_name": self.author_name,
+            "author_email": self.author_email,
+            "committer_name": self.committer_name,
+            "committer_email": self.committer_email,
+            "message": self.message,
+            "additions": self.additions,
+            "deletions": self.deletions,
+            "files_changed": self.files_changed,
+            "is_merge": self.merge,
+            "parents": self.parents,
+        }
+        times = {
+            "authored_at": pa.array(self.authored_at, pa.timestamp("s", tz="UTC")).cast(_TS),
+            "committed_at": pa.array(self.committed_at, pa.timestamp("s", tz="UTC")).cast(_TS),
+        }
+        files: dict[str, Sequence[Any]] = {
+            "sha": self.f_sha,
+            "path": self.f_path,
+            "additions": self.f_add,
+            "deletions": self.f_del,
+            "change_type": self.f_kind,
+            "old_path": self.f_old,
+        }
+        return (
+            _table("commits", n, commits, times, version, source, self.repo_id),
+            _table("commit_files", m, files, {}, version, source, self.repo_id),
+        )
+
+    def records(self) -> list[tuple[Commit, list[CommitFile]]]:
+        """The same data as records (for sinks and tests; slower than :meth:`tables`)."""
+        out: list[tuple[Commit, list[CommitFile]]] = []
+        by_sha: dict[str, list[CommitFile]] = {}
+        for i, sha in enumerate(self.f_sha):
+            by_sha.setdefault(sha, []).append(
+                CommitFile(
+                    self.repo_id,
+                    sha,
+                    self.f_path[i],
+                    self.f_add[i],
+                    self.f_del[i],
+                    self.f_kind[i],
+                    self.f_old[i],
+                )
+            )
+        for i, sha in enumerate(self.sha):
+            commit = Commit(
+                repository_id=self.repo_id,
+                sha=sha,
+                author_name=self.author_name[i],
+                author_email=self.author_email[i],
+                authored_at=_when(self.authored_at[i]),
+                committer_name=self.committer_name[i],
+                committer_email=self.committer_email[i],
+                committed_at=_when(self.committed_at[i]),
+                message=self.message[i],
+                additions=self.additions[i],
+                deletions=self.deletions[i],
+                files_changed=self.files_changed[i],
+                is_merge=self.merge[i],
+                parents=self.parents[i][2:-2].split('", "') if self.parents[i] != "[]" else [],
+            )
+            out.append((commit, by_sha.get(sha, [])))
+        return out
+
+
+def _when(epoch: int | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _table(
+    name: str,
+    n: int,
+    values: Mapping[str, Sequence[Any]],
+    arrays: dict[str, pa.Array],
+    version: int,
+    source: str,
+    repo_id: str,
+) -> pa.Table:
+    cols: list[pa.Array] = []
+    names: list[str] = []
+    for col, logical in writable_columns(TABLES[name]):
+        typ = ARROW_TYPES[logical]
+        if col in arrays:
+            arr = arrays[col]
+        elif col in values:
+            arr = pa.array(values[col], typ)
+        elif col == "repository_id":
+            arr = pa.array([repo_id], typ).take(pa.array([0] * n, pa.int32()))
+        elif col == "_version":
+            arr = pa.array([version] * n, typ)
+        elif col == "_source":
+            arr = pa.array([source], typ).take(pa.array([0] * n, pa.int32()))
+        else:
+            arr = pa.nulls(n, typ)
+        cols.append(arr)
+        names.append(col)
+    return pa.Table.from_arrays(cols, names=names)
+
+
+def _int(text: str) -> int | None:
+    return None if text == "-" else int(text)
+
+
+class Incomplete(Exception):
+    """The tokens end inside a commit: wait for the next read."""
+
+
+def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> int:
+    """Parse whole commits from ``toks`` into ``out``; return the index of the first token
+    not consumed (the start of an unfinished commit, or ``len(toks)``). Stops after ``out``
+    holds ``limit`` commits. With ``final``, the tokens are the end of the stream."""
+    n = len(toks)
+    i = 0
+    f_sha, f_path, f_old, f_kind = out.f_sha, out.f_path, out.f_old, out.f_kind
+    f_add, f_del = out.f_add, out.f_del
+    kinds = CHANGE_TYPES
+    while i < n and len(out.sha) < limit:
+        head = toks[i]
+        if head[:1] == "\n":
+            head = head.lstrip("\n")
+        if not head:
+            i += 1
+            continue
+        if head[0] != "\x1e":
+            raise SourceError(f"unexpected git log output near {head[:80]!r}")
+        j = i + 1
+        raw: list[tuple[str, str, str | None]] = []
+        try:
+            while True:
+                if j >= n:
+                    if final:
+                        break
+                    raise Incomplete
+                tok = toks[j]
+                if tok[:1] == "\n":
+                    tok = tok.lstrip("\n")
+                if tok[:1] != ":":
+                    break
+                status = tok[tok.rfind(" ") + 1 :][:1]
+                if status in "RC":
+                    if j + 2 >= n:
+                        raise Incomplete
+                    raw.append((status, toks[j + 2], toks[j + 1]))
+                    j += 3
+                else:
+                    if j + 1 >= n:
+                        raise Incomplete
+                    raw.append((status, toks[j + 1], None))
+                    j += 2
+            stats: list[tuple[int | None, int | None]] = []
+            for _ in raw:
+                if j >= n:
+                    raise Incomplete
+                a_txt, d_txt, path = toks[j].split("\t", 2)
+                if not path:
+                    if j + 2 >= n:
+                        raise Incomplete
+                    j += 2
+                j += 1
+                stats.append((_int(a_txt), _int(d_txt)))
+        except Incomplete:
+            if final:
+                raise SourceError("git log output ended inside a commit") from None
+            return i
+        except ValueError as exc:
+            raise SourceError(f"unexpected git log numstat near {toks[j][:80]!r}") from exc
+        fields = head[1:].split("\x1f", 8)
+        sha, parents = fields[0], fields[1].split()
+        total_add = total_del = 0
+        for (status, path, old), (adds, dels) in zip(raw, stats, strict=True):
+            f_sha.append(sha)
+            f_path.append(path)
+            f_old.append(old)
+            f_kind.append(kinds.get(status, "unknown"))
+            f_add.append(adds)
+            f_del.append(dels)
+            total_add += adds or 0
+            total_del += dels or 0
+        out.sha.append(sha)
+        out.parents.append('["' + '", "'.join(parents) + '"]' if parents else "[]")
+        out.merge.append(len(parents) > 1)
+        out.author_name.append(fields[2] or None)
+        out.author_email.append(fields[3] or None)
+        out.authored_at.append(int(fields[4]) if fields[4] else None)
+        out.committer_name.append(fields[5] or None)
+        out.committer_email.append(fields[6] or None)
+        out.committed_at.append(int(fields[7]) if fields[7] else None)
+        out.message.append(fields[8].rstrip("\n") if len(fields) > 8 else "")
+        out.additions.append(total_add)
+        out.deletions.append(total_del)
+        out.files_changed.append(len(raw))
+        i = j
+    return i
+
+
+def parse_stream(
+    repo_id: str, stdout: IO[bytes], batch_size: int, read_size: int
+) -> Iterator[MinedBatch]:
+    """Yield batches of at most ``batch_size`` commits parsed from a ``git log`` stream."""
+    batch = MinedBatch(repo_id)
+    pending: list[str] = []  # whole tokens of a commit not finished yet
+    rest = b""  # bytes after the last NUL: the start of a token
+    while True:
+        chunk = stdout.read(read_size)
+        final = not chunk
+        data = rest + chunk
+        if final:
+            toks = [*pending, data.decode("utf-8", "replace")] if data else pending
+            rest = b""
+        else:
+            cut = data.rfind(b"\0")
+            if cut < 0:
+                rest = data
+                continue
+            toks = pending + data[:cut].decode("utf-8", "replace").split("\0")
+            rest = data[cut + 1 :]
+        while True:
+            used = parse_tokens(toks, batch, final, batch_size)
+            toks = toks[used:]
+            if len(batch) >= batch_size:
+                yield batch
+                batch = MinedBatch(repo_id)
+                continue
+            break
+        pending = toks
+        if final:
+            break
+    if len(batch):
+        yield batch
