@@ -236,7 +236,7 @@ def test_interactive_mode_asks_with_defaults_and_re_asks_on_bad_answers(
     tmp_path: Path, db: str
 ) -> None:
     history = tmp_path / "history.json"
-    child = spawn(tmp_path, "-o", str(history), "--db", db)
+    child = spawn(tmp_path, "-o", str(history), "--db", db, "--sample-seconds", "0.2")
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "2025-11-08", then="must be YYYYMMDD_HHMMSS")
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "20251108_190000")
     answer(child, "Timestamp (ISO 8601) [2025-11-08T19:00:00Z]: ", "")
@@ -255,13 +255,15 @@ def test_interactive_mode_asks_with_defaults_and_re_asks_on_bad_answers(
     answer(child, "Errors [0]: ", "")
     answer(child, "Collect resource metrics? (y/n) [n]: ", "perhaps", then="answer y or n")
     answer(child, "Collect resource metrics? (y/n) [n]: ", "y")
-    answer(child, "CPU peak %: ", "87.3")
-    answer(child, "CPU average %: ", "90", then="must not exceed the peak")
-    answer(child, "CPU average %: ", "45.2")
-    answer(child, "Memory peak MB: ", "2048")
-    answer(child, "Memory average MB: ", "1536")
-    answer(child, "Disk read MB [0]: ", "145.3")
-    answer(child, "Disk write MB [0]: ", "89.7")
+    # defaults: this machine sampled with psutil; the answers override them
+    child.expect_exact("sampling this machine's CPU, memory and disk (psutil)")
+    answer(child, "CPU peak % [", "87.3")
+    answer(child, "CPU average % [", "90", then="must not exceed the peak")
+    answer(child, "CPU average % [", "45.2")
+    answer(child, "Memory peak MB [", "2048")
+    answer(child, "Memory average MB [", "1536")
+    answer(child, "Disk read MB [", "145.3")
+    answer(child, "Disk write MB [", "89.7")
     answer(child, "Synthetic (test) run? (y/n) [n]: ", "")
     answer(child, "Record this run? (y/n) [y]: ", "", then="recorded 1 run(s)")
     assert "warning: throughput_rpm: 11,876 differs by 4867%" in flat(child.before or "")
