@@ -210,6 +210,22 @@ def test_exec_records_a_real_process_and_passes_its_exit_status_on(tmp_path: Pat
     assert json.loads(row["command"])[-1] == script
 
 
+def test_exec_of_a_command_killed_by_a_signal_exits_like_a_shell(db: str) -> None:
+    code = cli(
+        "record-pipeline-run", "--db", db, "--sample-seconds", "0.2",
+        "--exec", "--", "sh", "-c", "kill -TERM $$",
+    )  # fmt: skip
+    assert code == 128 + 15
+    (row,) = rows(db)
+    assert (row["exit_status"], row["status"]) == (-15, "failed")
+
+
+def test_exec_of_a_missing_command_records_nothing(db: str, capsys: Any) -> None:
+    assert cli("record-pipeline-run", "--db", db, "--exec", "--", "no-such-cmd-xyz") == 2
+    assert "command not found: no-such-cmd-xyz" in flat(capsys.readouterr().err)
+    assert rows(db) == []
+
+
 # -- interactive mode, through a pseudo-terminal ---------------------------------------------
 
 

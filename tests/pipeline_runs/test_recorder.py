@@ -166,3 +166,14 @@ def test_status_follows_exit_status_or_explicit_status(store: Store) -> None:
     rows = stored(store)
     assert [r["status"] for r in rows] == ["success", "failed", "failed"]
     assert json.loads(rows[1]["command"]) == ["etl", "--x"]
+
+
+def test_the_history_file_keeps_its_permissions(store: Store, tmp_path: Path) -> None:
+    fresh = tmp_path / "new.json"
+    record(store, make_run(), history=fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    shared = tmp_path / "shared.json"
+    shared.write_text("[]")
+    shared.chmod(0o664)
+    record(store, make_run(run_id="20251101_000000"), history=shared)
+    assert shared.stat().st_mode & 0o777 == 0o664

@@ -132,7 +132,8 @@ def record_cmd(
         if store is not None:
             store.close()
     if exit_status:
-        raise typer.Exit(exit_status)
+        # a command killed by signal N (exit_status -N) exits 128 + N, as a shell reports it
+        raise typer.Exit(exit_status if exit_status > 0 else 128 - exit_status)
 
 
 def _record(
