@@ -143,8 +143,11 @@ class TreeSampler:
         )
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        # Ramp up (0.1 s, 0.2 s, 0.4 s ... up to the interval) so that short runs get samples.
+        wait = min(0.1, self.interval)
+        while not self._stop.wait(wait):
             self.sample()
+            wait = min(wait * 2, self.interval)
 
     def start(self) -> TreeSampler:
         self._started = time.monotonic()
@@ -160,7 +163,8 @@ class TreeSampler:
 
         ``cpu_seconds``: the tree's exact CPU time for the run when the caller knows it (the
         rusage of a waited-for child, or this process's own CPU delta); ``peak_rss``: a known
-        lower bound of the peak memory (``ru_maxrss`` of the largest process), in bytes.
+        lower bound of the peak memory, in bytes. (Not ``ru_maxrss`` of a child: Linux counts
+        the parent's memory at fork time in it.)
         """
         self._stop.set()
         if self._thread is not None:
