@@ -129,3 +129,10 @@ def test_environment_is_recorded() -> None:
     assert env["cpu_cores"] >= 1
     assert env["total_memory_mb"] > 0
     assert json.loads(json.dumps(env)) == env
+
+
+def test_a_short_command_is_sampled_even_with_the_default_interval() -> None:
+    # holds 100 MiB for under a second: the 5 s interval alone would never see it
+    script = ALLOCATE.replace("200 *", "100 *").replace("time.sleep(1.5)", "time.sleep(0.8)")
+    execution = run_and_measure([sys.executable, "-c", script, "0"], interval=5.0)
+    assert 100 <= execution.obj["resource_metrics"]["memory"]["peak_mb"] <= 200

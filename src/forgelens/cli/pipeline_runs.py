@@ -159,7 +159,8 @@ def _record(
         data: Any = execution.obj
         exit_status, notes, origin = execution.exit_status, execution.notes, "--exec run"
     elif input_file is not None:
-        data, origin = _read_json(input_file), str(input_file)
+        data = _read_json(input_file)
+        origin = "stdin" if str(input_file) == "-" else str(input_file)
     else:
         taken = load_history(output).run_ids() if output else set()
         prompter = Prompter(
