@@ -24,6 +24,7 @@ from forgelens.pipeline_runs.execute import parse_assignments, run_and_measure
 from forgelens.pipeline_runs.prompter import Prompter
 from forgelens.pipeline_runs.recorder import load_history, record_runs, stored_run_ids
 from forgelens.pipeline_runs.reports import build_report, load_rows, rows_from_history
+from forgelens.pipeline_runs.sampler import sample_system
 from forgelens.pipeline_runs.validate import PipelineRunInvalid, validate_runs
 from forgelens.store import Store
 
@@ -89,7 +90,10 @@ def record_cmd(
         bool, typer.Option("--exec", help="Run the command after --, sample it, record it.")
     ] = False,
     sample_seconds: Annotated[
-        float, typer.Option(help="With --exec: seconds between resource samples.")
+        float,
+        typer.Option(
+            help="--exec: seconds between resource samples; interactive: the sampling period."
+        ),
     ] = 5.0,
     set_: Annotated[
         list[str] | None,
@@ -128,7 +132,8 @@ def record_cmd(
         if store is not None:
             store.close()
     if exit_status:
-        raise typer.Exit(exit_status)
+        # a command killed by signal N (exit_status -N) exits 128 + N, as a shell reports it
+        raise typer.Exit(exit_status if exit_status > 0 else 128 - exit_status)
 
 
 def _record(
@@ -154,7 +159,8 @@ def _record(
         data: Any = execution.obj
         exit_status, notes, origin = execution.exit_status, execution.notes, "--exec run"
     elif input_file is not None:
-        data, origin = _read_json(input_file), str(input_file)
+        data = _read_json(input_file)
+        origin = "stdin" if str(input_file) == "-" else str(input_file)
     else:
         taken = load_history(output).run_ids() if output else set()
         prompter = Prompter(
@@ -163,6 +169,7 @@ def _record(
             taken=lambda rid: (
                 rid in taken or (store is not None and bool(stored_run_ids(store, [rid])))
             ),
+            measure=lambda: sample_system(sample_seconds),
         )
         data, origin = prompter.run(), "interactive run"
         if data is None:
@@ -254,6 +261,8 @@ def report(
             console.print("no pipeline runs recorded (yet)")
         for r in reports:
             fields = [{"measure": k, "value": v} for k, v in r.items() if k not in _TABLE_SKIP]
+            recent = " -> ".join(f"{x['throughput_rpm']:,.0f}" for x in r["throughput_recent"])
+            fields.append({"measure": "throughput_rpm_recent", "value": recent})
             print_rows(fields, fmt, f"pipeline {r['pipeline']}")
     if fail_if_stale and (not reports or not all(r["fresh"] for r in reports)):
         raise typer.Exit(1)

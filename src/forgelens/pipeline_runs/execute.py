@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -115,12 +114,8 @@ def run_and_measure(
         sampler = TreeSampler(proc.pid, interval).start()
         code, rusage = _wait(proc)
         wall = time.monotonic() - t0
-        maxrss = rusage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-        usage = sampler.stop(
-            final_sample=False,
-            cpu_seconds=rusage.ru_utime + rusage.ru_stime,
-            peak_rss=maxrss,
-        )
+        # ru_maxrss is not used: it includes the parent's memory at fork time.
+        usage = sampler.stop(final_sample=False, cpu_seconds=rusage.ru_utime + rusage.ru_stime)
         if usage.disk_read_mb is not None and usage.disk_write_mb is not None:
             usage.disk_read_mb = max(usage.disk_read_mb, round(rusage.ru_inblock * 512 / 2**20, 1))
             usage.disk_write_mb = max(

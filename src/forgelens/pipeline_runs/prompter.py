@@ -40,6 +40,11 @@ def _number(raw: str) -> int | float:
         raise ValueError(f"must be a number (got {raw!r})") from None
 
 
+def _shown(value: float) -> str:
+    """A default as the user would type it: ``100`` rather than ``100.0``."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _yes_no(raw: str) -> bool:
     answer = raw.strip().lower()
     if answer in ("y", "yes"):
@@ -92,11 +97,13 @@ class Prompter:
         write: Callable[[str], None],
         *,
         taken: Callable[[str], bool] = lambda _run_id: False,
+        measure: Callable[[], dict[str, Any]] | None = None,
         now: datetime | None = None,
     ) -> None:
         self._read = read
         self._write = write
         self._taken = taken
+        self._measure = measure
         self._now = now or datetime.now(UTC)
 
     def ask(self, label: str, parse: Callable[[str], T], default: str | None = None) -> T:
@@ -148,7 +155,7 @@ class Prompter:
         obj["throughput_rpm"] = self.ask(
             "Throughput, records per minute (0-100000)",
             _in_range("throughput_rpm", _number),
-            None if rpm is None else f"{rpm:g}",
+            None if rpm is None else _shown(rpm),
         )
         obj["quality_pass_rate"] = self.ask(
             "Quality pass rate (0-1)", _in_range("quality_pass_rate", _number)
@@ -165,13 +172,31 @@ class Prompter:
         return obj if self.ask("Record this run? (y/n)", _yes_no, "y") else None
 
     def _resources(self) -> dict[str, Any]:
+        """Each figure, with a sample of this machine (``measure``) as the defaults."""
+        sampled: dict[str, Any] = {}
+        if self._measure is not None:
+            self._write("sampling this machine's CPU, memory and disk (psutil) ...")
+            sampled = self._measure()
+
+        def default(part: str, name: str) -> str | None:
+            value = sampled.get(part, {}).get(name)
+            return None if value is None else _shown(value)
+
         measure = _at_least(_number, 0)
-        cpu_peak = self.ask("CPU peak %", measure)
-        cpu_avg = self.ask("CPU average %", _at_most(measure, cpu_peak, "the peak"))
-        mem_peak = self.ask("Memory peak MB", measure)
-        mem_avg = self.ask("Memory average MB", _at_most(measure, mem_peak, "the peak"))
-        read = self.ask("Disk read MB", measure, "0")
-        write = self.ask("Disk write MB", measure, "0")
+        cpu_peak = self.ask("CPU peak %", measure, default("cpu", "peak_percent"))
+        cpu_avg = self.ask(
+            "CPU average %",
+            _at_most(measure, cpu_peak, "the peak"),
+            default("cpu", "avg_percent"),
+        )
+        mem_peak = self.ask("Memory peak MB", measure, default("memory", "peak_mb"))
+        mem_avg = self.ask(
+            "Memory average MB",
+            _at_most(measure, mem_peak, "the peak"),
+            default("memory", "avg_mb"),
+        )
+        read = self.ask("Disk read MB", measure, default("disk", "read_mb") or "0")
+        write = self.ask("Disk write MB", measure, default("disk", "write_mb") or "0")
         return {
             "cpu": {"peak_percent": cpu_peak, "avg_percent": cpu_avg},
             "memory": {"peak_mb": mem_peak, "avg_mb": mem_avg},

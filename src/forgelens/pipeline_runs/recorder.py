@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ def _write_atomically(path: Path, payload: Any) -> Path:
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
+    # mkstemp makes the file private (0600): keep the mode the history file had, or 0644
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+    os.chmod(tmp, mode)
     return Path(tmp)
 
 

@@ -143,8 +143,11 @@ class TreeSampler:
         )
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        # Ramp up (0.1 s, 0.2 s, 0.4 s ... up to the interval) so that short runs get samples.
+        wait = min(0.1, self.interval)
+        while not self._stop.wait(wait):
             self.sample()
+            wait = min(wait * 2, self.interval)
 
     def start(self) -> TreeSampler:
         self._started = time.monotonic()
@@ -160,7 +163,8 @@ class TreeSampler:
 
         ``cpu_seconds``: the tree's exact CPU time for the run when the caller knows it (the
         rusage of a waited-for child, or this process's own CPU delta); ``peak_rss``: a known
-        lower bound of the peak memory (``ru_maxrss`` of the largest process), in bytes.
+        lower bound of the peak memory, in bytes. (Not ``ru_maxrss`` of a child: Linux counts
+        the parent's memory at fork time in it.)
         """
         self._stop.set()
         if self._thread is not None:
@@ -206,3 +210,31 @@ class SelfCpu:
 
     def elapsed(self) -> float:
         return max(0.0, self.now() - self.start)
+
+
+def sample_system(seconds: float = 5.0, samples: int = 5) -> dict[str, Any]:
+    """The seed's interactive "Collect resource metrics?": this machine over ``seconds``.
+
+    CPU is the system-wide percentage, memory the used MB, disk the MB read and written by all
+    disks during the period. Returns a ``resource_metrics`` object.
+    """
+    step = max(seconds / max(samples, 1), 0.01)
+    psutil.cpu_percent(interval=None)
+    disk_start = psutil.disk_io_counters()
+    cpu: list[float] = []
+    mem: list[float] = []
+    for _ in range(max(samples, 1)):
+        time.sleep(step)
+        cpu.append(psutil.cpu_percent(interval=None))
+        mem.append(psutil.virtual_memory().used / MB)
+    disk_end = psutil.disk_io_counters()
+    metrics: dict[str, Any] = {
+        "cpu": {"peak_percent": round(max(cpu), 1), "avg_percent": round(sum(cpu) / len(cpu), 1)},
+        "memory": {"peak_mb": round(max(mem), 1), "avg_mb": round(sum(mem) / len(mem), 1)},
+    }
+    if disk_start is not None and disk_end is not None:
+        metrics["disk"] = {
+            "read_mb": round(max(0, disk_end.read_bytes - disk_start.read_bytes) / MB, 1),
+            "write_mb": round(max(0, disk_end.write_bytes - disk_start.write_bytes) / MB, 1),
+        }
+    return metrics
