@@ -13,10 +13,12 @@ import typer
 
 from forgelens import __version__
 from forgelens.cli import collect as _collect
+from forgelens.cli import consume as _consume
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
 from forgelens.cli import query as _query
 from forgelens.cli import runs as _runs
+from forgelens.cli import sink as _sink
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -34,6 +36,8 @@ app.command("query")(_query.query)
 app.command("demo")(_demo.demo)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
+app.command("consume")(_consume.consume_cmd)
+app.add_typer(_sink.app, name="sink")
 
 
 @app.command("version")
