@@ -14,11 +14,13 @@ import typer
 from forgelens import __version__
 from forgelens.cli import clickhouse as _clickhouse
 from forgelens.cli import collect as _collect
+from forgelens.cli import consume as _consume
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
 from forgelens.cli import pipeline_runs as _pipeline_runs
 from forgelens.cli import query as _query
 from forgelens.cli import runs as _runs
+from forgelens.cli import sink as _sink
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -39,6 +41,8 @@ app.add_typer(_db.app, name="db")
 app.command("record-pipeline-run")(_pipeline_runs.record_cmd)
 app.add_typer(_pipeline_runs.app, name="pipeline-runs")
 app.add_typer(_clickhouse.app, name="clickhouse")
+app.command("consume")(_consume.consume_cmd)
+app.add_typer(_sink.app, name="sink")
 
 
 @app.command("version")

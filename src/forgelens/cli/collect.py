@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from forgelens.cli._common import DbOption, RichProgress, console, parse_when, print_rows, store_for
+from forgelens.cli.sink import kafka_sink_for
 from forgelens.config import get_settings
 from forgelens.engine.collect import CollectOptions, collect
 from forgelens.pipeline_runs.self_record import recorded
+from forgelens.sinks.kafka import KafkaSink
 
 
 def collect_cmd(
@@ -37,6 +39,12 @@ def collect_cmd(
     api_url: Annotated[
         str | None, typer.Option(help="Forge API base URL (Enterprise / self-hosted servers).")
     ] = None,
+    sink: Annotated[
+        str | None,
+        typer.Option(
+            help="Also publish every record: kafka (default when KAFKA_BROKERS is set) or none."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -56,6 +64,7 @@ def collect_cmd(
         stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
         api_url=api_url,
     )
+    opts.sink = kafka_sink_for(sink, settings)
     store = store_for(db)
     progress = RichProgress("commits")
     started = time.monotonic()
@@ -64,6 +73,8 @@ def collect_cmd(
     finally:
         progress.close()
         store.close()
+        if opts.sink is not None:
+            opts.sink.close()
     elapsed = time.monotonic() - started
     print_rows(
         [
@@ -82,3 +93,5 @@ def collect_cmd(
         title=f"collection summary ({elapsed:.2f}s)",
     )
     console.print(f"store: {store.url}")
+    if isinstance(opts.sink, KafkaSink):
+        console.print(f"kafka: {opts.sink.summary()}")

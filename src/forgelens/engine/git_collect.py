@@ -85,6 +85,8 @@ def collect_repo(
         mine.exclude = known_boundary(store, repo, json.loads(cursor) if cursor else [])
     tips = git.ref_tips(repo, mine)  # read before mining: the cursor never passes the run start
     store.write_records([repo.record()], source=git.SOURCE)
+    if opts.sink is not None:
+        opts.sink.publish([repo.record()], source=git.SOURCE)
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))
     commits = files = 0
     for batch in git.mine(repo, mine):
@@ -134,6 +136,7 @@ def collect_git(
         settings,
         flush_seconds=opts.flush_seconds,
         stuck_after=opts.stuck_after,
+        sink=opts.sink,
     ) as run:
         repos = [git.open_repo(spec, opts.cache_dir) for spec in specs]
         total_commits = total_files = 0

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from forgelens.logs import get_logger, redact
+from forgelens.sinks import Sink
+from forgelens.sinks.topics import Row
 from forgelens.store import Store
 from forgelens.store._arrow import now_version
 
@@ -85,6 +87,7 @@ class Run:
     completed_at: datetime | None = None
     _last_flush: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    sink: Sink | None = None  # the ledger row is published too (git.collection_runs)
 
     def add(self, **deltas: int) -> None:
         with self._lock:
@@ -118,11 +121,21 @@ class Run:
                 "hostname": socket.gethostname(),
             }
             self._last_flush = time.monotonic()
-        self.store.upsert("git_collection_runs", [row], version=next_version())
+        version = next_version()
+        self.store.upsert("git_collection_runs", [row], version=version)
+        if self.sink is not None:
+            self.sink.publish(
+                [Row("git_collection_runs", {**row, "_version": version})],
+                source=self.data_source,
+            )
 
     def complete(self) -> None:
+        if self.sink is not None:
+            self.sink.flush()  # completed only once every message is acknowledged (or spooled)
         self.status, self.completed_at = "completed", datetime.now(UTC)
         self.flush()
+        if self.sink is not None:
+            self.sink.flush()
         log.info("run completed", run_id=self.run_id, **self.counters)
 
     def fail(self, reason: str) -> None:
@@ -199,6 +212,7 @@ def start_run(
     *,
     flush_seconds: float = 5.0,
     stuck_after: timedelta = timedelta(hours=2),
+    sink: Sink | None = None,
 ) -> Iterator[Run]:
     """Open a run row, yield it, and close it as completed or failed."""
     cleanup_stuck_runs(store, stuck_after)
@@ -210,6 +224,7 @@ def start_run(
         settings=settings,
         started_at=now,
         flush_seconds=flush_seconds,
+        sink=sink,
     )
     run.flush()
     try:
