@@ -265,3 +265,27 @@ def test_nothing_listening_says_so() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(StoreError, match="cannot reach ClickHouse"):
         open_store(f"clickhouse://ann:pw@127.0.0.1:{port}/db")
+
+
+def test_cli_migrates_and_queries_a_chdb_store(tmp_path: Path) -> None:
+    """As a user runs it: each command its own process (chDB holds one directory per process)."""
+    import subprocess
+    import sys
+
+    url = f"chdb:///{tmp_path / 'cli'}"
+
+    def forgelens(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "forgelens", *args, "--db", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = forgelens("db", "migrate")
+    assert "0001_core_tables" in first
+    assert "applied 0 migration(s)" in forgelens("db", "migrate")
+    out = forgelens("query", "SELECT count() AS n FROM git_collection_runs", "-f", "csv")
+    assert out.split() == ["n", "0"]

@@ -1,0 +1,275 @@
+"""chDB (embedded ClickHouse) against DuckDB on the same data, through the same Store API.
+
+1. Insert N ``commit_files`` rows (default 10,000,000) in 1,000,000-row Arrow blocks
+   (``store.upsert``: DuckDB's INSERT ... ON CONFLICT, ClickHouse's append-only insert).
+2. Load N pull requests (plus 10% re-written with a newer ``_version``, so reads must dedupe) and
+   N/5 commits, then run seed-002-style aggregations with the same SQL on both engines:
+   per-author daily PR counts, 7/14/30/90-day window sums over them, per-file ownership shares.
+   (``forgelens.analytics`` is not on this branch: ``analyze all`` on ClickHouse remains for the
+   integration.)
+3. On chDB, the cost of deduplicating reads: ``FINAL`` (what the store does) against an
+   ``argMax`` rewrite and against no deduplication at all.
+
+    nice -n 10 .venv/bin/python benchmarks/clickhouse.py            # 10M, writes results JSON
+    .venv/bin/python benchmarks/clickhouse.py --rows 200000 --no-save  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forgelens.store import Store, open_store
+from forgelens.store._arrow import ARROW_TYPES, writable_columns
+
+BLOCK = 1_000_000
+REPOS = 200
+AUTHORS = 5_000
+START = int(datetime(2025, 7, 1, tzinfo=UTC).timestamp())
+RESULTS = Path(__file__).parent / "results" / "clickhouse.json"
+
+
+def _prefixed(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
+
+
+def _full(store: Store, table: str, cols: dict[str, Any]) -> pa.Table:
+    """``cols`` plus every other writable column as nulls (so no store merges stored values)."""
+    n = len(next(iter(cols.values())))
+    arrays = {
+        c: cols[c] if c in cols else pa.nulls(n, ARROW_TYPES[t])
+        for c, t in writable_columns(store.table_spec(table))
+    }
+    return pa.table(arrays)
+
+
+def commit_files_block(store: Store, start: int, n: int, rng: np.random.Generator) -> pa.Table:
+    i = np.arange(start, start + n)
+    return _full(
+        store,
+        "commit_files",
+        {
+            "repository_id": _prefixed("github:org/repo", i % REPOS),
+            "sha": _prefixed("c", i // 5),
+            "path": _prefixed("src/module/file_", (i % 5) * 1000 + (i // 5) % 997),
+            "additions": pa.array(rng.integers(0, 200, n)),
+            "deletions": pa.array(rng.integers(0, 100, n)),
+            "change_type": pa.array(np.where(i % 7 == 0, "added", "modified")),
+            "_version": pa.array(np.full(n, 1_000, dtype=np.int64)),
+        },
+    )
+
+
+def commits_block(store: Store, start: int, n: int, rng: np.random.Generator) -> pa.Table:
+    c = np.arange(start, start + n)
+    authors = _prefixed("dev", rng.zipf(1.3, n) % AUTHORS)
+    when = pa.array((START + rng.integers(0, 365 * 86400, n)) * 1_000_000).cast(
+        pa.timestamp("us", tz="UTC")
+    )
+    return _full(
+        store,
+        "commits",
+        {
+            # commit c touched the five commit_files rows 5c..5c+4 (all in repo (5c) % REPOS)
+            "repository_id": _prefixed("github:org/repo", (c * 5) % REPOS),
+            "sha": _prefixed("c", c),
+            "author_email": pc.binary_join_element_wise(authors, "@example.com", ""),
+            "authored_at": when,
+            "committed_at": when,
+            "message": pa.array(np.full(n, "change")),
+            "_version": pa.array(np.full(n, 1_000, dtype=np.int64)),
+        },
+    )
+
+
+def prs_block(store: Store, start: int, n: int, rng: np.random.Generator, version: int) -> pa.Table:
+    i = np.arange(start, start + n)
+    created = START + rng.integers(0, 365 * 86400, n)
+    merged = rng.random(n) < 0.6
+    ts = pa.timestamp("us", tz="UTC")
+    return _full(
+        store,
+        "pull_requests",
+        {
+            "repository_id": _prefixed("github:org/repo", i % REPOS),
+            "number": pa.array(i // REPOS + 1),
+            "title": pa.array(np.full(n, "Improve things")),
+            "state": pa.array(np.where(merged, "merged", "open")),
+            "created_at": pa.array(created * 1_000_000).cast(ts),
+            "updated_at": pa.array(created * 1_000_000).cast(ts),
+            "author": _prefixed("dev", rng.zipf(1.3, n) % AUTHORS),
+            "merged_at": pa.array(np.where(merged, (created + 86400) * 1_000_000, 0)).cast(ts),
+            "additions": pa.array(rng.integers(0, 800, n)),
+            "deletions": pa.array(rng.integers(0, 300, n)),
+            "changed_files": pa.array(rng.integers(1, 30, n)),
+            "labels": pa.array(np.full(n, "[]")),
+            "_version": pa.array(np.full(n, version, dtype=np.int64)),
+        },
+    )
+
+
+# The same SQL on both engines (the dialects agree on this much).
+DAILY = """
+    SELECT author, repository_id, CAST(created_at AS DATE) AS day,
+           count(*) AS prs_submitted,
+           sum(CASE WHEN state = 'merged' THEN 1 ELSE 0 END) AS prs_merged,
+           sum(coalesce(additions, 0) + coalesce(deletions, 0)) AS lines_changed,
+           sum(CASE WHEN additions + deletions > 900 THEN 1 ELSE 0 END) AS high_risk_prs
+    FROM pull_requests
+    GROUP BY author, repository_id, CAST(created_at AS DATE)
+"""
+QUERIES: dict[str, str] = {
+    "author_daily_pr_counts": f"""
+        SELECT count(*), sum(prs_submitted), sum(prs_merged), sum(lines_changed)
+        FROM ({DAILY}) AS d""",
+    "author_window_sums_7_14_30_90": f"""
+        WITH daily AS ({DAILY}),
+             w AS (SELECT 7 AS days UNION ALL SELECT 14 UNION ALL SELECT 30 UNION ALL SELECT 90)
+        SELECT count(*), sum(prs), sum(merged), sum(lines), sum(risky) FROM (
+            SELECT w.days, daily.author, daily.repository_id,
+                   sum(daily.prs_submitted) AS prs, sum(daily.prs_merged) AS merged,
+                   sum(daily.lines_changed) AS lines, sum(daily.high_risk_prs) AS risky
+            FROM daily CROSS JOIN w
+            WHERE daily.day > DATE '2026-06-30' - w.days AND daily.day <= DATE '2026-06-30'
+            GROUP BY w.days, daily.author, daily.repository_id
+        ) AS x""",
+    "file_ownership_shares": """
+        WITH lines AS (
+            SELECT c.author_email AS author, f.repository_id AS repo, f.path AS path,
+                   sum(coalesce(f.additions, 0) + coalesce(f.deletions, 0)) AS n
+            FROM commit_files AS f
+            JOIN commits AS c ON c.repository_id = f.repository_id AND c.sha = f.sha
+            GROUP BY c.author_email, f.repository_id, f.path
+        )
+        SELECT count(*), round(sum(share), 3) FROM (
+            SELECT n * 1.0 / nullif(sum(n) OVER (PARTITION BY repo, path), 0) AS share
+            FROM lines
+        ) AS s""",
+}
+
+# chDB only: the daily aggregation with argMax instead of FINAL, and with no dedup at all.
+ARGMAX_DAILY = QUERIES["author_daily_pr_counts"].replace(
+    "FROM pull_requests",
+    """FROM (SELECT repository_id, number, argMax(author, _version) AS author,
+                 argMax(created_at, _version) AS created_at, argMax(state, _version) AS state,
+                 argMax(additions, _version) AS additions,
+                 argMax(deletions, _version) AS deletions
+          FROM pull_requests GROUP BY repository_id, number) AS pr""",
+)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def load(store: Store, table: str, total: int, make: Callable[[int, int], pa.Table]) -> float:
+    """Upsert ``total`` rows in blocks; seconds spent in the store only (not generating)."""
+    spent = 0.0
+    for start in range(0, total, BLOCK):
+        block = make(start, min(BLOCK, total - start))
+        spent += timed(lambda b=block: store.upsert(table, b))[0]
+    return spent
+
+
+def run_engine(name: str, url: str, rows: int) -> dict[str, Any]:
+    store = open_store(url)
+    out: dict[str, Any] = {}
+    try:
+        rng = np.random.default_rng(7)
+        secs = load(store, "commit_files", rows, lambda s, n: commit_files_block(store, s, n, rng))
+        out["insert_commit_files_s"] = round(secs, 2)
+        out["insert_commit_files_rows_per_sec"] = round(rows / secs)
+        print(f"{name}: inserted {rows:,} commit_files in {secs:.1f}s", flush=True)
+        rng = np.random.default_rng(11)
+        secs = load(store, "commits", rows // 5, lambda s, n: commits_block(store, s, n, rng))
+        secs += load(store, "pull_requests", rows, lambda s, n: prs_block(store, s, n, rng, 1_000))
+        # 10% of the PRs written again, newer: reads must see each PR once
+        secs += load(
+            store,
+            "pull_requests",
+            rows // 10,
+            lambda s, n: prs_block(store, s, n, rng, 2_000),
+        )
+        out["load_prs_and_commits_s"] = round(secs, 2)
+        print(f"{name}: loaded {rows:,} PRs (+10% rewritten), {rows // 5:,} commits", flush=True)
+        total = 0.0
+        for qname, sql in QUERIES.items():
+            secs, result = timed(lambda sql=sql: store.query(sql))
+            total += secs
+            out[qname + "_s"] = round(secs, 2)
+            out[qname + "_result"] = [str(v) for v in result[0]]
+            print(f"{name}: {qname} {secs:.2f}s -> {result[0]}", flush=True)
+        out["analytics_total_s"] = round(total, 2)
+        if store.dialect == "clickhouse":
+            for label, sql in {
+                "daily_final_s": QUERIES["author_daily_pr_counts"],
+                "daily_argmax_s": ARGMAX_DAILY,
+                "daily_no_dedup_s": QUERIES["author_daily_pr_counts"] + " SETTINGS final = 0",
+            }.items():
+                out[label] = round(timed(lambda sql=sql: store.query(sql))[0], 2)
+                print(f"{name}: {label} {out[label]}", flush=True)
+            secs = timed(lambda: store.optimize("pull_requests"))[0]  # type: ignore[attr-defined]
+            out["optimize_final_prs_s"] = round(secs, 2)
+            secs = timed(lambda: store.query(QUERIES["author_daily_pr_counts"]))[0]
+            out["daily_final_after_optimize_s"] = round(secs, 2)
+            print(f"{name}: after OPTIMIZE, daily {secs:.2f}s", flush=True)
+    finally:
+        store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="fl-bench-ch-"))
+    try:
+        chdb = run_engine("chdb", f"chdb:///{work / 'chdb'}", args.rows)
+        duck = run_engine("duckdb", f"duckdb:///{work / 'bench.duckdb'}", args.rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{'figure':38} {'chdb':>10} {'duckdb':>10} {'duckdb/chdb':>12}")
+    for key in [k for k in chdb if k.endswith("_s") and k in duck]:
+        ratio = duck[key] / chdb[key] if chdb[key] else float("nan")
+        print(f"{key:38} {chdb[key]:>10.2f} {duck[key]:>10.2f} {ratio:>12.2f}")
+    for key in [k for k in chdb if k.endswith("_result")]:
+        if chdb[key] != duck[key]:
+            print(f"RESULTS DIFFER for {key}: chdb {chdb[key]} duckdb {duck[key]}")
+    result = {
+        "benchmark": "clickhouse",
+        "rows": args.rows,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "goal": "full analytics on 10,000,000 PRs within 60 s (chDB)",
+        "chdb": chdb,
+        "duckdb": duck,
+        "analytics_speedup_chdb_vs_duckdb": round(
+            duck["analytics_total_s"] / chdb["analytics_total_s"], 2
+        ),
+        "insert_speedup_chdb_vs_duckdb": round(
+            duck["insert_commit_files_s"] / chdb["insert_commit_files_s"], 2
+        ),
+    }
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
