@@ -12,6 +12,7 @@ import sys
 import typer
 
 from forgelens import __version__
+from forgelens.cli import analyze as _analyze
 from forgelens.cli import collect as _collect
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
@@ -34,6 +35,7 @@ app.command("query")(_query.query)
 app.command("demo")(_demo.demo)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
+app.add_typer(_analyze.app, name="analyze")
 
 
 @app.command("version")
