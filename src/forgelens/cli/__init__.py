@@ -13,6 +13,7 @@ import typer
 
 from forgelens import __version__
 from forgelens.cli import clickhouse as _clickhouse
+from forgelens.cli import analyze as _analyze
 from forgelens.cli import collect as _collect
 from forgelens.cli import consume as _consume
 from forgelens.cli import db as _db
@@ -43,6 +44,7 @@ app.add_typer(_pipeline_runs.app, name="pipeline-runs")
 app.add_typer(_clickhouse.app, name="clickhouse")
 app.command("consume")(_consume.consume_cmd)
 app.add_typer(_sink.app, name="sink")
+app.add_typer(_analyze.app, name="analyze")
 
 
 @app.command("version")

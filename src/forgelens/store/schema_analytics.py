@@ -1,7 +1,166 @@
-"""Tables of the analytics area: delivery_metrics_*, review policy.
+"""Tables of the analytics area beyond seed 002's: per-PR facts, delivery metrics, review policy,
+the identity map, the summary cache and the incremental-analysis state.
 
-Declare each table with ``register_table(TableSpec(...))`` and create it in a migration named
-``0050_...`` (later ones ``0051_...``, ...) registered with ``@migration``.
+Seed 002's tables (``authors``, ``author_metrics_*``, ``author_file_ownership``,
+``author_prs_window``, ``repo_prs``) are declared in ``schema.py``; every column here is defined
+in ``docs/metrics.md``.
 """
 
 from __future__ import annotations
+
+from forgelens.store.schema import MigrationTarget, _spec, migration, register_table
+
+ANALYTICS_STATE = register_table(
+    _spec(
+        "analytics_state",
+        ("repo_name", "target"),
+        """
+        repo_name text
+        target text
+        repository_id text
+        watermark bigint
+        end_date date
+        config_hash text
+        analyzed_at ts
+        """,
+    )
+)
+
+ANALYTICS_IDENTITY_MAP = register_table(
+    _spec(
+        "analytics_identity_map",
+        ("alias",),
+        """
+        alias text
+        username text
+        is_bot bool
+        """,
+    )
+)
+
+PR_FACTS = register_table(
+    _spec(
+        "pr_facts",
+        ("repo_name", "pr_number"),
+        """
+        repo_name text
+        pr_number int
+        repository_id text
+        pr_id bigint
+        username text
+        counted bool
+        created_at ts
+        merged_at ts
+        is_merged bool
+        created_day date
+        merged_day date
+        merged_week date
+        lines_changed bigint
+        base_ref text
+        first_commit_at ts
+        first_review_at ts
+        last_review_at ts
+        reviewed bool
+        review_rounds int
+        approvals int
+        self_approved bool
+        risk_score double
+        high_risk bool
+        low_ownership bool
+        is_feature bool
+        content_hash text
+        """,
+    )
+)
+
+PR_SUMMARY_CACHE = register_table(
+    _spec(
+        "pr_summary_cache",
+        ("content_hash", "model"),
+        """
+        content_hash text
+        model text
+        summary text
+        created_at ts
+        """,
+    )
+)
+
+DELIVERY_METRICS_WEEKLY = register_table(
+    _spec(
+        "delivery_metrics_weekly",
+        ("repo_name", "team", "week_start"),
+        """
+        repo_name text
+        team text
+        week_start date
+        prs_opened int
+        prs_merged int
+        cycle_time_hours_p50 double
+        cycle_time_hours_avg double
+        coding_hours_p50 double
+        pickup_hours_p50 double
+        review_hours_p50 double
+        merge_hours_p50 double
+        time_to_first_review_hours_p50 double
+        review_rounds_avg double
+        merged_without_review int
+        merged_without_review_rate double
+        updated_at ts
+        """,
+    )
+)
+
+REVIEW_POLICY_VIOLATIONS = register_table(
+    _spec(
+        "review_policy_violations",
+        ("repo_name", "pr_number"),
+        """
+        repo_name text
+        pr_number int
+        week_start date
+        base_ref text
+        author text
+        merged_at ts
+        required_approvals int
+        approvals int
+        fewer_approvals bool
+        self_approved bool
+        failing_checks json
+        updated_at ts
+        """,
+    )
+)
+
+REVIEW_POLICY_WEEKLY = register_table(
+    _spec(
+        "review_policy_weekly",
+        ("repo_name", "week_start"),
+        """
+        repo_name text
+        week_start date
+        prs_merged_protected int
+        violations int
+        fewer_approvals int
+        self_approved int
+        failing_checks int
+        updated_at ts
+        """,
+    )
+)
+
+ANALYTICS_TABLES = (
+    ANALYTICS_STATE,
+    ANALYTICS_IDENTITY_MAP,
+    PR_FACTS,
+    PR_SUMMARY_CACHE,
+    DELIVERY_METRICS_WEEKLY,
+    REVIEW_POLICY_VIOLATIONS,
+    REVIEW_POLICY_WEEKLY,
+)
+
+
+@migration("0050_analytics_tables")
+def _analytics_tables(db: MigrationTarget) -> None:
+    for spec in ANALYTICS_TABLES:
+        db.create_table(spec)

@@ -1,0 +1,120 @@
+"""Analytics benchmark: full ``analyze all`` on a synthetic store, then an incremental run
+after 1,000 new PRs. Prints each phase's wall and CPU time, peak RSS, and the ratio against
+seed 002's reported 30-60 minutes per 10,000 PRs; writes benchmarks/results/analytics.json.
+
+    nice -n 10 .venv/bin/python benchmarks/analytics.py            # 1M PRs (generates once)
+    .venv/bin/python benchmarks/analytics.py --prs 20000 --repos 50 --authors 2000
+
+Goals (issue #6, 2-core machine): full <= 60 s, incremental <= 3 s, peak RSS <= 4 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from forgelens.analytics import AnalyzeOptions, AnalyzeResult, analyze
+from forgelens.store import open_store
+
+HERE = Path(__file__).resolve().parent
+SEED_MIN_PER_10K = (30.0, 60.0)  # seed 002: "Large Repository (> 10K PRs): 30-60 minutes"
+
+
+def _run(db: Path, force: bool) -> AnalyzeResult:
+    store = open_store(f"duckdb:///{db}")
+    try:
+        return analyze(store, AnalyzeOptions(target="all", force_refresh=force))
+    finally:
+        store.close()
+
+
+def _print(title: str, result: AnalyzeResult) -> None:
+    print(f"\n{title}: {result.prs:,} PRs, {result.repositories} repositories")
+    print(f"  {'phase':<16}{'wall s':>9}{'cpu s':>9}")
+    for name, wall in result.phases.items():
+        print(f"  {name:<16}{wall:>9.2f}{result.phases_cpu.get(name, 0.0):>9.2f}")
+    print(f"  {'total':<16}{result.seconds:>9.2f}{sum(result.phases_cpu.values()):>9.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="forgelens analytics benchmark")
+    ap.add_argument("--prs", type=int, default=1_000_000)
+    ap.add_argument("--repos", type=int, default=500)
+    ap.add_argument("--authors", type=int, default=20_000)
+    ap.add_argument("--new-prs", type=int, default=1_000)
+    ap.add_argument("--base", type=Path, default=None, help="Generated store to reuse.")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/forgelens-bench-analytics.duckdb"))
+    args = ap.parse_args()
+    base = args.base or Path(f"/tmp/forgelens-bench-base-{args.prs}-{args.repos}.duckdb")
+    gen = [sys.executable, str(HERE / "gen_store.py")]
+    sizes = ["--repos", str(args.repos), "--authors", str(args.authors)]
+    if not base.exists():
+        subprocess.run([*gen, "--out", str(base), "--prs", str(args.prs), *sizes], check=True)
+    shutil.copyfile(base, args.work)
+    load_before = os.getloadavg()
+
+    full = _run(args.work, force=True)
+    _print("full analyze all", full)
+    subprocess.run(
+        [*gen, "--out", str(args.work), "--add-prs", str(args.new_prs), *sizes], check=True
+    )
+    incr = _run(args.work, force=False)
+    _print(f"incremental after {args.new_prs:,} new PRs", incr)
+    peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+    per_10k = full.seconds / (args.prs / 10_000)
+    ref_low, ref_high = (m * 60 for m in SEED_MIN_PER_10K)
+    print(f"\npeak RSS {peak_rss_gb:.2f} GB; load average before {load_before[0]:.1f}")
+    print(
+        f"{per_10k:.2f} s per 10,000 PRs vs seed 002's {ref_low:.0f}-{ref_high:.0f} s: "
+        f"{ref_low / per_10k:,.0f}x-{ref_high / per_10k:,.0f}x faster"
+    )
+    print(
+        f"goals: full {full.seconds:.1f} s (<= 60: {full.seconds <= 60}), incremental "
+        f"{incr.seconds:.2f} s (<= 3: {incr.seconds <= 3}), RSS {peak_rss_gb:.2f} GB "
+        f"(<= 4: {peak_rss_gb <= 4})"
+    )
+    out = {
+        "command": " ".join(["benchmarks/analytics.py", *sys.argv[1:]]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": load_before,
+        },
+        "dataset": {"prs": args.prs, "repos": args.repos, "authors": args.authors},
+        "full": {
+            "seconds": full.seconds,
+            "cpu_seconds": sum(full.phases_cpu.values()),
+            "phases": full.phases,
+            "phases_cpu": full.phases_cpu,
+            "prs": full.prs,
+        },
+        "incremental": {
+            "new_prs": args.new_prs,
+            "seconds": incr.seconds,
+            "cpu_seconds": sum(incr.phases_cpu.values()),
+            "phases": incr.phases,
+            "prs": incr.prs,
+            "repositories": incr.repositories,
+        },
+        "peak_rss_gb": peak_rss_gb,
+        "reference": {
+            "seed_002_seconds_per_10k_prs": [ref_low, ref_high],
+            "ours_seconds_per_10k_prs": per_10k,
+            "speedup": [ref_low / per_10k, ref_high / per_10k],
+        },
+    }
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "analytics.json").write_text(json.dumps(out, indent=2) + "\n")
+    args.work.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

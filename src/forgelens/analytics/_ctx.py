@@ -1,0 +1,48 @@
+"""What every analytics phase is given: the store, the settings and this run's constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from forgelens.analytics import _sql
+from forgelens.analytics.config import AnalyticsConfig
+from forgelens.store import Store
+
+# Scratch tables of one run (dropped at the end).
+DIRTY = "_fl_dirty"  # PRs to (re)compute: repository_id, repo_name, number
+DIRTY_DAYS = "_fl_dirty_days"  # (repo_name, day) whose daily rows are recomputed
+DIRTY_WEEKS = "_fl_dirty_weeks"  # (repo_name, week_start) whose weekly rows are recomputed
+REPOS = "_fl_repos"  # repositories whose window snapshots are recomputed
+PR = "_fl_pr"  # one row per dirty PR: base facts
+REV = "_fl_rev"  # review facts per dirty PR
+PATHS = "_fl_paths"  # path classes
+FILES = "_fl_files"  # dirty PRs' files with their history
+FSCORE = "_fl_fscore"  # dirty PRs' files with their risk flags and score
+PRFILE = "_fl_prfile"  # per dirty PR file aggregates
+RISK = "_fl_risk"  # per dirty PR risk, features, summary
+
+WORK_TABLES = (DIRTY, DIRTY_DAYS, DIRTY_WEEKS, REPOS, PR, REV, PATHS, FILES, FSCORE, PRFILE, RISK)
+
+
+@dataclass
+class Ctx:
+    store: Store
+    config: AnalyticsConfig
+    version: int  # _version of every row this run writes
+    now: datetime
+    end_date: date  # the last day (UTC) of the window snapshots
+
+    def lit(self, value: object) -> str:
+        return _sql.literal(value)
+
+    def work(self, name: str, select_sql: str) -> None:
+        _sql.create_work_table(self.store, name, select_sql)
+
+    def count(self, table: str) -> int:
+        return int(self.store.query(f"SELECT count(*) FROM {table}")[0][0])
+
+    def stamp(self) -> str:
+        """The ``updated_at, _version, _source`` values of a write."""
+        ts = f"CAST({self.lit(self.now.isoformat())} AS TIMESTAMP WITH TIME ZONE)"
+        return f"{ts}, {self.version}, 'analytics'"

@@ -1,0 +1,128 @@
+"""Delivery metrics, weekly (Monday, UTC), per repository (``team = '*'``) and per team
+(``repo_name = '*'``, team = ``org/slug``): ``delivery_metrics_weekly``.
+
+Per merged PR (counted authors): ``start = min(first commit authored, PR opened)``;
+cycle = merged - start = coding + pickup + review + merge, where coding = opened - start,
+pickup = first review by someone else - opened, review = last such review (up to the merge) -
+first, merge = merged - last review (merged - opened when nobody reviewed; then pickup and
+review are empty). A week's row covers PRs merged in it (``prs_opened``: PRs opened in it).
+"""
+
+from __future__ import annotations
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
+from forgelens.analytics.prs import alias_of
+
+COLUMNS = [
+    "repo_name",
+    "team",
+    "week_start",
+    "prs_opened",
+    "prs_merged",
+    "cycle_time_hours_p50",
+    "cycle_time_hours_avg",
+    "coding_hours_p50",
+    "pickup_hours_p50",
+    "review_hours_p50",
+    "merge_hours_p50",
+    "time_to_first_review_hours_p50",
+    "review_rounds_avg",
+    "merged_without_review",
+    "merged_without_review_rate",
+    "updated_at",
+    "_version",
+    "_source",
+]
+
+
+def _p50(expr: str) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
+
+
+def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
+    """Weekly rows; ``week_filter`` (with ``{week}``) limits the weeks recomputed."""
+    h = _sql.hours_between
+    merged = f"""
+        SELECT {repo} AS repo_name, {team} AS team, f.merged_week AS week_start,
+            {h("f.first_commit_at", "f.merged_at")} AS cycle,
+            {h("f.first_commit_at", "f.created_at")} AS coding,
+            CASE WHEN f.reviewed THEN {h("f.created_at", "f.first_review_at")} END AS pickup,
+            CASE WHEN f.reviewed THEN {h("f.first_review_at", "f.last_review_at")} END AS review,
+            CASE WHEN f.reviewed THEN {h("f.last_review_at", "f.merged_at")}
+                 ELSE {h("f.created_at", "f.merged_at")} END AS merge_h,
+            f.reviewed, f.review_rounds
+        FROM {source} WHERE f.is_merged AND f.counted
+            AND {week_filter.format(week="f.merged_week")}
+    """
+    opened = f"""
+        SELECT {repo} AS repo_name, {team} AS team, {_sql.utc_week("f.created_at")} AS week_start
+        FROM {source} WHERE f.counted
+            AND {week_filter.format(week=_sql.utc_week("f.created_at"))}
+    """
+    return f"""
+        WITH m AS ({merged}), o AS ({opened}),
+        mg AS (
+            SELECT repo_name, team, week_start, count(*) AS prs_merged,
+                {_p50("cycle")} AS cycle_p50, avg(cycle) AS cycle_avg,
+                {_p50("coding")} AS coding_p50, {_p50("pickup")} AS pickup_p50,
+                {_p50("review")} AS review_p50, {_p50("merge_h")} AS merge_p50,
+                avg(CAST(review_rounds AS DOUBLE PRECISION)) AS rounds_avg,
+                count(*) FILTER (WHERE NOT reviewed) AS unreviewed
+            FROM m GROUP BY repo_name, team, week_start
+        ),
+        og AS (SELECT repo_name, team, week_start, count(*) AS prs_opened
+               FROM o GROUP BY repo_name, team, week_start),
+        k AS (SELECT repo_name, team, week_start FROM mg
+              UNION SELECT repo_name, team, week_start FROM og)
+        SELECT k.repo_name, k.team, k.week_start, COALESCE(og.prs_opened, 0),
+            COALESCE(mg.prs_merged, 0), mg.cycle_p50, mg.cycle_avg, mg.coding_p50,
+            mg.pickup_p50, mg.review_p50, mg.merge_p50, mg.pickup_p50, mg.rounds_avg,
+            COALESCE(mg.unreviewed, 0),
+            CASE WHEN mg.prs_merged > 0
+                 THEN CAST(mg.unreviewed AS DOUBLE PRECISION) / mg.prs_merged END,
+            {ctx.stamp()}
+        FROM k
+        LEFT JOIN mg ON mg.repo_name = k.repo_name AND mg.team = k.team
+          AND mg.week_start = k.week_start
+        LEFT JOIN og ON og.repo_name = k.repo_name AND og.team = k.team
+          AND og.week_start = k.week_start
+    """
+
+
+def write_delivery(ctx: Ctx) -> None:
+    store = ctx.store
+    in_dirty = (
+        f"EXISTS (SELECT 1 FROM {DIRTY_WEEKS} d WHERE d.repo_name = f.repo_name "
+        "AND d.week_start = {week})"
+    )
+    dirty_week = f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    teams = f"""
+        pr_facts f
+        JOIN repositories rr ON rr.id = f.repository_id
+        JOIN team_members tm ON lower(tm.source) = lower(rr.source)
+        JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
+          AND im.username = f.username
+    """
+    with store.transaction():
+        store.execute(
+            f"DELETE FROM delivery_metrics_weekly WHERE team = '*' AND EXISTS (SELECT 1 FROM "
+            f"{DIRTY_WEEKS} d WHERE d.repo_name = delivery_metrics_weekly.repo_name "
+            "AND d.week_start = delivery_metrics_weekly.week_start)"
+        )
+        store.execute(
+            "DELETE FROM delivery_metrics_weekly WHERE repo_name = '*' AND week_start IN "
+            f"(SELECT week_start FROM {DIRTY_WEEKS})"
+        )
+        _sql.upsert_select(
+            store,
+            "delivery_metrics_weekly",
+            COLUMNS,
+            _aggregate(ctx, "f.repo_name", "'*'", "pr_facts f", in_dirty),
+        )
+        _sql.upsert_select(
+            store,
+            "delivery_metrics_weekly",
+            COLUMNS,
+            _aggregate(ctx, "'*'", "tm.org || '/' || tm.team_slug", teams, dirty_week),
+        )

@@ -1,0 +1,164 @@
+"""Engineer Lens (seed 002): daily rollups and 7/14/30/90-day window snapshots per author.
+
+Days are UTC dates. A PR counts on the day it was opened (``prs_submitted``) and on the day it
+was merged (``prs_merged``, ``lines_changed``, ``high_risk_prs``, ``features_merged``). Only
+counted authors appear: not bots (unless ``include_bots``), not deleted users (``ghost``).
+A window of ``w`` days ending on ``end_date`` covers ``end_date - w + 1 .. end_date``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import DIRTY_DAYS, REPOS, Ctx
+
+DAILY_COLUMNS = [
+    "username",
+    "repo_name",
+    "day",
+    "prs_submitted",
+    "prs_merged",
+    "lines_changed",
+    "high_risk_prs",
+    "features_merged",
+    "updated_at",
+    "_version",
+    "_source",
+]
+F8 = "DOUBLE PRECISION"
+
+
+def _events(source: str, day_filter: str) -> str:
+    """One row per (PR, day it counts on) with the per-day increments."""
+    return f"""
+        SELECT f.username, f.repo_name, f.created_day AS day, 1 AS submitted, 0 AS merged,
+            0 AS lines, 0 AS risky, 0 AS feats, 0 AS own_low_risk
+        FROM {source} WHERE f.counted AND {day_filter.format(day="f.created_day")}
+        UNION ALL
+        SELECT f.username, f.repo_name, f.merged_day, 0, 1, f.lines_changed,
+            CASE WHEN f.high_risk THEN 1 ELSE 0 END, CASE WHEN f.is_feature THEN 1 ELSE 0 END,
+            CASE WHEN NOT f.high_risk AND NOT f.low_ownership THEN 1 ELSE 0 END
+        FROM {source} WHERE f.counted AND f.is_merged AND {day_filter.format(day="f.merged_day")}
+    """
+
+
+def write_daily(ctx: Ctx) -> int:
+    """Recompute ``author_metrics_daily`` for every dirty (repository, day)."""
+    store = ctx.store
+    events = _events(
+        "pr_facts f",
+        f"EXISTS (SELECT 1 FROM {DIRTY_DAYS} d WHERE d.repo_name = f.repo_name "
+        "AND d.day = {day})",
+    )
+    with store.transaction():
+        store.execute(
+            f"DELETE FROM author_metrics_daily WHERE EXISTS (SELECT 1 FROM {DIRTY_DAYS} d "
+            "WHERE d.repo_name = author_metrics_daily.repo_name "
+            "AND d.day = author_metrics_daily.day)"
+        )
+        _sql.upsert_select(
+            store,
+            "author_metrics_daily",
+            DAILY_COLUMNS,
+            f"""
+            SELECT username, repo_name, day, sum(submitted), sum(merged), sum(lines),
+                sum(risky), sum(feats), {ctx.stamp()}
+            FROM ({events}) e GROUP BY username, repo_name, day
+            """,
+        )
+    return ctx.count(DIRTY_DAYS)
+
+
+def windows_sql(ctx: Ctx) -> str:
+    """A small relation ``(window_days, start_day)`` for the configured windows."""
+    return " UNION ALL ".join(
+        f"SELECT {int(w)} AS window_days, {ctx.lit(ctx.end_date - timedelta(days=int(w) - 1))} "
+        "AS start_day"
+        for w in ctx.config.windows
+    )
+
+
+def first_window_day(ctx: Ctx) -> str:
+    return ctx.lit(ctx.end_date - timedelta(days=max(ctx.config.windows) - 1))
+
+
+def clear_snapshot(ctx: Ctx, table: str) -> None:
+    ctx.store.execute(
+        f"DELETE FROM {table} WHERE end_date = {ctx.lit(ctx.end_date)} "
+        f"AND repo_name IN (SELECT repo_name FROM {REPOS})"
+    )
+
+
+def write_windows(ctx: Ctx) -> None:
+    """``author_metrics_window`` and ``author_prs_window`` at ``end_date`` for ``_fl_repos``."""
+    store = ctx.store
+    end = ctx.lit(ctx.end_date)
+    scoped = f"pr_facts f JOIN {REPOS} r ON r.repo_name = f.repo_name"
+    day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end}"
+    events = _events(scoped, day_filter)
+    with store.transaction():
+        clear_snapshot(ctx, "author_metrics_window")
+        _sql.upsert_select(
+            store,
+            "author_metrics_window",
+            [
+                "username",
+                "repo_name",
+                "window_days",
+                "end_date",
+                "prs_submitted",
+                "prs_merged",
+                "high_risk_prs",
+                "high_risk_rate",
+                "lines_changed",
+                "ownership_low_risk_prs",
+                "updated_at",
+                "_version",
+                "_source",
+            ],
+            f"""
+            SELECT e.username, e.repo_name, w.window_days, {end}, sum(submitted), sum(merged),
+                sum(risky),
+                CASE WHEN sum(merged) > 0 THEN CAST(sum(risky) AS {F8}) / sum(merged)
+                     ELSE 0.0 END,
+                sum(lines), sum(own_low_risk), {ctx.stamp()}
+            FROM ({events}) e JOIN ({windows_sql(ctx)}) w ON e.day >= w.start_day
+            GROUP BY e.username, e.repo_name, w.window_days
+            """,
+        )
+        clear_snapshot(ctx, "author_prs_window")
+        in_window = "({d} >= w.start_day AND {d} <= " + end + ")"
+        _sql.upsert_select(
+            store,
+            "author_prs_window",
+            [
+                "username",
+                "repo_name",
+                "window_days",
+                "end_date",
+                "pr_id",
+                "pr_number",
+                "title",
+                "pr_summary",
+                "risk_score",
+                "high_risk",
+                "is_merged",
+                "merged_at",
+                "created_at",
+                "updated_at",
+                "_version",
+                "_source",
+            ],
+            f"""
+            SELECT f.username, f.repo_name, w.window_days, {end}, f.pr_id, f.pr_number,
+                rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
+                f.created_at, {ctx.stamp()}
+            FROM {scoped}
+            JOIN ({windows_sql(ctx)}) w
+              ON {in_window.format(d="f.created_day")}
+              OR (f.merged_day IS NOT NULL AND {in_window.format(d="f.merged_day")})
+            JOIN repo_prs rp ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
+            WHERE f.counted
+            """,
+        )

@@ -1,0 +1,257 @@
+"""Identity merging: one engineer with several emails and logins is one author.
+
+Aliases are ``login:<source>:<login>`` and ``email:<address>`` (lower-cased). They are joined
+(union-find) by, in this order of evidence:
+
+1. ``identities.yml`` (``--identities``): ``people: {username: {logins, emails, display_name}}``
+   and ``bots: [...]``; its usernames win;
+2. ``.mailmap`` files (``--mailmap``): every address on a line is the same person;
+3. GitHub noreply addresses ``ID+login@users.noreply.github.com`` (and ``login@...``);
+4. the store: ``people`` (login with email, logins sharing a forge user id), ``identities``
+   (login -> identity), ``pr_commits`` / ``commits`` rows carrying both a login and an email.
+
+A group's username is the override's, else its smallest forge login, else its smallest email.
+Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
+``ghost`` (deleted users, or no author at all) is never merged with anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forgelens.errors import BadInput
+from forgelens.store import Store
+
+GHOST = "ghost"
+_NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
+_MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
+
+
+def login_alias(source: str, login: str) -> str:
+    return f"login:{source.lower()}:{login.strip().lower()}"
+
+
+def email_alias(email: str) -> str:
+    return f"email:{email.strip().lower()}"
+
+
+@dataclass
+class Overrides:
+    """What ``identities.yml`` and ``.mailmap`` files say."""
+
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bots: set[str] = field(default_factory=set)
+    mailmap_groups: list[list[str]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, identities: Path | None, mailmaps: list[Path]) -> Overrides:
+        out = cls()
+        if identities is not None:
+            try:
+                data = yaml.safe_load(identities.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise BadInput(f"identities file {identities}: {exc}; fix it or drop it") from exc
+            if not isinstance(data, dict) or not isinstance(data.get("people", {}), dict):
+                raise BadInput(
+                    f"identities file {identities}: expected 'people: {{username: {{logins: [..], "
+                    "emails: [..]}}}}' and optionally 'bots: [..]'"
+                )
+            out.people = {str(k): dict(v or {}) for k, v in (data.get("people") or {}).items()}
+            out.bots = {str(b).lower() for b in data.get("bots") or []}
+        for path in mailmaps:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise BadInput(f"mailmap {path}: {exc}; pass an existing file") from exc
+            for line in text.splitlines():
+                line = line.split("#", 1)[0]
+                emails = [e.strip().lower() for e in _MAILMAP_EMAIL.findall(line) if e.strip()]
+                if emails:
+                    out.mailmap_groups.append(emails)
+        return out
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        parent = self.parent.setdefault(x, x)
+        if parent != x:
+            root = self.find(parent)
+            self.parent[x] = root
+            return root
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class IdentityResult:
+    mapping: dict[str, tuple[str, bool]]  # alias -> (username, is_bot)
+    changed_aliases: list[str]
+
+
+def _is_bot_login(login: str, bots: set[str]) -> bool:
+    low = login.lower()
+    return low.endswith("[bot]") or low.removesuffix("[bot]") in bots or low in bots
+
+
+def resolve_identities(store: Store, overrides: Overrides, bots: list[str]) -> IdentityResult:
+    """Merge every alias the store knows into authors; write the map and ``authors``."""
+    bot_names = {b.lower() for b in bots} | overrides.bots
+    uf = _UnionFind()
+    display: dict[str, str] = {}
+    avatar: dict[str, str] = {}
+    bot_alias: set[str] = set()
+    forced: dict[str, str] = {}  # alias -> override username
+
+    logins = store.query(
+        "SELECT DISTINCT r.source, p.author FROM pull_requests p JOIN repositories r "
+        "ON r.id = p.repository_id WHERE p.author IS NOT NULL "
+        "UNION SELECT DISTINCT r.source, v.author FROM pr_reviews v JOIN repositories r "
+        "ON r.id = v.repository_id WHERE v.author IS NOT NULL "
+        "UNION SELECT source, login FROM people"
+    )
+    for source, login in logins:
+        if login.lower() != GHOST:
+            uf.find(login_alias(source, login))
+
+    for source, login, name, email, forge_id, is_bot, url in store.query(
+        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people"
+    ):
+        a = login_alias(source, login)
+        if name:
+            display.setdefault(a, name)
+        if url:
+            avatar.setdefault(a, url)
+        if is_bot:
+            bot_alias.add(a)
+        if email:
+            uf.union(a, email_alias(email))
+        if forge_id:
+            uf.union(a, f"id:{source.lower()}:{forge_id}")
+    for source, login, ident, is_bot in store.query(
+        "SELECT source, login, identity, is_bot FROM identities"
+    ):
+        a = login_alias(source, login)
+        uf.find(a)
+        if ident:
+            uf.union(a, f"identity:{ident.lower()}")
+        if is_bot:
+            bot_alias.add(a)
+    for source, email, login, name in store.query(
+        "SELECT DISTINCT r.source, c.author_email, c.author_login, c.author_name FROM pr_commits c "
+        "JOIN repositories r ON r.id = c.repository_id WHERE c.author_email IS NOT NULL "
+        "UNION SELECT DISTINCT r.source, c.author_email, c.author_login, c.author_name "
+        "FROM commits c JOIN repositories r ON r.id = c.repository_id "
+        "WHERE c.author_email IS NOT NULL"
+    ):
+        e = email_alias(email)
+        uf.find(e)
+        if name:
+            display.setdefault(e, name)
+        if login and login.lower() != GHOST:
+            uf.union(e, login_alias(source, login))
+
+    # Evidence from addresses themselves and from the override files.
+    known_sources = defaultdict(set)
+    for alias in list(uf.parent):
+        if alias.startswith("login:"):
+            _, source, login = alias.split(":", 2)
+            known_sources[login].add(source)
+    for alias in list(uf.parent):
+        if alias.startswith("email:"):
+            match = _NOREPLY.match(alias[len("email:") :])
+            if match:
+                uf.union(alias, login_alias("github", match[2]))
+    for group in overrides.mailmap_groups:
+        for other in group[1:]:
+            uf.union(email_alias(group[0]), email_alias(other))
+    for username, spec in overrides.people.items():
+        anchor = f"override:{username}"
+        uf.find(anchor)
+        for login in spec.get("logins") or []:
+            text = str(login)
+            if ":" in text:
+                source, name = text.split(":", 1)
+                uf.union(anchor, login_alias(source, name))
+            else:
+                for source in known_sources.get(text.lower(), {"github"}):
+                    uf.union(anchor, login_alias(source, text))
+        for email in spec.get("emails") or []:
+            uf.union(anchor, email_alias(str(email)))
+        if spec.get("display_name"):
+            display[anchor] = str(spec["display_name"])
+        forced[anchor] = username
+
+    groups: dict[str, list[str]] = defaultdict(list)
+    for alias in list(uf.parent):
+        groups[uf.find(alias)].append(alias)
+    mapping: dict[str, tuple[str, bool]] = {}
+    authors: list[dict[str, Any]] = []
+    for members in groups.values():
+        members.sort()
+        names = [forced[m] for m in members if m in forced]
+        login_names = [m.split(":", 2)[2] for m in members if m.startswith("login:")]
+        emails = [m[len("email:") :] for m in members if m.startswith("email:")]
+        if names:
+            username = names[0]
+        elif login_names:
+            username = min(login_names)
+        elif emails:
+            username = min(emails)
+        else:
+            continue
+        is_bot = (
+            any(m in bot_alias for m in members)
+            or any(_is_bot_login(n, bot_names) for n in login_names)
+            or any(e.split("@", 1)[0].endswith("[bot]") for e in emails)
+        )
+        for m in members:
+            if m.startswith(("login:", "email:")):
+                mapping[m] = (username, is_bot)
+        authors.append(
+            {
+                "username": username,
+                "display_name": next((display[m] for m in members if m in display), None),
+                "avatar_url": next((avatar[m] for m in members if m in avatar), None),
+                "is_bot": is_bot,
+            }
+        )
+
+    old_rows = store.query("SELECT alias, username, is_bot FROM analytics_identity_map")
+    old = {a: (u, b) for a, u, b in old_rows}
+    changed = [a for a, v in mapping.items() if a in old and old[a] != v]
+    with store.transaction():
+        if mapping:
+            aliases = sorted(mapping)
+            store.upsert(
+                "analytics_identity_map",
+                [{"alias": a, "username": mapping[a][0], "is_bot": mapping[a][1]} for a in aliases],
+            )
+        if authors:
+            _write_authors(store, authors)
+    return IdentityResult(mapping=mapping, changed_aliases=changed)
+
+
+def _write_authors(store: Store, authors: list[dict[str, Any]]) -> None:
+    seen: dict[str, dict[str, Any]] = {}
+    for row in authors:
+        prev = seen.get(row["username"])
+        if prev is None:
+            seen[row["username"]] = row
+        else:  # two groups forced to one username: merge their facts
+            prev["is_bot"] = prev["is_bot"] or row["is_bot"]
+            prev["display_name"] = prev["display_name"] or row["display_name"]
+            prev["avatar_url"] = prev["avatar_url"] or row["avatar_url"]
+    store.upsert("authors", list(seen.values()))

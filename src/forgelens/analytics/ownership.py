@@ -1,0 +1,125 @@
+"""File ownership (seed 002 ``author_file_ownership``): each author's share of lines changed.
+
+For a window ending on ``end_date``: ``lines_owned`` = additions + deletions on the file in
+the author's PRs merged in the window; ``total_lines`` = the same over every counted author;
+``ownership_pct = 100 * lines_owned / total_lines``. Files with ``total_lines = 0`` (binary)
+have no row. With ``--blame`` on a local git repository, a second set of rows with
+``window_days = 0`` gives each author's share of the lines at HEAD (``git blame``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import REPOS, Ctx
+from forgelens.analytics.engineer_lens import clear_snapshot, first_window_day, windows_sql
+from forgelens.analytics.identity import email_alias
+from forgelens.errors import SourceError
+
+COLUMNS = [
+    "username",
+    "repo_name",
+    "window_days",
+    "end_date",
+    "file_path",
+    "ownership_pct",
+    "lines_owned",
+    "total_lines",
+    "updated_at",
+    "_version",
+    "_source",
+]
+
+
+def write_ownership(ctx: Ctx) -> None:
+    store = ctx.store
+    end = ctx.lit(ctx.end_date)
+    with store.transaction():
+        clear_snapshot(ctx, "author_file_ownership")
+        _sql.upsert_select(
+            store,
+            "author_file_ownership",
+            COLUMNS,
+            f"""
+            WITH ev AS (
+                SELECT f.username, f.repo_name, f.merged_day, pf.path,
+                    COALESCE(pf.additions, 0) + COALESCE(pf.deletions, 0) AS lines
+                FROM pr_facts f
+                JOIN {REPOS} r ON r.repo_name = f.repo_name
+                JOIN pr_files pf
+                  ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
+                WHERE f.counted AND f.is_merged
+                  AND f.merged_day >= {first_window_day(ctx)} AND f.merged_day <= {end}
+            ),
+            per AS (
+                SELECT ev.username, ev.repo_name, w.window_days, ev.path, sum(ev.lines) AS owned
+                FROM ev JOIN ({windows_sql(ctx)}) w ON ev.merged_day >= w.start_day
+                GROUP BY ev.username, ev.repo_name, w.window_days, ev.path
+            ),
+            tot AS (
+                SELECT repo_name, window_days, path, sum(owned) AS total
+                FROM per GROUP BY repo_name, window_days, path
+            )
+            SELECT per.username, per.repo_name, per.window_days, {end}, per.path,
+                CAST(per.owned AS DOUBLE PRECISION) * 100.0 / tot.total, per.owned, tot.total,
+                {ctx.stamp()}
+            FROM per JOIN tot ON tot.repo_name = per.repo_name
+              AND tot.window_days = per.window_days AND tot.path = per.path
+            WHERE tot.total > 0
+            """,
+        )
+
+
+def blame_ownership(ctx: Ctx, repo_name: str, checkout: Path) -> int:
+    """Rows with ``window_days = 0``: each author's share of the lines at HEAD (git blame)."""
+    try:
+        files = subprocess.run(
+            ["git", "-C", str(checkout), "ls-files", "-z"],
+            capture_output=True,
+            check=True,
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SourceError(
+            f"{checkout} is not a git checkout: pass --blame PATH of a clone"
+        ) from exc
+    mapping = dict(ctx.store.query("SELECT alias, username FROM analytics_identity_map"))
+    rows = []
+    for path in filter(None, files.split("\0")):
+        done = subprocess.run(
+            ["git", "-C", str(checkout), "blame", "--line-porcelain", "HEAD", "--", path],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            continue
+        owners: Counter[str] = Counter()
+        for line in done.stdout.decode("utf-8", "replace").splitlines():
+            if line.startswith("author-mail "):
+                email = line[len("author-mail ") :].strip("<> ")
+                owners[mapping.get(email_alias(email), email.lower())] += 1
+        total = sum(owners.values())
+        for user, n in owners.items():
+            rows.append(
+                {
+                    "username": user,
+                    "repo_name": repo_name,
+                    "window_days": 0,
+                    "end_date": ctx.end_date,
+                    "file_path": path,
+                    "ownership_pct": 100.0 * n / total,
+                    "lines_owned": n,
+                    "total_lines": total,
+                    "updated_at": ctx.now,
+                }
+            )
+    with ctx.store.transaction():
+        ctx.store.execute(
+            "DELETE FROM author_file_ownership WHERE repo_name = ? AND window_days = 0 "
+            "AND end_date = ?",
+            [repo_name, ctx.end_date],
+        )
+        ctx.store.upsert("author_file_ownership", rows, version=ctx.version)
+    return len(rows)

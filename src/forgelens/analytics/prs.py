@@ -1,0 +1,179 @@
+"""Per-PR facts for the PRs a run (re)computes: base facts, reviews, files and their history.
+
+Everything here is set-based over every dirty PR of every selected repository at once. The
+results are scratch tables (names in ``_ctx``) that the risk, feature and metric phases read.
+"""
+
+from __future__ import annotations
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PR, REV, Ctx
+from forgelens.analytics.identity import GHOST
+
+REVIEW_STATES = "('APPROVED', 'CHANGES_REQUESTED', 'COMMENTED', 'DISMISSED')"
+
+
+def alias_of(source_col: str, login_col: str) -> str:
+    """The identity-map alias of a forge login (see ``identity.login_alias``)."""
+    return f"('login:' || lower({source_col}) || ':' || lower(trim({login_col})))"
+
+
+def build_pr_base(ctx: Ctx) -> None:
+    """``_fl_pr``: one row per dirty PR with author identity, days, size and commit facts."""
+    store = ctx.store
+    pr_id = _sql.stable_bigint(
+        store, "p.forge_id", "p.repository_id || '#' || CAST(p.number AS VARCHAR)"
+    )
+    counted = "m.username IS NOT NULL" + ("" if ctx.config.include_bots else " AND NOT m.is_bot")
+    ctx.work(
+        PR,
+        f"""
+        SELECT d.repo_name, p.repository_id, lower(r.source) AS source, p.number AS pr_number,
+            {pr_id} AS pr_id,
+            COALESCE(m.username, '{GHOST}') AS username,
+            ({counted}) AS counted,
+            COALESCE(p.author, '{GHOST}') AS raw_author,
+            p.title, p.body, p.labels, p.head_ref, p.base_ref, p.created_at, p.merged_at,
+            (p.merged_at IS NOT NULL) AS is_merged,
+            {_sql.utc_day("p.created_at")} AS created_day,
+            {_sql.utc_day("p.merged_at")} AS merged_day,
+            {_sql.utc_week("p.created_at")} AS created_week,
+            {_sql.utc_week("p.merged_at")} AS merged_week,
+            COALESCE(p.additions, fs.additions, 0) AS additions,
+            COALESCE(p.deletions, fs.deletions, 0) AS deletions,
+            COALESCE(p.changed_files, fs.files, 0) AS changed_files,
+            mb.username AS merged_by_username,
+            pc.first_commit_at
+        FROM {DIRTY} d
+        JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
+        JOIN repositories r ON r.id = p.repository_id
+        LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
+        LEFT JOIN analytics_identity_map mb ON mb.alias = {alias_of("r.source", "p.merged_by")}
+        LEFT JOIN (
+            SELECT c.repository_id, c.pr_number, min(c.authored_at) AS first_commit_at
+            FROM pr_commits c JOIN {DIRTY} d2
+              ON d2.repository_id = c.repository_id AND d2.number = c.pr_number
+            GROUP BY c.repository_id, c.pr_number
+        ) pc ON pc.repository_id = p.repository_id AND pc.pr_number = p.number
+        LEFT JOIN (
+            SELECT f.repository_id, f.pr_number, sum(f.additions) AS additions,
+                sum(f.deletions) AS deletions, count(*) AS files
+            FROM pr_files f JOIN {DIRTY} d3
+              ON d3.repository_id = f.repository_id AND d3.number = f.pr_number
+            GROUP BY f.repository_id, f.pr_number
+        ) fs ON fs.repository_id = p.repository_id AND fs.pr_number = p.number
+        """,
+    )
+
+
+def build_reviews(ctx: Ctx) -> None:
+    """``_fl_rev``: review facts per dirty PR (reviews by others, up to the merge)."""
+    rm_user = "rm.username"
+    is_self = f"({rm_user} IS NOT NULL AND {rm_user} = b.username)"
+    counted = (
+        f"upper(v.state) IN {REVIEW_STATES} AND v.submitted_at IS NOT NULL "
+        "AND (b.merged_at IS NULL OR v.submitted_at <= b.merged_at)"
+    )
+    other = f"NOT {is_self} AND {counted}"
+    ctx.work(
+        REV,
+        f"""
+        SELECT b.repository_id, b.pr_number,
+            min(v.submitted_at) FILTER (WHERE {other}) AS first_review_at,
+            max(v.submitted_at) FILTER (WHERE {other}) AS last_review_at,
+            count(*) FILTER (WHERE {other}) AS reviews,
+            count(*) FILTER (WHERE {other} AND upper(v.state) = 'CHANGES_REQUESTED')
+                AS changes_requested,
+            count(DISTINCT COALESCE({rm_user}, '#' || v.review_id))
+                FILTER (WHERE {other} AND upper(v.state) = 'APPROVED') AS approvals,
+            COALESCE(bool_or({is_self} AND {counted} AND upper(v.state) = 'APPROVED'), FALSE)
+                AS self_approved
+        FROM {PR} b
+        JOIN pr_reviews v ON v.repository_id = b.repository_id AND v.pr_number = b.pr_number
+        LEFT JOIN analytics_identity_map rm ON rm.alias = {alias_of("b.source", "v.author")}
+        GROUP BY b.repository_id, b.pr_number
+        """,
+    )
+
+
+def build_paths(ctx: Ctx) -> None:
+    """``_fl_paths``: each path the dirty PRs touch, classified (sensitive, test, doc, area)."""
+    cfg = ctx.config
+    store = ctx.store
+    cases = " ".join(
+        f"WHEN {_sql.regex_match(store, 'lower(path)', _sql.glob_regex(g).lower())} "
+        f"THEN {ctx.lit(cat)}"
+        for cat, g in cfg.sensitive_globs.items()
+        if g
+    )
+    test = _sql.regex_match(store, "lower(path)", _sql.glob_regex(cfg.test_globs).lower())
+    # Test files are never sensitive (tests/test_login.py is not auth code).
+    sensitive = f"CASE WHEN {test} THEN NULL {cases} ELSE NULL END"
+    doc = _sql.regex_match(store, "lower(path)", _sql.glob_regex(cfg.doc_globs).lower())
+    area = _sql.regex_group(store, "path", "^([^/]+(/[^/]+)?)/")
+    ctx.work(
+        PATHS,
+        f"""
+        SELECT path, {sensitive} AS sensitive, {test} AS is_test, {doc} AS is_doc,
+            {area} AS area
+        FROM (SELECT DISTINCT f.path FROM pr_files f JOIN {DIRTY} d
+              ON d.repository_id = f.repository_id AND d.number = f.pr_number) q
+        """,
+    )
+
+
+def build_files(ctx: Ctx) -> None:
+    """``_fl_files``: each dirty PR's files with the file's history before the PR was opened.
+
+    History = merged PRs touching the same path in the same repository, merged in the
+    ``history_days`` before the PR was opened: lines they changed (all authors, and this
+    PR's author) and how many there were.
+    """
+    store = ctx.store
+    span = ctx.config.history_days * 86_400_000
+    frame = f"ORDER BY t RANGE BETWEEN {span} PRECEDING AND CURRENT ROW"
+    ms_created = _sql.epoch_ms(store, "b.created_at")
+    ms_merged = _sql.epoch_ms(store, "p.merged_at")
+    fk = _sql.hash64(store, "repository_id", "path")
+    uk = _sql.hash64(store, "username")
+    ctx.work(
+        FILES,
+        f"""
+        WITH dfiles AS (
+            SELECT b.repository_id, b.pr_number, b.username, f.path,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
+                {ms_created} - 1 AS t
+            FROM {PR} b JOIN pr_files f
+              ON f.repository_id = b.repository_id AND f.pr_number = b.pr_number
+        ),
+        parts AS (SELECT DISTINCT repository_id, path FROM dfiles),
+        events AS (
+            SELECT f.repository_id, f.path, COALESCE(m.username, '{GHOST}') AS username,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines, {ms_merged} AS t
+            FROM pr_files f
+            JOIN parts pt ON pt.repository_id = f.repository_id AND pt.path = f.path
+            JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
+            JOIN repositories r ON r.id = p.repository_id
+            LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
+            WHERE p.merged_at IS NOT NULL
+        ),
+        u AS (
+            SELECT {fk} AS fk, {uk} AS uk, lines AS ev_lines, t, 1 AS is_event,
+                CAST(NULL AS INTEGER) AS pr_number, 0 AS lines, repository_id, path
+            FROM events
+            UNION ALL
+            SELECT {fk}, {uk}, 0, t, 0, pr_number, lines, repository_id, path FROM dfiles
+        ),
+        w AS (
+            SELECT repository_id, path, pr_number, lines, is_event,
+                sum(ev_lines) OVER (PARTITION BY fk {frame}) AS total_prior,
+                sum(is_event) OVER (PARTITION BY fk {frame}) AS changes_prior,
+                sum(ev_lines) OVER (PARTITION BY fk, uk {frame}) AS own_prior
+            FROM u
+        )
+        SELECT w.repository_id, w.pr_number, w.path, w.lines, w.total_prior, w.changes_prior,
+            w.own_prior, ps.sensitive, ps.is_test, ps.is_doc, ps.area
+        FROM w JOIN {PATHS} ps ON ps.path = w.path
+        WHERE w.is_event = 0
+        """,
+    )

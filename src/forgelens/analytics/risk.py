@@ -1,0 +1,218 @@
+"""The risk model: a transparent sum of named, weighted factors, each in [0, 1].
+
+=================  ==============================================================================
+factor             value (contribution = weight x value)
+=================  ==============================================================================
+size_lines         min(1, (additions + deletions) / size_lines_cap)
+size_files         min(1, changed_files / size_files_cap)
+sensitive_paths    1 if any file matches a sensitive glob (migrations, auth, security, ci,
+                   infrastructure, lockfiles)
+few_tests          1 if code lines >= few_tests_min_code_lines and test lines < few_tests_ratio x
+                   code lines (code = neither test nor doc files)
+no_approval        1 if no approving review by someone else (up to the merge); 0.5 if approved but
+                   merged by its own author
+low_ownership      share of the files with history whose author changed < low_ownership_share of
+                   their lines in the history window
+hotspot            share of files changed by >= hotspot_changes merged PRs in the history window
+large_revert       1 if the title starts with "revert" and the PR changes >= large_revert_lines
+=================  ==============================================================================
+
+``risk_score = min(1, sum of contributions)`` rounded to 6 decimals; ``high_risk`` when
+``risk_score >= high_risk_threshold``. ``risk_reasons`` lists every factor with a non-zero
+contribution; ``top_risky_files`` the files with the highest per-file score (weighted sensitive,
+low ownership, hotspot and size, normalised to [0, 1]).
+"""
+
+from __future__ import annotations
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import FILES, FSCORE, PR, PRFILE, REV, RISK, Ctx
+from forgelens.analytics.features import feature_cases, linked_issue_number
+from forgelens.analytics.summaries import content_hash, extractive_summary
+
+F8 = "DOUBLE PRECISION"
+
+
+def build_file_aggregates(ctx: Ctx) -> None:
+    """``_fl_prfile``: per dirty PR, counts over its files and its top risky files."""
+    cfg = ctx.config
+    w = cfg.risk_weights
+    wsum = w["sensitive_paths"] + w["low_ownership"] + w["hotspot"] + w["size_lines"]
+    wsum = wsum or 1.0
+    score = (
+        f"CAST(CAST(({w['sensitive_paths']} * s_f + {w['low_ownership']} * o_f + "
+        f"{w['hotspot']} * h_f + {w['size_lines']} * l_f) / {wsum} AS DECIMAL(12,3)) AS {F8})"
+    )
+    reasons = (
+        "concat_ws(',', CASE WHEN s_f = 1 THEN '\"sensitive:' || sensitive || '\"' END, "
+        "CASE WHEN o_f = 1 THEN '\"low_ownership\"' END, CASE WHEN h_f = 1 THEN '\"hotspot\"' END)"
+    )
+    file_json = (
+        f"'{{\"path\":' || {_sql.json_str('path')} || ',\"score\":' || {_sql.json_num('score')} "
+        f"|| ',\"lines\":' || CAST(lines AS VARCHAR) || ',\"reasons\":[' || {reasons} || ']}}'"
+    )
+    ctx.work(
+        FSCORE,
+        f"""
+        WITH f AS (
+            SELECT repository_id, pr_number, path, lines, total_prior, changes_prior,
+                sensitive, is_test, is_doc, area,
+                CASE WHEN sensitive IS NOT NULL THEN 1 ELSE 0 END AS s_f,
+                CASE WHEN total_prior > 0 AND own_prior < {cfg.low_ownership_share} * total_prior
+                    THEN 1 ELSE 0 END AS o_f,
+                CASE WHEN changes_prior >= {cfg.hotspot_changes} THEN 1 ELSE 0 END AS h_f,
+                LEAST(1.0, CAST(lines AS {F8}) / {max(cfg.size_lines_cap, 1)}) AS l_f
+            FROM {FILES}
+        ),
+        s AS (SELECT f.*, {score} AS score FROM f)
+        SELECT s.*, row_number() OVER (PARTITION BY repository_id, pr_number
+                                       ORDER BY score DESC, path) AS rn
+        FROM s
+        """,
+    )
+    ctx.work(
+        PRFILE,
+        f"""
+        WITH agg AS (
+            SELECT repository_id, pr_number, count(*) AS n_files,
+                count(*) FILTER (WHERE total_prior > 0) AS hist_files,
+                sum(o_f) AS low_files, sum(h_f) AS hot_files, sum(s_f) AS sens_files,
+                COALESCE(sum(lines) FILTER (WHERE is_test), 0) AS test_lines,
+                COALESCE(sum(lines) FILTER (WHERE NOT is_test AND NOT is_doc), 0) AS code_lines,
+                string_agg(DISTINCT sensitive, ',' ORDER BY sensitive) AS sens_cats
+            FROM {FSCORE} GROUP BY repository_id, pr_number
+        ),
+        top AS (
+            SELECT repository_id, pr_number,
+                '[' || string_agg({file_json}, ',' ORDER BY score DESC, path) || ']' AS top_files
+            FROM {FSCORE} WHERE rn <= {int(cfg.top_risky_files)} AND score > 0
+            GROUP BY repository_id, pr_number
+        ),
+        areas AS (
+            SELECT repository_id, pr_number,
+                string_agg(area, ', ' ORDER BY area_lines DESC, area) AS areas
+            FROM (
+                SELECT repository_id, pr_number, area, sum(lines) AS area_lines,
+                    row_number() OVER (PARTITION BY repository_id, pr_number
+                                       ORDER BY sum(lines) DESC, area) AS arn
+                FROM {FSCORE} WHERE area IS NOT NULL
+                GROUP BY repository_id, pr_number, area
+            ) a WHERE arn <= 3
+            GROUP BY repository_id, pr_number
+        )
+        SELECT agg.*, COALESCE(top.top_files, '[]') AS top_files, areas.areas
+        FROM agg
+        LEFT JOIN top ON top.repository_id = agg.repository_id
+          AND top.pr_number = agg.pr_number
+        LEFT JOIN areas ON areas.repository_id = agg.repository_id
+          AND areas.pr_number = agg.pr_number
+        """,
+    )
+
+
+FACTORS = (
+    "size_lines",
+    "size_files",
+    "sensitive_paths",
+    "few_tests",
+    "no_approval",
+    "low_ownership",
+    "hotspot",
+    "large_revert",
+)
+
+
+def build_risk(ctx: Ctx) -> None:
+    """``_fl_risk``: risk, features, summary and content hash of every dirty PR."""
+    cfg = ctx.config
+    store = ctx.store
+    w = cfg.risk_weights
+    lines = "(b.additions + b.deletions)"
+    values = {
+        "size_lines": f"LEAST(1.0, CAST({lines} AS {F8}) / {max(cfg.size_lines_cap, 1)})",
+        "size_files": f"LEAST(1.0, CAST(b.changed_files AS {F8}) / {max(cfg.size_files_cap, 1)})",
+        "sensitive_paths": "CASE WHEN COALESCE(pf.sens_files, 0) > 0 THEN 1.0 ELSE 0.0 END",
+        "few_tests": (
+            f"CASE WHEN COALESCE(pf.code_lines, 0) >= {cfg.few_tests_min_code_lines} AND "
+            f"COALESCE(pf.test_lines, 0) < {cfg.few_tests_ratio} * pf.code_lines "
+            "THEN 1.0 ELSE 0.0 END"
+        ),
+        "no_approval": (
+            "CASE WHEN COALESCE(rv.approvals, 0) = 0 THEN 1.0 "
+            "WHEN b.is_merged AND b.merged_by_username = b.username THEN 0.5 ELSE 0.0 END"
+        ),
+        "low_ownership": (
+            "CASE WHEN COALESCE(pf.hist_files, 0) > 0 "
+            f"THEN CAST(pf.low_files AS {F8}) / pf.hist_files ELSE 0.0 END"
+        ),
+        "hotspot": (
+            "CASE WHEN COALESCE(pf.n_files, 0) > 0 "
+            f"THEN CAST(pf.hot_files AS {F8}) / pf.n_files ELSE 0.0 END"
+        ),
+        "large_revert": (
+            f"CASE WHEN lower(b.title) LIKE 'revert%' AND {lines} >= {cfg.large_revert_lines} "
+            "THEN 1.0 ELSE 0.0 END"
+        ),
+    }
+    details = {
+        "size_lines": f"CAST({lines} AS VARCHAR) || ' lines changed'",
+        "size_files": "CAST(b.changed_files AS VARCHAR) || ' files changed'",
+        "sensitive_paths": "COALESCE(pf.sens_cats, '')",
+        "few_tests": (
+            "CAST(COALESCE(pf.test_lines, 0) AS VARCHAR) || ' test lines for ' || "
+            "CAST(COALESCE(pf.code_lines, 0) AS VARCHAR) || ' code lines'"
+        ),
+        "no_approval": (
+            "CASE WHEN COALESCE(rv.approvals, 0) = 0 THEN 'no approving review' "
+            "ELSE 'merged by its author' END"
+        ),
+        "low_ownership": (
+            "CAST(COALESCE(pf.low_files, 0) AS VARCHAR) || ' of ' || "
+            "CAST(COALESCE(pf.hist_files, 0) AS VARCHAR) || ' files mostly changed by others'"
+        ),
+        "hotspot": (
+            "CAST(COALESCE(pf.hot_files, 0) AS VARCHAR) || ' of ' || "
+            "CAST(COALESCE(pf.n_files, 0) AS VARCHAR) || ' files are churn hot spots'"
+        ),
+        "large_revert": f"'revert of ' || CAST({lines} AS VARCHAR) || ' lines'",
+    }
+    contrib = ", ".join(f"{w[k]} * ({values[k]}) AS c_{k}" for k in FACTORS)
+    detail_cols = ", ".join(f"{details[k]} AS d_{k}" for k in FACTORS)
+    total = " + ".join(f"c_{k}" for k in FACTORS)
+    reasons = ", ".join(
+        f'CASE WHEN c_{k} > 0 THEN \'{{"factor":"{k}","contribution":\' || '
+        f"{_sql.json_num(f'c_{k}')} || ',\"detail\":' || {_sql.json_str(f'd_{k}')} || '}}' END"
+        for k in FACTORS
+    )
+    issue = linked_issue_number(store, "b.body")
+    features = feature_cases(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
+    summary = extractive_summary(store, "b.title", "b.body", "pf.areas")
+    chash = content_hash("b.title", "b.body", "b.additions", "b.deletions", "b.changed_files")
+    ctx.work(
+        RISK,
+        f"""
+        WITH x AS (
+            SELECT b.repository_id, b.pr_number, pf.top_files, {contrib}, {detail_cols},
+                {features}, {summary} AS pr_summary, {chash} AS content_hash,
+                COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
+            FROM {PR} b
+            LEFT JOIN {PRFILE} pf
+              ON pf.repository_id = b.repository_id AND pf.pr_number = b.pr_number
+            LEFT JOIN {REV} rv ON rv.repository_id = b.repository_id AND rv.pr_number = b.pr_number
+            LEFT JOIN issues iss ON iss.repository_id = b.repository_id
+              AND CAST(iss.number AS VARCHAR) = {issue}
+        ),
+        y AS (
+            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score
+            FROM x
+        )
+        SELECT repository_id, pr_number, risk_score,
+            risk_score >= {cfg.high_risk_threshold} AS high_risk,
+            '[' || concat_ws(',', {reasons}) || ']' AS risk_reasons,
+            COALESCE(top_files, '[]') AS top_risky_files,
+            feature_rule, feature_confidence,
+            feature_confidence >= {cfg.feature_threshold} AS is_feature,
+            pr_summary, content_hash, low_own
+        FROM y
+        """,
+    )

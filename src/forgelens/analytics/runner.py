@@ -1,0 +1,169 @@
+"""``analyze``: the one entry point the CLI, the service and the demo call.
+
+Phases, in order (each timed): identities -> scope -> PR facts (base, reviews, paths, file
+history) -> risk + features + summaries -> What Shipped (``repo_prs``, ``pr_facts``) ->
+Engineer Lens (daily, windows, PR lists, ownership) -> delivery -> review policy -> state.
+Risk and features come before the daily rollups because ``high_risk_prs`` and
+``features_merged`` count them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from forgelens.analytics import (
+    _sql,
+    delivery,
+    engineer_lens,
+    ownership,
+    prs,
+    review_policy,
+    scope,
+    summaries,
+    what_shipped,
+)
+from forgelens.analytics import risk as risk_mod
+from forgelens.analytics._ctx import DIRTY, WORK_TABLES, Ctx
+from forgelens.analytics.config import AnalyticsConfig
+from forgelens.analytics.identity import Overrides, resolve_identities
+from forgelens.errors import BadInput
+from forgelens.logs import get_logger
+from forgelens.store import Store
+from forgelens.store._arrow import now_version
+
+TARGETS = ("what_shipped", "engineer_lens", "all")
+log = get_logger(__name__)
+
+
+@dataclass
+class AnalyzeOptions:
+    target: str = "all"
+    repos: list[str] | None = None  # full names or repository ids; None = every repository
+    force_refresh: bool = False
+    config: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    end_date: date | None = None  # default: today (UTC)
+    identities_file: Path | None = None
+    mailmaps: list[Path] = field(default_factory=list)
+    blame: Path | None = None  # a local checkout of the (one) repository analysed
+    llm_summaries: bool = False
+    llm_limit: int = 200
+
+
+@dataclass
+class AnalyzeResult:
+    target: str
+    repositories: int = 0
+    repositories_skipped: int = 0
+    prs: int = 0
+    dirty_days: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds
+    phases_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds, all threads
+    modes: dict[str, int] = field(default_factory=dict)
+    llm_calls: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.phases.values())
+
+
+def analyze(
+    store: Store, opts: AnalyzeOptions, on_phase: Callable[[str, float], None] | None = None
+) -> AnalyzeResult:
+    """Run the analytics ``opts.target`` needs, incrementally unless forced."""
+    if opts.target not in TARGETS:
+        raise BadInput(f"unknown analysis {opts.target!r}: use {', '.join(TARGETS)}")
+    if opts.blame is not None and (opts.repos is None or len(opts.repos) != 1):
+        raise BadInput("--blame needs exactly one --repo (the repository checked out there)")
+    now = datetime.now(UTC)
+    ctx = Ctx(
+        store=store,
+        config=opts.config,
+        version=now_version(),
+        now=now,
+        end_date=opts.end_date or now.date(),
+    )
+    result = AnalyzeResult(target=opts.target)
+
+    @contextmanager
+    def phase(name: str) -> Iterator[None]:
+        started, cpu = time.perf_counter(), time.process_time()
+        yield
+        took = time.perf_counter() - started
+        result.phases[name] = result.phases.get(name, 0.0) + took
+        result.phases_cpu[name] = result.phases_cpu.get(name, 0.0) + time.process_time() - cpu
+        log.debug("analytics phase", phase=name, seconds=round(took, 3))
+        if on_phase is not None:
+            on_phase(name, took)
+
+    try:
+        _sql.tune_session(store, opts.config.duckdb_memory_limit)
+        with phase("identities"):
+            overrides = Overrides.load(opts.identities_file, opts.mailmaps)
+            ident = resolve_identities(store, overrides, opts.config.bots)
+        with phase("scope"):
+            repos = scope.select_repositories(ctx, opts.repos)
+            if opts.force_refresh:
+                scope.clear_repositories(ctx, [n for _, n in repos])
+            plans = scope.plan(ctx, repos, opts.target, opts.force_refresh, ident.changed_aliases)
+            scope.build_dirty(ctx, plans, ident.changed_aliases)
+            result.prs = ctx.count(DIRTY)
+        for p in plans:
+            result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
+        result.repositories = sum(1 for p in plans if p.mode != "skip")
+        result.repositories_skipped = len(plans) - result.repositories
+        if result.repositories:
+            _run_phases(ctx, opts, phase, result, [n for _, n in repos])
+        with phase("state"):
+            scope.save_state(ctx, plans, opts.target)
+    finally:
+        for name in WORK_TABLES:
+            _sql.drop_work_table(store, name)
+    return result
+
+
+def _run_phases(
+    ctx: Ctx,
+    opts: AnalyzeOptions,
+    phase: Callable[[str], AbstractContextManager[None]],
+    result: AnalyzeResult,
+    repo_names: list[str],
+) -> None:
+    with phase("pr_facts"):
+        prs.build_pr_base(ctx)
+        prs.build_reviews(ctx)
+        prs.build_paths(ctx)
+    with phase("file_history"):
+        prs.build_files(ctx)
+    with phase("risk_features"):
+        risk_mod.build_file_aggregates(ctx)
+        risk_mod.build_risk(ctx)
+    with phase("what_shipped"):
+        scope.build_dirty_periods(ctx)
+        what_shipped.write_what_shipped(ctx)
+    if opts.target in ("engineer_lens", "all"):
+        with phase("daily"):
+            result.dirty_days = engineer_lens.write_daily(ctx)
+        with phase("windows"):
+            engineer_lens.write_windows(ctx)
+        with phase("ownership"):
+            ownership.write_ownership(ctx)
+            if opts.blame is not None:
+                ownership.blame_ownership(ctx, repo_names[0], opts.blame)
+    if opts.target == "all":
+        with phase("delivery"):
+            delivery.write_delivery(ctx)
+        with phase("review_policy"):
+            review_policy.write_review_policy(ctx)
+    if opts.llm_summaries:
+        llm = summaries.LlmSettings.from_env(opts.llm_limit)
+        if llm is None:
+            raise BadInput(
+                "--llm-summaries needs OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)"
+            )
+        with phase("llm_summaries"):
+            result.llm_calls = summaries.llm_summaries(ctx, llm)

@@ -1,0 +1,200 @@
+"""What a run recomputes: repositories, PRs, days and weeks (incremental by default).
+
+Each repository keeps, per target (``what_shipped``, ``engineer_lens``, ``all``), the highest
+``_version`` of its input rows seen by the last analysis (``analytics_state.watermark``). A run
+recomputes, per repository:
+
+- ``full``: every PR (first analysis, ``--force-refresh`` after clearing its rows, or a changed
+  analytics configuration);
+- ``incremental``: the PRs with an input row (PR, files, reviews, commits, comments) newer than
+  the watermark, whose author's identity changed, or whose CI runs / branch protection changed;
+- ``windows``: no PR, only the window snapshots (the end date moved);
+- ``skip``: nothing changed.
+
+Daily rows are recomputed for every (repository, day) a recomputed PR was or is created or
+merged on, weekly rows likewise for weeks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forgelens.analytics import _sql
+from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, DIRTY_WEEKS, PR, REPOS, Ctx
+from forgelens.analytics.prs import alias_of
+from forgelens.errors import BadInput
+
+PR_INPUTS = ("pr_files", "pr_reviews", "pr_commits", "pr_comments")
+REPO_TABLES = (
+    "repo_prs",
+    "pr_facts",
+    "author_metrics_daily",
+    "author_metrics_window",
+    "author_file_ownership",
+    "author_prs_window",
+    "delivery_metrics_weekly",
+    "review_policy_violations",
+    "review_policy_weekly",
+    "analytics_state",
+)
+
+
+@dataclass
+class RepoPlan:
+    repo_name: str
+    repository_id: str
+    mode: str  # full | incremental | windows | skip
+    old_watermark: int
+    watermark: int
+
+
+def select_repositories(ctx: Ctx, repos: list[str] | None) -> list[tuple[str, str]]:
+    """``(repository_id, full_name)`` of the repositories named (all when ``repos`` is None)."""
+    rows = [
+        (str(i), str(n))
+        for i, n in ctx.store.query("SELECT id, full_name FROM repositories ORDER BY full_name, id")
+    ]
+    if repos is None:
+        return rows
+    wanted = {r.lower() for r in repos}
+    chosen = [(i, n) for i, n in rows if n.lower() in wanted or i.lower() in wanted]
+    missing = wanted - {n.lower() for _, n in chosen} - {i.lower() for i, _ in chosen}
+    if missing:
+        raise BadInput(
+            f"no repository {', '.join(sorted(missing))} in the store: collect it first "
+            "(forgelens collect ...) or check the name with "
+            '`forgelens query "SELECT full_name FROM repositories"`'
+        )
+    return chosen
+
+
+def plan(
+    ctx: Ctx, repos: list[tuple[str, str]], target: str, force: bool, changed_aliases: list[str]
+) -> list[RepoPlan]:
+    store = ctx.store
+    parts = " UNION ALL ".join(
+        f"SELECT repository_id, max(_version) AS v FROM {t} GROUP BY repository_id"
+        for t in ("pull_requests", *PR_INPUTS, "branch_protections", "ci_runs", "issues")
+    )
+    marks = dict(
+        store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
+    )
+    state = {
+        r[0]: r[1:]
+        for r in store.query(
+            "SELECT repo_name, watermark, end_date, config_hash FROM analytics_state "
+            "WHERE target = ?",
+            [target],
+        )
+    }
+    cfg_hash = ctx.config.config_hash()
+    plans: list[RepoPlan] = []
+    for repository_id, name in repos:
+        mark = int(marks.get(repository_id) or 0)
+        old = state.get(name)
+        if force or old is None or old[2] != cfg_hash:
+            mode = "full"
+        elif mark > int(old[0] or 0) or changed_aliases:
+            mode = "incremental"
+        elif old[1] != ctx.end_date:
+            mode = "windows"
+        else:
+            mode = "skip"
+        plans.append(RepoPlan(name, repository_id, mode, int(old[0] or 0) if old else 0, mark))
+    return plans
+
+
+def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
+    """``--force-refresh``: delete every analytics row of these repositories (only theirs)."""
+    with ctx.store.transaction():
+        for name in repo_names:
+            for table in REPO_TABLES:
+                ctx.store.execute(f"DELETE FROM {table} WHERE repo_name = ?", [name])
+
+
+def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> None:
+    """``_fl_repos`` and ``_fl_dirty`` (the PRs to recompute)."""
+    active = [p for p in plans if p.mode != "skip"]
+    values = " UNION ALL ".join(
+        f"SELECT {ctx.lit(p.repository_id)} AS repository_id, {ctx.lit(p.repo_name)} AS repo_name, "
+        f"{ctx.lit(p.mode)} AS mode, CAST({p.old_watermark} AS BIGINT) AS old_wm"
+        for p in active
+    ) or (
+        "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
+        "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm WHERE 1 = 0"
+    )
+    ctx.work(REPOS, values)
+    newer = " UNION ".join(
+        f"SELECT x.repository_id, x.pr_number AS number FROM {t} x JOIN {REPOS} r "
+        f"ON r.repository_id = x.repository_id WHERE r.mode = 'incremental' "
+        f"AND x._version > r.old_wm"
+        for t in PR_INPUTS
+    )
+    aliases = ", ".join(ctx.lit(a) for a in changed_aliases) or "NULL"
+    ctx.work(
+        DIRTY,
+        f"""
+        SELECT DISTINCT k.repository_id, r.repo_name, k.number FROM (
+            SELECT p.repository_id, p.number FROM pull_requests p JOIN {REPOS} r
+              ON r.repository_id = p.repository_id
+            WHERE r.mode = 'full' OR (r.mode = 'incremental' AND p._version > r.old_wm)
+            UNION {newer}
+            UNION SELECT p.repository_id, p.number FROM pull_requests p
+              JOIN repositories rr ON rr.id = p.repository_id
+              JOIN {REPOS} r ON r.repository_id = p.repository_id
+            WHERE r.mode = 'incremental' AND {alias_of("rr.source", "p.author")} IN ({aliases})
+            UNION SELECT p.repository_id, p.number FROM pull_requests p
+              JOIN {REPOS} r ON r.repository_id = p.repository_id
+              JOIN branch_protections b ON b.repository_id = p.repository_id
+            WHERE r.mode = 'incremental' AND b._version > r.old_wm AND p.merged_at IS NOT NULL
+            UNION SELECT p.repository_id, p.number FROM pull_requests p
+              JOIN {REPOS} r ON r.repository_id = p.repository_id
+              JOIN ci_runs c ON c.repository_id = p.repository_id AND c.head_branch = p.head_ref
+            WHERE r.mode = 'incremental' AND c._version > r.old_wm
+        ) k JOIN {REPOS} r ON r.repository_id = k.repository_id
+        JOIN pull_requests pp ON pp.repository_id = k.repository_id AND pp.number = k.number
+        """,
+    )
+
+
+def build_dirty_periods(ctx: Ctx) -> None:
+    """``_fl_dirty_days`` / ``_fl_dirty_weeks``: old (``pr_facts``) and new days of dirty PRs.
+
+    Run after ``_fl_pr`` is built and before ``pr_facts`` is overwritten.
+    """
+    old = (
+        f"SELECT f.repo_name, f.created_at, f.merged_at FROM pr_facts f JOIN {DIRTY} d "
+        "ON d.repo_name = f.repo_name AND d.number = f.pr_number"
+    )
+    new = f"SELECT repo_name, created_at, merged_at FROM {PR}"
+    both = f"({old} UNION ALL {new}) q"
+    ctx.work(
+        DIRTY_DAYS,
+        f"SELECT DISTINCT repo_name, {_sql.utc_day('created_at')} AS day FROM {both} "
+        f"UNION SELECT DISTINCT repo_name, {_sql.utc_day('merged_at')} FROM {both} "
+        "WHERE merged_at IS NOT NULL",
+    )
+    ctx.work(
+        DIRTY_WEEKS,
+        f"SELECT DISTINCT repo_name, {_sql.utc_week('created_at')} AS week_start FROM {both} "
+        f"UNION SELECT DISTINCT repo_name, {_sql.utc_week('merged_at')} FROM {both} "
+        "WHERE merged_at IS NOT NULL",
+    )
+
+
+def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
+    rows = [
+        {
+            "repo_name": p.repo_name,
+            "target": target,
+            "repository_id": p.repository_id,
+            "watermark": p.watermark,
+            "end_date": ctx.end_date,
+            "config_hash": ctx.config.config_hash(),
+            "analyzed_at": ctx.now,
+        }
+        for p in plans
+        if p.mode != "skip"
+    ]
+    if rows:
+        ctx.store.upsert("analytics_state", rows, version=ctx.version)

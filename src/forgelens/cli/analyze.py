@@ -1,0 +1,223 @@
+"""``forgelens analyze``: Engineer Lens, What Shipped, delivery metrics and review policy."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, AnalyzeResult, analyze
+from forgelens.cli._common import DbOption, FormatOption, print_rows, store_for
+from forgelens.errors import BadInput
+
+app = typer.Typer(
+    help="Turn collected data into analytics tables (incremental by default).",
+    no_args_is_help=True,
+)
+
+RepoOption = Annotated[
+    list[str] | None,
+    typer.Option("--repo", help="OWNER/REPO (or repository id); repeat for several."),
+]
+AllReposOption = Annotated[
+    bool, typer.Option("--all-repos", help="Every repository in the store (the default).")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force-refresh", help="Clear these repositories' analytics rows and recompute."),
+]
+IncrementalOption = Annotated[
+    bool,
+    typer.Option(
+        "--incremental", help="Recompute only what changed since the last analysis (default)."
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML file overriding weights and thresholds.")
+]
+EndOption = Annotated[
+    str | None,
+    typer.Option("--end-date", help="Last day (UTC) of the window snapshots; default today."),
+]
+IdentitiesOption = Annotated[
+    Path | None, typer.Option("--identities", help="identities.yml merging logins and emails.")
+]
+MailmapOption = Annotated[
+    list[Path] | None, typer.Option("--mailmap", help="A .mailmap file; repeat for several.")
+]
+BotsOption = Annotated[
+    bool, typer.Option("--include-bots", help="Count bots in engineer metrics too.")
+]
+
+
+def _run(
+    target: str,
+    repo: list[str] | None,
+    all_repos: bool,
+    force_refresh: bool,
+    incremental: bool,
+    config: Path | None,
+    end_date: str | None,
+    identities: Path | None,
+    mailmap: list[Path] | None,
+    include_bots: bool,
+    db: str | None,
+    fmt: str,
+    blame: Path | None = None,
+    llm_summaries: bool = False,
+    llm_limit: int = 200,
+) -> AnalyzeResult:
+    if repo and all_repos:
+        raise BadInput("pass either --repo OWNER/REPO or --all-repos, not both")
+    if force_refresh and incremental:
+        raise BadInput("pass either --force-refresh or --incremental, not both")
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        raise BadInput(f"--end-date {end_date!r}: write a date like 2026-01-31") from None
+    cfg = AnalyticsConfig.load(config)
+    if include_bots:
+        cfg = dataclasses.replace(cfg, include_bots=True)
+    opts = AnalyzeOptions(
+        target=target,
+        repos=list(repo) if repo else None,
+        force_refresh=force_refresh,
+        config=cfg,
+        end_date=end,
+        identities_file=identities,
+        mailmaps=list(mailmap or []),
+        blame=blame,
+        llm_summaries=llm_summaries,
+        llm_limit=llm_limit,
+    )
+    store = store_for(db)
+    try:
+        result = analyze(store, opts)
+    finally:
+        store.close()
+    rows: list[dict[str, object]] = [
+        {"what": "repositories analysed", "value": result.repositories},
+        {"what": "repositories unchanged", "value": result.repositories_skipped},
+        {"what": "PRs (re)computed", "value": result.prs},
+    ]
+    rows += [{"what": f"phase {k} (s)", "value": f"{v:.3f}"} for k, v in result.phases.items()]
+    rows.append({"what": "total (s)", "value": f"{result.seconds:.3f}"})
+    print_rows(rows, fmt, f"forgelens analyze {target.replace('_', '-')}")
+    return result
+
+
+@app.command("engineer-lens")
+def engineer_lens(
+    repo: RepoOption = None,
+    all_repos: AllReposOption = False,
+    force_refresh: ForceOption = False,
+    incremental: IncrementalOption = False,
+    config: ConfigOption = None,
+    end_date: EndOption = None,
+    identities: IdentitiesOption = None,
+    mailmap: MailmapOption = None,
+    include_bots: BotsOption = False,
+    blame: Annotated[
+        Path | None,
+        typer.Option("--blame", help="Local checkout of the --repo: add HEAD line ownership."),
+    ] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Fill authors, author_metrics_daily/_window, author_file_ownership, author_prs_window.
+
+    Example: forgelens analyze engineer-lens --repo octo/hello --force-refresh
+    """
+    _run(
+        "engineer_lens",
+        repo,
+        all_repos,
+        force_refresh,
+        incremental,
+        config,
+        end_date,
+        identities,
+        mailmap,
+        include_bots,
+        db,
+        fmt,
+        blame=blame,
+    )
+
+
+@app.command("what-shipped")
+def what_shipped(
+    repo: RepoOption = None,
+    all_repos: AllReposOption = False,
+    force_refresh: ForceOption = False,
+    incremental: IncrementalOption = False,
+    config: ConfigOption = None,
+    identities: IdentitiesOption = None,
+    mailmap: MailmapOption = None,
+    llm_summaries: Annotated[
+        bool,
+        typer.Option(
+            "--llm-summaries", help="Summaries from OPENAI_BASE_URL (cached by content hash)."
+        ),
+    ] = False,
+    llm_limit: Annotated[int, typer.Option(help="At most this many LLM summaries a run.")] = 200,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Fill repo_prs: features, risk score and reasons, risky files, summaries.
+
+    Example: forgelens analyze what-shipped --repo octo/hello --incremental
+    """
+    _run(
+        "what_shipped",
+        repo,
+        all_repos,
+        force_refresh,
+        incremental,
+        config,
+        None,
+        identities,
+        mailmap,
+        False,
+        db,
+        fmt,
+        llm_summaries=llm_summaries,
+        llm_limit=llm_limit,
+    )
+
+
+@app.command("all")
+def all_(
+    repo: RepoOption = None,
+    all_repos: AllReposOption = False,
+    force_refresh: ForceOption = False,
+    incremental: IncrementalOption = False,
+    config: ConfigOption = None,
+    end_date: EndOption = None,
+    identities: IdentitiesOption = None,
+    mailmap: MailmapOption = None,
+    include_bots: BotsOption = False,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Everything: What Shipped, Engineer Lens, delivery metrics and review policy.
+
+    Example: forgelens analyze all --all-repos
+    """
+    _run(
+        "all",
+        repo,
+        all_repos,
+        force_refresh,
+        incremental,
+        config,
+        end_date,
+        identities,
+        mailmap,
+        include_bots,
+        db,
+        fmt,
+    )
