@@ -15,8 +15,12 @@ from forgelens import __version__
 from forgelens.cli import collect as _collect
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
+from forgelens.cli import keys as _keys
 from forgelens.cli import query as _query
+from forgelens.cli import retention as _retention
 from forgelens.cli import runs as _runs
+from forgelens.cli import serve as _serve
+from forgelens.cli import worker as _worker
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -34,6 +38,10 @@ app.command("query")(_query.query)
 app.command("demo")(_demo.demo)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
+app.command("serve")(_serve.serve)
+app.command("worker")(_worker.worker)
+app.add_typer(_keys.app, name="keys")
+app.add_typer(_retention.app, name="retention")
 
 
 @app.command("version")
