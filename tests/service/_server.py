@@ -11,9 +11,13 @@ from typing import Any
 
 import uvicorn
 
+last_app: Any = None  # the app most recently served (tests reach its state through it)
+
 
 @contextlib.contextmanager
 def serving(app: Any) -> Iterator[str]:
+    global last_app
+    last_app = app
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

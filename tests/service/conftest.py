@@ -4,12 +4,14 @@ a test-only GitHub collector, and Redis isolation (a unique key prefix per test)
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -46,18 +48,19 @@ def fake_resolver(host: str) -> list[str]:
     return DNS[host]
 
 
-def fake_github(
+def fake_forge(
     store: Store, specs: list[SourceSpec], opts: CollectOptions, progress: Progress
 ) -> CollectResult:
-    """Test-only collector: writes the Repository row of each spec inside a real run."""
-    with start_run(store, "github", run_settings(repositories=[str(s) for s in specs])) as run:
+    """Test-only forge collector: writes the Repository row of each spec inside a real run."""
+    kind = specs[0].kind
+    with start_run(store, kind, run_settings(repositories=[str(s) for s in specs])) as run:
         for n, spec in enumerate(specs):
             owner, _, name = spec.target.partition("/")
             store.write_records(
                 [
                     Repository(
-                        id=repository_id("github", spec.target),
-                        source="github",
+                        id=repository_id(kind, spec.target),
+                        source=kind,
                         full_name=spec.target,
                         name=name,
                         owner=owner,
@@ -65,15 +68,15 @@ def fake_github(
                         updated_at=datetime.now(UTC),
                     )
                 ],
-                source="github",
+                source=kind,
             )
             run.add(repos_processed=1, api_calls=1)
-    return CollectResult("github", run.run_id, [s.target for s in specs], api_calls=len(specs))
+    return CollectResult(kind, run.run_id, [s.target for s in specs], api_calls=len(specs))
 
 
 @pytest.fixture
 def github_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", fake_github)
+    monkeypatch.setitem(FORGE_COLLECTORS, "github", fake_forge)
 
 
 def service_settings(tmp_path: Path, **overrides: Any) -> ServiceSettings:
@@ -103,6 +106,18 @@ class Service:
     def store(self) -> Store:
         return self.access.get()
 
+    def wait_idle(self, repository_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll the status endpoint until the repository's job has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.client.get(
+                f"/api/v1/collect/status/{quote(repository_id, safe='')}",
+                headers=self.headers("viewer"),
+            ).json()
+            if answer["status"] not in ("queued", "running") or time.monotonic() > deadline:
+                return dict(answer)
+            time.sleep(0.05)
+
 
 @contextlib.contextmanager
 def running_service(path: Path, **overrides: Any) -> Iterator[Service]:
@@ -118,7 +133,7 @@ def running_service(path: Path, **overrides: Any) -> Iterator[Service]:
         serving(app) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
-        mp.setitem(FORGE_COLLECTORS, "github", fake_github)
+        mp.setitem(FORGE_COLLECTORS, "github", fake_forge)
         yield Service(client, access, keys)
 
 

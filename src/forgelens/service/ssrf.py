@@ -144,16 +144,16 @@ def _repository_path(kind: str, path: str) -> str:
 
 
 def guard_redirects(client: httpx.Client) -> httpx.Client:
-    """Make ``client`` refuse redirects that leave the host (or https) of the request."""
+    """Make ``client`` refuse redirects that leave the request's host or change its scheme."""
 
     def check(response: httpx.Response) -> None:
         if not response.is_redirect:
             return
-        target = response.next_request.url if response.next_request else None
         origin = response.request.url
-        if target is None or target.host != origin.host or target.scheme != "https":
+        target = origin.join(response.headers.get("location", ""))
+        if target.host != origin.host or target.scheme != origin.scheme:
             raise BadInput(
-                f"{origin.host} redirected to another host ({target.host if target else '?'}); "
+                f"{origin.host} redirected to another host ({target.host}); "
                 "redirects to other hosts are refused"
             )
 

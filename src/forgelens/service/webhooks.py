@@ -171,7 +171,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")
         if "x-request-uuid" in headers:  # Cloud: workspace/repo
             spec = _spec("bitbucket", repo.get("full_name"))
-        else:  # Server / Data Center: PROJECT/slug
+        else:  # Server / Data Center: PROJECT/slug (PR events carry it in toRef)
+            if not repo:
+                repo = _obj(_obj(_obj(payload, "pullRequest"), "toRef"), "repository")
             project = _obj(repo, "project")
             key, slug = project.get("key"), repo.get("slug")
             spec = _spec("bitbucket-server", f"{key}/{slug}" if key and slug else None)
