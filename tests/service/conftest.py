@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,10 +26,8 @@ from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
 from forgelens.service.settings import ServiceSettings
 from forgelens.store import Store
-from tests.conftest import require_service
 from tests.service._server import serving
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRETS = {"github": "gh-hook-secret", "gitlab": "gl-hook-token", "bitbucket": "bb-hook-secret"}
 
 # What the fake resolver answers; anything else "does not resolve".
@@ -148,20 +145,3 @@ def shared_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
     """One service for a whole module (tests that do not depend on a fresh store)."""
     with running_service(tmp_path_factory.mktemp("svc")) as svc:
         yield svc
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A unique key prefix on the shared Redis; its keys are deleted afterwards."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service("Redis", f"{REDIS_URL}: {exc}")
-    prefix = f"fltest{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-        client.delete(key)
-    client.close()

@@ -55,6 +55,8 @@ class QueueConfig:
     redis_url: str | None = None
     prefix: str = ""  # prepended to every Redis key: several deployments (or tests) on one Redis
     job_timeout_seconds: int = 3600
+    # A job whose worker died is retried once its lease (timeout + this) lapses.
+    lease_extra_seconds: int = 10
     max_tries: int = 5
     sync_interval_minutes: int = 60
     backfill_interval_minutes: int = 30

@@ -4,7 +4,7 @@ Keys (each prefixed with ``QueueConfig.prefix``):
 - ``git:status:{repository_id}``   hash: status, job_id, spec, enqueued_at, started_at, tries ...
 - ``git:last_sync:{repository_id}`` ISO time of the last completed sync
 - ``forgelens:queue``               the arq queue (sorted set) - its size is the queue depth
-- ``forgelens:job:collect:{repository_id}`` arq's job key: one queued or running job per
+- ``arq:job:{prefix}forgelens:job:collect:{repository_id}`` arq's job: one queued or running job per
   repository, so a second trigger returns the first job (arq refuses a second job id).
 
 A worker killed mid-job (``kill -9``) leaves the job in the queue; once arq's in-progress lease
@@ -13,6 +13,7 @@ A worker killed mid-job (``kill -9``) leaves the job in the queue; once arq's in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -56,7 +57,8 @@ def queue_name(config: QueueConfig) -> str:
     return f"{config.prefix}forgelens:queue"
 
 
-def job_key(config: QueueConfig, repository_id: str) -> str:
+def arq_job_id(config: QueueConfig, repository_id: str) -> str:
+    """One id per repository: arq refuses a second job with an id that is queued or running."""
     return f"{config.prefix}forgelens:job:collect:{repository_id}"
 
 
@@ -178,7 +180,7 @@ class RedisQueue:
         job = await self.redis.enqueue_job(
             "collect_job",
             asdict(req),
-            _job_id=job_key(self.config, req.repository_id),
+            _job_id=arq_job_id(self.config, req.repository_id),
             _queue_name=queue_name(self.config),
         )
         if job is None:  # one is queued or running already: hand that one back
@@ -260,7 +262,7 @@ def build_worker(
         if config.retention:
             name = f"{config.prefix}forgelens:retention"
             cron_jobs.append(cron(retention_tick, name=name, hour={3}, minute={17}))  # type: ignore[arg-type]
-    return Worker(
+    worker = Worker(
         functions=[func(collect_job, name="collect_job", max_tries=config.max_tries)],  # type: ignore[arg-type]
         cron_jobs=cron_jobs,
         redis_settings=RedisSettings.from_dsn(config.redis_url or ""),
@@ -276,3 +278,19 @@ def build_worker(
         job_deserializer=_loads,
         handle_signals=not burst,
     )
+    worker.in_progress_timeout_s = config.job_timeout_seconds + config.lease_extra_seconds
+    return worker
+
+
+async def drain(config: QueueConfig, access: StoreAccess, *, max_jobs: int = 2) -> Worker:
+    """Run a burst worker in this event loop until the queue is empty; close it cleanly."""
+    worker = build_worker(config, access, burst=True, max_jobs=max_jobs)
+    try:
+        await worker.async_run()
+    finally:
+        await asyncio.gather(*worker.tasks.values())
+        if worker._pool is not None:  # arq's close() calls redis' deprecated close()
+            await worker.pool.delete(worker.health_check_key)
+            await worker.pool.aclose()
+            worker._pool = None
+    return worker

@@ -46,6 +46,9 @@ class ServiceSettings(Settings):
     )
     schedule: bool = Field(default=True, validation_alias=_F + "SCHEDULE")
     job_timeout_seconds: int = Field(default=3600, validation_alias=_F + "JOB_TIMEOUT_SECONDS")
+    job_lease_extra_seconds: int = Field(
+        default=10, validation_alias=_F + "JOB_LEASE_EXTRA_SECONDS"
+    )
     job_max_tries: int = Field(default=5, validation_alias=_F + "JOB_MAX_TRIES")
     # Retention: "pr_comments.body=365d,issue_comments.body=365d,audit_log=730d" (see retention).
     retention: str = Field(default="audit_log=730d", validation_alias=_F + "RETENTION")
@@ -68,6 +71,7 @@ class ServiceSettings(Settings):
             prefix=self.redis_prefix,
             job_timeout_seconds=self.job_timeout_seconds,
             max_tries=self.job_max_tries,
+            lease_extra_seconds=self.job_lease_extra_seconds,
             sync_interval_minutes=self.sync_interval_minutes,
             backfill_interval_minutes=self.backfill_interval_minutes,
             schedule=self.schedule,

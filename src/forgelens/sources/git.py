@@ -409,6 +409,9 @@ def _stream(
             proc.wait()
         if feeder is not None:
             feeder.join(timeout=5)
+        for stream in (proc.stdout, proc.stderr):  # closed here, not by the GC (ResourceWarning)
+            if stream is not None:
+                stream.close()
 
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:
