@@ -19,9 +19,13 @@ from forgelens.cli import consume as _consume
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
 from forgelens.cli import pipeline_runs as _pipeline_runs
+from forgelens.cli import keys as _keys
 from forgelens.cli import query as _query
+from forgelens.cli import retention as _retention
 from forgelens.cli import runs as _runs
 from forgelens.cli import sink as _sink
+from forgelens.cli import serve as _serve
+from forgelens.cli import worker as _worker
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -45,6 +49,10 @@ app.add_typer(_clickhouse.app, name="clickhouse")
 app.command("consume")(_consume.consume_cmd)
 app.add_typer(_sink.app, name="sink")
 app.add_typer(_analyze.app, name="analyze")
+app.command("serve")(_serve.serve)
+app.command("worker")(_worker.worker)
+app.add_typer(_keys.app, name="keys")
+app.add_typer(_retention.app, name="retention")
 
 
 @app.command("version")

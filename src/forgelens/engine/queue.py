@@ -1,0 +1,332 @@
+"""Collection jobs: in-process by default, Redis + arq workers when ``REDIS_URL`` is set.
+
+    queue = open_queue(QueueConfig(redis_url=None), StoreAccess(url))
+    await queue.start()
+    info = await queue.enqueue(JobRequest("github:owner/repo", "github:owner/repo"))
+    await queue.board.get("github:owner/repo")   # {"status": "queued", ...}
+
+A trigger for a repository that is already queued or running returns that job
+(``JobInfo.created`` is False) instead of queuing a second one. Every job calls the one engine
+entry point, ``collect(store, [spec], CollectOptions(full=...))``. Status lives on a
+``StatusBoard`` (memory, or the seed's Redis keys ``git:status:{repo}`` and
+``git:last_sync:{repo}``). The schedule syncs tracked repositories incrementally every
+``sync_interval_minutes``, calls the backfill hooks every ``backfill_interval_minutes`` and
+applies the retention policy once a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from forgelens.engine.collect import CollectOptions, collect
+from forgelens.engine.specs import FORGE_KINDS, parse_spec
+from forgelens.engine.store_access import StoreAccess
+from forgelens.logs import get_logger, redact
+from forgelens.store import Store
+
+log = get_logger(__name__)
+
+STATUSES = ("idle", "queued", "running", "completed", "failed")
+ACTIVE = ("queued", "running")
+
+# Hooks: observers see (outcome, seconds) of every finished job (metrics); backfill hooks are
+# called by the schedule with a store (the backfill engine registers itself here).
+JobObserver = Callable[[str, float], None]
+JOB_OBSERVERS: list[JobObserver] = []
+BackfillHook = Callable[[Store], object]
+BACKFILL_HOOKS: dict[str, BackfillHook] = {}
+
+
+def register_backfill(name: str, hook: BackfillHook) -> BackfillHook:
+    """Have the schedule call ``hook(store)`` every ``backfill_interval_minutes``."""
+    BACKFILL_HOOKS[name] = hook
+    return hook
+
+
+@dataclass
+class QueueConfig:
+    redis_url: str | None = None
+    prefix: str = ""  # prepended to every Redis key: several deployments (or tests) on one Redis
+    job_timeout_seconds: int = 3600
+    # A job whose worker died is retried once its lease (timeout + this) lapses.
+    lease_extra_seconds: int = 10
+    max_tries: int = 5
+    sync_interval_minutes: int = 60
+    backfill_interval_minutes: int = 30
+    schedule: bool = True
+    retention: str = ""  # policy applied once a day by the schedule (engine/retention.py)
+    cache_dir: Path = Path.home() / ".cache" / "forgelens"
+    flush_seconds: float = 5.0
+    workers: int = 1  # in-process job runners
+
+
+@dataclass
+class JobRequest:
+    """What to collect. ``repository_id`` is the key of dedupe and status."""
+
+    spec: str
+    repository_id: str
+    full_sync: bool = False
+    reason: str = "trigger"  # trigger | webhook | schedule
+    api_url: str | None = None
+    job_id: str = ""
+    enqueued_at: str = ""
+
+    @classmethod
+    def for_spec(cls, spec: str, **kw: Any) -> JobRequest:
+        parsed = parse_spec(spec)
+        return cls(spec=str(parsed), repository_id=str(parsed), **kw)
+
+    def stamped(self) -> JobRequest:
+        now = datetime.now(UTC)
+        fields = {**asdict(self), "job_id": uuid.uuid4().hex, "enqueued_at": now.isoformat()}
+        return JobRequest(**fields)
+
+
+@dataclass
+class JobInfo:
+    job_id: str
+    repository_id: str
+    status: str
+    created: bool
+    enqueued_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def next_tick(now: datetime, every_minutes: int) -> datetime:
+    """The next time a schedule of "every N minutes, aligned on the hour" fires after ``now``."""
+    every = max(1, every_minutes)
+    base = now.replace(second=0, microsecond=0)
+    minutes = base.hour * 60 + base.minute
+    step = (minutes // every + 1) * every
+    return base.replace(hour=0, minute=0) + timedelta(minutes=step)
+
+
+class StatusBoard(Protocol):
+    """Where job status is kept. Memory for one process; Redis for many."""
+
+    async def get(self, repository_id: str) -> dict[str, Any] | None: ...
+
+    async def mark_queued(self, req: JobRequest) -> None: ...
+
+    async def mark_running(self, req: JobRequest, try_no: int) -> None: ...
+
+    async def mark_finished(self, req: JobRequest, ok: bool, detail: dict[str, Any]) -> None: ...
+
+    async def last_sync(self, repository_id: str) -> str | None: ...
+
+    async def counts(self) -> dict[str, int]: ...
+
+
+class MemoryStatusBoard:
+    def __init__(self) -> None:
+        self._status: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    async def get(self, repository_id: str) -> dict[str, Any] | None:
+        row = self._status.get(repository_id)
+        return dict(row) if row else None
+
+    async def mark_queued(self, req: JobRequest) -> None:
+        self._status[req.repository_id] = _queued_row(req)
+
+    async def mark_running(self, req: JobRequest, try_no: int) -> None:
+        row = self._status.setdefault(req.repository_id, _queued_row(req))
+        row.update(status="running", started_at=_now(), tries=try_no, job_id=req.job_id)
+
+    async def mark_finished(self, req: JobRequest, ok: bool, detail: dict[str, Any]) -> None:
+        row = self._status.setdefault(req.repository_id, _queued_row(req))
+        outcome = "completed" if ok else "failed"
+        row.update(status=outcome, finished_at=_now(), **detail)
+        self._counts[outcome] = self._counts.get(outcome, 0) + 1
+        if ok:
+            self._last[req.repository_id] = row["finished_at"]
+
+    async def last_sync(self, repository_id: str) -> str | None:
+        return self._last.get(repository_id)
+
+    async def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _queued_row(req: JobRequest) -> dict[str, Any]:
+    return {
+        "status": "queued",
+        "job_id": req.job_id,
+        "spec": req.spec,
+        "full_sync": req.full_sync,
+        "reason": req.reason,
+        "enqueued_at": req.enqueued_at,
+    }
+
+
+class Queue(Protocol):
+    board: StatusBoard
+
+    async def start(self) -> None: ...
+
+    async def enqueue(self, req: JobRequest) -> JobInfo: ...
+
+    async def depth(self) -> int: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+async def execute_job(
+    req: JobRequest, try_no: int, access: StoreAccess, board: StatusBoard, config: QueueConfig
+) -> dict[str, Any]:
+    """Run one job: status running -> collect -> completed | failed. Re-raises failures."""
+    await board.mark_running(req, try_no)
+    started = time.monotonic()
+    opts = CollectOptions(
+        full=req.full_sync,
+        cache_dir=config.cache_dir,
+        flush_seconds=config.flush_seconds,
+        api_url=req.api_url,
+    )
+
+    def work() -> dict[str, Any]:
+        with access.session() as store:
+            results = collect(store, [req.spec], opts)
+            _record_job(store, req, "completed", try_no, results[0].run_id if results else None)
+        return {
+            "run_id": ",".join(r.run_id for r in results),
+            "commits": sum(r.commits for r in results),
+            "prs": sum(r.prs for r in results),
+            "api_calls": sum(r.api_calls for r in results),
+            "errors": sum(r.errors for r in results),
+        }
+
+    try:
+        detail = await asyncio.to_thread(work)
+    except Exception as exc:
+        reason = redact(f"{type(exc).__name__}: {exc}")[:500]
+        await board.mark_finished(req, False, {"error": reason})
+        _observe("failed", time.monotonic() - started)
+        log.warning("job failed", repository_id=req.repository_id, job_id=req.job_id, error=reason)
+        await asyncio.to_thread(_record_failure, access, req, try_no, reason)
+        raise
+    await board.mark_finished(req, True, {**detail, "error": ""})
+    _observe("completed", time.monotonic() - started)
+    log.info("job completed", repository_id=req.repository_id, job_id=req.job_id, **detail)
+    return detail
+
+
+def _observe(outcome: str, seconds: float) -> None:
+    for observer in JOB_OBSERVERS:
+        observer(outcome, seconds)
+
+
+def _record_job(
+    store: Store, req: JobRequest, status: str, tries: int, run_id: str | None, error: str = ""
+) -> None:
+    now = datetime.now(UTC)
+    store.upsert(
+        "service_jobs",
+        [
+            {
+                "job_id": req.job_id,
+                "repository_id": req.repository_id,
+                "spec": req.spec,
+                "full_sync": req.full_sync,
+                "reason": req.reason,
+                "status": status,
+                "enqueued_at": datetime.fromisoformat(req.enqueued_at) if req.enqueued_at else now,
+                "finished_at": now,
+                "tries": tries,
+                "run_id": run_id,
+                "error": error or None,
+            }
+        ],
+    )
+
+
+def _record_failure(access: StoreAccess, req: JobRequest, tries: int, reason: str) -> None:
+    try:
+        with access.session() as store:
+            _record_job(store, req, "failed", tries, None, reason)
+    except Exception as exc:  # the job's own failure is what matters; log this one
+        log.warning("cannot record job failure", error=redact(str(exc)))
+
+
+def tracked_specs(store: Store) -> list[str]:
+    """Repositories the schedule keeps in sync: forge repositories collected so far and every
+    spec a job was ever queued for."""
+    kinds = ", ".join(f"'{k}'" for k in FORGE_KINDS)
+    forge = store.query(
+        f"SELECT source || ':' || full_name FROM repositories "
+        f"WHERE source IN ({kinds}) AND deleted_at IS NULL"
+    )
+    queued = store.query("SELECT DISTINCT spec FROM service_jobs")
+    return sorted({r[0] for r in forge} | {r[0] for r in queued if r[0]})
+
+
+async def schedule_sync(queue: Queue, access: StoreAccess) -> list[JobInfo]:
+    """Queue an incremental sync of every tracked repository (duplicates merge)."""
+
+    def specs() -> list[str]:
+        with access.session() as store:
+            return tracked_specs(store)
+
+    infos = []
+    for spec in await asyncio.to_thread(specs):
+        infos.append(await queue.enqueue(JobRequest.for_spec(spec, reason="schedule")))
+    log.info("scheduled sync", repositories=len(infos))
+    return infos
+
+
+async def schedule_backfill(access: StoreAccess) -> list[str]:
+    """Call every registered backfill hook; return the names called."""
+    if not BACKFILL_HOOKS:
+        log.info("scheduled backfill: no backfill registered yet")
+        return []
+
+    def run() -> list[str]:
+        with access.session() as store:
+            for hook in BACKFILL_HOOKS.values():
+                hook(store)
+            return list(BACKFILL_HOOKS)
+
+    return await asyncio.to_thread(run)
+
+
+async def schedule_retention(access: StoreAccess, policy: str) -> list[dict[str, object]]:
+    """Apply the retention policy (daily, from the schedule)."""
+    from forgelens.engine.retention import apply_retention, parse_policy
+
+    rules = parse_policy(policy)
+    if not rules:
+        return []
+
+    def run() -> list[dict[str, object]]:
+        with access.session() as store:
+            return apply_retention(store, rules)
+
+    report = await asyncio.to_thread(run)
+    log.info("retention applied", report=report)
+    return report
+
+
+def open_queue(config: QueueConfig, access: StoreAccess) -> Queue:
+    """Redis + arq when ``config.redis_url`` is set, else an in-process queue."""
+    if config.redis_url:
+        from forgelens.engine.queue_redis import RedisQueue
+
+        return RedisQueue(config, access)
+    from forgelens.engine.queue_local import InProcessQueue
+
+    return InProcessQueue(config, access)

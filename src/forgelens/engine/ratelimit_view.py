@@ -1,0 +1,168 @@
+"""A rate-limit view shared by every process that spends one forge budget.
+
+The forge HTTP client reports what each answer said (``update``) and asks before spending
+(``take``); with Redis, all workers see one view, so together they don't overrun one token's
+budget. Keys follow the seed: ``git:ratelimit:{platform}:{scope}`` where ``scope`` is a
+repository id or, for a token's budget, ``token:{fingerprint}`` (``token_fingerprint``: a short
+hash, never the token).
+
+    view = open_ratelimit_view(redis_url)            # MemoryRateLimitView() without Redis
+    view.update("github", token_scope(token), remaining=4990, limit=5000, reset_at=1767225600)
+    wait = view.take("github", token_scope(token))   # 0.0: go; > 0: seconds until the reset
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+def token_fingerprint(token: str) -> str:
+    """8 hex characters of the token's SHA-256: tells tokens apart, reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+def token_scope(token: str) -> str:
+    return f"token:{token_fingerprint(token)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    platform: str
+    scope: str
+    remaining: int
+    limit: int
+    reset_at: float  # epoch seconds
+
+
+class RateLimitView(Protocol):
+    def update(
+        self, platform: str, scope: str, *, remaining: int, limit: int, reset_at: float
+    ) -> None: ...
+
+    def get(self, platform: str, scope: str) -> RateLimitState | None: ...
+
+    def take(self, platform: str, scope: str, n: int = 1) -> float: ...
+
+    def all(self) -> list[RateLimitState]: ...
+
+
+class MemoryRateLimitView:
+    """One process's view (no Redis)."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], RateLimitState] = {}
+        self._lock = threading.Lock()
+
+    def update(
+        self, platform: str, scope: str, *, remaining: int, limit: int, reset_at: float
+    ) -> None:
+        with self._lock:
+            old = self._states.get((platform, scope))
+            if old is not None and old.reset_at == reset_at:
+                remaining = min(remaining, old.remaining)
+            self._states[(platform, scope)] = RateLimitState(
+                platform, scope, remaining, limit, reset_at
+            )
+
+    def get(self, platform: str, scope: str) -> RateLimitState | None:
+        state = self._states.get((platform, scope))
+        if state is not None and state.reset_at < time.time():
+            return None
+        return state
+
+    def take(self, platform: str, scope: str, n: int = 1) -> float:
+        with self._lock:
+            state = self.get(platform, scope)
+            if state is None:
+                return 0.0
+            if state.remaining >= n:
+                self._states[(platform, scope)] = RateLimitState(
+                    platform, scope, state.remaining - n, state.limit, state.reset_at
+                )
+                return 0.0
+            return max(0.0, state.reset_at - time.time())
+
+    def all(self) -> list[RateLimitState]:
+        now = time.time()
+        return [s for s in self._states.values() if s.reset_at >= now]
+
+
+# remaining only goes down within one window (several workers report out of order); a new
+# window (another reset time) replaces it. TTL: until a minute after the reset.
+_UPDATE = """
+local old_reset = redis.call('HGET', KEYS[1], 'reset_at')
+local remaining = tonumber(ARGV[1])
+if old_reset == ARGV[3] then
+  local old = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
+  if old ~= nil and old < remaining then remaining = old end
+end
+redis.call('HSET', KEYS[1], 'remaining', remaining, 'limit', ARGV[2], 'reset_at', ARGV[3])
+redis.call('EXPIREAT', KEYS[1], math.floor(tonumber(ARGV[3])) + 60)
+return remaining
+"""
+_TAKE = """
+local remaining = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
+if remaining == nil then return '0' end
+local n = tonumber(ARGV[1])
+if remaining >= n then
+  redis.call('HINCRBY', KEYS[1], 'remaining', -n)
+  return '0'
+end
+local wait = tonumber(redis.call('HGET', KEYS[1], 'reset_at')) - tonumber(ARGV[2])
+if wait < 0 then wait = 0 end
+return tostring(wait)
+"""
+
+
+class RedisRateLimitView:
+    """The view on Redis: every worker on every machine shares it."""
+
+    def __init__(self, redis: Any, prefix: str = "") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, platform: str, scope: str) -> str:
+        return f"{self.prefix}git:ratelimit:{platform}:{scope}"
+
+    def update(
+        self, platform: str, scope: str, *, remaining: int, limit: int, reset_at: float
+    ) -> None:
+        self.redis.eval(_UPDATE, 1, self._key(platform, scope), remaining, limit, repr(reset_at))
+
+    def get(self, platform: str, scope: str) -> RateLimitState | None:
+        raw = self.redis.hgetall(self._key(platform, scope))
+        return _state(platform, scope, raw) if raw else None
+
+    def take(self, platform: str, scope: str, n: int = 1) -> float:
+        return float(self.redis.eval(_TAKE, 1, self._key(platform, scope), n, time.time()))
+
+    def all(self) -> list[RateLimitState]:
+        out = []
+        head = f"{self.prefix}git:ratelimit:"
+        for key in self.redis.scan_iter(match=head + "*", count=500):
+            name = key.decode() if isinstance(key, bytes) else key
+            platform, _, scope = name[len(head) :].partition(":")
+            raw = self.redis.hgetall(name)
+            if raw:
+                out.append(_state(platform, scope, raw))
+        return out
+
+
+def _state(platform: str, scope: str, raw: dict[Any, Any]) -> RateLimitState:
+    get = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
+    return RateLimitState(
+        platform, scope, int(get["remaining"]), int(get["limit"]), float(get["reset_at"])
+    )
+
+
+def open_ratelimit_view(redis_url: str | None, prefix: str = "") -> RateLimitView:
+    """Redis-backed when ``redis_url`` is set, else this process's memory."""
+    if not redis_url:
+        return MemoryRateLimitView()
+    import redis
+
+    return RedisRateLimitView(redis.Redis.from_url(redis_url), prefix)

@@ -1,0 +1,78 @@
+"""How long-running processes (the service, workers) hold the store.
+
+An embedded DuckDB file admits one writing process at a time. When the service runs jobs
+in-process, it keeps the store open for its whole life (``shared=False``). When several processes
+take turns on one DuckDB file (the API and ``forgelens worker`` processes with ``REDIS_URL``),
+each opens the file for one unit of work and closes it again (``shared=True``), waiting while
+another process holds it. A server store (PostgreSQL) is always kept open: it has no such lock.
+
+    access = StoreAccess("duckdb:///forgelens.duckdb", shared=True)
+    with access.session() as store:
+        store.query("SELECT 1")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from forgelens.errors import StoreLocked
+from forgelens.store import Store, open_store
+
+
+def is_embedded(url: str) -> bool:
+    """True for store URLs that name a single-writer file (DuckDB)."""
+    return url.startswith("duckdb:") or url.endswith(".duckdb") or "://" not in url
+
+
+class StoreAccess:
+    """Hands out the store for one unit of work; see the module docstring."""
+
+    def __init__(self, url: str, *, shared: bool = False, lock_wait_seconds: float = 60.0) -> None:
+        self.url = url
+        self.per_session = shared and is_embedded(url)
+        self.lock_wait_seconds = lock_wait_seconds
+        self._store: Store | None = None
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    def _open(self) -> Store:
+        deadline = time.monotonic() + self.lock_wait_seconds
+        delay = 0.01
+        while True:
+            try:
+                store = open_store(self.url, migrate=not self._migrated)
+            except StoreLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                continue
+            self._migrated = True
+            return store
+
+    def get(self) -> Store:
+        """The long-lived store (opened on first use). Only when not ``per_session``."""
+        with self._lock:
+            if self._store is None:
+                self._store = self._open()
+            return self._store
+
+    @contextmanager
+    def session(self) -> Iterator[Store]:
+        if not self.per_session:
+            yield self.get()
+            return
+        store = self._open()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None

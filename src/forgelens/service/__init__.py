@@ -1,0 +1,1 @@
+"""The collector service (FastAPI): ``create_app(settings)``; see ``service/app.py``."""

@@ -1,0 +1,1 @@
+"""One router per resource: health, collect, webhooks, runs, admin (keys, settings, audit)."""

@@ -1,0 +1,185 @@
+"""``POST /api/v1/collect/trigger`` and ``GET /api/v1/collect/status/{repository_id}`` (seed 001).
+
+``repository_id`` is ``{forge}:{owner}/{repo}`` as every table keys repositories (e.g.
+``github:pallets/click``; URL-encode it: ``github%3Apallets%2Fclick``), a repository URL, or the
+forge's numeric id when the repository was collected (``repositories.forge_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from forgelens.engine.collect import FORGE_COLLECTORS
+from forgelens.engine.queue import JobRequest, next_tick
+from forgelens.engine.specs import parse_spec
+from forgelens.errors import BadInput, ForgelensError, NotFound
+from forgelens.service.auth import require
+from forgelens.service.context import context
+from forgelens.service.keys import Principal
+from forgelens.service.ssrf import validate_repository_url
+from forgelens.store import Store
+
+router = APIRouter(prefix="/api/v1/collect", tags=["collect"])
+
+
+class TriggerRequest(BaseModel):
+    repository_url: str = Field(max_length=2048, examples=["https://github.com/owner/repo"])
+    full_sync: bool = False
+
+
+class TriggerResponse(BaseModel):
+    status: str
+    message: str
+    repository_url: str
+    repository_id: str
+    job_id: str
+    deduplicated: bool
+
+
+class StatusResponse(BaseModel):
+    repository_id: str
+    status: str = Field(description="idle | queued | running | completed | failed")
+    last_sync: str | None = None
+    next_sync: str | None = None
+    job_id: str | None = None
+    full_sync: bool | None = None
+    enqueued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    tries: int | None = None
+    error: str | None = None
+    run: dict[str, Any] | None = Field(default=None, description="the run's counters")
+
+
+@router.post("/trigger", status_code=202, response_model=TriggerResponse)
+async def trigger(
+    body: TriggerRequest,
+    request: Request,
+    who: Annotated[Principal, Depends(require("operator"))],
+) -> TriggerResponse:
+    """Queue a collection of one repository (incremental unless ``full_sync``)."""
+    ctx = context(request)
+    try:
+        spec = await asyncio.to_thread(
+            validate_repository_url,
+            body.repository_url,
+            self_hosted=ctx.settings.self_hosted(),
+            resolver=ctx.resolver,
+        )
+        if spec.kind not in FORGE_COLLECTORS:
+            raise BadInput(f"collecting {spec.kind} sources is not available in this version")
+    except ForgelensError as exc:
+        await ctx.audit(
+            request, "collect.trigger", "refused", target=body.repository_url, detail=exc.message
+        )
+        raise
+    req = JobRequest(str(spec), str(spec), body.full_sync, "trigger", spec.api_url)
+    info = await ctx.queue.enqueue(req)
+    await ctx.audit(
+        request,
+        "collect.trigger",
+        "queued" if info.created else "deduplicated",
+        target=info.repository_id,
+        detail=info.job_id,
+    )
+    message = (
+        "Collection job has been queued for processing"
+        if info.created
+        else f"A collection job for this repository is already {info.status}"
+    )
+    return TriggerResponse(
+        status=info.status,
+        message=message,
+        repository_url=body.repository_url,
+        repository_id=info.repository_id,
+        job_id=info.job_id,
+        deduplicated=not info.created,
+    )
+
+
+def repository_by_forge_id(store: Store, forge_id: str) -> str:
+    rows = store.query(
+        "SELECT source, full_name FROM repositories WHERE forge_id = ? LIMIT 1", [forge_id]
+    )
+    if not rows:
+        raise NotFound(f"no collected repository has the forge id {forge_id}")
+    return f"{rows[0][0]}:{rows[0][1]}"
+
+
+def parse_repository_id(text: str) -> str:
+    """``github:owner/repo`` or a repository URL -> the repository id tables use."""
+    text = text.strip()
+    if not text or len(text) > 1000:
+        raise BadInput("name a repository: github:owner/repo (URL-encoded), a URL or a forge id")
+    return str(parse_spec(text))
+
+
+def _run_counters(store: Store, row: dict[str, Any]) -> dict[str, Any] | None:
+    cols = "run_id, status, started_at, repos_processed, commits_collected, prs_collected, "
+    cols += "api_calls, errors"
+    run_id = (row.get("run_id") or "").split(",")[0]
+    if run_id:
+        found = store.query_dicts(
+            f"SELECT {cols} FROM git_collection_runs WHERE run_id = ?", [run_id]
+        )
+    elif row.get("status") == "running" and row.get("started_at"):
+        target = str(row.get("spec", "")).partition(":")[2]
+        found = store.query_dicts(
+            f"SELECT {cols} FROM git_collection_runs WHERE started_at >= ? AND settings LIKE ? "
+            "ORDER BY started_at DESC LIMIT 1",
+            [datetime.fromisoformat(row["started_at"]), f"%{target}%"],
+        )
+    else:
+        return None
+    return (
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in found[0].items()}
+        if found
+        else None
+    )
+
+
+@router.get("/status/{repository_id:path}", response_model=StatusResponse)
+async def status(
+    repository_id: str,
+    request: Request,
+    who: Annotated[Principal, Depends(require("viewer"))],
+) -> StatusResponse | JSONResponse:
+    """The collection status of one repository: idle, queued, running, completed or failed."""
+    ctx = context(request)
+    text = repository_id.strip()
+    if text.isdigit():
+        repo_id = await ctx.with_store(lambda s: repository_by_forge_id(s, text))
+    else:
+        repo_id = parse_repository_id(text)
+    row = await ctx.queue.board.get(repo_id) or {}
+    last = await ctx.queue.board.last_sync(repo_id)
+    run = None
+    if row.get("run_id") or row.get("status") == "running":
+        run = await ctx.with_store(lambda s: _run_counters(s, row))
+    tracked = bool(row) or last is not None
+    next_sync = (
+        next_tick(datetime.now(UTC), ctx.settings.sync_interval_minutes).isoformat()
+        if tracked and ctx.settings.schedule
+        else None
+    )
+    tries = row.get("tries")
+    return StatusResponse(
+        repository_id=repo_id,
+        status=row.get("status", "idle"),
+        last_sync=last,
+        next_sync=next_sync,
+        job_id=row.get("job_id") or None,
+        full_sync=row.get("full_sync"),
+        enqueued_at=row.get("enqueued_at") or None,
+        started_at=row.get("started_at") or None,
+        finished_at=row.get("finished_at") or None,
+        tries=int(tries) if tries not in (None, "") else None,
+        error=row.get("error") or None,
+        run=run,
+    )

@@ -1,0 +1,137 @@
+"""``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
+
+Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
+delivery id -> upsert what the payload carries (``WEBHOOK_MAPPERS``) -> queue a targeted sync
+-> record the delivery. Redelivered ids answer ``duplicate`` and change nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from forgelens.engine.collect import FORGE_COLLECTORS
+from forgelens.engine.queue import JobRequest
+from forgelens.errors import ForgelensError
+from forgelens.service.context import ServiceContext, context
+from forgelens.service.webhooks import WEBHOOK_MAPPERS, Delivery, parse_delivery, verify
+from forgelens.store import Store
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 past ``limit`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"payload larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"payload larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
+    s = ctx.settings
+
+    def value(secret: Any) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return {
+        "github": value(s.github_webhook_secret),
+        "gitlab": value(s.gitlab_webhook_token),
+        "gitlab_signing": value(s.gitlab_webhook_signing_key),
+        "bitbucket": value(s.bitbucket_webhook_secret),
+    }
+
+
+def _record(store: Store, d: Delivery, size: int) -> bool:
+    """Upsert the payload's records and the delivery row; False if the id was seen before."""
+    seen = store.query(
+        "SELECT 1 FROM webhook_deliveries WHERE forge = ? AND delivery_id = ?",
+        [d.forge, d.delivery_id],
+    )
+    if seen:
+        return False
+    mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
+    with store.transaction():
+        if mapper is not None:
+            store.write_records(list(mapper(d.payload)), source=d.forge)
+        store.upsert("webhook_deliveries", [_row(d, size, "accepted", None)])
+    return True
+
+
+def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, Any]:
+    return {
+        "forge": d.forge,
+        "delivery_id": d.delivery_id,
+        "event": d.event,
+        "repository_id": d.spec,
+        "received_at": datetime.now(UTC),
+        "outcome": outcome,
+        "bytes": size,
+        "job_id": job_id,
+    }
+
+
+@router.post("/{forge}", status_code=202, openapi_extra=_BODY)
+async def receive(
+    forge: Literal["github", "gitlab", "bitbucket"], request: Request
+) -> JSONResponse:
+    """Receive one webhook delivery (signature checked before anything is stored)."""
+    ctx = context(request)
+    action = f"webhook.{forge}"
+    try:
+        body = await read_limited(request, ctx.settings.webhook_max_bytes)
+    except HTTPException:
+        ctx.metrics.webhook(forge, "", "too_large")
+        await ctx.audit(request, action, "too_large")
+        raise
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        verify(forge, headers, body, _secrets(ctx))
+        delivery = parse_delivery(forge, headers, body)
+    except ForgelensError as exc:
+        ctx.metrics.webhook(forge, headers.get("x-github-event", ""), "refused")
+        await ctx.audit(request, action, "denied", detail=exc.message)
+        raise
+    fresh = await ctx.with_store(lambda s: _record(s, delivery, len(body)))
+    outcome, job_id = ("duplicate", None) if not fresh else ("recorded", None)
+    if fresh and delivery.wants_sync and delivery.spec:
+        kind = delivery.spec.partition(":")[0]
+        if kind in FORGE_COLLECTORS:
+            info = await ctx.queue.enqueue(
+                JobRequest(delivery.spec, delivery.spec, False, "webhook")
+            )
+            outcome, job_id = "queued", info.job_id
+            await ctx.with_store(
+                lambda s: s.upsert(
+                    "webhook_deliveries", [_row(delivery, len(body), outcome, job_id)]
+                )
+            )
+    ctx.metrics.webhook(forge, delivery.event, outcome)
+    await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
+    return JSONResponse(
+        {
+            "status": outcome,
+            "delivery_id": delivery.delivery_id,
+            "event": delivery.event,
+            "repository_id": delivery.spec,
+            "job_id": job_id,
+        },
+        status_code=200 if outcome == "duplicate" else 202,
+    )

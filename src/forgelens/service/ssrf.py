@@ -1,0 +1,161 @@
+"""Which repository URLs a trigger may name (OWASP API7, server-side request forgery).
+
+``validate_repository_url`` accepts a URL only when:
+
+- the scheme is ``https`` and the URL carries no credentials and no odd port;
+- the host is a configured forge host: github.com, gitlab.com, bitbucket.org, or a self-hosted
+  host named in ``FORGELENS_FORGE_HOSTS``; IP literals in any spelling (``2130706433``,
+  ``0x7f000001``, ``[::1]``, ``[::ffff:127.0.0.1]``) are not hosts we know;
+- every address the host resolves to is public, unless that host is explicitly configured as
+  self-hosted: loopback, private (RFC 1918), link-local (169.254.169.254 cloud metadata),
+  CGNAT, unique-local IPv6, IPv4-mapped forms of those, multicast and reserved are refused;
+- the path names a repository (``owner/repo``; GitLab ``group/.../project``).
+
+``guard_redirects`` keeps an HTTP client from following a redirect to another host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from forgelens.engine.specs import SourceSpec
+from forgelens.errors import BadInput
+
+Resolver = Callable[[str], list[str]]
+PUBLIC_FORGES = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
+SELF_HOSTED_API = {
+    "github": "/api/v3",
+    "gitlab": "/api/v4",
+    "bitbucket-server": "/rest/api/1.0",
+    "bitbucket": "/2.0",
+}
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_HOST = re.compile(r"^[a-z0-9.-]{1,253}$")
+MAX_URL = 2048
+
+
+def system_resolver(host: str) -> list[str]:
+    """Every address ``host`` resolves to (A and AAAA)."""
+    try:
+        infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise BadInput(f"the host {host!r} cannot be resolved: check the repository URL") from exc
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def is_public_address(text: str) -> bool:
+    """True only for globally routable unicast addresses (v4-mapped and 6to4 unwrapped)."""
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = addr.ipv4_mapped or addr.sixtofour
+        if inner is not None:
+            return is_public_address(str(inner))
+        if addr.teredo is not None:
+            return False
+    return bool(addr.is_global and not addr.is_multicast and not addr.is_reserved)
+
+
+def _looks_like_ip(host: str) -> bool:
+    if host.startswith("[") or ":" in host:
+        return True
+    try:
+        socket.inet_aton(host)  # accepts 2130706433, 0x7f000001, 0177.1, 127.1
+    except OSError:
+        return False
+    return True
+
+
+def validate_repository_url(
+    url: str, *, self_hosted: dict[str, str] | None = None, resolver: Resolver = system_resolver
+) -> SourceSpec:
+    """The ``SourceSpec`` a trigger URL names, or ``BadInput`` saying why it is refused."""
+    self_hosted = self_hosted or {}
+    text = url.strip()
+    if not text or len(text) > MAX_URL or any(ord(c) < 33 or ord(c) == 127 for c in text):
+        raise BadInput(
+            "repository_url must be one https URL without spaces, e.g. "
+            "https://github.com/owner/repo"
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise BadInput(f"repository_url is not a valid URL: {exc}") from exc
+    if parts.scheme.lower() != "https":
+        raise BadInput("repository_url must use https://")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise BadInput("repository_url must not carry credentials; configure tokens instead")
+    host = (parts.hostname or "").rstrip(".").lower()
+    explicit = host in self_hosted
+    if _looks_like_ip(host) and not explicit:
+        raise BadInput(
+            "repository_url names an IP address: use the forge's host name "
+            "(github.com, gitlab.com, bitbucket.org or a configured self-hosted host)"
+        )
+    if not explicit and (host not in PUBLIC_FORGES or port not in (None, 443)):
+        raise BadInput(
+            f"{host or 'the host'} is not a configured forge host: use github.com, gitlab.com, "
+            "bitbucket.org, or add it to FORGELENS_FORGE_HOSTS"
+        )
+    if not explicit and not _HOST.match(host):
+        raise BadInput(f"{host!r} is not a valid host name")
+    if not explicit:
+        addresses = resolver(host)
+        if not addresses:
+            raise BadInput(f"the host {host} resolves to no address")
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            raise BadInput(
+                f"{host} resolves to a non-public address ({refused[0]}); refused. Name a "
+                "self-hosted forge explicitly in FORGELENS_FORGE_HOSTS to allow it"
+            )
+    kind = self_hosted.get(host) or PUBLIC_FORGES[host]
+    target = _repository_path(kind, parts.path)
+    api_url = None
+    if explicit:
+        netloc = host if port in (None, 443) else f"{host}:{port}"
+        api_url = f"https://{netloc}{SELF_HOSTED_API.get(kind, '')}"
+    return SourceSpec(kind, target, api_url)
+
+
+def _repository_path(kind: str, path: str) -> str:
+    segments = [s for s in path.strip("/").split("/") if s]
+    if kind == "gitlab" and "-" in segments:
+        segments = segments[: segments.index("-")]
+    if segments and segments[-1].endswith(".git"):
+        segments[-1] = segments[-1][: -len(".git")]
+    want_two = kind != "gitlab"
+    if kind != "gitlab" and len(segments) > 2:
+        segments = segments[:2]
+    if len(segments) < 2 or (want_two and len(segments) != 2):
+        raise BadInput("repository_url must name a repository, e.g. https://github.com/owner/repo")
+    if not all(_SEGMENT.match(s) and ".." not in s for s in segments):
+        raise BadInput("repository_url has characters a repository path cannot have")
+    return "/".join(segments)
+
+
+def guard_redirects(client: httpx.Client) -> httpx.Client:
+    """Make ``client`` refuse redirects that leave the request's host or change its scheme."""
+
+    def check(response: httpx.Response) -> None:
+        if not response.is_redirect:
+            return
+        origin = response.request.url
+        target = origin.join(response.headers.get("location", ""))
+        if target.host != origin.host or target.scheme != origin.scheme:
+            raise BadInput(
+                f"{origin.host} redirected to another host ({target.host}); "
+                "redirects to other hosts are refused"
+            )
+
+    client.event_hooks.setdefault("response", []).append(check)
+    return client

@@ -1,0 +1,182 @@
+"""Webhook deliveries: verify who sent them, read what they name, map what they carry.
+
+- GitHub: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``; event
+  ``X-GitHub-Event``; delivery ``X-GitHub-Delivery`` (stable across redeliveries).
+- GitLab: ``X-Gitlab-Token`` (the secret itself); optionally signed (Standard Webhooks:
+  ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``,
+  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` or
+  ``X-Gitlab-Event-UUID``.
+- Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
+  ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
+
+Every comparison is constant-time. ``WEBHOOK_MAPPERS[(forge, event)]`` turns a verified payload
+into records that are upserted at once (the forge sources register their payload mappers here);
+push, pull request, review and issue events also queue a targeted sync of the repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from forgelens.errors import AuthError, BadInput
+
+FORGES = ("github", "gitlab", "bitbucket")
+WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
+WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
+
+SYNC_EVENTS: dict[str, tuple[str, ...]] = {
+    "github": (
+        "push",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "pull_request_review_thread",
+        "issues",
+        "issue_comment",
+    ),
+    "gitlab": ("Push Hook", "Merge Request Hook", "Note Hook", "Issue Hook"),
+    "bitbucket": (
+        "repo:refs_changed",
+        "repo:push",
+        "pr:",
+        "pullrequest:",
+        "issue:",
+    ),
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
+
+
+def register_webhook_mapper(forge: str, event: str, mapper: WebhookMapper) -> WebhookMapper:
+    """Have deliveries of ``event`` from ``forge`` upsert ``mapper(payload)`` at once."""
+    WEBHOOK_MAPPERS[(forge, event)] = mapper
+    return mapper
+
+
+@dataclass
+class Delivery:
+    forge: str
+    event: str
+    delivery_id: str
+    spec: str | None  # what to sync: "github:owner/repo", or None when the payload names none
+    payload: dict[str, Any]
+
+    @property
+    def wants_sync(self) -> bool:
+        return self.spec is not None and any(
+            self.event == e or (e.endswith(":") and self.event.startswith(e))
+            for e in SYNC_EVENTS[self.forge]
+        )
+
+
+def _hex_sig(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def sign_github(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` (also Bitbucket's ``X-Hub-Signature``) a sender computes."""
+    return _hex_sig(secret.encode(), body)
+
+
+def _signing_key(key: str) -> bytes:
+    if key.startswith("whsec_"):
+        try:
+            return base64.b64decode(key[len("whsec_") :])
+        except binascii.Error as exc:
+            raise BadInput("FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY is not valid base64") from exc
+    return key.encode()
+
+
+def sign_gitlab(key: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """The ``webhook-signature`` header value GitLab sends for a signed webhook."""
+    message = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_signing_key(key), message, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def _denied(forge: str, why: str) -> AuthError:
+    return AuthError(f"{forge} webhook refused: {why}")
+
+
+def verify(
+    forge: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str | None]
+) -> None:
+    """Raise ``AuthError`` unless the delivery proves it knows the configured secret."""
+    if forge == "github" or forge == "bitbucket":
+        secret = secrets.get(forge)
+        if not secret:
+            raise _denied(forge, "no webhook secret is configured for it on this service")
+        header = "x-hub-signature-256" if forge == "github" else "x-hub-signature"
+        given = headers.get(header, "")
+        if not hmac.compare_digest(given.encode(), _hex_sig(secret.encode(), body).encode()):
+            raise _denied(forge, f"{header} does not match the body")
+        return
+    if forge == "gitlab":
+        token = secrets.get("gitlab")
+        if not token:
+            raise _denied(forge, "no webhook token is configured for it on this service")
+        if not hmac.compare_digest(headers.get("x-gitlab-token", "").encode(), token.encode()):
+            raise _denied(forge, "X-Gitlab-Token does not match")
+        key = secrets.get("gitlab_signing")
+        if key:
+            want = sign_gitlab(
+                key, headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), body
+            )
+            given_all = headers.get("webhook-signature", "").split()
+            if not any(hmac.compare_digest(g.encode(), want.encode()) for g in given_all):
+                raise _denied(forge, "webhook-signature does not match")
+        return
+    raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
+
+
+def _spec(kind: str, name: Any) -> str | None:
+    if isinstance(name, str) and _NAME.match(name):
+        return f"{kind}:{name}"
+    return None
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Delivery:
+    """Event, delivery id and repository of a verified delivery."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"the {forge} webhook body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise BadInput(f"the {forge} webhook body is not a JSON object")
+    repo = _obj(payload, "repository")
+    spec: str | None = None
+    if forge == "github":
+        event = headers.get("x-github-event", "")
+        delivery = headers.get("x-github-delivery", "")
+        spec = _spec("github", repo.get("full_name"))
+    elif forge == "gitlab":
+        event = headers.get("x-gitlab-event", "")
+        delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid", "")
+        project = _obj(payload, "project")
+        spec = _spec("gitlab", project.get("path_with_namespace"))
+    else:
+        event = headers.get("x-event-key", "")
+        delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")
+        if "x-request-uuid" in headers:  # Cloud: workspace/repo
+            spec = _spec("bitbucket", repo.get("full_name"))
+        else:  # Server / Data Center: PROJECT/slug (PR events carry it in toRef)
+            if not repo:
+                repo = _obj(_obj(_obj(payload, "pullRequest"), "toRef"), "repository")
+            project = _obj(repo, "project")
+            key, slug = project.get("key"), repo.get("slug")
+            spec = _spec("bitbucket-server", f"{key}/{slug}" if key and slug else None)
+    if not event or not delivery:
+        raise BadInput(f"the {forge} webhook lacks its event or delivery id header")
+    return Delivery(forge, event[:100], delivery[:200], spec, payload)

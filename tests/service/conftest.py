@@ -1,0 +1,147 @@
+"""Service fixtures: an app on a fresh DuckDB store, keys of every role, a fake DNS resolver,
+a test-only GitHub collector, and Redis isolation (a unique key prefix per test)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult
+from forgelens.engine.progress import Progress
+from forgelens.engine.runs import run_settings, start_run
+from forgelens.engine.specs import SourceSpec
+from forgelens.engine.store_access import StoreAccess
+from forgelens.errors import BadInput
+from forgelens.records import Repository, repository_id
+from forgelens.service.app import create_app
+from forgelens.service.keys import create_key
+from forgelens.service.settings import ServiceSettings
+from forgelens.store import Store
+from tests.service._server import serving
+
+SECRETS = {"github": "gh-hook-secret", "gitlab": "gl-hook-token", "bitbucket": "bb-hook-secret"}
+
+# What the fake resolver answers; anything else "does not resolve".
+DNS: dict[str, list[str]] = {
+    "github.com": ["140.82.112.3"],
+    "gitlab.com": ["172.65.251.78", "2606:4700:90:0:f22e:fbec:5bed:a9b9"],
+    "bitbucket.org": ["104.192.141.1"],
+    "git.corp.example": ["10.1.2.3"],
+}
+
+
+def fake_resolver(host: str) -> list[str]:
+    if host not in DNS:
+        raise BadInput(f"the host {host!r} cannot be resolved: check the repository URL")
+    return DNS[host]
+
+
+def fake_forge(
+    store: Store, specs: list[SourceSpec], opts: CollectOptions, progress: Progress
+) -> CollectResult:
+    """Test-only forge collector: writes the Repository row of each spec inside a real run."""
+    kind = specs[0].kind
+    with start_run(store, kind, run_settings(repositories=[str(s) for s in specs])) as run:
+        for n, spec in enumerate(specs):
+            owner, _, name = spec.target.partition("/")
+            store.write_records(
+                [
+                    Repository(
+                        id=repository_id(kind, spec.target),
+                        source=kind,
+                        full_name=spec.target,
+                        name=name,
+                        owner=owner,
+                        forge_id=str(1000 + n),
+                        updated_at=datetime.now(UTC),
+                    )
+                ],
+                source=kind,
+            )
+            run.add(repos_processed=1, api_calls=1)
+    return CollectResult(kind, run.run_id, [s.target for s in specs], api_calls=len(specs))
+
+
+@pytest.fixture
+def github_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FORGE_COLLECTORS, "github", fake_forge)
+
+
+def service_settings(tmp_path: Path, **overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "FORGELENS_DATABASE_URL": f"duckdb:///{tmp_path / 'svc.duckdb'}",
+        "FORGELENS_CACHE_DIR": str(tmp_path / "cache"),
+        "FORGELENS_SCHEDULE": False,
+        "FORGELENS_GITHUB_WEBHOOK_SECRET": SECRETS["github"],
+        "FORGELENS_GITLAB_WEBHOOK_TOKEN": SECRETS["gitlab"],
+        "FORGELENS_BITBUCKET_WEBHOOK_SECRET": SECRETS["bitbucket"],
+        "FORGELENS_WEBHOOK_MAX_BYTES": 64 * 1024,
+        "FORGELENS_RUN_FLUSH_SECONDS": 0.1,
+        **overrides,
+    }
+    return ServiceSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Service:
+    client: httpx.Client
+    access: StoreAccess
+    keys: dict[str, str]  # role -> key
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]} if role else {}
+
+    def store(self) -> Store:
+        return self.access.get()
+
+    def wait_idle(self, repository_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll the status endpoint until the repository's job has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.client.get(
+                f"/api/v1/collect/status/{quote(repository_id, safe='')}",
+                headers=self.headers("viewer"),
+            ).json()
+            if answer["status"] not in ("queued", "running") or time.monotonic() > deadline:
+                return dict(answer)
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running_service(path: Path, **overrides: Any) -> Iterator[Service]:
+    """The service on a real socket, a fresh store, one key per role, the test collector."""
+    settings = service_settings(path, **overrides)
+    access = StoreAccess(settings.database_url)
+    store = access.get()
+    roles = ("viewer", "operator", "admin")
+    keys = {role: create_key(store, role, f"test {role}")[1] for role in roles}
+    app = create_app(settings, resolver=fake_resolver, access=access)
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        serving(app) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        mp.setitem(FORGE_COLLECTORS, "github", fake_forge)
+        yield Service(client, access, keys)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    with running_service(tmp_path) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def shared_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for a whole module (tests that do not depend on a fresh store)."""
+    with running_service(tmp_path_factory.mktemp("svc")) as svc:
+        yield svc

@@ -1,0 +1,158 @@
+"""Which repository URLs a trigger may name: SSRF cases of OWASP API7."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from forgelens.errors import BadInput
+from forgelens.service.ssrf import guard_redirects, is_public_address, validate_repository_url
+from tests.service._server import serving
+from tests.service.conftest import Service, fake_resolver
+
+
+def check(url: str, dns: dict[str, list[str]] | None = None, **kw: object) -> str:
+    def resolver(host: str) -> list[str]:
+        return (dns or {}).get(host) or fake_resolver(host)
+
+    return str(validate_repository_url(url, resolver=resolver, **kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "spec"),
+    [
+        ("https://github.com/pallets/click", "github:pallets/click"),
+        ("https://github.com/pallets/click.git", "github:pallets/click"),
+        ("https://github.com/pallets/click/pull/12", "github:pallets/click"),
+        ("https://GitHub.com./pallets/click", "github:pallets/click"),
+        ("https://gitlab.com/group/sub/project/-/merge_requests/3", "gitlab:group/sub/project"),
+        ("https://bitbucket.org/team/repo", "bitbucket:team/repo"),
+        ("https://github.com:443/o/r", "github:o/r"),
+    ],
+)
+def test_forge_urls_are_accepted(url: str, spec: str) -> None:
+    assert check(url) == spec
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://github.com/o/r", "https"),
+        ("ftp://github.com/o/r", "https"),
+        ("file:///etc/passwd", "https"),
+        ("https://token:x@github.com/o/r", "credentials"),
+        ("https://github.com:8443/o/r", "not a configured forge host"),
+        ("https://example.com/o/r", "not a configured forge host"),
+        ("https://github.com.evil.example/o/r", "not a configured forge host"),
+        ("https://127.0.0.1/o/r", "IP address"),
+        ("https://2130706433/o/r", "IP address"),  # decimal 127.0.0.1
+        ("https://0x7f000001/o/r", "IP address"),  # hex 127.0.0.1
+        ("https://0177.0.0.1/o/r", "IP address"),  # octal
+        ("https://127.1/o/r", "IP address"),
+        ("https://[::1]/o/r", "IP address"),
+        ("https://[::ffff:127.0.0.1]/o/r", "IP address"),
+        ("https://[0:0:0:0:0:ffff:7f00:1]/o/r", "IP address"),
+        ("https://169.254.169.254/latest/meta-data", "IP address"),
+        ("https://[fd00:ec2::254]/o/r", "IP address"),
+        ("https://github.com/o", "must name a repository"),
+        ("https://github.com/../../etc/passwd", "characters"),
+        ("https://github.com/o/r x", "without spaces"),
+        ("", "without spaces"),
+    ],
+)
+def test_dangerous_urls_are_refused(url: str, why: str) -> None:
+    with pytest.raises(BadInput, match=why):
+        check(url)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.7",
+        "192.168.1.1",
+        "172.16.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "::1",
+        "fd00:ec2::254",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "2002:0a00:0001::1",
+        "0.0.0.0",
+        "224.0.0.1",
+    ],
+)
+def test_a_forge_name_resolving_to_a_private_address_is_refused(address: str) -> None:
+    """DNS says github.com is private (rebinding, poisoned resolver): refused."""
+    with pytest.raises(BadInput, match="non-public address"):
+        check("https://github.com/o/r", dns={"github.com": ["140.82.112.3", address]})
+    assert not is_public_address(address)
+
+
+def test_an_unresolvable_host_is_refused() -> None:
+    with pytest.raises(BadInput, match="resolves to no address"):
+        validate_repository_url("https://github.com/o/r", resolver=lambda host: [])
+    with pytest.raises(BadInput, match="cannot be resolved"):
+        validate_repository_url(
+            "https://gitlab.com/o/r", resolver=lambda host: fake_resolver("nowhere.invalid")
+        )
+
+
+def test_an_explicitly_configured_self_hosted_forge_may_be_private() -> None:
+    hosts = {"git.corp.example": "github", "gl.corp.example:8443": "gitlab"}
+    spec = validate_repository_url(
+        "https://git.corp.example/team/app", self_hosted=hosts, resolver=fake_resolver
+    )
+    assert (str(spec), spec.api_url) == ("github:team/app", "https://git.corp.example/api/v3")
+    with pytest.raises(BadInput, match="not a configured forge host"):
+        validate_repository_url(
+            "https://other.corp.example/t/a", self_hosted=hosts, resolver=fake_resolver
+        )
+
+
+def test_the_trigger_endpoint_refuses_before_queuing(service: Service) -> None:
+    for url in (
+        "https://2130706433/o/r",
+        "https://[::1]/o/r",
+        "https://169.254.169.254/o/r",
+        "http://github.com/o/r",
+    ):
+        answer = service.client.post(
+            "/api/v1/collect/trigger",
+            json={"repository_url": url},
+            headers=service.headers("operator"),
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "BadInput"
+    assert service.store().query("SELECT count(*) FROM service_jobs")[0][0] == 0
+    refused = service.store().query(
+        "SELECT count(*) FROM audit_log WHERE action = 'collect.trigger' AND outcome = 'refused'"
+    )
+    assert refused[0][0] == 4
+
+
+def test_redirects_to_another_host_are_refused() -> None:
+    app = FastAPI()
+
+    @app.get("/same")
+    async def same() -> RedirectResponse:
+        return RedirectResponse("/final")
+
+    @app.get("/final")
+    async def final() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.get("/away")
+    async def away(port: int) -> RedirectResponse:
+        return RedirectResponse(f"http://localhost:{port}/final")
+
+    with serving(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with guard_redirects(httpx.Client(follow_redirects=True)) as client:
+            assert client.get(f"{url}/same").json() == {"ok": "yes"}
+            with pytest.raises(BadInput, match="redirected to another host"):
+                client.get(f"{url}/away", params={"port": port})
