@@ -17,6 +17,7 @@ from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
 from forgelens.cli import query as _query
 from forgelens.cli import runs as _runs
+from forgelens.cli import sim as _sim
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -34,6 +35,7 @@ app.command("query")(_query.query)
 app.command("demo")(_demo.demo)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_db.app, name="db")
+app.add_typer(_sim.app, name="sim")
 
 
 @app.command("version")

@@ -35,6 +35,18 @@ def collect_cmd(
     api_url: Annotated[
         str | None, typer.Option(help="Forge API base URL (Enterprise / self-hosted servers).")
     ] = None,
+    api: Annotated[
+        str, typer.Option(help="GitHub API: graphql (fewest requests) or rest.")
+    ] = "graphql",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at a rate limit instead of waiting.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(help="Forge repositories collected at once.", min=1, max=64)
+    ] = 4,
+    pii: Annotated[
+        str, typer.Option(help="Names and emails: keep, hash or drop before storing.")
+    ] = "keep",
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -52,6 +64,7 @@ def collect_cmd(
         cache_dir=settings.cache_dir,
         flush_seconds=settings.run_flush_seconds,
         api_url=api_url,
+        extra={"api": api, "no_wait": no_wait, "concurrency": concurrency, "pii": pii},
     )
     store = store_for(db)
     progress = RichProgress("commits")
