@@ -26,6 +26,7 @@ from forgelens.cli import runs as _runs
 from forgelens.cli import sink as _sink
 from forgelens.cli import serve as _serve
 from forgelens.cli import worker as _worker
+from forgelens.cli import sim as _sim
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
@@ -53,6 +54,7 @@ app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_retention.app, name="retention")
+app.add_typer(_sim.app, name="sim")
 
 
 @app.command("version")

@@ -45,6 +45,18 @@ def collect_cmd(
             help="Also publish every record: kafka (default when KAFKA_BROKERS is set) or none."
         ),
     ] = None,
+    api: Annotated[
+        str, typer.Option(help="GitHub API: graphql (fewest requests) or rest.")
+    ] = "graphql",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at a rate limit instead of waiting.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(help="Forge repositories collected at once.", min=1, max=64)
+    ] = 4,
+    pii: Annotated[
+        str, typer.Option(help="Names and emails: keep, hash or drop before storing.")
+    ] = "keep",
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -63,6 +75,7 @@ def collect_cmd(
         flush_seconds=settings.run_flush_seconds,
         stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
         api_url=api_url,
+        extra={"api": api, "no_wait": no_wait, "concurrency": concurrency, "pii": pii},
     )
     opts.sink = kafka_sink_for(sink, settings)
     store = store_for(db)

@@ -92,3 +92,7 @@ def collect(
             raise BadInput(f"collecting {kind} sources is not available in this version")
         results.append(collector(store, group, opts, progress))
     return results
+
+
+# Forge kinds register their collectors on import (engine/sync.py).
+from forgelens.engine import sync as _sync  # noqa: E402,F401

@@ -1,0 +1,386 @@
+"""Generic forge sync: any ``ForgeSource`` -> store (+ ``opts.sink``), full or incremental.
+
+For each repository: write its snapshot (record, branch protection), then page every entity
+(pull requests, issues, CI runs, contributors) newest change first. Records are buffered and
+committed in chunks; each chunk commits **in one transaction with the cursor that describes
+it** (and is published to the sink, flushed, before that commit). A cursor per
+(repository, entity) holds the watermark of the last complete pass (``since``, never later
+than the run's start) and, during a pass, the ``resume`` token of the next page and the newest
+change seen so far (``high``) -- so a run stopped by Ctrl-C or ``kill -9`` resumes where the last
+committed chunk ended, and the next complete pass moves the watermark forward.
+
+Forge kinds register a source factory in ``FORGE_SOURCES``; ``collect`` finds them through
+``FORGE_COLLECTORS`` (registered below).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult
+from forgelens.engine.progress import NullProgress, Progress
+from forgelens.engine.runs import Run, run_settings, start_run
+from forgelens.engine.specs import SourceSpec
+from forgelens.errors import BadInput, ForgeError, ForgelensError, Interrupted, NotFound
+from forgelens.logs import get_logger
+from forgelens.records import Commit, Person, PrCommit, repository_id
+from forgelens.sources.base import (
+    CI_RUNS,
+    CONTRIBUTORS,
+    ISSUES,
+    PULL_REQUESTS,
+    ForgeSource,
+    Page,
+    RepoRef,
+)
+from forgelens.sources.http import EtagCache
+from forgelens.store import Store
+
+log = get_logger(__name__)
+
+SourceFactory = Callable[[CollectOptions, EtagCache | None], ForgeSource]
+FORGE_SOURCES: dict[str, SourceFactory] = {}
+PII_MODES = ("keep", "hash", "drop")
+
+
+@dataclass
+class EntityCursor:
+    """What ``collection_cursors.cursor`` holds for a forge entity (JSON)."""
+
+    since: datetime | None = None  # watermark of the last complete pass
+    resume: str | None = None  # next page of an unfinished pass
+    high: datetime | None = None  # newest change seen by the unfinished pass
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                "since": _iso(self.since),
+                "resume": self.resume,
+                "high": _iso(self.high),
+            }
+        )
+
+    @classmethod
+    def loads(cls, text: str | None) -> EntityCursor:
+        if not text:
+            return cls()
+        try:
+            raw = json.loads(text)
+            return cls(_dt(raw.get("since")), raw.get("resume"), _dt(raw.get("high")))
+        except (ValueError, AttributeError, TypeError):
+            log.warning("unreadable cursor ignored (full pass)", cursor=text[:100])
+            return cls()
+
+
+class StoreEtagCache:
+    """ETags and bodies kept in the store's ``http_cache`` table, so a 304 works across runs.
+
+    New entries wait in memory and are written by ``flush`` -- inside the transaction that
+    commits the data they produced, so the cache never claims what the store does not hold.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: dict[str, tuple[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            if key in self._pending:
+                return self._pending[key]
+        rows = self.store.query("SELECT etag, body FROM http_cache WHERE key = ?", [_key(key)])
+        return (rows[0][0], rows[0][1].encode()) if rows else None
+
+    def put(self, key: str, etag: str, body: bytes) -> None:
+        if len(body) <= 512_000:
+            with self._lock:
+                self._pending[key] = (etag, body)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        now = datetime.now(UTC)
+        rows = [
+            {"key": _key(k), "etag": e, "body": b.decode("utf-8", "replace"), "updated_at": now}
+            for k, (e, b) in pending.items()
+        ]
+        if rows:
+            self.store.upsert("http_cache", rows)
+
+
+@dataclass
+class SyncContext:
+    store: Store
+    source: ForgeSource
+    opts: CollectOptions
+    run: Run
+    progress: Progress
+    started_at: datetime
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pii: str = "keep"
+    etags: StoreEtagCache | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def apply_pii(records: Sequence[Any], mode: str) -> None:
+    """Hash or drop names and emails in place (``keep`` leaves them)."""
+    if mode == "keep":
+        return
+    for rec in records:
+        if isinstance(rec, Person):
+            rec.name, rec.email = _pii(rec.name, mode), _pii(rec.email, mode)
+        elif isinstance(rec, Commit):
+            rec.author_name, rec.author_email = (
+                _pii(rec.author_name, mode),
+                _pii(rec.author_email, mode),
+            )
+            rec.committer_name, rec.committer_email = (
+                _pii(rec.committer_name, mode),
+                _pii(rec.committer_email, mode),
+            )
+        elif isinstance(rec, PrCommit):
+            rec.author_name, rec.author_email = (
+                _pii(rec.author_name, mode),
+                _pii(rec.author_email, mode),
+            )
+
+
+def _pii(value: str | None, mode: str) -> str | None:
+    if value is None or mode == "keep":
+        return value
+    if mode == "drop":
+        return None
+    return "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()[:16]
+
+
+def commit_chunk(
+    ctx: SyncContext, repo_id: str, entity: str, records: list[Any], cursor: EntityCursor
+) -> None:
+    """Write ``records`` and the cursor describing them in one transaction; the sink gets the
+    records (and is flushed) before the commit, so the cursor never passes what it missed."""
+    kind = ctx.source.kind
+    apply_pii(records, ctx.pii)
+    with ctx.store.transaction():
+        if records:
+            ctx.store.write_records(records, source=kind)
+        ctx.store.set_cursor(repo_id, entity, cursor.dumps(), ctx.run.run_id)
+        if ctx.etags is not None:
+            ctx.etags.flush()
+        if ctx.opts.sink is not None and records:
+            ctx.opts.sink.publish(records, source=kind)
+            ctx.opts.sink.flush()
+    ctx.run.set(api_calls=ctx.source.api_calls)
+    ctx.run.flush_if_due()
+
+
+def sync_entity(
+    ctx: SyncContext,
+    repo_id: str,
+    entity: str,
+    pages: Callable[[datetime | None, str | None], Iterator[Page]],
+    mark: datetime | None,
+) -> int:
+    """Page one entity of one repository into the store; return the items written."""
+    stored = None if ctx.opts.full else ctx.store.get_cursor(repo_id, entity)
+    cursor = EntityCursor.loads(stored)  # --full: a fresh pass from the newest change
+    if cursor.since and not cursor.resume and mark is not None and mark <= cursor.since:
+        return 0  # the forge says nothing changed since the last complete pass
+    buffer: list[Any] = []
+    items = 0
+    high = cursor.high
+    for page in pages(cursor.since, cursor.resume):
+        if ctx.cancel.is_set():
+            raise Interrupted("interrupted by the user (Ctrl-C)")
+        buffer.extend(page.records)
+        items += page.items
+        if page.errors:
+            ctx.run.add(errors=page.errors)
+        if page.high is not None and (high is None or page.high > high):
+            high = page.high
+        if entity == PULL_REQUESTS:
+            ctx.run.add(prs_collected=page.items)
+            ctx.progress.advance(page.items)
+        last = page.resume is None or page.done
+        if last or len(buffer) >= ctx.opts.batch_size:
+            nxt = EntityCursor(cursor.since, None if last else page.resume, high)
+            if last:
+                newest = high or mark  # e.g. contributors: the push time the forge reported
+                watermark = min(newest, ctx.started_at) if newest else cursor.since
+                nxt = EntityCursor(watermark, None, None)
+            commit_chunk(ctx, repo_id, entity, buffer, nxt)
+            buffer = []
+            if last:
+                break
+    return items
+
+
+def sync_repository(ctx: SyncContext, ref: RepoRef) -> int:
+    """Sync one repository; return the pull requests written."""
+    source = ctx.source
+    snap = source.repository(ref)
+    repo_id = snap.repository.id
+    records = [snap.repository, *snap.records]
+    apply_pii(records, ctx.pii)
+    ctx.store.write_records(records, source=source.kind)
+    prs = 0
+    entity_pages = {
+        PULL_REQUESTS: source.pull_requests,
+        ISSUES: source.issues,
+        CI_RUNS: source.ci_runs,
+        CONTRIBUTORS: source.contributors,
+    }
+    for entity, fetch in entity_pages.items():
+        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), snap.marks.get(entity))
+        if entity == PULL_REQUESTS:
+            prs = n
+    return prs
+
+
+def sync_forge(
+    store: Store,
+    source: ForgeSource,
+    targets: Sequence[str],
+    opts: CollectOptions,
+    progress: Progress | None = None,
+    *,
+    etags: StoreEtagCache | None = None,
+) -> CollectResult:
+    """Collect every target (``owner/repo`` or ``owner``) of one forge in one run."""
+    progress = progress or NullProgress()
+    pii = str(opts.extra.get("pii", "keep"))
+    if pii not in PII_MODES:
+        raise BadInput(f"--pii {pii!r}: use keep, hash or drop")
+    concurrency = max(1, int(str(opts.extra.get("concurrency", 4))))
+    settings = run_settings(
+        since=opts.since.isoformat() if opts.since else None,
+        repositories=list(targets),
+        collect_prs=True,
+        collect_reviews=True,
+        collect_comments=True,
+        force_refetch=opts.full,
+        batch_size=opts.batch_size,
+        api=opts.extra.get("api", "graphql"),
+        api_url=opts.api_url,
+        pii=pii,
+        concurrency=concurrency,
+    )
+    with start_run(
+        store,
+        source.data_source,
+        settings,
+        flush_seconds=opts.flush_seconds,
+        stuck_after=opts.stuck_after,
+    ) as run:
+        ctx = SyncContext(store, source, opts, run, progress, run.started_at, pii=pii, etags=etags)
+        try:
+            result = _sync_all(ctx, targets, concurrency)
+            if etags is not None:
+                etags.flush()
+        finally:
+            run.set(api_calls=source.api_calls)
+            progress.finish()
+    result.api_calls = source.api_calls
+    result.errors = run.counters["errors"]
+    return result
+
+
+def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> CollectResult:
+    source, run = ctx.source, ctx.run
+    refs: list[RepoRef] = []
+    for target in targets:
+        refs.extend(source.list_repositories(target))
+        if "/" not in target:
+            team_records = source.teams(target)
+            if team_records:
+                ctx.store.write_records(team_records, source=source.kind)
+    result = CollectResult(source.kind, run.run_id, [])
+    ctx.progress.start(f"{source.kind} pull requests", None)
+    failures: list[ForgelensError] = []
+
+    def one(ref: RepoRef) -> None:
+        try:
+            prs = sync_repository(ctx, ref)
+        except (NotFound, ForgeError) as exc:  # this repository only; the others continue
+            failures.append(exc)
+            run.add(errors=1)
+            ctx.progress.note(f"{ref.full_name}: {exc.message}")
+            log.warning("repository failed", repository=ref.full_name, error=exc.message)
+            return
+        with ctx.lock:
+            result.repositories.append(repository_id(source.kind, ref.full_name))
+            result.prs += prs
+        run.add(repos_processed=1)
+        run.flush_if_due()
+
+    if concurrency == 1 or len(refs) <= 1:
+        for ref in refs:
+            one(ref)
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
+            futures = [pool.submit(one, ref) for ref in refs]
+            try:
+                for fut in as_completed(futures):
+                    fut.result()
+            except BaseException:
+                ctx.cancel.set()
+                raise
+    if refs and len(failures) == len(refs):
+        first = failures[0]
+        raise type(first)(first.message) from first
+    return result
+
+
+def collect_forge(
+    kind: str,
+    store: Store,
+    specs: list[SourceSpec],
+    opts: CollectOptions,
+    progress: Progress,
+) -> CollectResult:
+    """The ``FORGE_COLLECTORS`` entry for every kind with a registered source."""
+    factory = FORGE_SOURCES.get(kind)
+    if factory is None:
+        raise BadInput(f"collecting {kind} sources is not available in this version")
+    etags = StoreEtagCache(store)
+    source = factory(opts, etags)
+    try:
+        return sync_forge(store, source, [s.target for s in specs], opts, progress, etags=etags)
+    finally:
+        source.close()
+
+
+def register_forge(kind: str, factory: SourceFactory) -> None:
+    FORGE_SOURCES[kind] = factory
+    FORGE_COLLECTORS[kind] = partial(collect_forge, kind)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: Any) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _register_builtin() -> None:
+    from forgelens.sources import github
+
+    register_forge("github", github.from_options)
+
+
+_register_builtin()

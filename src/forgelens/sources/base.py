@@ -1,0 +1,141 @@
+"""The forge-neutral source interface the engine (sync, backfill) programs against.
+
+Every forge source (GitHub, GitLab, Bitbucket Server, Bitbucket Cloud) implements
+``ForgeSource``: it lists repositories, describes one repository (``RepoSnapshot``: the record,
+its branch protection, and "latest change" marks that let an incremental sync skip unchanged
+entities), and pages each entity newest-change-first as ``Page``s. A page carries its records,
+the newest change time it saw (``high``: the next watermark) and an opaque ``resume`` token
+that fetches the page after it -- store it and hand it back to continue after a crash or in a
+later backfill chunk. Sources map payloads to ``records`` and nothing else: no store, no sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from forgelens.records import (
+    BranchProtection,
+    Comment,
+    Person,
+    PrCommit,
+    PrFile,
+    PullRequest,
+    Repository,
+    Review,
+)
+
+# Entities a forge sync pages through, in the order the engine syncs them.
+PULL_REQUESTS = "pull_requests"
+ISSUES = "issues"
+CI_RUNS = "ci_runs"
+CONTRIBUTORS = "contributors"
+ENTITIES = (PULL_REQUESTS, ISSUES, CI_RUNS, CONTRIBUTORS)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRef:
+    """A repository as the forge names it (``owner/name``; GitLab groups may nest)."""
+
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @classmethod
+    def parse(cls, full_name: str) -> RepoRef:
+        owner, _, name = full_name.strip("/").rpartition("/")
+        return cls(owner, name)
+
+
+@dataclass
+class PrBundle:
+    """One pull request with everything hanging off it."""
+
+    pr: PullRequest
+    reviews: list[Review] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    files: list[PrFile] = field(default_factory=list)
+    commits: list[PrCommit] = field(default_factory=list)
+
+    def records(self) -> list[Any]:
+        return [self.pr, *self.reviews, *self.comments, *self.files, *self.commits]
+
+
+@dataclass
+class Page:
+    """One page of an entity, newest change first."""
+
+    records: list[Any]
+    items: int  # primary items on the page (PRs, issues, runs ...) for the run counters
+    high: datetime | None = None  # newest change time seen on this page
+    resume: str | None = None  # token for the page after this one; None on the last page
+    errors: int = 0  # items skipped because the forge sent something unusable
+    done: bool = False  # the source reached the ``since`` watermark (nothing older needed)
+
+
+@dataclass
+class RepoSnapshot:
+    """A repository's own record, the records that come with it, and its change marks."""
+
+    repository: Repository
+    ref: RepoRef  # the canonical name (after a rename)
+    records: list[Any] = field(default_factory=list)  # e.g. BranchProtection, Person
+    marks: dict[str, datetime | None] = field(default_factory=dict)  # entity -> latest change
+
+
+@runtime_checkable
+class ForgeSource(Protocol):
+    """What the engine needs from a forge. Implementations are thread-safe."""
+
+    kind: str  # "github", "gitlab", ... (the spec prefix and records' ``source``)
+    data_source: str  # seed 000: "insight_github", ...
+
+    def list_repositories(self, target: str) -> list[RepoRef]:
+        """``owner/repo`` -> that one; ``owner`` -> every repository of the org or user."""
+        ...
+
+    def repository(self, ref: RepoRef) -> RepoSnapshot: ...
+
+    def pull_requests(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]:
+        """Pages of PR bundles (``Page.records`` = PR + reviews + comments + files + commits),
+        newest update first, stopping at ``since``; ``resume`` continues a previous pass."""
+        ...
+
+    def issues(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
+
+    def ci_runs(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
+
+    def contributors(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
+
+    def teams(self, owner: str) -> list[Any]:
+        """Teams and team members of an organization ([] for users or without access)."""
+        ...
+
+    def branch_protection(self, ref: RepoRef, branch: str) -> BranchProtection | None: ...
+
+    @property
+    def api_calls(self) -> int:
+        """Requests sent so far (exact; retries, redirects and 304s included)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def people_from(logins: dict[str, Person], *candidates: Person | None) -> None:
+    """Collect distinct ``Person`` records by login (helper for sources)."""
+    for p in candidates:
+        if p is not None and p.login and p.login not in logins:
+            logins[p.login] = p

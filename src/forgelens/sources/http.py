@@ -1,0 +1,542 @@
+"""The one HTTP client every forge source uses.
+
+``HttpClient.send(RequestSpec)`` sends one logical request and returns a ``Response`` whose JSON
+is decoded, or raises a ``ForgelensError`` a user can act on. Around every request it:
+
+* picks the credential with the most budget from the ``TokenPool`` (and drops rejected ones),
+* keeps a reserve of the rate limit and waits for the reset (``no_wait`` fails fast instead),
+  honours ``retry-after`` and secondary limits, ignores bogus resets (0 / far future),
+* retries 5xx, timeouts, connection resets and malformed JSON with exponential backoff + full
+  jitter, behind a per-host circuit breaker,
+* sends ``If-None-Match`` from an ``EtagCache`` (a 304 returns the cached body),
+* follows same-host redirects (renamed repositories) and counts every request per endpoint.
+
+Forge differences (auth header, header names, what a 403 means) live in a ``ForgeProfile``;
+``HttpClient.paginate`` drives any ``Paginator`` from ``_pagination``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Protocol
+
+import httpx
+
+from forgelens.errors import AuthError, ForgeError, NotFound, RateLimited
+from forgelens.logs import get_logger
+from forgelens.sources._pagination import Paginator, RequestSpec
+from forgelens.sources._ratelimit import Credential, NoCredentialsLeft, TokenPool, backoff_delay
+
+__all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
+
+log = get_logger(__name__)
+
+
+class Verdict(Enum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    REDIRECT = "redirect"
+    RETRY = "retry"  # transient: 5xx, timeouts, resets, malformed body
+    PRIMARY_LIMIT = "primary_limit"  # budget spent: wait for the reset
+    SECONDARY_LIMIT = "secondary_limit"  # too fast: retry-after or a growing pause
+    AUTH = "auth"  # credential rejected: drop it, try the next
+    NOT_FOUND = "not_found"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True)
+class ForgeProfile:
+    """What differs between forges at the HTTP level. GitHub's values are the defaults."""
+
+    name: str = "GitHub"
+    token_env: str = "GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
+    auth_scheme: str = "Bearer"
+    auth_header_name: str = "Authorization"
+    limit_header: str = "x-ratelimit-limit"
+    remaining_header: str = "x-ratelimit-remaining"
+    reset_header: str = "x-ratelimit-reset"  # epoch seconds
+    resource_header: str = "x-ratelimit-resource"
+    secondary_markers: tuple[str, ...] = ("secondary rate limit", "abuse")
+    default_headers: tuple[tuple[str, str], ...] = (
+        ("Accept", "application/vnd.github+json"),
+        ("X-GitHub-Api-Version", "2022-11-28"),
+    )
+
+    def auth_headers(self, secret: str) -> dict[str, str]:
+        value = f"{self.auth_scheme} {secret}" if self.auth_scheme else secret
+        return {self.auth_header_name: value}
+
+    def classify(self, response: httpx.Response) -> Verdict:
+        status = response.status_code
+        if status < 300:
+            return Verdict.OK
+        if status == 304:
+            return Verdict.NOT_MODIFIED
+        if status in (301, 302, 307, 308):
+            return Verdict.REDIRECT
+        if status == 401:
+            return Verdict.AUTH
+        if status in (403, 429):
+            if response.headers.get(self.remaining_header) == "0":
+                return Verdict.PRIMARY_LIMIT
+            text = response.text.lower()
+            if status == 429 or "retry-after" in response.headers:
+                return Verdict.SECONDARY_LIMIT
+            if any(m in text for m in self.secondary_markers):
+                return Verdict.SECONDARY_LIMIT
+            if "rate limit" in text:
+                return Verdict.PRIMARY_LIMIT
+            return Verdict.FATAL
+        if status in (404, 410):
+            return Verdict.NOT_FOUND
+        if status >= 500 or status == 408:
+            return Verdict.RETRY
+        return Verdict.FATAL
+
+
+@dataclass
+class ClientPolicy:
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    reserve: int = 50  # never spend the last N points of a budget
+    no_wait: bool = False
+    secondary_wait: float = 60.0  # first pause after a secondary limit without retry-after
+    breaker_threshold: int = 8
+    breaker_cooldown: float = 10.0
+    concurrency: int = 4
+
+
+class EtagCache(Protocol):
+    """Remembers (etag, body) per request key so unchanged resources cost a 304."""
+
+    def get(self, key: str) -> tuple[str, bytes] | None: ...
+
+    def put(self, key: str, etag: str, body: bytes) -> None: ...
+
+
+class MemoryEtagCache:
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put(self, key: str, etag: str, body: bytes) -> None:
+        with self._lock:
+            self._data[key] = (etag, body)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: httpx.Headers
+    url: str
+    content: bytes
+    from_cache: bool = False
+    _json: Any = None
+    _decoded: bool = False
+
+    def json(self) -> Any:
+        if not self._decoded:
+            self._json = json.loads(self.content) if self.content else None
+            self._decoded = True
+        return self._json
+
+
+@dataclass
+class RequestStats:
+    """Every request sent (retries, redirects and 304s included), per endpoint and status."""
+
+    total: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[int] = field(default_factory=Counter)
+    retries: int = 0
+    not_modified: int = 0
+    waited_seconds: float = 0.0
+    seconds: float = 0.0  # time spent in requests (sending, server, reading)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, endpoint: str, status: int) -> None:
+        with self._lock:
+            self.total += 1
+            self.by_endpoint[endpoint] += 1
+            self.by_status[status] += 1
+            if status == 304:
+                self.not_modified += 1
+
+
+class CircuitBreaker:
+    """Per host: opens after ``threshold`` consecutive failures, half-opens after a cool-down."""
+
+    def __init__(self, threshold: int, cooldown: float) -> None:
+        self.threshold, self.cooldown = threshold, cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def wait_time(self, now: float) -> float:
+        with self._lock:
+            if self.opened_at is None:
+                return 0.0
+            return max(0.0, self.opened_at + self.cooldown - now)
+
+    def success(self) -> None:
+        with self._lock:
+            self.failures, self.opened_at = 0, None
+
+    def failure(self, now: float) -> bool:
+        """Record a failure; True when this one opened (or re-opened) the circuit."""
+        with self._lock:
+            self.failures += 1
+            if self.failures >= self.threshold:
+                self.opened_at = now
+                return True
+            return False
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.delay = reason, delay
+
+
+class HttpClient:
+    """Thread-safe; one per run and forge host. Close it (or use ``with``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tokens: TokenPool | None = None,
+        profile: ForgeProfile | None = None,
+        policy: ClientPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        etags: EtagCache | None = None,
+        refresh: Callable[[Credential], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = httpx.URL(self.base_url).host or self.base_url
+        self.tokens = tokens or TokenPool()
+        self.profile = profile or ForgeProfile()
+        self.policy = policy or ClientPolicy()
+        self.etags = etags
+        self.refresh = refresh
+        self.stats = RequestStats()
+        self.note: Callable[[str], None] = lambda _text: None
+        self._sleep, self._rng = sleep, rng or random.Random()
+        self._breaker = CircuitBreaker(self.policy.breaker_threshold, self.policy.breaker_cooldown)
+        self._slots = threading.BoundedSemaphore(max(1, self.policy.concurrency))
+        p = self.policy
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout, pool=p.read_timeout),
+            limits=httpx.Limits(
+                max_connections=max(2, p.concurrency * 2),
+                max_keepalive_connections=max(2, p.concurrency * 2),
+            ),
+            headers=dict(self.profile.default_headers),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- public -------------------------------------------------------------------------------
+    def get(self, url: str, endpoint: str, **params: Any) -> Response:
+        return self.send(RequestSpec("GET", url, endpoint, params=params, conditional=True))
+
+    def send(self, spec: RequestSpec) -> Response:
+        """Send ``spec`` with retries, rate limiting and redirects; raise on a final failure."""
+        secondary_hits = 0
+        attempt = 0
+        redirects = 0
+        while True:
+            try:
+                response, verdict, cred = self._attempt(spec)
+            except _Retry as retry:
+                attempt += 1
+                self.stats.retries += 1
+                if attempt >= self.policy.max_attempts:
+                    raise ForgeError(
+                        f"{self.profile.name} at {self.host} kept failing ({retry.reason}) on "
+                        f"{spec.method} {_path(spec.url)} after {attempt} attempts; try again later"
+                    ) from None
+                delay = retry.delay
+                if delay is None:
+                    delay = backoff_delay(
+                        attempt,
+                        base=self.policy.backoff_base,
+                        cap=self.policy.backoff_cap,
+                        rng=self._rng,
+                    )
+                log.debug("http retry", endpoint=spec.endpoint, reason=retry.reason, delay=delay)
+                self._sleep(delay)
+                continue
+            if verdict in (Verdict.OK, Verdict.NOT_MODIFIED):
+                return response
+            if verdict is Verdict.REDIRECT:
+                redirects += 1
+                location = response.headers.get("location", "")
+                target = httpx.URL(self.base_url + "/").join(location)
+                if redirects > 5 or target.host != self.host:
+                    raise ForgeError(
+                        f"{self.profile.name} redirected {_path(spec.url)} to another host or "
+                        "in a loop; pass the new location with --api-url"
+                    )
+                spec = replace(spec, url=str(target), params={})
+                continue
+            if verdict is Verdict.AUTH:
+                assert cred is not None  # anonymous 401s are raised in _attempt
+                left = self.tokens.drop(cred)
+                log.warning(
+                    "credential rejected, dropped from the pool",
+                    credential=cred.label,
+                    host=self.host,
+                    left=left,
+                )
+                if left == 0:
+                    raise self._auth_error()
+                continue
+            if verdict is Verdict.PRIMARY_LIMIT:
+                self.wait_for_reset(spec.resource)
+                continue
+            if verdict is Verdict.SECONDARY_LIMIT:
+                secondary_hits += 1
+                if secondary_hits > self.policy.max_attempts:
+                    raise RateLimited(
+                        f"{self.profile.name} at {self.host} keeps refusing requests as too "
+                        "fast (secondary rate limit); lower --concurrency and try again later"
+                    )
+                self._wait(self._secondary_delay(response, secondary_hits), "secondary limit")
+                continue
+            if verdict is Verdict.NOT_FOUND:
+                raise NotFound(
+                    f"{_path(spec.url)} on {self.host}: repository not found or the token has "
+                    "no access"
+                )
+            raise ForgeError(
+                f"{self.profile.name} at {self.host} answered {response.status} to "
+                f"{spec.method} {_path(spec.url)}: {_message(response)}"
+            )
+
+    def paginate(
+        self, spec: RequestSpec, paginator: Paginator, *, max_pages: int | None = None
+    ) -> Iterator[tuple[Response, list[Any], str | None]]:
+        """Yield (response, items, resume token of the next page or None) page by page."""
+        pages = 0
+        current: RequestSpec | None = spec
+        while current is not None:
+            response = self.send(current)
+            body = response.json()
+            nxt = paginator.next(current, _as_httpx(response), body)
+            pages += 1
+            if max_pages is not None and pages >= max_pages:
+                nxt = None
+            yield response, paginator.items(body), (paginator.token(nxt) if nxt else None)
+            current = nxt
+
+    # -- one attempt --------------------------------------------------------------------------
+    def _attempt(self, spec: RequestSpec) -> tuple[Response, Verdict, Credential | None]:
+        self._respect_breaker()
+        cred = self._credential(spec.resource)
+        headers: dict[str, str] = {}
+        if cred is not None:
+            headers.update(self.profile.auth_headers(cred.secret))
+        cache_key = _cache_key(spec) if spec.conditional and self.etags is not None else None
+        cached = self.etags.get(cache_key) if cache_key and self.etags is not None else None
+        if cached:
+            headers["If-None-Match"] = cached[0]
+        started = time.monotonic()
+        try:
+            with self._slots:
+                raw = self._http.request(
+                    spec.method,
+                    spec.url,
+                    params=spec.params or None,
+                    json=spec.json,
+                    headers=headers,
+                )
+                content = raw.read()
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            self.stats.count(spec.endpoint, 0)
+            self._breaker_failure()
+            raise _Retry(type(exc).__name__) from None
+        self.stats.count(spec.endpoint, raw.status_code)
+        self.stats.seconds += time.monotonic() - started
+        log.debug(
+            "http request",
+            method=spec.method,
+            endpoint=spec.endpoint,
+            status=raw.status_code,
+            ms=round((time.monotonic() - started) * 1000, 1),
+            credential=cred.label if cred else "anonymous",
+        )
+        if cred is not None:
+            self._update_budget(cred, raw, spec.resource)
+        verdict = self.profile.classify(raw)
+        if verdict is Verdict.RETRY:
+            self._breaker_failure()
+            raise _Retry(f"HTTP {raw.status_code}", _retry_after(raw))
+        self._breaker.success()
+        if verdict is Verdict.AUTH and cred is None:
+            raise self._auth_error()
+        response = Response(raw.status_code, raw.headers, str(raw.url), content)
+        if verdict is Verdict.NOT_MODIFIED and cached:
+            response.content, response.from_cache, response.status = cached[1], True, 200
+        if verdict in (Verdict.OK, Verdict.NOT_MODIFIED):
+            try:
+                response.json()
+            except ValueError:
+                raise _Retry("malformed JSON") from None
+            etag = raw.headers.get("etag")
+            if cache_key and etag and not response.from_cache and self.etags is not None:
+                self.etags.put(cache_key, etag, content)
+        return response, verdict, cred
+
+    def _credential(self, resource: str) -> Credential | None:
+        now = time.time()
+        if self.tokens.all_exhausted(resource, self.policy.reserve, now):
+            self.wait_for_reset(resource)
+        try:
+            cred = self.tokens.pick(resource, time.time())
+        except NoCredentialsLeft:
+            raise self._auth_error() from None
+        if cred is not None and self.refresh and cred.expires_at and cred.expires_at - now < 300:
+            self.refresh(cred)
+        return cred
+
+    def _update_budget(self, cred: Credential, raw: httpx.Response, resource: str) -> None:
+        h = raw.headers
+        if self.profile.remaining_header not in h:
+            return
+        budget = cred.budget(h.get(self.profile.resource_header) or resource)
+        budget.limit = _int(h.get(self.profile.limit_header), budget.limit)
+        budget.remaining = _int(h.get(self.profile.remaining_header), budget.remaining)
+        reset = _int(h.get(self.profile.reset_header), -1)
+        budget.reset_at = float(reset) if reset > 0 else None
+
+    def update_budget(
+        self, resource: str, *, remaining: int, limit: int, reset_at: float | None
+    ) -> None:
+        """Record a budget reported in a body (GraphQL ``rateLimit``) for the current token."""
+        cred = self.tokens.pick(resource) if not self.tokens.anonymous else None
+        if cred is None:
+            return
+        b = cred.budget(resource)
+        b.remaining, b.limit, b.reset_at = remaining, limit, reset_at
+
+    # -- waiting ------------------------------------------------------------------------------
+    def wait_for_reset(self, resource: str) -> None:
+        """Wait until ``resource`` refills (or raise ``RateLimited`` with ``no_wait``)."""
+        now = time.time()
+        wait = self.tokens.earliest_reset(resource, now)
+        if wait is None:
+            # Unknown or bogus reset (GHES sends 0 / far future): never wait forever.
+            wait = self.policy.secondary_wait
+        self._wait(wait, f"{resource} rate limit")
+
+    def _secondary_delay(self, raw: Response, hits: int) -> float:
+        after = _retry_after_headers(raw.headers)
+        if after is not None:
+            return after
+        return float(min(self.policy.secondary_wait * 2.0 ** (hits - 1), 15 * 60.0))
+
+    def _wait(self, seconds: float, why: str) -> None:
+        until = datetime.fromtimestamp(time.time() + seconds, UTC)
+        if self.policy.no_wait:
+            raise RateLimited(
+                f"{self.profile.name} {why} reached for {self.host} (resets at "
+                f"{until:%H:%M:%S} UTC); wait, add tokens to {self.profile.token_env}, or run "
+                "without --no-wait",
+                reset_at=until.timestamp(),
+            )
+        self.note(f"waiting for the {self.profile.name} {why} until {until:%H:%M:%S} UTC")
+        log.info("rate limited, waiting", host=self.host, why=why, seconds=round(seconds, 1))
+        self.stats.waited_seconds += seconds
+        self._sleep(seconds)
+
+    def _respect_breaker(self) -> None:
+        wait = self._breaker.wait_time(time.monotonic())
+        if wait > 0:
+            if self.policy.no_wait:
+                raise ForgeError(
+                    f"{self.profile.name} at {self.host} is failing repeatedly (circuit open); "
+                    "try again later"
+                )
+            self.note(f"{self.host} is failing; pausing {wait:.0f}s before trying again")
+            self._sleep(wait)
+
+    def _breaker_failure(self) -> None:
+        if self._breaker.failure(time.monotonic()):
+            log.warning("circuit opened", host=self.host, cooldown=self.policy.breaker_cooldown)
+
+    def _auth_error(self) -> AuthError:
+        return AuthError(
+            f"{self.profile.name} token rejected for {self.host}: check {self.profile.token_env}"
+        )
+
+
+def _as_httpx(response: Response) -> httpx.Response:
+    return httpx.Response(response.status, headers=response.headers)
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _retry_after_headers(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, min(float(value), 15 * 60.0))
+    except ValueError:
+        return None
+
+
+def _retry_after(raw: httpx.Response) -> float | None:
+    return _retry_after_headers(raw.headers)
+
+
+def _path(url: str) -> str:
+    return httpx.URL(url).path or url
+
+
+def _message(raw: Response) -> str:
+    try:
+        body = raw.json()
+    except ValueError:
+        return raw.content[:200].decode("utf-8", "replace")
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:200]
+    return raw.content[:200].decode("utf-8", "replace")
+
+
+def _cache_key(spec: RequestSpec) -> str:
+    url = httpx.URL(spec.url).copy_merge_params(spec.params) if spec.params else spec.url
+    return f"{spec.method} {url}"

@@ -1,0 +1,1 @@
+"""Test helpers that ship with forgelens (the simulated forge)."""

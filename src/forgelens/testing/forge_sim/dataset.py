@@ -1,0 +1,480 @@
+"""A forge-neutral organization: repositories, people, pull requests with reviews, comments,
+files and commits, issues, CI runs, teams and branch protection -- generated deterministically
+from a seed and a size. Renderers (``github.py``; GitLab and Bitbucket later) show the same
+dataset through each forge's API shape; mutations (rename, delete, touch) model what happens
+to an organization while a collector runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+GITHUB_FILE_CAP = 3000  # GitHub lists at most 3,000 files of a pull request
+
+
+@dataclass
+class SimSize:
+    repos: int = 3
+    prs_per_repo: int = 40
+    issues_per_repo: int = 10
+    runs_per_repo: int = 10
+    people: int = 12
+    teams: int = 2
+    reviews: float = 3.0  # averages per pull request
+    comments: float = 5.0
+    files: float = 8.0
+    commits: float = 3.0
+    huge_pr_files: int = 0  # >0: the first repository's PR #1 changes this many files
+
+
+@dataclass
+class SimPerson:
+    id: int
+    login: str
+    name: str
+    email: str
+    is_bot: bool = False
+
+
+@dataclass
+class SimComment:
+    id: int
+    author: str | None
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    path: str | None = None  # review comments only
+    line: int | None = None
+
+
+@dataclass
+class SimReview:
+    id: int
+    author: str | None
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED
+    body: str
+    submitted_at: datetime
+    commit_sha: str
+    comments: list[SimComment] = field(default_factory=list)
+
+
+@dataclass
+class SimFile:
+    path: str
+    additions: int
+    deletions: int
+    status: str  # added | modified | removed | renamed
+
+
+@dataclass
+class SimCommit:
+    sha: str
+    message: str
+    author: str | None
+    author_name: str
+    author_email: str
+    authored_at: datetime
+
+
+@dataclass
+class SimPR:
+    number: int
+    id: int
+    title: str
+    body: str
+    state: str  # open | closed | merged
+    draft: bool
+    author: str | None
+    created_at: datetime
+    updated_at: datetime
+    merged_at: datetime | None
+    closed_at: datetime | None
+    merged_by: str | None
+    base: str
+    head: str
+    labels: list[str]
+    reviews: list[SimReview] = field(default_factory=list)
+    comments: list[SimComment] = field(default_factory=list)
+    files: list[SimFile] = field(default_factory=list)
+    commits: list[SimCommit] = field(default_factory=list)
+    changed_files: int = 0
+
+    @property
+    def additions(self) -> int:
+        return sum(f.additions for f in self.files)
+
+    @property
+    def deletions(self) -> int:
+        return sum(f.deletions for f in self.files)
+
+    @property
+    def review_comments(self) -> list[SimComment]:
+        return [c for r in self.reviews for c in r.comments]
+
+
+@dataclass
+class SimIssue:
+    number: int
+    id: int
+    title: str
+    body: str
+    state: str  # open | closed
+    author: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    labels: list[str]
+    comments: list[SimComment] = field(default_factory=list)
+
+
+@dataclass
+class SimRun:
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    created_at: datetime
+    updated_at: datetime
+    head_sha: str
+    head_branch: str
+    event: str
+
+
+@dataclass
+class SimProtection:
+    branch: str
+    required_approvals: int
+    code_owner_reviews: bool
+    dismiss_stale: bool
+    checks: list[str]
+    enforce_admins: bool
+    allow_force_pushes: bool
+
+
+@dataclass
+class SimRepo:
+    id: int
+    owner: str
+    name: str
+    description: str
+    default_branch: str
+    private: bool
+    language: str
+    stars: int
+    created_at: datetime
+    updated_at: datetime
+    pushed_at: datetime
+    prs: list[SimPR] = field(default_factory=list)
+    issues: list[SimIssue] = field(default_factory=list)
+    runs: list[SimRun] = field(default_factory=list)
+    protection: SimProtection | None = None
+    contributors: dict[str, int] = field(default_factory=dict)
+    deleted: bool = False
+    _by_updated: list[SimPR] | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def prs_by_updated(self) -> list[SimPR]:
+        """Pull requests, newest update first (ties: higher number first)."""
+        if self._by_updated is None:
+            self._by_updated = sorted(
+                self.prs, key=lambda p: (p.updated_at, p.number), reverse=True
+            )
+        return self._by_updated
+
+    def pr(self, number: int) -> SimPR | None:
+        if 1 <= number <= len(self.prs) and self.prs[number - 1].number == number:
+            return self.prs[number - 1]
+        return next((p for p in self.prs if p.number == number), None)
+
+    def issue(self, number: int) -> SimIssue | None:
+        return next((i for i in self.issues if i.number == number), None)
+
+
+@dataclass
+class SimTeam:
+    slug: str
+    name: str
+    description: str
+    parent: str | None
+    members: list[tuple[str, str]]  # (login, role)
+
+
+@dataclass
+class Dataset:
+    org: str
+    is_org: bool
+    people: list[SimPerson]
+    repos: list[SimRepo]
+    teams: list[SimTeam]
+    renamed: dict[str, int] = field(default_factory=dict)  # old full name -> repo id
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def person(self, login: str | None) -> SimPerson | None:
+        return next((p for p in self.people if p.login == login), None) if login else None
+
+    def repo(self, owner: str, name: str) -> SimRepo | None:
+        """The live repository called ``owner/name`` (not renamed-away or deleted)."""
+        full = f"{owner}/{name}".lower()
+        return next((r for r in self.repos if r.full_name.lower() == full and not r.deleted), None)
+
+    def repo_by_id(self, repo_id: int) -> SimRepo | None:
+        return next((r for r in self.repos if r.id == repo_id and not r.deleted), None)
+
+    def live_repos(self) -> list[SimRepo]:
+        return [r for r in self.repos if not r.deleted]
+
+    # -- mutations ---------------------------------------------------------------------------
+    def rename(self, full_name: str, new_name: str) -> None:
+        with self.lock:
+            owner, name = full_name.split("/")
+            repo = self.repo(owner, name)
+            if repo is None:
+                raise KeyError(full_name)
+            self.renamed[full_name.lower()] = repo.id
+            repo.name = new_name
+
+    def delete(self, full_name: str) -> None:
+        with self.lock:
+            owner, name = full_name.split("/")
+            repo = self.repo(owner, name)
+            if repo is None:
+                raise KeyError(full_name)
+            repo.deleted = True
+
+    def touch_pr(self, full_name: str, number: int, at: datetime, title: str | None = None) -> None:
+        """Update a pull request (its ``updated_at`` moves to ``at``)."""
+        with self.lock:
+            owner, name = full_name.split("/")
+            repo = self.repo(owner, name)
+            pr = repo.pr(number) if repo else None
+            if repo is None or pr is None:
+                raise KeyError(f"{full_name}#{number}")
+            pr.updated_at = at
+            if title is not None:
+                pr.title = title
+            repo.updated_at = max(repo.updated_at, at)
+            repo._by_updated = None
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()  # noqa: S324
+
+
+def _count(rng: random.Random, mean: float) -> int:
+    """A small count with the given mean (uniform 0..2*mean)."""
+    return rng.randint(0, max(0, round(2 * mean)))
+
+
+WORDS = [
+    "fix",
+    "add",
+    "remove",
+    "refactor",
+    "update",
+    "parser",
+    "cache",
+    "store",
+    "api",
+    "docs",
+    "test",
+    "build",
+    "ci",
+    "auth",
+]
+DIRS = ("src/core", "src/api", "src/ui", "tests", "docs", "scripts")
+
+
+def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> Dataset:
+    """A deterministic organization: the same seed and size give the same data."""
+    size = size or SimSize()
+    rng = random.Random(seed)
+    people = [
+        SimPerson(1000 + i, f"dev{i}", f"Developer {i}", f"dev{i}@{org}.example")
+        for i in range(size.people)
+    ]
+    people.append(SimPerson(999, "ci-bot[bot]", "CI Bot", "bot@noreply.example", is_bot=True))
+    logins = [p.login for p in people[:-1]]
+    ids = iter(range(10_000_000, 10**9))
+    repos: list[SimRepo] = []
+    for r in range(size.repos):
+        created = EPOCH - timedelta(days=400 - r)
+        repo = SimRepo(
+            id=500 + r,
+            owner=org,
+            name=f"service-{r}",
+            description=f"Service {r}",
+            default_branch="main",
+            private=r % 2 == 1,
+            language="Python",
+            stars=rng.randint(0, 500),
+            created_at=created,
+            updated_at=created,
+            pushed_at=created,
+        )
+        for n in range(1, size.prs_per_repo + 1):
+            repo.prs.append(_pr(rng, repo, n, logins, ids, size))
+        for k in range(size.issues_per_repo):
+            repo.issues.append(_issue(rng, repo, size.prs_per_repo + 1 + k, logins, ids))
+        for k in range(size.runs_per_repo):
+            at = EPOCH + timedelta(hours=7 * k + r, minutes=rng.randint(0, 59))
+            done = rng.random() < 0.9
+            repo.runs.append(
+                SimRun(
+                    next(ids),
+                    rng.choice(["CI", "Lint", "Release"]),
+                    "completed" if done else "in_progress",
+                    rng.choice(["success", "success", "failure"]) if done else None,
+                    at,
+                    at + timedelta(minutes=rng.randint(1, 30)),
+                    _sha(repo.id, "run", k),
+                    rng.choice(["main", f"feature/{k}"]),
+                    rng.choice(["push", "pull_request"]),
+                )
+            )
+        if r % 3 != 2:
+            repo.protection = SimProtection(
+                "main",
+                rng.randint(1, 2),
+                rng.random() < 0.5,
+                True,
+                ["ci/test", "lint"],
+                r % 2 == 0,
+                False,
+            )
+        for pr in repo.prs:
+            for c in pr.commits:
+                if c.author:
+                    repo.contributors[c.author] = repo.contributors.get(c.author, 0) + 1
+        stamps = [p.updated_at for p in repo.prs] + [i.updated_at for i in repo.issues]
+        repo.updated_at = max([created, *stamps])
+        repo.pushed_at = max([created, *(c.authored_at for p in repo.prs for c in p.commits)])
+        repos.append(repo)
+    if size.huge_pr_files and repos and repos[0].prs:
+        pr = repos[0].prs[0]
+        pr.files = [
+            SimFile(f"gen/file_{i:05d}.txt", 1, 0, "added") for i in range(size.huge_pr_files)
+        ]
+        pr.changed_files = len(pr.files)
+    teams = []
+    for t in range(size.teams):
+        members = [
+            (logins[(t * 3 + k) % len(logins)], "maintainer" if k == 0 else "member")
+            for k in range(4)
+        ]
+        teams.append(
+            SimTeam(f"team-{t}", f"Team {t}", f"Team number {t}", "team-0" if t else None, members)
+        )
+    return Dataset(org, True, people, repos, teams)
+
+
+def _pick(rng: random.Random, logins: list[str]) -> str | None:
+    return None if rng.random() < 0.02 else rng.choice(logins)  # a ghost (deleted) user
+
+
+def _pr(
+    rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: object, size: SimSize
+) -> SimPR:
+    it = iter(ids)  # type: ignore[call-overload]
+    created = repo.created_at + timedelta(
+        days=n * 0.05 + rng.random() * 30, seconds=rng.randint(0, 86399)
+    )
+    updated = created + timedelta(hours=rng.randint(1, 200), seconds=rng.randint(0, 3599))
+    roll = rng.random()
+    state = "merged" if roll < 0.7 else ("closed" if roll < 0.85 else "open")
+    author = _pick(rng, logins)
+    merged_at = updated - timedelta(minutes=5) if state == "merged" else None
+    closed_at = merged_at if state == "merged" else (updated if state == "closed" else None)
+    pr = SimPR(
+        number=n,
+        id=next(it),
+        title=f"{rng.choice(WORDS)} {rng.choice(WORDS)} #{n}",
+        body=f"Body of pull request {n}",
+        state=state,
+        draft=state == "open" and rng.random() < 0.2,
+        author=author,
+        created_at=created,
+        updated_at=updated,
+        merged_at=merged_at,
+        closed_at=closed_at,
+        merged_by=rng.choice(logins) if state == "merged" else None,
+        base="main",
+        head=f"feature/{n}",
+        labels=rng.sample(["bug", "feature", "chore", "docs"], rng.randint(0, 2)),
+    )
+    heavy = rng.random() < 0.02
+    nfiles = rng.randint(20, 120) if heavy else rng.randint(1, max(1, round(2 * size.files - 4)))
+    for f in range(nfiles):
+        d = rng.choice(DIRS)
+        pr.files.append(
+            SimFile(
+                f"{d}/m{n}_{f}.py",
+                rng.randint(0, 80),
+                rng.randint(0, 40),
+                rng.choice(["modified", "modified", "added", "removed"]),
+            )
+        )
+    pr.changed_files = len(pr.files)
+    for c in range(max(1, _count(rng, size.commits))):
+        who = rng.choice(logins)
+        pr.commits.append(
+            SimCommit(
+                _sha(repo.id, n, c),
+                f"commit {c} of #{n}",
+                who,
+                f"Developer {who[3:]}",
+                f"{who}@example.com",
+                created + timedelta(minutes=c),
+            )
+        )
+    for _ in range(_count(rng, size.reviews)):
+        at = created + timedelta(minutes=rng.randint(10, 3000))
+        pr.reviews.append(
+            SimReview(
+                next(it),
+                _pick(rng, logins),
+                rng.choice(["APPROVED", "COMMENTED", "CHANGES_REQUESTED"]),
+                "review",
+                min(at, updated),
+                pr.commits[-1].sha,
+            )
+        )
+    for _ in range(_count(rng, size.comments)):
+        at = min(created + timedelta(minutes=rng.randint(1, 3000)), updated)
+        comment = SimComment(next(it), _pick(rng, logins), "a comment", at, at)
+        if pr.reviews and pr.files and rng.random() < 0.4:
+            comment.path, comment.line = rng.choice(pr.files).path, rng.randint(1, 200)
+            rng.choice(pr.reviews).comments.append(comment)
+        else:
+            pr.comments.append(comment)
+    return pr
+
+
+def _issue(rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: object) -> SimIssue:
+    it = iter(ids)  # type: ignore[call-overload]
+    created = repo.created_at + timedelta(days=rng.random() * 300, seconds=rng.randint(0, 86399))
+    updated = created + timedelta(hours=rng.randint(1, 500))
+    closed = rng.random() < 0.6
+    issue = SimIssue(
+        n,
+        next(it),
+        f"issue {n}",
+        f"Issue body {n}",
+        "closed" if closed else "open",
+        _pick(rng, logins),
+        created,
+        updated,
+        updated if closed else None,
+        rng.sample(["bug", "question"], rng.randint(0, 1)),
+    )
+    for _ in range(rng.randint(0, 3)):
+        at = min(created + timedelta(minutes=rng.randint(1, 600)), updated)
+        issue.comments.append(SimComment(next(it), _pick(rng, logins), "issue comment", at, at))
+    return issue
