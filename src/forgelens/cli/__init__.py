@@ -12,21 +12,21 @@ import sys
 import typer
 
 from forgelens import __version__
-from forgelens.cli import clickhouse as _clickhouse
 from forgelens.cli import analyze as _analyze
+from forgelens.cli import clickhouse as _clickhouse
 from forgelens.cli import collect as _collect
 from forgelens.cli import consume as _consume
 from forgelens.cli import db as _db
 from forgelens.cli import demo as _demo
-from forgelens.cli import pipeline_runs as _pipeline_runs
 from forgelens.cli import keys as _keys
+from forgelens.cli import pipeline_runs as _pipeline_runs
 from forgelens.cli import query as _query
 from forgelens.cli import retention as _retention
 from forgelens.cli import runs as _runs
-from forgelens.cli import sink as _sink
 from forgelens.cli import serve as _serve
-from forgelens.cli import worker as _worker
 from forgelens.cli import sim as _sim
+from forgelens.cli import sink as _sink
+from forgelens.cli import worker as _worker
 from forgelens.cli._common import err_console
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
