@@ -75,6 +75,12 @@ def test_ledger_has_seed_000_column_types(store: Store) -> None:
     assert default == [("DEFAULT", "''")]
 
 
+def test_ledger_row_without_data_source_gets_the_default(store: Store) -> None:
+    row = {"run_id": "r1", "started_at": datetime.now(UTC), "status": "running", "settings": "{}"}
+    store.upsert("git_collection_runs", [row])
+    assert store.query("SELECT data_source FROM git_collection_runs") == [("",)]
+
+
 def test_every_table_is_replacing_merge_tree_on_its_natural_key(store: Store) -> None:
     rows = store.query(
         "SELECT name, engine_full, sorting_key FROM system.tables "
