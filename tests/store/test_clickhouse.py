@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from forgelens import records
-from forgelens.engine.runs import start_run
+from forgelens.engine.runs import cleanup_stuck_runs, start_run
 from forgelens.errors import BadInput, StoreError
 from forgelens.store import Store, open_store
 from forgelens.store.schema import TABLES
@@ -75,6 +75,12 @@ def test_ledger_has_seed_000_column_types(store: Store) -> None:
     assert default == [("DEFAULT", "''")]
 
 
+def test_ledger_row_without_data_source_gets_the_default(store: Store) -> None:
+    row = {"run_id": "r1", "started_at": datetime.now(UTC), "status": "running", "settings": "{}"}
+    store.upsert("git_collection_runs", [row])
+    assert store.query("SELECT data_source FROM git_collection_runs") == [("",)]
+
+
 def test_every_table_is_replacing_merge_tree_on_its_natural_key(store: Store) -> None:
     rows = store.query(
         "SELECT name, engine_full, sorting_key FROM system.tables "
@@ -115,6 +121,19 @@ def test_run_counters_updated_many_times_show_only_the_latest_row(store: Store) 
         20,
     )
     assert store.query("SELECT count() FROM bitbucket_collection_runs") == [(1,)]
+
+
+def test_a_dead_process_run_is_failed_by_cleanup(store: Store) -> None:
+    with start_run(store, "custom_etl", {}) as run:
+        pass
+    row = store.query_dicts("SELECT * FROM git_collection_runs")[0]
+    row.update(status="running", completed_at=None, pid=999_999_999, hostname=socket.gethostname())
+    store.upsert("git_collection_runs", [row], version=int(row["_version"]) + 1)
+    assert cleanup_stuck_runs(store, timedelta(hours=2)) == [run.run_id]
+    rows = store.query_dicts("SELECT status, failure_reason FROM git_collection_runs")
+    assert len(rows) == 1
+    assert rows[0]["status"] == "failed"
+    assert "ended without finishing" in rows[0]["failure_reason"]
 
 
 def test_arrow_upsert_without_some_columns_keeps_the_stored_ones(store: Store) -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -99,8 +100,8 @@ def literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    if isinstance(value, int | float | Decimal):
+        return str(value) if isinstance(value, Decimal) else repr(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise StoreError(f"naive datetime {value!r} passed to the store: use UTC-aware ones")

@@ -77,7 +77,7 @@ def _select(spec: TableSpec, event: str, source: str) -> str:
         if name == "_version":
             cols.append(
                 "ifNull(JSONExtract(_data, '_version', 'Nullable(UInt64)'), toUInt64("
-                "toUnixTimestamp64Milli(parseDateTime64BestEffort(_timestamp, 3, 'UTC')))) "
+                "toUnixTimestamp64Milli(parseDateTime64BestEffortOrZero(_timestamp, 3, 'UTC')))) "
                 "AS _version"
             )
         elif name == "_source":
