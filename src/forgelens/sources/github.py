@@ -119,7 +119,8 @@ class GitHubSource:
                 not isinstance(data, dict) or data.get("repository") is None
             ):
                 raise NotFound(
-                    f"{variables.get('owner')}/{variables.get('name')}: repository not found or "
+                    f"github:{variables.get('owner')}/{variables.get('name')}: repository not "
+                    "found or "
                     "the token has no access"
                 )
             attempt += 1
@@ -134,9 +135,12 @@ class GitHubSource:
                     )
                 )
                 continue
-            if isinstance(data, dict):
-                return data, len(errors)  # partial data: use it, count what was lost
-            raise ForgeError(f"GitHub GraphQL {operation} failed: {str(first)[:200]}")
+            # Partial data would leave holes behind the cursor: fail this repository instead;
+            # its cursor stays at the last committed chunk and the next run resumes there.
+            raise ForgeError(
+                f"GitHub GraphQL {operation} kept returning errors ({str(first)[:200]}); "
+                "collected data is kept and the next run resumes from here"
+            )
 
     def _note_budget(self, data: Any) -> None:
         rate = data.get("rateLimit") if isinstance(data, dict) else None
