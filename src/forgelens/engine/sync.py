@@ -325,6 +325,7 @@ def sync_forge(
         flush_seconds=opts.flush_seconds,
         stuck_after=opts.stuck_after,
     ) as run:
+        source.set_note(progress.note)
         ctx = SyncContext(store, source, opts, run, progress, run.started_at, pii=pii, etags=etags)
         try:
             result = _sync_all(ctx, targets, concurrency)
