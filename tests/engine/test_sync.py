@@ -121,3 +121,129 @@ def test_ctrl_c_leaves_run_failed_and_next_run_resumes(store: Store) -> None:
         resumed = collect(store, ["github:acme/service-0"], options(url))[0]
         assert resumed.prs == 120 - done_before  # picked up where the last chunk ended
     assert store.query("SELECT count(*) FROM pull_requests")[0][0] == 120
+
+
+def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
+    cols = [c for c in store.table_spec(table).column_names if c not in ("id",)]
+    names = ", ".join(f'"{c}"' for c in cols)
+    return sorted(map(repr, store.query(f"SELECT {names} FROM {table}")))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_faults_converge_to_the_rows_of_a_clean_run(tmp_path: Any, api: str) -> None:
+    from forgelens.store import open_store
+    from forgelens.testing.forge_sim import Faults
+
+    size = SimSize(repos=2, prs_per_repo=10 if api == "graphql" else 4, issues_per_repo=4)
+    clean = open_store(f"duckdb:///{tmp_path / 'clean.duckdb'}")
+    faulty = open_store(f"duckdb:///{tmp_path / 'faulty.duckdb'}")
+    faults = Faults(
+        error_rate=0.1,
+        truncate_rate=0.1,
+        secondary_rate=0.05,
+        secondary_retry_after=0.001,
+        graphql_error_rate=0.15,
+    )
+    try:
+        with running(sim_for(size)) as url:
+            collect(clean, ["github:acme"], options(url, api=api))
+        sim = sim_for(size, faults=faults)
+        with running(sim) as url:
+            for _ in range(3):  # a repository that failed is resumed by the next run
+                try:
+                    collect(faulty, ["github:acme"], options(url, api=api))
+                    break
+                except Exception:
+                    continue
+        assert sim.requests > 0
+        for table in TABLES:
+            assert rows(faulty, table) == rows(clean, table), table
+    finally:
+        clean.close()
+        faulty.close()
+
+
+def test_deleted_repository_mid_run_fails_alone(store: Store) -> None:
+    sim = sim_for(SimSize(repos=3, prs_per_repo=5))
+
+    def delete_service_1(req: Any) -> None:
+        if b'"name":"service-1"' in req.body and b"PullRequests" in req.body:
+            sim.dataset.delete("acme/service-1")
+
+    sim.hooks.append(delete_service_1)
+    with running(sim) as url:
+        result = collect(store, ["github:acme"], options(url))[0]
+    assert result.errors == 1
+    assert sorted(result.repositories) == ["github:acme/service-0", "github:acme/service-2"]
+    row = run_row(store, result.run_id)
+    assert row["status"] == "completed"
+    assert row["errors"] == 1
+    assert row["repos_processed"] == 2
+
+
+def test_every_repository_missing_fails_the_run_clearly(store: Store) -> None:
+    from forgelens.errors import NotFound
+
+    with running(sim_for()) as url, pytest.raises(NotFound) as err:
+        collect(store, ["github:acme/nope"], options(url))
+    assert str(err.value) == "github:acme/nope: repository not found or the token has no access"
+    assert store.query("SELECT status, errors FROM git_collection_runs") == [("failed", 2)]
+
+
+@pytest.mark.parametrize(("mode", "check"), [("hash", "sha256:"), ("drop", None)])
+def test_pii_modes_apply_before_storing(store: Store, mode: str, check: str | None) -> None:
+    with running(sim_for(SimSize(repos=1, prs_per_repo=4))) as url:
+        collect(store, ["github:acme/service-0"], options(url, pii=mode))
+    emails = [r[0] for r in store.query("SELECT author_email FROM pr_commits")]
+    names = [r[0] for r in store.query("SELECT author_name FROM pr_commits")]
+    assert emails
+    if check is None:
+        assert set(emails) == {None}
+        assert set(names) == {None}
+    else:
+        assert all(e.startswith(check) and "@" not in e for e in emails)
+
+
+def test_bad_pii_mode_is_bad_input(store: Store) -> None:
+    from forgelens.errors import BadInput
+
+    with running(sim_for()) as url, pytest.raises(BadInput, match="keep, hash or drop"):
+        collect(store, ["github:acme/service-0"], options(url, pii="scramble"))
+
+
+class ListSink:
+    def __init__(self, fail: bool = False) -> None:
+        self.records: list[Any] = []
+        self.flushes = 0
+        self.fail = fail
+
+    def publish(self, records: Any, *, source: str) -> None:
+        self.records.extend(records)
+
+    def flush(self) -> None:
+        if self.fail:
+            raise RuntimeError("broker down")
+        self.flushes += 1
+
+    def close(self) -> None: ...
+
+
+def test_sink_gets_every_committed_record_and_a_failing_sink_holds_the_cursor(
+    store: Store,
+) -> None:
+    with running(sim_for(SimSize(repos=1, prs_per_repo=6))) as url:
+        broken = options(url)
+        broken.sink = ListSink(fail=True)
+        with pytest.raises(RuntimeError):
+            collect(store, ["github:acme/service-0"], broken)
+        assert store.get_cursor("github:acme/service-0", "pull_requests") is None
+        assert store.query("SELECT count(*) FROM pull_requests") == [(0,)]
+
+        sink = ListSink()
+        opts = options(url)
+        opts.sink = sink
+        collect(store, ["github:acme/service-0"], opts)
+    prs = [r for r in sink.records if type(r).__name__ == "PullRequest"]
+    assert len(prs) == 6
+    assert sink.flushes >= 1
+    assert store.get_cursor("github:acme/service-0", "pull_requests") is not None

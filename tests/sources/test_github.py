@@ -11,6 +11,7 @@ from forgelens.errors import NotFound
 from forgelens.records import PullRequest
 from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import SimSize
+from forgelens.testing.forge_sim.github import GitHubRenderer
 from tests.sources.simhelp import github, running, sim_for
 
 
@@ -94,3 +95,61 @@ def test_org_listing_and_teams() -> None:
     members = [t for t in teams if type(t).__name__ == "TeamMember"]
     assert len(members) == 8
     assert {m.role for m in members} == {"maintainer", "member"}
+
+
+class OddShapes(GitHubRenderer):
+    """A GitHub that sometimes answers with the wrong shape."""
+
+    def pr_json(self, repo: Any, pr: Any, full: bool = False) -> dict[str, Any]:
+        out = super().pr_json(repo, pr, full)
+        if pr.number == 2:
+            out["created_at"] = "not a date"
+        return out
+
+    def reviews(self, req: Any, owner: str, name: str, n: str) -> Any:
+        resp = super().reviews(req, owner, name, n)
+        resp.body = {"unexpected": "object instead of a list"}
+        return resp
+
+
+def test_unexpected_shapes_are_skipped_and_counted_never_a_crash() -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=4))
+    sim.renderers = [OddShapes(sim.dataset)]
+    with running(sim) as url, github(url, api="rest") as source:
+        pages = list(source.pull_requests(RepoRef("acme", "service-0"), None))
+    prs = sorted(r.number for p in pages for r in p.records if isinstance(r, PullRequest))
+    assert prs == [1, 3, 4]
+    assert sum(p.errors for p in pages) == 1
+    assert not any(type(r).__name__ == "Review" for p in pages for r in p.records)
+
+
+def test_overflowing_nested_lists_are_followed_up_to_the_last_item() -> None:
+    from datetime import timedelta
+
+    from forgelens.testing.forge_sim.dataset import SimComment, SimCommit, SimReview
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=3, issues_per_repo=1))
+    repo = sim.dataset.repos[0]
+    pr, issue = repo.prs[0], repo.issues[0]
+    at = pr.created_at + timedelta(minutes=1)
+    pr.reviews = [SimReview(9_000 + i, "dev1", "COMMENTED", "r", at, "abc") for i in range(45)]
+    pr.reviews[0].comments = [
+        SimComment(8_000 + i, "dev2", "rc", at, at, "src/a.py", i) for i in range(25)
+    ]
+    pr.comments = [SimComment(7_000 + i, "dev3", "c", at, at) for i in range(75)]
+    pr.commits = [SimCommit(f"{i:040x}", "m", "dev1", "D", "d@x", at) for i in range(35)]
+    issue.comments = [SimComment(6_000 + i, "dev4", "ic", at, at) for i in range(40)]
+    with running(sim) as url, github(url, api="graphql") as gql, github(url, api="rest") as rest:
+        a = sorted(map(_key, _all(gql, RepoRef("acme", "service-0"))))
+        b = sorted(map(_key, _all(rest, RepoRef("acme", "service-0"))))
+    assert a == b
+    kinds = [k[0] for k in a]
+    assert sum(k[0] == "Review" and k[2] == "1" for k in a) == 45
+    assert sum(k[0] == "Comment" and k[2] == "1" for k in a) == 100
+    assert sum(k[0] == "PrCommit" and k[2] == "1" for k in a) == 35
+    assert kinds.count("IssueComment") == 40
+    assert {"POST /graphql PullRequestReviews", "POST /graphql PullRequestComments"} <= set(
+        gql.client.stats.by_endpoint
+    )
+    assert gql.client.stats.by_endpoint["POST /graphql ReviewComments"] >= 1
+    assert gql.client.stats.by_endpoint["POST /graphql IssueComments"] >= 1

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forgelens.engine.forge_demo import collect_simulated_org
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import Progress
 from forgelens.errors import SourceError
@@ -57,5 +58,6 @@ def run_demo(
     summary.add("commits (new this run)", f"{totals[0]} ({result.commits})")
     summary.add("authors", totals[1])
     summary.add("files touched", files)
+    collect_simulated_org(store, summary, progress)  # GitHub step (engine/forge_demo.py)
     summary.add("time taken", f"{time.monotonic() - started:.2f}s")
     return summary

@@ -15,8 +15,10 @@ Forge kinds register a source factory in ``FORGE_SOURCES``; ``collect`` finds th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -181,6 +183,50 @@ def commit_chunk(
     ctx.run.flush_if_due()
 
 
+_DONE = object()
+
+
+def prefetch(pages: Iterator[Page], cancel: threading.Event, depth: int = 2) -> Iterator[Page]:
+    """Fetch (HTTP, decode, map) the next pages in a worker thread while the caller writes
+    the current one: network, DuckDB and Python overlap. Errors surface in the caller."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not (stop.is_set() or cancel.is_set()):
+                    try:
+                        q.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set() or cancel.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.05)
+        close = getattr(pages, "close", None)
+        if close is not None and not worker.is_alive():
+            close()
+
+
 def sync_entity(
     ctx: SyncContext,
     repo_id: str,
@@ -196,7 +242,7 @@ def sync_entity(
     buffer: list[Any] = []
     items = 0
     high = cursor.high
-    for page in pages(cursor.since, cursor.resume):
+    for page in prefetch(pages(cursor.since, cursor.resume), ctx.cancel):
         if ctx.cancel.is_set():
             raise Interrupted("interrupted by the user (Ctrl-C)")
         buffer.extend(page.records)
@@ -279,6 +325,7 @@ def sync_forge(
         flush_seconds=opts.flush_seconds,
         stuck_after=opts.stuck_after,
     ) as run:
+        source.set_note(progress.note)
         ctx = SyncContext(store, source, opts, run, progress, run.started_at, pii=pii, etags=etags)
         try:
             result = _sync_all(ctx, targets, concurrency)

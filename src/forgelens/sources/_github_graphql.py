@@ -8,7 +8,24 @@ answers that the query took too long (502/504).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from forgelens.errors import ForgeError
+from forgelens.records import repository_id
+from forgelens.sources import _github_map as m
+from forgelens.sources._github_base import (
+    _BAD_ITEM,
+    FILE_CAP,
+    GitHubBase,
+    _finish,
+    _older,
+    log,
+)
+from forgelens.sources._pagination import GraphQLCursorPaginator
+from forgelens.sources.base import PrBundle, RepoRef
 
 ACTOR = "author { __typename login avatarUrl }"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
@@ -141,5 +158,163 @@ ISSUE_COMMENTS = f"""query IssueComments($owner: String!, $name: String!, $numbe
 
 # Nested sizes inside one PullRequests page: generous enough that follow-ups are rare, small
 # enough that a page of 50 PRs stays well under GitHub's 500,000-node and 10-second limits.
-PR_PAGE = 50
 NESTED_SIZES = {"files": 50, "reviews": 20, "reviewComments": 10, "comments": 30, "commits": 30}
+
+
+class GraphQLFetch(GitHubBase):
+    def _graphql_pr_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
+        repo_id = repository_id(self.kind, ref.full_name)
+        after = resume or None
+        paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
+        while True:
+            variables = {
+                "owner": ref.owner,
+                "name": ref.name,
+                "first": self.pr_page,
+                "after": after,
+                **NESTED_SIZES,
+            }
+            try:
+                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables)
+            except ForgeError:
+                if self.pr_page <= 5:
+                    raise
+                self.pr_page = max(5, self.pr_page // 2)  # GitHub timed out: ask for less
+                log.info("graphql page size reduced", size=self.pr_page)
+                continue
+            conn = paginator.connection({"data": data})
+            out: list[tuple[datetime, list[Any]]] = []
+            nodes: list[Any] = conn.get("nodes") or []
+            for node in nodes:
+                if not isinstance(node, dict):
+                    continue  # counted in ``errors`` (partial data)
+                if _older(node.get("updatedAt"), since):
+                    yield out, errors, None  # reached the watermark
+                    return
+                try:
+                    out.append(self._graphql_bundle(ref, repo_id, node))
+                except _BAD_ITEM as exc:
+                    errors += 1
+                    log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
+            info = conn.get("pageInfo") or {}
+            nxt = info.get("endCursor") if info.get("hasNextPage") else None
+            yield out, errors, nxt
+            if not nxt:
+                return
+            after = nxt
+
+    def _follow(
+        self,
+        conn: Any,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        path: tuple[str, ...],
+        cap: int | None = None,
+    ) -> list[Any]:
+        """A connection's nodes plus the pages after them (follow-up queries for overflow)."""
+        conn = conn if isinstance(conn, dict) else {}
+        nodes = [n for n in conn.get("nodes") or [] if isinstance(n, dict)]
+        info = conn.get("pageInfo") or {}
+        while info.get("hasNextPage") and info.get("endCursor"):
+            if cap is not None and len(nodes) >= cap:
+                break
+            data, _ = self.graphql(
+                document, operation, {**variables, "first": 100, "after": info["endCursor"]}
+            )
+            for key in path:
+                data = data.get(key) if isinstance(data, dict) else None
+            conn = data if isinstance(data, dict) else {}
+            nodes.extend(n for n in conn.get("nodes") or [] if isinstance(n, dict))
+            info = conn.get("pageInfo") or {}
+        return nodes
+
+    def _graphql_bundle(
+        self, ref: RepoRef, repo_id: str, node: dict[str, Any]
+    ) -> tuple[datetime, list[Any]]:
+        pr = m.pr_graphql(repo_id, node)
+        n = pr.number
+        pr_vars = {"owner": ref.owner, "name": ref.name, "number": n}
+        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]
+        nested = {
+            x.key: self._follow(
+                node.get(x.key),
+                x.document,
+                x.operation,
+                pr_vars,
+                ("repository", "pullRequest", x.key),
+                FILE_CAP if x.key == "files" else None,
+            )
+            for x in NESTED
+        }
+        b = PrBundle(pr)
+        people = [m.person(node.get("author")), m.person(node.get("mergedBy"))]
+        review_comments = []
+        for r in nested["reviews"]:
+            b.reviews.append(m.review(repo_id, n, r))
+            people.append(m.person(r.get("author")))
+            review_comments.extend(
+                self._follow(
+                    r.get("comments"),
+                    REVIEW_COMMENTS,
+                    "ReviewComments",
+                    {"id": r.get("id")},
+                    ("node", "comments"),
+                )
+            )
+        for c in review_comments:
+            b.comments.append(m.comment(repo_id, n, c, "review"))
+            people.append(m.person(c.get("author")))
+        for c in nested["comments"]:
+            b.comments.append(m.comment(repo_id, n, c, "conversation"))
+            people.append(m.person(c.get("author")))
+        b.files = [m.pr_file(repo_id, n, f) for f in nested["files"]]
+        b.commits = [m.pr_commit(repo_id, n, c) for c in nested["commits"]]
+        return pr.updated_at, _finish(b, people)
+
+    def _graphql_issue_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
+        repo_id = repository_id(self.kind, ref.full_name)
+        after = resume or None
+        while True:
+            variables = {
+                "owner": ref.owner,
+                "name": ref.name,
+                "first": 50,
+                "after": after,
+                "since": since.strftime("%Y-%m-%dT%H:%M:%SZ") if since else None,
+                "comments": NESTED_SIZES["comments"],
+            }
+            data, errors = self.graphql(ISSUES, "Issues", variables)
+            conn = (data.get("repository") or {}).get("issues") or {}
+            out: list[tuple[datetime, list[Any]]] = []
+            for node in conn.get("nodes") or []:
+                if not isinstance(node, dict):
+                    continue
+                try:
+                    issue = m.issue(repo_id, node)
+                    comments = self._follow(
+                        node.get("comments"),
+                        ISSUE_COMMENTS,
+                        "IssueComments",
+                        {"owner": ref.owner, "name": ref.name, "number": issue.number},
+                        ("repository", "issue", "comments"),
+                    )
+                    recs: list[Any] = [issue, m.person(node.get("author"))]
+                    for c in comments:
+                        recs += [
+                            m.issue_comment(repo_id, issue.number, c),
+                            m.person(c.get("author")),
+                        ]
+                    out.append((issue.updated_at, [r for r in recs if r is not None]))
+                except _BAD_ITEM:
+                    errors += 1
+            info = conn.get("pageInfo") or {}
+            nxt = info.get("endCursor") if info.get("hasNextPage") else None
+            yield out, errors, nxt
+            if not nxt:
+                return
+            after = nxt

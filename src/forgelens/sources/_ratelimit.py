@@ -52,9 +52,9 @@ class Budget:
         if self.reset_at is None:
             return None
         wait = self.reset_at - now
-        if wait <= 0 or wait > MAX_RESET_WAIT:
-            return None
-        return wait
+        if wait > MAX_RESET_WAIT or wait < -60:
+            return None  # far future or long past (0, 0001-01-01): not a real reset
+        return max(wait, 1.0)  # just passed (clock skew, whole-second resets): a short pause
 
 
 @dataclass

@@ -11,7 +11,7 @@ later backfill chunk. Sources map payloads to ``records`` and nothing else: no s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -129,6 +129,11 @@ class ForgeSource(Protocol):
     @property
     def api_calls(self) -> int:
         """Requests sent so far (exact; retries, redirects and 304s included)."""
+        ...
+
+    def set_note(self, note: Callable[[str], None]) -> None:
+        """Where to say what the source waits for (e.g. "waiting for the rate limit until
+        12:00:00 UTC"); the engine points it at the progress bar."""
         ...
 
     def close(self) -> None: ...

@@ -146,6 +146,7 @@ class Response:
     url: str
     content: bytes
     from_cache: bool = False
+    credential: Credential | None = None  # which credential was sent (never its secret)
     _json: Any = None
     _decoded: bool = False
 
@@ -402,7 +403,7 @@ class HttpClient:
         self._breaker.success()
         if verdict is Verdict.AUTH and cred is None:
             raise self._auth_error()
-        response = Response(raw.status_code, raw.headers, str(raw.url), content)
+        response = Response(raw.status_code, raw.headers, str(raw.url), content, credential=cred)
         if verdict is Verdict.NOT_MODIFIED and cached:
             response.content, response.from_cache, response.status = cached[1], True, 200
         if verdict in (Verdict.OK, Verdict.NOT_MODIFIED):
@@ -437,11 +438,16 @@ class HttpClient:
         reset = _int(h.get(self.profile.reset_header), -1)
         budget.reset_at = float(reset) if reset > 0 else None
 
+    @staticmethod
     def update_budget(
-        self, resource: str, *, remaining: int, limit: int, reset_at: float | None
+        cred: Credential | None,
+        resource: str,
+        *,
+        remaining: int,
+        limit: int,
+        reset_at: float | None,
     ) -> None:
-        """Record a budget reported in a body (GraphQL ``rateLimit``) for the current token."""
-        cred = self.tokens.pick(resource) if not self.tokens.anonymous else None
+        """Record a budget a forge reported in a body (GraphQL ``rateLimit``) for ``cred``."""
         if cred is None:
             return
         b = cred.budget(resource)

@@ -65,6 +65,10 @@ class Renderer(Protocol):
 
     def token(self, req: SimRequest) -> str | None: ...
 
+    def accepts(self, req: SimRequest) -> bool:
+        """Credentials of the forge's own (e.g. GitHub App tokens), besides ``tokens``."""
+        ...
+
     def handle(self, req: SimRequest) -> SimResponse: ...
 
     def unauthorized(self, req: SimRequest) -> SimResponse: ...
@@ -99,6 +103,8 @@ class ForgeSim:
         self.renderers = renderers or [GitHubRenderer(dataset)]
         self.requests = 0
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        # called with each request before it is answered: tests mutate the dataset mid-run
+        self.hooks: list[Callable[[SimRequest], None]] = []
 
     def renderer_for(self, path: str) -> Renderer:
         best = max(
@@ -144,6 +150,8 @@ class ForgeSim:
     def handle(self, req: SimRequest) -> tuple[SimResponse, float]:
         """Answer one request; returns the response and a delay to apply before sending."""
         self.requests += 1
+        for hook in self.hooks:
+            hook(req)
         renderer = self.renderer_for(req.path)
         req.token = renderer.token(req)
         resp, delay = self._answer(renderer, req)
@@ -151,7 +159,7 @@ class ForgeSim:
         return resp, delay
 
     def _answer(self, renderer: Renderer, req: SimRequest) -> tuple[SimResponse, float]:
-        if self.tokens and req.token not in self.tokens:
+        if self.tokens and req.token not in self.tokens and not renderer.accepts(req):
             return renderer.unauthorized(req), 0.0
         fault = self.faults.pick(req.path, req.token)
         delay = 0.0

@@ -6,6 +6,7 @@ GraphQL (``POST /graphql``) is answered by ``github_graphql.py``. Paths also wor
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -66,12 +67,30 @@ class GitHubRenderer:
         ]
         self.app_installations: dict[str, int] = {dataset.org: 42}
         self.app_tokens: list[str] = []  # installation tokens handed out (valid for requests)
+        self.app_id: str | None = None  # with app_public_key: JWTs of this App are verified
+        self.app_public_key: str | None = None
 
     # -- protocol -----------------------------------------------------------------------------
     def token(self, req: SimRequest) -> str | None:
         value = req.headers.get("authorization", "")
         scheme, _, secret = value.partition(" ")
         return secret.strip() or None if scheme.lower() in ("bearer", "token") else None
+
+    def accepts(self, req: SimRequest) -> bool:
+        if req.token in self.app_tokens:
+            return True
+        return req.path.startswith("/app/") or req.path.endswith("/installation")
+
+    def _app_jwt_ok(self, req: SimRequest) -> bool:
+        if self.app_public_key is None:
+            return True
+        import jwt
+
+        try:
+            claims = jwt.decode(req.token or "", self.app_public_key, algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return False
+        return str(claims.get("iss")) == self.app_id
 
     def handle(self, req: SimRequest) -> SimResponse:
         path = req.path[len("/api/v3") :] if req.path.startswith("/api/v3/") else req.path
@@ -111,7 +130,7 @@ class GitHubRenderer:
             "x-ratelimit-limit": str(budget.limit),
             "x-ratelimit-remaining": str(budget.remaining),
             "x-ratelimit-used": str(budget.limit - budget.remaining),
-            "x-ratelimit-reset": str(int(budget.reset_at)),
+            "x-ratelimit-reset": str(math.ceil(budget.reset_at)),
             "x-ratelimit-resource": resource,
         }
 
@@ -291,6 +310,8 @@ class GitHubRenderer:
         return self.page(req, [self.user(m) for m in members])
 
     def installation(self, req: SimRequest, org: str) -> SimResponse:
+        if not self._app_jwt_ok(req):
+            return self.unauthorized(req)
         iid = self.app_installations.get(org)
         return SimResponse(200, {"id": iid}) if iid else self.not_found()
 
@@ -298,6 +319,8 @@ class GitHubRenderer:
         from datetime import UTC, timedelta
         from datetime import datetime as dt
 
+        if not self._app_jwt_ok(req):
+            return self.unauthorized(req)
         token = f"ghs_simulated{len(self.app_tokens):04d}installationtoken{iid}"
         self.app_tokens.append(token)
         expires = dt.now(UTC) + timedelta(hours=1)

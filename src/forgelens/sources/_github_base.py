@@ -1,0 +1,167 @@
+"""Plumbing shared by the GitHub source's REST and GraphQL halves: the client, conditional GETs,
+Link-paged lists, and one GraphQL call with its error handling (rate limits, missing
+repositories, transient errors retried, partial data refused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, Self
+
+from forgelens.errors import ForgeError, NotFound
+from forgelens.logs import get_logger
+from forgelens.records import Person
+from forgelens.sources import _github_map as m
+from forgelens.sources._pagination import LinkHeaderPaginator
+from forgelens.sources._ratelimit import Credential, backoff_delay
+from forgelens.sources.base import PrBundle
+from forgelens.sources.http import HttpClient, RequestSpec
+
+log = get_logger(__name__)
+
+LINK = LinkHeaderPaginator()
+RUNS = LinkHeaderPaginator(items_key="workflow_runs")
+FILE_CAP = 3000  # GitHub lists at most 3,000 files of a pull request
+_BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def graphql_url(api_url: str) -> str:
+    """``https://api.github.com`` -> ``.../graphql``; GHES ``https://h/api/v3`` -> ``https://h/api/graphql``."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
+# (change time, records) per item, errors, resume token of the next page
+Items = tuple[list[tuple[datetime, list[Any]]], int, str | None]
+PR_PAGE = 50
+
+
+class GitHubBase:
+    kind = m.SOURCE
+
+    def __init__(self, client: HttpClient, *, api: str = "graphql", graphql_retries: int = 4):
+        self.client = client
+        self.api = api
+        self.graphql_url = graphql_url(client.base_url)
+        self.graphql_retries = graphql_retries
+        self.pr_page = PR_PAGE
+        self.app: Any = None  # a GitHubApp whose installation follows the collected owner
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.stats.total
+
+    def set_note(self, note: Callable[[str], None]) -> None:
+        """Where the source says what it is waiting for (rate-limit resets, a failing host)."""
+        self.client.note = note
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _get(self, path: str, endpoint: str, *, conditional: bool = False, **params: Any) -> Any:
+        spec = RequestSpec("GET", path, endpoint, params=params, conditional=conditional)
+        return self.client.send(spec).json()
+
+    def _pages(
+        self,
+        path: str,
+        endpoint: str,
+        resume: str | None = None,
+        paginator: Any = LINK,
+        *,
+        conditional: bool = False,
+        **params: Any,
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        spec = RequestSpec(
+            "GET", path, endpoint, params={"per_page": 100, **params}, conditional=conditional
+        )
+        if resume:
+            spec = paginator.resume(spec, resume)
+        for _resp, items, nxt in self.client.paginate(spec, paginator):
+            yield items, nxt
+
+    def graphql(self, document: str, operation: str, variables: dict[str, Any]) -> tuple[Any, int]:
+        """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
+        waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
+        payload = {"query": document, "variables": variables, "operationName": operation}
+        spec = RequestSpec(
+            "POST", self.graphql_url, f"POST /graphql {operation}", json=payload, resource="graphql"
+        )
+        attempt = 0
+        while True:
+            response = self.client.send(spec)
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ForgeError(f"GitHub GraphQL answered {operation} with something unusable")
+            data, errors = body.get("data"), body.get("errors") or []
+            self._note_budget(data, response.credential)
+            if not errors:
+                return data, 0
+            types = {str(e.get("type")) for e in errors if isinstance(e, dict)}
+            if "RATE_LIMITED" in types:
+                self.client.wait_for_reset("graphql")
+                continue
+            if "NOT_FOUND" in types and (
+                not isinstance(data, dict) or data.get("repository") is None
+            ):
+                raise NotFound(
+                    f"github:{variables.get('owner')}/{variables.get('name')}: repository not "
+                    "found or "
+                    "the token has no access"
+                )
+            attempt += 1
+            first = errors[0].get("message") if isinstance(errors[0], dict) else errors[0]
+            log.debug("graphql errors", operation=operation, types=sorted(types), attempt=attempt)
+            if attempt < self.graphql_retries:
+                self.client._sleep(
+                    backoff_delay(
+                        attempt,
+                        base=self.client.policy.backoff_base,
+                        cap=self.client.policy.backoff_cap,
+                    )
+                )
+                continue
+            # Partial data would leave holes behind the cursor: fail this repository instead;
+            # its cursor stays at the last committed chunk and the next run resumes there.
+            raise ForgeError(
+                f"GitHub GraphQL {operation} kept returning errors ({str(first)[:200]}); "
+                "collected data is kept and the next run resumes from here"
+            )
+
+    def _note_budget(self, data: Any, cred: Credential | None) -> None:
+        rate = data.get("rateLimit") if isinstance(data, dict) else None
+        if isinstance(rate, dict) and isinstance(rate.get("remaining"), int):
+            reset = m.ts(rate.get("resetAt"))
+            self.client.update_budget(
+                cred,
+                "graphql",
+                remaining=rate["remaining"],
+                limit=int(rate.get("limit") or 0),
+                reset_at=reset.timestamp() if reset else None,
+            )
+
+
+def _older(stamp: Any, since: datetime | None) -> bool:
+    changed = m.ts(stamp)
+    return since is not None and changed is not None and changed < since
+
+
+def _finish(bundle: PrBundle, people: list[Person | None]) -> list[Any]:
+    pr = bundle.pr
+    if pr.changed_files is not None and pr.changed_files > len(bundle.files):
+        pr.files_truncated = len(bundle.files) >= FILE_CAP or pr.changed_files > FILE_CAP
+    seen: dict[str, Person] = {}
+    for p in people:
+        if p is not None:
+            seen.setdefault(p.login, p)
+    return [*bundle.records(), *seen.values()]
