@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,16 +230,26 @@ def test_exec_of_a_missing_command_records_nothing(db: str, capsys: Any) -> None
 # -- interactive mode, through a pseudo-terminal ---------------------------------------------
 
 
-def spawn(tmp_path: Path, *args: str) -> pexpect.spawn:
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "forgelens", "record-pipeline-run", *args],
-        cwd=str(tmp_path),
-        env={**os.environ, "COLUMNS": "200"},
-        encoding="utf-8",
-        timeout=30,
-    )
-    return child
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., pexpect.spawn]]:
+    """Start ``forgelens record-pipeline-run ARGS`` on a pseudo-terminal; always cleaned up."""
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "forgelens", "record-pipeline-run", *args],
+            cwd=str(tmp_path),
+            env={**os.environ, "COLUMNS": "200"},
+            encoding="utf-8",
+            timeout=60,  # generous: the machine is shared
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        child.close(force=True)
 
 
 def answer(child: pexpect.spawn, prompt: str, text: str, *, then: str | None = None) -> None:
@@ -249,10 +260,10 @@ def answer(child: pexpect.spawn, prompt: str, text: str, *, then: str | None = N
 
 
 def test_interactive_mode_asks_with_defaults_and_re_asks_on_bad_answers(
-    tmp_path: Path, db: str
+    tmp_path: Path, db: str, spawn: Callable[..., pexpect.spawn]
 ) -> None:
     history = tmp_path / "history.json"
-    child = spawn(tmp_path, "-o", str(history), "--db", db, "--sample-seconds", "0.2")
+    child = spawn("-o", str(history), "--db", db, "--sample-seconds", "0.2")
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "2025-11-08", then="must be YYYYMMDD_HHMMSS")
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "20251108_190000")
     answer(child, "Timestamp (ISO 8601) [2025-11-08T19:00:00Z]: ", "")
@@ -296,10 +307,10 @@ def test_interactive_mode_asks_with_defaults_and_re_asks_on_bad_answers(
 
 
 def test_interactive_mode_refuses_a_recorded_run_id_and_can_be_declined(
-    tmp_path: Path, db: str
+    db: str, spawn: Callable[..., pexpect.spawn]
 ) -> None:
     assert cli("record-pipeline-run", "-i", str(SEED_BASIC), "--db", db) == 0
-    child = spawn(tmp_path, "--db", db)
+    child = spawn("--db", db)
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "20251108_190000", then="already recorded")
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "20251108_200000")
     for prompt, text in [
@@ -322,8 +333,10 @@ def test_interactive_mode_refuses_a_recorded_run_id_and_can_be_declined(
     assert [r["run_id"] for r in rows(db)] == ["20251108_190000"]
 
 
-def test_interactive_mode_stopped_with_ctrl_d_records_nothing(tmp_path: Path, db: str) -> None:
-    child = spawn(tmp_path, "--db", db)
+def test_interactive_mode_stopped_with_ctrl_d_records_nothing(
+    db: str, spawn: Callable[..., pexpect.spawn]
+) -> None:
+    child = spawn("--db", db)
     answer(child, "Run ID (YYYYMMDD_HHMMSS) [", "20251108_190000")
     child.expect_exact("Timestamp (ISO 8601)")
     child.sendeof()
@@ -345,12 +358,20 @@ def test_collect_records_its_own_run(make_repo: Any, tmp_path: Path, db: str) ->
         (repo / name).write_text("hello\n")
         git(repo, "add", name)
         git(repo, "commit", "-q", "-m", f"add {name}")
-    # in a process of its own, as a user runs it
-    done = forgelens("collect", f"git:{repo}", "--db", db, cwd=tmp_path)
+    # in a process of its own, as a user runs it -- here measured by --exec too, which must
+    # leave the store free for the command while it runs
+    done = forgelens(
+        "record-pipeline-run", "--db", db, "--pipeline", "wrapper", "--exec", "--",
+        sys.executable, "-m", "forgelens", "collect", f"git:{repo}", "--db", db,
+        cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     failed_run = forgelens("collect", f"git:{tmp_path / 'not-a-repo'}", "--db", db, cwd=tmp_path)
     assert failed_run.returncode != 0
-    ok, failed = rows(db)
+    (wrapper,) = [r for r in rows(db) if r["pipeline"] == "wrapper"]
+    assert (wrapper["exit_status"], wrapper["status"]) == (0, "success")
+    own = [r for r in rows(db) if r["pipeline"] != "wrapper"]
+    ok, failed = sorted(own, key=lambda r: r["status"] != "success")
     assert (ok["pipeline"], ok["status"]) == ("forgelens.collect", "success")
     # 2 commits + 2 commit_files rows, from one repository
     assert (ok["total_records"], ok["sources_processed"], ok["errors"]) == (4, 1, 0)

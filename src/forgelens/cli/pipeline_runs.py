@@ -56,8 +56,12 @@ def _open(db: str | None, dry_run: bool) -> Store | None:
         return store_for(db)
     try:
         store = store_for(db, read_only=True)
-        stored_run_ids(store, ["00000000_000000"])
     except ForgelensError:
+        return None
+    try:
+        stored_run_ids(store, ["00000000_000000"])  # a store from before pipeline_runs?
+    except ForgelensError:
+        store.close()
         return None
     return store
 
@@ -114,20 +118,27 @@ def record_cmd(
         raise BadInput("--sample-seconds must be positive, e.g. --sample-seconds 5")
     if set_ and not exec_:
         raise BadInput("--set goes with --exec; put the fields in the -i file instead")
+    exit_status, notes = 0, []
+    if exec_:
+        base = _read_json(input_file) if input_file else {}
+        if not isinstance(base, dict):
+            raise BadInput("with --exec, -i must hold one run object (the fields to add)")
+        base.update(parse_assignments(set_ or []))
+        # the store is opened only afterwards: the command may use it (forgelens collect ...)
+        execution = run_and_measure(command or [], interval=sample_seconds, base=base)
+        data: Any = execution.obj
+        exit_status, notes, origin = execution.exit_status, execution.notes, "--exec run"
+    elif input_file is not None:
+        data = _read_json(input_file)
+        origin = "stdin" if str(input_file) == "-" else str(input_file)
+    else:
+        data, origin = _interactive(db, output, sample_seconds), "interactive run"
+        if data is None:
+            _say("nothing recorded")
+            return
     store = _open(db, dry_run)
     try:
-        exit_status = _record(
-            store,
-            command or [],
-            input_file,
-            output,
-            dry_run,
-            upsert,
-            pipeline,
-            exec_,
-            sample_seconds,
-            set_ or [],
-        )
+        _record(store, data, origin, notes, output, dry_run, upsert, pipeline)
     finally:
         if store is not None:
             store.close()
@@ -136,45 +147,36 @@ def record_cmd(
         raise typer.Exit(exit_status if exit_status > 0 else 128 - exit_status)
 
 
+def _interactive(db: str | None, output: Path | None, sample_seconds: float) -> Any:
+    taken = load_history(output).run_ids() if output else set()
+
+    def recorded_already(run_id: str) -> bool:
+        if run_id in taken:
+            return True
+        store = _open(db, dry_run=True)  # briefly: the store stays free while the user types
+        if store is None:
+            return False
+        try:
+            return bool(stored_run_ids(store, [run_id]))
+        finally:
+            store.close()
+
+    prompter = Prompter(
+        input, _say, taken=recorded_already, measure=lambda: sample_system(sample_seconds)
+    )
+    return prompter.run()
+
+
 def _record(
     store: Store | None,
-    command: list[str],
-    input_file: Path | None,
+    data: Any,
+    origin: str,
+    notes: list[str],
     output: Path | None,
     dry_run: bool,
     upsert: bool,
     pipeline: str | None,
-    exec_: bool,
-    sample_seconds: float,
-    assignments: list[str],
-) -> int:
-    exit_status = 0
-    notes: list[str] = []
-    if exec_:
-        base = _read_json(input_file) if input_file else {}
-        if not isinstance(base, dict):
-            raise BadInput("with --exec, -i must hold one run object (the fields to add)")
-        base.update(parse_assignments(assignments))
-        execution = run_and_measure(command, interval=sample_seconds, base=base)
-        data: Any = execution.obj
-        exit_status, notes, origin = execution.exit_status, execution.notes, "--exec run"
-    elif input_file is not None:
-        data = _read_json(input_file)
-        origin = "stdin" if str(input_file) == "-" else str(input_file)
-    else:
-        taken = load_history(output).run_ids() if output else set()
-        prompter = Prompter(
-            input,
-            _say,
-            taken=lambda rid: (
-                rid in taken or (store is not None and bool(stored_run_ids(store, [rid])))
-            ),
-            measure=lambda: sample_system(sample_seconds),
-        )
-        data, origin = prompter.run(), "interactive run"
-        if data is None:
-            _say("nothing recorded")
-            return 0
+) -> None:
     report = validate_runs(data)
     for note in notes:
         _say(f"note: {note}")
@@ -200,7 +202,7 @@ def _record(
     if dry_run:
         sys.stdout.write(json.dumps(objs if isinstance(data, list) else objs[0], indent=2) + "\n")
         _say(f"dry run: {len(objs)} valid run(s); nothing was written")
-        return exit_status
+        return
     where = f"{store.url if store else ''}" + (f" and {result.history}" if result.history else "")
     replaced = f" ({len(result.replaced)} replaced)" if result.replaced else ""
     console.print(
@@ -208,7 +210,6 @@ def _record(
         + ", ".join(o["run_id"] for o in objs),
         highlight=False,
     )
-    return exit_status
 
 
 _TABLE_SKIP = ("pipeline", "throughput_recent")
