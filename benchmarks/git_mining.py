@@ -22,6 +22,8 @@ import contextlib
 import json
 import os
 import platform
+import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -61,13 +63,21 @@ def prepare(commits: int) -> Path:
     return repo
 
 
-def time_floor(repo: Path) -> float:
+def children_cpu() -> float:
+    """CPU seconds (user + sys) of every finished child process and its descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_floor(repo: Path) -> tuple[float, float]:
+    """(wall, cpu) seconds of the miner's ``git log`` to /dev/null."""
     revs = ["--branches", "--tags", "--remotes"]
     cmd = gitsrc._log_cmd(False, revs)
     with open(os.devnull, "wb") as sink:
+        cpu = children_cpu()
         started = time.monotonic()
         subprocess.run(cmd, cwd=repo, stdout=sink, check=True, env=gitsrc._GIT_ENV)
-        return time.monotonic() - started
+        return time.monotonic() - started, children_cpu() - cpu
 
 
 class RssSampler(threading.Thread):
@@ -100,6 +110,7 @@ def time_collect(repo: Path, db: Path, jobs: int) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "forgelens", "collect", f"git:{repo}", f"--jobs={jobs}"]
     cmd.append(f"--db=duckdb:///{db}")
     env = {**os.environ, "FORGELENS_CACHE_DIR": str(WORK / "cache"), "LOG_LEVEL": "WARNING"}
+    cpu = children_cpu()
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     sampler = RssSampler(proc.pid)
@@ -112,6 +123,7 @@ def time_collect(repo: Path, db: Path, jobs: int) -> dict[str, Any]:
         raise SystemExit(f"collect failed: {err.decode()[-500:]}")
     return {
         "seconds": round(elapsed, 3),
+        "cpu_seconds": round(children_cpu() - cpu, 3),
         "peak_rss_mb": round(sampler.peak_self / 2**20, 1),
         "peak_rss_tree_mb": round(sampler.peak_tree / 2**20, 1),
     }
@@ -153,9 +165,14 @@ def pydriller_rate(repo: Path, commits: int) -> float | None:
     return n / (time.monotonic() - started)
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds of (a), (b), (c)")
     parser.add_argument("--pydriller-commits", type=int, default=5_000)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
@@ -166,23 +183,49 @@ def main() -> None:
             ["git", "rev-list", "--count", "--all"], cwd=repo, capture_output=True, check=True
         ).stdout
     )
-    time_floor(repo)  # warm the page cache so (a) and (b) start equal
-    floor = time_floor(repo)
-    print(f"(a) git log floor:    {floor:8.2f}s  {count / floor:9,.0f} commits/s")
-    one = time_collect(repo, WORK / "jobs1.duckdb", 1)
-    print(f"(b) collect --jobs 1: {one['seconds']:8.2f}s  ratio b/a {one['seconds'] / floor:.2f}")
-    two = time_collect(repo, WORK / "jobs2.duckdb", 2)
-    print(f"(c) collect --jobs 2: {two['seconds']:8.2f}s  ratio c/a {two['seconds'] / floor:.2f}")
+    time_floor(repo)  # warm the page cache so every measurement starts equal
+    rounds: list[dict[str, Any]] = []
+    for n in range(args.rounds):
+        floor, floor_cpu = time_floor(repo)
+        one = time_collect(repo, WORK / "jobs1.duckdb", 1)
+        two = time_collect(repo, WORK / "jobs2.duckdb", 2)
+        rounds.append(
+            {
+                "floor_seconds": round(floor, 3),
+                "floor_cpu_seconds": round(floor_cpu, 3),
+                "jobs1": one,
+                "jobs2": two,
+                "ratio_jobs1": round(one["seconds"] / floor, 3),
+                "ratio_jobs2": round(two["seconds"] / floor, 3),
+                "cpu_ratio_jobs1": round(one["cpu_seconds"] / floor_cpu, 3),
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+        print(
+            f"round {n + 1}: (a) git log {floor:6.2f}s cpu {floor_cpu:6.2f}s | "
+            f"(b) --jobs 1 {one['seconds']:6.2f}s cpu {one['cpu_seconds']:6.2f}s | "
+            f"(c) --jobs 2 {two['seconds']:6.2f}s | b/a {one['seconds'] / floor:.2f} "
+            f"c/a {two['seconds'] / floor:.2f} | load {os.getloadavg()[0]:.1f}"
+        )
+    ratio1 = median([r["ratio_jobs1"] for r in rounds])
+    ratio2 = median([r["ratio_jobs2"] for r in rounds])
+    cpu_ratio1 = median([r["cpu_ratio_jobs1"] for r in rounds])
+    floor = median([r["floor_seconds"] for r in rounds])
+    one_s = median([r["jobs1"]["seconds"] for r in rounds])
+    peak = max(r["jobs1"]["peak_rss_mb"] for r in rounds)
+    peak_tree = max(r["jobs1"]["peak_rss_tree_mb"] for r in rounds)
+    print(f"median b/a {ratio1:.2f} (goal <= {GOAL_ONE_JOB}), CPU b/a {cpu_ratio1:.2f}")
+    print(f"median c/a {ratio2:.2f} (stretch <= {STRETCH_TWO_JOBS})")
     rows = same_rows(WORK / "jobs1.duckdb", WORK / "jobs2.duckdb")
     identical = all(t["differing"] == 0 for t in rows.values())
-    print(f"    rows (b) vs (c): {rows} -> {'identical' if identical else 'DIFFERENT'}")
-    ours = count / one["seconds"]
+    print(f"rows (b) vs (c): {rows} -> {'identical' if identical else 'DIFFERENT'}")
+    ours = count / one_s
     theirs = pydriller_rate(repo, min(args.pydriller_commits, count))
     if theirs:
         print(f"(d) PyDriller {theirs:,.0f} commits/s vs ours {ours:,.0f}: x{ours / theirs:,.0f}")
     print(
-        f"    peak RSS of (b): collector {one['peak_rss_mb']} MB, with git children "
-        f"{one['peak_rss_tree_mb']} MB (limit {RSS_LIMIT_MB} MB)"
+        f"peak RSS of (b): collector {peak} MB, with its git children {peak_tree} MB "
+        f"(limit {RSS_LIMIT_MB} MB)"
     )
     result = {
         "benchmark": "git_mining",
@@ -190,11 +233,12 @@ def main() -> None:
         "commit_files": rows["commit_files"]["rows"],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "git": subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip(),
-        "floor_git_log_seconds": round(floor, 3),
-        "collect_jobs1": one,
-        "collect_jobs2": two,
-        "ratio_jobs1_vs_floor": round(one["seconds"] / floor, 3),
-        "ratio_jobs2_vs_floor": round(two["seconds"] / floor, 3),
+        "floor_git_log_seconds": floor,
+        "collect_jobs1_seconds": one_s,
+        "collect_jobs2_seconds": median([r["jobs2"]["seconds"] for r in rounds]),
+        "ratio_jobs1_vs_floor": ratio1,
+        "ratio_jobs2_vs_floor": ratio2,
+        "cpu_ratio_jobs1_vs_floor": cpu_ratio1,
         "goal_jobs1_ratio": GOAL_ONE_JOB,
         "stretch_jobs2_ratio": STRETCH_TWO_JOBS,
         "jobs2_rows_identical": identical,
@@ -203,11 +247,12 @@ def main() -> None:
         "pydriller_commits": min(args.pydriller_commits, count),
         "pydriller_commits_per_second": round(theirs, 1) if theirs else None,
         "speedup_vs_pydriller": round(ours / theirs, 1) if theirs else None,
-        "peak_rss_mb": one["peak_rss_mb"],
-        "peak_rss_tree_mb": one["peak_rss_tree_mb"],
+        "peak_rss_mb": peak,
+        "peak_rss_tree_mb": peak_tree,
         "rss_limit_mb": RSS_LIMIT_MB,
-        "rss_within_limit": one["peak_rss_mb"] < RSS_LIMIT_MB,
-        "command": " ".join(["benchmarks/git_mining.py", *sys.argv[1:]]),
+        "rss_within_limit": peak < RSS_LIMIT_MB,
+        "rounds": rounds,
+        "command": " ".join(["nice -n 10 benchmarks/git_mining.py", *sys.argv[1:]]),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if not args.no_write:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -104,6 +105,27 @@ def test_collect_then_rerun_then_query(small_repo: Path, tmp_path: Path) -> None
     listed = forgelens("runs", "list", "-f", "json", db=db, cache=cache)
     assert listed.returncode == 0
     assert listed.stdout.count('"completed"') == 2
+
+
+def test_runs_and_db_commands_report_on_the_store(small_repo: Path, tmp_path: Path) -> None:
+    db, cache = tmp_path / "r.duckdb", tmp_path / "cache"
+    assert forgelens("collect", f"git:{small_repo}", db=db, cache=cache).returncode == 0
+    (run,) = runs(db)
+    shown = forgelens("runs", "show", run["run_id"], "-f", "json", db=db, cache=cache)
+    (row,) = json.loads(shown.stdout)
+    assert (row["status"], row["commits_collected"], row["data_source"]) == (
+        "completed",
+        3,
+        "custom_etl",
+    )
+    assert json.loads(row["settings"])["repositories"] == [str(small_repo)]
+    stats = json.loads(forgelens("runs", "stats", "-f", "json", db=db, cache=cache).stdout)
+    assert [(s["data_source"], s["total_runs"]) for s in stats] == [("custom_etl", 1)]
+    status = forgelens("db", "status", db=db, cache=cache)
+    assert status.returncode == 0
+    assert "tables known" in status.stdout
+    missing = forgelens("runs", "show", "custom_etl-1999-01-01-000000", db=db, cache=cache)
+    assert_one_clear_line(missing, "no run", "forgelens runs list")
 
 
 @pytest.fixture

@@ -325,6 +325,28 @@ def count_commits(repo: GitRepo, opts: MineOptions) -> int:
     return int(_git(["rev-list", "--count", *revisions(repo, opts)], cwd=repo.path).strip() or 0)
 
 
+def _slices(repo: GitRepo, revs: Sequence[str], jobs: int) -> list[bytes]:
+    """``git rev-list`` cut into ``jobs`` contiguous slices (newline-separated ids, as bytes:
+    about 41 bytes a commit, so even a huge history stays small)."""
+    done = subprocess.run(
+        ["git", "rev-list", *revs],
+        cwd=repo.path,
+        capture_output=True,
+        check=False,
+        env=_GIT_ENV,
+    )
+    if done.returncode != 0:
+        reason = _first_error(done.stderr.decode("utf-8", "replace"))
+        raise SourceError(f"git rev-list failed in {repo.full_name}: {reason}")
+    out = done.stdout
+    if not out:
+        return []
+    width = out.index(b"\n") + 1  # every line is one object id and a newline
+    lines = len(out) // width
+    size = -(-lines // jobs) * width
+    return [out[i : i + size] for i in range(0, len(out), size)]
+
+
 def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
     """Yield batches of (commit, files) for the history ``opts`` selects.
 
@@ -337,16 +359,11 @@ def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
     if opts.jobs <= 1:
         commands = [(_log_cmd(False, revs), None)]
     else:
-        shas = _git(["rev-list", *revs], cwd=repo.path).split()
-        size = max(1, -(-len(shas) // opts.jobs))
-        commands = [
-            (_log_cmd(True, []), "\n".join(shas[i : i + size]).encode())
-            for i in range(0, len(shas), size)
-        ]
+        commands = [(_log_cmd(True, []), chunk) for chunk in _slices(repo, revs, opts.jobs)]
     if not commands:
         return
     stop = threading.Event()
-    out: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=2 * len(commands) + 2)
+    out: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=len(commands))
 
     def work(cmd: list[str], stdin: bytes | None) -> None:
         try:

@@ -34,6 +34,32 @@ def _translate(exc: duckdb.Error, path: Path) -> StoreError:
     return StoreError(f"DuckDB store {path}: {text.splitlines()[0]}")
 
 
+def _upsert_sql(table: str, spec: TableSpec, cols: list[str]) -> tuple[str, str | None]:
+    """(insert, update) statements that upsert the registered ``_fl_batch`` into ``table``.
+
+    The batch is deduplicated on the key (the newest ``_version`` wins). The insert adds the
+    rows whose key is new (an anti-join); the update, needed only when fewer rows were
+    inserted than the batch holds, overwrites existing rows unless their ``_version`` is
+    newer. A fresh collection thus only inserts, which is much cheaper in DuckDB than
+    ``INSERT ... ON CONFLICT`` on a primary-key index.
+    """
+    q = _dialect.quote
+    col_list = ", ".join(q(c) for c in cols)
+    keys = ", ".join(q(k) for k in spec.key)
+    order = "_version DESC" if "_version" in cols else keys
+    batch = f"(SELECT DISTINCT ON ({keys}) {col_list} FROM _fl_batch ORDER BY {keys}, {order}) AS b"
+    match = " AND ".join(f"t.{q(k)} = b.{q(k)}" for k in spec.key)
+    insert = (
+        f"INSERT INTO {q(table)} ({col_list}) SELECT {col_list} FROM {batch} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})"
+    )
+    updates = ", ".join(f"{q(c)} = b.{q(c)}" for c in cols if c not in spec.key)
+    if not updates:
+        return insert, None
+    newer = " AND b._version >= t._version" if "_version" in cols else ""
+    return insert, f"UPDATE {q(table)} AS t SET {updates} FROM {batch} WHERE {match}{newer}"
+
+
 class DuckDBStore:
     """A ``Store`` over one DuckDB file. Thread-safe: one connection, one lock."""
 
@@ -169,25 +195,13 @@ class DuckDBStore:
         if batch.num_rows == 0:
             return 0
         cols = [c for c, _ in writable_columns(spec) if c in batch.column_names]
-        q = _dialect.quote
-        col_list = ", ".join(q(c) for c in cols)
-        keys = ", ".join(q(k) for k in spec.key)
-        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in spec.key)
-        conflict = (
-            f"DO UPDATE SET {updates} WHERE excluded._version >= {q(table)}._version"
-            if updates
-            else "DO NOTHING"
-        )
-        order = "_version DESC" if "_version" in cols else keys
-        sql = (
-            f"INSERT INTO {q(table)} ({col_list}) "
-            f"SELECT {col_list} FROM (SELECT DISTINCT ON ({keys}) * FROM _fl_batch "
-            f"ORDER BY {keys}, {order}) ON CONFLICT ({keys}) {conflict}"
-        )
-        with self._lock:
+        with self._lock, self.transaction():
             self._con.register("_fl_batch", batch)
             try:
-                self._run(sql)
+                insert, update = _upsert_sql(table, spec, cols)
+                inserted = self._run(insert).fetchone()
+                if update and (inserted[0] if inserted else 0) < batch.num_rows:
+                    self._run(update)  # some keys existed (or the batch repeats a key)
             finally:
                 self._con.unregister("_fl_batch")
         return int(batch.num_rows)
