@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from forgelens.cli import main
 from forgelens.config import get_settings
@@ -14,11 +16,12 @@ from tests.sources.simhelp import running, sim_for
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    structlog.reset_defaults()  # main() bound logging to this test's captured stderr
 
 
 def test_collect_with_every_forge_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
