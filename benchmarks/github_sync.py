@@ -99,9 +99,11 @@ def sync(url: str, db: Path, target: str, api: str, full: bool = False) -> dict[
     etags = StoreEtagCache(store)
     source = from_options(opts, etags, settings=Settings(github_token=None))
     started = time.perf_counter()
+    cpu = time.process_time()
     try:
         result = sync_forge(timed, source, [target], opts, etags=etags)  # type: ignore[arg-type]
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         prs = store.query("SELECT count(*) FROM pull_requests")[0][0]
     finally:
         source.close()
@@ -115,6 +117,8 @@ def sync(url: str, db: Path, target: str, api: str, full: bool = False) -> dict[
         "requests_per_pr": round(result.api_calls / max(1, result.prs), 4),
         "seconds": round(elapsed, 3),
         "prs_per_second": round(result.prs / elapsed, 1) if elapsed else None,
+        "collector_cpu_seconds": round(cpu, 3),
+        "prs_per_collector_cpu_second": round(result.prs / cpu, 1) if cpu else None,
         # pages are fetched + mapped in a prefetch thread while the main thread writes, so
         # these overlap: wall time < their sum
         "time_breakdown_s": {
@@ -134,7 +138,12 @@ def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.pop("GITHUB_TOKEN", None)
     tmp = Path(tempfile.mkdtemp(prefix="fl-bench-gh-"))
-    out: dict[str, Any] = {"prs": args.prs, "rest_prs": args.rest_prs}
+    out: dict[str, Any] = {
+        "prs": args.prs,
+        "rest_prs": args.rest_prs,
+        "load_average_at_start": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
     proc, url = start_sim(args.prs, "bench")
     try:
         full = sync(url, tmp / "gql.duckdb", "bench/service-0", "graphql")
@@ -176,6 +185,11 @@ def main() -> None:
     print(
         f"end to end into DuckDB: {full['prs_per_second']} PRs/s in {full['seconds']} s "
         "(goal >= 1000)"
+    )
+    print(
+        f"  collector CPU: {full['collector_cpu_seconds']} s = "
+        f"{full['prs_per_collector_cpu_second']} PRs per CPU-second; "
+        f"load average at start {out['load_average_at_start'][0]:.1f} on {out['cpus']} CPUs"
     )
     for what, seconds in full["time_breakdown_s"].items():
         print(f"  {what}: {seconds} s")

@@ -54,6 +54,10 @@ class GitHubBase:
     def api_calls(self) -> int:
         return self.client.stats.total
 
+    @property
+    def requests_by_endpoint(self) -> dict[str, int]:
+        return dict(self.client.stats.by_endpoint)
+
     def set_note(self, note: Callable[[str], None]) -> None:
         """Where the source says what it is waiting for (rate-limit resets, a failing host)."""
         self.client.note = note
