@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import structlog
 
 from forgelens.config import Settings
@@ -146,7 +147,13 @@ def main() -> None:
     }
     proc, url = start_sim(args.prs, "bench")
     try:
+        sim_cpu = sum(psutil.Process(proc.pid).cpu_times()[:2])
         full = sync(url, tmp / "gql.duckdb", "bench/service-0", "graphql")
+        sim_cpu = sum(psutil.Process(proc.pid).cpu_times()[:2]) - sim_cpu
+        full["simulator_cpu_seconds"] = round(sim_cpu, 3)
+        full["prs_per_cpu_second_collector_plus_simulator"] = round(
+            full["prs_in_run"] / (sim_cpu + full["collector_cpu_seconds"]), 1
+        )
         incremental = sync(url, tmp / "gql.duckdb", "bench/service-0", "graphql")
     finally:
         proc.terminate()

@@ -122,3 +122,27 @@ def test_no_wait_fails_fast_with_exit_code_5(
         )
     assert code == 5
     assert "without --no-wait" in capsys.readouterr().err
+
+
+def test_sim_serve_command_serves_until_stopped() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forgelens", "sim", "serve", "--port", "0", "--prs", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        repo = httpx.get(f"{url}/repos/acme/service-0", timeout=10).json()
+        assert repo["full_name"] == "acme/service-0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()

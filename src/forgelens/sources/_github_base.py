@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from forgelens.errors import ForgeError, NotFound
 from forgelens.logs import get_logger
-from forgelens.records import Person
+from forgelens.records import Issue, Person
 from forgelens.sources import _github_map as m
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
@@ -169,3 +169,14 @@ def _finish(bundle: PrBundle, people: list[Person | None]) -> list[Any]:
         if p is not None:
             seen.setdefault(p.login, p)
     return [*bundle.records(), *seen.values()]
+
+
+def _issue_item(
+    repo_id: str, issue: Issue, payload: dict[str, Any], comments: list[Any]
+) -> tuple[datetime, list[Any]]:
+    """An issue, its comments and the people on them (REST ``user`` or GraphQL ``author``)."""
+    recs: list[Any] = [issue, m.person(payload.get("user") or payload.get("author"))]
+    for c in comments:
+        recs.append(m.issue_comment(repo_id, issue.number, c))
+        recs.append(m.person(c.get("user") or c.get("author")))
+    return issue.updated_at, [r for r in recs if r is not None]

@@ -21,6 +21,7 @@ from forgelens.sources._github_base import (
     FILE_CAP,
     GitHubBase,
     _finish,
+    _issue_item,
     _older,
     log,
 )
@@ -303,13 +304,7 @@ class GraphQLFetch(GitHubBase):
                         {"owner": ref.owner, "name": ref.name, "number": issue.number},
                         ("repository", "issue", "comments"),
                     )
-                    recs: list[Any] = [issue, m.person(node.get("author"))]
-                    for c in comments:
-                        recs += [
-                            m.issue_comment(repo_id, issue.number, c),
-                            m.person(c.get("author")),
-                        ]
-                    out.append((issue.updated_at, [r for r in recs if r is not None]))
+                    out.append(_issue_item(repo_id, issue, node, comments))
                 except _BAD_ITEM:
                     errors += 1
             info = conn.get("pageInfo") or {}
