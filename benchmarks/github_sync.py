@@ -198,6 +198,10 @@ def main() -> None:
         f"{full['prs_per_collector_cpu_second']} PRs per CPU-second; "
         f"load average at start {out['load_average_at_start'][0]:.1f} on {out['cpus']} CPUs"
     )
+    print(
+        f"  simulator CPU: {full['simulator_cpu_seconds']} s; collector + simulator: "
+        f"{full['prs_per_cpu_second_collector_plus_simulator']} PRs per CPU-second"
+    )
     for what, seconds in full["time_breakdown_s"].items():
         print(f"  {what}: {seconds} s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
