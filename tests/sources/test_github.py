@@ -168,3 +168,15 @@ def test_enterprise_api_url_layout_is_used_for_rest_and_graphql() -> None:
     assert paths
     assert all(p.startswith("/api/") for p in paths)
     assert "/api/graphql" in paths
+
+
+def test_graphql_pages_shrink_when_github_times_out() -> None:
+    from forgelens.testing.forge_sim import Faults
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=40), faults=Faults(graphql_max_first=12))
+    with running(sim) as url, github(url) as source:
+        pages = list(source.pull_requests(RepoRef("acme", "service-0"), None))
+        assert source.pr_page <= 12
+        timeouts = source.client.stats.by_status[502]
+    assert sum(p.items for p in pages) == 40
+    assert timeouts == 4  # two tries at 50, two at 25, then pages of 12 go through

@@ -94,12 +94,23 @@ class GitHubBase:
         for _resp, items, nxt in self.client.paginate(spec, paginator):
             yield items, nxt
 
-    def graphql(self, document: str, operation: str, variables: dict[str, Any]) -> tuple[Any, int]:
+    def graphql(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        attempts: int | None = None,
+    ) -> tuple[Any, int]:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
         waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
         payload = {"query": document, "variables": variables, "operationName": operation}
         spec = RequestSpec(
-            "POST", self.graphql_url, f"POST /graphql {operation}", json=payload, resource="graphql"
+            "POST",
+            self.graphql_url,
+            f"POST /graphql {operation}",
+            json=payload,
+            resource="graphql",
+            attempts=attempts,
         )
         attempt = 0
         while True:

@@ -178,7 +178,10 @@ class GraphQLFetch(GitHubBase):
                 **NESTED_SIZES,
             }
             try:
-                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables)
+                # a large page may time out (GitHub answers 502/504 after ~10 s): after two
+                # tries ask for half as many PRs instead of retrying the same page
+                attempts = 2 if self.pr_page > 5 else None
+                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables, attempts)
             except ForgeError:
                 if self.pr_page <= 5:
                     raise
