@@ -48,7 +48,6 @@ class GitHubBase:
         self.graphql_url = graphql_url(client.base_url)
         self.graphql_retries = graphql_retries
         self.pr_page = PR_PAGE
-        self.app: Any = None  # a GitHubApp whose installation follows the collected owner
 
     @property
     def api_calls(self) -> int:
