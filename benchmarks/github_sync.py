@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import structlog
 
 from forgelens.config import Settings
@@ -99,9 +100,11 @@ def sync(url: str, db: Path, target: str, api: str, full: bool = False) -> dict[
     etags = StoreEtagCache(store)
     source = from_options(opts, etags, settings=Settings(github_token=None))
     started = time.perf_counter()
+    cpu = time.process_time()
     try:
         result = sync_forge(timed, source, [target], opts, etags=etags)  # type: ignore[arg-type]
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         prs = store.query("SELECT count(*) FROM pull_requests")[0][0]
     finally:
         source.close()
@@ -115,6 +118,8 @@ def sync(url: str, db: Path, target: str, api: str, full: bool = False) -> dict[
         "requests_per_pr": round(result.api_calls / max(1, result.prs), 4),
         "seconds": round(elapsed, 3),
         "prs_per_second": round(result.prs / elapsed, 1) if elapsed else None,
+        "collector_cpu_seconds": round(cpu, 3),
+        "prs_per_collector_cpu_second": round(result.prs / cpu, 1) if cpu else None,
         # pages are fetched + mapped in a prefetch thread while the main thread writes, so
         # these overlap: wall time < their sum
         "time_breakdown_s": {
@@ -134,10 +139,21 @@ def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.pop("GITHUB_TOKEN", None)
     tmp = Path(tempfile.mkdtemp(prefix="fl-bench-gh-"))
-    out: dict[str, Any] = {"prs": args.prs, "rest_prs": args.rest_prs}
+    out: dict[str, Any] = {
+        "prs": args.prs,
+        "rest_prs": args.rest_prs,
+        "load_average_at_start": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
     proc, url = start_sim(args.prs, "bench")
     try:
+        sim_cpu = sum(psutil.Process(proc.pid).cpu_times()[:2])
         full = sync(url, tmp / "gql.duckdb", "bench/service-0", "graphql")
+        sim_cpu = sum(psutil.Process(proc.pid).cpu_times()[:2]) - sim_cpu
+        full["simulator_cpu_seconds"] = round(sim_cpu, 3)
+        full["prs_per_cpu_second_collector_plus_simulator"] = round(
+            full["prs_in_run"] / (sim_cpu + full["collector_cpu_seconds"]), 1
+        )
         incremental = sync(url, tmp / "gql.duckdb", "bench/service-0", "graphql")
     finally:
         proc.terminate()
@@ -176,6 +192,15 @@ def main() -> None:
     print(
         f"end to end into DuckDB: {full['prs_per_second']} PRs/s in {full['seconds']} s "
         "(goal >= 1000)"
+    )
+    print(
+        f"  collector CPU: {full['collector_cpu_seconds']} s = "
+        f"{full['prs_per_collector_cpu_second']} PRs per CPU-second; "
+        f"load average at start {out['load_average_at_start'][0]:.1f} on {out['cpus']} CPUs"
+    )
+    print(
+        f"  simulator CPU: {full['simulator_cpu_seconds']} s; collector + simulator: "
+        f"{full['prs_per_cpu_second_collector_plus_simulator']} PRs per CPU-second"
     )
     for what, seconds in full["time_breakdown_s"].items():
         print(f"  {what}: {seconds} s")

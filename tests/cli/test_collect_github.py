@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from forgelens.cli import main
 from forgelens.config import get_settings
@@ -14,11 +16,12 @@ from tests.sources.simhelp import running, sim_for
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    structlog.reset_defaults()  # main() bound logging to this test's captured stderr
 
 
 def test_collect_with_every_forge_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,3 +122,27 @@ def test_no_wait_fails_fast_with_exit_code_5(
         )
     assert code == 5
     assert "without --no-wait" in capsys.readouterr().err
+
+
+def test_sim_serve_command_serves_until_stopped() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forgelens", "sim", "serve", "--port", "0", "--prs", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        repo = httpx.get(f"{url}/repos/acme/service-0", timeout=10).json()
+        assert repo["full_name"] == "acme/service-0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -31,6 +31,13 @@ TABLES = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries here are about outcomes, not pacing: skip the jittered pauses."""
+    monkeypatch.setattr("forgelens.sources.http.backoff_delay", lambda *a, **k: 0.0)
+    monkeypatch.setattr("forgelens.sources._github_base.backoff_delay", lambda *a, **k: 0.0)
+
+
 def counts(store: Store) -> dict[str, int]:
     return {t: store.query(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
 
@@ -247,3 +254,40 @@ def test_sink_gets_every_committed_record_and_a_failing_sink_holds_the_cursor(
     assert len(prs) == 6
     assert sink.flushes >= 1
     assert store.get_cursor("github:acme/service-0", "pull_requests") is not None
+
+
+def test_persistent_graphql_errors_fail_the_repository_and_a_rerun_completes(
+    store: Store,
+) -> None:
+    from forgelens.errors import ForgeError
+    from forgelens.testing.forge_sim import Faults
+
+    faults = Faults(graphql_error_rate=1.0, only_paths=("/graphql",))
+    sim = sim_for(SimSize(repos=1, prs_per_repo=5), faults=faults)
+    with running(sim) as url:
+        with pytest.raises(ForgeError, match="kept returning errors"):
+            collect(store, ["github:acme/service-0"], options(url))
+        assert store.query("SELECT count(*) FROM pull_requests") == [(0,)]
+        faults.graphql_error_rate = 0.0
+        again = collect(store, ["github:acme/service-0"], options(url))[0]
+    assert again.prs == 5
+    statuses = [r[0] for r in store.query("SELECT status FROM git_collection_runs ORDER BY id")]
+    assert statuses == ["failed", "completed"]
+
+
+def test_token_pool_from_a_secret_file(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forgelens.config import Settings
+    from forgelens.sources.github import from_options
+
+    secret = tmp_path / "github_token"
+    secret.write_text("tok-a,tok-b\n")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN_FILE", str(secret))
+    sim = sim_for(SimSize(repos=1, prs_per_repo=2), tokens={"tok-a", "tok-b"})
+    with running(sim) as url, from_options(options(url), settings=Settings()) as source:
+        assert [c.label for c in source.client.tokens.credentials] == ["token#1", "token#2"]
+        assert source.list_repositories("acme/service-0")
+        source.repository(source.list_repositories("acme/service-0")[0])
+    assert sim.requests >= 1

@@ -153,3 +153,30 @@ def test_overflowing_nested_lists_are_followed_up_to_the_last_item() -> None:
     )
     assert gql.client.stats.by_endpoint["POST /graphql ReviewComments"] >= 1
     assert gql.client.stats.by_endpoint["POST /graphql IssueComments"] >= 1
+
+
+def test_enterprise_api_url_layout_is_used_for_rest_and_graphql() -> None:
+    from forgelens.sources.github import graphql_url
+
+    assert graphql_url("https://ghe.example.com/api/v3") == "https://ghe.example.com/api/graphql"
+    assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
+    sim = sim_for(SimSize(repos=1, prs_per_repo=3))
+    with running(sim) as url, github(url + "/api/v3") as source:
+        records = _all(source, RepoRef("acme", "service-0"))
+    assert sum(isinstance(r, PullRequest) for r in records) == 3
+    paths = {path for _, path, _ in sim.log}
+    assert paths
+    assert all(p.startswith("/api/") for p in paths)
+    assert "/api/graphql" in paths
+
+
+def test_graphql_pages_shrink_when_github_times_out() -> None:
+    from forgelens.testing.forge_sim import Faults
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=40), faults=Faults(graphql_max_first=12))
+    with running(sim) as url, github(url) as source:
+        pages = list(source.pull_requests(RepoRef("acme", "service-0"), None))
+        assert source.pr_page <= 12
+        timeouts = source.client.stats.by_status[502]
+    assert sum(p.items for p in pages) == 40
+    assert timeouts == 4  # two tries at 50, two at 25, then pages of 12 go through

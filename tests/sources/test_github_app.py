@@ -47,7 +47,7 @@ def test_app_installation_token_is_fetched_used_and_refreshed(
         refs = source.list_repositories("acme")
         assert refs == [RepoRef("acme", "service-0")]
         assert len(gh.app_tokens) == 1  # type: ignore[attr-defined]
-        cred = source.client.tokens.credentials[0]
+        cred = source.source("acme").client.tokens.credentials[0]  # acme's installation
         assert cred.secret == gh.app_tokens[0]  # type: ignore[attr-defined]
         cred.expires_at = time.time() + 60  # about to expire: refreshed before the next call
         source.repository(refs[0])
@@ -68,3 +68,17 @@ def test_app_with_the_wrong_key_is_rejected_clearly() -> None:
         pytest.raises(AuthError, match="GitHub App 1234"),
     ):
         source.list_repositories("acme")
+
+
+def test_each_organization_gets_its_own_installation() -> None:
+    private, public = keypair()
+    sim = sim_for(SimSize(repos=1, prs_per_repo=1), tokens={"x"})
+    gh = sim.renderers[0]
+    gh.app_id, gh.app_public_key = "77", public  # type: ignore[attr-defined]
+    settings = Settings(github_token=None, github_app_id="77", github_app_private_key=private)
+    with running(sim) as url, from_options(options(url), settings=settings) as source:
+        assert source.list_repositories("acme")
+        with pytest.raises(AuthError, match="not installed on elsewhere"):
+            source.list_repositories("elsewhere")
+        assert source.source("acme") is not source.source("elsewhere")
+        assert source.api_calls >= 1

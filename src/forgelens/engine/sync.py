@@ -2,8 +2,9 @@
 
 For each repository: write its snapshot (record, branch protection), then page every entity
 (pull requests, issues, CI runs, contributors) newest change first. Records are buffered and
-committed in chunks; each chunk commits **in one transaction with the cursor that describes
-it** (and is published to the sink, flushed, before that commit). A cursor per
+committed in chunks (a chunk ends when one table has ``batch_size`` rows waiting); each chunk
+commits **in one transaction with the cursor that describes it** (and is published to the
+sink, flushed, before that commit). A cursor per
 (repository, entity) holds the watermark of the last complete pass (``since``, never later
 than the run's start) and, during a pass, the ``resume`` token of the next page and the newest
 change seen so far (``high``) -- so a run stopped by Ctrl-C or ``kill -9`` resumes where the last
@@ -20,6 +21,7 @@ import hashlib
 import json
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -240,12 +242,14 @@ def sync_entity(
     if cursor.since and not cursor.resume and mark is not None and mark <= cursor.since:
         return 0  # the forge says nothing changed since the last complete pass
     buffer: list[Any] = []
+    per_table: Counter[str] = Counter()  # a chunk commits when one table's batch is full
     items = 0
     high = cursor.high
     for page in prefetch(pages(cursor.since, cursor.resume), ctx.cancel):
         if ctx.cancel.is_set():
             raise Interrupted("interrupted by the user (Ctrl-C)")
         buffer.extend(page.records)
+        per_table.update(r.TABLE for r in page.records)
         items += page.items
         if page.errors:
             ctx.run.add(errors=page.errors)
@@ -255,14 +259,14 @@ def sync_entity(
             ctx.run.add(prs_collected=page.items)
             ctx.progress.advance(page.items)
         last = page.resume is None or page.done
-        if last or len(buffer) >= ctx.opts.batch_size:
+        if last or max(per_table.values(), default=0) >= ctx.opts.batch_size:
             nxt = EntityCursor(cursor.since, None if last else page.resume, high)
             if last:
                 newest = high or mark  # e.g. contributors: the push time the forge reported
                 watermark = min(newest, ctx.started_at) if newest else cursor.since
                 nxt = EntityCursor(watermark, None, None)
             commit_chunk(ctx, repo_id, entity, buffer, nxt)
-            buffer = []
+            buffer, per_table = [], Counter()
             if last:
                 break
     return items
@@ -334,6 +338,12 @@ def sync_forge(
         finally:
             run.set(api_calls=source.api_calls)
             progress.finish()
+            log.info(
+                "forge requests",
+                run_id=run.run_id,
+                total=source.api_calls,
+                by_endpoint=dict(getattr(source, "requests_by_endpoint", {})),
+            )
     result.api_calls = source.api_calls
     result.errors = run.counters["errors"]
     return result

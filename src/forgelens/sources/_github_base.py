@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from forgelens.errors import ForgeError, NotFound
 from forgelens.logs import get_logger
-from forgelens.records import Person
+from forgelens.records import Issue, Person
 from forgelens.sources import _github_map as m
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
@@ -48,11 +48,14 @@ class GitHubBase:
         self.graphql_url = graphql_url(client.base_url)
         self.graphql_retries = graphql_retries
         self.pr_page = PR_PAGE
-        self.app: Any = None  # a GitHubApp whose installation follows the collected owner
 
     @property
     def api_calls(self) -> int:
         return self.client.stats.total
+
+    @property
+    def requests_by_endpoint(self) -> dict[str, int]:
+        return dict(self.client.stats.by_endpoint)
 
     def set_note(self, note: Callable[[str], None]) -> None:
         """Where the source says what it is waiting for (rate-limit resets, a failing host)."""
@@ -90,12 +93,23 @@ class GitHubBase:
         for _resp, items, nxt in self.client.paginate(spec, paginator):
             yield items, nxt
 
-    def graphql(self, document: str, operation: str, variables: dict[str, Any]) -> tuple[Any, int]:
+    def graphql(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        attempts: int | None = None,
+    ) -> tuple[Any, int]:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
         waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
         payload = {"query": document, "variables": variables, "operationName": operation}
         spec = RequestSpec(
-            "POST", self.graphql_url, f"POST /graphql {operation}", json=payload, resource="graphql"
+            "POST",
+            self.graphql_url,
+            f"POST /graphql {operation}",
+            json=payload,
+            resource="graphql",
+            attempts=attempts,
         )
         attempt = 0
         while True:
@@ -165,3 +179,14 @@ def _finish(bundle: PrBundle, people: list[Person | None]) -> list[Any]:
         if p is not None:
             seen.setdefault(p.login, p)
     return [*bundle.records(), *seen.values()]
+
+
+def _issue_item(
+    repo_id: str, issue: Issue, payload: dict[str, Any], comments: list[Any]
+) -> tuple[datetime, list[Any]]:
+    """An issue, its comments and the people on them (REST ``user`` or GraphQL ``author``)."""
+    recs: list[Any] = [issue, m.person(payload.get("user") or payload.get("author"))]
+    for c in comments:
+        recs.append(m.issue_comment(repo_id, issue.number, c))
+        recs.append(m.person(c.get("user") or c.get("author")))
+    return issue.updated_at, [r for r in recs if r is not None]

@@ -21,6 +21,7 @@ from forgelens.sources._github_base import (
     FILE_CAP,
     GitHubBase,
     _finish,
+    _issue_item,
     _older,
     log,
 )
@@ -177,7 +178,10 @@ class GraphQLFetch(GitHubBase):
                 **NESTED_SIZES,
             }
             try:
-                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables)
+                # a large page may time out (GitHub answers 502/504 after ~10 s): after two
+                # tries ask for half as many PRs instead of retrying the same page
+                attempts = 2 if self.pr_page > 5 else None
+                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables, attempts)
             except ForgeError:
                 if self.pr_page <= 5:
                     raise
@@ -303,13 +307,7 @@ class GraphQLFetch(GitHubBase):
                         {"owner": ref.owner, "name": ref.name, "number": issue.number},
                         ("repository", "issue", "comments"),
                     )
-                    recs: list[Any] = [issue, m.person(node.get("author"))]
-                    for c in comments:
-                        recs += [
-                            m.issue_comment(repo_id, issue.number, c),
-                            m.person(c.get("author")),
-                        ]
-                    out.append((issue.updated_at, [r for r in recs if r is not None]))
+                    out.append(_issue_item(repo_id, issue, node, comments))
                 except _BAD_ITEM:
                     errors += 1
             info = conn.get("pageInfo") or {}

@@ -15,6 +15,7 @@ from forgelens.sources._github_base import (
     FILE_CAP,
     GitHubBase,
     _finish,
+    _issue_item,
     _older,
     log,
 )
@@ -108,16 +109,9 @@ class RestFetch(GitHubBase):
                     continue  # pull requests are listed among issues
                 try:
                     issue = m.issue(repo_id, i)
-                    recs: list[Any] = [issue, m.person(i.get("user"))]
-                    if issue.comments_count:
-                        for c in self._rest_list(
-                            f"/repos/{ref.full_name}/issues/{issue.number}/comments", endpoint
-                        ):
-                            recs += [
-                                m.issue_comment(repo_id, issue.number, c),
-                                m.person(c.get("user")),
-                            ]
-                    out.append((issue.updated_at, [r for r in recs if r is not None]))
+                    path = f"/repos/{ref.full_name}/issues/{issue.number}/comments"
+                    comments = self._rest_list(path, endpoint) if issue.comments_count else []
+                    out.append(_issue_item(repo_id, issue, i, comments))
                 except _BAD_ITEM:
                     errors += 1
             yield out, errors, nxt

@@ -29,6 +29,7 @@ class RequestSpec:
     json: Any = None
     resource: str = "core"  # rate-limit bucket
     conditional: bool = False  # send If-None-Match from the ETag cache
+    attempts: int | None = None  # retry budget for this request (default: the client policy)
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:

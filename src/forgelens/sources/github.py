@@ -42,8 +42,6 @@ class GitHubSource(RestFetch, GraphQLFetch):
 
     # -- repositories -------------------------------------------------------------------------
     def list_repositories(self, target: str) -> list[RepoRef]:
-        if self.app is not None:
-            self.app.owner = target.strip("/").split("/")[0]
         if "/" in target.strip("/"):
             return [RepoRef.parse(target)]
         owner = target.strip("/")
@@ -294,22 +292,26 @@ def from_options(
         raise BadInput(
             f"--api-url {api_url!r}: give a URL such as https://github.example.com/api/v3"
         )
-    refresh, app = None, None
     if settings.github_app_id and settings.github_app_private_key and not settings.github_token:
-        from forgelens.sources.github_app import GitHubApp
+        from forgelens.sources.github_app import AppRouter, GitHubApp
 
-        app = GitHubApp(
-            settings.github_app_id,
-            settings.github_app_private_key.get_secret_value(),
-            api_url,
-            transport=transport,
-        )
-        tokens, refresh = app.pool(), app.refresh
-    else:
-        tokens = token_pool(settings)
+        key = settings.github_app_private_key.get_secret_value()
+        app_id = settings.github_app_id
+
+        def for_owner(owner: str) -> GitHubSource:
+            app = GitHubApp(app_id, key, api_url, transport=transport, owner=owner)
+            client = HttpClient(
+                api_url,
+                tokens=app.pool(),
+                policy=policy,
+                etags=etags,
+                transport=transport,
+                refresh=app.refresh,
+            )
+            return GitHubSource(client, api=api)
+
+        return AppRouter(for_owner)  # type: ignore[return-value]
     client = HttpClient(
-        api_url, tokens=tokens, policy=policy, etags=etags, transport=transport, refresh=refresh
+        api_url, tokens=token_pool(settings), policy=policy, etags=etags, transport=transport
     )
-    source = GitHubSource(client, api=api)
-    source.app = app
-    return source
+    return GitHubSource(client, api=api)

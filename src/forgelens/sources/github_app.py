@@ -3,6 +3,7 @@ token (one installation per organization), refreshed before its one-hour expiry.
 
 The pool it returns holds one credential whose secret is filled (and refilled) by ``refresh``,
 which ``HttpClient`` calls whenever the token is missing or has less than five minutes left.
+``AppRouter`` gives each organization of a run its own installation (and client).
 Needs ``pyjwt`` and ``cryptography`` (``pip install 'forgelens[github-app]'``).
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from forgelens.errors import AuthError, BadInput, NotFound
+from forgelens.errors import AuthError, BadInput
 from forgelens.logs import get_logger
 from forgelens.sources._ratelimit import Credential, TokenPool
 
@@ -39,12 +41,13 @@ class GitHubApp:
         *,
         transport: httpx.BaseTransport | None = None,
         installation_id: str | None = None,
+        owner: str | None = None,
     ) -> None:
         self.app_id, self._key = app_id, private_key
         self.api_url = api_url.rstrip("/")
         self.transport = transport
         self.installation_id = installation_id
-        self.owner: str | None = None
+        self.owner = owner  # the organization (or user) whose installation is used
         self._lock = threading.Lock()
 
     def jwt(self, now: float | None = None) -> str:
@@ -105,7 +108,10 @@ class GitHubApp:
         if resp.status_code == 404:
             resp = http.get(f"/users/{self.owner}/installation")
         if resp.status_code == 404:
-            raise NotFound(f"GitHub App {self.app_id} is not installed on {self.owner}")
+            raise AuthError(
+                f"GitHub App {self.app_id} is not installed on {self.owner}: install it there "
+                "or check the organization name"
+            )
         if resp.status_code >= 300:
             raise AuthError(
                 f"GitHub App {self.app_id} rejected (HTTP {resp.status_code}): check "
@@ -113,3 +119,68 @@ class GitHubApp:
             )
         self.installation_id = str(resp.json()["id"])
         return self.installation_id
+
+
+class AppRouter:
+    """A ``ForgeSource`` that sends each owner's calls to that owner's source (installation)."""
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        self._make = make
+        self._sources: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._note: Callable[[str], None] | None = None
+        first = make("-")  # for kind / data_source only; never sends a request
+        self.kind, self.data_source = first.kind, first.data_source
+        first.close()
+
+    def source(self, owner: str) -> Any:
+        key = owner.lower()
+        with self._lock:
+            if key not in self._sources:
+                self._sources[key] = self._make(owner)
+                if self._note is not None:
+                    self._sources[key].set_note(self._note)
+            return self._sources[key]
+
+    @property
+    def api_calls(self) -> int:
+        return sum(int(s.api_calls) for s in list(self._sources.values()))
+
+    @property
+    def requests_by_endpoint(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for s in list(self._sources.values()):
+            for k, v in s.requests_by_endpoint.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def set_note(self, note: Callable[[str], None]) -> None:
+        self._note = note
+        for s in list(self._sources.values()):
+            s.set_note(note)
+
+    def close(self) -> None:
+        for s in list(self._sources.values()):
+            s.close()
+
+    def __enter__(self) -> AppRouter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def list_repositories(self, target: str) -> Any:
+        return self.source(target.strip("/").split("/")[0]).list_repositories(target)
+
+    def teams(self, owner: str) -> Any:
+        return self.source(owner).teams(owner)
+
+    def __getattr__(self, name: str) -> Any:
+        """``repository``, ``pull_requests``, ``issues``, ... route on their ``ref.owner``."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(ref: Any, *args: Any, **kwargs: Any) -> Any:
+            return getattr(self.source(ref.owner), name)(ref, *args, **kwargs)
+
+        return call

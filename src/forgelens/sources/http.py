@@ -279,7 +279,7 @@ class HttpClient:
             except _Retry as retry:
                 attempt += 1
                 self.stats.retries += 1
-                if attempt >= self.policy.max_attempts:
+                if attempt >= (spec.attempts or self.policy.max_attempts):
                     raise ForgeError(
                         f"{self.profile.name} at {self.host} kept failing ({retry.reason}) on "
                         f"{spec.method} {_path(spec.url)} after {attempt} attempts; try again later"

@@ -172,6 +172,8 @@ class ForgeSim:
             return renderer.secondary_limit(req, self.faults.secondary_retry_after), 0.0
         if fault == "slow":
             delay = self.faults.slow_seconds
+        if self.faults.graphql_max_first is not None:
+            req.headers["x-sim-max-first"] = str(self.faults.graphql_max_first)
         if fault == "graphql_error":
             req.headers["x-sim-graphql-error"] = "1"
         with self.dataset.lock:

@@ -25,6 +25,7 @@ class Faults:
     truncate_rate: float = 0.0  # share of 200 bodies cut in half
     graphql_error_rate: float = 0.0  # share of GraphQL answers with errors + partial data
     revoke_after: dict[str, int] = field(default_factory=dict)  # token -> requests it survives
+    graphql_max_first: int | None = None  # larger GraphQL pages time out (502), like GitHub's
     only_paths: tuple[str, ...] = ()  # limit 5xx/secondary/truncation to these path prefixes
     requests: int = 0
     by_token: dict[str, int] = field(default_factory=dict)

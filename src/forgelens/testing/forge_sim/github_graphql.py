@@ -67,6 +67,9 @@ class GraphQL:
             v = dict(payload.get("variables") or {})
         except (ValueError, AttributeError):
             return SimResponse(400, {"message": "Problems parsing JSON"})
+        limit = req.headers.get("x-sim-max-first")
+        if limit and int(v.get("first") or 0) > int(limit):
+            return SimResponse(502, {"message": "We couldn't respond to your request in time."})
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             return SimResponse(200, {"errors": [{"message": f"unknown operation {op!r}"}]})
