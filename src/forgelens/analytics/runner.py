@@ -111,6 +111,7 @@ def analyze(
                 scope.clear_repositories(ctx, [n for _, n in repos])
             plans = scope.plan(ctx, repos, opts.target, opts.force_refresh, ident.changed_aliases)
             scope.build_dirty(ctx, plans, ident.changed_aliases)
+            scope.add_history_followers(ctx)
             result.prs = ctx.count(DIRTY)
         for p in plans:
             result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
