@@ -233,7 +233,7 @@ def check_all(store: Store, recs: list[Any], cfg: AnalyticsConfig = CFG) -> None
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -248,7 +248,7 @@ def test_sql_agrees_with_reference(recs: list[Any]) -> None:
 
 
 @settings(
-    max_examples=10,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

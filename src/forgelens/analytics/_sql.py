@@ -23,9 +23,14 @@ log = get_logger(__name__)
 
 def run(store: Store, sql: str, params: Iterable[object] = (), *, what: str = "") -> None:
     """Execute one statement, logging its duration (``LOG_LEVEL=DEBUG``)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     store.execute(sql, list(params))
-    log.debug("analytics sql", what=what, seconds=round(time.perf_counter() - started, 3))
+    log.debug(
+        "analytics sql",
+        what=what,
+        seconds=round(time.perf_counter() - started, 3),
+        cpu=round(time.process_time() - cpu, 3),
+    )
 
 
 def dialect(store: Store) -> str:
@@ -167,6 +172,19 @@ def upsert_select(
         params,
         what=table,
     )
+
+
+def replace_select(
+    store: Store, table: str, columns: list[str], select_sql: str, match: str
+) -> None:
+    """Upsert by delete-then-insert (cheaper than ``ON CONFLICT`` for large batches).
+
+    ``match`` is a condition on ``{t}`` (the target table) selecting exactly the keys that
+    ``select_sql`` produces or must drop; run it inside a transaction.
+    """
+    run(store, f"DELETE FROM {quote(table)} WHERE {match.format(t=quote(table))}", what=table)
+    cols = ", ".join(quote(c) for c in columns)
+    run(store, f"INSERT INTO {quote(table)} ({cols}) {select_sql}", what=table)
 
 
 def glob_regex(globs: Iterable[str]) -> str:
