@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import Progress
 from forgelens.errors import SourceError
@@ -57,5 +58,14 @@ def run_demo(
     summary.add("commits (new this run)", f"{totals[0]} ({result.commits})")
     summary.add("authors", totals[1])
     summary.add("files touched", files)
+    analysed = analyze(store, AnalyzeOptions(target="all"))  # forgelens analyze all
+    shipped = store.query(
+        "SELECT count(*), count(*) FILTER (WHERE high_risk), "
+        "count(*) FILTER (WHERE feature_confidence >= 0.5) FROM repo_prs"
+    )[0]
+    summary.add(
+        "analyze all (PRs, high-risk, features)", f"{shipped[0]}, {shipped[1]}, {shipped[2]}"
+    )
+    summary.add("analyze all time", f"{analysed.seconds:.2f}s ({analysed.prs} PRs recomputed)")
     summary.add("time taken", f"{time.monotonic() - started:.2f}s")
     return summary
