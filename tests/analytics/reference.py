@@ -15,6 +15,7 @@ from typing import Any
 
 from forgelens import records as R
 from forgelens.analytics.config import DEFAULT_BOTS, AnalyticsConfig
+from forgelens.analytics.risk import FACTORS  # the names only; every value is computed here
 
 # path -> (sensitive category, is_test, is_doc)
 PATHS: dict[str, tuple[str | None, bool, bool]] = {
@@ -47,16 +48,6 @@ BRANCHES: dict[str, tuple[str, float] | None] = {
     "misc": None,
     "hotfix/y": ("branch", 0.1),
 }
-FACTORS = (
-    "size_lines",
-    "size_files",
-    "sensitive_paths",
-    "few_tests",
-    "no_approval",
-    "low_ownership",
-    "hotspot",
-    "large_revert",
-)
 
 
 def username(login: str | None) -> str:

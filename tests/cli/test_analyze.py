@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from forgelens import records as R
 from forgelens.cli import main
@@ -13,6 +15,13 @@ from forgelens.store import open_store
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
 RID = R.repository_id("github", "octo/app")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """``main`` points structlog at the captured stderr; undo that for later tests."""
+    yield
+    structlog.reset_defaults()
 
 
 def make_store(path: Path) -> str:
