@@ -156,6 +156,8 @@ def build_files(ctx: Ctx) -> None:
             JOIN repositories r ON r.id = p.repository_id
             LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
             WHERE p.merged_at IS NOT NULL
+              AND {ms_merged} BETWEEN (SELECT min(t) FROM dfiles) - {span}
+                                  AND (SELECT max(t) FROM dfiles)
         ),
         u AS (
             SELECT {fk} AS fk, {uk} AS uk, lines AS ev_lines, t, 1 AS is_event,
