@@ -267,3 +267,28 @@ def test_extractive_summary_names_first_sentence_and_areas(store: Store) -> None
     run(store, target="what_shipped")
     summary = store.query("SELECT pr_summary FROM repo_prs WHERE pr_number = 1")[0][0]
     assert summary == "feat: login: Adds a login form (areas: src/web)"
+
+
+def test_blame_gives_head_line_ownership(store: Store, make_repo: Any) -> None:
+    from tests.conftest import git
+
+    repo = make_repo("blamed")
+    (repo / "a.py").write_text("one\ntwo\nthree\n")
+    git(repo, "add", "a.py")
+    git(repo, "commit", "-qm", "first")
+    (repo / "a.py").write_text("one\ntwo\nthree\nfour\n")
+    bob = {"GIT_AUTHOR_NAME": "Bob", "GIT_AUTHOR_EMAIL": "bob@example.com"}
+    git(repo, "commit", "-qam", "second", env=bob)
+    store.write_records(base_records())
+    run(store, target="engineer_lens", repos=["octo/app"], blame=repo)
+    got = store.query(
+        "SELECT username, file_path, lines_owned, total_lines, ownership_pct "
+        "FROM author_file_ownership WHERE window_days = 0 ORDER BY username"
+    )
+    assert got == [("ann@example.com", "a.py", 3, 4, 75.0), ("bob@example.com", "a.py", 1, 4, 25.0)]
+
+
+def test_blame_needs_one_repository(store: Store, tmp_path: Path) -> None:
+    store.write_records(base_records())
+    with pytest.raises(BadInput, match="--blame needs exactly one --repo"):
+        run(store, blame=tmp_path)
