@@ -16,16 +16,20 @@ from datetime import date
 from forgelens.logs import get_logger
 from forgelens.store import Store
 from forgelens.store._dialect import quote
-from forgelens.store.schema import TABLES
 
 log = get_logger(__name__)
 
 
 def run(store: Store, sql: str, params: Iterable[object] = (), *, what: str = "") -> None:
     """Execute one statement, logging its duration (``LOG_LEVEL=DEBUG``)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     store.execute(sql, list(params))
-    log.debug("analytics sql", what=what, seconds=round(time.perf_counter() - started, 3))
+    log.debug(
+        "analytics sql",
+        what=what,
+        seconds=round(time.perf_counter() - started, 3),
+        cpu=round(time.process_time() - cpu, 3),
+    )
 
 
 def dialect(store: Store) -> str:
@@ -149,24 +153,25 @@ def json_num(expr: str) -> str:
     return f"CAST(CAST({expr} AS DECIMAL(12,3)) AS VARCHAR)"
 
 
-def upsert_select(
+def insert_select(
     store: Store, table: str, columns: list[str], select_sql: str, params: Iterable[object] = ()
 ) -> None:
-    """``INSERT INTO table (columns) <select> ON CONFLICT (key) DO UPDATE`` every other column.
-
-    ``select_sql`` yields ``columns`` in order and at most one row per key.
-    """
-    spec = TABLES[table]
+    """Plain ``INSERT ... SELECT`` for rows whose keys were just deleted in the same
+    transaction (together an upsert, without the cost of ``ON CONFLICT``)."""
     cols = ", ".join(quote(c) for c in columns)
-    keys = ", ".join(quote(k) for k in spec.key)
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in spec.key)
-    conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    run(
-        store,
-        f"INSERT INTO {quote(table)} ({cols}) {select_sql} ON CONFLICT ({keys}) {conflict}",
-        params,
-        what=table,
-    )
+    run(store, f"INSERT INTO {quote(table)} ({cols}) {select_sql}", params, what=table)
+
+
+def replace_select(
+    store: Store, table: str, columns: list[str], select_sql: str, match: str
+) -> None:
+    """Upsert by delete-then-insert (cheaper than ``ON CONFLICT`` for large batches).
+
+    ``match`` is a condition on ``{t}`` (the target table) selecting exactly the keys that
+    ``select_sql`` produces or must drop; run it inside a transaction.
+    """
+    run(store, f"DELETE FROM {quote(table)} WHERE {match.format(t=quote(table))}", what=table)
+    insert_select(store, table, columns, select_sql)
 
 
 def glob_regex(globs: Iterable[str]) -> str:

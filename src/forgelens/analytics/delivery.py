@@ -114,13 +114,13 @@ def write_delivery(ctx: Ctx) -> None:
             "DELETE FROM delivery_metrics_weekly WHERE repo_name = '*' AND week_start IN "
             f"(SELECT week_start FROM {DIRTY_WEEKS})"
         )
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "delivery_metrics_weekly",
             COLUMNS,
             _aggregate(ctx, "f.repo_name", "'*'", "pr_facts f", in_dirty),
         )
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "delivery_metrics_weekly",
             COLUMNS,

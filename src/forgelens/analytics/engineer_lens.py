@@ -57,7 +57,7 @@ def write_daily(ctx: Ctx) -> int:
             "WHERE d.repo_name = author_metrics_daily.repo_name "
             "AND d.day = author_metrics_daily.day)"
         )
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "author_metrics_daily",
             DAILY_COLUMNS,
@@ -99,7 +99,7 @@ def write_windows(ctx: Ctx) -> None:
     events = _events(scoped, day_filter)
     with store.transaction():
         clear_snapshot(ctx, "author_metrics_window")
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "author_metrics_window",
             [
@@ -129,7 +129,7 @@ def write_windows(ctx: Ctx) -> None:
         )
         clear_snapshot(ctx, "author_prs_window")
         in_window = "({d} >= w.start_day AND {d} <= " + end + ")"
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "author_prs_window",
             [

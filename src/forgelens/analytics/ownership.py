@@ -39,7 +39,7 @@ def write_ownership(ctx: Ctx) -> None:
     end = ctx.lit(ctx.end_date)
     with store.transaction():
         clear_snapshot(ctx, "author_file_ownership")
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "author_file_ownership",
             COLUMNS,

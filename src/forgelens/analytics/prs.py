@@ -134,6 +134,7 @@ def build_files(ctx: Ctx) -> None:
     frame = f"ORDER BY t RANGE BETWEEN {span} PRECEDING AND CURRENT ROW"
     ms_created = _sql.epoch_ms(store, "b.created_at")
     ms_merged = _sql.epoch_ms(store, "p.merged_at")
+    ms_pr = _sql.epoch_ms(store, "created_at")
     fk = _sql.hash64(store, "repository_id", "path")
     uk = _sql.hash64(store, "username")
     ctx.work(
@@ -156,6 +157,8 @@ def build_files(ctx: Ctx) -> None:
             JOIN repositories r ON r.id = p.repository_id
             LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
             WHERE p.merged_at IS NOT NULL
+              AND {ms_merged} BETWEEN (SELECT min({ms_pr}) FROM {PR}) - 1 - {span}
+                                  AND (SELECT max({ms_pr}) FROM {PR}) - 1
         ),
         u AS (
             SELECT {fk} AS fk, {uk} AS uk, lines AS ev_lines, t, 1 AS is_event,

@@ -60,7 +60,7 @@ def write_review_policy(ctx: Ctx) -> None:
             f"{DIRTY} d WHERE d.repo_name = review_policy_violations.repo_name "
             "AND d.number = review_policy_violations.pr_number)"
         )
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "review_policy_violations",
             [
@@ -94,7 +94,7 @@ def write_review_policy(ctx: Ctx) -> None:
             f"{DIRTY_WEEKS} d WHERE d.repo_name = review_policy_weekly.repo_name "
             "AND d.week_start = review_policy_weekly.week_start)"
         )
-        _sql.upsert_select(
+        _sql.insert_select(
             store,
             "review_policy_weekly",
             [

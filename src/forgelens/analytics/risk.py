@@ -70,6 +70,26 @@ def build_file_aggregates(ctx: Ctx) -> None:
         FROM s
         """,
     )
+    # Ordered aggregates are slow on a million groups: pick the ranked items with max(CASE).
+    cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
+    sens_cats = (
+        "NULLIF(concat_ws(',', "
+        + (
+            ", ".join(
+                f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 "
+                f"THEN {ctx.lit(c)} END"
+                for c in cats
+            )
+            or "NULL"
+        )
+        + "), '')"
+    )
+    top = ", ".join(
+        f"max(CASE WHEN rn = {i} AND score > 0 THEN {file_json} END)"
+        for i in range(1, int(cfg.top_risky_files) + 1)
+    )
+    top_files = f"'[' || concat_ws(',', {top}) || ']'" if top else "'[]'"
+    areas = ", ".join(f"max(CASE WHEN arn = {i} THEN area END)" for i in (1, 2, 3))
     ctx.work(
         PRFILE,
         f"""
@@ -79,20 +99,13 @@ def build_file_aggregates(ctx: Ctx) -> None:
                 sum(o_f) AS low_files, sum(h_f) AS hot_files, sum(s_f) AS sens_files,
                 COALESCE(sum(lines) FILTER (WHERE is_test), 0) AS test_lines,
                 COALESCE(sum(lines) FILTER (WHERE NOT is_test AND NOT is_doc), 0) AS code_lines,
-                string_agg(DISTINCT sensitive, ',' ORDER BY sensitive) AS sens_cats
+                {sens_cats} AS sens_cats, {top_files} AS top_files
             FROM {FSCORE} GROUP BY repository_id, pr_number
         ),
-        top AS (
-            SELECT repository_id, pr_number,
-                '[' || string_agg({file_json}, ',' ORDER BY score DESC, path) || ']' AS top_files
-            FROM {FSCORE} WHERE rn <= {int(cfg.top_risky_files)} AND score > 0
-            GROUP BY repository_id, pr_number
-        ),
         areas AS (
-            SELECT repository_id, pr_number,
-                string_agg(area, ', ' ORDER BY area_lines DESC, area) AS areas
+            SELECT repository_id, pr_number, NULLIF(concat_ws(', ', {areas}), '') AS areas
             FROM (
-                SELECT repository_id, pr_number, area, sum(lines) AS area_lines,
+                SELECT repository_id, pr_number, area,
                     row_number() OVER (PARTITION BY repository_id, pr_number
                                        ORDER BY sum(lines) DESC, area) AS arn
                 FROM {FSCORE} WHERE area IS NOT NULL
@@ -100,11 +113,8 @@ def build_file_aggregates(ctx: Ctx) -> None:
             ) a WHERE arn <= 3
             GROUP BY repository_id, pr_number
         )
-        SELECT agg.*, COALESCE(top.top_files, '[]') AS top_files, areas.areas
-        FROM agg
-        LEFT JOIN top ON top.repository_id = agg.repository_id
-          AND top.pr_number = agg.pr_number
-        LEFT JOIN areas ON areas.repository_id = agg.repository_id
+        SELECT agg.*, areas.areas
+        FROM agg LEFT JOIN areas ON areas.repository_id = agg.repository_id
           AND areas.pr_number = agg.pr_number
         """,
     )

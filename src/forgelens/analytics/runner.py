@@ -28,7 +28,7 @@ from forgelens.analytics import (
     what_shipped,
 )
 from forgelens.analytics import risk as risk_mod
-from forgelens.analytics._ctx import DIRTY, WORK_TABLES, Ctx
+from forgelens.analytics._ctx import DIRTY, FILES, FSCORE, PATHS, PRFILE, WORK_TABLES, Ctx
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
@@ -111,6 +111,8 @@ def analyze(
                 scope.clear_repositories(ctx, [n for _, n in repos])
             plans = scope.plan(ctx, repos, opts.target, opts.force_refresh, ident.changed_aliases)
             scope.build_dirty(ctx, plans, ident.changed_aliases)
+            if any(p.mode == "incremental" for p in plans):
+                scope.add_history_followers(ctx)
             result.prs = ctx.count(DIRTY)
         for p in plans:
             result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
@@ -142,6 +144,8 @@ def _run_phases(
     with phase("risk_features"):
         risk_mod.build_file_aggregates(ctx)
         risk_mod.build_risk(ctx)
+        for name in (FILES, FSCORE, PATHS, PRFILE):  # free memory early
+            _sql.drop_work_table(ctx.store, name)
     with phase("what_shipped"):
         scope.build_dirty_periods(ctx)
         what_shipped.write_what_shipped(ctx)

@@ -157,6 +157,37 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
     )
 
 
+def add_history_followers(ctx: Ctx) -> int:
+    """Incremental runs: also recompute PRs whose file history a dirty merged PR is part of.
+
+    A PR's risk looks back at merged PRs touching the same files (``prs.build_files``); when
+    one of those changes (late data, a backfill), the PRs opened after its merge within the
+    history window are recomputed too. Returns how many PRs were added.
+    """
+    span = ctx.config.history_days * 86_400_000
+    m1 = _sql.epoch_ms(ctx.store, "p1.merged_at")
+    c2 = _sql.epoch_ms(ctx.store, "p2.created_at")
+    before = ctx.count(DIRTY)
+    _sql.run(
+        ctx.store,
+        f"""
+        INSERT INTO {DIRTY} (repository_id, repo_name, number)
+        SELECT DISTINCT p2.repository_id, r.repo_name, p2.number
+        FROM {DIRTY} d
+        JOIN {REPOS} r ON r.repository_id = d.repository_id AND r.mode = 'incremental'
+        JOIN pull_requests p1 ON p1.repository_id = d.repository_id AND p1.number = d.number
+        JOIN pr_files f1 ON f1.repository_id = p1.repository_id AND f1.pr_number = p1.number
+        JOIN pr_files f2 ON f2.repository_id = f1.repository_id AND f2.path = f1.path
+        JOIN pull_requests p2 ON p2.repository_id = f2.repository_id AND p2.number = f2.pr_number
+        WHERE p1.merged_at IS NOT NULL AND {m1} <= {c2} - 1 AND {m1} >= {c2} - 1 - {span}
+          AND NOT EXISTS (SELECT 1 FROM {DIRTY} x
+                          WHERE x.repository_id = p2.repository_id AND x.number = p2.number)
+        """,
+        what="history followers",
+    )
+    return ctx.count(DIRTY) - before
+
+
 def build_dirty_periods(ctx: Ctx) -> None:
     """``_fl_dirty_days`` / ``_fl_dirty_weeks``: old (``pr_facts``) and new days of dirty PRs.
 

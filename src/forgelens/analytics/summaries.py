@@ -1,12 +1,14 @@
 """PR summaries: extractive by default, from an OpenAI-compatible endpoint when configured.
 
 The extractive summary is ``<title>: <first sentence of the body> (areas: a, b, c)`` where the
-first sentence is the first run of 10-200 characters that starts with a letter and stops at a
-line end or ``.!?``, and the areas are the three directories (first two path levels) with the
-most changed lines. With ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL``,
-``FORGELENS_SUMMARY_MODEL``) set and ``--llm-summaries`` given, up to ``--llm-limit`` PRs get a
-model-written summary instead, cached in ``pr_summary_cache`` by the PR's content hash (title,
-body, size) so a re-run costs nothing.
+first sentence is the first run of 10-200 characters that starts a line with a letter and
+stops at a line end or ``.!?`` (so headings, lists and HTML comments are skipped), and the
+areas are the three directories (first two path levels) with the most changed lines.
+
+With ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL``, ``FORGELENS_SUMMARY_MODEL``) set
+and ``--llm-summaries`` given, up to ``--llm-limit`` PRs get a model-written summary instead,
+cached in ``pr_summary_cache`` by the PR's content hash (title, body, size) so a re-run costs
+nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from forgelens.errors import ForgeError
 from forgelens.logs import get_logger
 from forgelens.store import Store
 
-FIRST_SENTENCE = "([A-Za-z][^\n.!?]{9,199})"
+FIRST_SENTENCE = "(?:^|\n)[ \t]*([A-Za-z][^\n.!?]{9,199})"
 log = get_logger(__name__)
 
 
@@ -75,7 +77,7 @@ def llm_summaries(ctx: Ctx, llm: LlmSettings, client: httpx.Client | None = None
         f"""
         SELECT b.repo_name, b.pr_number, r.content_hash, b.title, COALESCE(b.body, '')
         FROM {PR} b JOIN pr_facts r ON r.repo_name = b.repo_name AND r.pr_number = b.pr_number
-        ORDER BY b.created_at DESC LIMIT {int(llm.limit)}
+        ORDER BY b.created_at DESC, b.repo_name, b.pr_number LIMIT {int(llm.limit)}
         """
     )
     if not rows:

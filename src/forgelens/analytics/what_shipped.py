@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import PR, REV, RISK, Ctx
+from forgelens.analytics._ctx import DIRTY, PR, REV, RISK, Ctx
 
 REPO_PRS_COLUMNS = [
     "repo_name",
@@ -67,6 +67,12 @@ _JOINS = f"""
 """
 
 
+MATCH = (
+    f"EXISTS (SELECT 1 FROM {DIRTY} d WHERE d.repo_name = {{t}}.repo_name "
+    "AND d.number = {t}.pr_number)"
+)
+
+
 def write_what_shipped(ctx: Ctx) -> int:
     """Upsert ``repo_prs`` and ``pr_facts`` for every dirty PR; return the PR count."""
     store = ctx.store
@@ -75,7 +81,7 @@ def write_what_shipped(ctx: Ctx) -> int:
         return _sql.as_json(store, expr)
 
     with store.transaction():
-        _sql.upsert_select(
+        _sql.replace_select(
             store,
             "repo_prs",
             REPO_PRS_COLUMNS,
@@ -87,8 +93,9 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.stamp()}
             {_JOINS}
             """,
+            MATCH,
         )
-        _sql.upsert_select(
+        _sql.replace_select(
             store,
             "pr_facts",
             PR_FACTS_COLUMNS,
@@ -105,5 +112,6 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.version}, 'analytics'
             {_JOINS}
             """,
+            MATCH,
         )
     return ctx.count(PR)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgelens.engine.forge_demo import collect_simulated_org
+from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import Progress
 from forgelens.errors import SourceError
@@ -59,5 +60,14 @@ def run_demo(
     summary.add("authors", totals[1])
     summary.add("files touched", files)
     collect_simulated_org(store, summary, progress)  # GitHub step (engine/forge_demo.py)
+    analysed = analyze(store, AnalyzeOptions(target="all"))  # forgelens analyze all
+    shipped = store.query(
+        "SELECT count(*), count(*) FILTER (WHERE high_risk), "
+        "count(*) FILTER (WHERE feature_confidence >= 0.5) FROM repo_prs"
+    )[0]
+    summary.add(
+        "analyze all (PRs, high-risk, features)", f"{shipped[0]}, {shipped[1]}, {shipped[2]}"
+    )
+    summary.add("analyze all time", f"{analysed.seconds:.2f}s ({analysed.prs} PRs recomputed)")
     summary.add("time taken", f"{time.monotonic() - started:.2f}s")
     return summary
