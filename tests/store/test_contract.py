@@ -14,6 +14,7 @@ from forgelens import records
 from forgelens.errors import StoreError
 from forgelens.store import Store, open_store
 from forgelens.store.schema import MIGRATIONS, TABLES
+from tests.engine.test_runs import SEED_QUERIES
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -160,3 +161,16 @@ def test_run_ledger_works(any_store: Store) -> None:
         run.add(commits_collected=7)
     rows = any_store.query("SELECT status, commits_collected FROM git_collection_runs")
     assert rows == [("completed", 7)]
+
+
+@pytest.mark.parametrize("index", range(len(SEED_QUERIES)))
+def test_seed_000_queries_run_verbatim_on_every_store(any_store: Store, index: int) -> None:
+    from forgelens.engine.runs import run_settings, start_run
+
+    with start_run(any_store, "insight_github", run_settings(since="2026-01-01")) as run:
+        run.add(commits_collected=4, api_calls=2, prs_collected=1)
+    rows = any_store.query(SEED_QUERIES[index].rstrip().rstrip(";"))
+    if "commits_per_call" in SEED_QUERIES[index]:
+        assert float(rows[0][5]) == 2.0
+    if "JSONExtractString" in SEED_QUERIES[index]:
+        assert rows[0][1:] == ("2026-01-01", "all", False)

@@ -181,3 +181,12 @@ def test_large_batches_take_the_direct_copy_and_fall_back_on_conflicts(pg_url: s
     assert store.get_cursor("git:r", "commits") == "c"
     assert store.query("SELECT count(*) FROM commit_files") == [(n,)]
     store.close()
+
+
+def test_read_only_store_refuses_writes_on_the_server(pg_url: str) -> None:
+    open_store(pg_url).close()
+    store = open_store(pg_url, read_only=True)
+    assert store.query("SELECT count(*) FROM commits") == [(0,)]
+    with pytest.raises(StoreError, match="read-only transaction"):
+        store.query("WITH gone AS (DELETE FROM commits RETURNING 1) SELECT count(*) FROM gone")
+    store.close()

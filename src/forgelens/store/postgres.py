@@ -58,8 +58,9 @@ class PostgresStore:
 
     dialect = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None, read_only: bool = False) -> None:
         self._target: PgTarget = parse_url(url)
+        self.read_only = read_only
         self.url = self._target.url
         self._local = threading.local()
         self._staged: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
@@ -98,6 +99,8 @@ class PostgresStore:
         conn.adapters.register_loader("jsonb", TextLoader)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute("SET temp_buffers = '64MB'")  # staging tables stay in memory
+        if self.read_only:  # e.g. `forgelens query`: the server refuses every write
+            conn.execute("SET default_transaction_read_only = on")
         if self._target.schema:
             conn.execute(f"SET search_path TO {q(self._target.schema)}")
         conn.commit()
