@@ -100,9 +100,10 @@ class KafkaSink:
     # -- the Sink protocol --------------------------------------------------------------------
     def publish(self, records: Sequence[Any], *, source: str) -> None:
         version = self._version()
+        stamp = datetime.now(UTC).isoformat()
         for rec in records:
             try:
-                topic, key, value = encode(rec, source=source, version=version)
+                topic, key, value = encode(rec, source=source, version=version, timestamp=stamp)
             except (TypeError, ValueError) as exc:
                 self._dead_letter(rec, source, f"cannot serialize: {exc}")
                 continue
