@@ -88,3 +88,14 @@ def pg_url() -> Iterator[str]:
     yield f"{PG_BASE_URL}{'&' if '?' in PG_BASE_URL else '?'}schema={schema}"
     with psycopg.connect(PG_BASE_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def kafka_cluster() -> Iterator[object]:
+    """A fresh librdkafka mock cluster (``tests/sinks/mock_cluster.py``)."""
+    pytest.importorskip("confluent_kafka")
+    from tests.sinks.mock_cluster import MockCluster
+
+    cluster = MockCluster()
+    yield cluster
+    cluster.down()

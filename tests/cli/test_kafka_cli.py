@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,6 @@ from forgelens.sinks.topics import Row
 from forgelens.store import open_store
 from tests.conftest import git
 from tests.sinks.mock_cluster import MockCluster
-
-
-@pytest.fixture
-def kafka_cluster() -> Iterator[MockCluster]:
-    cluster = MockCluster()
-    yield cluster
-    cluster.down()
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
