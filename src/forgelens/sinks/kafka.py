@@ -215,6 +215,11 @@ class KafkaSink:
         value = json.dumps(envelope, default=str).encode()
         self._produce(DLQ_TOPIC, key, value, record=None, source=source)
 
+    @property
+    def failed_records(self) -> int:
+        """Records that could not be published (sent to ``git.dlq``): the run counts them."""
+        return self.stats.dead_lettered
+
     def summary(self) -> dict[str, int]:
         return asdict(self.stats)
 
