@@ -99,3 +99,15 @@ def kafka_cluster() -> Iterator[object]:
     cluster = MockCluster()
     yield cluster
     cluster.down()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The test runs once on a fresh DuckDB file and once on a fresh PostgreSQL schema."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'any.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()

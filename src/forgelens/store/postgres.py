@@ -223,7 +223,10 @@ class PostgresStore:
     def migrate(self) -> list[str]:
         """Apply pending migrations, each in its own transaction, one process at a time."""
         applied: list[str] = []
+        done = set(self.applied_migrations())  # the common case, nothing pending: no lock taken
         for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
+            if name in done:
+                continue
             with self.transaction():
                 self.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
                 self.execute(
