@@ -102,3 +102,26 @@ def chdb_store(tmp_path: Path) -> Iterator[Store]:
     s = open_store(f"chdb:///{tmp_path / 'chdb'}")
     yield s
     s.close()
+
+
+@pytest.fixture
+def kafka_cluster() -> Iterator[object]:
+    """A fresh librdkafka mock cluster (``tests/sinks/mock_cluster.py``)."""
+    pytest.importorskip("confluent_kafka")
+    from tests.sinks.mock_cluster import MockCluster
+
+    cluster = MockCluster()
+    yield cluster
+    cluster.down()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The test runs once on a fresh DuckDB file and once on a fresh PostgreSQL schema."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'any.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()

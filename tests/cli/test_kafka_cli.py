@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,6 @@ from forgelens.sinks.topics import Row
 from forgelens.store import open_store
 from tests.conftest import git
 from tests.sinks.mock_cluster import MockCluster
-
-
-@pytest.fixture
-def kafka_cluster() -> Iterator[MockCluster]:
-    cluster = MockCluster()
-    yield cluster
-    cluster.down()
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -62,9 +56,25 @@ def test_spool_flush_collect_and_consume_from_the_command_line(
     assert "'spooled': 0" in collected.stdout
     assert "'delivered': " in collected.stdout
 
-    consumed = _cli("consume", "--db", pg_url, "--until-idle", "3s", env=env)
-    assert consumed.returncode == 0, consumed.stderr
+    processor = subprocess.Popen(  # runs until stopped, as a service would
+        [sys.executable, "-m", "forgelens", "consume", "--db", pg_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
     store = open_store(pg_url)
+    deadline = time.monotonic() + 60
+    done_sql = (
+        "SELECT (SELECT count(*) FROM commits) + (SELECT count(*) FROM git_collection_runs "
+        "WHERE run_id = 'r-1' OR status = 'completed')"
+    )
+    while time.monotonic() < deadline and store.query(done_sql)[0][0] < 3:
+        time.sleep(0.3)
+    processor.send_signal(signal.SIGTERM)  # docker stop: finish the batch, commit, exit 0
+    out, err = processor.communicate(timeout=30)
+    assert processor.returncode == 0, err
+    assert "consumed:" in out
     assert store.query("SELECT message FROM commits") == [("first",)]
     runs = store.query("SELECT run_id, status FROM git_collection_runs ORDER BY run_id")
     store.close()

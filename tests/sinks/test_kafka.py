@@ -160,3 +160,24 @@ def test_sink_without_brokers_is_bad_input(tmp_path: Path) -> None:
 
     with pytest.raises(BadInput, match="KAFKA_BROKERS"):
         open_kafka_sink(None, tmp_path)
+
+
+def test_a_run_counts_dead_letters_as_errors_and_publishes_its_ledger(
+    kafka_cluster: MockCluster, tmp_path: Path
+) -> None:
+    from forgelens.engine.runs import run_settings, start_run
+    from forgelens.store import open_store
+
+    bad = _commit("bad")
+    bad.parents = [object()]  # type: ignore[list-item]
+    store = open_store(f"duckdb:///{tmp_path / 'r.duckdb'}")
+    sink = _sink(kafka_cluster, tmp_path)
+    with start_run(store, "custom_etl", run_settings(), sink=sink):
+        sink.publish([_commit("ok"), bad], source="git")
+    rows = store.query("SELECT status, errors FROM git_collection_runs")
+    store.close()
+    sink.close()
+    assert rows == [("completed", 1)]
+    ledger = [envelope(m) for m in kafka_cluster.read(["git.collection_runs"], expect=2)]
+    assert [e["data"]["status"] for e in ledger] == ["running", "completed"]
+    assert ledger[-1]["data"]["errors"] == 1

@@ -1,38 +1,35 @@
-"""The store contract: every backend passes the same assertions (DuckDB and real PostgreSQL)."""
+"""The store contract: every backend passes the same assertions (DuckDB and real PostgreSQL).
+
+``any_store`` (tests/conftest.py) runs a test once per backend; use it for any test whose SQL
+must work on every store.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from forgelens import records
 from forgelens.errors import StoreError
-from forgelens.store import Store, open_store
+from forgelens.store import Store
 from forgelens.store.schema import MIGRATIONS, TABLES
+from tests.engine.test_runs import SEED_QUERIES
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'contract.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = open_store(url)
-    yield s
-    s.close()
 
 
 def _commit(sha: str, message: str = "m", repo: str = "git:r") -> records.Commit:
     return records.Commit(
         repo, sha, "A", "a@x", NOW, "A", "a@x", NOW, message, 1, 2, 1, False, ["p"]
     )
+
+
+def test_both_backends_implement_the_store_protocol(any_store: Store) -> None:
+    assert isinstance(any_store, Store)
+    assert any_store.dialect in ("duckdb", "postgres")
 
 
 def test_every_table_exists_with_its_columns(any_store: Store) -> None:
@@ -160,3 +157,16 @@ def test_run_ledger_works(any_store: Store) -> None:
         run.add(commits_collected=7)
     rows = any_store.query("SELECT status, commits_collected FROM git_collection_runs")
     assert rows == [("completed", 7)]
+
+
+@pytest.mark.parametrize("index", range(len(SEED_QUERIES)))
+def test_seed_000_queries_run_verbatim_on_every_store(any_store: Store, index: int) -> None:
+    from forgelens.engine.runs import run_settings, start_run
+
+    with start_run(any_store, "insight_github", run_settings(since="2026-01-01")) as run:
+        run.add(commits_collected=4, api_calls=2, prs_collected=1)
+    rows = any_store.query(SEED_QUERIES[index].rstrip().rstrip(";"))
+    if "commits_per_call" in SEED_QUERIES[index]:
+        assert float(rows[0][5]) == 2.0
+    if "JSONExtractString" in SEED_QUERIES[index]:
+        assert rows[0][1:] == ("2026-01-01", "all", False)

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from forgelens.errors import StoreError
-from forgelens.store import open_store
+from forgelens.store import open_store, postgres
 from forgelens.store.postgres import PostgresStore
 
 WORKERS = 4
@@ -75,7 +75,11 @@ def test_processes_upserting_overlapping_rows_converge_exactly(pg_url: str) -> N
     _assert_exact(pg_url)
 
 
-def test_threads_sharing_one_pooled_store_converge_exactly(pg_url: str) -> None:
+@pytest.mark.parametrize("direct_min_rows", [10, 1_000_000], ids=["direct-copy", "merge-only"])
+def test_threads_sharing_one_pooled_store_converge_exactly(
+    pg_url: str, direct_min_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "DIRECT_MIN_ROWS", direct_min_rows)
     store = open_store(pg_url)
     errors: list[BaseException] = []
 
@@ -155,3 +159,34 @@ def test_bad_schema_name_is_bad_input() -> None:
 
     with pytest.raises(BadInput, match="schema="):
         PostgresStore("postgresql://postgres@127.0.0.1:5432/test?schema=x;drop")
+
+
+def test_large_batches_take_the_direct_copy_and_fall_back_on_conflicts(pg_url: str) -> None:
+    store = open_store(pg_url)
+    n = 3000
+    rows = [
+        {"repository_id": "git:r", "sha": f"{i:06d}", "path": "p", "additions": 1, "_version": 10}
+        for i in range(n)
+    ]
+    assert store.upsert("commit_files", rows) == n  # all new: direct COPY
+    newer = [{**r, "additions": 2, "_version": 20} for r in rows[: n // 2]]
+    older = [{**r, "additions": 0, "_version": 5} for r in rows[n // 2 :]]
+    twice = [*newer, *older, *newer[:10]]  # existing keys, and keys twice in the batch
+    store.upsert("commit_files", twice)
+    got = dict(store.query("SELECT additions, count(*) FROM commit_files GROUP BY additions"))
+    assert got == {2: n // 2, 1: n - n // 2}  # newer won, older ignored, no duplicates
+    with store.transaction():  # a fallback inside a caller's transaction keeps it usable
+        store.upsert("commit_files", rows)
+        store.set_cursor("git:r", "commits", "c", None)
+    assert store.get_cursor("git:r", "commits") == "c"
+    assert store.query("SELECT count(*) FROM commit_files") == [(n,)]
+    store.close()
+
+
+def test_read_only_store_refuses_writes_on_the_server(pg_url: str) -> None:
+    open_store(pg_url).close()
+    store = open_store(pg_url, read_only=True)
+    assert store.query("SELECT count(*) FROM commits") == [(0,)]
+    with pytest.raises(StoreError, match="read-only transaction"):
+        store.query("WITH gone AS (DELETE FROM commits RETURNING 1) SELECT count(*) FROM gone")
+    store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import asdict
 from typing import Annotated
 
@@ -32,6 +34,8 @@ def consume_cmd(
     idle = parse_duration(until_idle).total_seconds() if until_idle else None
     store = store_for(db)
     progress = RichProgress("messages")
+    stop = threading.Event()  # SIGTERM (docker stop, kubernetes) ends after the current batch
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stats = consume(
             store,
@@ -39,12 +43,14 @@ def consume_cmd(
             group_id=group,
             batch_size=batch_size,
             idle_seconds=idle,
+            stop=stop,
             progress=progress,
         )
     except KeyboardInterrupt:
         console.print("stopped; offsets of every stored batch are committed")
         return
     finally:
+        signal.signal(signal.SIGTERM, previous)
         progress.close()
         store.close()
     console.print(f"consumed: {asdict(stats)} into {store.url}")

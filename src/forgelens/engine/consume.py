@@ -35,6 +35,7 @@ class ConsumeStats:
     rows: int = 0
     batches: int = 0
     invalid: int = 0
+    busy_seconds: float = 0.0  # from the first message received to the last offset commit
 
 
 def typed_row(spec: TableSpec, data: Mapping[str, Any], source: str | None) -> dict[str, Any]:
@@ -120,6 +121,7 @@ def consume(
     consumer.subscribe(list(topics), on_assign=on_assign)
     progress.start(f"consuming {', '.join(topics)}")
     started = idle_since = time.monotonic()
+    first_at = 0.0
     try:
         while not stop.is_set():
             good = []
@@ -141,6 +143,7 @@ def consume(
                     break
                 continue
             idle_since = time.monotonic()
+            first_at = first_at or idle_since
             rows = _decode_batch(good, dead, stats)
             with store.transaction():
                 for table, table_rows in sorted(rows.items()):
@@ -149,6 +152,7 @@ def consume(
             _commit(consumer, kafka)  # only now: a crash before this re-reads the batch
             stats.messages += len(good)
             stats.batches += 1
+            stats.busy_seconds = time.monotonic() - first_at
             progress.advance(len(good))
             if max_messages is not None and stats.messages >= max_messages:
                 break

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from forgelens.logs import get_logger, redact
-from forgelens.sinks import Sink
+from forgelens.sinks import Sink, failed_records
 from forgelens.sinks.topics import Row
 from forgelens.store import Store
 from forgelens.store._arrow import now_version
@@ -88,6 +88,7 @@ class Run:
     _last_flush: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sink: Sink | None = None  # the ledger row is published too (git.collection_runs)
+    _sink_failed: int = 0  # the sink's failures before this run began
 
     def add(self, **deltas: int) -> None:
         with self._lock:
@@ -132,6 +133,7 @@ class Run:
     def complete(self) -> None:
         if self.sink is not None:
             self.sink.flush()  # completed only once every message is acknowledged (or spooled)
+            self.add(errors=failed_records(self.sink) - self._sink_failed)
         self.status, self.completed_at = "completed", datetime.now(UTC)
         self.flush()
         if self.sink is not None:
@@ -225,6 +227,7 @@ def start_run(
         started_at=now,
         flush_seconds=flush_seconds,
         sink=sink,
+        _sink_failed=failed_records(sink),
     )
     run.flush()
     try:

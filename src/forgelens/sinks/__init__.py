@@ -16,3 +16,8 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def failed_records(sink: Sink | None) -> int:
+    """Records a sink could not publish at all (dead letters), for the run's ``errors``."""
+    return int(getattr(sink, "failed_records", 0)) if sink is not None else 0

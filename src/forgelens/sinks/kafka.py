@@ -100,9 +100,10 @@ class KafkaSink:
     # -- the Sink protocol --------------------------------------------------------------------
     def publish(self, records: Sequence[Any], *, source: str) -> None:
         version = self._version()
+        stamp = datetime.now(UTC).isoformat()
         for rec in records:
             try:
-                topic, key, value = encode(rec, source=source, version=version)
+                topic, key, value = encode(rec, source=source, version=version, timestamp=stamp)
             except (TypeError, ValueError) as exc:
                 self._dead_letter(rec, source, f"cannot serialize: {exc}")
                 continue
@@ -213,6 +214,11 @@ class KafkaSink:
         log.warning("record sent to the dead-letter topic", table=table, error=error)
         value = json.dumps(envelope, default=str).encode()
         self._produce(DLQ_TOPIC, key, value, record=None, source=source)
+
+    @property
+    def failed_records(self) -> int:
+        """Records that could not be published (sent to ``git.dlq``): the run counts them."""
+        return self.stats.dead_lettered
 
     def summary(self) -> dict[str, int]:
         return asdict(self.stats)

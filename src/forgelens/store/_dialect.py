@@ -158,3 +158,10 @@ def pg_params(sql: str) -> str:
             continue
         out.append("%%" if ch == "%" else ch)
     return "".join(out)
+
+
+# Functions DuckDB has and PostgreSQL lacks, used by the seeds' queries (migration 0061).
+PG_COMPAT_SQL: list[str] = [
+    "CREATE OR REPLACE FUNCTION round(v DOUBLE PRECISION, digits INTEGER) RETURNS NUMERIC "
+    "LANGUAGE SQL IMMUTABLE AS $$ SELECT round(v::numeric, digits) $$",
+]

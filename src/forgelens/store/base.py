@@ -91,7 +91,7 @@ def open_store(url: str | None = None, *, read_only: bool = False, migrate: bool
             raise BadInput(
                 "PostgreSQL support is not installed: pip install 'forgelens[postgres]'"
             ) from exc
-        store = PostgresStore(url)
+        store = PostgresStore(url, read_only=read_only)
     elif url.startswith(("clickhouse://", "chdb://")):
         try:
             from forgelens.store.clickhouse import open_clickhouse

@@ -1,6 +1,8 @@
 """The server store: PostgreSQL through a psycopg 3 connection pool.
 
-Bulk upserts COPY an Arrow batch (as CSV) into a per-session temporary staging table, then
+Bulk upserts of new rows (a first collection) COPY an Arrow batch (as CSV) straight into the
+table under a savepoint; when a key already exists, the savepoint is rolled back and the batch
+merges instead: COPY into a per-session temporary staging table, then
 ``INSERT ... SELECT DISTINCT ON (key) ... ORDER BY key ... ON CONFLICT (key) DO UPDATE ... WHERE
 excluded._version >= tgt._version``: one statement, rows deduplicated (newest ``_version`` wins)
 and taken in key order, so concurrent writers lock rows in the same order and never deadlock
@@ -45,6 +47,8 @@ q = _dialect.quote
 
 MIGRATION_LOCK = 0x466C_4D69_6772  # pg_advisory_xact_lock key held while migrating
 RETRIES = 5
+DIRECT_MIN_ROWS = 1000  # smaller batches always merge
+DIRECT_BACKOFF = 8  # batches of a table that merge directly after a direct COPY conflicted
 COPY_CHUNK_ROWS = 50_000
 _CSV = pacsv.WriteOptions(include_header=False)
 
@@ -54,13 +58,15 @@ class PostgresStore:
 
     dialect = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None, read_only: bool = False) -> None:
         self._target: PgTarget = parse_url(url)
+        self.read_only = read_only
         self.url = self._target.url
         self._local = threading.local()
         self._staged: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
             weakref.WeakKeyDictionary()
         )
+        self._skip_direct: dict[str, int] = {}
         self._preflight()
         try:
             self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -93,6 +99,8 @@ class PostgresStore:
         conn.adapters.register_loader("jsonb", TextLoader)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute("SET temp_buffers = '64MB'")  # staging tables stay in memory
+        if self.read_only:  # e.g. `forgelens query`: the server refuses every write
+            conn.execute("SET default_transaction_read_only = on")
         if self._target.schema:
             conn.execute(f"SET search_path TO {q(self._target.schema)}")
         conn.commit()
@@ -215,7 +223,10 @@ class PostgresStore:
     def migrate(self) -> list[str]:
         """Apply pending migrations, each in its own transaction, one process at a time."""
         applied: list[str] = []
+        done = set(self.applied_migrations())  # the common case, nothing pending: no lock taken
         for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
+            if name in done:
+                continue
             with self.transaction():
                 self.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
                 self.execute(
@@ -279,6 +290,8 @@ class PostgresStore:
         types: dict[str, str],
         stage: str,
     ) -> None:
+        if self._direct_copy(conn, spec.name, batch, cols):
+            return
         staged = self._staged.setdefault(conn, set())
         if stage not in staged:
             defs = ", ".join(f"{q(c)} {_dialect.column_type(self.dialect, types[c])}" for c in cols)
@@ -300,15 +313,43 @@ class PostgresStore:
         cols: list[str],
         stage: str,
     ) -> None:
-        col_list = ", ".join(q(c) for c in cols)
-        with conn.cursor() as cur:
-            cur.execute(f"TRUNCATE {q(stage)}")
-            with cur.copy(f"COPY {q(stage)} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
-                for chunk in batch.to_batches(max_chunksize=COPY_CHUNK_ROWS):
-                    buf = io.BytesIO()
-                    pacsv.write_csv(chunk, buf, _CSV)
-                    copy.write(buf.getbuffer())
-            cur.execute(_merge_sql(spec, cols, stage))
+        conn.execute(f"TRUNCATE {q(stage)}")
+        _copy(conn, stage, batch, cols)
+        conn.execute(_merge_sql(spec, cols, stage))
+
+    def _direct_copy(
+        self, conn: psycopg.Connection[Any], table: str, batch: pa.Table, cols: list[str]
+    ) -> bool:
+        """Optimistic path for batches of new rows (a first collection): COPY straight into the
+        table under a savepoint. A conflict (an existing key, a key twice in the batch, a
+        concurrent writer) rolls the savepoint back and returns False: the caller merges
+        instead, and the next few batches of this table go straight to the merge."""
+        skip = self._skip_direct.get(table, 0)
+        if batch.num_rows < DIRECT_MIN_ROWS or skip > 0:
+            self._skip_direct[table] = max(0, skip - 1)
+            return False
+        conn.execute("SAVEPOINT fl_direct_copy")
+        try:
+            _copy(conn, table, batch, cols)
+        except (pg_errors.UniqueViolation, pg_errors.DeadlockDetected):
+            conn.execute("ROLLBACK TO SAVEPOINT fl_direct_copy")
+            self._skip_direct[table] = DIRECT_BACKOFF
+            return False
+        conn.execute("RELEASE SAVEPOINT fl_direct_copy")
+        return True
+
+
+def _copy(conn: psycopg.Connection[Any], table: str, batch: pa.Table, cols: list[str]) -> None:
+    """COPY an Arrow table into ``table`` as CSV, streamed in chunks."""
+    col_list = ", ".join(q(c) for c in cols)
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {q(table)} ({col_list}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        for chunk in batch.to_batches(max_chunksize=COPY_CHUNK_ROWS):
+            buf = io.BytesIO()
+            pacsv.write_csv(chunk, buf, _CSV)
+            copy.write(buf.getbuffer())
 
 
 def _merge_sql(spec: TableSpec, cols: list[str], stage: str) -> str:

@@ -29,3 +29,12 @@ DB_COPY_PROGRESS = register_table(
 @migration("0060_db_copy_progress")
 def _db_copy_progress(db: MigrationTarget) -> None:
     db.create_table(DB_COPY_PROGRESS)
+
+
+@migration("0061_postgres_compat_functions")
+def _postgres_compat_functions(db: MigrationTarget) -> None:
+    from forgelens.store._dialect import PG_COMPAT_SQL
+
+    if db.dialect == "postgres":
+        for stmt in PG_COMPAT_SQL:
+            db.execute(stmt)
