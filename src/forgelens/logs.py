@@ -31,6 +31,17 @@ def _redact_processor(
     return event_dict
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (not at configure time): a process
+    that swaps it (tests capturing output, a daemon) never writes to a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog once per process. ``json`` defaults to "stderr is not a terminal"."""
     json = not sys.stderr.isatty() if json is None else json
@@ -48,7 +59,7 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
