@@ -11,10 +11,9 @@ from typing import Any
 import structlog
 
 # GitHub token prefixes, GitLab personal tokens, Bearer/Basic headers, URL credentials.
-# (A header value has a digit, capital or symbol: prose such as "token rejected" stays.)
 _SECRET_RE = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
-    r"|(?i:bearer|token|basic)\s+(?=\S*[^a-z\s])[A-Za-z0-9._\-+/=]{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
+    r"|(?i:bearer|token|basic)\s+[A-Za-z0-9._\-+/=]{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
 )
 
 
@@ -30,6 +29,17 @@ def _redact_processor(
         if isinstance(value, str):
             event_dict[key] = redact(value)
     return event_dict
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (not at configure time): a process
+    that swaps it (tests capturing output, a daemon) never writes to a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure(level: str = "INFO", json: bool | None = None) -> None:
@@ -49,8 +59,7 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        # the current sys.stderr at each call (test runners and CLIs swap it)
-        logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 

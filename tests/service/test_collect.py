@@ -137,8 +137,7 @@ def test_request_ids_are_echoed_and_logged_as_json(
             fresh = client.get("/health", headers={"X-Request-ID": "bad id\twith space"})
         err = capfd.readouterr().err
     finally:
-        with capfd.disabled():
-            configure("INFO", json=False)
+        configure("INFO", json=False)
     assert mine.headers["x-request-id"] == "abc-123"
     assert fresh.headers["x-request-id"] != "bad id\twith space"
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]

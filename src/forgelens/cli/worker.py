@@ -41,6 +41,6 @@ def worker(
 
         from forgelens.service.metrics import ServiceMetrics
 
-        start_http_server(metrics_port, registry=ServiceMetrics().registry)
+        start_http_server(metrics_port, registry=ServiceMetrics().attach().registry)
     access = StoreAccess(settings.database_url, shared=True)
     build_worker(settings.queue_config(), access, burst=burst, max_jobs=jobs).run()

@@ -49,6 +49,7 @@ def create_app(
         else:
             with access.session():
                 pass
+        metrics.attach()
         q = queue or open_queue(config, access)
         await q.start()
         redis = getattr(q, "redis", None) if settings.redis_url else None

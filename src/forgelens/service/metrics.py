@@ -47,8 +47,12 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(self)  # type: ignore[arg-type]
+
+    def attach(self) -> ServiceMetrics:
+        """Start listening to engine events (jobs finished, forge calls made)."""
         jobs.JOB_OBSERVERS.append(self.observe_job)
         telemetry.FORGE_CALL_LISTENERS.append(self.forge_call)
+        return self
 
     def detach(self) -> None:
         """Stop listening to engine events (app shutdown)."""
