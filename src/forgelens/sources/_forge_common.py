@@ -62,7 +62,8 @@ def intval(value: Any) -> int | None:
 
 
 def older(changed: datetime | None, since: datetime | None) -> bool:
-    return since is not None and changed is not None and changed < since
+    """Already read by the pass that set the watermark ``since`` (see ``cut``)."""
+    return since is not None and changed is not None and changed <= since
 
 
 def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
@@ -75,14 +76,17 @@ def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
 
 
 def cut(pages: RawPages, since: datetime | None) -> Iterator[Page]:
-    """(items with their change time, errors, resume) -> Pages stopped at ``since``."""
+    """(items with their change time, errors, resume) -> Pages stopped at ``since``.
+
+    An item changed exactly at ``since`` was read by the pass that set the watermark (these
+    forges stamp changes to the millisecond), so an unchanged repository yields nothing."""
     for items, errors, nxt in pages:
         records: list[Any] = []
         people: dict[str, Person] = {}
         high: datetime | None = None
         count, done = 0, False
         for changed, recs in items:
-            if since is not None and changed < since:
+            if since is not None and changed <= since:
                 done = True
                 break
             count += 1

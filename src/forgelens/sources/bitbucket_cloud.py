@@ -39,6 +39,7 @@ from forgelens.sources._forge_common import (
     finish,
     iso,
     make_client,
+    older,
     req,
     ts,
 )
@@ -203,6 +204,9 @@ class BitbucketCloudSource:
             out: list[Item] = []
             errors = 0
             for item in items:
+                if older(ts(item.get("updated_on")), since):
+                    yield out, errors, None
+                    return
                 try:
                     out.append(self._bundle(base, repo_id, item))
                 except BAD_ITEM as exc:
@@ -259,6 +263,9 @@ class BitbucketCloudSource:
                 out: list[Item] = []
                 errors = 0
                 for i in items:
+                    if older(ts(i.get("updated_on")), since):
+                        yield out, errors, None
+                        return
                     try:
                         out.append(self._issue(ref, repo_id, i))
                     except BAD_ITEM:

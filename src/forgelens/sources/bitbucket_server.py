@@ -23,7 +23,16 @@ from forgelens.errors import AuthError, BadInput, ForgeError, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import BranchProtection, Repository, repository_id
 from forgelens.sources import _bitbucket_map as bb
-from forgelens.sources._forge_common import BAD_ITEM, Item, RawPages, cut, finish, make_client, ms
+from forgelens.sources._forge_common import (
+    BAD_ITEM,
+    Item,
+    RawPages,
+    cut,
+    finish,
+    make_client,
+    ms,
+    older,
+)
 from forgelens.sources._pagination import StartLimitPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient, RequestSpec
@@ -204,8 +213,7 @@ class BitbucketServerSource:
             out: list[Item] = []
             errors = 0
             for item in items:
-                changed = ms(item.get("updatedDate"))
-                if since is not None and changed is not None and changed < since:
+                if older(ms(item.get("updatedDate")), since):
                     yield out, errors, None  # newest first: everything after is older
                     return
                 try:

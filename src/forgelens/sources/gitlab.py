@@ -316,6 +316,9 @@ class GitLabSource:
             out: list[Item] = []
             errors = 0
             for i in items:
+                if older(ts(i.get("updated_at")), since):
+                    yield out, errors, None
+                    return
                 try:
                     issue = m.issue(repo_id, i)
                     recs: list[Any] = [issue]

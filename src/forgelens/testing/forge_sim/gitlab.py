@@ -44,6 +44,7 @@ class GitLabRenderer(RestRenderer):
         self.add("GET", p + r"/merge_requests", self.merge_requests)
         self.add("GET", mr + r"/notes", self.mr_notes)
         self.add("GET", mr + r"/diffs", self.mr_diffs)
+        self.add("GET", mr + r"/changes", self.mr_changes)
         self.add("GET", mr + r"/commits", self.mr_commits)
         self.add("GET", p + r"/issues", self.issues)
         self.add("GET", p + r"/issues/(?P<iid>\d+)/notes", self.issue_notes)
@@ -57,9 +58,11 @@ class GitLabRenderer(RestRenderer):
         return req.headers.get("private-token") or super().token(req)
 
     def handle(self, req: SimRequest) -> SimResponse:
-        major = int(self.version.split(".")[0])
-        if major < 9 and req.path != self.prefix + "/version":
+        version = tuple(int(x) for x in self.version.split(".")[:2])
+        if version < (9, 0) and req.path != self.prefix + "/version":
             return self.not_found()  # GitLab < 9 has no API v4 at all
+        if version < (15, 7) and req.path.endswith("/diffs"):
+            return self.not_found()  # /diffs arrived in 15.7; older servers only have /changes
         return super().handle(req)
 
     def rate_headers(self, resource: str, budget: Budget) -> dict[str, str]:
@@ -308,7 +311,17 @@ class GitLabRenderer(RestRenderer):
         found = self.mr(pid, iid)
         if isinstance(found, SimResponse):
             return found
-        items = [
+        return self.page(req, self.diffs(found[1]))
+
+    def mr_changes(self, req: SimRequest, pid: str, iid: str) -> SimResponse:
+        found = self.mr(pid, iid)
+        if isinstance(found, SimResponse):
+            return found
+        body = {**self.mr_json(*found), "changes": self.diffs(found[1]), "overflow": False}
+        return SimResponse(200, body)
+
+    def diffs(self, pr: SimPR) -> list[dict[str, Any]]:
+        return [
             {
                 "old_path": f.path,
                 "new_path": f.path,
@@ -317,9 +330,8 @@ class GitLabRenderer(RestRenderer):
                 "renamed_file": f.status == "renamed",
                 "diff": diff_text(f.additions, f.deletions),
             }
-            for f in found[1].files
+            for f in pr.files
         ]
-        return self.page(req, items)
 
     def mr_commits(self, req: SimRequest, pid: str, iid: str) -> SimResponse:
         found = self.mr(pid, iid)
