@@ -31,7 +31,7 @@ def test_api_url_is_required() -> None:
 def test_no_update_filter_so_newest_first_stops_at_the_cursor() -> None:
     sim = bbs_sim(SimSize(repos=1, prs_per_repo=30))
     with serve(sim) as url, source_for("bitbucket-server", url) as source:
-        source.page_size = 10
+        source.page_params = {"limit": 10}
         pages = list(source.pull_requests(REF, None))
         newest = max(p.high for p in pages if p.high)
         listed = sum(1 for _, p, _ in sim.log if p.endswith("/pull-requests"))

@@ -153,7 +153,7 @@ def test_primary_rate_limit_is_waited_out(
     kind: str, tmp_path: Path, clean: dict[str, Store]
 ) -> None:
     store = fresh(tmp_path, kind)
-    sim = new_sim(budgets=Budgets(limit=25, window=1.0))
+    sim = new_sim(budgets=Budgets(limit=60, window=1.0))
     with serve(sim) as url:
         source = source_for(kind, url, "t1")
         client = source.client

@@ -9,7 +9,9 @@ import typer
 
 from forgelens.cli._common import console
 
-app = typer.Typer(help="The simulated forge (GitHub REST + GraphQL) for trials and tests.")
+app = typer.Typer(
+    help="The simulated forge (GitHub, GitLab, Bitbucket Server/Cloud) for trials and tests."
+)
 
 
 @app.command("serve")
@@ -36,6 +38,10 @@ def serve_cmd(
     with serve(sim, host=host, port=port) as url:
         console.print(f"simulated GitHub for {org!r} at {url} (Ctrl-C stops it)")
         console.print(f"try: forgelens collect github:{org} --api-url {url}")
+        console.print(
+            f"also: gitlab:{org} --api-url {url} | bitbucket-server:{org.upper()} --api-url "
+            f"{url} | bitbucket:{org} --api-url {url}/2.0"
+        )
         try:
             while True:
                 time.sleep(1)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from forgelens.errors import BadInput
 from forgelens.records import Person
+from forgelens.sources._pagination import Paginator, RequestSpec
 from forgelens.sources._ratelimit import TokenPool
 from forgelens.sources.base import Page
 from forgelens.sources.http import ClientPolicy, EtagCache, ForgeProfile, HttpClient
@@ -143,3 +144,43 @@ def make_client(
         transport=transport,
         verify=tls_verify(opts.extra.get("ca_bundle")),
     )
+
+
+class RestSource:
+    """Plumbing of a REST forge source: one client, GET helpers and page iteration with the
+    forge's paginator. Subclasses set ``paginator``; ``page_params`` ask for the largest page."""
+
+    paginator: Paginator
+
+    def __init__(self, client: HttpClient, page_params: dict[str, Any]) -> None:
+        self.client = client
+        self.page_params = dict(page_params)
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.stats.total
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str, endpoint: str, **params: Any) -> Any:
+        return self.client.send(RequestSpec("GET", path, endpoint, params=params)).json()
+
+    def _pages(
+        self, path: str, endpoint: str, resume: str | None = None, **params: Any
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """(dict items, resume token of the next page) per page; ``resume`` continues."""
+        spec = RequestSpec("GET", path, endpoint, params={**self.page_params, **params})
+        if resume:
+            spec = self.paginator.resume(spec, resume)
+        for _resp, items, nxt in self.client.paginate(spec, self.paginator):
+            yield [i for i in items if isinstance(i, dict)], nxt
+
+    def _all(self, path: str, endpoint: str, **params: Any) -> list[Any]:
+        return [i for items, _ in self._pages(path, endpoint, **params) for i in items]

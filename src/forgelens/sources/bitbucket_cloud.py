@@ -35,6 +35,7 @@ from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
     RawPages,
+    RestSource,
     cut,
     finish,
     iso,
@@ -45,7 +46,7 @@ from forgelens.sources._forge_common import (
 )
 from forgelens.sources._pagination import NextUrlPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
-from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient, RequestSpec
+from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
     from forgelens.engine.collect import CollectOptions
@@ -77,42 +78,14 @@ PROFILE = CloudProfile(
 )
 
 
-class BitbucketCloudSource:
+class BitbucketCloudSource(RestSource):
     kind = SOURCE
     data_source = DATA_SOURCE
+    paginator = PAGER
 
     def __init__(self, client: HttpClient) -> None:
-        self.client = client
+        super().__init__(client, {"pagelen": 100})
         self._has_issues: dict[str, bool] = {}
-
-    @property
-    def api_calls(self) -> int:
-        return self.client.stats.total
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> BitbucketCloudSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing -----------------------------------------------------------------------------
-    def _get(self, path: str, endpoint: str, **params: Any) -> Any:
-        return self.client.send(RequestSpec("GET", path, endpoint, params=params)).json()
-
-    def _pages(
-        self, path: str, endpoint: str, resume: str | None = None, **params: Any
-    ) -> Iterator[tuple[list[Any], str | None]]:
-        spec = RequestSpec("GET", path, endpoint, params={"pagelen": 100, **params})
-        if resume:
-            spec = PAGER.resume(spec, resume)
-        for _resp, items, nxt in self.client.paginate(spec, PAGER):
-            yield [i for i in items if isinstance(i, dict)], nxt
-
-    def _all(self, path: str, endpoint: str, **params: Any) -> list[Any]:
-        return [i for items, _ in self._pages(path, endpoint, **params) for i in items]
 
     @staticmethod
     def _base(ref: RepoRef) -> str:

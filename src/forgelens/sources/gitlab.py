@@ -28,6 +28,7 @@ from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
     RawPages,
+    RestSource,
     cut,
     finish,
     iso,
@@ -37,7 +38,7 @@ from forgelens.sources._forge_common import (
 )
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
-from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient, RequestSpec
+from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
     from forgelens.engine.collect import CollectOptions
@@ -76,43 +77,15 @@ def _enc(path: str) -> str:
     return quote(path.strip("/"), safe="")
 
 
-class GitLabSource:
+class GitLabSource(RestSource):
     kind = m.SOURCE
     data_source = DATA_SOURCE
+    paginator = LINK
 
     def __init__(self, client: HttpClient) -> None:
-        self.client = client
+        super().__init__(client, {"per_page": 100})
         self._ids: dict[str, int] = {}  # project path -> id (rename-proof after the lookup)
         self._old_diffs = False  # server older than 15.7: /changes instead of /diffs
-
-    @property
-    def api_calls(self) -> int:
-        return self.client.stats.total
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> GitLabSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing -----------------------------------------------------------------------------
-    def _get(self, path: str, endpoint: str, **params: Any) -> Any:
-        return self.client.send(RequestSpec("GET", path, endpoint, params=params)).json()
-
-    def _pages(
-        self, path: str, endpoint: str, resume: str | None = None, **params: Any
-    ) -> Iterator[tuple[list[Any], str | None]]:
-        spec = RequestSpec("GET", path, endpoint, params={"per_page": 100, **params})
-        if resume:
-            spec = LINK.resume(spec, resume)
-        for _resp, items, nxt in self.client.paginate(spec, LINK):
-            yield [i for i in items if isinstance(i, dict)], nxt
-
-    def _all(self, path: str, endpoint: str, **params: Any) -> list[Any]:
-        return [i for items, _ in self._pages(path, endpoint, **params) for i in items]
 
     def _project_id(self, ref: RepoRef) -> int:
         pid = self._ids.get(ref.full_name)
@@ -147,7 +120,9 @@ class GitLabSource:
         target = target.strip("/")
         if "/" in target:
             try:
-                return [self.repository(RepoRef.parse(target)).ref]
+                p = self._get(f"/projects/{_enc(target)}", "GET /projects/{id}")
+                self._ids[target] = int(p["id"])
+                return [RepoRef.parse(str(p["path_with_namespace"]))]
             except NotFound:
                 pass  # maybe a subgroup: gitlab:GROUP/SUBGROUP
         refs: list[RepoRef] = []
