@@ -50,7 +50,7 @@ def free_port() -> int:
 def start_sim(prs: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "forgelens", "sim", "serve", "--port", str(port)]
-    cmd += ["--org", "bench", "--repos", "1", "--prs", str(prs)]
+    cmd += ["--org", "bench", "--repos", "1", "--prs", str(prs), "--rate-limit", "10000000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

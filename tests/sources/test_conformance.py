@@ -46,7 +46,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store]
     stores = {k: open_store(f"duckdb:///{base / k}.duckdb") for k in KINDS}
     with serve(new_sim()) as url:
         for kind, store in stores.items():
-            sync(store, kind, url)
+            sync(store, kind, url, concurrency=4)  # details of several PRs fetched at once
     yield stores
     for s in stores.values():
         s.close()

@@ -23,17 +23,19 @@ def serve_cmd(
     repos: Annotated[int, typer.Option(help="Repositories.")] = 3,
     prs: Annotated[int, typer.Option(help="Pull requests per repository.")] = 100,
     error_rate: Annotated[float, typer.Option(help="Share of requests answered 502.")] = 0.0,
+    rate_limit: Annotated[int, typer.Option(help="Requests per token and hour.")] = 5000,
 ) -> None:
     """Serve a deterministic organization until Ctrl-C.
 
     Example: forgelens sim serve --port 8099 & forgelens collect github:acme --api-url
     http://127.0.0.1:8099
     """
-    from forgelens.testing.forge_sim import Faults, ForgeSim, SimSize, generate, serve
+    from forgelens.testing.forge_sim import Budgets, Faults, ForgeSim, SimSize, generate, serve
 
     sim = ForgeSim(
         generate(seed, SimSize(repos=repos, prs_per_repo=prs), org=org),
         faults=Faults(error_rate=error_rate),
+        budgets=Budgets(limit=rate_limit),
     )
     with serve(sim, host=host, port=port) as url:
         console.print(f"simulated GitHub for {org!r} at {url} (Ctrl-C stops it)")

@@ -9,13 +9,16 @@ filter, such as Bitbucket Server, relies on it to end an incremental pass).
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from forgelens.errors import BadInput
+from forgelens.logs import get_logger
 from forgelens.records import Person
 from forgelens.sources._pagination import Paginator, RequestSpec
 from forgelens.sources._ratelimit import TokenPool
@@ -24,6 +27,8 @@ from forgelens.sources.http import ClientPolicy, EtagCache, ForgeProfile, HttpCl
 
 if TYPE_CHECKING:
     from forgelens.engine.collect import CollectOptions
+
+log = get_logger(__name__)
 
 Item = tuple[datetime, list[Any]]
 RawPages = Iterator[tuple[list[Item], int, str | None]]
@@ -155,13 +160,53 @@ class RestSource:
     def __init__(self, client: HttpClient, page_params: dict[str, Any]) -> None:
         self.client = client
         self.page_params = dict(page_params)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def api_calls(self) -> int:
         return self.client.stats.total
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.client.close()
+
+    def fetch_items(
+        self,
+        items: list[dict[str, Any]],
+        changed: Callable[[dict[str, Any]], datetime | None],
+        since: datetime | None,
+        fetch: Callable[[dict[str, Any]], Item],
+    ) -> tuple[list[Item], int, bool]:
+        """Fetch the details of each listed item newer than ``since`` -- several at once, the
+        client bounding the requests in flight -- in list order. Returns (items, errors,
+        reached ``since``). An item ``fetch`` cannot map is skipped and counted."""
+        fresh: list[dict[str, Any]] = []
+        reached = False
+        for item in items:
+            if older(changed(item), since):
+                reached = True
+                break
+            fresh.append(item)
+
+        def one(item: dict[str, Any]) -> Item | None:
+            try:
+                return fetch(item)
+            except BAD_ITEM as exc:
+                log.warning("item skipped", error=repr(exc))
+                return None
+
+        workers = self.client.policy.concurrency
+        if workers <= 1 or len(fresh) <= 1:
+            done = [one(i) for i in fresh]
+        else:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(workers, thread_name_prefix="forge-fetch")
+            done = list(self._pool.map(one, fresh))
+        out = [d for d in done if d is not None]
+        return out, len(done) - len(out), reached
 
     def __enter__(self) -> Self:
         return self

@@ -16,6 +16,7 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -40,7 +41,6 @@ from forgelens.sources._forge_common import (
     finish,
     iso,
     make_client,
-    older,
     req,
     ts,
 )
@@ -174,18 +174,12 @@ class BitbucketCloudSource(RestSource):
         for items, nxt in self._pages(
             base, "GET /repositories/{workspace}/{repo}/pullrequests", resume, **params
         ):
-            out: list[Item] = []
-            errors = 0
-            for item in items:
-                if older(ts(item.get("updated_on")), since):
-                    yield out, errors, None
-                    return
-                try:
-                    out.append(self._bundle(base, repo_id, item))
-                except BAD_ITEM as exc:
-                    errors += 1
-                    log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
-            yield out, errors, nxt
+            out, errors, reached = self.fetch_items(
+                items, _updated, since, partial(self._bundle, base, repo_id)
+            )
+            yield out, errors, None if reached else nxt
+            if reached:
+                return
 
     def _bundle(self, base: str, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = bb.cloud_pr(repo_id, item)
@@ -233,17 +227,12 @@ class BitbucketCloudSource(RestSource):
         endpoint = "GET /repositories/{workspace}/{repo}/issues"
         try:
             for items, nxt in self._pages(self._base(ref) + "/issues", endpoint, resume, **params):
-                out: list[Item] = []
-                errors = 0
-                for i in items:
-                    if older(ts(i.get("updated_on")), since):
-                        yield out, errors, None
-                        return
-                    try:
-                        out.append(self._issue(ref, repo_id, i))
-                    except BAD_ITEM:
-                        errors += 1
-                yield out, errors, nxt
+                out, errors, reached = self.fetch_items(
+                    items, _updated, since, partial(self._issue, ref, repo_id)
+                )
+                yield out, errors, None if reached else nxt
+                if reached:
+                    return
         except NotFound:
             log.info("no issue tracker", repository=ref.full_name)
 
@@ -311,6 +300,10 @@ class BitbucketCloudSource(RestSource):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         return iter(())  # no contributor statistics in the 2.0 API
+
+
+def _updated(item: dict[str, Any]) -> datetime | None:
+    return ts(item.get("updated_on"))
 
 
 def from_options(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,7 +33,6 @@ from forgelens.sources._forge_common import (
     finish,
     make_client,
     ms,
-    older,
 )
 from forgelens.sources._pagination import StartLimitPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
@@ -182,18 +182,12 @@ class BitbucketServerSource(RestSource):
         base = self._repo_path(ref) + "/pull-requests"
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
         for items, nxt in self._pages(base, endpoint, resume, state="ALL", order="NEWEST"):
-            out: list[Item] = []
-            errors = 0
-            for item in items:
-                if older(ms(item.get("updatedDate")), since):
-                    yield out, errors, None  # newest first: everything after is older
-                    return
-                try:
-                    out.append(self._bundle(base, repo_id, item))
-                except BAD_ITEM as exc:
-                    errors += 1
-                    log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
-            yield out, errors, nxt
+            out, errors, reached = self.fetch_items(
+                items, _updated, since, partial(self._bundle, base, repo_id)
+            )
+            yield out, errors, None if reached else nxt  # newest first: the rest is older
+            if reached:
+                return
 
     def _bundle(self, base: str, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = bb.server_pr(repo_id, item)
@@ -260,6 +254,10 @@ class BitbucketServerSource(RestSource):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         return iter(())  # no contributor statistics in the REST API
+
+
+def _updated(item: dict[str, Any]) -> datetime | None:
+    return ms(item.get("updatedDate"))
 
 
 def from_options(

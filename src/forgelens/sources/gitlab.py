@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -33,7 +34,6 @@ from forgelens.sources._forge_common import (
     finish,
     iso,
     make_client,
-    older,
     ts,
 )
 from forgelens.sources._pagination import LinkHeaderPaginator
@@ -220,18 +220,12 @@ class GitLabSource(RestSource):
         for items, nxt in self._pages(
             f"/projects/{pid}/merge_requests", "GET /projects/{id}/merge_requests", resume, **params
         ):
-            out: list[Item] = []
-            errors = 0
-            for item in items:
-                if older(ts(item.get("updated_at")), since):
-                    yield out, errors, None
-                    return
-                try:
-                    out.append(self._bundle(pid, repo_id, item))
-                except BAD_ITEM as exc:
-                    errors += 1
-                    log.warning("merge request skipped", repository=ref.full_name, error=repr(exc))
-            yield out, errors, nxt
+            out, errors, reached = self.fetch_items(
+                items, _updated, since, partial(self._bundle, pid, repo_id)
+            )
+            yield out, errors, None if reached else nxt
+            if reached:
+                return
 
     def _bundle(self, pid: int, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = m.merge_request(repo_id, item)
@@ -284,30 +278,27 @@ class GitLabSource(RestSource):
         params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "desc"}
         if since is not None:
             params["updated_after"] = iso(since)
-        notes_endpoint = "GET /projects/{id}/issues/{iid}/notes"
         for items, nxt in self._pages(
             f"/projects/{pid}/issues", "GET /projects/{id}/issues", resume, **params
         ):
-            out: list[Item] = []
-            errors = 0
-            for i in items:
-                if older(ts(i.get("updated_at")), since):
-                    yield out, errors, None
-                    return
-                try:
-                    issue = m.issue(repo_id, i)
-                    recs: list[Any] = [issue]
-                    people = [m.person(i.get("author"))]
-                    if issue.comments_count:
-                        path = f"/projects/{pid}/issues/{issue.number}/notes"
-                        for note in self._all(path, notes_endpoint):
-                            if not note.get("system"):
-                                recs.append(m.issue_comment(repo_id, issue.number, note))
-                                people.append(m.person(note.get("author")))
-                    out.append((issue.updated_at, finish(recs, people)))
-                except BAD_ITEM:
-                    errors += 1
-            yield out, errors, nxt
+            out, errors, reached = self.fetch_items(
+                items, _updated, since, partial(self._issue, pid, repo_id)
+            )
+            yield out, errors, None if reached else nxt
+            if reached:
+                return
+
+    def _issue(self, pid: int, repo_id: str, i: dict[str, Any]) -> Item:
+        issue = m.issue(repo_id, i)
+        recs: list[Any] = [issue]
+        people = [m.person(i.get("author"))]
+        if issue.comments_count:
+            path = f"/projects/{pid}/issues/{issue.number}/notes"
+            for note in self._all(path, "GET /projects/{id}/issues/{iid}/notes"):
+                if not note.get("system"):
+                    recs.append(m.issue_comment(repo_id, issue.number, note))
+                    people.append(m.person(note.get("author")))
+        return issue.updated_at, finish(recs, people)
 
     def ci_runs(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
@@ -342,6 +333,10 @@ class GitLabSource(RestSource):
         """GitLab's contributor statistics name authors by email, not by account: members
         come with ``teams`` instead, so this entity is empty."""
         return iter(())
+
+
+def _updated(item: dict[str, Any]) -> datetime | None:
+    return ts(item.get("updated_at"))
 
 
 def from_options(
