@@ -57,6 +57,10 @@ def collect_cmd(
     pii: Annotated[
         str, typer.Option(help="Names and emails: keep, hash or drop before storing.")
     ] = "keep",
+    ca_bundle: Annotated[
+        str | None,
+        typer.Option(help="PEM file of CA certificates for a self-hosted forge's TLS."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -75,7 +79,13 @@ def collect_cmd(
         flush_seconds=settings.run_flush_seconds,
         stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
         api_url=api_url,
-        extra={"api": api, "no_wait": no_wait, "concurrency": concurrency, "pii": pii},
+        extra={
+            "api": api,
+            "no_wait": no_wait,
+            "concurrency": concurrency,
+            "pii": pii,
+            "ca_bundle": ca_bundle,
+        },
     )
     opts.sink = kafka_sink_for(sink, settings)
     store = store_for(db)

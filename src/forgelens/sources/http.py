@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -49,6 +51,8 @@ class Verdict(Enum):
     SECONDARY_LIMIT = "secondary_limit"  # too fast: retry-after or a growing pause
     AUTH = "auth"  # credential rejected: drop it, try the next
     NOT_FOUND = "not_found"
+    HTML = "html"  # a web page where JSON was expected: proxy, sign-in portal, wrong --api-url
+    OLD_API = "old_api"  # the server does not serve this API version
     FATAL = "fatal"
 
 
@@ -76,8 +80,9 @@ class ForgeProfile:
 
     def classify(self, response: httpx.Response) -> Verdict:
         status = response.status_code
+        html = "html" in response.headers.get("content-type", "").lower()
         if status < 300:
-            return Verdict.OK
+            return Verdict.HTML if html else Verdict.OK
         if status == 304:
             return Verdict.NOT_MODIFIED
         if status in (301, 302, 307, 308):
@@ -95,7 +100,9 @@ class ForgeProfile:
             if "rate limit" in text:
                 return Verdict.PRIMARY_LIMIT
             return Verdict.FATAL
-        if status in (404, 410):
+        if status in (410, 501) or (status == 404 and "api version" in response.text.lower()):
+            return Verdict.OLD_API
+        if status == 404:
             return Verdict.NOT_FOUND
         if status >= 500 or status == 408:
             return Verdict.RETRY
@@ -229,6 +236,7 @@ class HttpClient:
         refresh: Callable[[Credential], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = httpx.URL(self.base_url).host or self.base_url
@@ -253,6 +261,7 @@ class HttpClient:
             headers=dict(self.profile.default_headers),
             transport=transport,
             follow_redirects=False,
+            verify=verify,
         )
 
     def __enter__(self) -> HttpClient:
@@ -301,6 +310,12 @@ class HttpClient:
                 redirects += 1
                 location = response.headers.get("location", "")
                 target = httpx.URL(self.base_url + "/").join(location)
+                if _LOGIN_RE.search(target.path):
+                    raise AuthError(
+                        f"{self.profile.name} at {self.host} redirected {_path(spec.url)} to a "
+                        f"sign-in page ({target.path}): the API did not accept the credentials; "
+                        f"check {self.profile.token_env} and that --api-url is the API root"
+                    )
                 if redirects > 5 or target.host != self.host:
                     raise ForgeError(
                         f"{self.profile.name} redirected {_path(spec.url)} to another host or "
@@ -332,6 +347,18 @@ class HttpClient:
                     )
                 self._wait(self._secondary_delay(response, secondary_hits), "secondary limit")
                 continue
+            if verdict is Verdict.HTML:
+                raise ForgeError(
+                    f"{self.profile.name} at {self.host} answered {_path(spec.url)} with a web "
+                    "page, not JSON: check that --api-url is the API root and that no proxy "
+                    "or sign-in page is in the way"
+                )
+            if verdict is Verdict.OLD_API:
+                raise ForgeError(
+                    f"{self.profile.name} at {self.host} does not serve {_path(spec.url)} "
+                    f"({response.status}: {_message(response)}): check the server version "
+                    "and --api-url"
+                )
             if verdict is Verdict.NOT_FOUND:
                 raise NotFound(
                     f"{_path(spec.url)} on {self.host}: repository not found or the token has "
@@ -382,6 +409,12 @@ class HttpClient:
                 content = raw.read()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             self.stats.count(spec.endpoint, 0)
+            tls = _tls_problem(exc)
+            if tls:
+                raise ForgeError(
+                    f"the TLS certificate of {self.host} was not accepted ({tls}): pass the "
+                    "server's CA certificates with --ca-bundle PATH, or renew the certificate"
+                ) from None
             self._breaker_failure()
             raise _Retry(type(exc).__name__) from None
         self.stats.count(spec.endpoint, raw.status_code)
@@ -502,6 +535,22 @@ class HttpClient:
         return AuthError(
             f"{self.profile.name} token rejected for {self.host}: check {self.profile.token_env}"
         )
+
+
+_LOGIN_RE = re.compile(r"/(users/sign_in|login|signin|sign-in|saml|sso)\b", re.IGNORECASE)
+
+
+def _tls_problem(exc: BaseException) -> str | None:
+    """The certificate problem behind a connection error (expired, self-signed ...), or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or seen)
+        text = str(seen)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return text.rsplit("CERTIFICATE_VERIFY_FAILED]", 1)[-1].strip(" ()") or text
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _as_httpx(response: Response) -> httpx.Response:

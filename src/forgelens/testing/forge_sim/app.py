@@ -82,6 +82,22 @@ class Renderer(Protocol):
     def rate_headers(self, resource: str, budget: Budget) -> dict[str, str]: ...
 
 
+def default_renderers(dataset: Dataset) -> list[Renderer]:
+    """Every forge API the simulator speaks, each under its own path prefix: GitHub at ``/``
+    (and ``/api/v3``), GitLab at ``/api/v4``, Bitbucket Server at ``/rest``, Cloud at ``/2.0``."""
+    from forgelens.testing.forge_sim.bitbucket_cloud import BitbucketCloudRenderer
+    from forgelens.testing.forge_sim.bitbucket_server import BitbucketServerRenderer
+    from forgelens.testing.forge_sim.github import GitHubRenderer
+    from forgelens.testing.forge_sim.gitlab import GitLabRenderer
+
+    return [
+        GitHubRenderer(dataset),
+        GitLabRenderer(dataset),
+        BitbucketServerRenderer(dataset),
+        BitbucketCloudRenderer(dataset),
+    ]
+
+
 class ForgeSim:
     """The ASGI application. ``tokens`` empty = every token (and none) is accepted."""
 
@@ -94,13 +110,11 @@ class ForgeSim:
         tokens: set[str] | None = None,
         renderers: list[Renderer] | None = None,
     ) -> None:
-        from forgelens.testing.forge_sim.github import GitHubRenderer
-
         self.dataset = dataset
         self.faults = faults or Faults()
         self.budgets = budgets or Budgets()
         self.tokens = set(tokens or ())
-        self.renderers = renderers or [GitHubRenderer(dataset)]
+        self.renderers = renderers or default_renderers(dataset)
         self.requests = 0
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         # called with each request before it is answered: tests mutate the dataset mid-run
@@ -141,7 +155,9 @@ class ForgeSim:
         if delay:
             await asyncio.sleep(delay)
         payload = resp.encoded()
-        raw_headers = [(b"content-type", b"application/json; charset=utf-8")]
+        raw_headers = []
+        if "content-type" not in resp.headers:
+            raw_headers.append((b"content-type", b"application/json; charset=utf-8"))
         raw_headers += [(k.encode(), str(v).encode()) for k, v in resp.headers.items()]
         raw_headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers})
@@ -170,6 +186,11 @@ class ForgeSim:
             return renderer.server_error(req), 0.0
         if fault == "secondary":
             return renderer.secondary_limit(req, self.faults.secondary_retry_after), 0.0
+        if fault == "html":
+            page = b"<!DOCTYPE html><html><body><h1>Service unavailable</h1></body></html>"
+            return SimResponse(200, page, {"content-type": "text/html; charset=utf-8"}), 0.0
+        if fault == "login":
+            return SimResponse(302, b"", {"location": "/users/sign_in"}), 0.0
         if fault == "slow":
             delay = self.faults.slow_seconds
         if self.faults.graphql_max_first is not None:

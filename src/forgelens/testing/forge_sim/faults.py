@@ -24,6 +24,8 @@ class Faults:
     slow_seconds: float = 0.0
     truncate_rate: float = 0.0  # share of 200 bodies cut in half
     graphql_error_rate: float = 0.0  # share of GraphQL answers with errors + partial data
+    html_rate: float = 0.0  # share answered 200 with an HTML page (self-hosted proxy/portal)
+    login_rate: float = 0.0  # share redirected to a sign-in page (SSO in front of the API)
     revoke_after: dict[str, int] = field(default_factory=dict)  # token -> requests it survives
     graphql_max_first: int | None = None  # larger GraphQL pages time out (502), like GitHub's
     only_paths: tuple[str, ...] = ()  # limit 5xx/secondary/truncation to these path prefixes
@@ -39,7 +41,7 @@ class Faults:
 
     def pick(self, path: str, token: str | None) -> str | None:
         """The fault to inject into this request (or None): 'revoked', 'error', 'secondary',
-        'slow', 'truncate', 'graphql_error'."""
+        'slow', 'truncate', 'graphql_error', 'html', 'login'."""
         with self._lock:
             self.requests += 1
             if token is not None:
@@ -55,6 +57,8 @@ class Faults:
                 ("slow", self.slow_rate),
                 ("truncate", self.truncate_rate),
                 ("graphql_error", self.graphql_error_rate),
+                ("html", self.html_rate),
+                ("login", self.login_rate),
             ):
                 if rate and self._roll() < rate:
                     return name

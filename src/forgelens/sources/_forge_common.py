@@ -1,0 +1,231 @@
+"""Helpers shared by the GitLab and Bitbucket sources: timestamps, the "stop at the watermark"
+page cutter, people de-duplication and the client factory every non-GitHub source uses.
+
+Sources yield ``(items, errors, resume)`` where each item is ``(change time, records)``;
+``cut`` turns that into ``Page``s that stop at ``since`` (a forge without a server-side update
+filter, such as Bitbucket Server, relies on it to end an incremental pass).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from forgelens.errors import BadInput
+from forgelens.logs import get_logger
+from forgelens.records import Person
+from forgelens.sources._pagination import Paginator, RequestSpec
+from forgelens.sources._ratelimit import TokenPool
+from forgelens.sources.base import Page
+from forgelens.sources.http import ClientPolicy, EtagCache, ForgeProfile, HttpClient
+
+if TYPE_CHECKING:
+    from forgelens.engine.collect import CollectOptions
+
+log = get_logger(__name__)
+
+Item = tuple[datetime, list[Any]]
+RawPages = Iterator[tuple[list[Item], int, str | None]]
+BAD_ITEM = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def ts(value: Any) -> datetime | None:
+    """ISO-8601 text (``Z`` or offset) -> aware UTC datetime; anything else -> None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def ms(value: Any) -> datetime | None:
+    """Epoch milliseconds (Bitbucket Server) -> aware UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def req(value: datetime | None, what: str) -> datetime:
+    if value is None:
+        raise ValueError(f"missing timestamp: {what}")
+    return value
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def intval(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def older(changed: datetime | None, since: datetime | None) -> bool:
+    """Already read by the pass that set the watermark ``since`` (see ``cut``)."""
+    return since is not None and changed is not None and changed <= since
+
+
+def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
+    """The records followed by each distinct person once."""
+    seen: dict[str, Person] = {}
+    for p in people:
+        if p is not None:
+            seen.setdefault(p.login, p)
+    return [*records, *seen.values()]
+
+
+def cut(pages: RawPages, since: datetime | None) -> Iterator[Page]:
+    """(items with their change time, errors, resume) -> Pages stopped at ``since``.
+
+    An item changed exactly at ``since`` was read by the pass that set the watermark (these
+    forges stamp changes to the millisecond), so an unchanged repository yields nothing."""
+    for items, errors, nxt in pages:
+        records: list[Any] = []
+        people: dict[str, Person] = {}
+        high: datetime | None = None
+        count, done = 0, False
+        for changed, recs in items:
+            if since is not None and changed <= since:
+                done = True
+                break
+            count += 1
+            high = changed if high is None or changed > high else high
+            for r in recs:
+                if isinstance(r, Person):
+                    people.setdefault(r.login, r)
+                else:
+                    records.append(r)
+        records.extend(people.values())
+        yield Page(records, count, high, None if done else nxt, errors, done)
+        if done:
+            return
+
+
+def tls_verify(ca_bundle: object) -> ssl.SSLContext | bool:
+    """``--ca-bundle PATH`` -> an SSL context trusting that bundle (default: system CAs)."""
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise BadInput(
+            f"--ca-bundle {ca_bundle}: cannot be read as PEM certificates ({exc})"
+        ) from exc
+
+
+def make_client(
+    opts: CollectOptions,
+    *,
+    default_url: str,
+    profile: ForgeProfile,
+    secret: str | None,
+    etags: EtagCache | None = None,
+    transport: httpx.BaseTransport | None = None,
+    suffix: str = "",
+) -> HttpClient:
+    """The HTTP client of a GitLab/Bitbucket source, from ``--api-url``, ``--ca-bundle`` ..."""
+    api_url = (opts.api_url or default_url).rstrip("/")
+    if not api_url.startswith(("https://", "http://")):
+        raise BadInput(f"--api-url {api_url!r}: give a URL such as {default_url}")
+    if suffix and not api_url.endswith(suffix):
+        api_url += suffix
+    policy = ClientPolicy(
+        no_wait=bool(opts.extra.get("no_wait", False)),
+        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
+    )
+    return HttpClient(
+        api_url,
+        tokens=TokenPool.from_env_value(secret),
+        profile=profile,
+        policy=policy,
+        etags=etags,
+        transport=transport,
+        verify=tls_verify(opts.extra.get("ca_bundle")),
+    )
+
+
+class RestSource:
+    """Plumbing of a REST forge source: one client, GET helpers and page iteration with the
+    forge's paginator. Subclasses set ``paginator``; ``page_params`` ask for the largest page."""
+
+    paginator: Paginator
+
+    def __init__(self, client: HttpClient, page_params: dict[str, Any]) -> None:
+        self.client = client
+        self.page_params = dict(page_params)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.stats.total
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.client.close()
+
+    def fetch_items(
+        self,
+        items: list[dict[str, Any]],
+        changed: Callable[[dict[str, Any]], datetime | None],
+        since: datetime | None,
+        fetch: Callable[[dict[str, Any]], Item],
+    ) -> tuple[list[Item], int, bool]:
+        """Fetch the details of each listed item newer than ``since`` -- several at once, the
+        client bounding the requests in flight -- in list order. Returns (items, errors,
+        reached ``since``). An item ``fetch`` cannot map is skipped and counted."""
+        fresh: list[dict[str, Any]] = []
+        reached = False
+        for item in items:
+            if older(changed(item), since):
+                reached = True
+                break
+            fresh.append(item)
+
+        def one(item: dict[str, Any]) -> Item | None:
+            try:
+                return fetch(item)
+            except BAD_ITEM as exc:
+                log.warning("item skipped", error=repr(exc))
+                return None
+
+        workers = self.client.policy.concurrency
+        if workers <= 1 or len(fresh) <= 1:
+            done = [one(i) for i in fresh]
+        else:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(workers, thread_name_prefix="forge-fetch")
+            done = list(self._pool.map(one, fresh))
+        out = [d for d in done if d is not None]
+        return out, len(done) - len(out), reached
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str, endpoint: str, **params: Any) -> Any:
+        return self.client.send(RequestSpec("GET", path, endpoint, params=params)).json()
+
+    def _pages(
+        self, path: str, endpoint: str, resume: str | None = None, **params: Any
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """(dict items, resume token of the next page) per page; ``resume`` continues."""
+        spec = RequestSpec("GET", path, endpoint, params={**self.page_params, **params})
+        if resume:
+            spec = self.paginator.resume(spec, resume)
+        for _resp, items, nxt in self.client.paginate(spec, self.paginator):
+            yield [i for i in items if isinstance(i, dict)], nxt
+
+    def _all(self, path: str, endpoint: str, **params: Any) -> list[Any]:
+        return [i for items, _ in self._pages(path, endpoint, **params) for i in items]

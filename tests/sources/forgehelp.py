@@ -1,0 +1,227 @@
+"""Every forge source against the one simulator: how to point each at it, and how to read the
+store back as forge-neutral rows that can be compared across forges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from forgelens.config import Settings
+from forgelens.engine.collect import CollectOptions, CollectResult
+from forgelens.engine.sync import sync_forge
+from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
+from forgelens.sources.base import ForgeSource
+from forgelens.sources.http import ClientPolicy
+from forgelens.store import Store
+
+FACTORIES: dict[str, Callable[..., Any]] = {
+    "github": github.from_options,
+    "gitlab": gitlab.from_options,
+    "bitbucket-server": bitbucket_server.from_options,
+    "bitbucket": bitbucket_cloud.from_options,
+}
+KINDS = tuple(FACTORIES)
+API_SUFFIX = {"github": "", "gitlab": "", "bitbucket-server": "", "bitbucket": "/2.0"}
+ORG_TARGET = {"github": "acme", "gitlab": "acme", "bitbucket-server": "ACME", "bitbucket": "acme"}
+REPO_TARGET = {
+    "github": "acme/service-0",
+    "gitlab": "acme/service-0",
+    "bitbucket-server": "ACME/service-0",
+    "bitbucket": "acme/service-0",
+}
+DATA_SOURCES = {
+    "github": "insight_github",
+    "gitlab": "insight_gitlab",
+    "bitbucket-server": "insight_bitbucket_server",
+    "bitbucket": "insight_bitbucket_cloud",
+}
+
+
+def options(kind: str, url: str, **extra: Any) -> CollectOptions:
+    return CollectOptions(
+        api_url=url + API_SUFFIX[kind],
+        extra={"concurrency": 1, **extra},
+        flush_seconds=0.0,
+    )
+
+
+def source_for(kind: str, url: str, token: str | None = "t1", **extra: Any) -> Any:
+    """A source of ``kind`` pointed at the simulator, with no real sleeping."""
+    settings = Settings(github_token=token, gitlab_token=token, bitbucket_token=token)
+    source = FACTORIES[kind](options(kind, url, **extra), settings=settings)
+    client = source.client
+    client._sleep = lambda _s: None
+    client.policy = ClientPolicy(
+        **{**client.policy.__dict__, "secondary_wait": 0.0, "backoff_base": 0.0}
+    )
+    return source
+
+
+def sync(
+    store: Store, kind: str, url: str, target: str | None = None, **extra: Any
+) -> tuple[CollectResult, ForgeSource]:
+    token = extra.pop("token", "t1")
+    source = source_for(kind, url, token, **extra)
+    try:
+        opts = options(kind, url, **extra)
+        result = sync_forge(store, source, [target or ORG_TARGET[kind]], opts)
+    finally:
+        source.close()
+    return result, source
+
+
+# -- forge-neutral rows --------------------------------------------------------------------------
+# Columns compared per table; ids that name the forge are lower-cased without the ``source:``.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "repositories": ("full_name", "name", "owner", "default_branch", "is_private", "description"),
+    "pull_requests": (
+        "repository_id",
+        "number",
+        "title",
+        "state",
+        "created_at",
+        "updated_at",
+        "body",
+        "author",
+        "draft",
+        "merged_at",
+        "closed_at",
+        "base_ref",
+        "head_ref",
+        "additions",
+        "deletions",
+        "changed_files",
+        "labels",
+        "merged_by",
+        "commits",
+    ),
+    "pr_reviews": ("repository_id", "pr_number", "author", "state", "submitted_at"),
+    "pr_comments": (
+        "repository_id",
+        "pr_number",
+        "comment_id",
+        "author",
+        "body",
+        "created_at",
+        "updated_at",
+        "kind",
+        "path",
+        "line",
+    ),
+    "pr_files": ("repository_id", "pr_number", "path", "additions", "deletions", "change_type"),
+    "pr_commits": (
+        "repository_id",
+        "pr_number",
+        "sha",
+        "author_name",
+        "author_email",
+        "author_login",
+        "authored_at",
+        "message",
+    ),
+    "issues": (
+        "repository_id",
+        "number",
+        "title",
+        "state",
+        "created_at",
+        "updated_at",
+        "body",
+        "author",
+        "closed_at",
+        "labels",
+        "comments_count",
+    ),
+    "issue_comments": (
+        "repository_id",
+        "issue_number",
+        "comment_id",
+        "author",
+        "body",
+        "created_at",
+        "updated_at",
+    ),
+    "ci_runs": (
+        "repository_id",
+        "run_id",
+        "name",
+        "status",
+        "conclusion",
+        "created_at",
+        "updated_at",
+        "head_sha",
+        "head_branch",
+        "event",
+        "completed_at",
+    ),
+    "branch_protections": (
+        "repository_id",
+        "branch",
+        "required_approvals",
+        "require_code_owner_reviews",
+        "dismiss_stale_reviews",
+        "allow_force_pushes",
+    ),
+    "teams": ("org", "slug", "name", "description", "parent_slug"),
+    "team_members": ("org", "team_slug", "login", "role"),
+    "contributors": ("repository_id", "login", "contributions"),
+}
+# What a forge's API cannot express: those columns (or whole tables) are not compared.
+NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
+    "gitlab": {
+        "pr_commits": ("author_login",),  # commits name authors, not accounts
+        "ci_runs": (),
+        "branch_protections": (),
+        "contributors": ("*",),
+    },
+    "bitbucket-server": {
+        "repositories": (),
+        "pull_requests": ("labels",),
+        "issues": ("*",),  # Jira, not Bitbucket
+        "issue_comments": ("*",),
+        "ci_runs": ("updated_at", "head_branch", "event", "completed_at"),
+        "branch_protections": ("require_code_owner_reviews", "dismiss_stale_reviews"),
+        "teams": ("*",),
+        "team_members": ("*",),
+        "contributors": ("*",),
+    },
+    "bitbucket": {
+        "pull_requests": ("labels",),
+        "issues": ("closed_at", "labels"),
+        "ci_runs": ("name", "updated_at"),
+        "branch_protections": ("require_code_owner_reviews",),
+        "teams": ("*",),
+        "team_members": ("*",),
+        "contributors": ("*",),
+    },
+}
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED")  # what every forge can say about a review
+
+
+def _norm(column: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(microsecond=0).isoformat()
+    if isinstance(value, list | tuple):
+        return tuple(sorted(map(str, value)))
+    if column in ("repository_id", "full_name", "owner", "org") and isinstance(value, str):
+        return value.split(":", 1)[-1].lower()
+    return value
+
+
+def canonical(store: Store, kind: str, against: str = "github") -> dict[str, list[tuple[Any, ...]]]:
+    """Rows per table with only the columns both ``kind`` and ``against`` can express."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for table, columns in COLUMNS.items():
+        masked = {*NOT_EXPRESSIBLE.get(kind, {}).get(table, ())}
+        masked |= {*NOT_EXPRESSIBLE.get(against, {}).get(table, ())}
+        if "*" in masked:
+            continue
+        cols = [c for c in columns if c not in masked]
+        rows = store.query_dicts(f"SELECT * FROM {table}")
+        if table == "pr_reviews":
+            rows = [r for r in rows if r["state"] in REVIEW_STATES]
+        out[table] = sorted(
+            (tuple(_norm(c, r[c]) for c in cols) for r in rows), key=lambda t: tuple(map(str, t))
+        )
+    return out
