@@ -13,6 +13,7 @@ import typer
 
 from forgelens import __version__
 from forgelens.cli import analyze as _analyze
+from forgelens.cli import backfill as _backfill
 from forgelens.cli import clickhouse as _clickhouse
 from forgelens.cli import collect as _collect
 from forgelens.cli import consume as _consume
@@ -55,6 +56,8 @@ app.command("worker")(_worker.worker)
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_retention.app, name="retention")
 app.add_typer(_sim.app, name="sim")
+app.add_typer(_backfill.app, name="backfill")
+app.command("completeness")(_backfill.completeness_cmd)
 
 
 @app.command("version")

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forgelens.engine.forge_demo import collect_simulated_org
 from forgelens.analytics import AnalyzeOptions, analyze
+from forgelens.engine.forge_demo import collect_simulated_org
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import Progress
 from forgelens.errors import SourceError

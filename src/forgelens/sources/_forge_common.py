@@ -167,6 +167,10 @@ class RestSource:
     def api_calls(self) -> int:
         return self.client.stats.total
 
+    def set_note(self, note: Callable[[str], None]) -> None:
+        """Where the client says what it waits for (the progress bar)."""
+        self.client.note = note
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)

@@ -139,6 +139,35 @@ class ForgeSource(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class BackfillSource(Protocol):
+    """What progressive backfill and the reconciliation sweep need beyond ``ForgeSource``:
+    one resumable chunk of pull requests, the totals the forge reports, the remaining API
+    budget, a re-check of stored items, and an issue for a critical failure."""
+
+    def totals(self, ref: RepoRef) -> dict[str, int]:
+        """``{"pull_requests": n, "issues": m}`` as the forge counts them."""
+        ...
+
+    def pull_request_chunk(self, ref: RepoRef, resume: str | None, size: int) -> Page:
+        """Up to ``size`` PR bundles (newest update first) after ``resume``; ``Page.resume`` is
+        the token of the next chunk, None after the oldest pull request."""
+        ...
+
+    def budget(self) -> tuple[int | None, datetime | None]:
+        """(points left, reset time) of the budget chunks spend; (None, None) when unknown."""
+        ...
+
+    def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
+        """Fresh records of pull requests / issues by number; a number the forge no longer
+        has is absent from the answer."""
+        ...
+
+    def open_issue(self, ref: RepoRef, title: str, body: str) -> str:
+        """Open an issue on ``ref``; return its URL."""
+        ...
+
+
 def people_from(logins: dict[str, Person], *candidates: Person | None) -> None:
     """Collect distinct ``Person`` records by login (helper for sources)."""
     for p in candidates:

@@ -50,6 +50,10 @@ class RestRenderer:
     prefix = "/"
     routes: list[Route]
 
+    def accepts(self, req: SimRequest) -> bool:
+        """No credentials of the forge's own beyond the configured tokens."""
+        return False
+
     def __init__(self, dataset: Dataset) -> None:
         self.ds = dataset
         self.routes = []

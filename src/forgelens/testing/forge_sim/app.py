@@ -115,6 +115,10 @@ class ForgeSim:
         self.budgets = budgets or Budgets()
         self.tokens = set(tokens or ())
         self.renderers = renderers or default_renderers(dataset)
+        from forgelens.testing.forge_sim.backfill_routes import install
+
+        for renderer in self.renderers:
+            install(renderer)  # backfill's extra GitHub endpoints (a separate module)
         self.requests = 0
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         # called with each request before it is answered: tests mutate the dataset mid-run

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -79,12 +80,13 @@ class Budgets:
     limit: int = 5000
     window: float = 3600.0
     limits: dict[str, int] = field(default_factory=dict)  # per-resource override
+    clock: Callable[[], float] = time.time  # a simulated clock makes windows simulated hours
     _state: dict[tuple[str, str], Budget] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, token: str, resource: str) -> Budget:
         with self._lock:
-            now = time.time()
+            now = self.clock()
             b = self._state.get((token, resource))
             limit = self.limits.get(resource, self.limit)
             if b is None or b.reset_at <= now:
@@ -106,4 +108,4 @@ class Budgets:
     def set(self, token: str, resource: str, remaining: int, reset_in: float) -> None:
         with self._lock:
             limit = self.limits.get(resource, self.limit)
-            self._state[(token, resource)] = Budget(limit, remaining, time.time() + reset_in)
+            self._state[(token, resource)] = Budget(limit, remaining, self.clock() + reset_in)
