@@ -170,3 +170,9 @@ def test_seed_000_queries_run_verbatim_on_every_store(any_store: Store, index: i
         assert float(rows[0][5]) == 2.0
     if "JSONExtractString" in SEED_QUERIES[index]:
         assert rows[0][1:] == ("2026-01-01", "all", False)
+
+
+def test_question_marks_inside_literals_are_not_placeholders(any_store: Store) -> None:
+    any_store.write_records([_commit("a", "why?"), _commit("b", "no")])
+    got = any_store.query("SELECT sha FROM commits WHERE message = 'why?' AND sha = ?", ["a"])
+    assert got == [("a",)]

@@ -144,6 +144,7 @@ def pg_params(sql: str) -> str:
     """Turn DuckDB-style ``?`` placeholders into psycopg's ``%s`` (and ``%`` into ``%%``).
 
     Queries are written once with ``?``; a ``?`` inside a quoted string or identifier stays.
+    (So write ``jsonb_exists(col, 'k')``, not PostgreSQL's ``col ? 'k'``, in parameterized SQL.)
     """
     out: list[str] = []
     quote_char: str | None = None
