@@ -11,6 +11,7 @@ import typer
 from forgelens.cli._common import DbOption, RichProgress, console, parse_when, print_rows, store_for
 from forgelens.config import get_settings
 from forgelens.engine.collect import CollectOptions, collect
+from forgelens.engine.specs import parse_spec
 
 
 def collect_cmd(
@@ -67,7 +68,8 @@ def collect_cmd(
         extra={"api": api, "no_wait": no_wait, "concurrency": concurrency, "pii": pii},
     )
     store = store_for(db)
-    progress = RichProgress("commits")
+    forge_only = all(parse_spec(s).kind != "git" for s in sources)
+    progress = RichProgress("PRs" if forge_only else "commits")
     started = time.monotonic()
     try:
         results = collect(store, sources, opts, progress)
