@@ -11,9 +11,10 @@ from typing import Any
 import structlog
 
 # GitHub token prefixes, GitLab personal tokens, Bearer/Basic headers, URL credentials.
+# (A header value has a digit, capital or symbol: prose such as "token rejected" stays.)
 _SECRET_RE = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
-    r"|(?i:bearer|token|basic)\s+[A-Za-z0-9._\-+/=]{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
+    r"|(?i:bearer|token|basic)\s+(?=\S*[^a-z\s])[A-Za-z0-9._\-+/=]{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
 )
 
 

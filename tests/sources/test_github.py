@@ -180,3 +180,24 @@ def test_graphql_pages_shrink_when_github_times_out() -> None:
         timeouts = source.client.stats.by_status[502]
     assert sum(p.items for p in pages) == 40
     assert timeouts == 4  # two tries at 50, two at 25, then pages of 12 go through
+
+
+class HugeHistory(GitHubRenderer):
+    def contributors(self, req: Any, owner: str, name: str) -> Any:
+        from forgelens.testing.forge_sim.app import SimResponse
+
+        message = "The history or contributor list is too large to list contributors via the API."
+        return SimResponse(403, {"message": message})
+
+
+def test_contributor_list_refused_is_an_error_not_a_failed_repository(store: Any) -> None:
+    from forgelens.engine.collect import collect
+    from tests.sources.simhelp import options
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=3))
+    sim.renderers = [HugeHistory(sim.dataset)]
+    with running(sim) as url:
+        result = collect(store, ["github:acme/service-0"], options(url))[0]
+    assert result.prs == 3
+    assert result.errors == 1
+    assert store.query("SELECT count(*) FROM contributors") == [(0,)]

@@ -279,3 +279,16 @@ def test_tokens_never_reach_logs_errors_or_the_store(
         assert "S3cr3tT0ken" not in text
     assert b"S3cr3tT0ken" not in db.read_bytes()
     assert not any(b"S3cr3tT0ken" in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_anonymous_budget_is_tracked_and_a_stuck_limit_ends_clearly() -> None:
+    budgets = Budgets()
+    budgets.set("anonymous", "core", remaining=0, reset_in=900)
+    sim = sim_for(budgets=budgets)
+    with running(sim) as url, client(url, max_attempts=3) as http:
+        with pytest.raises(RateLimited, match="still refuses requests"):
+            http.get("/orgs/acme/repos", "repos")
+        waits = http._sleep.calls  # type: ignore[attr-defined]
+        assert waits  # (time does not pass here, so the budget never refills)
+        assert all(800 < w <= 901 for w in waits)  # the reset the forge announced, not a guess
+        assert http.stats.by_status[403] == 4  # one try plus three waits, then a clear error

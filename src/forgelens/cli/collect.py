@@ -15,6 +15,7 @@ from forgelens.config import get_settings
 from forgelens.engine.collect import CollectOptions, collect
 from forgelens.pipeline_runs.self_record import recorded
 from forgelens.sinks.kafka import KafkaSink
+from forgelens.engine.specs import parse_spec
 
 
 def collect_cmd(
@@ -89,7 +90,8 @@ def collect_cmd(
     )
     opts.sink = kafka_sink_for(sink, settings)
     store = store_for(db)
-    progress = RichProgress("commits")
+    forge_only = all(parse_spec(s).kind != "git" for s in sources)
+    progress = RichProgress("PRs" if forge_only else "commits")
     started = time.monotonic()
     try:
         results = recorded(store, "collect", lambda: collect(store, sources, opts, progress))

@@ -243,7 +243,7 @@ def sync_entity(
         return 0  # the forge says nothing changed since the last complete pass
     buffer: list[Any] = []
     per_table: Counter[str] = Counter()  # a chunk commits when one table's batch is full
-    items = 0
+    items = pending = 0
     high = cursor.high
     for page in prefetch(pages(cursor.since, cursor.resume), ctx.cancel):
         if ctx.cancel.is_set():
@@ -251,13 +251,13 @@ def sync_entity(
         buffer.extend(page.records)
         per_table.update(r.TABLE for r in page.records)
         items += page.items
+        pending += page.items
+        if entity == PULL_REQUESTS:
+            ctx.progress.advance(page.items)
         if page.errors:
             ctx.run.add(errors=page.errors)
         if page.high is not None and (high is None or page.high > high):
             high = page.high
-        if entity == PULL_REQUESTS:
-            ctx.run.add(prs_collected=page.items)
-            ctx.progress.advance(page.items)
         last = page.resume is None or page.done
         if last or max(per_table.values(), default=0) >= ctx.opts.batch_size:
             nxt = EntityCursor(cursor.since, None if last else page.resume, high)
@@ -266,7 +266,9 @@ def sync_entity(
                 watermark = min(newest, ctx.started_at) if newest else cursor.since
                 nxt = EntityCursor(watermark, None, None)
             commit_chunk(ctx, repo_id, entity, buffer, nxt)
-            buffer, per_table = [], Counter()
+            if entity == PULL_REQUESTS:  # counted once committed: a failed run's count is exact
+                ctx.run.add(prs_collected=pending)
+            buffer, per_table, pending = [], Counter(), 0
             if last:
                 break
     return items

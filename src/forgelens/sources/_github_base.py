@@ -125,14 +125,10 @@ class GitHubBase:
             if "RATE_LIMITED" in types:
                 self.client.wait_for_reset("graphql")
                 continue
-            if "NOT_FOUND" in types and (
-                not isinstance(data, dict) or data.get("repository") is None
-            ):
-                raise NotFound(
-                    f"github:{variables.get('owner')}/{variables.get('name')}: repository not "
-                    "found or "
-                    "the token has no access"
-                )
+            missing_repo = not isinstance(data, dict) or data.get("repository") is None
+            if "NOT_FOUND" in types and "owner" in variables and missing_repo:
+                where = f"github:{variables['owner']}/{variables.get('name')}"
+                raise NotFound(f"{where}: repository not found or the token has no access")
             attempt += 1
             first = errors[0].get("message") if isinstance(errors[0], dict) else errors[0]
             log.debug("graphql errors", operation=operation, types=sorted(types), attempt=attempt)

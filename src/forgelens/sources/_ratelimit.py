@@ -83,7 +83,7 @@ class NoCredentialsLeft(Exception):
 
 
 class TokenPool:
-    """The credentials of one run; thread-safe. Empty pool = anonymous requests."""
+    """The credentials of one run; thread-safe. No secrets = one anonymous credential."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         self._lock = threading.Lock()
@@ -91,6 +91,8 @@ class TokenPool:
             Credential(s, f"token#{i + 1}") for i, s in enumerate(secrets or []) if s
         ]
         self.anonymous = not self.credentials
+        if self.anonymous:  # requests without a secret still have a budget to track
+            self.credentials = [Credential("", "anonymous")]
         self.dropped: list[str] = []
 
     @classmethod
@@ -100,14 +102,12 @@ class TokenPool:
 
     def secrets(self) -> list[str]:
         with self._lock:
-            return [c.secret for c in self.credentials]
+            return [c.secret for c in self.credentials if c.secret]
 
     def pick(self, resource: str, now: float | None = None) -> Credential | None:
         """The credential with the most budget left for ``resource``."""
         now = time.time() if now is None else now
         with self._lock:
-            if self.anonymous:
-                return None
             if not self.credentials:
                 raise NoCredentialsLeft
             return max(self.credentials, key=lambda c: c.score(resource, now))

@@ -247,12 +247,21 @@ class GitHubSource(RestFetch, GraphQLFetch):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         repo_id = repository_id(self.kind, ref.full_name)
-        for items, nxt in self._pages(
+        pages = self._pages(
             f"/repos/{ref.full_name}/contributors",
             "GET /repos/{owner}/{repo}/contributors",
             resume,
             conditional=True,
-        ):
+        )
+        while True:
+            try:
+                items, nxt = next(pages)
+            except StopIteration:
+                return
+            except ForgeError as exc:  # e.g. 403 "contributor list is too large" on huge repos
+                log.warning("contributors skipped", repository=ref.full_name, reason=exc.message)
+                yield Page([], 0, None, None, errors=1)
+                return
             records: list[Any] = []
             errors = 0
             for c in items:

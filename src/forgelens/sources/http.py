@@ -279,7 +279,7 @@ class HttpClient:
 
     def send(self, spec: RequestSpec) -> Response:
         """Send ``spec`` with retries, rate limiting and redirects; raise on a final failure."""
-        secondary_hits = 0
+        secondary_hits = primary_hits = 0
         attempt = 0
         redirects = 0
         while True:
@@ -324,7 +324,7 @@ class HttpClient:
                 spec = replace(spec, url=str(target), params={})
                 continue
             if verdict is Verdict.AUTH:
-                assert cred is not None  # anonymous 401s are raised in _attempt
+                assert cred is not None  # 401s without a secret are raised in _attempt
                 left = self.tokens.drop(cred)
                 log.warning(
                     "credential rejected, dropped from the pool",
@@ -336,6 +336,12 @@ class HttpClient:
                     raise self._auth_error()
                 continue
             if verdict is Verdict.PRIMARY_LIMIT:
+                primary_hits += 1
+                if primary_hits > self.policy.max_attempts:
+                    raise RateLimited(
+                        f"{self.profile.name} at {self.host} still refuses requests as over the "
+                        f"rate limit after {primary_hits - 1} waits; try again later"
+                    )
                 self.wait_for_reset(spec.resource)
                 continue
             if verdict is Verdict.SECONDARY_LIMIT:
@@ -390,7 +396,7 @@ class HttpClient:
         self._respect_breaker()
         cred = self._credential(spec.resource)
         headers: dict[str, str] = {}
-        if cred is not None:
+        if cred is not None and cred.secret:
             headers.update(self.profile.auth_headers(cred.secret))
         cache_key = _cache_key(spec) if spec.conditional and self.etags is not None else None
         cached = self.etags.get(cache_key) if cache_key and self.etags is not None else None
@@ -425,7 +431,7 @@ class HttpClient:
             endpoint=spec.endpoint,
             status=raw.status_code,
             ms=round((time.monotonic() - started) * 1000, 1),
-            credential=cred.label if cred else "anonymous",
+            credential=cred.label if cred else "none",
         )
         if cred is not None:
             self._update_budget(cred, raw, spec.resource)
@@ -434,7 +440,7 @@ class HttpClient:
             self._breaker_failure()
             raise _Retry(f"HTTP {raw.status_code}", _retry_after(raw))
         self._breaker.success()
-        if verdict is Verdict.AUTH and cred is None:
+        if verdict is Verdict.AUTH and (cred is None or not cred.secret):
             raise self._auth_error()
         response = Response(raw.status_code, raw.headers, str(raw.url), content, credential=cred)
         if verdict is Verdict.NOT_MODIFIED and cached:
