@@ -256,7 +256,7 @@ def test_sql_agrees_with_reference(recs: list[Any]) -> None:
 def test_incremental_equals_full(first: list[Any], more: list[Any]) -> None:
     """Analyse, add PRs (and reviews), analyse incrementally: same as a fresh full analysis."""
     shifted = [
-        dataclasses.replace(r, number=r.number + 100)
+        dataclasses.replace(r, number=r.number + 100, forge_id=str(1100 + r.number))
         if isinstance(r, R.PullRequest)
         else dataclasses.replace(r, pr_number=r.pr_number + 100)
         if isinstance(r, R.PrFile | R.Review | R.PrCommit)

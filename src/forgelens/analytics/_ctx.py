@@ -13,7 +13,9 @@ from forgelens.store import Store
 DIRTY = "_fl_dirty"  # PRs to (re)compute: repository_id, repo_name, number
 DIRTY_DAYS = "_fl_dirty_days"  # (repo_name, day) whose daily rows are recomputed
 DIRTY_WEEKS = "_fl_dirty_weeks"  # (repo_name, week_start) whose weekly rows are recomputed
-REPOS = "_fl_repos"  # repositories whose window snapshots are recomputed
+REPOS = "_fl_repos"  # repositories analysed, with their mode
+SNAP_AUTHORS = "_fl_snap_authors"  # (repo_name, username|NULL=all) window rows to rebuild
+SNAP_FILES = "_fl_snap_files"  # (repo_name, path|NULL=all) ownership rows to rebuild
 PR = "_fl_pr"  # one row per dirty PR: base facts
 REV = "_fl_rev"  # review facts per dirty PR
 PATHS = "_fl_paths"  # path classes
@@ -22,7 +24,21 @@ FSCORE = "_fl_fscore"  # dirty PRs' files with their risk flags and score
 PRFILE = "_fl_prfile"  # per dirty PR file aggregates
 RISK = "_fl_risk"  # per dirty PR risk, features, summary
 
-WORK_TABLES = (DIRTY, DIRTY_DAYS, DIRTY_WEEKS, REPOS, PR, REV, PATHS, FILES, FSCORE, PRFILE, RISK)
+WORK_TABLES = (
+    DIRTY,
+    DIRTY_DAYS,
+    DIRTY_WEEKS,
+    REPOS,
+    SNAP_AUTHORS,
+    SNAP_FILES,
+    PR,
+    REV,
+    PATHS,
+    FILES,
+    FSCORE,
+    PRFILE,
+    RISK,
+)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import DIRTY_DAYS, REPOS, Ctx
+from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
 
 DAILY_COLUMNS = [
     "username",
@@ -83,10 +83,20 @@ def first_window_day(ctx: Ctx) -> str:
     return ctx.lit(ctx.end_date - timedelta(days=max(ctx.config.windows) - 1))
 
 
-def clear_snapshot(ctx: Ctx, table: str) -> None:
-    ctx.store.execute(
+def in_snapshot(scope: str, repo: str, col: str, value: str) -> str:
+    """(``repo``, ``value``) is among the snapshot rows ``scope`` asks to rebuild."""
+    return (
+        f"(EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} IS NULL) "
+        f"OR EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} = {value}))"
+    )
+
+
+def clear_snapshot(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> None:
+    _sql.run(
+        ctx.store,
         f"DELETE FROM {table} WHERE end_date = {ctx.lit(ctx.end_date)} "
-        f"AND repo_name IN (SELECT repo_name FROM {REPOS})"
+        f"AND {in_snapshot(scope, f'{table}.repo_name', col, f'{table}.{row_col}')}",
+        what=f"clear {table}",
     )
 
 
@@ -94,11 +104,11 @@ def write_windows(ctx: Ctx) -> None:
     """``author_metrics_window`` and ``author_prs_window`` at ``end_date`` for ``_fl_repos``."""
     store = ctx.store
     end = ctx.lit(ctx.end_date)
-    scoped = f"pr_facts f JOIN {REPOS} r ON r.repo_name = f.repo_name"
-    day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end}"
-    events = _events(scoped, day_filter)
+    mine = in_snapshot(SNAP_AUTHORS, "f.repo_name", "username", "f.username")
+    day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end} AND {mine}"
+    events = _events("pr_facts f", day_filter)
     with store.transaction():
-        clear_snapshot(ctx, "author_metrics_window")
+        clear_snapshot(ctx, "author_metrics_window", SNAP_AUTHORS, "username", "username")
         _sql.insert_select(
             store,
             "author_metrics_window",
@@ -127,7 +137,7 @@ def write_windows(ctx: Ctx) -> None:
             GROUP BY e.username, e.repo_name, w.window_days
             """,
         )
-        clear_snapshot(ctx, "author_prs_window")
+        clear_snapshot(ctx, "author_prs_window", SNAP_AUTHORS, "username", "username")
         in_window = "({d} >= w.start_day AND {d} <= " + end + ")"
         _sql.insert_select(
             store,
@@ -154,11 +164,11 @@ def write_windows(ctx: Ctx) -> None:
             SELECT f.username, f.repo_name, w.window_days, {end}, f.pr_id, f.pr_number,
                 rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
                 f.created_at, {ctx.stamp()}
-            FROM {scoped}
+            FROM pr_facts f
             JOIN ({windows_sql(ctx)}) w
               ON {in_window.format(d="f.created_day")}
               OR (f.merged_day IS NOT NULL AND {in_window.format(d="f.merged_day")})
             JOIN repo_prs rp ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
-            WHERE f.counted
+            WHERE f.counted AND {mine}
             """,
         )

@@ -14,8 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import REPOS, Ctx
-from forgelens.analytics.engineer_lens import clear_snapshot, first_window_day, windows_sql
+from forgelens.analytics._ctx import SNAP_FILES, Ctx
+from forgelens.analytics.engineer_lens import (
+    clear_snapshot,
+    first_window_day,
+    in_snapshot,
+    windows_sql,
+)
 from forgelens.analytics.identity import email_alias
 from forgelens.errors import SourceError
 
@@ -38,7 +43,7 @@ def write_ownership(ctx: Ctx) -> None:
     store = ctx.store
     end = ctx.lit(ctx.end_date)
     with store.transaction():
-        clear_snapshot(ctx, "author_file_ownership")
+        clear_snapshot(ctx, "author_file_ownership", SNAP_FILES, "path", "file_path")
         _sql.insert_select(
             store,
             "author_file_ownership",
@@ -48,10 +53,10 @@ def write_ownership(ctx: Ctx) -> None:
                 SELECT f.username, f.repo_name, f.merged_day, pf.path,
                     COALESCE(pf.additions, 0) + COALESCE(pf.deletions, 0) AS lines
                 FROM pr_facts f
-                JOIN {REPOS} r ON r.repo_name = f.repo_name
                 JOIN pr_files pf
                   ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
                 WHERE f.counted AND f.is_merged
+                  AND {in_snapshot(SNAP_FILES, "f.repo_name", "path", "pf.path")}
                   AND f.merged_day >= {first_window_day(ctx)} AND f.merged_day <= {end}
             ),
             per AS (

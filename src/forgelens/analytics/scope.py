@@ -20,7 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, DIRTY_WEEKS, PR, REPOS, Ctx
+from forgelens.analytics._ctx import (
+    DIRTY,
+    DIRTY_DAYS,
+    DIRTY_WEEKS,
+    PR,
+    REPOS,
+    SNAP_AUTHORS,
+    SNAP_FILES,
+    Ctx,
+)
 from forgelens.analytics.prs import alias_of
 from forgelens.errors import BadInput
 
@@ -46,6 +55,7 @@ class RepoPlan:
     mode: str  # full | incremental | windows | skip
     old_watermark: int
     watermark: int
+    snapshot_all: bool = True  # rebuild every window row (else only the changed authors/files)
 
 
 def select_repositories(ctx: Ctx, repos: list[str] | None) -> list[tuple[str, str]]:
@@ -100,7 +110,16 @@ def plan(
             mode = "windows"
         else:
             mode = "skip"
-        plans.append(RepoPlan(name, repository_id, mode, int(old[0] or 0) if old else 0, mark))
+        plans.append(
+            RepoPlan(
+                name,
+                repository_id,
+                mode,
+                int(old[0] or 0) if old else 0,
+                mark,
+                snapshot_all=mode != "incremental" or old is None or old[1] != ctx.end_date,
+            )
+        )
     return plans
 
 
@@ -117,11 +136,13 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
     active = [p for p in plans if p.mode != "skip"]
     values = " UNION ALL ".join(
         f"SELECT {ctx.lit(p.repository_id)} AS repository_id, {ctx.lit(p.repo_name)} AS repo_name, "
-        f"{ctx.lit(p.mode)} AS mode, CAST({p.old_watermark} AS BIGINT) AS old_wm"
+        f"{ctx.lit(p.mode)} AS mode, CAST({p.old_watermark} AS BIGINT) AS old_wm, "
+        f"{ctx.lit(p.snapshot_all)} AS snap_all"
         for p in active
     ) or (
         "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
-        "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm WHERE 1 = 0"
+        "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
+        "WHERE 1 = 0"
     )
     ctx.work(REPOS, values)
     newer = " UNION ".join(
@@ -204,6 +225,24 @@ def build_dirty_periods(ctx: Ctx) -> None:
         f"SELECT DISTINCT repo_name, {_sql.utc_day('created_at')} AS day FROM {both} "
         f"UNION SELECT DISTINCT repo_name, {_sql.utc_day('merged_at')} FROM {both} "
         "WHERE merged_at IS NOT NULL",
+    )
+    # Window snapshots: every row of repositories rebuilt whole (NULL = all), else the rows of
+    # the authors and files the recomputed PRs had or have.
+    ctx.work(
+        SNAP_AUTHORS,
+        f"SELECT repo_name, CAST(NULL AS VARCHAR) AS username FROM {REPOS} WHERE snap_all "
+        f"UNION SELECT f.repo_name, f.username FROM pr_facts f JOIN {DIRTY} d "
+        "ON d.repo_name = f.repo_name AND d.number = f.pr_number "
+        f"JOIN {REPOS} r ON r.repo_name = d.repo_name AND NOT r.snap_all "
+        f"UNION SELECT b.repo_name, b.username FROM {PR} b "
+        f"JOIN {REPOS} r ON r.repo_name = b.repo_name AND NOT r.snap_all",
+    )
+    ctx.work(
+        SNAP_FILES,
+        f"SELECT repo_name, CAST(NULL AS VARCHAR) AS path FROM {REPOS} WHERE snap_all "
+        f"UNION SELECT DISTINCT d.repo_name, f.path FROM {DIRTY} d JOIN pr_files f "
+        "ON f.repository_id = d.repository_id AND f.pr_number = d.number "
+        f"JOIN {REPOS} r ON r.repo_name = d.repo_name AND NOT r.snap_all",
     )
     ctx.work(
         DIRTY_WEEKS,
