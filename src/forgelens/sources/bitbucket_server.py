@@ -181,13 +181,15 @@ class BitbucketServerSource(RestSource):
         repo_id = repository_id(SOURCE, ref.full_name)
         base = self._repo_path(ref) + "/pull-requests"
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
-        for items, nxt in self._pages(base, endpoint, resume, state="ALL", order="NEWEST"):
-            out, errors, reached = self.fetch_items(
-                items, _updated, since, partial(self._bundle, base, repo_id)
-            )
-            yield out, errors, None if reached else nxt  # newest first: the rest is older
-            if reached:
-                return
+        yield from self.detail_pages(
+            base,
+            endpoint,
+            resume,
+            {"state": "ALL", "order": "NEWEST"},
+            since,
+            _updated,
+            partial(self._bundle, base, repo_id),
+        )
 
     def _bundle(self, base: str, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = bb.server_pr(repo_id, item)
