@@ -1,6 +1,6 @@
 """Every forge side by side against the simulated forge (a separate process, real socket).
 
-    nice -n 10 .venv/bin/python benchmarks/forge_sync.py [--prs 1000]
+    nice -n 10 .venv/bin/python benchmarks/forge_sync.py [--prs 1000] [--concurrency 4]
 
 One repository of N pull requests (avg 3 reviews, 5 comments, 8 files) rendered through
 GitHub (GraphQL), GitLab, Bitbucket Server and Bitbucket Cloud. Per forge: API requests per
@@ -64,10 +64,10 @@ def start_sim(prs: int) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the simulator did not start")
 
 
-def sync(kind: str, url: str, db: Path) -> dict[str, Any]:
+def sync(kind: str, url: str, db: Path, concurrency: int) -> dict[str, Any]:
     factory, suffix, target = FORGES[kind]
     store = open_store(f"duckdb:///{db}")
-    opts = CollectOptions(api_url=url + suffix, extra={"concurrency": 1})
+    opts = CollectOptions(api_url=url + suffix, extra={"concurrency": concurrency})
     etags = StoreEtagCache(store)
     source = factory(opts, etags, settings=Settings())
     started = time.perf_counter()
@@ -89,6 +89,9 @@ def sync(kind: str, url: str, db: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prs", type=int, default=1000)
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="requests in flight (the CLI default: 4)"
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     for var in ("GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN"):
@@ -99,8 +102,8 @@ def main() -> None:
     try:
         for kind in FORGES:
             db = tmp / f"{kind}.duckdb"
-            full = sync(kind, url, db)
-            again = sync(kind, url, db)
+            full = sync(kind, url, db, args.concurrency)
+            again = sync(kind, url, db, args.concurrency)
             rows[kind] = {
                 "full": full,
                 "incremental_unchanged": again,
@@ -123,7 +126,10 @@ def main() -> None:
         f"{'forge':<18}{'PRs':>6}{'req/PR full':>13}{'x GitHub':>10}"
         f"{'incr. requests':>16}{'req/PR incr.':>14}{'PRs/s':>9}"
     )
-    print(f"one repository, {args.prs} pull requests, simulated forge on a local socket")
+    print(
+        f"one repository, {args.prs} pull requests, simulated forge on a local socket, "
+        f"--concurrency {args.concurrency}"
+    )
     print(header)
     for kind, row in rows.items():
         print(
@@ -132,7 +138,10 @@ def main() -> None:
             f"{row['requests_per_pr_incremental']:>14}{row['prs_per_second'] or 0:>9}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"prs": args.prs, "forges": rows}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps({"prs": args.prs, "concurrency": args.concurrency, "forges": rows}, indent=2)
+        + "\n"
+    )
     print(f"written {RESULTS}")
 
 

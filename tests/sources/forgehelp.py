@@ -3,8 +3,10 @@ store back as forge-neutral rows that can be compared across forges."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from forgelens.config import Settings
@@ -225,3 +227,18 @@ def canonical(store: Store, kind: str, against: str = "github") -> dict[str, lis
             (tuple(_norm(c, r[c]) for c in cols) for r in rows), key=lambda t: tuple(map(str, t))
         )
     return out
+
+
+def self_signed_cert(tmp: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 signed by itself (and its key), made with openssl."""
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)

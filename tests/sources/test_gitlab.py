@@ -3,7 +3,6 @@ other forges (groups, old servers, self-hosted TLS, auth headers)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
 from forgelens.testing.forge_sim.github import GitHubRenderer
 from forgelens.testing.forge_sim.gitlab import GitLabRenderer
-from tests.sources.forgehelp import source_for
+from tests.sources.forgehelp import self_signed_cert, source_for
 
 REF = RepoRef("acme", "service-0")
 
@@ -102,22 +101,8 @@ def test_rejected_token_names_the_variable() -> None:
     assert "GITLAB_TOKEN" in str(err.value)
 
 
-def _self_signed(tmp: Path) -> tuple[str, str]:
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
-
-
 def test_self_signed_certificate_needs_ca_bundle(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     sim = gitlab_sim(SimSize(repos=1, prs_per_repo=1))
     with serve(sim, tls=(cert, key)) as url:
         assert url.startswith("https://")

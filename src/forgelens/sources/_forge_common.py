@@ -212,6 +212,23 @@ class RestSource:
         out = [d for d in done if d is not None]
         return out, len(done) - len(out), reached
 
+    def detail_pages(
+        self,
+        path: str,
+        endpoint: str,
+        resume: str | None,
+        params: dict[str, Any],
+        since: datetime | None,
+        changed: Callable[[dict[str, Any]], datetime | None],
+        fetch: Callable[[dict[str, Any]], Item],
+    ) -> RawPages:
+        """List ``path`` newest change first and fetch each item's details until ``since``."""
+        for items, nxt in self._pages(path, endpoint, resume, **params):
+            out, errors, reached = self.fetch_items(items, changed, since, fetch)
+            yield out, errors, None if reached else nxt
+            if reached:
+                return
+
     def __enter__(self) -> Self:
         return self
 

@@ -171,15 +171,15 @@ class BitbucketCloudSource(RestSource):
         params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
         if since is not None:
             params["q"] = f"updated_on >= {iso(since)}"
-        for items, nxt in self._pages(
-            base, "GET /repositories/{workspace}/{repo}/pullrequests", resume, **params
-        ):
-            out, errors, reached = self.fetch_items(
-                items, _updated, since, partial(self._bundle, base, repo_id)
-            )
-            yield out, errors, None if reached else nxt
-            if reached:
-                return
+        yield from self.detail_pages(
+            base,
+            "GET /repositories/{workspace}/{repo}/pullrequests",
+            resume,
+            params,
+            since,
+            _updated,
+            partial(self._bundle, base, repo_id),
+        )
 
     def _bundle(self, base: str, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = bb.cloud_pr(repo_id, item)
@@ -226,13 +226,9 @@ class BitbucketCloudSource(RestSource):
             params["q"] = f"updated_on >= {iso(since)}"
         endpoint = "GET /repositories/{workspace}/{repo}/issues"
         try:
-            for items, nxt in self._pages(self._base(ref) + "/issues", endpoint, resume, **params):
-                out, errors, reached = self.fetch_items(
-                    items, _updated, since, partial(self._issue, ref, repo_id)
-                )
-                yield out, errors, None if reached else nxt
-                if reached:
-                    return
+            fetch = partial(self._issue, ref, repo_id)
+            path = self._base(ref) + "/issues"
+            yield from self.detail_pages(path, endpoint, resume, params, since, _updated, fetch)
         except NotFound:
             log.info("no issue tracker", repository=ref.full_name)
 

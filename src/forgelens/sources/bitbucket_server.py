@@ -25,7 +25,6 @@ from forgelens.logs import get_logger
 from forgelens.records import BranchProtection, Repository, repository_id
 from forgelens.sources import _bitbucket_map as bb
 from forgelens.sources._forge_common import (
-    BAD_ITEM,
     Item,
     RawPages,
     RestSource,
@@ -33,6 +32,7 @@ from forgelens.sources._forge_common import (
     finish,
     make_client,
     ms,
+    req,
 )
 from forgelens.sources._pagination import StartLimitPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
@@ -49,6 +49,7 @@ API = "/rest/api/1.0"
 PAGER = StartLimitPaginator()
 MIN_VERSION = (7, 0)
 BUILD_LOOKBACK = timedelta(days=1)  # builds finish after their commit: re-read a day of commits
+BUILD_COMMITS = 1000  # build statuses are per commit: a pass looks at most this many back
 PROFILE = ForgeProfile(
     name="Bitbucket Server",
     token_env="BITBUCKET_TOKEN",  # noqa: S106 - a variable name
@@ -181,13 +182,15 @@ class BitbucketServerSource(RestSource):
         repo_id = repository_id(SOURCE, ref.full_name)
         base = self._repo_path(ref) + "/pull-requests"
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
-        for items, nxt in self._pages(base, endpoint, resume, state="ALL", order="NEWEST"):
-            out, errors, reached = self.fetch_items(
-                items, _updated, since, partial(self._bundle, base, repo_id)
-            )
-            yield out, errors, None if reached else nxt  # newest first: the rest is older
-            if reached:
-                return
+        yield from self.detail_pages(
+            base,
+            endpoint,
+            resume,
+            {"state": "ALL", "order": "NEWEST"},
+            since,
+            _updated,
+            partial(self._bundle, base, repo_id),
+        )
 
     def _bundle(self, base: str, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = bb.server_pr(repo_id, item)
@@ -222,33 +225,37 @@ class BitbucketServerSource(RestSource):
     def ci_runs(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
-        """Build statuses of the repository's commits, newest commit first; an incremental
-        pass re-reads one day of commits before the watermark (builds finish late)."""
+        """Build statuses of the repository's commits, newest commit first (at most
+        ``BUILD_COMMITS``); an incremental pass re-reads one day of commits before the
+        watermark (builds finish late)."""
         return cut(self._build_pages(ref, since, resume), None)
 
     def _build_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
         repo_id = repository_id(SOURCE, ref.full_name)
         stop = since - BUILD_LOOKBACK if since is not None else None
         path = self._repo_path(ref) + "/commits"
+        walked = 0
         for items, nxt in self._pages(path, "GET /projects/{key}/repos/{slug}/commits", resume):
-            out: list[Item] = []
-            errors = 0
-            for c in items:
-                when = ms(c.get("committerTimestamp") or c.get("authorTimestamp"))
-                if stop is not None and when is not None and when < stop:
-                    yield out, errors, None
-                    return
-                sha = str(c.get("id") or "")
-                builds = self._all(f"/rest/build-status/1.0/commits/{sha}", "GET build-status")
-                for s in builds:
-                    try:
-                        run = bb.server_build(repo_id, sha, s)
-                    except BAD_ITEM:
-                        errors += 1
-                        continue
-                    if run.created_at is not None and (since is None or run.created_at >= since):
-                        out.append((run.created_at, [run]))
-            yield out, errors, nxt
+            found, errors, reached = self.fetch_items(
+                items, _committed, stop, partial(self._builds, repo_id, since)
+            )
+            walked += len(items)
+            last = reached or walked >= BUILD_COMMITS
+            yield [f for f in found if f[1]], errors, None if last else nxt
+            if last:
+                return
+
+    def _builds(self, repo_id: str, since: datetime | None, commit: dict[str, Any]) -> Item:
+        """The build statuses of one commit added since the watermark."""
+        sha = str(commit["id"])
+        runs = [
+            bb.server_build(repo_id, sha, s)
+            for s in self._all(f"/rest/build-status/1.0/commits/{sha}", "GET build-status")
+        ]
+        runs = [r for r in runs if r.created_at and (since is None or r.created_at >= since)]
+        stamps = [r.created_at for r in runs if r.created_at]
+        newest = max(stamps) if stamps else _committed(commit)
+        return req(newest, "commit time"), list(runs)
 
     def contributors(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
@@ -258,6 +265,10 @@ class BitbucketServerSource(RestSource):
 
 def _updated(item: dict[str, Any]) -> datetime | None:
     return ms(item.get("updatedDate"))
+
+
+def _committed(commit: dict[str, Any]) -> datetime | None:
+    return ms(commit.get("committerTimestamp") or commit.get("authorTimestamp"))
 
 
 def from_options(

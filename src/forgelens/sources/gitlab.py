@@ -217,15 +217,15 @@ class GitLabSource(RestSource):
         params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "desc"}
         if since is not None:
             params["updated_after"] = iso(since)
-        for items, nxt in self._pages(
-            f"/projects/{pid}/merge_requests", "GET /projects/{id}/merge_requests", resume, **params
-        ):
-            out, errors, reached = self.fetch_items(
-                items, _updated, since, partial(self._bundle, pid, repo_id)
-            )
-            yield out, errors, None if reached else nxt
-            if reached:
-                return
+        yield from self.detail_pages(
+            f"/projects/{pid}/merge_requests",
+            "GET /projects/{id}/merge_requests",
+            resume,
+            params,
+            since,
+            _updated,
+            partial(self._bundle, pid, repo_id),
+        )
 
     def _bundle(self, pid: int, repo_id: str, item: dict[str, Any]) -> tuple[datetime, list[Any]]:
         pr = m.merge_request(repo_id, item)
@@ -278,15 +278,15 @@ class GitLabSource(RestSource):
         params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "desc"}
         if since is not None:
             params["updated_after"] = iso(since)
-        for items, nxt in self._pages(
-            f"/projects/{pid}/issues", "GET /projects/{id}/issues", resume, **params
-        ):
-            out, errors, reached = self.fetch_items(
-                items, _updated, since, partial(self._issue, pid, repo_id)
-            )
-            yield out, errors, None if reached else nxt
-            if reached:
-                return
+        yield from self.detail_pages(
+            f"/projects/{pid}/issues",
+            "GET /projects/{id}/issues",
+            resume,
+            params,
+            since,
+            _updated,
+            partial(self._issue, pid, repo_id),
+        )
 
     def _issue(self, pid: int, repo_id: str, i: dict[str, Any]) -> Item:
         issue = m.issue(repo_id, i)
