@@ -214,7 +214,12 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(big_repo: Path, tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "FORGELENS_CACHE_DIR": str(cache), "FORGELENS_RUN_FLUSH_SECONDS": "0"},
+        env={
+            **os.environ,
+            "FORGELENS_CACHE_DIR": str(cache),
+            "FORGELENS_RUN_FLUSH_SECONDS": "0",
+            "LOG_LEVEL": "INFO",  # the progress lines tell the test when to kill
+        },
     )
     try:
         _kill_when_running(proc, db)

@@ -69,7 +69,11 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forgelens`` script."""
     try:
-        configure(get_settings().log_level, json=False)
+        settings = get_settings()
+        # A terminal gets warnings and errors unless LOG_LEVEL asks for more (the summary and
+        # the one-line error already say what happened).
+        level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+        configure(level, json=False)
         app(args=argv, prog_name="forgelens", standalone_mode=True)
     except ForgelensError as exc:
         err_console.print(

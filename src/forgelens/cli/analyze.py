@@ -12,6 +12,7 @@ import typer
 from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, AnalyzeResult, analyze
 from forgelens.cli._common import DbOption, FormatOption, print_rows, store_for
 from forgelens.errors import BadInput
+from forgelens.pipeline_runs.self_record import recorded
 
 app = typer.Typer(
     help="Turn collected data into analytics tables (incremental by default).",
@@ -95,7 +96,7 @@ def _run(
     )
     store = store_for(db)
     try:
-        result = analyze(store, opts)
+        result = recorded(store, "analyze", lambda: analyze(store, opts))  # pipeline_runs
     finally:
         store.close()
     rows: list[dict[str, object]] = [

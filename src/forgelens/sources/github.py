@@ -21,6 +21,7 @@ from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Person, Team, TeamMember, repository_id
 from forgelens.sources import _github_graphql as gq
 from forgelens.sources import _github_map as m
+from forgelens.sources._forge_common import tls_verify
 from forgelens.sources._github_base import _BAD_ITEM, RUNS, graphql_url, log
 from forgelens.sources._github_graphql import GraphQLFetch
 from forgelens.sources._github_rest import RestFetch
@@ -296,6 +297,7 @@ def from_options(
         no_wait=bool(opts.extra.get("no_wait", False)),
         concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
     )
+    verify = tls_verify(opts.extra.get("ca_bundle"))  # --ca-bundle for Enterprise servers
     api_url = (opts.api_url or DEFAULT_API_URL).rstrip("/")
     if not api_url.startswith(("https://", "http://")):
         raise BadInput(
@@ -316,11 +318,17 @@ def from_options(
                 etags=etags,
                 transport=transport,
                 refresh=app.refresh,
+                verify=verify,
             )
             return GitHubSource(client, api=api)
 
         return AppRouter(for_owner)  # type: ignore[return-value]
     client = HttpClient(
-        api_url, tokens=token_pool(settings), policy=policy, etags=etags, transport=transport
+        api_url,
+        tokens=token_pool(settings),
+        policy=policy,
+        etags=etags,
+        transport=transport,
+        verify=verify,
     )
     return GitHubSource(client, api=api)
