@@ -35,7 +35,7 @@ def serve(
 
     Jobs run in this process unless REDIS_URL is set; then start `forgelens worker` too.
 
-    Example: FORGELENS_DATABASE_URL=duckdb:///data.duckdb forgelens serve --port 8000
+    Example: forgelens serve --port 8000  (store from --db or FORGELENS_DATABASE_URL)
     """
     import uvicorn
 

@@ -25,7 +25,7 @@ def worker(
     Start as many as you like, on as many machines; with a DuckDB store they take turns on
     the file (use PostgreSQL for real parallel writes).
 
-    Example: REDIS_URL=redis://localhost:6379 forgelens worker --jobs 4
+    Example: forgelens worker --jobs 4  (with REDIS_URL=redis://localhost:6379 set)
     """
     from forgelens.engine.queue_redis import build_worker
     from forgelens.engine.store_access import StoreAccess
