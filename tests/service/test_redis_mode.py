@@ -47,6 +47,7 @@ def test_triggers_queue_on_redis_and_a_worker_completes_them(
         second = client.post("/api/v1/collect/trigger", json={**body, "full_sync": True}).json()
         assert first["status"] == "queued"
         assert (second["job_id"], second["deduplicated"]) == (first["job_id"], True)
+        assert "trigger again once it has finished for a full sync" in second["message"]
         queued = client.get("/api/v1/collect/status/github%3Ao%2Fr").json()
         assert (queued["status"], queued["job_id"]) == ("queued", first["job_id"])
         metrics = client.get("/metrics").text

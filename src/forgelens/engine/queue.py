@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,7 +97,7 @@ class JobInfo:
     status: str
     created: bool
     enqueued_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    full_sync: bool = False
 
 
 def next_tick(now: datetime, every_minutes: int) -> datetime:

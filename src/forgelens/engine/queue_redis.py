@@ -188,9 +188,12 @@ class RedisQueue:
                 str(row.get("status", "queued")),
                 False,
                 str(row.get("enqueued_at", "")),
+                bool(row.get("full_sync")),
             )
         await self.board.mark_queued(req)
-        return JobInfo(req.job_id, req.repository_id, "queued", True, req.enqueued_at)
+        return JobInfo(
+            req.job_id, req.repository_id, "queued", True, req.enqueued_at, req.full_sync
+        )
 
     async def depth(self) -> int:
         return int(await self.redis.zcard(queue_name(self.config)))

@@ -90,11 +90,11 @@ async def trigger(
         target=info.repository_id,
         detail=info.job_id,
     )
-    message = (
-        "Collection job has been queued for processing"
-        if info.created
-        else f"A collection job for this repository is already {info.status}"
-    )
+    message = "Collection job has been queued for processing"
+    if not info.created:
+        message = f"A collection job for this repository is already {info.status}"
+        if body.full_sync and not info.full_sync:
+            message += " (incremental); trigger again once it has finished for a full sync"
     return TriggerResponse(
         status=info.status,
         message=message,
