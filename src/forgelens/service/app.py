@@ -61,6 +61,7 @@ def create_app(
             resolver=resolver,
             ratelimits=open_ratelimit_view(settings.redis_url, settings.redis_prefix),
             limiter=RequestLimiter(settings.rate_limit_per_minute, redis, settings.redis_prefix),
+            denied=RequestLimiter(settings.denied_per_minute, redis, settings.redis_prefix),
         )
         app.state.ctx = ctx
         try:

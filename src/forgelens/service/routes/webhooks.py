@@ -111,7 +111,7 @@ async def receive(
     except ForgelensError as exc:
         event = next((headers[h] for h in EVENT_HEADERS if h in headers), "")
         ctx.metrics.webhook(forge, event, "refused")
-        await ctx.audit(request, action, "denied", detail=exc.message)
+        await ctx.deny(request, action, exc.message)
         raise
     outcome, job_id = "recorded", None
     if await ctx.with_store(lambda s: _seen(s, delivery)):
