@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -157,9 +157,16 @@ def _running_run(store: Store, row: dict[str, Any]) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+REPOSITORY_ID = Path(
+    description="github:owner/repo (URL-encoded: github%3Aowner%2Frepo), a repository URL, "
+    "or the forge's numeric id of a collected repository",
+    examples=["github:pallets/click"],
+)
+
+
 @router.get("/status/{repository_id:path}", response_model=StatusResponse)
 async def status(
-    repository_id: str,
+    repository_id: Annotated[str, REPOSITORY_ID],
     request: Request,
     who: Annotated[Principal, Depends(require("viewer"))],
 ) -> StatusResponse | JSONResponse:
