@@ -138,14 +138,16 @@ def test_per_key_rate_limit(tmp_path: Path) -> None:
         assert client.get("/api/v1/runs", headers={"X-API-Key": other}).status_code == 200
 
 
-def test_metrics_can_be_made_public(tmp_path: Path) -> None:
+def test_metrics_can_be_made_public_and_docs_hidden(tmp_path: Path) -> None:
     import httpx
 
-    settings = service_settings(tmp_path, FORGELENS_METRICS_PUBLIC=True)
+    settings = service_settings(tmp_path, FORGELENS_METRICS_PUBLIC=True, FORGELENS_DOCS=False)
     app = create_app(settings, resolver=fake_resolver)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/metrics").status_code == 200
         assert client.get("/api/v1/runs").status_code == 401
+        assert client.get("/docs").status_code == 404
+        assert client.get("/openapi.json").status_code == 404
 
 
 def test_refused_attempts_per_address_are_limited(tmp_path: Path) -> None:

@@ -85,6 +85,9 @@ def create_app(
         version=__version__,
         description="Collector service: trigger and watch collections, receive webhooks.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
     )
     install_error_handler(app)
     for router in (health.router, collect.router, webhooks.router, runs.router, admin.router):
