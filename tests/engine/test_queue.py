@@ -291,3 +291,11 @@ def test_a_worker_killed_mid_job_is_retried_and_data_converges(
         runs = store.query("SELECT status FROM git_collection_runs ORDER BY started_at")
         assert runs == [("failed",), ("completed",)]  # the killed run, cleaned up; the retry
         assert store.query("SELECT status, tries FROM service_jobs") == [("completed", 2)]
+
+
+def test_worker_cron_fields_for_every_n_minutes() -> None:
+    from forgelens.engine.queue_redis import _minutes
+
+    assert _minutes(30) == {"minute": {0, 30}}
+    assert _minutes(45) == {"minute": {0}}  # rounded up to a divisor of the hour
+    assert _minutes(120) == {"hour": set(range(0, 24, 2)), "minute": {0}}

@@ -138,11 +138,39 @@ def test_per_key_rate_limit(tmp_path: Path) -> None:
         assert client.get("/api/v1/runs", headers={"X-API-Key": other}).status_code == 200
 
 
-def test_metrics_can_be_made_public(tmp_path: Path) -> None:
+def test_metrics_can_be_made_public_and_docs_hidden(tmp_path: Path) -> None:
     import httpx
 
-    settings = service_settings(tmp_path, FORGELENS_METRICS_PUBLIC=True)
+    settings = service_settings(tmp_path, FORGELENS_METRICS_PUBLIC=True, FORGELENS_DOCS=False)
     app = create_app(settings, resolver=fake_resolver)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/metrics").status_code == 200
         assert client.get("/api/v1/runs").status_code == 401
+        assert client.get("/docs").status_code == 404
+        assert client.get("/openapi.json").status_code == 404
+
+
+def test_refused_attempts_per_address_are_limited(tmp_path: Path) -> None:
+    import httpx
+
+    settings = service_settings(tmp_path, FORGELENS_DENIED_PER_MINUTE=2)
+    access = StoreAccess(settings.database_url)
+    key = create_key(access.get(), "viewer")[1]
+    app = create_app(settings, resolver=fake_resolver, access=access)
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        bad = {"X-API-Key": "fl_000000000000_guess"}
+        codes = [client.get("/api/v1/runs", headers=bad).status_code for _ in range(4)]
+        assert codes == [401, 401, 429, 429]
+        assert client.get("/api/v1/runs", headers={"X-API-Key": key}).status_code == 200
+        hook = client.post(
+            "/api/v1/webhooks/github",
+            content=b"{}",
+            headers={
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": "d",
+                "X-Hub-Signature-256": "x",
+            },
+        )
+        assert hook.status_code == 429
+    denied = access.get().query("SELECT count(*) FROM audit_log WHERE outcome = 'denied'")
+    assert denied[0][0] == 2  # a flood of refusals does not flood the audit log

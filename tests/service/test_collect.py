@@ -198,3 +198,20 @@ def _app_ctx(service: Service) -> Any:
     from tests.service import _server
 
     return _server.last_app.state.ctx
+
+
+def test_a_planted_token_reaches_no_answer_row_or_log(
+    service: Service, capfd: pytest.CaptureFixture[str]
+) -> None:
+    token = "ghp_" + "Z9" * 18
+    for url in (f"https://x:{token}@github.com/o/r", f"https://{token}@github.com/o/r"):
+        answer = trigger(service, url)
+        assert answer.status_code == 400
+        assert token not in answer.text
+    queued = trigger(service, f"https://github.com/o/r?access_token={token}#x")
+    assert queued.json()["repository_url"] == "https://github.com/o/r"
+    service.client.get("/api/v1/runs", headers={"Authorization": f"token {token}"})
+    rows = service.store().query_dicts("SELECT * FROM audit_log")
+    assert rows
+    assert token not in str(rows)
+    assert token not in capfd.readouterr().err

@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,7 +97,7 @@ class JobInfo:
     status: str
     created: bool
     enqueued_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    full_sync: bool = False
 
 
 def next_tick(now: datetime, every_minutes: int) -> datetime:
@@ -136,14 +136,14 @@ class MemoryStatusBoard:
         return dict(row) if row else None
 
     async def mark_queued(self, req: JobRequest) -> None:
-        self._status[req.repository_id] = _queued_row(req)
+        self._status[req.repository_id] = queued_row(req)
 
     async def mark_running(self, req: JobRequest, try_no: int) -> None:
-        row = self._status.setdefault(req.repository_id, _queued_row(req))
+        row = self._status.setdefault(req.repository_id, queued_row(req))
         row.update(status="running", started_at=_now(), tries=try_no, job_id=req.job_id)
 
     async def mark_finished(self, req: JobRequest, ok: bool, detail: dict[str, Any]) -> None:
-        row = self._status.setdefault(req.repository_id, _queued_row(req))
+        row = self._status.setdefault(req.repository_id, queued_row(req))
         outcome = "completed" if ok else "failed"
         row.update(status=outcome, finished_at=_now(), **detail)
         self._counts[outcome] = self._counts.get(outcome, 0) + 1
@@ -161,7 +161,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _queued_row(req: JobRequest) -> dict[str, Any]:
+def queued_row(req: JobRequest) -> dict[str, Any]:
     return {
         "status": "queued",
         "job_id": req.job_id,
@@ -192,6 +192,7 @@ async def execute_job(
     """Run one job: status running -> collect -> completed | failed. Re-raises failures."""
     await board.mark_running(req, try_no)
     started = time.monotonic()
+    started_at = datetime.now(UTC)
     opts = CollectOptions(
         full=req.full_sync,
         cache_dir=config.cache_dir,
@@ -202,9 +203,11 @@ async def execute_job(
     def work() -> dict[str, Any]:
         with access.session() as store:
             results = collect(store, [req.spec], opts)
-            _record_job(store, req, "completed", try_no, results[0].run_id if results else None)
+            run_id = results[0].run_id if results else None
+            _record_job(store, req, "completed", try_no, run_id, started_at=started_at)
         return {
             "run_id": ",".join(r.run_id for r in results),
+            "repos_processed": sum(len(r.repositories) for r in results),
             "commits": sum(r.commits for r in results),
             "prs": sum(r.prs for r in results),
             "api_calls": sum(r.api_calls for r in results),
@@ -232,7 +235,13 @@ def _observe(outcome: str, seconds: float) -> None:
 
 
 def _record_job(
-    store: Store, req: JobRequest, status: str, tries: int, run_id: str | None, error: str = ""
+    store: Store,
+    req: JobRequest,
+    status: str,
+    tries: int,
+    run_id: str | None,
+    error: str = "",
+    started_at: datetime | None = None,
 ) -> None:
     now = datetime.now(UTC)
     store.upsert(
@@ -246,6 +255,7 @@ def _record_job(
                 "reason": req.reason,
                 "status": status,
                 "enqueued_at": datetime.fromisoformat(req.enqueued_at) if req.enqueued_at else now,
+                "started_at": started_at,
                 "finished_at": now,
                 "tries": tries,
                 "run_id": run_id,

@@ -56,12 +56,21 @@ class InProcessQueue:
         if current is not None:
             row = await self.board.get(req.repository_id) or {}
             status = str(row.get("status", "queued"))
-            return JobInfo(current.job_id, req.repository_id, status, False, current.enqueued_at)
+            return JobInfo(
+                current.job_id,
+                req.repository_id,
+                status,
+                False,
+                current.enqueued_at,
+                current.full_sync,
+            )
         req = req.stamped()
         self._active[req.repository_id] = req
         await self.board.mark_queued(req)
         self._pending.put_nowait(req)
-        return JobInfo(req.job_id, req.repository_id, "queued", True, req.enqueued_at)
+        return JobInfo(
+            req.job_id, req.repository_id, "queued", True, req.enqueued_at, req.full_sync
+        )
 
     async def _run(self) -> None:
         assert self._pending is not None

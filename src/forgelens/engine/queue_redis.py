@@ -22,6 +22,7 @@ from typing import Any
 from arq import Retry, cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from forgelens.engine.queue import (
     JobInfo,
@@ -29,12 +30,13 @@ from forgelens.engine.queue import (
     QueueConfig,
     StatusBoard,
     execute_job,
+    queued_row,
     schedule_backfill,
     schedule_retention,
     schedule_sync,
 )
 from forgelens.engine.store_access import StoreAccess
-from forgelens.errors import ForgeError, RateLimited, StoreLocked
+from forgelens.errors import ForgeError, RateLimited, StoreError, StoreLocked
 
 _MARK_QUEUED = """
 if redis.call('HGET', KEYS[1], 'job_id') == ARGV[1] then return 0 end
@@ -97,26 +99,15 @@ class RedisStatusBoard:
         return row
 
     async def mark_queued(self, req: JobRequest) -> None:
-        row = {
-            "status": "queued",
-            "job_id": req.job_id,
-            "spec": req.spec,
-            "full_sync": req.full_sync,
-            "reason": req.reason,
-            "enqueued_at": req.enqueued_at,
-        }
+        row = queued_row(req)
         await self.redis.eval(  # type: ignore[misc]
             _MARK_QUEUED, 1, self._status(req.repository_id), req.job_id, *_flat(row)
         )
 
     async def mark_running(self, req: JobRequest, try_no: int) -> None:
         row = {
+            **queued_row(req),
             "status": "running",
-            "job_id": req.job_id,
-            "spec": req.spec,
-            "full_sync": req.full_sync,
-            "reason": req.reason,
-            "enqueued_at": req.enqueued_at,
             "started_at": datetime.now(UTC).isoformat(),
             "tries": try_no,
         }
@@ -177,12 +168,18 @@ class RedisQueue:
 
     async def enqueue(self, req: JobRequest) -> JobInfo:
         req = req.stamped()
-        job = await self.redis.enqueue_job(
-            "collect_job",
-            asdict(req),
-            _job_id=arq_job_id(self.config, req.repository_id),
-            _queue_name=queue_name(self.config),
-        )
+        try:
+            job = await self.redis.enqueue_job(
+                "collect_job",
+                asdict(req),
+                _job_id=arq_job_id(self.config, req.repository_id),
+                _queue_name=queue_name(self.config),
+            )
+        except (RedisError, OSError) as exc:
+            raise StoreError(
+                f"the job queue (Redis) is unreachable: {type(exc).__name__}. Check REDIS_URL "
+                "and that Redis runs; nothing was queued"
+            ) from exc
         if job is None:  # one is queued or running already: hand that one back
             row = await self.board.get(req.repository_id) or {}
             return JobInfo(
@@ -191,9 +188,12 @@ class RedisQueue:
                 str(row.get("status", "queued")),
                 False,
                 str(row.get("enqueued_at", "")),
+                bool(row.get("full_sync")),
             )
         await self.board.mark_queued(req)
-        return JobInfo(req.job_id, req.repository_id, "queued", True, req.enqueued_at)
+        return JobInfo(
+            req.job_id, req.repository_id, "queued", True, req.enqueued_at, req.full_sync
+        )
 
     async def depth(self) -> int:
         return int(await self.redis.zcard(queue_name(self.config)))

@@ -3,8 +3,9 @@
 An embedded DuckDB file admits one writing process at a time. When the service runs jobs
 in-process, it keeps the store open for its whole life (``shared=False``). When several processes
 take turns on one DuckDB file (the API and ``forgelens worker`` processes with ``REDIS_URL``),
-each opens the file for one unit of work and closes it again (``shared=True``), waiting while
-another process holds it. A server store (PostgreSQL) is always kept open: it has no such lock.
+each opens the file for a unit of work and closes it again (``shared=True``), waiting while
+another process holds it; units of work that overlap in one process share the connection.
+A server store (PostgreSQL) is always kept open: it has no such lock.
 
     access = StoreAccess("duckdb:///forgelens.duckdb", shared=True)
     with access.session() as store:
@@ -35,6 +36,7 @@ class StoreAccess:
         self.per_session = shared and is_embedded(url)
         self.lock_wait_seconds = lock_wait_seconds
         self._store: Store | None = None
+        self._users = 0
         self._migrated = False
         self._lock = threading.Lock()
 
@@ -62,14 +64,25 @@ class StoreAccess:
 
     @contextmanager
     def session(self) -> Iterator[Store]:
+        """The store for one unit of work. Shared: the threads of this process that work at
+        the same time use one connection, closed (file released) when the last one is done."""
         if not self.per_session:
             yield self.get()
             return
-        store = self._open()
+        with self._lock:
+            if self._users == 0:
+                self._store = self._open()
+            self._users += 1
+            store = self._store
+        assert store is not None
         try:
             yield store
         finally:
-            store.close()
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._store is not None:
+                    self._store.close()
+                    self._store = None
 
     def close(self) -> None:
         with self._lock:

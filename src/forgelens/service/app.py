@@ -21,6 +21,7 @@ from forgelens import __version__
 from forgelens.engine.queue import Queue, open_queue
 from forgelens.engine.ratelimit_view import open_ratelimit_view
 from forgelens.engine.store_access import StoreAccess
+from forgelens.logs import get_logger, redact
 from forgelens.service.auth import require
 from forgelens.service.context import RequestLimiter, ServiceContext, context
 from forgelens.service.metrics import CONTENT_TYPE, ServiceMetrics
@@ -28,6 +29,8 @@ from forgelens.service.middleware import RequestContextMiddleware, install_error
 from forgelens.service.routes import admin, collect, health, runs, webhooks
 from forgelens.service.settings import ServiceSettings
 from forgelens.service.ssrf import Resolver, system_resolver
+
+log = get_logger(__name__)
 
 
 def create_app(
@@ -61,8 +64,15 @@ def create_app(
             resolver=resolver,
             ratelimits=open_ratelimit_view(settings.redis_url, settings.redis_prefix),
             limiter=RequestLimiter(settings.rate_limit_per_minute, redis, settings.redis_prefix),
+            denied=RequestLimiter(settings.denied_per_minute, redis, settings.redis_prefix),
         )
         app.state.ctx = ctx
+        log.info(
+            "service started",
+            jobs="redis" if settings.redis_url else "in-process",
+            store=redact(settings.database_url),
+            version=__version__,
+        )
         try:
             yield
         finally:
@@ -75,6 +85,9 @@ def create_app(
         version=__version__,
         description="Collector service: trigger and watch collections, receive webhooks.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
     )
     install_error_handler(app)
     for router in (health.router, collect.router, webhooks.router, runs.router, admin.router):

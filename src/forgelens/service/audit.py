@@ -31,7 +31,7 @@ def audit_row(
         "occurred_at": datetime.now(UTC),
         "key_id": key_id,
         "action": action,
-        "target": (target or "")[:500] or None,
+        "target": redact(target or "")[:500] or None,
         "address": address,
         "outcome": outcome,
         "detail": redact(detail)[:1000] if detail else None,

@@ -40,7 +40,7 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
         key = presented_key(request, x_api_key)
         target = f"{request.method} {request.url.path}"
         if not key:
-            await ctx.audit(request, "auth", "denied", target=target, detail="no API key")
+            await ctx.deny(request, "auth", "no API key", target)
             raise HTTPException(
                 401,
                 "an API key is required: send X-API-Key: fl_...",
@@ -48,19 +48,13 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
             )
         principal = await ctx.authenticate(key)
         if principal is None:
-            await ctx.audit(request, "auth", "denied", target=target, detail="unknown key")
+            await ctx.deny(request, "auth", "unknown key", target)
             raise HTTPException(
                 401, "this API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
             )
         request.state.principal = principal
         if not principal.can(role):
-            await ctx.audit(
-                request,
-                "auth",
-                "denied",
-                target=target,
-                detail=f"role {principal.role} lacks {role}",
-            )
+            await ctx.deny(request, "auth", f"role {principal.role} lacks {role}", target)
             raise HTTPException(
                 403, f"this endpoint needs the {role} role (this key is {principal.role})"
             )

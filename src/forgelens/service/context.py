@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from forgelens.engine.queue import Queue
 from forgelens.engine.ratelimit_view import RateLimitView
@@ -62,6 +62,7 @@ class ServiceContext:
     resolver: Resolver
     ratelimits: RateLimitView
     limiter: RequestLimiter
+    denied: RequestLimiter
     _keys: dict[str, tuple[float, Principal]] = field(default_factory=dict)
 
     async def with_store(self, fn: Callable[[Store], T]) -> T:
@@ -87,6 +88,20 @@ class ServiceContext:
         for digest, (_, principal) in list(self._keys.items()):
             if principal.key_id == key_id:
                 del self._keys[digest]
+
+    async def deny(
+        self, request: Request, action: str, detail: str, target: str | None = None
+    ) -> None:
+        """Audit a refused attempt; past the per-address budget answer 429 (and write nothing)."""
+        address = request.client.host if request.client else "unknown"
+        wait = await self.denied.hit(f"addr:{address}")
+        if wait > 0:
+            raise HTTPException(
+                429,
+                "too many refused attempts from this address; wait and check the key or secret",
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        await self.audit(request, action, "denied", target=target, detail=detail)
 
     async def audit(
         self,

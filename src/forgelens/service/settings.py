@@ -22,8 +22,11 @@ class ServiceSettings(Settings):
     cors_origins: str = Field(default="", validation_alias=_F + "CORS_ORIGINS")  # comma list
     # Self-hosted forges: "git.corp.example=github,gitlab.corp.example=gitlab" (host=kind).
     forge_hosts: str = Field(default="", validation_alias=_F + "FORGE_HOSTS")
+    docs: bool = Field(default=True, validation_alias=_F + "DOCS")  # /docs and /openapi.json
     metrics_public: bool = Field(default=False, validation_alias=_F + "METRICS_PUBLIC")
     rate_limit_per_minute: int = Field(default=600, validation_alias=_F + "RATE_LIMIT_PER_MINUTE")
+    # Refused attempts (bad key, bad signature) per client address per minute; past it: 429.
+    denied_per_minute: int = Field(default=60, validation_alias=_F + "DENIED_PER_MINUTE")
     webhook_max_bytes: int = Field(
         default=25 * 1024 * 1024, validation_alias=_F + "WEBHOOK_MAX_BYTES"
     )

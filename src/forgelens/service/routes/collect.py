@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,7 @@ from forgelens.errors import BadInput, ForgelensError, NotFound
 from forgelens.service.auth import require
 from forgelens.service.context import context
 from forgelens.service.keys import Principal
+from forgelens.service.routes.health import utc_z
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.store import Store
 
@@ -88,15 +90,17 @@ async def trigger(
         target=info.repository_id,
         detail=info.job_id,
     )
-    message = (
-        "Collection job has been queued for processing"
-        if info.created
-        else f"A collection job for this repository is already {info.status}"
-    )
+    message = "Collection job has been queued for processing"
+    if not info.created:
+        message = f"A collection job for this repository is already {info.status}"
+        if body.full_sync and not info.full_sync:
+            message += " (incremental); trigger again once it has finished for a full sync"
     return TriggerResponse(
         status=info.status,
         message=message,
-        repository_url=body.repository_url,
+        repository_url=urlunsplit(
+            urlsplit(body.repository_url.strip())._replace(query="", fragment="")
+        ),
         repository_id=info.repository_id,
         job_id=info.job_id,
         deduplicated=not info.created,
@@ -120,33 +124,49 @@ def parse_repository_id(text: str) -> str:
     return str(parse_spec(text))
 
 
-def _run_counters(store: Store, row: dict[str, Any]) -> dict[str, Any] | None:
-    cols = "run_id, status, started_at, repos_processed, commits_collected, prs_collected, "
-    cols += "api_calls, errors"
-    run_id = (row.get("run_id") or "").split(",")[0]
-    if run_id:
-        found = store.query_dicts(
-            f"SELECT {cols} FROM git_collection_runs WHERE run_id = ?", [run_id]
-        )
-    elif row.get("status") == "running" and row.get("started_at"):
-        target = str(row.get("spec", "")).partition(":")[2]
-        found = store.query_dicts(
-            f"SELECT {cols} FROM git_collection_runs WHERE started_at >= ? AND settings LIKE ? "
-            "ORDER BY started_at DESC LIMIT 1",
-            [datetime.fromisoformat(row["started_at"]), f"%{target}%"],
-        )
-    else:
+COUNTERS = {
+    "repos_processed": "repos_processed",
+    "commits_collected": "commits",
+    "prs_collected": "prs",
+    "api_calls": "api_calls",
+    "errors": "errors",
+}
+
+
+def _finished_run(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The counters of a finished job's run, as its worker left them on the status board."""
+    run_id = str(row.get("run_id") or "").split(",")[0]
+    if not run_id:
         return None
-    return (
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in found[0].items()}
-        if found
-        else None
+    run: dict[str, Any] = {"run_id": run_id, "status": row.get("status")}
+    for name, key in COUNTERS.items():
+        value = row.get(key)
+        run[name] = int(value) if value not in (None, "") else None
+    return run
+
+
+def _running_run(store: Store, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The counters of the run a running job has open (flushed every few seconds)."""
+    target = str(row.get("spec", "")).partition(":")[2]
+    found = store.query_dicts(
+        "SELECT run_id, status, repos_processed, commits_collected, prs_collected, api_calls, "
+        "errors FROM git_collection_runs WHERE started_at >= ? AND settings LIKE ? "
+        "ORDER BY started_at DESC LIMIT 1",
+        [datetime.fromisoformat(row["started_at"]), f"%{target}%"],
     )
+    return found[0] if found else None
+
+
+REPOSITORY_ID = Path(
+    description="github:owner/repo (URL-encoded: github%3Aowner%2Frepo), a repository URL, "
+    "or the forge's numeric id of a collected repository",
+    examples=["github:pallets/click"],
+)
 
 
 @router.get("/status/{repository_id:path}", response_model=StatusResponse)
 async def status(
-    repository_id: str,
+    repository_id: Annotated[str, REPOSITORY_ID],
     request: Request,
     who: Annotated[Principal, Depends(require("viewer"))],
 ) -> StatusResponse | JSONResponse:
@@ -159,16 +179,19 @@ async def status(
         repo_id = parse_repository_id(text)
     row = await ctx.queue.board.get(repo_id) or {}
     last = await ctx.queue.board.last_sync(repo_id)
-    run = None
-    if row.get("run_id") or row.get("status") == "running":
-        run = await ctx.with_store(lambda s: _run_counters(s, row))
+    if row.get("status") == "running" and row.get("started_at"):
+        run = await ctx.with_store(lambda s: _running_run(s, row))
+    else:
+        run = _finished_run(row)
     tracked = bool(row) or last is not None
     next_sync = (
-        next_tick(datetime.now(UTC), ctx.settings.sync_interval_minutes).isoformat()
+        utc_z(next_tick(datetime.now(UTC), ctx.settings.sync_interval_minutes))
         if tracked and ctx.settings.schedule
         else None
     )
     tries = row.get("tries")
+    if last:
+        last = utc_z(datetime.fromisoformat(last))
     return StatusResponse(
         repository_id=repo_id,
         status=row.get("status", "idle"),

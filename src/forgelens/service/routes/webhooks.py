@@ -1,8 +1,8 @@
 """``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
-delivery id -> upsert what the payload carries (``WEBHOOK_MAPPERS``) -> queue a targeted sync
--> record the delivery. Redelivered ids answer ``duplicate`` and change nothing.
+delivery id -> queue a targeted sync -> upsert what the payload carries (``WEBHOOK_MAPPERS``)
+and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from forgelens.service.webhooks import WEBHOOK_MAPPERS, Delivery, parse_delivery
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
 
 _BODY = {
     "requestBody": {
@@ -59,20 +60,22 @@ def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
     }
 
 
-def _record(store: Store, d: Delivery, size: int) -> bool:
-    """Upsert the payload's records and the delivery row; False if the id was seen before."""
-    seen = store.query(
-        "SELECT 1 FROM webhook_deliveries WHERE forge = ? AND delivery_id = ?",
-        [d.forge, d.delivery_id],
+def _seen(store: Store, d: Delivery) -> bool:
+    return bool(
+        store.query(
+            "SELECT 1 FROM webhook_deliveries WHERE forge = ? AND delivery_id = ?",
+            [d.forge, d.delivery_id],
+        )
     )
-    if seen:
-        return False
+
+
+def _record(store: Store, d: Delivery, size: int, outcome: str, job_id: str | None) -> None:
+    """Upsert what the payload carries (``WEBHOOK_MAPPERS``) and the delivery, together."""
     mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
     with store.transaction():
         if mapper is not None:
             store.write_records(list(mapper(d.payload)), source=d.forge)
-        store.upsert("webhook_deliveries", [_row(d, size, "accepted", None)])
-    return True
+        store.upsert("webhook_deliveries", [_row(d, size, outcome, job_id)])
 
 
 def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, Any]:
@@ -106,23 +109,19 @@ async def receive(
         verify(forge, headers, body, _secrets(ctx))
         delivery = parse_delivery(forge, headers, body)
     except ForgelensError as exc:
-        ctx.metrics.webhook(forge, headers.get("x-github-event", ""), "refused")
-        await ctx.audit(request, action, "denied", detail=exc.message)
+        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "")
+        ctx.metrics.webhook(forge, event, "refused")
+        await ctx.deny(request, action, exc.message)
         raise
-    fresh = await ctx.with_store(lambda s: _record(s, delivery, len(body)))
-    outcome, job_id = ("duplicate", None) if not fresh else ("recorded", None)
-    if fresh and delivery.wants_sync and delivery.spec:
-        kind = delivery.spec.partition(":")[0]
-        if kind in FORGE_COLLECTORS:
-            info = await ctx.queue.enqueue(
-                JobRequest(delivery.spec, delivery.spec, False, "webhook")
-            )
-            outcome, job_id = "queued", info.job_id
-            await ctx.with_store(
-                lambda s: s.upsert(
-                    "webhook_deliveries", [_row(delivery, len(body), outcome, job_id)]
-                )
-            )
+    outcome, job_id = "recorded", None
+    if await ctx.with_store(lambda s: _seen(s, delivery)):
+        outcome = "duplicate"
+    else:
+        kind = (delivery.spec or "").partition(":")[0]
+        if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
+            req = JobRequest(delivery.spec, delivery.spec, False, "webhook")
+            outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
+        await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id))
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
     return JSONResponse(
