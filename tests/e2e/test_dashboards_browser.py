@@ -159,3 +159,26 @@ def test_operator_sees_and_uses_the_action(page: Any, svc: Service) -> None:
     page.wait_for_selector(".notice")
     assert "stuck runs marked failed" in page.inner_text(".notice")
     page.screenshot(path=str(ARTIFACTS / "runs-operator.png"), full_page=True)
+
+
+def test_the_html_report_renders_offline(browser: Any, svc: Service, tmp_path: Path) -> None:
+    from forgelens.engine.report import build_report
+
+    out = tmp_path / "report.html"
+    out.write_text(build_report(svc.store(), window=30))
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, offline=True)
+    requests: list[str] = []
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(out.as_uri())
+    page.wait_for_selector("body[data-rendered]")
+    drawn = page.eval_on_selector_all("canvas", "cs => cs.filter(c => !!Chart.getChart(c)).length")
+    assert drawn == page.locator("canvas").count() > 0
+    assert [u for u in requests if not u.startswith("file:")] == []
+    assert errors == []
+    csv_link = page.get_attribute("section[data-chart=weekly] a.csv", "href")
+    assert csv_link.startswith("data:text/csv")  # the numbers travel with the file
+    page.screenshot(path=str(ARTIFACTS / "report.png"))
+    context.close()

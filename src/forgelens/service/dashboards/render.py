@@ -72,7 +72,9 @@ def render_views(
     inline: bool = False,
     **values: Any,
 ) -> str:
-    blobs = [{"page": v["page"], "json": jinja2_markup(view_json(v))} for v in views]
+    blobs = [
+        {"anchor": v.get("anchor", v["page"]), "json": jinja2_markup(view_json(v))} for v in views
+    ]
     packed = None
     if inline:
         packed = {
