@@ -59,5 +59,10 @@ def run_demo(
     summary.add("authors", totals[1])
     summary.add("files touched", files)
     collect_simulated_org(store, summary, progress)  # GitHub step (engine/forge_demo.py)
+    summary.add(  # the pages show data once `forgelens analyze all` has run
+        "dashboard",
+        "run `forgelens serve` and open http://127.0.0.1:8000/engineering-lens "
+        "(sign in with a key from `forgelens keys create --role viewer`)",
+    )
     summary.add("time taken", f"{time.monotonic() - started:.2f}s")
     return summary

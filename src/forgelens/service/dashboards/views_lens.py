@@ -26,6 +26,8 @@ from forgelens.store import Store
 
 WINDOWS = (7, 14, 30, 90)
 PR_LIMIT = 200
+REASONS_LIMIT = 20
+SHIPPED_LIMIT = 100
 GROUPS = {"feature": "features", "fix": "fixes", "other": "other"}  # group -> table/card key
 FEATURE_THRESHOLD = 0.5  # analytics.config's default feature_threshold
 NO_ANALYTICS = (
@@ -141,19 +143,18 @@ def engineering_lens(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         label = "file" if repo else ["repository", "file"]
         add_chart(v, "ownership", "hbar", label, ["share"], title="File ownership: share (%)")
     prs = store.query(
-        "SELECT w.repo_name, w.pr_number, w.title, w.risk_score, w.high_risk, w.is_merged, "
-        "w.created_at, w.merged_at, p.risk_reasons, w.pr_summary "
-        "FROM author_prs_window w LEFT JOIN repo_prs p "
-        "ON p.repo_name = w.repo_name AND p.pr_number = w.pr_number "
-        "WHERE w.end_date = ? AND w.window_days = ? AND w.username = ?"
-        f"{rsql.replace('repo_name', 'w.repo_name')} "
-        "ORDER BY w.risk_score DESC, w.created_at DESC LIMIT ?",
+        "SELECT repo_name, pr_number, title, risk_score, high_risk, is_merged, created_at, "
+        "merged_at, pr_summary FROM author_prs_window "
+        f"WHERE end_date = ? AND window_days = ? AND username = ?{rsql} "
+        "ORDER BY risk_score DESC, created_at DESC LIMIT ?",
         [end, window, user, *rparams, PR_LIMIT],
     )
+    reasons = risk_reasons(store, [(r[0], r[1]) for r in prs if r[4]][:REASONS_LIMIT])
     add_table(
         v,
         "prs",
-        f"Pull requests in the window (riskiest first, up to {PR_LIMIT})",
+        f"Pull requests in the window (riskiest first, up to {PR_LIMIT}; risk reasons of the "
+        f"{REASONS_LIMIT} riskiest)",
         [
             "repository",
             "pr",
@@ -166,9 +167,22 @@ def engineering_lens(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
             "risk_reasons",
             "summary",
         ],
-        [[*r[:8], parse_json(r[8]), r[9]] for r in prs],
+        [[*r[:8], reasons.get((r[0], r[1])), r[8]] for r in prs],
     )
     return v
+
+
+def risk_reasons(store: Store, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """``risk_reasons`` of a few PRs by primary key: their rows are scattered through
+    ``repo_prs``, where a join would read every row group."""
+    if not keys:
+        return {}
+    rows = store.query(
+        "SELECT repo_name, pr_number, risk_reasons FROM repo_prs WHERE "
+        + " OR ".join(["(repo_name = ? AND pr_number = ?)"] * len(keys)),
+        [x for key in keys for x in key],
+    )
+    return {(r[0], r[1]): parse_json(r[2]) for r in rows}
 
 
 def _group_sql() -> str:
@@ -197,13 +211,18 @@ def what_shipped(
     rsql, rparams = _repo_sql(repo)
     base = f"FROM repo_prs WHERE is_merged AND merged_at >= ?{rsql}"
     group = _group_sql()
-    counts = dict(
-        store.query(
-            f"SELECT {group} AS g, count(*) {base} GROUP BY g",
-            [since, *rparams],
-        )
+    weekly = store.query(
+        f"SELECT {_sql.utc_week('merged_at')} AS week, "
+        f"sum(CASE WHEN {group} = 'feature' THEN 1 ELSE 0 END), "
+        f"sum(CASE WHEN {group} = 'fix' THEN 1 ELSE 0 END), "
+        f"sum(CASE WHEN {group} = 'other' THEN 1 ELSE 0 END), "
+        f"sum(CASE WHEN high_risk THEN 1 ELSE 0 END) {base} GROUP BY week ORDER BY week",
+        [since, *rparams],
     )
-    if not counts:
+    counts = {
+        key: sum(int(w[i + 1]) for w in weekly) for i, key in enumerate(("feature", "fix", "other"))
+    }
+    if not weekly:
         any_prs = store.query(
             f"SELECT count(*) FROM (SELECT 1 FROM repo_prs WHERE 1 = 1{rsql} LIMIT 1) x", rparams
         )[0][0]
@@ -226,26 +245,24 @@ def what_shipped(
                 "since the last collection.",
             )
         return v
-    risky = store.query(f"SELECT count(*) {base} AND high_risk", [since, *rparams])[0][0]
     for key, label in (("feature", "Features"), ("fix", "Fixes"), ("other", "Other")):
-        add_card(v, GROUPS[key], label, int(counts.get(key, 0)))
-    add_card(v, "merged", "Merged PRs", sum(int(c) for c in counts.values()))
-    add_card(v, "high_risk", "High-risk merged", int(risky))
-    weekly = store.query(
-        f"SELECT {_sql.utc_week('merged_at')} AS week, "
-        f"sum(CASE WHEN {group} = 'feature' THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN {group} = 'fix' THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN {group} = 'other' THEN 1 ELSE 0 END) {base} GROUP BY week ORDER BY week",
-        [since, *rparams],
+        add_card(v, GROUPS[key], label, counts[key])
+    add_card(v, "merged", "Merged PRs", sum(counts.values()))
+    add_card(v, "high_risk", "High-risk merged", sum(int(w[4]) for w in weekly))
+    add_table(
+        v,
+        "weekly",
+        "Shipped per week",
+        ["week", "features", "fixes", "other"],
+        [w[:4] for w in weekly],
     )
-    add_table(v, "weekly", "Shipped per week", ["week", "features", "fixes", "other"], weekly)
     add_chart(v, "weekly", "bar", "week", ["features", "fixes", "other"], stacked=True)
     prs = store.query(
         f"SELECT repo_name, pr_number, {group} AS g, title, author, merged_at, risk_score, "
         "high_risk, risk_reasons, top_risky_files, feature_rule, feature_confidence, "
         f"labels_full, pr_summary {base} "
         "ORDER BY high_risk DESC, risk_score DESC, merged_at DESC LIMIT ?",
-        [since, *rparams, PR_LIMIT],
+        [since, *rparams, SHIPPED_LIMIT],
     )
     columns = [
         "repository",
@@ -271,7 +288,7 @@ def what_shipped(
         add_table(
             v,
             GROUPS[key],
-            f"{title} (high-risk first, up to {PR_LIMIT} in all)",
+            f"{title} (high-risk first; the {SHIPPED_LIMIT} riskiest PRs of the period)",
             columns,
             [r for r in rows if r[2] == key],
         )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forgelens.pipeline_runs.reports import load_rows, pipeline_report
+from forgelens.pipeline_runs.reports import pipeline_report
 from forgelens.service.dashboards._view import (
     add_card,
     add_chart,
@@ -24,6 +24,7 @@ from forgelens.store.schema import TABLES
 
 WEEKS = (4, 12, 26, 52)
 RUN_LIMIT = 100
+HISTORY_LIMIT = 500
 FRESH_HOURS = 12
 STATUSES = ("running", "completed", "failed")
 
@@ -361,7 +362,12 @@ def pipeline_runs(
             "`forgelens record-pipeline-run --exec -- COMMAND`, then reload this page.",
         )
         return v
-    rows = load_rows(store, pipeline=pipeline, since=now - timedelta(days=days))
+    rows = store.query_dicts(  # the latest runs of the period, oldest first
+        'SELECT * FROM (SELECT * FROM pipeline_runs WHERE pipeline = ? AND "timestamp" >= ? '
+        'AND NOT COALESCE("_synthetic", FALSE) ORDER BY "timestamp" DESC LIMIT ?) x '
+        'ORDER BY "timestamp", run_id',
+        [pipeline, now - timedelta(days=days), HISTORY_LIMIT],
+    )
     report = pipeline_report(pipeline, rows, now=now, max_age=timedelta(hours=FRESH_HOURS))
     hours = report["hours_since_success"]
     fresh = "fresh" if report["fresh"] else "STALE"
@@ -375,9 +381,15 @@ def pipeline_runs(
         else "no successful run in this period",
         tone="good" if report["fresh"] else "bad",
     )
-    add_card(v, "runs", "Runs", report["runs"])
+    total = store.query(
+        'SELECT count(*) FROM pipeline_runs WHERE pipeline = ? AND "timestamp" >= ? '
+        'AND NOT COALESCE("_synthetic", FALSE)',
+        [pipeline, now - timedelta(days=days)],
+    )[0][0]
+    add_card(v, "runs", "Runs", total, f"in {days} days")
     rate = report["success_rate"]
-    add_card(v, "success_rate", "Success rate", None if rate is None else f"{rate:.0%}")
+    latest = f"of the latest {HISTORY_LIMIT}" if total > HISTORY_LIMIT else ""
+    add_card(v, "success_rate", "Success rate", None if rate is None else f"{rate:.0%}", latest)
     add_card(
         v,
         "throughput_rpm_mean",
@@ -401,12 +413,12 @@ def pipeline_runs(
             r["cpu_peak_percent"],
             r["memory_peak_mb"],
         ]
-        for r in rows[-500:]
+        for r in rows
     ]
     add_table(
         v,
         "history",
-        "Runs in the period (oldest first, up to 500)",
+        f"Runs in the period (oldest first; the latest {HISTORY_LIMIT})",
         [
             "run_id",
             "timestamp",
