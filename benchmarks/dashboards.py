@@ -29,24 +29,19 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.service._server: uvicorn on a loopback socket
 
+from tests.e2e.chromium import launch  # noqa: E402
 from tests.service._server import serving  # noqa: E402
 
 from forgelens.analytics import AnalyzeOptions, analyze  # noqa: E402
 from forgelens.service.app import create_app  # noqa: E402
+from forgelens.service.dashboards.routes import ViewCache  # noqa: E402
 from forgelens.service.keys import create_key  # noqa: E402
 from forgelens.service.settings import ServiceSettings  # noqa: E402
 from forgelens.store import open_store  # noqa: E402
 
+COUNTS: dict[str, int] = {}
 API_GOAL_MS = 300.0
 RENDER_GOAL_MS = 1000.0
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def prepare(args: argparse.Namespace) -> Path:
@@ -120,6 +115,7 @@ def prepare(args: argparse.Namespace) -> Path:
             )
         }
         print("store:", ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+        COUNTS.update(counts)
     finally:
         store.close()
     return work
@@ -160,9 +156,7 @@ def time_render(url: str, key: str, paths: list[str], repeat: int) -> dict[str, 
 
     out: dict[str, list[float]] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(pw)
         page = browser.new_page(base_url=url, viewport={"width": 1360, "height": 900})
         page.goto("/login")
         page.fill("input[name=key]", key)
@@ -201,52 +195,69 @@ def main() -> None:
     key = create_key(store, "viewer", "dashboards benchmark")[1]
     store.close()
     results: list[dict[str, Any]] = []
-    with serving(create_app(settings)) as url:
+    app = create_app(settings)
+    with serving(app) as url:
         todo = cases(url, key)
-        renders = time_render(url, key, [p for _, p in todo], args.repeat)
-        print(f"\n{'page':<34}{'API p50':>9}{'API max':>9}{'render p50':>12}{'render max':>12}")
+        paths = [p for _, p in todo]
+        cold_api = {}
+        for path in paths:  # the first request after an analysis: nothing cached
+            app.state.dashboard_views = ViewCache()
+            cold_api[path] = time_api(url, key, path, 1)[0]
+        app.state.dashboard_views = ViewCache()
+        renders = time_render(url, key, paths, args.repeat)  # first load of each is cold
+        print(f"\n{'page':<32}{'API cold':>9}{'API p50':>9}{'render cold':>12}{'render p50':>11}")
         for name, path in todo:
             api = time_api(url, key, path, args.repeat)
             render = renders[path]
             row = {
                 "page": name,
                 "path": path,
+                "api_ms_cold": round(cold_api[path], 1),
                 "api_ms_p50": round(statistics.median(api), 1),
-                "api_ms_max": round(max(api), 1),
-                "render_ms_p50": round(statistics.median(render), 1),
-                "render_ms_max": round(max(render), 1),
+                "render_ms_cold": round(render[0], 1),
+                "render_ms_p50": round(statistics.median(render[1:] or render), 1),
             }
-            row["api_ratio_to_goal"] = round(row["api_ms_p50"] / API_GOAL_MS, 3)
-            row["render_ratio_to_goal"] = round(row["render_ms_p50"] / RENDER_GOAL_MS, 3)
+            row["api_cold_ratio_to_goal"] = round(row["api_ms_cold"] / API_GOAL_MS, 3)
+            row["render_cold_ratio_to_goal"] = round(row["render_ms_cold"] / RENDER_GOAL_MS, 3)
             results.append(row)
             print(
-                f"{name:<34}{row['api_ms_p50']:>9.0f}{row['api_ms_max']:>9.0f}"
-                f"{row['render_ms_p50']:>12.0f}{row['render_ms_max']:>12.0f}"
+                f"{name:<32}{row['api_ms_cold']:>9.0f}{row['api_ms_p50']:>9.0f}"
+                f"{row['render_ms_cold']:>12.0f}{row['render_ms_p50']:>11.0f}"
             )
-    worst_api = max(r["api_ms_p50"] for r in results)
-    worst_render = max(r["render_ms_p50"] for r in results)
+    load_after = os.getloadavg()
+    worst = {
+        k: max(r[k] for r in results)
+        for k in ("api_ms_cold", "api_ms_p50", "render_ms_cold", "render_ms_p50")
+    }
     print(
-        f"\nworst API p50 {worst_api:.0f} ms = {worst_api / API_GOAL_MS:.2f} x the 300 ms goal; "
-        f"worst render p50 {worst_render:.0f} ms = "
-        f"{worst_render / RENDER_GOAL_MS:.2f} x the 1 s goal"
+        f"\nworst API: cold {worst['api_ms_cold']:.0f} ms "
+        f"({worst['api_ms_cold'] / API_GOAL_MS:.2f} x the 300 ms goal), "
+        f"p50 {worst['api_ms_p50']:.0f} ms ({worst['api_ms_p50'] / API_GOAL_MS:.2f} x)"
     )
+    print(
+        f"worst render: cold {worst['render_ms_cold']:.0f} ms "
+        f"({worst['render_ms_cold'] / RENDER_GOAL_MS:.2f} x the 1 s goal), "
+        f"p50 {worst['render_ms_p50']:.0f} ms ({worst['render_ms_p50'] / RENDER_GOAL_MS:.2f} x)"
+    )
+    print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} (2 shared cores)")
     out = {
         "command": " ".join(["benchmarks/dashboards.py", *sys.argv[1:]]),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_average_before": load_before,
+            "load_average_after": load_after,
         },
         "dataset": {
-            "prs": args.prs if not args.store else "from --store",
+            "store": str(args.store) if args.store else "generated",
+            **COUNTS,
             "collection_runs": 5000,
             "pipeline_runs": 2000,
         },
         "goals_ms": {"api": API_GOAL_MS, "render": RENDER_GOAL_MS},
         "repeat": args.repeat,
         "pages": results,
-        "worst_api_ms_p50": worst_api,
-        "worst_render_ms_p50": worst_render,
+        "worst": worst,
     }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "dashboards.json").write_text(json.dumps(out, indent=2) + "\n")

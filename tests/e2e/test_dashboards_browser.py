@@ -11,18 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import Service, running_service
-from tests.service.dashboard_store import dashboard_store
+from tests.e2e.chromium import CHROMIUM, launch
+from tests.service.conftest import Service
+from tests.service.dashboard_store import dashboard_service
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
 
@@ -47,7 +39,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = launch(pw)
         try:
             yield b
         finally:
@@ -56,9 +48,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    path = tmp_path_factory.mktemp("dash-e2e")
-    dashboard_store(tmp_path_factory, path / "svc.duckdb")
-    with running_service(path) as service:
+    with dashboard_service(tmp_path_factory) as service:
         yield service
 
 

@@ -5,10 +5,12 @@ Built once per test session and copied for each user (``dashboard_store``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from forgelens.analytics.runner import AnalyzeOptions, analyze
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.store import open_store
 from tests.conftest import git
+from tests.service.conftest import Service, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 STUCK_RUN = "stuck-run-1"
@@ -109,3 +112,12 @@ def dashboard_store(factory: pytest.TempPathFactory, dest: Path) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, dest)
     return f"duckdb:///{dest}"
+
+
+@contextlib.contextmanager
+def dashboard_service(factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The service on a real socket over a copy of the dashboard store."""
+    path = factory.mktemp("dash")
+    dashboard_store(factory, path / "svc.duckdb")
+    with running_service(path) as service:
+        yield service

@@ -15,16 +15,14 @@ import httpx
 import pytest
 
 from tests.service.conftest import Service, running_service
-from tests.service.dashboard_store import PIPELINE, STUCK_RUN, dashboard_store
+from tests.service.dashboard_store import PIPELINE, STUCK_RUN, dashboard_service, dashboard_store
 
 PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
 
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    path = tmp_path_factory.mktemp("dash")
-    dashboard_store(tmp_path_factory, path / "svc.duckdb")
-    with running_service(path) as service:
+    with dashboard_service(tmp_path_factory) as service:
         yield service
 
 
@@ -243,3 +241,26 @@ def test_an_empty_store_says_what_to_do_next(tmp_path: Path) -> None:
             assert view["empty"], name
             assert "forgelens" in view["empty"]["next"], name
             assert not view["charts"], name
+
+
+def test_analytics_views_follow_the_next_analysis(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    dashboard_store(tmp_path_factory, tmp_path / "svc.duckdb")
+    with running_service(tmp_path) as fresh:
+        client = signed_in(fresh, "viewer")
+        view = client.get("/api/v1/dashboards/delivery?weeks=4").json()
+        repo = next(f["value"] for f in view["filters"] if f["name"] == "repo")
+        before = cards(view)["prs_merged"]
+        store = fresh.store()
+        store.execute(
+            "UPDATE delivery_metrics_weekly SET prs_merged = prs_merged + 1000 "
+            "WHERE repo_name = ? AND team = '*' AND week_start = "
+            "(SELECT max(week_start) FROM delivery_metrics_weekly WHERE repo_name = ?)",
+            [repo, repo],
+        )
+        again = client.get("/api/v1/dashboards/delivery?weeks=4").json()
+        assert cards(again)["prs_merged"] == before  # kept until the next analysis
+        store.execute("UPDATE analytics_state SET analyzed_at = analyzed_at + INTERVAL 1 SECOND")
+        after = client.get("/api/v1/dashboards/delivery?weeks=4").json()
+        assert cards(after)["prs_merged"] == before + 1000

@@ -26,14 +26,15 @@ class Page:
     path: str
     label: str
     build: Builder
+    analytics: bool = False  # reads only what `analyze` writes: cacheable until the next run
 
 
 PAGES: dict[str, Page] = {
     p.path: p
     for p in (
-        Page("engineering-lens", "Engineering Lens", views_lens.engineering_lens),
-        Page("what-shipped", "What Shipped", views_lens.what_shipped),
-        Page("delivery", "Delivery", views_ops.delivery),
+        Page("engineering-lens", "Engineering Lens", views_lens.engineering_lens, True),
+        Page("what-shipped", "What Shipped", views_lens.what_shipped, True),
+        Page("delivery", "Delivery", views_ops.delivery, True),
         Page("runs", "Runs", views_ops.runs),
         Page("pipeline-runs", "Pipeline runs", views_ops.pipeline_runs),
     )

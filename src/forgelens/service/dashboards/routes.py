@@ -11,7 +11,9 @@ Pages and data take the key from the cookie or, like the rest of the API, from `
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
@@ -23,8 +25,16 @@ from forgelens.errors import BadInput
 from forgelens.service.auth import presented_key
 from forgelens.service.context import context
 from forgelens.service.dashboards._view import to_csv
-from forgelens.service.dashboards.render import CHART_JS, PAGES, render, render_views, static_text
+from forgelens.service.dashboards.render import (
+    CHART_JS,
+    PAGES,
+    Page,
+    render,
+    render_views,
+    static_text,
+)
 from forgelens.service.keys import Principal
+from forgelens.store import Store
 
 COOKIE = "forgelens_key"
 COOKIE_MAX_AGE = 12 * 3600
@@ -83,13 +93,51 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+class ViewCache:
+    """Views of the analytics pages, kept until the next ``analyze`` (``analytics_state``'s
+    latest ``analyzed_at`` and row count) or the next UTC day, whichever comes first."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._views: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()  # views are built in worker threads
+
+    def build(self, store: Store, page: Page, params: dict[str, str]) -> dict[str, Any]:
+        if not page.analytics:
+            return page.build(store, params)
+        stamp = store.query("SELECT max(analyzed_at), count(*) FROM analytics_state")[0]
+        key = (page.path, tuple(sorted(params.items())), *stamp, datetime.now(UTC).date())
+        with self._lock:
+            hit = self._views.get(key)
+            if hit is not None:
+                self._views.move_to_end(key)
+                return hit
+        view = page.build(store, params)
+        with self._lock:
+            self._views[key] = view
+            while len(self._views) > self.size:
+                self._views.popitem(last=False)
+        return view
+
+
+def _cache(request: Request) -> ViewCache:
+    """One cache per app (per store)."""
+    state = request.app.state
+    if not hasattr(state, "dashboard_views"):
+        state.dashboard_views = ViewCache()
+    cache: ViewCache = state.dashboard_views
+    return cache
+
+
 async def _view(request: Request, name: str) -> dict[str, Any]:
     page = PAGES.get(name)
     if page is None:
         raise HTTPException(404, f"no dashboard {name!r}: pick one of {', '.join(PAGES)}")
     params = dict(request.query_params)
+    params.pop("cleaned", None)  # the notice after an operator action, not a filter
     try:
-        return await context(request).with_store(lambda s: page.build(s, params))
+        cache = _cache(request)
+        return await context(request).with_store(lambda s: cache.build(s, page, params))
     except BadInput as exc:
         raise HTTPException(400, str(exc)) from exc
 
@@ -113,7 +161,7 @@ async def login(request: Request) -> Response:
             title="Sign in",
             next=target,
             error="This key is unknown or revoked: check it, or create one with "
-            "`forgelens keys create --role viewer`.",
+            "forgelens keys create --role viewer.",
         )
         return HTMLResponse(html, status_code=401)
     await ctx.audit(request, "login", "ok", target="/login", key_id=principal.key_id)
