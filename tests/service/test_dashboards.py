@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,39 @@ def test_analytics_views_follow_the_next_analysis(
         store.execute("UPDATE analytics_state SET analyzed_at = analyzed_at + INTERVAL 1 SECOND")
         after = client.get("/api/v1/dashboards/delivery?weeks=4").json()
         assert cards(after)["prs_merged"] == before + 1000
+
+
+def test_runs_page_shows_backfills_once_their_tables_exist(svc: Service) -> None:
+    from forgelens.store.schema import TABLES
+
+    if "backfill_state" not in TABLES:
+        pytest.skip("the backfill tables (branch backfill) are not in this build yet")
+    now = datetime.now(UTC)
+    svc.store().upsert(
+        "backfill_state",
+        [
+            {
+                "repository_id": "github:acme/api",
+                "status": "active",
+                "total_prs": 1000,
+                "processed_prs": 250,
+                "chunk_size": 25,
+                "started_at": now - timedelta(hours=1),
+                "updated_at": now,
+            },
+            {
+                "repository_id": "github:acme/web",
+                "status": "paused",
+                "total_prs": 50,
+                "processed_prs": 10,
+                "pause_reason": "5 consecutive errors",
+                "updated_at": now,
+            },
+        ],
+    )
+    client = signed_in(svc, "viewer")
+    view = client.get("/api/v1/dashboards/runs").json()
+    active = view["tables"]["backfills"]["rows"]
+    assert [r[:4] for r in active] == [["github:acme/api", 250, 1000, 25.0]]
+    assert active[0][6] is not None  # an ETA from the rate so far
+    assert view["tables"]["paused"]["rows"][0][2] == "5 consecutive errors"

@@ -24,7 +24,7 @@ from forgelens.store.schema import TABLES
 
 WEEKS = (4, 12, 26, 52)
 RUN_LIMIT = 100
-HISTORY_LIMIT = 500
+HISTORY_LIMIT = 200
 FRESH_HOURS = 12
 STATUSES = ("running", "completed", "failed")
 
