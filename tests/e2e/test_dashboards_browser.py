@@ -147,7 +147,7 @@ def test_operator_sees_and_uses_the_action(page: Any, svc: Service) -> None:
     sign_in(page, svc.keys["operator"], "/runs")
     page.click("[data-action=cleanup-stuck]")
     page.wait_for_selector(".notice")
-    assert "stuck runs marked failed" in page.inner_text(".notice")
+    assert page.inner_text(".notice") == "Stuck runs marked failed: 1."
     page.screenshot(path=str(ARTIFACTS / "runs-operator.png"), full_page=True)
 
 

@@ -7,6 +7,7 @@ secure, HTTP-only, SameSite=Strict cookie.
 - ``POST /runs/cleanup-stuck``: operator action (mark runs of dead processes failed).
 
 Pages and data take the key from the cookie or, like the rest of the API, from ``X-API-Key``.
+Views of the analytics pages are cached per filter set until the next ``analyze`` (``ViewCache``).
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def _page_route(name: str) -> Any:
                 raise
             return HTMLResponse(_page_html(request, who, name, [], error=str(exc.detail)), 400)
         cleaned = request.query_params.get("cleaned")
-        notice = f"{cleaned} stuck runs marked failed." if cleaned and cleaned.isdigit() else ""
+        notice = f"Stuck runs marked failed: {cleaned}." if cleaned and cleaned.isdigit() else ""
         return HTMLResponse(_page_html(request, who, name, views, notice=notice))
 
     show.__name__ = f"page_{name.replace('-', '_')}"
