@@ -1,7 +1,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,service,postgres,kafka,clickhouse
+EXTRAS ?= dev,service,postgres,kafka,clickhouse,e2e
 
 .PHONY: venv demo test lint typecheck unit clean bench
 

@@ -22,6 +22,7 @@ from forgelens.cli import demo as _demo
 from forgelens.cli import keys as _keys
 from forgelens.cli import pipeline_runs as _pipeline_runs
 from forgelens.cli import query as _query
+from forgelens.cli import report as _report
 from forgelens.cli import retention as _retention
 from forgelens.cli import runs as _runs
 from forgelens.cli import serve as _serve
@@ -52,6 +53,7 @@ app.command("consume")(_consume.consume_cmd)
 app.add_typer(_sink.app, name="sink")
 app.add_typer(_analyze.app, name="analyze")
 app.command("serve")(_serve.serve)
+app.command("report")(_report.report_cmd)
 app.command("worker")(_worker.worker)
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_retention.app, name="retention")

@@ -69,5 +69,10 @@ def run_demo(
         "analyze all (PRs, high-risk, features)", f"{shipped[0]}, {shipped[1]}, {shipped[2]}"
     )
     summary.add("analyze all time", f"{analysed.seconds:.2f}s ({analysed.prs} PRs recomputed)")
+    summary.add(
+        "dashboard",
+        "run `forgelens serve` and open http://127.0.0.1:8000/engineering-lens "
+        "(sign in with a key from `forgelens keys create --role viewer`)",
+    )
     summary.add("time taken", f"{time.monotonic() - started:.2f}s")
     return summary

@@ -24,6 +24,7 @@ from forgelens.engine.store_access import StoreAccess
 from forgelens.logs import get_logger, redact
 from forgelens.service.auth import require
 from forgelens.service.context import RequestLimiter, ServiceContext, context
+from forgelens.service.dashboards.routes import router as dashboards_router
 from forgelens.service.metrics import CONTENT_TYPE, ServiceMetrics
 from forgelens.service.middleware import RequestContextMiddleware, install_error_handler
 from forgelens.service.routes import admin, collect, health, runs, webhooks
@@ -92,6 +93,7 @@ def create_app(
     install_error_handler(app)
     for router in (health.router, collect.router, webhooks.router, runs.router, admin.router):
         app.include_router(router)
+    app.include_router(dashboards_router)  # pages, their JSON and CSV (service/dashboards/)
 
     metrics_deps: list[Any] = [] if settings.metrics_public else [Depends(require("viewer"))]
 
