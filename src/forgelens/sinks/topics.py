@@ -108,11 +108,14 @@ def record_values(rec: Any) -> dict[str, Any]:
 
 
 def message_key(table: str, data: Mapping[str, Any]) -> str | None:
-    """The partition key: the repository id, or ``source:org`` / ``source:login``."""
+    """The partition key: the repository id, the run id for the run ledger (one partition per
+    run keeps its updates in order), or ``source:org`` / ``source:login``."""
     if "repository_id" in data:
         return str(data["repository_id"])
     if table == "repositories":
         return str(data.get("id"))
+    if table == "git_collection_runs":
+        return str(data.get("run_id"))
     if data.get("source") is not None:
         scope = data.get("org") or data.get("login")
         return f"{data['source']}:{scope}" if scope is not None else str(data["source"])
