@@ -62,6 +62,7 @@ class BackfillOptions:
     sweep: bool = True
     settings: BackfillSettings = field(default_factory=BackfillSettings)
     clock: Clock = utcnow
+    flush_seconds: float = 5.0  # run counters written at most this often (and at the end)
 
     @property
     def size(self) -> int:
@@ -473,7 +474,7 @@ def backfill(
             max_chunks=opts.chunks,
         )
         data_source = _data_source(inv)
-        with start_run(store, data_source, settings, flush_seconds=0.0) as run:
+        with start_run(store, data_source, settings, flush_seconds=opts.flush_seconds) as run:
             inv.run = run
             inv.result.run_id = run.run_id
             _work(inv)
