@@ -108,7 +108,8 @@ def default_sources(opts: BackfillOptions) -> SourceFactory:
         factory, adapter = FORGE_SOURCES.get(kind), BACKFILL_ADAPTERS.get(kind)
         if factory is None or adapter is None:
             raise BadInput(f"backfill of {kind} repositories is not available in this version")
-        source = factory(CollectOptions(api_url=opts.api_url, extra={"concurrency": 1}), None)
+        api_url = opts.api_url or opts.settings.api_url
+        source = factory(CollectOptions(api_url=api_url, extra={"concurrency": 1}), None)
         return source, adapter(source)
 
     return make
@@ -491,6 +492,19 @@ def backfill(
     finally:
         for source, _ in inv.pairs.values():
             source.close()
+
+
+def scheduled_backfill(store: Store) -> BackfillResult:
+    """What the service's schedule runs every ``backfill_interval_minutes`` (defaults)."""
+    result = backfill(store, BackfillOptions())
+    log.info(
+        "scheduled backfill",
+        run_id=result.run_id,
+        chunks=result.chunks,
+        prs=result.prs,
+        errors=result.summary.total_errors,
+    )
+    return result
 
 
 def _data_source(inv: _Invocation) -> str:
