@@ -17,8 +17,7 @@ from tests.sources.simhelp import running
 
 def _open(store: Store, table: str) -> list[int]:
     rows = store.query(
-        f"SELECT number FROM {table} WHERE state = 'open' AND deleted_at IS NULL "
-        "ORDER BY number"
+        f"SELECT number FROM {table} WHERE state = 'open' AND deleted_at IS NULL ORDER BY number"
     )
     return [r[0] for r in rows]
 
