@@ -27,7 +27,7 @@ PRS, SIZE = 60, 10
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _victim() -> subprocess.Popen[str]:
+def _victim(procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
     env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     env.pop("GITHUB_TOKEN", None)
     proc = subprocess.Popen(
@@ -39,13 +39,15 @@ def _victim() -> subprocess.Popen[str]:
         cwd=ROOT,
         env=env,
     )
+    procs.append(proc)
     return proc
 
 
 def _until_done(store: Store, url: str, repo: str) -> None:
     for _ in range(20):
-        if state(store, repo)["status"] == "completed":
-            return
+        rows = store.query("SELECT status FROM backfill_state WHERE repository_id = ?", [repo])
+        if rows == [("completed",)]:
+            return  # (no row: the kill came before the backfill was even recorded)
         backfill(store, options(repository_id=repo, chunk_size=SIZE, max_chunks=100), sources(url))
     raise AssertionError("backfill did not complete")
 
@@ -82,56 +84,63 @@ def test_kill_9_at_random_moments_then_resume_converges(tmp_path: Path) -> None:
         expected = snapshot(reference)
         reference.close()
 
-        spare = _victim()
+        procs: list[subprocess.Popen[str]] = []
         killed = 0
-        for trial in range(TRIALS):
-            victim, spare = spare, _victim()  # the next one warms up while this one runs
-            assert victim.stdout is not None
-            assert victim.stdin is not None
-            assert victim.stdout.readline().strip() == "ready"
-            db = tmp_path / f"trial{trial}.duckdb"
-            shutil.copy(base, db)
-            with lock:
-                target.update(pid=victim.pid, at=rng.randint(1, PRS // SIZE), seen=0)
-            args = [
-                "backfill",
-                "--repository-id",
-                repo,
-                "--chunk-size",
-                str(SIZE),
-                "--max-chunks",
-                "100",
-                "--no-sweep",
-                "--api-url",
-                url,
-                "--db",
-                f"duckdb:///{db}",
-            ]
-            victim.stdin.write(json.dumps(args) + "\n")
-            victim.stdin.flush()
-            code = victim.wait(timeout=60)
-            victim.stdin.close()
-            victim.stdout.close()
-            killed += code == -signal.SIGKILL
-            with lock:
-                target["pid"] = 0
-            store = open_store(f"duckdb:///{db}")
-            try:
-                _until_done(store, url, repo)
-                assert snapshot(store) == expected, f"trial {trial}"
-                rows = chunks(store, repo)
-                assert not [r for r in rows if r["status"] == "processing"]
-                numbers = [r["chunk_number"] for r in rows]
-                assert len(numbers) == len(set(numbers))
-                assert sum(r["prs_processed"] for r in rows if r["status"] == "completed") == PRS
-                assert state(store, repo)["processed_prs"] == PRS
-            finally:
-                store.close()
-        spare.kill()
-        spare.wait()
-        for pipe in (spare.stdin, spare.stdout):
-            if pipe is not None:
-                pipe.close()
+        try:
+            spare = _victim(procs)
+            for trial in range(TRIALS):
+                victim, spare = spare, _victim(procs)  # the next one warms up while this one runs
+                assert victim.stdout is not None
+                assert victim.stdin is not None
+                assert victim.stdout.readline().strip() == "ready"
+                db = tmp_path / f"trial{trial}.duckdb"
+                shutil.copy(base, db)
+                with lock:
+                    target.update(pid=victim.pid, at=rng.randint(1, PRS // SIZE), seen=0)
+                args = [
+                    "backfill",
+                    "--repository-id",
+                    repo,
+                    "--chunk-size",
+                    str(SIZE),
+                    "--max-chunks",
+                    "100",
+                    "--no-sweep",
+                    "--api-url",
+                    url,
+                    "--db",
+                    f"duckdb:///{db}",
+                ]
+                victim.stdin.write(json.dumps(args) + "\n")
+                victim.stdin.flush()
+                code = victim.wait(timeout=60)
+                victim.stdin.close()
+                victim.stdout.close()
+                killed += code == -signal.SIGKILL
+                with lock:
+                    target["pid"] = 0
+                store = open_store(f"duckdb:///{db}")
+                try:
+                    _until_done(store, url, repo)
+                    assert snapshot(store) == expected, f"trial {trial}"
+                    rows = chunks(store, repo)
+                    assert not [r for r in rows if r["status"] == "processing"]
+                    numbers = [r["chunk_number"] for r in rows]
+                    assert len(numbers) == len(set(numbers))
+                    assert (
+                        sum(r["prs_processed"] for r in rows if r["status"] == "completed") == PRS
+                    )
+                    assert state(store, repo)["processed_prs"] == PRS
+                finally:
+                    store.close()
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        pipe.close()
     assert killed >= TRIALS - 2  # (a kill timed after the last chunk finds the process gone)
 
 

@@ -49,7 +49,6 @@ BACKFILL_STATE = register_table(
         updated_at ts
         completed_at ts
         """,
-        versioned=False,
     )
 )
 
@@ -72,7 +71,6 @@ BACKFILL_CHUNKS = register_table(
         started_at ts
         completed_at ts
         """,
-        versioned=False,
     )
 )
 
@@ -103,7 +101,6 @@ REPOSITORY_COMPLETENESS = register_table(
         last_sweep_at ts
         last_full_verification_at ts
         """,
-        versioned=False,
     )
 )
 
