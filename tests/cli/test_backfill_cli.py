@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from forgelens.cli import main
 from forgelens.config import get_settings
@@ -22,7 +21,6 @@ def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-    structlog.reset_defaults()  # ``main`` bound the logs to this test's (now closed) stderr
 
 
 def _count(db: str, sql: str) -> int:
