@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from forgelens.store import Store, open_store
 
@@ -22,6 +23,13 @@ def require_service(name: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{name} is required in CI: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """``cli.main`` binds structlog to the test's captured stderr, closed after the test."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

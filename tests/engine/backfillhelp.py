@@ -3,7 +3,8 @@ repository, sources pointed at it (no real sleeping), and row sets to compare st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,3 +68,21 @@ def state(store: Store, repo: str) -> dict[str, Any]:
     rows = store.query_dicts("SELECT * FROM backfill_state WHERE repository_id = ?", [repo])
     assert rows, f"no backfill_state for {repo}"
     return rows[0]
+
+
+@contextmanager
+def pairs(url: str) -> Iterator[Callable[[str], SourcePair]]:
+    """A cached source per kind (as one invocation has), closed at the end."""
+    cache: dict[str, SourcePair] = {}
+    make = sources(url)
+
+    def get(kind: str) -> SourcePair:
+        if kind not in cache:
+            cache[kind] = make(kind)
+        return cache[kind]
+
+    try:
+        yield get
+    finally:
+        for src, _ in cache.values():
+            src.close()

@@ -121,7 +121,11 @@ def _print(result: BackfillResult, dry_run: bool) -> bool:
     for label, items in (("critical", s.critical_errors), ("warning", s.warning_errors)):
         for e in items:
             url = f" -> {e.issue_url}" if e.issue_url else ""
-            console.print(f"  {label}: {e.repository_id or '-'}: {e.message}{url}", highlight=False)
+            console.print(
+                f"  {label}: {e.repository_id or '-'}: {e.message}{url}",
+                highlight=False,
+                soft_wrap=True,
+            )
     return bool(s.critical_errors)
 
 

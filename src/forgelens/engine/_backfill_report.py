@@ -35,6 +35,7 @@ class BackfillSettings(BaseSettings):
     grow_after: int = Field(default=3, ge=1)  # clean chunks before the size grows back
     sweep_budget: int = Field(default=50, ge=0)  # items re-checked per invocation
     sweep_stale_hours: float = Field(default=24.0, ge=0)  # open items not updated for this long
+    api_url: str | None = None  # forge API for scheduled runs (Enterprise / self-hosted)
 
 
 @dataclass

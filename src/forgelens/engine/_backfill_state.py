@@ -47,6 +47,7 @@ class Claim:
     chunk_number: int
     cursor: str | None
     size: int
+    since: datetime | None = None  # a catch-up pass: PRs updated since then only
 
 
 def get_state(store: Store, repo_id: str) -> dict[str, Any] | None:
@@ -58,9 +59,10 @@ def create_state(store: Store, repo_id: str, total: int, size: int, now: datetim
     """A new ``active`` backfill (a concurrent creator's row wins; nothing is overwritten)."""
     store.execute(
         "INSERT INTO backfill_state (repository_id, status, total_prs, processed_prs, "
-        "next_chunk_number, chunk_size, clean_chunks, consecutive_errors, started_at, "
-        "updated_at) VALUES (?, ?, ?, 0, 1, ?, 0, 0, ?, ?) ON CONFLICT DO NOTHING",
-        [repo_id, ACTIVE, total, size, now, now],
+        "next_chunk_number, chunk_size, clean_chunks, consecutive_errors, pass_started_at, "
+        "pass_stored, started_at, updated_at) VALUES (?, ?, ?, 0, 1, ?, 0, 0, ?, 0, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        [repo_id, ACTIVE, total, size, now, now, now],
     )
 
 
@@ -72,7 +74,7 @@ def claim(store: Store, repo_id: str, owner: str, now: datetime, lease: timedelt
             "lease_owner = ?, lease_until = ?, updated_at = ? "
             "WHERE repository_id = ? AND status = ? "
             "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?) "
-            "RETURNING next_chunk_number - 1, last_cursor, chunk_size",
+            "RETURNING next_chunk_number - 1, last_cursor, chunk_size, since_at",
             [owner, now + lease, now, repo_id, ACTIVE, owner, now],
         )
         if not rows:
@@ -84,7 +86,10 @@ def claim(store: Store, repo_id: str, owner: str, now: datetime, lease: timedelt
             "VALUES (?, ?, 'processing', ?, ?, 0, 0, ?, ?)",
             [repo_id, number, cursor, size, owner, now],
         )
-    return Claim(repo_id, number, cursor, size)
+    return Claim(repo_id, number, cursor, size, rows[0][3])
+
+
+MORE, DONE, RESTART = "more", "done", "restart"
 
 
 def finish_chunk(
@@ -98,22 +103,34 @@ def finish_chunk(
     run_id: str | None,
     next_size: int,
     now: datetime,
+    outcome: str = MORE,
+    stored: int = 0,
 ) -> bool:
     """Mark the chunk completed and advance the state (inside the caller's transaction, with
-    the chunk's records). False when the lease was lost: the caller rolls back."""
-    done = cursor_end is None
+    the chunk's records). ``outcome``: ``more`` chunks follow; the pass ended and the backfill
+    is ``done``; or a catch-up pass follows (``restart``: PRs updated since this pass began,
+    which moved ahead of the cursor while it ran; ``stored`` = PRs stored now). False when the
+    lease was lost: the caller rolls back."""
     rows = store.query(
         "UPDATE backfill_state SET last_cursor = ?, processed_prs = processed_prs + ?, "
         "consecutive_errors = 0, clean_chunks = clean_chunks + 1, chunk_size = ?, "
-        "status = ?, completed_at = ?, last_error = NULL, updated_at = ? "
+        "status = ?, completed_at = ?, last_error = NULL, updated_at = ?, "
+        "since_at = CASE WHEN ? THEN pass_started_at ELSE since_at END, "
+        "pass_started_at = CASE WHEN ? THEN ? ELSE pass_started_at END, "
+        "pass_stored = CASE WHEN ? THEN ? ELSE pass_stored END "
         "WHERE repository_id = ? AND lease_owner = ? RETURNING processed_prs",
         [
-            cursor_end,
+            cursor_end if outcome == MORE else None,
             prs,
             next_size,
-            COMPLETED if done else ACTIVE,
-            now if done else None,
+            COMPLETED if outcome == DONE else ACTIVE,
+            now if outcome == DONE else None,
             now,
+            outcome == RESTART,
+            outcome == RESTART,
+            now,
+            outcome == RESTART,
+            stored,
             c.repository_id,
             owner,
         ],

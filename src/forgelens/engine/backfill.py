@@ -36,6 +36,7 @@ from forgelens.engine.collect import CollectOptions
 from forgelens.engine.runs import Run, run_settings, start_run
 from forgelens.errors import AuthError, BadInput, ForgelensError, RateLimited
 from forgelens.logs import get_logger
+from forgelens.records import PullRequest
 from forgelens.sources.base import BackfillSource, ForgeSource, RepoRef
 from forgelens.store import Store
 
@@ -45,6 +46,9 @@ Clock = Callable[[], datetime]
 SourcePair = tuple[ForgeSource, BackfillSource]
 SourceFactory = Callable[[str], SourcePair]  # kind -> (source, its backfill view)
 BACKFILL_ADAPTERS: dict[str, Callable[[Any], BackfillSource]] = {}
+# A catch-up pass re-reads a little before its watermark: forges round update times to the
+# second and their clock is not ours.
+CATCH_UP_LAG = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
@@ -62,6 +66,7 @@ class BackfillOptions:
     sweep: bool = True
     settings: BackfillSettings = field(default_factory=BackfillSettings)
     clock: Clock = utcnow
+    flush_seconds: float = 5.0  # run counters written at most this often (and at the end)
 
     @property
     def size(self) -> int:
@@ -107,7 +112,8 @@ def default_sources(opts: BackfillOptions) -> SourceFactory:
         factory, adapter = FORGE_SOURCES.get(kind), BACKFILL_ADAPTERS.get(kind)
         if factory is None or adapter is None:
             raise BadInput(f"backfill of {kind} repositories is not available in this version")
-        source = factory(CollectOptions(api_url=opts.api_url, extra={"concurrency": 1}), None)
+        api_url = opts.api_url or opts.settings.api_url
+        source = factory(CollectOptions(api_url=api_url, extra={"concurrency": 1}), None)
         return source, adapter(source)
 
     return make
@@ -320,14 +326,18 @@ class _Invocation:
     ) -> bool:
         """Fetch and commit one chunk; False stops this repository for this invocation."""
         before = self.api_calls()
-        size = claim.size
+        size = min(claim.size, self.opts.size)
+        verdict, stored, forge = st.MORE, 0, None
         try:
-            page = view.pull_request_chunk(ref, claim.cursor, size)
+            since = claim.since - CATCH_UP_LAG if claim.since else None
+            page = view.pull_request_chunk(ref, claim.cursor, size, since)
             if page.errors:
                 raise _Incomplete(
                     f"{page.errors} pull request(s) in this chunk came back unusable; the chunk "
                     "is retried (the breaker pauses the backfill if it keeps happening)"
                 )
+            if page.resume is None or page.done:
+                verdict, stored, forge = self._end_of_pass(repo_id, ref, view, page, claim)
         except RateLimited as exc:
             self._fail(claim, f"rate limited: {exc.message}", before, size, critical=False)
             reset = exc.reset_at
@@ -363,9 +373,16 @@ class _Invocation:
                 run_id=self.run.run_id if self.run else None,
                 next_size=next_size,
                 now=self.now,
+                outcome=verdict,
+                stored=stored,
             )
             if not ok:
                 raise _LeaseLost(repo_id)
+            if forge is not None:
+                self.store.execute(
+                    "UPDATE backfill_state SET total_prs = ? WHERE repository_id = ?",
+                    [forge, repo_id],
+                )
         outcome["chunks"] += 1
         outcome["prs"] += page.items
         self.result.chunks += 1
@@ -374,10 +391,46 @@ class _Invocation:
             self.run.add(prs_collected=page.items)
             self.run.set(api_calls=self.api_calls())
             self.run.flush_if_due()
-        if page.resume is None:
+        if verdict == st.DONE:
             self._verified(repo_id)
             return False
         return True
+
+    def _end_of_pass(
+        self, repo_id: str, ref: RepoRef, view: BackfillSource, page: Any, claim: st.Claim
+    ) -> tuple[str, int, int]:
+        """The pass reached its end: done when the store then holds every PR the forge
+        reports; otherwise a catch-up pass reads the PRs updated since this pass began (they
+        moved ahead of the cursor while it ran) -- unless a catch-up found nothing new."""
+        numbers = {r.number for r in page.records if isinstance(r, PullRequest)}
+        known = set()
+        if numbers:
+            marks = ", ".join("?" for _ in numbers)
+            known = {
+                int(r[0])
+                for r in self.store.query(
+                    f"SELECT number FROM pull_requests WHERE repository_id = ? "
+                    f"AND deleted_at IS NULL AND number IN ({marks})",
+                    [repo_id, *sorted(numbers)],
+                )
+            }
+        stored = stored_prs(self.store, repo_id) + len(numbers - known)
+        totals = view.totals(ref)
+        record_totals(self.store, repo_id, totals, self.now)
+        forge = totals.get("pull_requests", 0)
+        if stored >= forge:
+            return st.DONE, stored, forge
+        state = st.get_state(self.store, repo_id) or {}
+        if claim.since is not None and stored <= int(state.get("pass_stored") or 0):
+            self.summary.warning(
+                repo_id,
+                f"the forge reports {forge} pull requests but only {stored} could be read; "
+                "a catch-up pass found no more",
+                "completeness",
+                self.now,
+            )
+            return st.DONE, stored, forge
+        return st.RESTART, stored, forge
 
     def _next_size(self, claim: st.Claim, items: int, more: bool, view: BackfillSource) -> int:
         ceiling = self.opts.size
@@ -473,7 +526,7 @@ def backfill(
             max_chunks=opts.chunks,
         )
         data_source = _data_source(inv)
-        with start_run(store, data_source, settings, flush_seconds=0.0) as run:
+        with start_run(store, data_source, settings, flush_seconds=opts.flush_seconds) as run:
             inv.run = run
             inv.result.run_id = run.run_id
             _work(inv)
@@ -490,6 +543,19 @@ def backfill(
     finally:
         for source, _ in inv.pairs.values():
             source.close()
+
+
+def scheduled_backfill(store: Store) -> BackfillResult:
+    """What the service's schedule runs every ``backfill_interval_minutes`` (defaults)."""
+    result = backfill(store, BackfillOptions())
+    log.info(
+        "scheduled backfill",
+        run_id=result.run_id,
+        chunks=result.chunks,
+        prs=result.prs,
+        errors=result.summary.total_errors,
+    )
+    return result
 
 
 def _data_source(inv: _Invocation) -> str:

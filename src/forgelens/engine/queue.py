@@ -50,6 +50,15 @@ def register_backfill(name: str, hook: BackfillHook) -> BackfillHook:
     return hook
 
 
+def _progressive_backfill(store: Store) -> object:
+    from forgelens.engine.backfill import scheduled_backfill
+
+    return scheduled_backfill(store)
+
+
+register_backfill("progressive", _progressive_backfill)  # seed 004, engine/backfill.py
+
+
 @dataclass
 class QueueConfig:
     redis_url: str | None = None

@@ -43,9 +43,11 @@ class GitHubBackfill:
             "issues": int((repo.get("issues") or {}).get("totalCount") or 0),
         }
 
-    def pull_request_chunk(self, ref: RepoRef, resume: str | None, size: int) -> Page:
+    def pull_request_chunk(
+        self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
+    ) -> Page:
         self.source.pr_page = max(1, min(100, size))
-        pages = self.source.pull_requests(ref, None, resume)
+        pages = self.source.pull_requests(ref, since, resume)
         try:
             page = next(iter(pages), None)
         finally:

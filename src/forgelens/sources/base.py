@@ -149,9 +149,11 @@ class BackfillSource(Protocol):
         """``{"pull_requests": n, "issues": m}`` as the forge counts them."""
         ...
 
-    def pull_request_chunk(self, ref: RepoRef, resume: str | None, size: int) -> Page:
-        """Up to ``size`` PR bundles (newest update first) after ``resume``; ``Page.resume`` is
-        the token of the next chunk, None after the oldest pull request."""
+    def pull_request_chunk(
+        self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
+    ) -> Page:
+        """Up to ``size`` PR bundles (newest update first) after ``resume``, none updated
+        before ``since``; ``Page.resume`` is the token of the next chunk, None at the end."""
         ...
 
     def budget(self) -> tuple[int | None, datetime | None]:

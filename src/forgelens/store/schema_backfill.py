@@ -4,7 +4,9 @@ error summaries and the completeness ledger the reconciliation sweep keeps.
 - ``backfill_state`` [repository_id]: one row per repository being backfilled: ``status``
   (``active`` | ``paused`` | ``graphql_rate_limit_low`` | ``completed``), the stored
   ``last_cursor`` the next chunk resumes from, ``next_chunk_number`` (allocated atomically by a
-  compare-and-set UPDATE), the current adaptive ``chunk_size``, counts, the consecutive-error
+  compare-and-set UPDATE), the current adaptive ``chunk_size``, counts, the current pass
+  (``pass_started_at``; a catch-up pass reads only PRs updated since ``since_at``; ``pass_stored``
+  = PRs stored when it began), the consecutive-error
   counter of the circuit breaker, the pause reason and ``resume_at``, and the lease
   (``lease_owner`` = ``host:pid:nonce``, ``lease_until``) that keeps two backfillers apart.
 - ``backfill_chunks`` [repository_id, chunk_number]: one row per chunk: ``status``
@@ -40,11 +42,13 @@ BACKFILL_STATE = register_table(
         resume_at ts
         lease_owner text
         lease_until ts
+        pass_started_at ts
+        pass_stored bigint
+        since_at ts
         started_at ts
         updated_at ts
         completed_at ts
         """,
-        versioned=False,
     )
 )
 
@@ -67,7 +71,6 @@ BACKFILL_CHUNKS = register_table(
         started_at ts
         completed_at ts
         """,
-        versioned=False,
     )
 )
 
@@ -98,7 +101,6 @@ REPOSITORY_COMPLETENESS = register_table(
         last_sweep_at ts
         last_full_verification_at ts
         """,
-        versioned=False,
     )
 )
 
