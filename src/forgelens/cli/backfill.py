@@ -4,6 +4,7 @@ resume, and ``forgelens completeness``."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from forgelens.engine._backfill_status import backfill_status
 from forgelens.engine.backfill import BackfillOptions, BackfillResult, backfill, utcnow
 from forgelens.engine.reconcile import completeness
 from forgelens.errors import BadInput
+from forgelens.pipeline_runs.self_record import recorded
 
 app = typer.Typer(
     invoke_without_command=True,
@@ -87,7 +89,9 @@ def backfill_cmd(
     while True:
         store = store_for(db)
         try:
-            result = backfill(store, opts)
+            run = partial(backfill, store, opts)
+            # a real backfill records its own pipeline run; a dry run writes nothing at all
+            result = run() if dry_run else recorded(store, "backfill", run)
         finally:
             store.close()
         critical = _print(result, dry_run)
