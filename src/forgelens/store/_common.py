@@ -6,6 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
+from forgelens.store._arrow import to_arrow, writable_columns
+from forgelens.store.schema import TableSpec
+
 
 def group_by_table(records: Sequence[Any]) -> list[tuple[str, list[Any]]]:
     """Records grouped by their ``TABLE``, tables in name order.
@@ -30,3 +35,16 @@ def cursor_row(repository_id: str, entity: str, cursor: str, run_id: str | None)
 
 
 CURSOR_SQL = "SELECT cursor FROM collection_cursors WHERE repository_id = ? AND entity = ?"
+
+
+def as_batch(
+    spec: TableSpec, rows: Sequence[Any] | pa.Table, version: int | None, source: str | None
+) -> pa.Table:
+    """What an ``upsert`` writes: ``rows`` as an Arrow table with only ``spec``'s writable
+    columns (an Arrow table passes through and may leave columns out: those keep their stored
+    values)."""
+    batch = (
+        rows if isinstance(rows, pa.Table) else to_arrow(spec, rows, version=version, source=source)
+    )
+    writable = [c for c, _ in writable_columns(spec)]
+    return batch.select([c for c in writable if c in batch.column_names])

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
 from forgelens.store import _dialect
-from forgelens.store._arrow import to_arrow, writable_columns
+from forgelens.store._common import as_batch
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
@@ -187,14 +187,10 @@ class DuckDBStore:
         source: str | None = None,
     ) -> int:
         spec = self.table_spec(table)
-        batch = (
-            rows
-            if isinstance(rows, pa.Table)
-            else to_arrow(spec, rows, version=version, source=source)
-        )
+        batch = as_batch(spec, rows, version, source)
         if batch.num_rows == 0:
             return 0
-        cols = [c for c, _ in writable_columns(spec) if c in batch.column_names]
+        cols = batch.column_names
         with self._lock, self.transaction():
             self._con.register("_fl_batch", batch)
             try:

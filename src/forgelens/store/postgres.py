@@ -37,8 +37,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from forgelens.errors import StoreError
 from forgelens.store import _dialect
-from forgelens.store._arrow import to_arrow, writable_columns
-from forgelens.store._common import CURSOR_SQL, cursor_row, group_by_table
+from forgelens.store._arrow import writable_columns
+from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 
@@ -252,16 +252,12 @@ class PostgresStore:
         source: str | None = None,
     ) -> int:
         spec = self.table_spec(table)
-        batch = (
-            rows
-            if isinstance(rows, pa.Table)
-            else to_arrow(spec, rows, version=version, source=source)
-        )
+        batch = as_batch(spec, rows, version, source)
         if batch.num_rows == 0:
             return 0
         types = dict(writable_columns(spec))
-        cols = [c for c in types if c in batch.column_names]
-        batch = _clean_text(batch.select(cols))
+        cols = batch.column_names
+        batch = _clean_text(batch)
         stage = self._stage_name(spec, cols, types)
         self._write(lambda conn: self._merge(conn, spec, batch, cols, types, stage))
         return int(batch.num_rows)
