@@ -9,31 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
 
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.specs import SourceSpec, parse_spec
 from forgelens.errors import BadInput
-from forgelens.sinks import Sink
 from forgelens.store import Store
 
 
 @dataclass
-class CollectOptions:
-    since: datetime | None = None
-    until: datetime | None = None
-    branches: list[str] = field(default_factory=list)
-    full: bool = False
-    jobs: int = 1
-    batch_size: int = 5000
-    cache_dir: Path = Path.home() / ".cache" / "forgelens"
-    flush_seconds: float = 5.0
-    stuck_after: timedelta = timedelta(hours=2)
+class CollectOptions(GitCollectOptions):
+    """The git options (dates, branches, ``full``, batch size, sink, ...) plus the forges'."""
+
     api_url: str | None = None
     extra: dict[str, object] = field(default_factory=dict)  # forge-specific flags
-    sink: Sink | None = None  # also publish every committed batch here (Kafka)
 
 
 @dataclass
@@ -70,19 +59,7 @@ def collect(
         by_kind.setdefault(spec.kind, []).append(spec)
     for kind, group in by_kind.items():
         if kind == "git":
-            git_opts = GitCollectOptions(
-                since=opts.since,
-                until=opts.until,
-                branches=opts.branches,
-                full=opts.full,
-                jobs=opts.jobs,
-                batch_size=opts.batch_size,
-                cache_dir=opts.cache_dir,
-                flush_seconds=opts.flush_seconds,
-                stuck_after=opts.stuck_after,
-                sink=opts.sink,
-            )
-            r = collect_git(store, [s.target for s in group], git_opts, progress)
+            r = collect_git(store, [s.target for s in group], opts, progress)
             results.append(
                 CollectResult("git", r.run_id, r.repositories, r.commits, 0, r.files, r.authors)
             )
