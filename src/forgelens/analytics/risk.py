@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import FILES, FSCORE, PR, PRFILE, REV, RISK, Ctx
-from forgelens.analytics.features import feature_cases, linked_issue_number
+from forgelens.analytics.features import feature_arm, feature_columns, linked_issue_number
 from forgelens.analytics.summaries import content_hash, extractive_summary
 
 F8 = "DOUBLE PRECISION"
@@ -195,7 +195,7 @@ def build_risk(ctx: Ctx) -> None:
         for k in FACTORS
     )
     issue = linked_issue_number(store, "b.body")
-    features = feature_cases(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
+    arm = feature_arm(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
     summary = extractive_summary(store, "b.title", "b.body", "pf.areas")
     chash = content_hash("b.title", "b.body", "b.additions", "b.deletions", "b.changed_files")
     ctx.work(
@@ -203,7 +203,7 @@ def build_risk(ctx: Ctx) -> None:
         f"""
         WITH x AS (
             SELECT b.repository_id, b.pr_number, pf.top_files, {contrib}, {detail_cols},
-                {features}, {summary} AS pr_summary, {chash} AS content_hash,
+                {arm} AS feature_arm, {summary} AS pr_summary, {chash} AS content_hash,
                 COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
             FROM {PR} b
             LEFT JOIN {PRFILE} pf
@@ -213,7 +213,8 @@ def build_risk(ctx: Ctx) -> None:
               AND CAST(iss.number AS VARCHAR) = {issue}
         ),
         y AS (
-            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score
+            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score,
+                {feature_columns("feature_arm")}
             FROM x
         )
         SELECT repository_id, pr_number, risk_score,
