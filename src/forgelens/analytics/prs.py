@@ -28,8 +28,8 @@ def build_pr_base(ctx: Ctx) -> None:
     ctx.work(
         PR,
         f"""
-        SELECT d.repo_name, p.repository_id, lower(r.source) AS source, p.number AS pr_number,
-            {pr_id} AS pr_id,
+        SELECT row_number() OVER () AS pk, d.repo_name, p.repository_id,
+            lower(r.source) AS source, p.number AS pr_number, {pr_id} AS pr_id,
             COALESCE(m.username, '{GHOST}') AS username,
             ({counted}) AS counted,
             COALESCE(p.author, '{GHOST}') AS raw_author,
@@ -78,7 +78,7 @@ def build_reviews(ctx: Ctx) -> None:
     ctx.work(
         REV,
         f"""
-        SELECT b.repository_id, b.pr_number,
+        SELECT b.pk,
             min(v.submitted_at) FILTER (WHERE {other}) AS first_review_at,
             max(v.submitted_at) FILTER (WHERE {other}) AS last_review_at,
             count(*) FILTER (WHERE {other}) AS reviews,
@@ -91,7 +91,7 @@ def build_reviews(ctx: Ctx) -> None:
         FROM {PR} b
         JOIN pr_reviews v ON v.repository_id = b.repository_id AND v.pr_number = b.pr_number
         LEFT JOIN analytics_identity_map rm ON rm.alias = {alias_of("b.source", "v.author")}
-        GROUP BY b.repository_id, b.pr_number
+        GROUP BY b.pk
         """,
     )
 
@@ -146,7 +146,7 @@ def build_files(ctx: Ctx) -> None:
         FILES,
         f"""
         WITH dfiles AS MATERIALIZED (
-            SELECT row_number() OVER () AS rid, b.repository_id, b.pr_number, b.username,
+            SELECT row_number() OVER () AS rid, b.pk, b.repository_id, b.pr_number, b.username,
                 f.path, COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
                 {ms_created} - 1 AS t
             FROM {PR} b JOIN pr_files f
@@ -183,7 +183,7 @@ def build_files(ctx: Ctx) -> None:
                 sum(ev_lines) OVER (PARTITION BY fk, uk {frame}) AS own_prior
             FROM u
         )
-        SELECT d.repository_id, d.pr_number, d.path, d.lines, w.total_prior, w.changes_prior,
+        SELECT d.pk, d.repository_id, d.pr_number, d.path, d.lines, w.total_prior, w.changes_prior,
             w.own_prior, ps.sensitive, ps.is_test, ps.is_doc, ps.area
         FROM w JOIN dfiles d ON d.rid = w.rid
         JOIN {PATHS} ps ON ps.path = d.path
