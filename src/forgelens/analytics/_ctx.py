@@ -16,7 +16,7 @@ DIRTY_WEEKS = "_fl_dirty_weeks"  # (repo_name, week_start) whose weekly rows are
 REPOS = "_fl_repos"  # repositories analysed, with their mode
 SNAP_AUTHORS = "_fl_snap_authors"  # (repo_name, username|NULL=all) window rows to rebuild
 SNAP_FILES = "_fl_snap_files"  # (repo_name, path|NULL=all) ownership rows to rebuild
-PR = "_fl_pr"  # one row per dirty PR: base facts
+PR = "_fl_pr"  # one row per dirty PR: base facts; pk = its integer key in the tables below
 REV = "_fl_rev"  # review facts per dirty PR
 PATHS = "_fl_paths"  # path classes
 FILES = "_fl_files"  # dirty PRs' files with their history

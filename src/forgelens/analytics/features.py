@@ -44,17 +44,41 @@ def linked_issue_number(store: Store, body: str) -> str:
     return _sql.regex_group(store, f"lower({body})", LINKED_ISSUE)
 
 
-def feature_cases(store: Store, labels: str, title: str, head: str, issue_labels: str) -> str:
-    """``CASE`` arms yielding ``'rule|confidence'``; split by ``feature_columns``."""
+def feature_arm(store: Store, labels: str, title: str, head: str, issue_labels: str) -> str:
+    """The number (1-based) of the first rule arm that matches, 0 for none.
+
+    Each arm's regular expression runs at most once per PR; ``feature_columns`` maps the
+    number to ``feature_rule`` and ``feature_confidence``.
+    """
+    arms = _arms(store, labels, title, head, issue_labels)
+    whens = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _, _) in enumerate(arms, 1))
+    return f"CASE {whens} ELSE 0 END"
+
+
+def feature_columns(arm: str) -> str:
+    """``feature_rule, feature_confidence`` of the arm number in column ``arm``."""
+    arms = _arms(None, "", "", "", "")
+    rule = " ".join(f"WHEN {i} THEN '{name}'" for i, (_, name, _) in enumerate(arms, 1))
+    conf = " ".join(f"WHEN {i} THEN {value}" for i, (_, _, value) in enumerate(arms, 1))
+    return (
+        f"CASE {arm} {rule} ELSE 'none' END AS feature_rule, "
+        f"CAST(CASE {arm} {conf} ELSE 0.2 END AS DOUBLE PRECISION) AS feature_confidence"
+    )
+
+
+def _arms(
+    store: Store | None, labels: str, title: str, head: str, issue_labels: str
+) -> list[tuple[str, str, float]]:
+    """``(condition, rule, confidence)`` in order, first match wins (conditions need a store)."""
 
     def m(expr: str, pattern: str) -> str:
-        return _sql.regex_match(store, expr, pattern)
+        return "" if store is None else _sql.regex_match(store, expr, pattern)
 
     lab = _sql.json_text(labels)
     ttl = f"lower(COALESCE({title}, ''))"
     br = f"lower(COALESCE({head}, ''))"
     iss = _sql.json_text(issue_labels)
-    arms = [
+    return [
         (m(lab, FEATURE_LABEL), "label", 0.95),
         (m(lab, OTHER_LABEL), "label", 0.05),
         (m(ttl, CONV_FEAT), "conventional_commit", 0.9),
@@ -66,9 +90,3 @@ def feature_cases(store: Store, labels: str, title: str, head: str, issue_labels
         (m(ttl, TITLE_FEAT), "title", 0.6),
         (m(ttl, TITLE_OTHER), "title", 0.1),
     ]
-    rule = " ".join(f"WHEN {cond} THEN '{name}'" for cond, name, _ in arms)
-    conf = " ".join(f"WHEN {cond} THEN {value}" for cond, _, value in arms)
-    return (
-        f"CASE {rule} ELSE 'none' END AS feature_rule, "
-        f"CAST(CASE {conf} ELSE 0.2 END AS DOUBLE PRECISION) AS feature_confidence"
-    )

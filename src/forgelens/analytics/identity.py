@@ -233,8 +233,9 @@ def resolve_identities(store: Store, overrides: Overrides, bots: list[str]) -> I
     old = {a: (u, b) for a, u, b in old_rows}
     changed = [a for a, v in mapping.items() if a in old and old[a] != v]
     with store.transaction():
-        if mapping:
-            aliases = sorted(mapping)
+        # Only new or changed rows are written (an incremental run usually has none).
+        aliases = sorted(a for a, v in mapping.items() if old.get(a) != v)
+        if aliases:
             store.upsert(
                 "analytics_identity_map",
                 [{"alias": a, "username": mapping[a][0], "is_bot": mapping[a][1]} for a in aliases],
@@ -254,4 +255,16 @@ def _write_authors(store: Store, authors: list[dict[str, Any]]) -> None:
             prev["is_bot"] = prev["is_bot"] or row["is_bot"]
             prev["display_name"] = prev["display_name"] or row["display_name"]
             prev["avatar_url"] = prev["avatar_url"] or row["avatar_url"]
-    store.upsert("authors", list(seen.values()))
+    have = {
+        str(u): (d, a, bool(b))
+        for u, d, a, b in store.query(
+            "SELECT username, display_name, avatar_url, is_bot FROM authors"
+        )
+    }
+    rows = [
+        r
+        for u, r in seen.items()
+        if have.get(u) != (r["display_name"], r["avatar_url"], bool(r["is_bot"]))
+    ]
+    if rows:
+        store.upsert("authors", rows)

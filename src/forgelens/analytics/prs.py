@@ -28,8 +28,8 @@ def build_pr_base(ctx: Ctx) -> None:
     ctx.work(
         PR,
         f"""
-        SELECT d.repo_name, p.repository_id, lower(r.source) AS source, p.number AS pr_number,
-            {pr_id} AS pr_id,
+        SELECT row_number() OVER () AS pk, d.repo_name, p.repository_id,
+            lower(r.source) AS source, p.number AS pr_number, {pr_id} AS pr_id,
             COALESCE(m.username, '{GHOST}') AS username,
             ({counted}) AS counted,
             COALESCE(p.author, '{GHOST}') AS raw_author,
@@ -78,7 +78,7 @@ def build_reviews(ctx: Ctx) -> None:
     ctx.work(
         REV,
         f"""
-        SELECT b.repository_id, b.pr_number,
+        SELECT b.pk,
             min(v.submitted_at) FILTER (WHERE {other}) AS first_review_at,
             max(v.submitted_at) FILTER (WHERE {other}) AS last_review_at,
             count(*) FILTER (WHERE {other}) AS reviews,
@@ -91,7 +91,7 @@ def build_reviews(ctx: Ctx) -> None:
         FROM {PR} b
         JOIN pr_reviews v ON v.repository_id = b.repository_id AND v.pr_number = b.pr_number
         LEFT JOIN analytics_identity_map rm ON rm.alias = {alias_of("b.source", "v.author")}
-        GROUP BY b.repository_id, b.pr_number
+        GROUP BY b.pk
         """,
     )
 
@@ -137,46 +137,56 @@ def build_files(ctx: Ctx) -> None:
     ms_pr = _sql.epoch_ms(store, "created_at")
     fk = _sql.hash64(store, "repository_id", "path")
     uk = _sql.hash64(store, "username")
+    fk_f = _sql.hash64(store, "f.repository_id", "f.path")
+    uk_p = _sql.hash64(store, "p.username")
+    # The windows sort every history event and dirty file twice (by file, and by file and
+    # author): keep those rows narrow (hash keys and numbers; the dirty files' text columns
+    # are joined back by row id afterwards), and resolve each merged PR's author once.
     ctx.work(
         FILES,
         f"""
-        WITH dfiles AS (
-            SELECT b.repository_id, b.pr_number, b.username, f.path,
-                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
+        WITH dfiles AS MATERIALIZED (
+            SELECT row_number() OVER () AS rid, b.pk, b.repository_id, b.pr_number, b.username,
+                f.path, COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
                 {ms_created} - 1 AS t
             FROM {PR} b JOIN pr_files f
               ON f.repository_id = b.repository_id AND f.pr_number = b.pr_number
         ),
         parts AS (SELECT DISTINCT repository_id, path FROM dfiles),
-        events AS (
-            SELECT f.repository_id, f.path, COALESCE(m.username, '{GHOST}') AS username,
-                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines, {ms_merged} AS t
-            FROM pr_files f
-            JOIN parts pt ON pt.repository_id = f.repository_id AND pt.path = f.path
-            JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
+        merged AS (
+            SELECT p.repository_id, p.number, COALESCE(m.username, '{GHOST}') AS username,
+                {ms_merged} AS t
+            FROM pull_requests p
             JOIN repositories r ON r.id = p.repository_id
             LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
             WHERE p.merged_at IS NOT NULL
               AND {ms_merged} BETWEEN (SELECT min({ms_pr}) FROM {PR}) - 1 - {span}
                                   AND (SELECT max({ms_pr}) FROM {PR}) - 1
         ),
+        events AS (
+            SELECT {fk_f} AS fk, {uk_p} AS uk,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines, p.t
+            FROM pr_files f
+            JOIN parts pt ON pt.repository_id = f.repository_id AND pt.path = f.path
+            JOIN merged p ON p.repository_id = f.repository_id AND p.number = f.pr_number
+        ),
         u AS (
-            SELECT {fk} AS fk, {uk} AS uk, lines AS ev_lines, t, 1 AS is_event,
-                CAST(NULL AS INTEGER) AS pr_number, 0 AS lines, repository_id, path
+            SELECT fk, uk, lines AS ev_lines, t, 1 AS is_event, CAST(NULL AS BIGINT) AS rid
             FROM events
             UNION ALL
-            SELECT {fk}, {uk}, 0, t, 0, pr_number, lines, repository_id, path FROM dfiles
+            SELECT {fk}, {uk}, 0, t, 0, rid FROM dfiles
         ),
         w AS (
-            SELECT repository_id, path, pr_number, lines, is_event,
+            SELECT rid, is_event,
                 sum(ev_lines) OVER (PARTITION BY fk {frame}) AS total_prior,
                 sum(is_event) OVER (PARTITION BY fk {frame}) AS changes_prior,
                 sum(ev_lines) OVER (PARTITION BY fk, uk {frame}) AS own_prior
             FROM u
         )
-        SELECT w.repository_id, w.pr_number, w.path, w.lines, w.total_prior, w.changes_prior,
+        SELECT d.pk, d.repository_id, d.pr_number, d.path, d.lines, w.total_prior, w.changes_prior,
             w.own_prior, ps.sensitive, ps.is_test, ps.is_doc, ps.area
-        FROM w JOIN {PATHS} ps ON ps.path = w.path
+        FROM w JOIN dfiles d ON d.rid = w.rid
+        JOIN {PATHS} ps ON ps.path = d.path
         WHERE w.is_event = 0
         """,
     )

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import FILES, FSCORE, PR, PRFILE, REV, RISK, Ctx
-from forgelens.analytics.features import feature_cases, linked_issue_number
+from forgelens.analytics.features import feature_arm, feature_columns, linked_issue_number
 from forgelens.analytics.summaries import content_hash, extractive_summary
 
 F8 = "DOUBLE PRECISION"
@@ -55,7 +55,7 @@ def build_file_aggregates(ctx: Ctx) -> None:
         FSCORE,
         f"""
         WITH f AS (
-            SELECT repository_id, pr_number, path, lines, total_prior, changes_prior,
+            SELECT pk, path, lines, total_prior, changes_prior,
                 sensitive, is_test, is_doc, area,
                 CASE WHEN sensitive IS NOT NULL THEN 1 ELSE 0 END AS s_f,
                 CASE WHEN total_prior > 0 AND own_prior < {cfg.low_ownership_share} * total_prior
@@ -65,8 +65,7 @@ def build_file_aggregates(ctx: Ctx) -> None:
             FROM {FILES}
         ),
         s AS (SELECT f.*, {score} AS score FROM f)
-        SELECT s.*, row_number() OVER (PARTITION BY repository_id, pr_number
-                                       ORDER BY score DESC, path) AS rn
+        SELECT s.*, row_number() OVER (PARTITION BY pk ORDER BY score DESC, path) AS rn
         FROM s
         """,
     )
@@ -94,28 +93,26 @@ def build_file_aggregates(ctx: Ctx) -> None:
         PRFILE,
         f"""
         WITH agg AS (
-            SELECT repository_id, pr_number, count(*) AS n_files,
+            SELECT pk, count(*) AS n_files,
                 count(*) FILTER (WHERE total_prior > 0) AS hist_files,
                 sum(o_f) AS low_files, sum(h_f) AS hot_files, sum(s_f) AS sens_files,
                 COALESCE(sum(lines) FILTER (WHERE is_test), 0) AS test_lines,
                 COALESCE(sum(lines) FILTER (WHERE NOT is_test AND NOT is_doc), 0) AS code_lines,
                 {sens_cats} AS sens_cats, {top_files} AS top_files
-            FROM {FSCORE} GROUP BY repository_id, pr_number
+            FROM {FSCORE} GROUP BY pk
         ),
         areas AS (
-            SELECT repository_id, pr_number, NULLIF(concat_ws(', ', {areas}), '') AS areas
+            SELECT pk, NULLIF(concat_ws(', ', {areas}), '') AS areas
             FROM (
-                SELECT repository_id, pr_number, area,
-                    row_number() OVER (PARTITION BY repository_id, pr_number
-                                       ORDER BY sum(lines) DESC, area) AS arn
+                SELECT pk, area,
+                    row_number() OVER (PARTITION BY pk ORDER BY sum(lines) DESC, area) AS arn
                 FROM {FSCORE} WHERE area IS NOT NULL
-                GROUP BY repository_id, pr_number, area
+                GROUP BY pk, area
             ) a WHERE arn <= 3
-            GROUP BY repository_id, pr_number
+            GROUP BY pk
         )
         SELECT agg.*, areas.areas
-        FROM agg LEFT JOIN areas ON areas.repository_id = agg.repository_id
-          AND areas.pr_number = agg.pr_number
+        FROM agg LEFT JOIN areas ON areas.pk = agg.pk
         """,
     )
 
@@ -195,28 +192,28 @@ def build_risk(ctx: Ctx) -> None:
         for k in FACTORS
     )
     issue = linked_issue_number(store, "b.body")
-    features = feature_cases(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
+    arm = feature_arm(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
     summary = extractive_summary(store, "b.title", "b.body", "pf.areas")
     chash = content_hash("b.title", "b.body", "b.additions", "b.deletions", "b.changed_files")
     ctx.work(
         RISK,
         f"""
         WITH x AS (
-            SELECT b.repository_id, b.pr_number, pf.top_files, {contrib}, {detail_cols},
-                {features}, {summary} AS pr_summary, {chash} AS content_hash,
+            SELECT b.pk, pf.top_files, {contrib}, {detail_cols},
+                {arm} AS feature_arm, {summary} AS pr_summary, {chash} AS content_hash,
                 COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
             FROM {PR} b
-            LEFT JOIN {PRFILE} pf
-              ON pf.repository_id = b.repository_id AND pf.pr_number = b.pr_number
-            LEFT JOIN {REV} rv ON rv.repository_id = b.repository_id AND rv.pr_number = b.pr_number
+            LEFT JOIN {PRFILE} pf ON pf.pk = b.pk
+            LEFT JOIN {REV} rv ON rv.pk = b.pk
             LEFT JOIN issues iss ON iss.repository_id = b.repository_id
               AND CAST(iss.number AS VARCHAR) = {issue}
         ),
         y AS (
-            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score
+            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score,
+                {feature_columns("feature_arm")}
             FROM x
         )
-        SELECT repository_id, pr_number, risk_score,
+        SELECT pk, risk_score,
             risk_score >= {cfg.high_risk_threshold} AS high_risk,
             '[' || concat_ws(',', {reasons}) || ']' AS risk_reasons,
             COALESCE(top_files, '[]') AS top_risky_files,

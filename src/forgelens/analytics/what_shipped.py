@@ -62,8 +62,8 @@ PR_FACTS_COLUMNS = [
 
 _JOINS = f"""
     FROM {PR} b
-    JOIN {RISK} k ON k.repository_id = b.repository_id AND k.pr_number = b.pr_number
-    LEFT JOIN {REV} rv ON rv.repository_id = b.repository_id AND rv.pr_number = b.pr_number
+    JOIN {RISK} k ON k.pk = b.pk
+    LEFT JOIN {REV} rv ON rv.pk = b.pk
 """
 
 
