@@ -81,18 +81,20 @@ def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
     return [*records, *seen.values()]
 
 
-def cut(pages: RawPages, since: datetime | None) -> Iterator[Page]:
+def cut(pages: RawPages, since: datetime | None, *, overlap: bool = False) -> Iterator[Page]:
     """(items with their change time, errors, resume) -> Pages stopped at ``since``.
 
     An item changed exactly at ``since`` was read by the pass that set the watermark (these
-    forges stamp changes to the millisecond), so an unchanged repository yields nothing."""
+    forges stamp changes to the millisecond), so an unchanged repository yields nothing.
+    ``overlap`` re-reads items changed exactly at ``since``, for forges that stamp whole
+    seconds (GitHub), where another change may share the watermark's second."""
     for items, errors, nxt in pages:
         records: list[Any] = []
         people: dict[str, Person] = {}
         high: datetime | None = None
         count, done = 0, False
         for changed, recs in items:
-            if since is not None and changed <= since:
+            if since is not None and (changed < since if overlap else changed <= since):
                 done = True
                 break
             count += 1

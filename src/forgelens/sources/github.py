@@ -18,10 +18,10 @@ import httpx
 
 from forgelens.config import Settings, get_settings
 from forgelens.errors import BadInput, ForgeError, NotFound
-from forgelens.records import BranchProtection, Person, Team, TeamMember, repository_id
+from forgelens.records import BranchProtection, Team, TeamMember, repository_id
 from forgelens.sources import _github_graphql as gq
 from forgelens.sources import _github_map as m
-from forgelens.sources._forge_common import tls_verify
+from forgelens.sources._forge_common import cut, tls_verify
 from forgelens.sources._github_base import _BAD_ITEM, RUNS, graphql_url, log
 from forgelens.sources._github_graphql import GraphQLFetch
 from forgelens.sources._github_rest import RestFetch
@@ -177,41 +177,14 @@ class GitHubSource(RestFetch, GraphQLFetch):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         fetch = self._graphql_pr_pages if self.api == "graphql" else self._rest_pr_pages
-        return self._cut(fetch(ref, since, resume), since)
-
-    @staticmethod
-    def _cut(
-        pages: Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]],
-        since: datetime | None,
-    ) -> Iterator[Page]:
-        """Turn (items with their change time, errors, resume) into Pages stopped at ``since``."""
-        for items, errors, nxt in pages:
-            records: list[Any] = []
-            people: dict[str, Person] = {}
-            high: datetime | None = None
-            count, done = 0, False
-            for changed, recs in items:
-                if since is not None and changed < since:
-                    done = True
-                    break
-                count += 1
-                high = changed if high is None or changed > high else high
-                for r in recs:
-                    if isinstance(r, Person):
-                        people.setdefault(r.login, r)
-                    else:
-                        records.append(r)
-            records.extend(people.values())
-            yield Page(records, count, high, None if done else nxt, errors, done)
-            if done:
-                return
+        return cut(fetch(ref, since, resume), since, overlap=True)
 
     # -- issues, CI runs, contributors --------------------------------------------------------
     def issues(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         fetch = self._graphql_issue_pages if self.api == "graphql" else self._rest_issue_pages
-        return self._cut(fetch(ref, since, resume), since)
+        return cut(fetch(ref, since, resume), since, overlap=True)
 
     def ci_runs(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
@@ -242,7 +215,7 @@ class GitHubSource(RestFetch, GraphQLFetch):
                         errors += 1
                 yield out, errors, nxt
 
-        return self._cut(pages(), since)
+        return cut(pages(), since, overlap=True)
 
     def contributors(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
