@@ -2,6 +2,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,service,postgres,kafka,clickhouse,e2e
+# pytest-xdist workers: most slow tests wait (subprocesses, Kafka group joins, backoff), so
+# more workers than cores pays off; PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= 4
 
 .PHONY: venv demo test lint typecheck unit clean bench
 
@@ -24,7 +27,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 unit: venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck unit
 

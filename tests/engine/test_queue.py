@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from forgelens.engine import queue as q
+from forgelens.engine.collect import FORGE_COLLECTORS, CollectResult
 from forgelens.engine.queue import JobRequest, QueueConfig, next_tick
 from forgelens.engine.queue_local import InProcessQueue
 from forgelens.engine.queue_redis import RedisQueue, arq_job_id, drain, queue_name
@@ -27,6 +28,7 @@ from forgelens.engine.ratelimit_view import (
     RedisRateLimitView,
     token_fingerprint,
 )
+from forgelens.engine.specs import SourceSpec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.store import Store
 from tests.conftest import git
@@ -180,6 +182,16 @@ def test_the_schedule_queues_tracked_repositories_and_calls_backfill(
     )
     called: list[Store] = []
     monkeypatch.setattr(q, "BACKFILL_HOOKS", {})
+    # the scheduled github sync runs the github collector; it must not reach api.github.com
+    import forgelens.engine.sync  # noqa: F401  (registers the forge collectors)
+
+    synced_specs: list[str] = []
+
+    def github(store: Store, specs: list[SourceSpec], opts: Any, progress: Any) -> CollectResult:
+        synced_specs.extend(f"{s.kind}:{s.target}" for s in specs)
+        return CollectResult(kind="github", run_id="r", repositories=[s.target for s in specs])
+
+    monkeypatch.setitem(FORGE_COLLECTORS, "github", github)
 
     async def go() -> tuple[list[str], list[str], list[str]]:
         queue = InProcessQueue(config(tmp_path), access)
@@ -199,6 +211,7 @@ def test_the_schedule_queues_tracked_repositories_and_calls_backfill(
     assert ran == ["test"]
     assert called == [store]
     assert synced == sorted(["github:o/r", f"git:{path}"])
+    assert synced_specs == ["github:o/r"]
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
