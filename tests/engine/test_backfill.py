@@ -375,9 +375,14 @@ def test_backfill_and_incremental_sync_at_once_converge(store: Store, tmp_path: 
         backfill(store, options(repository_id=repo, max_chunks=1, chunk_size=25), sources(url))
         sync = threading.Thread(target=collect, args=(store, [repo], collect_options(url)))
         sync.start()
-        while state_or_none(store, repo) != "completed":
+        for _ in range(60):  # 120 PRs / 25 per chunk, with room for a catch-up pass
+            if state_or_none(store, repo) == "completed":
+                break
             backfill(store, options(repository_id=repo, max_chunks=3, chunk_size=25), sources(url))
+        else:
+            pytest.fail(f"the backfill never completed: {state(store, repo)}")
         sync.join(timeout=60)
+        assert not sync.is_alive()
         # the same chunks again (cursor back to the start): nothing duplicated, nothing lost
         store.execute("UPDATE backfill_state SET status = 'active', last_cursor = NULL")
         backfill(store, options(repository_id=repo, max_chunks=2, chunk_size=25), sources(url))
