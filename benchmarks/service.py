@@ -14,10 +14,13 @@ In one run:
 (c) peak RSS of the API process and of one worker during (a) and (b), against the seed's
     development budget of 512 MB (ratio in the same run).
 
-The forge is a stand-in collector registered as "github" (it writes the repository row and 20
-pull requests per job, after a 20 ms pause for the API calls a real sync would make): the
-end-to-end run against the forge simulator is for the lead to wire. The load generator runs on
-the same machine (2 shared cores), so latencies include its own CPU use.
+In (a) the forge is a stand-in collector registered as "github" (it writes the repository row
+and 20 pull requests per job, after a 20 ms pause for the API calls a real sync would make).
+In (b) the workers run the real GitHub collector against the forge simulator (its own process,
+HTTPS with a self-signed certificate the workers trust through ``SSL_CERT_FILE``, its host
+explicitly allowed in ``FORGELENS_FORGE_HOSTS``): 200 repositories of 2 pull requests each;
+the workers share the token's rate-limit view on Redis. The load generator runs on the same
+machine (2 shared cores), so latencies include its own CPU use.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))
+from tests.sources.forgehelp import self_signed_cert  # noqa: E402 - after the path set-up
 
 BUDGET_MB = 512.0
 WEBHOOK_SECRET = "bench-webhook-secret"
@@ -75,12 +80,37 @@ def stand_in_collector(store: Any, specs: list[Any], opts: Any, progress: Any) -
     return CollectResult("github", run.run_id, [s.target for s in specs], prs=20, api_calls=3)
 
 
+SIM_SIZE = {"repos": 200, "prs_per_repo": 2, "issues_per_repo": 0, "runs_per_repo": 0}
+
+
+def sim_dataset() -> Any:
+    from forgelens.testing.forge_sim.dataset import SimSize, generate
+
+    return generate(7, SimSize(**SIM_SIZE, people=10, teams=0))
+
+
+def serve_sim(port: int) -> None:
+    """The forge simulator on HTTPS until terminated (role "sim")."""
+    from forgelens.testing.forge_sim.app import ForgeSim
+    from forgelens.testing.forge_sim.faults import Budgets
+    from forgelens.testing.forge_sim.server import serve
+
+    tls = (os.environ["BENCH_SIM_CERT"], os.environ["BENCH_SIM_KEY"])
+    with serve(ForgeSim(sim_dataset(), budgets=Budgets(limit=0)), port=port, tls=tls):
+        while True:
+            time.sleep(3600)
+
+
 def child(role: str, db: str, port: int, redis_url: str | None, prefix: str) -> None:
     from forgelens.engine.collect import FORGE_COLLECTORS
     from forgelens.logs import configure
     from forgelens.service.settings import ServiceSettings
 
-    FORGE_COLLECTORS["github"] = stand_in_collector
+    if role == "sim":
+        serve_sim(port)
+        return
+    if not os.environ.get("FORGELENS_FORGE_HOSTS"):  # (b) collects from the simulator
+        FORGE_COLLECTORS["github"] = stand_in_collector
     configure("WARNING", json=True)
     settings = ServiceSettings(
         _env_file=None,  # type: ignore[call-arg]
@@ -91,6 +121,7 @@ def child(role: str, db: str, port: int, redis_url: str | None, prefix: str) -> 
         FORGELENS_RATE_LIMIT_PER_MINUTE=0,
         FORGELENS_GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
         FORGELENS_LOG_LEVEL="WARNING",
+        FORGELENS_FORGE_HOSTS=os.environ.get("FORGELENS_FORGE_HOSTS", ""),
     )
     if role == "api":
         import uvicorn
@@ -139,7 +170,12 @@ class RssSampler:
 
 @contextlib.contextmanager
 def spawn(
-    role: str, db: str, port: int, redis_url: str | None, prefix: str
+    role: str,
+    db: str,
+    port: int,
+    redis_url: str | None,
+    prefix: str,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     cmd = [
         sys.executable,
@@ -157,7 +193,7 @@ def spawn(
         cmd += ["--redis", redis_url]
     name = f".{role}-{uuid.uuid4().hex[:6]}.log"
     with open(Path(db.removeprefix("duckdb:///")).with_suffix(name), "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **(env or {})})
         try:
             yield proc
         finally:
@@ -177,6 +213,19 @@ def wait_healthy(url: str) -> None:
                 return
         time.sleep(0.1)
     raise RuntimeError("the service did not start")
+
+
+def wait_sim(url: str, cert: str) -> None:
+    import ssl
+
+    deadline = time.monotonic() + 60
+    verify = ssl.create_default_context(cafile=cert)
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/rate_limit", timeout=1, verify=verify).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the forge simulator did not start")
 
 
 def wait_drained(url: str, key: str) -> None:
@@ -312,15 +361,28 @@ def phase_workers(work: Path, triggers: int, repos_n: int, concurrency: int) -> 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     client = redis.Redis.from_url(REDIS_URL)
+    cert, key = self_signed_cert(work)
+    sim_port = free_port()
+    sim_url = f"https://127.0.0.1:{sim_port}"
+    env = {
+        "BENCH_SIM_CERT": cert,
+        "BENCH_SIM_KEY": key,
+        "SSL_CERT_FILE": cert,
+        "FORGELENS_FORGE_HOSTS": "127.0.0.1=github",
+        "REDIS_URL": REDIS_URL,  # the workers share the token's rate-limit view
+        "FORGELENS_REDIS_PREFIX": prefix,
+    }
     try:
         with (
-            spawn("api", db, port, REDIS_URL, prefix) as api,
-            spawn("worker", db, 0, REDIS_URL, prefix) as w1,
-            spawn("worker", db, 0, REDIS_URL, prefix) as w2,
+            spawn("sim", db, sim_port, None, prefix, env),
+            spawn("api", db, port, REDIS_URL, prefix, env) as api,
+            spawn("worker", db, 0, REDIS_URL, prefix, env) as w1,
+            spawn("worker", db, 0, REDIS_URL, prefix, env) as w2,
         ):
             wait_healthy(url)
+            wait_sim(sim_url, cert)
             sampler = RssSampler({"api": api, "worker": w1, "worker2": w2})
-            repos = [f"bench/w-{i}" for i in range(repos_n)]
+            repos = [r.full_name for r in sim_dataset().repos[:repos_n]]
             order = [repos[i % repos_n] for i in range(triggers)]
             random.shuffle(order)
             op = {"X-API-Key": keys["operator"]}
@@ -332,7 +394,7 @@ def phase_workers(work: Path, triggers: int, repos_n: int, concurrency: int) -> 
                         (
                             "POST",
                             "/api/v1/collect/trigger",
-                            {"json": {"repository_url": f"https://github.com/{r}"}, "headers": op},
+                            {"json": {"repository_url": f"{sim_url}/{r}"}, "headers": op},
                         )
                         for r in order
                     ],
@@ -362,6 +424,9 @@ def phase_workers(work: Path, triggers: int, repos_n: int, concurrency: int) -> 
     store = open_store(db)
     jobs = store.query_dicts("SELECT job_id, repository_id, status, tries FROM service_jobs")
     repo_rows = store.query("SELECT count(*) FROM repositories")[0][0]
+    runs = store.query(
+        "SELECT count(*), sum(api_calls) FROM git_collection_runs WHERE status = 'completed'"
+    )[0]
     prs = store.query(
         "SELECT count(*), count(DISTINCT (repository_id, number)) FROM pull_requests"
     )[0]
@@ -381,6 +446,8 @@ def phase_workers(work: Path, triggers: int, repos_n: int, concurrency: int) -> 
         "repositories_completed": sum(1 for s in final.values() if s == b"completed"),
         "repository_rows": repo_rows,
         "pull_request_rows_and_distinct": list(prs),
+        "forge": f"simulator: {SIM_SIZE}",
+        "completed_runs_and_api_calls": [runs[0], int(runs[1] or 0)],
         "seconds_until_drained": round(drained, 2),
         "jobs_per_second": round(len(done_ids) / drained, 1),
         "peak_rss_mb": peak,
@@ -447,7 +514,8 @@ def main() -> None:
         f"{workers['jobs_completed']} completed, lost {workers['jobs_lost']}, once: "
         f"{workers['every_created_job_done_once']}, merged "
         f"{workers['triggers_merged_into_a_queued_or_running_job']}, "
-        f"{workers['jobs_per_second']} jobs/s"
+        f"{workers['jobs_per_second']} jobs/s; runs/API calls against the simulator "
+        f"{workers['completed_runs_and_api_calls']}"
     )
     print(f"peak RSS MB: {peaks}  (ratio to 512 MB: {result['rss_vs_512mb_budget']})")
     print(f"wrote {out.relative_to(ROOT)}")

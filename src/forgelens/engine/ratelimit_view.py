@@ -14,10 +14,15 @@ hash, never the token).
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from forgelens.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def token_fingerprint(token: str) -> str:
@@ -166,3 +171,64 @@ def open_ratelimit_view(redis_url: str | None, prefix: str = "") -> RateLimitVie
     import redis
 
     return RedisRateLimitView(redis.Redis.from_url(redis_url), prefix)
+
+
+class TolerantView:
+    """A Redis view that a Redis outage cannot break: the client carries on with its own
+    budget view (logged once) instead of failing a collection."""
+
+    def __init__(self, view: RateLimitView) -> None:
+        self.view = view
+        self._warned = False
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("shared rate-limit view unavailable", error=str(exc)[:200])
+
+    def update(
+        self, platform: str, scope: str, *, remaining: int, limit: int, reset_at: float
+    ) -> None:
+        try:
+            self.view.update(platform, scope, remaining=remaining, limit=limit, reset_at=reset_at)
+        except Exception as exc:  # any Redis error degrades, never fails
+            self._failed(exc)
+
+    def get(self, platform: str, scope: str) -> RateLimitState | None:
+        try:
+            return self.view.get(platform, scope)
+        except Exception as exc:  # any Redis error degrades, never fails
+            self._failed(exc)
+            return None
+
+    def take(self, platform: str, scope: str, n: int = 1) -> float:
+        try:
+            return self.view.take(platform, scope, n)
+        except Exception as exc:  # any Redis error degrades, never fails
+            self._failed(exc)
+            return 0.0
+
+    def all(self) -> list[RateLimitState]:
+        try:
+            return self.view.all()
+        except Exception as exc:  # any Redis error degrades, never fails
+            self._failed(exc)
+            return []
+
+
+_SHARED: dict[tuple[str, str], RateLimitView] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_view() -> RateLimitView | None:
+    """The view the forge clients of this process share with every worker: Redis at
+    ``REDIS_URL`` (keys under ``FORGELENS_REDIS_PREFIX``), or None without Redis."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return None
+    prefix = os.environ.get("FORGELENS_REDIS_PREFIX", "")
+    with _SHARED_LOCK:
+        view = _SHARED.get((url, prefix))
+        if view is None:
+            view = _SHARED[(url, prefix)] = TolerantView(open_ratelimit_view(url, prefix))
+        return view

@@ -10,8 +10,12 @@
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
 
 Every comparison is constant-time. ``WEBHOOK_MAPPERS[(forge, event)]`` turns a verified payload
-into records that are upserted at once (the forge sources register their payload mappers here);
-push, pull request, review and issue events also queue a targeted sync of the repository.
+into records that are upserted at once (``service/webhook_mappers.py`` registers the mappers
+built on the sources' own payload mappers); push, pull request, review and issue events also
+queue a targeted sync of the repository. A mapper returns records (every column written) or
+``Carried`` records: only the columns the payload carries, versioned by the payload's own change
+time, so a webhook never blanks richer data collected earlier and an older delivery arriving
+late never overwrites newer data.
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from forgelens.errors import AuthError, BadInput
+from forgelens.service.ssrf import validate_repository_url
+from forgelens.store import Store
+from forgelens.store._arrow import to_arrow
 
 FORGES = ("github", "gitlab", "bitbucket")
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
@@ -52,6 +60,51 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
     ),
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """``record`` of which the payload carries only ``columns`` (the key columns are implied;
+    the others keep their stored values), written with ``_version`` = ``version`` (epoch ms of
+    the payload's own change time: an older delivery never overwrites newer data)."""
+
+    record: Any
+    columns: tuple[str, ...]
+    version: int
+
+
+def map_payload(d: Delivery) -> list[Any]:
+    """What the delivery's mapper makes of its payload ([] without a mapper); a payload the
+    mapper cannot read raises ``BadInput`` naming the forge, event and what is wrong."""
+    mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
+    if mapper is None:
+        return []
+    try:
+        return list(mapper(d.payload))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise BadInput(
+            f"the {d.forge} {d.event} payload cannot be stored ({why[:200]}): "
+            "check the webhook sends the forge's JSON payload (content type application/json)"
+        ) from exc
+
+
+def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
+    """Upsert mapped items: plain records whole, ``Carried`` ones column by column."""
+    plain = [i for i in items if not isinstance(i, Carried)]
+    written = store.write_records(plain, source=source) if plain else 0
+    groups: dict[tuple[str, tuple[str, ...]], list[Carried]] = {}
+    for item in items:
+        if isinstance(item, Carried):
+            groups.setdefault((item.record.TABLE, item.columns), []).append(item)
+    for (table, columns), group in sorted(groups.items()):
+        spec = store.table_spec(table)
+        keep = [*spec.key, *(c for c in columns if c not in spec.key), "_version", "_source"]
+        rows = [
+            {**{c: getattr(g.record, c) for c in keep[:-2]}, "_version": g.version} for g in group
+        ]
+        written += store.upsert(table, to_arrow(spec, rows, source=source).select(keep))
+    return written
 
 
 def register_webhook_mapper(forge: str, event: str, mapper: WebhookMapper) -> WebhookMapper:
@@ -180,3 +233,24 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
     if not event or not delivery:
         raise BadInput(f"the {forge} webhook lacks its event or delivery id header")
     return Delivery(forge, event[:100], delivery[:200], spec, payload)
+
+
+def self_hosted_api_url(d: Delivery, self_hosted: Mapping[str, str]) -> str | None:
+    """The API root of the self-hosted forge (``FORGELENS_FORGE_HOSTS``) a delivery came from,
+    read from the repository's web URL in the payload, so its targeted sync asks that forge;
+    None for the public forges or when the payload names another repository."""
+    p = d.payload
+    url = (
+        _obj(p, "repository").get("html_url")
+        or _obj(p, "project").get("web_url")
+        or _obj(_obj(_obj(p, "repository"), "links"), "html").get("href")
+    )
+    if not isinstance(url, str):
+        return None
+    try:
+        if (urlsplit(url).hostname or "").rstrip(".").lower() not in self_hosted:
+            return None  # a public forge: no DNS look-up here, the default API applies
+        spec = validate_repository_url(url, self_hosted=dict(self_hosted))
+    except (BadInput, ValueError):
+        return None
+    return spec.api_url if spec.api_url and str(spec) == d.spec else None

@@ -9,7 +9,10 @@ is decoded, or raises a ``ForgelensError`` a user can act on. Around every reque
 * retries 5xx, timeouts, connection resets and malformed JSON with exponential backoff + full
   jitter, behind a per-host circuit breaker,
 * sends ``If-None-Match`` from an ``EtagCache`` (a 304 returns the cached body),
-* follows same-host redirects (renamed repositories) and counts every request per endpoint.
+* follows same-host redirects (renamed repositories) and counts every request per endpoint,
+* reports every answer to ``telemetry.forge_call`` (the service's metrics) and, with Redis
+  (``REDIS_URL``), spends each token's budget through the view every worker shares
+  (``engine/ratelimit_view.py``) so that workers together don't overrun it.
 
 Forge differences (auth header, header names, what a 403 means) live in a ``ForgeProfile``;
 ``HttpClient.paginate`` drives any ``Paginator`` from ``_pagination``.
@@ -32,10 +35,18 @@ from typing import Any, Protocol
 
 import httpx
 
+from forgelens import telemetry
+from forgelens.engine.ratelimit_view import RateLimitView, shared_view, token_scope
 from forgelens.errors import AuthError, ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
 from forgelens.sources._pagination import Paginator, RequestSpec
-from forgelens.sources._ratelimit import Credential, NoCredentialsLeft, TokenPool, backoff_delay
+from forgelens.sources._ratelimit import (
+    MAX_RESET_WAIT,
+    Credential,
+    NoCredentialsLeft,
+    TokenPool,
+    backoff_delay,
+)
 
 __all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
 
@@ -73,6 +84,11 @@ class ForgeProfile:
         ("Accept", "application/vnd.github+json"),
         ("X-GitHub-Api-Version", "2022-11-28"),
     )
+
+    @property
+    def platform(self) -> str:
+        """The forge in metrics and the shared rate-limit view: github, gitlab, ..."""
+        return self.name.lower().replace(" ", "-")
 
     def auth_headers(self, secret: str) -> dict[str, str]:
         value = f"{self.auth_scheme} {secret}" if self.auth_scheme else secret
@@ -237,6 +253,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         verify: ssl.SSLContext | bool = True,
+        ratelimits: RateLimitView | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = httpx.URL(self.base_url).host or self.base_url
@@ -246,6 +263,7 @@ class HttpClient:
         self.etags = etags
         self.refresh = refresh
         self.stats = RequestStats()
+        self.ratelimits = ratelimits if ratelimits is not None else shared_view()
         self.note: Callable[[str], None] = lambda _text: None
         self._sleep, self._rng = sleep, rng or random.Random()
         self._breaker = CircuitBreaker(self.policy.breaker_threshold, self.policy.breaker_cooldown)
@@ -402,6 +420,7 @@ class HttpClient:
         cached = self.etags.get(cache_key) if cache_key and self.etags is not None else None
         if cached:
             headers["If-None-Match"] = cached[0]
+        self._take_shared(cred, spec.resource)
         started = time.monotonic()
         try:
             with self._slots:
@@ -415,6 +434,7 @@ class HttpClient:
                 content = raw.read()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             self.stats.count(spec.endpoint, 0)
+            telemetry.forge_call(self.profile.platform, 0)
             tls = _tls_problem(exc)
             if tls:
                 raise ForgeError(
@@ -424,6 +444,7 @@ class HttpClient:
             self._breaker_failure()
             raise _Retry(type(exc).__name__) from None
         self.stats.count(spec.endpoint, raw.status_code)
+        telemetry.forge_call(self.profile.platform, raw.status_code)
         self.stats.seconds += time.monotonic() - started
         log.debug(
             "http request",
@@ -476,6 +497,23 @@ class HttpClient:
         budget.remaining = _int(h.get(self.profile.remaining_header), budget.remaining)
         reset = _int(h.get(self.profile.reset_header), -1)
         budget.reset_at = float(reset) if reset > 0 else None
+        if self.ratelimits is not None and budget.reset_at and budget.remaining >= 0:
+            self.ratelimits.update(
+                self.profile.platform,
+                _scope(cred, h.get(self.profile.resource_header) or resource),
+                remaining=budget.remaining,
+                limit=budget.limit,
+                reset_at=budget.reset_at,
+            )
+
+    def _take_shared(self, cred: Credential | None, resource: str) -> None:
+        """Spend one request of the budget shared with every worker (Redis); when the
+        workers together have spent it, wait for the reset (``no_wait``: fail)."""
+        if self.ratelimits is None or cred is None:
+            return
+        wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource))
+        if wait > 0:
+            self._wait(min(wait, MAX_RESET_WAIT), f"{resource} rate limit (shared by every worker)")
 
     @staticmethod
     def update_budget(
@@ -541,6 +579,12 @@ class HttpClient:
         return AuthError(
             f"{self.profile.name} token rejected for {self.host}: check {self.profile.token_env}"
         )
+
+
+def _scope(cred: Credential, resource: str) -> str:
+    """``token:{fingerprint}`` (the REST budget) or ``token:{fingerprint}:{resource}``."""
+    scope = token_scope(cred.secret or cred.label)
+    return scope if resource == "core" else f"{scope}:{resource}"
 
 
 _LOGIN_RE = re.compile(r"/(users/sign_in|login|signin|sign-in|saml|sso)\b", re.IGNORECASE)

@@ -1,8 +1,10 @@
 """``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
-delivery id -> queue a targeted sync -> upsert what the payload carries (``WEBHOOK_MAPPERS``)
-and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change nothing.
+delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
+recorded as ``malformed`` and answered 400) -> queue a targeted sync -> upsert what the payload
+carries and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change
+nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from fastapi.responses import JSONResponse
 
 from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest
-from forgelens.errors import ForgelensError
+from forgelens.errors import BadInput, ForgelensError
 from forgelens.service.context import ServiceContext, context
-from forgelens.service.webhooks import WEBHOOK_MAPPERS, Delivery, parse_delivery, verify
+from forgelens.service.webhooks import (
+    Delivery,
+    map_payload,
+    parse_delivery,
+    self_hosted_api_url,
+    verify,
+    write_mapped,
+)
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -69,12 +78,13 @@ def _seen(store: Store, d: Delivery) -> bool:
     )
 
 
-def _record(store: Store, d: Delivery, size: int, outcome: str, job_id: str | None) -> None:
-    """Upsert what the payload carries (``WEBHOOK_MAPPERS``) and the delivery, together."""
-    mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
+def _record(
+    store: Store, d: Delivery, size: int, outcome: str, job_id: str | None, mapped: list[Any]
+) -> None:
+    """Upsert what the payload carries (``map_payload``) and the delivery, together."""
     with store.transaction():
-        if mapper is not None:
-            store.write_records(list(mapper(d.payload)), source=d.forge)
+        if mapped:
+            write_mapped(store, mapped, d.forge)
         store.upsert("webhook_deliveries", [_row(d, size, outcome, job_id)])
 
 
@@ -117,11 +127,21 @@ async def receive(
     if await ctx.with_store(lambda s: _seen(s, delivery)):
         outcome = "duplicate"
     else:
+        try:
+            mapped = map_payload(delivery)
+        except BadInput:
+            await ctx.with_store(lambda s: _record(s, delivery, len(body), "malformed", None, []))
+            ctx.metrics.webhook(forge, delivery.event, "malformed")
+            await ctx.audit(
+                request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
+            )
+            raise
         kind = (delivery.spec or "").partition(":")[0]
         if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
-            req = JobRequest(delivery.spec, delivery.spec, False, "webhook")
+            api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
+            req = JobRequest(delivery.spec, delivery.spec, False, "webhook", api_url)
             outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
-        await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id))
+        await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
     return JSONResponse(
