@@ -189,3 +189,31 @@ def test_seed_000_queries_run_verbatim(store: Store, sql: str) -> None:
     assert isinstance(rows, list)
     if "JSONExtractString" in sql:
         assert rows[0][1:] == ("2026-01-01", "all", False)
+
+
+def test_workers_starting_in_the_same_second_never_share_a_run_id(pg_url: str) -> None:
+    """Several writers on one PostgreSQL store: each run keeps its own row (no overwrite)."""
+    import threading
+
+    from forgelens.engine.runs import new_run_id
+    from forgelens.store import open_store
+
+    store = open_store(pg_url)
+    now = datetime.now(UTC)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        run_id = new_run_id(store, "insight_github", now)
+        with lock:
+            ids.append(run_id)
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = store.query("SELECT run_id FROM git_collection_runs")
+    store.close()
+    assert len(set(ids)) == 6
+    assert sorted(r[0] for r in rows) == sorted(ids)

@@ -148,7 +148,11 @@ class Run:
 
 
 def new_run_id(store: Store, data_source: str, now: datetime) -> str:
-    """``{data_source}-{YYYY-MM-DD}-{HHMMSS}``, with ``-2``, ``-3`` ... if the second is taken."""
+    """``{data_source}-{YYYY-MM-DD}-{HHMMSS}``, with ``-2``, ``-3`` ... if the second is taken.
+
+    On stores with ``INSERT ... ON CONFLICT DO NOTHING`` the id is claimed atomically (a
+    placeholder ``running`` row), so workers starting in the same second never share a run id.
+    """
     base = f"{data_source}-{now:%Y-%m-%d-%H%M%S}"
     taken = {
         r[0]
@@ -157,12 +161,27 @@ def new_run_id(store: Store, data_source: str, now: datetime) -> str:
             [base, base + "-%"],
         )
     }
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
+    n = 1
+    while True:
+        candidate = base if n == 1 else f"{base}-{n}"
         n += 1
-    return f"{base}-{n}"
+        if candidate in taken:
+            continue
+        if store.dialect not in ("duckdb", "postgres") or _claim(
+            store, candidate, data_source, now
+        ):
+            return candidate
+
+
+def _claim(store: Store, run_id: str, data_source: str, now: datetime) -> bool:
+    """Insert the run's first row unless ``run_id`` exists; True when this call inserted it."""
+    claimed = store.query(
+        "INSERT INTO git_collection_runs (run_id, started_at, status, settings, data_source, "
+        "pid, hostname, heartbeat_at, _version) VALUES (?, ?, 'running', '{}', ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+        [run_id, now, data_source, os.getpid(), socket.gethostname(), now, next_version()],
+    )
+    return bool(claimed)
 
 
 def _pid_alive(pid: int) -> bool:
