@@ -19,6 +19,7 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -288,6 +289,7 @@ def _stream(
             feeder = _feed(proc, stdin) if stdin is not None else None
             try:
                 assert proc.stdout is not None
+                _widen_pipe(proc.stdout.fileno())
                 for batch in parse_stream(repo.id, proc.stdout, batch_size, _READ_CHUNK):
                     if stop.is_set():
                         raise Interrupted("mining stopped")
@@ -302,6 +304,17 @@ def _stream(
                     proc.wait()
                 if feeder is not None:
                     feeder.join(timeout=5)
+
+
+def _widen_pipe(fd: int) -> None:
+    """Give git a 1 MiB pipe (Linux; 64 KiB by default) so it keeps diffing while we parse
+    or write a batch instead of blocking on a full pipe. Best effort elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import fcntl
+
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
