@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -69,16 +68,14 @@ def collect_cmd(
     Example: forgelens collect git:. https://github.com/pallets/click.git --since 2024-01-01
     """
     settings = get_settings()
-    opts = CollectOptions(
+    opts = CollectOptions.from_settings(
+        settings,
         since=parse_when(since),
         until=parse_when(until),
         branches=branch or [],
         full=full,
         jobs=jobs or (os.cpu_count() or 1),
         batch_size=batch_size,
-        cache_dir=settings.cache_dir,
-        flush_seconds=settings.run_flush_seconds,
-        stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
         api_url=api_url,
         extra={
             "api": api,

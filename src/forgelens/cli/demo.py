@@ -27,11 +27,7 @@ def demo(
     settings = get_settings()
     store = store_for(db)
     progress = RichProgress("commits")
-    opts = GitCollectOptions(
-        jobs=os.cpu_count() or 1,
-        cache_dir=settings.cache_dir,
-        flush_seconds=settings.run_flush_seconds,
-    )
+    opts = GitCollectOptions.from_settings(settings, jobs=os.cpu_count() or 1)
     try:
         summary = run_demo(store, opts, progress, repo)
     finally:

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Self
 
+from forgelens.config import Settings
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
@@ -34,6 +36,17 @@ class GitCollectOptions:
     flush_seconds: float = 5.0
     stuck_after: timedelta = timedelta(hours=2)
     sink: Sink | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **values: Any) -> Self:
+        """Options taking the cache directory, counter flush interval and stuck-run age from
+        ``settings``; ``values`` set the rest."""
+        return cls(
+            cache_dir=settings.cache_dir,
+            flush_seconds=settings.run_flush_seconds,
+            stuck_after=timedelta(seconds=settings.stuck_run_after_seconds),
+            **values,
+        )
 
 
 @dataclass
