@@ -20,11 +20,12 @@ from forgelens.cli._common import (
     store_for,
 )
 from forgelens.errors import BadInput, ForgelensError
-from forgelens.pipeline_runs.execute import parse_assignments, run_and_measure
+from forgelens.pipeline_runs.execute import Execution, parse_assignments, run_and_measure
 from forgelens.pipeline_runs.prompter import Prompter
 from forgelens.pipeline_runs.recorder import load_history, record_runs, stored_run_ids
 from forgelens.pipeline_runs.reports import build_report, load_rows, rows_from_history
 from forgelens.pipeline_runs.sampler import sample_system
+from forgelens.pipeline_runs.self_record import free_run_id
 from forgelens.pipeline_runs.validate import PipelineRunInvalid, validate_runs
 from forgelens.store import Store
 
@@ -119,6 +120,7 @@ def record_cmd(
     if set_ and not exec_:
         raise BadInput("--set goes with --exec; put the fields in the -i file instead")
     exit_status, notes = 0, []
+    execution: Execution | None = None
     if exec_:
         base = _read_json(input_file) if input_file else {}
         if not isinstance(base, dict):
@@ -137,6 +139,11 @@ def record_cmd(
             _say("nothing recorded")
             return
     store = _open(db, dry_run)
+    if execution is not None and store is not None and not execution.run_id_given:
+        # the command may have recorded a run of its own in the same second (forgelens collect
+        # does): the measured run takes the next free second, as forgelens's own runs do
+        assert execution.started_at is not None
+        data["run_id"] = free_run_id(store, execution.started_at)
     try:
         _record(store, data, origin, notes, output, dry_run, upsert, pipeline)
     finally:

@@ -39,6 +39,8 @@ class Execution:
     obj: dict[str, Any]
     exit_status: int
     notes: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    run_id_given: bool = False  # the caller set run_id (--set or -i); else it is the start time
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
@@ -149,4 +151,4 @@ def run_and_measure(
                 f"{key} not reported by the command (write it to ${METRICS_ENV} or pass --set "
                 f"{key}=...): recorded as {value}"
             )
-    return Execution(obj, code, notes)
+    return Execution(obj, code, notes, started_at, run_id_given="run_id" in (base or {}))
