@@ -39,6 +39,7 @@ from forgelens.store import Store
 RULES = ("label", "conventional_commit", "linked_issue", "branch", "title", "none")
 AI_RULE = "embedding"
 _WORK = "_fl_ai"
+_EMBED_CHUNK = 256
 _CONV = re.compile(r"^\s*([a-z]+)(\([^)]*\))?!?:\s*", re.IGNORECASE)
 _PR_REF = re.compile(r"\s*\(#\d+\)\s*$")
 _CONV_CLASS = {
@@ -143,10 +144,11 @@ def _embeddings(
     found = vectors.get_vectors(rt.CACHE, list(keys))
     stats.cached += len(found)
     todo = [k for k in keys if k not in found]
-    if todo:
-        computed = rt.embedder().embed([keys[k] for k in todo])
-        stats.embedded += len(todo)
-        rows = [{"id": k, "vector": v.tolist()} for k, v in zip(todo, computed, strict=True)]
+    for start in range(0, len(todo), _EMBED_CHUNK):  # cached as we go: an interrupted run
+        chunk = todo[start : start + _EMBED_CHUNK]  # keeps its work, Milvus is never idle long
+        computed = rt.embedder().embed([keys[k] for k in chunk])
+        stats.embedded += len(chunk)
+        rows = [{"id": k, "vector": v.tolist()} for k, v in zip(chunk, computed, strict=True)]
         vectors.upsert(rt.CACHE, rows)
         found.update((r["id"], r["vector"]) for r in rows)
     return found
