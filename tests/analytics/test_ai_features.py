@@ -6,6 +6,8 @@ fail in CI.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -165,14 +167,25 @@ def test_learn_adds_confident_prs_as_examples_once(store: Store, tmp_path: Path)
     assert again.ai["embedded"] == 0
 
 
-def test_cli_option_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_runs_reuse_the_database_across_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
     store = open_store(url)
     write_prs(store, {**FEATURES, **FIXES})
     store.close()
     assert main(["analyze", "what-shipped", "--db", url, "--ai-features", "-f", "json"]) == 0
-    out = capsys.readouterr().out
-    assert '"embedding classified"' in out
+    first = {r["what"]: r["value"] for r in json.loads(capsys.readouterr().out)}
+    assert first["embedding classified"] == 6
+    # a second process opens the Milvus Lite database the first one wrote
+    cmd = [sys.executable, "-m", "forgelens", "analyze", "all", "--db", url, "--ai-features"]
+    done = subprocess.run(
+        [*cmd, "--force-refresh", "-f", "json"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    again = {r["what"]: r["value"] for r in json.loads(done.stdout)}
+    assert again["embedding embedded"] == 0
+    assert again["embedding classified"] == 6
     assert main(["analyze", "all", "--db", url, "--ai-learn"]) == 2
     assert "--ai-learn goes with --ai-features" in capsys.readouterr().err
 

@@ -157,8 +157,9 @@ class VectorStore:
         from pymilvus import MilvusClient
 
         uri.parent.mkdir(parents=True, exist_ok=True)
+        self._uri = str(uri)
         try:
-            self._client = MilvusClient(str(uri))
+            self._client = MilvusClient(self._uri)
         except Exception as exc:  # pymilvus raises its own tree; translated here only
             raise StoreError(f"Milvus Lite cannot open {uri}: {exc}") from exc
         for name in (EXAMPLES, CACHE):
@@ -172,9 +173,16 @@ class VectorStore:
                     vector_field_name="vector",
                     metric_type="COSINE",
                 )
+            else:  # a database from an earlier process: its collections start released
+                self._client.load_collection(name)
 
     def close(self) -> None:
+        """Close the client and stop Milvus Lite's in-process server for this database, which
+        holds a lock on its directory until then (another process could not open it)."""
+        from milvus_lite.server_manager import server_manager_instance
+
         self._client.close()
+        server_manager_instance.release_server(self._uri)
 
     def get_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
