@@ -22,6 +22,7 @@ from forgelens.analytics.ai_features import learned_label, normalise_title, vote
 from forgelens.cli import main
 from forgelens.errors import BadInput
 from forgelens.store import Store, open_store
+from tests.analytics.test_postgres import pg  # noqa: F401 - the PostgreSQL fixture
 from tests.conftest import require_service
 
 T0 = datetime(2026, 3, 10, 9, tzinfo=UTC)
@@ -209,3 +210,18 @@ def test_unknown_weak_rule_is_refused(store: Store) -> None:
     cfg = AnalyticsConfig(ai_features=True, ai_weak_rules=["title", "hunch"])
     with pytest.raises(BadInput, match="hunch"):
         analyze(store, AnalyzeOptions(config=cfg))
+
+
+@pytest.mark.integration
+def test_postgresql_gives_the_same_classes(
+    store: Store,
+    pg: Any,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    titles = {**FEATURES, **FIXES, **CONFIDENT}
+    milvus = tmp_path / "shared.milvus.db"
+    for target in (store, pg):
+        write_prs(target, titles)
+        run(target, ai_store=milvus)
+    assert features(pg) == features(store)
+    assert {rule for rule, _ in features(pg).values()} == {"embedding", "conventional_commit"}
