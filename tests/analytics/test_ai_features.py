@@ -206,10 +206,23 @@ def test_titles_are_normalised_and_learned_labels_follow_the_prefix() -> None:
     assert learned_label("Bump x", 0.1, 0.5) == "other"
 
 
-def test_unknown_weak_rule_is_refused(store: Store) -> None:
+def test_settings_out_of_range_are_refused(store: Store) -> None:
     cfg = AnalyticsConfig(ai_features=True, ai_weak_rules=["title", "hunch"])
     with pytest.raises(BadInput, match="hunch"):
         analyze(store, AnalyzeOptions(config=cfg))
+    cfg = AnalyticsConfig(ai_features=True, ai_neighbours=0)
+    with pytest.raises(BadInput, match="ai_neighbours"):
+        analyze(store, AnalyzeOptions(config=cfg))
+
+
+def test_no_weak_rules_means_nothing_to_reclassify(store: Store, tmp_path: Path) -> None:
+    write_prs(store, {**FEATURES, **CONFIDENT})
+    cfg = AnalyticsConfig(ai_features=True, ai_weak_rules=[])
+    opts = AnalyzeOptions(config=cfg, ai_learn=True, ai_store=tmp_path / "m.milvus.db")
+    result = analyze(store, opts)
+    assert result.ai["weak"] == 0
+    assert result.ai["learned"] == 5  # every PR's rule counts as confident then
+    assert "embedding" not in {rule for rule, _ in features(store).values()}
 
 
 @pytest.mark.integration

@@ -32,6 +32,7 @@ from forgelens.analytics import _ai_runtime as rt
 from forgelens.analytics import _sql
 from forgelens.analytics._ai_examples import seed_examples
 from forgelens.analytics._ctx import PR, RISK, Ctx
+from forgelens.analytics.config import AnalyticsConfig
 from forgelens.config import get_settings
 from forgelens.errors import BadInput
 from forgelens.store import Store
@@ -84,30 +85,35 @@ def default_store_path(store: Store) -> Path:
     return get_settings().cache_dir / "ai" / f"{key}.milvus.db"
 
 
-def check(weak_rules: Sequence[str]) -> None:
-    """Fail early (before any phase runs) on a missing extra or an unknown rule."""
-    bad = sorted(set(weak_rules) - set(RULES))
+def check(cfg: AnalyticsConfig) -> None:
+    """Fail early (before any phase runs) on a missing extra or a setting out of range."""
+    bad = sorted(set(cfg.ai_weak_rules) - set(RULES))
     if bad:
         raise BadInput(
             f"ai_weak_rules: unknown rule(s) {', '.join(bad)}; known: {', '.join(RULES)}"
         )
+    if cfg.ai_neighbours < 1 or cfg.ai_learn_limit < 0:
+        raise BadInput("ai_neighbours must be at least 1 and ai_learn_limit at least 0")
     rt.require_extra()
+
+
+def _rules_sql(ctx: Ctx, rules: Sequence[str]) -> str:
+    return ", ".join(ctx.lit(r) for r in rules) or "NULL"
 
 
 def classify(ctx: Ctx, store_path: Path | None = None, *, learn: bool = False) -> AiStats:
     """Re-classify this run's weak PRs in ``_fl_risk`` by their nearest labelled examples."""
     cfg = ctx.config
-    check(cfg.ai_weak_rules)
+    check(cfg)
     stats = AiStats()
     vectors = rt.VectorStore(store_path or default_store_path(ctx.store))
     try:
         _ensure_seed_examples(vectors, stats)
         if learn:
             _learn(ctx, vectors, stats)
-        weak = ", ".join(ctx.lit(r) for r in cfg.ai_weak_rules)
         rows = ctx.store.query(
             f"SELECT r.pk, b.title FROM {RISK} r JOIN {PR} b ON b.pk = r.pk "
-            f"WHERE r.feature_rule IN ({weak}) ORDER BY r.pk"
+            f"WHERE r.feature_rule IN ({_rules_sql(ctx, cfg.ai_weak_rules)}) ORDER BY r.pk"
         )
         stats.weak = len(rows)
         rows = [(pk, text) for pk, title in rows if (text := normalise_title(title))]
@@ -201,7 +207,7 @@ def learned_label(title: str, confidence: float, threshold: float) -> str:
 
 def _learn(ctx: Ctx, vectors: rt.VectorStore, stats: AiStats) -> None:
     cfg = ctx.config
-    weak = ", ".join(ctx.lit(r) for r in cfg.ai_weak_rules)
+    not_confident = _rules_sql(ctx, [*cfg.ai_weak_rules, AI_RULE])
     limit = int(cfg.ai_learn_limit)
     rows = ctx.store.query(
         f"""
@@ -211,7 +217,7 @@ def _learn(ctx: Ctx, vectors: rt.VectorStore, stats: AiStats) -> None:
                     PARTITION BY r.feature_confidence >= {cfg.feature_threshold}
                     ORDER BY b.created_at DESC, b.pk) AS rn
             FROM {RISK} r JOIN {PR} b ON b.pk = r.pk
-            WHERE r.feature_rule NOT IN ({weak}, {ctx.lit(AI_RULE)})
+            WHERE r.feature_rule NOT IN ({not_confident})
         ) t WHERE rn <= {limit}
         """
     )
