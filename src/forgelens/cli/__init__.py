@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from forgelens import __version__
 from forgelens.cli._common import err_console
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="forgelens", standalone_mode=True)
     except ForgelensError as exc:
         err_console.print(
-            f"[bold red]error:[/] {redact(exc.message)}", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {escape(redact(exc.message))}", highlight=False, soft_wrap=True
         )
         return exc.exit_code
     except SystemExit as exc:
