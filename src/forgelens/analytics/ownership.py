@@ -15,7 +15,12 @@ from pathlib import Path
 
 from forgelens.analytics._ctx import SNAP_FILES, Ctx
 from forgelens.analytics._sync import write_changed
-from forgelens.analytics.engineer_lens import first_window_day, in_snapshot, windows_sql
+from forgelens.analytics.engineer_lens import (
+    first_window_day,
+    in_snapshot,
+    snapshot_scope,
+    windows_sql,
+)
 from forgelens.analytics.identity import email_alias
 from forgelens.errors import SourceError
 
@@ -61,8 +66,7 @@ def write_ownership(ctx: Ctx) -> None:
               AND tot.window_days = per.window_days AND tot.path = per.path
             WHERE tot.total > 0
             """,
-            f"{t}.end_date = {end} "
-            f"AND {in_snapshot(SNAP_FILES, f'{t}.repo_name', 'path', f'{t}.file_path')}",
+            snapshot_scope(ctx, t, SNAP_FILES, "path", "file_path"),
         )
 
 

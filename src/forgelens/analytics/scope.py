@@ -253,6 +253,7 @@ def build_dirty_periods(ctx: Ctx) -> None:
 
 
 def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
+    cfg_hash = ctx.config.config_hash()
     rows = [
         {
             "repo_name": p.repo_name,
@@ -260,7 +261,7 @@ def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
             "repository_id": p.repository_id,
             "watermark": p.watermark,
             "end_date": ctx.end_date,
-            "config_hash": ctx.config.config_hash(),
+            "config_hash": cfg_hash,
             "analyzed_at": ctx.now,
         }
         for p in plans
