@@ -29,6 +29,9 @@ def write_changed(
     """
     store = ctx.store
     cols = [*keys, *values, *STAMP]
+    if not store.query(f"SELECT 1 FROM {table} WHERE {scope} LIMIT 1"):
+        _sql.insert_select(store, table, cols, select_sql)  # nothing to compare with
+        return
     ctx.work(NEW_ROWS, f"SELECT * FROM ({select_sql}) q ({', '.join(cols)})")
     same_key = " AND ".join(f"n.{k} = {table}.{k}" for k in keys)
     _sql.run(

@@ -134,15 +134,19 @@ def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
 def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> None:
     """``_fl_repos`` and ``_fl_dirty`` (the PRs to recompute)."""
     active = [p for p in plans if p.mode != "skip"]
-    values = " UNION ALL ".join(
-        f"SELECT {ctx.lit(p.repository_id)} AS repository_id, {ctx.lit(p.repo_name)} AS repo_name, "
-        f"{ctx.lit(p.mode)} AS mode, CAST({p.old_watermark} AS BIGINT) AS old_wm, "
-        f"{ctx.lit(p.snapshot_all)} AS snap_all"
+    rows = ", ".join(
+        f"({ctx.lit(p.repository_id)}, {ctx.lit(p.repo_name)}, {ctx.lit(p.mode)}, "
+        f"CAST({p.old_watermark} AS BIGINT), {ctx.lit(p.snapshot_all)})"
         for p in active
-    ) or (
-        "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
-        "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
-        "WHERE 1 = 0"
+    )
+    values = (
+        f"SELECT * FROM (VALUES {rows}) v (repository_id, repo_name, mode, old_wm, snap_all)"
+        if rows
+        else (
+            "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
+            "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
+            "WHERE 1 = 0"
+        )
     )
     ctx.work(REPOS, values)
     newer = " UNION ".join(
