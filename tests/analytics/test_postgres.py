@@ -21,7 +21,7 @@ from forgelens.store._common import CURSOR_SQL, cursor_row
 from forgelens.store._dialect import create_table_sql, quote
 from forgelens.store.schema import TABLES, TableSpec
 from tests.analytics.test_analyze import GH, T0, base_records
-from tests.analytics.test_sync import COMPARED, rows
+from tests.analytics.test_sync import COMPARED, pr, pr_file, rows
 from tests.conftest import require_service
 
 psycopg = pytest.importorskip("psycopg")
@@ -194,29 +194,7 @@ def dataset() -> list[Any]:
 
 def later_records() -> list[Any]:
     """A PR opened after the first analysis: it changes ownership, daily and window rows."""
-    return [
-        R.PullRequest(
-            repository_id=GH,
-            number=5,
-            title="feat: login audit",
-            state="merged",
-            created_at=T0 + timedelta(days=5),
-            updated_at=T0 + timedelta(days=5),
-            author="carol",
-            merged_at=T0 + timedelta(days=5, hours=3),
-            base_ref="main",
-            head_ref="feature/audit",
-            forge_id="x10",
-        ),
-        R.PrFile(
-            repository_id=GH,
-            pr_number=5,
-            path="src/auth/login.py",
-            additions=12,
-            deletions=1,
-            change_type="modified",
-        ),
-    ]
+    return [pr(5, "carol", 5, title="feat: login audit"), pr_file(5, "src/auth/login.py", 12)]
 
 
 def test_postgres_and_duckdb_agree(pg: PgAdapter, store: Store) -> None:
