@@ -41,7 +41,8 @@ def _p50(expr: str) -> str:
 
 
 def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
-    """Weekly rows; ``week_filter`` (with ``{week}``) limits the weeks recomputed."""
+    """Weekly rows; ``week_filter`` (on ``{week}`` and ``{day}``, the PR's week and UTC day)
+    limits the weeks recomputed."""
     h = _sql.hours_between
     merged = f"""
         SELECT {repo} AS repo_name, {team} AS team, f.merged_week AS week_start,
@@ -53,12 +54,12 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
                  ELSE {h("f.created_at", "f.merged_at")} END AS merge_h,
             f.reviewed, f.review_rounds
         FROM {source} WHERE f.is_merged AND f.counted
-            AND {week_filter.format(week="f.merged_week")}
+            AND {week_filter.format(week="f.merged_week", day="f.merged_day")}
     """
     opened = f"""
         SELECT {repo} AS repo_name, {team} AS team, {_sql.utc_week("f.created_at")} AS week_start
         FROM {source} WHERE f.counted
-            AND {week_filter.format(week=_sql.utc_week("f.created_at"))}
+            AND {week_filter.format(week=_sql.utc_week("f.created_at"), day="f.created_day")}
     """
     return f"""
         WITH m AS ({merged}), o AS ({opened}),
@@ -92,11 +93,16 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
 
 def write_delivery(ctx: Ctx) -> None:
     store = ctx.store
-    in_dirty = (
+    # The first dirty week bounds the days read: a cheap filter before the per-row weeks.
+    first = store.query(f"SELECT min(week_start) FROM {DIRTY_WEEKS}")[0][0]
+    if first is None:
+        return
+    since = f"{{day}} >= {ctx.lit(first)} AND "
+    in_dirty = since + (
         f"EXISTS (SELECT 1 FROM {DIRTY_WEEKS} d WHERE d.repo_name = f.repo_name "
         "AND d.week_start = {week})"
     )
-    dirty_week = f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    dirty_week = since + f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
     teams = f"""
         pr_facts f
         JOIN repositories rr ON rr.id = f.repository_id

@@ -112,7 +112,7 @@ def analyze(
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
             overrides = Overrides.load(opts.identities_file, opts.mailmaps)
-            ident = resolve_identities(store, overrides, opts.config.bots)
+            ident = resolve_identities(store, overrides, opts.config.bots, full=opts.force_refresh)
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
             if opts.force_refresh:

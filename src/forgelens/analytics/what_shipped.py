@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import DIRTY, PR, REV, RISK, Ctx
+from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, PR, REV, RISK, Ctx
 
 REPO_PRS_COLUMNS = [
     "repo_name",
@@ -80,6 +80,11 @@ def write_what_shipped(ctx: Ctx) -> int:
     def j(expr: str) -> str:
         return _sql.as_json(store, expr)
 
+    # The dirty PRs' first day (old or new row) bounds the rows to replace: a cheap filter
+    # before the key match, for the common case of recent PRs in a large table.
+    first = store.query(f"SELECT min(day) FROM {DIRTY_DAYS}")[0][0]
+    since = f"CAST({ctx.lit(f'{first} 00:00:00+00:00')} AS TIMESTAMP WITH TIME ZONE)"
+    match = MATCH if first is None else f"{{t}}.created_at >= {since} AND {MATCH}"
     with store.transaction():
         _sql.replace_select(
             store,
@@ -93,7 +98,7 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.stamp()}
             {_JOINS}
             """,
-            MATCH,
+            match,
         )
         _sql.replace_select(
             store,
@@ -112,6 +117,6 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.version}, 'analytics'
             {_JOINS}
             """,
-            MATCH,
+            match,
         )
     return ctx.count(PR)
