@@ -162,7 +162,9 @@ def collect_git(
         # a store that has a bulk-load mode (DuckDB) uses it while the commits stream in
         bulk = getattr(store, "bulk_load", None)
         for repo in repos:
-            with bulk() if bulk else contextlib.nullcontext():
+            # every commit is mined once per run: its rows never repeat a key
+            loading = bulk(new_keys=("commits", "commit_files")) if bulk else None
+            with loading or contextlib.nullcontext():
                 commits, files = collect_repo(store, repo, opts, run, progress)
             total_commits += commits
             total_files += files
