@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from forgelens.errors import BadInput
+from forgelens.errors import BadInput, StoreError
 from forgelens.store import Store, open_store
 from tests.conftest import git
 from tests.sources.test_git import (
@@ -118,8 +118,26 @@ def test_since_until_and_branch_select_history(
 def test_bulk_load_settings_are_restored_after_a_collection(
     store: Store, rich_repo: Path, tmp_path: Path
 ) -> None:
-    before = store.query("SELECT current_setting('threads')")
+    settings = "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
+    before = store.query(settings)
     store.execute("SET threads = 2")
+    store.execute("SET checkpoint_threshold = '32MB'")
     collect(store, rich_repo, tmp_path)
-    assert store.query("SELECT current_setting('threads')") == [(2,)]
+    assert store.query(settings) == store.query("SELECT 2, '30.5 MiB'")
     store.execute(f"SET threads = {before[0][0]}")
+    store.execute(f"SET checkpoint_threshold = '{before[0][1]}'")
+
+
+def test_a_bulk_load_into_an_empty_table_never_overwrites_silently(store: Store) -> None:
+    """``new_keys`` inserts without looking for stored rows: a repeated key must fail, and
+    once the load is over (or into a table that had rows) writes are upserts again."""
+    row = {"repository_id": "git:r", "sha": "a" * 40, "path": "p", "additions": 1}
+    bulk = store.bulk_load  # type: ignore[attr-defined]  # the fixture is DuckDB
+    with bulk(new_keys=["commit_files"]):
+        store.upsert("commit_files", [row], version=1)
+        with pytest.raises(StoreError):
+            store.upsert("commit_files", [{**row, "additions": 2}], version=2)
+    store.upsert("commit_files", [{**row, "additions": 3}], version=3)
+    with bulk(new_keys=["commit_files"]):  # the table has rows now: an upsert
+        store.upsert("commit_files", [{**row, "additions": 4}], version=4)
+    assert store.query("SELECT additions FROM commit_files") == [(4,)]

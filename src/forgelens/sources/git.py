@@ -381,6 +381,7 @@ def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
     def work(cmd: list[str], stdin: bytes | None) -> None:
         try:
             for batch in _stream(repo, cmd, stdin, opts.batch_size, stop):
+                batch.seal()  # Arrow, not Python objects, waits in the queue
                 while not stop.is_set():
                     try:
                         out.put(batch, timeout=0.2)

@@ -14,7 +14,6 @@ or ``<adds>\\t<dels>\\t`` then old and new paths). Merge commits have no entries
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import IO, Any
 
 import pyarrow as pa
@@ -35,11 +34,15 @@ CHANGE_TYPES = {
     "U": "unmerged",
     "X": "unknown",
 }
-_TS = pa.timestamp("us", tz="UTC")
 
 
 class MinedBatch:
-    """The columns of ``commits`` and ``commit_files`` for a run of parsed commits."""
+    """The columns of ``commits`` and ``commit_files`` for a run of parsed commits.
+
+    The parser appends to Python lists; :meth:`seal` turns them into Arrow columns (several
+    times smaller than the lists' str and int objects) and drops the lists, so a batch waiting
+    in the miner's hand-off queue holds only Arrow buffers.
+    """
 
     def __init__(self, repo_id: str) -> None:
         self.repo_id = repo_id
@@ -48,7 +51,7 @@ class MinedBatch:
         self.merge: list[bool] = []
         self.author_name: list[str | None] = []
         self.author_email: list[str | None] = []
-        self.authored_at: list[int | None] = []  # epoch seconds
+        self.authored_at: list[int | None] = []  # epoch microseconds
         self.committer_name: list[str | None] = []
         self.committer_email: list[str | None] = []
         self.committed_at: list[int | None] = []
@@ -62,23 +65,38 @@ class MinedBatch:
         self.f_kind: list[str] = []
         self.f_add: list[int | None] = []
         self.f_del: list[int | None] = []
+        self._sealed: tuple[pa.Table, pa.Table] | None = None
 
     def __len__(self) -> int:
-        return len(self.sha)
+        return self._sealed[0].num_rows if self._sealed else len(self.sha)
 
     @property
     def file_count(self) -> int:
-        return len(self.f_sha)
+        return self._sealed[1].num_rows if self._sealed else len(self.f_sha)
 
-    def tables(self, version: int, source: str) -> tuple[pa.Table, pa.Table]:
-        """Arrow tables for ``commits`` and ``commit_files``, columns in the store's order."""
+    def seal(self) -> None:
+        """Convert the parsed columns to Arrow now and release the Python lists."""
+        if self._sealed is None:
+            sealed = self._columns()
+            for value in vars(self).values():
+                if isinstance(value, list):
+                    value.clear()
+            self._sealed = sealed
+
+    def _columns(self) -> tuple[pa.Table, pa.Table]:
+        """Arrow tables of the parsed columns (``_version`` and ``_source`` left out)."""
+        if self._sealed is not None:
+            return self._sealed
         n, m = len(self.sha), len(self.f_sha)
         commits: dict[str, Sequence[Any]] = {
+            "repository_id": [self.repo_id] * n,
             "sha": self.sha,
             "author_name": self.author_name,
             "author_email": self.author_email,
+            "authored_at": self.authored_at,
             "committer_name": self.committer_name,
             "committer_email": self.committer_email,
+            "committed_at": self.committed_at,
             "message": self.message,
             "additions": self.additions,
             "deletions": self.deletions,
@@ -86,11 +104,8 @@ class MinedBatch:
             "is_merge": self.merge,
             "parents": self.parents,
         }
-        times = {
-            "authored_at": pa.array(self.authored_at, pa.timestamp("s", tz="UTC")).cast(_TS),
-            "committed_at": pa.array(self.committed_at, pa.timestamp("s", tz="UTC")).cast(_TS),
-        }
         files: dict[str, Sequence[Any]] = {
+            "repository_id": [self.repo_id] * m,
             "sha": self.f_sha,
             "path": self.f_path,
             "additions": self.f_add,
@@ -98,78 +113,84 @@ class MinedBatch:
             "change_type": self.f_kind,
             "old_path": self.f_old,
         }
-        return (
-            _table("commits", n, commits, times, version, source, self.repo_id),
-            _table("commit_files", m, files, {}, version, source, self.repo_id),
+        return _table("commits", commits), _table("commit_files", files)
+
+    def tables(self, version: int, source: str) -> tuple[pa.Table, pa.Table]:
+        """Arrow tables for ``commits`` and ``commit_files``, columns in the store's order."""
+        commits, files = self._columns()
+        return _stamp("commits", commits, version, source), _stamp(
+            "commit_files", files, version, source
         )
 
     def records(self) -> list[tuple[Commit, list[CommitFile]]]:
         """The same data as records (for sinks and tests; slower than :meth:`tables`)."""
+        commits, files = (t.to_pydict() for t in self._columns())
         out: list[tuple[Commit, list[CommitFile]]] = []
         by_sha: dict[str, list[CommitFile]] = {}
-        for i, sha in enumerate(self.f_sha):
+        for i, sha in enumerate(files["sha"]):
             by_sha.setdefault(sha, []).append(
                 CommitFile(
                     self.repo_id,
                     sha,
-                    self.f_path[i],
-                    self.f_add[i],
-                    self.f_del[i],
-                    self.f_kind[i],
-                    self.f_old[i],
+                    files["path"][i],
+                    files["additions"][i],
+                    files["deletions"][i],
+                    files["change_type"][i],
+                    files["old_path"][i],
                 )
             )
-        for i, sha in enumerate(self.sha):
+        for i, sha in enumerate(commits["sha"]):
+            parents = commits["parents"][i]
             commit = Commit(
                 repository_id=self.repo_id,
                 sha=sha,
-                author_name=self.author_name[i],
-                author_email=self.author_email[i],
-                authored_at=_when(self.authored_at[i]),
-                committer_name=self.committer_name[i],
-                committer_email=self.committer_email[i],
-                committed_at=_when(self.committed_at[i]),
-                message=self.message[i],
-                additions=self.additions[i],
-                deletions=self.deletions[i],
-                files_changed=self.files_changed[i],
-                is_merge=self.merge[i],
-                parents=self.parents[i][2:-2].split('", "') if self.parents[i] != "[]" else [],
+                author_name=commits["author_name"][i],
+                author_email=commits["author_email"][i],
+                authored_at=commits["authored_at"][i],
+                committer_name=commits["committer_name"][i],
+                committer_email=commits["committer_email"][i],
+                committed_at=commits["committed_at"][i],
+                message=commits["message"][i],
+                additions=commits["additions"][i],
+                deletions=commits["deletions"][i],
+                files_changed=commits["files_changed"][i],
+                is_merge=commits["is_merge"][i],
+                parents=parents[2:-2].split('", "') if parents != "[]" else [],
             )
             out.append((commit, by_sha.get(sha, [])))
         return out
 
 
-def _when(epoch: int | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+def _table(name: str, values: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """The columns of ``values`` as an Arrow table typed like the store's ``name``.
+
+    Only ``pa.array`` conversions: no compute kernel (cast, take), whose first use loads
+    Arrow's compute library and function registry (about 10 MB) into the collector.
+    """
+    cols = [
+        (col, pa.array(values[col], ARROW_TYPES[logical]))
+        for col, logical in writable_columns(TABLES[name])
+        if col in values
+    ]
+    return pa.Table.from_arrays([a for _, a in cols], names=[c for c, _ in cols])
 
 
-def _table(
-    name: str,
-    n: int,
-    values: Mapping[str, Sequence[Any]],
-    arrays: dict[str, pa.Array],
-    version: int,
-    source: str,
-    repo_id: str,
-) -> pa.Table:
-    cols: list[pa.Array] = []
+def _stamp(name: str, table: pa.Table, version: int, source: str) -> pa.Table:
+    """``table`` with the store's bookkeeping columns, every column in the store's order."""
+    n = table.num_rows
+    extra = {
+        "_version": pa.array([version] * n, pa.int64()),
+        "_source": pa.array([source] * n, pa.string()),
+    }
+    cols: list[pa.Array | pa.ChunkedArray] = []
     names: list[str] = []
     for col, logical in writable_columns(TABLES[name]):
-        typ = ARROW_TYPES[logical]
-        if col in arrays:
-            arr = arrays[col]
-        elif col in values:
-            arr = pa.array(values[col], typ)
-        elif col == "repository_id":
-            arr = pa.array([repo_id], typ).take(pa.array([0] * n, pa.int32()))
-        elif col == "_version":
-            arr = pa.array([version] * n, typ)
-        elif col == "_source":
-            arr = pa.array([source], typ).take(pa.array([0] * n, pa.int32()))
+        if col in extra:
+            cols.append(extra[col])
+        elif col in table.column_names:
+            cols.append(table.column(col))
         else:
-            arr = pa.nulls(n, typ)
-        cols.append(arr)
+            cols.append(pa.nulls(n, ARROW_TYPES[logical]))
         names.append(col)
     return pa.Table.from_arrays(cols, names=names)
 
@@ -258,10 +279,10 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
         out.merge.append(len(parents) > 1)
         out.author_name.append(fields[2] or None)
         out.author_email.append(fields[3] or None)
-        out.authored_at.append(int(fields[4]) if fields[4] else None)
+        out.authored_at.append(int(fields[4]) * 1_000_000 if fields[4] else None)
         out.committer_name.append(fields[5] or None)
         out.committer_email.append(fields[6] or None)
-        out.committed_at.append(int(fields[7]) if fields[7] else None)
+        out.committed_at.append(int(fields[7]) * 1_000_000 if fields[7] else None)
         out.message.append(fields[8].rstrip("\n") if len(fields) > 8 else "")
         out.additions.append(total_add)
         out.deletions.append(total_del)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import defaultdict
@@ -19,6 +20,7 @@ from forgelens.store import _dialect
 from forgelens.store._common import as_batch
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 
+_BULK_CHECKPOINT = "4MB"  # WAL size that triggers a checkpoint during bulk_load()
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
 
 
@@ -34,14 +36,17 @@ def _translate(exc: duckdb.Error, path: Path) -> StoreError:
     return StoreError(f"DuckDB store {path}: {text.splitlines()[0]}")
 
 
-def _upsert_sql(table: str, spec: TableSpec, cols: list[str]) -> tuple[str, str | None]:
+def _upsert_sql(
+    table: str, spec: TableSpec, cols: list[str], *, new_keys: bool = False
+) -> tuple[str, str | None]:
     """(insert, update) statements that upsert the registered ``_fl_batch`` into ``table``.
 
     The batch is deduplicated on the key (the newest ``_version`` wins). The insert adds the
     rows whose key is new (an anti-join); the update, needed only when fewer rows were
     inserted than the batch holds, overwrites existing rows unless their ``_version`` is
     newer. A fresh collection thus only inserts, which is much cheaper in DuckDB than
-    ``INSERT ... ON CONFLICT`` on a primary-key index.
+    ``INSERT ... ON CONFLICT`` on a primary-key index. With ``new_keys`` (see ``bulk_load``)
+    the insert skips the anti-join, which scans the whole table on every batch.
     """
     q = _dialect.quote
     col_list = ", ".join(q(c) for c in cols)
@@ -49,10 +54,9 @@ def _upsert_sql(table: str, spec: TableSpec, cols: list[str]) -> tuple[str, str 
     order = "_version DESC" if "_version" in cols else keys
     batch = f"(SELECT DISTINCT ON ({keys}) {col_list} FROM _fl_batch ORDER BY {keys}, {order}) AS b"
     match = " AND ".join(f"t.{q(k)} = b.{q(k)}" for k in spec.key)
-    insert = (
-        f"INSERT INTO {q(table)} ({col_list}) SELECT {col_list} FROM {batch} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})"
-    )
+    insert = f"INSERT INTO {q(table)} ({col_list}) SELECT {col_list} FROM {batch}"
+    if not new_keys:
+        insert += f" WHERE NOT EXISTS (SELECT 1 FROM {q(table)} AS t WHERE {match})"
     updates = ", ".join(f"{q(c)} = b.{q(c)}" for c in cols if c not in spec.key)
     if not updates:
         return insert, None
@@ -79,6 +83,7 @@ class DuckDBStore:
             raise _translate(exc, self.path) from exc
         self._lock = threading.RLock()
         self._depth = 0
+        self._new_keys: set[str] = set()  # tables bulk_load() fills with keys not stored yet
 
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
@@ -194,27 +199,49 @@ class DuckDBStore:
         with self._lock, self.transaction():
             self._con.register("_fl_batch", batch)
             try:
-                insert, update = _upsert_sql(table, spec, cols)
+                insert, update = _upsert_sql(table, spec, cols, new_keys=table in self._new_keys)
                 inserted = self._run(insert).fetchone()
                 if update and (inserted[0] if inserted else 0) < batch.num_rows:
                     self._run(update)  # some keys existed (or the batch repeats a key)
-            finally:
-                self._con.unregister("_fl_batch")
+            finally:  # in a transaction a failed statement aborted, this fails too: say why
+                with contextlib.suppress(duckdb.Error):
+                    self._con.unregister("_fl_batch")
         return int(batch.num_rows)
 
     @contextmanager
-    def bulk_load(self) -> Iterator[None]:
-        """Settings for a long stream of small batch writes (a git collection): one DuckDB
-        thread, so the writes neither compete with the git processes for cores nor keep
-        per-thread buffers (about 25 MB less peak RSS). Restored afterwards. DuckDB only."""
+    def bulk_load(self, new_keys: Sequence[str] = ()) -> Iterator[None]:
+        """Settings for a long stream of small batch writes (a git collection), restored
+        afterwards. DuckDB only.
+
+        ``new_keys`` names tables whose batches, for the whole load, never repeat a key (a git
+        collection's ``commits`` and ``commit_files``). Such a table that is empty when the
+        load starts gets plain inserts: no anti-join against the stored rows, which reads the
+        whole table on every batch (quadratic in the history, and it keeps the table's blocks
+        cached). A key repeated anyway fails on the primary key; nothing is overwritten.
+
+        One DuckDB thread, so the writes neither compete with the git processes for cores nor
+        keep per-thread buffers (about 25 MB less peak RSS). A 4 MB WAL checkpoint threshold
+        instead of 16 MB: committed rows stay uncompressed in memory until a checkpoint, and
+        a checkpoint's working set grows with them (about 10 MB less peak RSS on 100,000
+        commits, at the same speed)."""
         with self._lock:
-            threads = self._run("SELECT current_setting('threads')").fetchone()
+            saved = self._run(
+                "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
+            ).fetchone()
             self._run("SET threads = 1")
+            self._run(f"SET checkpoint_threshold = '{_BULK_CHECKPOINT}'")
+            q = _dialect.quote
+            self._new_keys = {
+                t for t in new_keys if not self._run(f"SELECT 1 FROM {q(t)} LIMIT 1").fetchall()
+            }
         try:
             yield
         finally:
             with self._lock:
-                self._run(f"SET threads = {int(threads[0]) if threads else 1}")
+                self._new_keys = set()
+                threads, threshold = saved if saved else (1, "16MiB")
+                self._run(f"SET threads = {int(threads)}")
+                self._run(f"SET checkpoint_threshold = '{threshold}'")
 
     def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
         by_table: dict[str, list[Any]] = defaultdict(list)
