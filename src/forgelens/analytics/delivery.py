@@ -36,13 +36,17 @@ COLUMNS = [
 ]
 
 
-def _p50(expr: str) -> str:
-    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
-
-
 def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
     """Weekly rows; ``week_filter`` (with ``{week}``) limits the weeks recomputed."""
-    h = _sql.hours_between
+    store = ctx.store
+
+    def h(start: str, end: str) -> str:
+        return _sql.hours_between(start, end, store)
+
+    def _p50(expr: str) -> str:
+        return _sql.median(store, expr)
+
+    created_week = _sql.utc_week("f.created_at", store)
     merged = f"""
         SELECT {repo} AS repo_name, {team} AS team, f.merged_week AS week_start,
             {h("f.first_commit_at", "f.merged_at")} AS cycle,
@@ -56,9 +60,9 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
             AND {week_filter.format(week="f.merged_week")}
     """
     opened = f"""
-        SELECT {repo} AS repo_name, {team} AS team, {_sql.utc_week("f.created_at")} AS week_start
+        SELECT {repo} AS repo_name, {team} AS team, {created_week} AS week_start
         FROM {source} WHERE f.counted
-            AND {week_filter.format(week=_sql.utc_week("f.created_at"))}
+            AND {week_filter.format(week=created_week)}
     """
     return f"""
         WITH m AS ({merged}), o AS ({opened}),
@@ -92,9 +96,9 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
 
 def write_delivery(ctx: Ctx) -> None:
     store = ctx.store
-    in_dirty = (
-        f"EXISTS (SELECT 1 FROM {DIRTY_WEEKS} d WHERE d.repo_name = f.repo_name "
-        "AND d.week_start = {week})"
+    # its one brace is the {week} placeholder
+    in_dirty = _sql.key_in(
+        store, ["f.repo_name", "{week}"], DIRTY_WEEKS, ["repo_name", "week_start"]
     )
     dirty_week = f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
     teams = f"""
@@ -105,10 +109,15 @@ def write_delivery(ctx: Ctx) -> None:
           AND im.username = f.username
     """
     with store.transaction():
+        t = "delivery_metrics_weekly"
         store.execute(
-            f"DELETE FROM delivery_metrics_weekly WHERE team = '*' AND EXISTS (SELECT 1 FROM "
-            f"{DIRTY_WEEKS} d WHERE d.repo_name = delivery_metrics_weekly.repo_name "
-            "AND d.week_start = delivery_metrics_weekly.week_start)"
+            f"DELETE FROM {t} WHERE team = '*' AND "
+            + _sql.key_in(
+                store,
+                [f"{t}.repo_name", f"{t}.week_start"],
+                DIRTY_WEEKS,
+                ["repo_name", "week_start"],
+            )
         )
         store.execute(
             "DELETE FROM delivery_metrics_weekly WHERE repo_name = '*' AND week_start IN "

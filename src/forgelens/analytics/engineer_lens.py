@@ -46,16 +46,13 @@ def _events(source: str, day_filter: str) -> str:
 def write_daily(ctx: Ctx) -> int:
     """Recompute ``author_metrics_daily`` for every dirty (repository, day)."""
     store = ctx.store
-    events = _events(
-        "pr_facts f",
-        f"EXISTS (SELECT 1 FROM {DIRTY_DAYS} d WHERE d.repo_name = f.repo_name "
-        "AND d.day = {day})",
-    )
+    dirty = _sql.key_in(store, ["f.repo_name", "{day}"], DIRTY_DAYS, ["repo_name", "day"])
+    events = _events("pr_facts f", dirty)  # its one brace is the {day} placeholder
     with store.transaction():
+        t = "author_metrics_daily"
         store.execute(
-            f"DELETE FROM author_metrics_daily WHERE EXISTS (SELECT 1 FROM {DIRTY_DAYS} d "
-            "WHERE d.repo_name = author_metrics_daily.repo_name "
-            "AND d.day = author_metrics_daily.day)"
+            f"DELETE FROM {t} WHERE "
+            + _sql.key_in(store, [f"{t}.repo_name", f"{t}.day"], DIRTY_DAYS, ["repo_name", "day"])
         )
         _sql.insert_select(
             store,
@@ -83,19 +80,18 @@ def first_window_day(ctx: Ctx) -> str:
     return ctx.lit(ctx.end_date - timedelta(days=max(ctx.config.windows) - 1))
 
 
-def in_snapshot(scope: str, repo: str, col: str, value: str) -> str:
+def in_snapshot(ctx: Ctx, scope: str, repo: str, col: str, value: str) -> str:
     """(``repo``, ``value``) is among the snapshot rows ``scope`` asks to rebuild."""
-    return (
-        f"(EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} IS NULL) "
-        f"OR EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} = {value}))"
-    )
+    whole = _sql.key_in(ctx.store, [repo], scope, ["repo_name"], f"_k.{col} IS NULL")
+    one = _sql.key_in(ctx.store, [repo, value], scope, ["repo_name", col])
+    return f"({whole} OR {one})"
 
 
 def clear_snapshot(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> None:
     _sql.run(
         ctx.store,
         f"DELETE FROM {table} WHERE end_date = {ctx.lit(ctx.end_date)} "
-        f"AND {in_snapshot(scope, f'{table}.repo_name', col, f'{table}.{row_col}')}",
+        f"AND {in_snapshot(ctx, scope, f'{table}.repo_name', col, f'{table}.{row_col}')}",
         what=f"clear {table}",
     )
 
@@ -104,7 +100,7 @@ def write_windows(ctx: Ctx) -> None:
     """``author_metrics_window`` and ``author_prs_window`` at ``end_date`` for ``_fl_repos``."""
     store = ctx.store
     end = ctx.lit(ctx.end_date)
-    mine = in_snapshot(SNAP_AUTHORS, "f.repo_name", "username", "f.username")
+    mine = in_snapshot(ctx, SNAP_AUTHORS, "f.repo_name", "username", "f.username")
     day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end} AND {mine}"
     events = _events("pr_facts f", day_filter)
     with store.transaction():

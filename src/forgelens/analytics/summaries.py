@@ -37,12 +37,15 @@ def extractive_summary(store: Store, title: str, body: str, areas: str) -> str:
     )
 
 
-def content_hash(title: str, body: str, additions: str, deletions: str, files: str) -> str:
-    sep = "chr(31)"
-    return (
-        f"md5(COALESCE({title}, '') || {sep} || COALESCE({body}, '') || {sep} || "
+def content_hash(
+    store: Store, title: str, body: str, additions: str, deletions: str, files: str
+) -> str:
+    sep = _sql.unit_sep(store)
+    return _sql.md5_hex(
+        store,
+        f"COALESCE({title}, '') || {sep} || COALESCE({body}, '') || {sep} || "
         f"CAST({additions} AS VARCHAR) || {sep} || CAST({deletions} AS VARCHAR) || {sep} || "
-        f"CAST({files} AS VARCHAR))"
+        f"CAST({files} AS VARCHAR)",
     )
 
 

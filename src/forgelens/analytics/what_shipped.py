@@ -67,10 +67,11 @@ _JOINS = f"""
 """
 
 
-MATCH = (
-    f"EXISTS (SELECT 1 FROM {DIRTY} d WHERE d.repo_name = {{t}}.repo_name "
-    "AND d.number = {t}.pr_number)"
-)
+def _match(ctx: Ctx) -> str:
+    """The rows of ``{t}`` (a target table) of the dirty PRs."""
+    return _sql.key_in(
+        ctx.store, ["{t}.repo_name", "{t}.pr_number"], DIRTY, ["repo_name", "number"]
+    )
 
 
 def write_what_shipped(ctx: Ctx) -> int:
@@ -93,7 +94,7 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.stamp()}
             {_JOINS}
             """,
-            MATCH,
+            _match(ctx),
         )
         _sql.replace_select(
             store,
@@ -112,6 +113,6 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.version}, 'analytics'
             {_JOINS}
             """,
-            MATCH,
+            _match(ctx),
         )
     return ctx.count(PR)

@@ -1,0 +1,94 @@
+"""The analytics on ClickHouse (embedded chDB) give the same tables as on DuckDB: the
+PostgreSQL comparison's data set, and the property tests' generated stores checked against the
+plain-Python reference (a fresh chDB database each)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from forgelens.analytics import AnalyzeOptions, analyze
+from forgelens.store import Store, open_store
+from tests.analytics.test_postgres import COMPARED, dataset, rows
+from tests.analytics.test_reference import CFG, END, check_all, datasets, shifted
+
+pytest.importorskip("chdb")
+
+
+@pytest.fixture(scope="module")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb-analytics")
+
+
+def open_chdb(chdb_dir: Path) -> Store:
+    """A fresh database in the module's chDB directory (chDB opens one directory a process)."""
+    return open_store(f"chdb:///{chdb_dir}?database=a{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def ch(chdb_dir: Path) -> Iterator[Store]:
+    s = open_chdb(chdb_dir)
+    yield s
+    s.close()
+
+
+def test_chdb_and_duckdb_agree(ch: Store, store: Store) -> None:
+    recs = dataset()
+    for target in (ch, store):
+        target.write_records(recs)
+        analyze(target, AnalyzeOptions(end_date=date(2026, 3, 31)))
+    for table in COMPARED:
+        assert rows(ch, table) == rows(store, table), table
+    assert rows(ch, "review_policy_violations")  # the data exercises the policy
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(recs=datasets())
+def test_chdb_agrees_with_reference(chdb_dir: Path, recs: list[Any]) -> None:
+    store = open_chdb(chdb_dir)
+    try:
+        store.write_records(recs)
+        analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+        check_all(store, recs)
+    finally:
+        store.close()
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(first=datasets(), more=datasets())
+def test_chdb_incremental_equals_full(chdb_dir: Path, first: list[Any], more: list[Any]) -> None:
+    """Analyse, add PRs, analyse incrementally (lightweight deletes and newer ``_version``
+    rows): the same as the reference over everything."""
+    added = shifted(first, more)
+    store = open_chdb(chdb_dir)
+    try:
+        store.write_records(first)
+        analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+        store.write_records(added)
+        result = analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+        assert "full" not in result.modes  # really incremental
+        check_all(store, first + added)
+    finally:
+        store.close()
