@@ -4,6 +4,8 @@ plain-Python reference (a fresh chDB database each)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store, open_store
 from tests.analytics.test_postgres import COMPARED, dataset, rows
@@ -92,3 +95,38 @@ def test_chdb_incremental_equals_full(chdb_dir: Path, first: list[Any], more: li
         check_all(store, first + added)
     finally:
         store.close()
+
+
+def test_cli_analyze_all_on_chdb(tmp_path: Path) -> None:
+    """``forgelens analyze all --db chdb://...`` as a user runs it (its own process)."""
+    url = f"chdb:///{tmp_path / 'cli'}"
+    recs = dataset()
+    prs = {(r.repository_id, r.number) for r in recs if isinstance(r, R.PullRequest)}
+    s = open_store(url)
+    try:
+        s.write_records(recs)
+    finally:
+        s.close()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forgelens",
+            "analyze",
+            "all",
+            "--db",
+            url,
+            "--end-date",
+            "2026-03-31",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    s = open_store(url)
+    try:
+        assert s.query("SELECT count() FROM repo_prs")[0][0] == len(prs)
+        assert s.query("SELECT count() FROM review_policy_violations")[0][0] >= 1
+    finally:
+        s.close()
