@@ -18,6 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store, open_store
+from tests.analytics.test_analyze import (  # noqa: F401 - collected here, on chDB
+    llm_server,
+    test_extractive_summary_names_first_sentence_and_areas,
+    test_force_refresh_touches_one_repository_only,
+    test_identities_merge_logins_emails_and_flag_bots,
+    test_incremental_run_skips_unchanged_repositories,
+    test_llm_summaries_are_cached_by_content,
+    test_merged_across_midnight_counts_on_utc_days,
+    test_window_before_history_is_empty_not_an_error,
+)
 from tests.analytics.test_postgres import COMPARED, dataset, rows
 from tests.analytics.test_reference import CFG, END, check_all, datasets, shifted
 
@@ -35,24 +45,29 @@ def open_chdb(chdb_dir: Path) -> Store:
 
 
 @pytest.fixture
-def ch(chdb_dir: Path) -> Iterator[Store]:
+def store(chdb_dir: Path) -> Iterator[Store]:
+    """The analytics tests imported above run on this chDB store."""
     s = open_chdb(chdb_dir)
     yield s
     s.close()
 
 
-def test_chdb_and_duckdb_agree(ch: Store, store: Store) -> None:
+def test_chdb_and_duckdb_agree(store: Store, tmp_path: Path) -> None:
+    ch, duck = store, open_store(f"duckdb:///{tmp_path / 'ref.duckdb'}")
     recs = dataset()
-    for target in (ch, store):
-        target.write_records(recs)
-        analyze(target, AnalyzeOptions(end_date=date(2026, 3, 31)))
-    for table in COMPARED:
-        assert rows(ch, table) == rows(store, table), table
+    try:
+        for target in (ch, duck):
+            target.write_records(recs)
+            analyze(target, AnalyzeOptions(end_date=date(2026, 3, 31)))
+        for table in COMPARED:
+            assert rows(ch, table) == rows(duck, table), table
+    finally:
+        duck.close()
     assert rows(ch, "review_policy_violations")  # the data exercises the policy
 
 
 @settings(
-    max_examples=6,
+    max_examples=4,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -72,7 +87,7 @@ def test_chdb_agrees_with_reference(chdb_dir: Path, recs: list[Any]) -> None:
 
 
 @settings(
-    max_examples=3,
+    max_examples=2,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,

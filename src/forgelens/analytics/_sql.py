@@ -322,6 +322,18 @@ def replace_select(
     insert_select(store, table, columns, select_sql)
 
 
+def update(store: Store, table: str, assign: str, where: str, params: Iterable[object]) -> None:
+    """``UPDATE table SET assign WHERE where`` for a few rows (not a key column). ClickHouse:
+    a synchronous ``ALTER TABLE ... UPDATE`` mutation (its ``WHERE`` may not correlate)."""
+    if _is_ch(store):
+        sql = (
+            f"ALTER TABLE {quote(table)} UPDATE {assign} WHERE {where} SETTINGS mutations_sync = 2"
+        )
+    else:
+        sql = f"UPDATE {quote(table)} SET {assign} WHERE {where}"
+    run(store, sql, params, what=f"update {table}")
+
+
 def glob_regex(globs: Iterable[str]) -> str:
     """One anchored regular expression matching any of ``globs`` against a whole path.
 

@@ -149,8 +149,9 @@ def build_files(ctx: Ctx) -> None:
         store,
         "dfiles",
         f"""
-            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, b.pk, b.repository_id, b.pr_number, b.username,
-                f.path, COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
+            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, b.pk, b.repository_id,
+                b.pr_number, b.username, f.path,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
                 {ms_created} - 1 AS t
             FROM {PR} b JOIN pr_files f
               ON f.repository_id = b.repository_id AND f.pr_number = b.pr_number

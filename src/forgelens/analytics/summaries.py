@@ -111,12 +111,18 @@ def llm_summaries(ctx: Ctx, llm: LlmSettings, client: httpx.Client | None = None
                         }
                     ],
                 )
-            store.execute(
-                "UPDATE repo_prs SET pr_summary = ? WHERE repo_name = ? AND pr_number = ?",
+            _sql.update(
+                store,
+                "repo_prs",
+                "pr_summary = ?",
+                "repo_name = ? AND pr_number = ?",
                 [summary, repo_name, number],
             )
-            store.execute(
-                "UPDATE author_prs_window SET pr_summary = ? WHERE repo_name = ? AND pr_id IN "
+            _sql.update(
+                store,
+                "author_prs_window",
+                "pr_summary = ?",
+                "repo_name = ? AND pr_id IN "
                 "(SELECT pr_id FROM pr_facts WHERE repo_name = ? AND pr_number = ?)",
                 [summary, repo_name, repo_name, number],
             )
