@@ -101,12 +101,17 @@ def write_delivery(ctx: Ctx) -> None:
         store, ["f.repo_name", "{week}"], DIRTY_WEEKS, ["repo_name", "week_start"]
     )
     dirty_week = f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    # Each team member's username first (few rows), then the PRs by it: joining the PRs to
+    # every member of the forge first is PRs x members rows on an engine that keeps the order.
     teams = f"""
         pr_facts f
         JOIN repositories rr ON rr.id = f.repository_id
-        JOIN team_members tm ON lower(tm.source) = lower(rr.source)
-        JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
-          AND im.username = f.username
+        JOIN (
+            SELECT lower(tm.source) AS source, tm.org || '/' || tm.team_slug AS team,
+                im.username AS username
+            FROM team_members tm
+            JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
+        ) tm ON tm.source = lower(rr.source) AND tm.username = f.username
     """
     with store.transaction():
         t = "delivery_metrics_weekly"
@@ -133,5 +138,5 @@ def write_delivery(ctx: Ctx) -> None:
             store,
             "delivery_metrics_weekly",
             COLUMNS,
-            _aggregate(ctx, "'*'", "tm.org || '/' || tm.team_slug", teams, dirty_week),
+            _aggregate(ctx, "'*'", "tm.team", teams, dirty_week),
         )

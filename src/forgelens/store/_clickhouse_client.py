@@ -34,6 +34,9 @@ SESSION_SETTINGS: dict[str, Any] = {
     "join_use_nulls": 1,
     "union_default_mode": "DISTINCT",
     "cast_keep_nullable": 1,
+    # Join in the order the query is written: the reordering (ClickHouse 25+) joins two
+    # tables sharing only repository_id first, a near cross join (benchmarks/clickhouse.py).
+    "query_plan_optimize_join_order_limit": 0,
 }
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXTRA = "pip install 'forgelens[clickhouse]'"
