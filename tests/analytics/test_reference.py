@@ -263,6 +263,17 @@ def shifted(first: list[Any], more: list[Any]) -> list[Any]:
     return [r for r in out if r.repository_id in repo_ids]
 
 
+def check_incremental(store: Store, first: list[Any], more: list[Any]) -> None:
+    """On ``store`` holding ``first``: analyse, add ``more``'s PRs, analyse incrementally, and
+    check everything against the reference."""
+    added = shifted(first, more)
+    analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+    store.write_records(added)
+    result = analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+    assert "full" not in result.modes  # really incremental
+    check_all(store, first + added)
+
+
 @settings(
     max_examples=6,
     deadline=None,
@@ -271,13 +282,8 @@ def shifted(first: list[Any], more: list[Any]) -> list[Any]:
 @given(first=datasets(), more=datasets())
 def test_incremental_equals_full(first: list[Any], more: list[Any]) -> None:
     """Analyse, add PRs (and reviews), analyse incrementally: same as a fresh full analysis."""
-    added = shifted(first, more)
     store = fresh_store(first)
     try:
-        analyze(store, AnalyzeOptions(config=CFG, end_date=END))
-        store.write_records(added)
-        result = analyze(store, AnalyzeOptions(config=CFG, end_date=END))
-        assert "full" not in result.modes  # really incremental
-        check_all(store, first + added)
+        check_incremental(store, first, more)
     finally:
         store.close()
