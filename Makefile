@@ -6,7 +6,11 @@ EXTRAS ?= dev,service,postgres,kafka,clickhouse,e2e
 # more workers than cores pays off; PYTEST_WORKERS=0 runs in one process
 PYTEST_WORKERS ?= 4
 
-.PHONY: venv demo test lint typecheck unit clean bench
+# The [ai] extra (ONNX model, Milvus Lite) goes into the same venv for the checks only: `make demo`
+# never installs it; the stamp makes the install once per change of pyproject.toml.
+AI_STAMP := $(VENV)/.ai-extra-installed
+
+.PHONY: venv venv-ai demo test lint typecheck unit clean bench
 
 $(BIN)/forgelens: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +20,12 @@ $(BIN)/forgelens: pyproject.toml
 
 venv: $(BIN)/forgelens
 
+$(AI_STAMP): $(BIN)/forgelens
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),ai]"
+	@touch $(AI_STAMP)
+
+venv-ai: $(AI_STAMP)
+
 demo: venv
 	$(BIN)/forgelens demo
 
@@ -23,10 +33,10 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-typecheck: venv
+typecheck: venv-ai
 	$(BIN)/mypy
 
-unit: venv
+unit: venv-ai
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck unit

@@ -143,6 +143,7 @@ class Comment:
     kind: str = "conversation"  # conversation | review
     path: str | None = None
     line: int | None = None
+    deleted_at: datetime | None = None  # deleted on the forge (a webhook said so)
 
 
 @dataclass(slots=True)
@@ -199,6 +200,7 @@ class IssueComment:
     body: str | None
     created_at: datetime | None
     updated_at: datetime | None = None
+    deleted_at: datetime | None = None  # deleted on the forge (a webhook said so)
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -122,6 +123,42 @@ def test_identities_merge_logins_emails_and_flag_bots(store: Store, tmp_path: Pa
     emails = dict(store.query("SELECT alias, username FROM analytics_identity_map"))
     assert emails["email:501+alice@users.noreply.github.com"] == "alice-smith"
     assert emails["email:al@old.example"] == emails["email:alice@new.example"]
+
+
+def test_identities_follow_new_evidence_between_runs(store: Store, tmp_path: Path) -> None:
+    """A later run merges what new commits link and names, and applies a changed overrides
+    file, though the authors themselves are already known."""
+    store.write_records(base_records())
+    run(store)
+    alias = dict(store.query("SELECT alias, username FROM analytics_identity_map"))
+    assert alias["email:al@old.example"] == "al@old.example"  # no login seen with it yet
+    commit = R.PrCommit(repository_id=GL, pr_number=7, sha="b2", authored_at=T0)
+    store.write_records(
+        [dataclasses.replace(commit, author_email="al@old.example", author_login="asmith")]
+    )
+    run(store)
+    alias = dict(store.query("SELECT alias, username FROM analytics_identity_map"))
+    assert alias["email:al@old.example"] == "asmith"
+    store.write_records(
+        [
+            dataclasses.replace(
+                commit,
+                repository_id=GH,
+                pr_number=1,
+                sha="a2",
+                author_email="501+alice@users.noreply.github.com",
+                author_name="Alice Liddell",
+            )
+        ]
+    )
+    run(store)
+    names = dict(store.query("SELECT username, display_name FROM authors"))
+    assert names["alice"] == "Alice Liddell"
+    ident = tmp_path / "identities.yml"
+    ident.write_text("people:\n  alice-smith:\n    logins: [github:alice, gitlab:asmith]\n")
+    run(store, identities_file=ident)
+    alias = dict(store.query("SELECT alias, username FROM analytics_identity_map"))
+    assert alias["login:gitlab:asmith"] == alias["login:github:alice"] == "alice-smith"
 
 
 def test_merged_across_midnight_counts_on_utc_days(store: Store) -> None:

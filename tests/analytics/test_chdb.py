@@ -22,6 +22,7 @@ from tests.analytics.test_analyze import (  # noqa: F401 - collected here, on ch
     llm_server,
     test_extractive_summary_names_first_sentence_and_areas,
     test_force_refresh_touches_one_repository_only,
+    test_identities_follow_new_evidence_between_runs,
     test_identities_merge_logins_emails_and_flag_bots,
     test_incremental_run_skips_unchanged_repositories,
     test_llm_summaries_are_cached_by_content,
@@ -30,6 +31,10 @@ from tests.analytics.test_analyze import (  # noqa: F401 - collected here, on ch
 )
 from tests.analytics.test_postgres import COMPARED, dataset, rows
 from tests.analytics.test_reference import CFG, END, check_all, check_incremental, datasets
+from tests.analytics.test_sync import (  # noqa: F401 - collected here, on chDB
+    test_incremental_after_changes_equals_force_refresh,
+    test_rows_that_did_not_change_keep_their_version,
+)
 
 pytest.importorskip("chdb")
 
@@ -140,3 +145,4 @@ def test_cli_analyze_all_on_chdb(tmp_path: Path) -> None:
         assert s.query("SELECT count() FROM review_policy_violations")[0][0] >= 1
     finally:
         s.close()
+

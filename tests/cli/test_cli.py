@@ -249,8 +249,10 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(big_repo: Path, tmp_path:
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name, cmd in group.commands.items():
-        if getattr(cmd, "commands", None):
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        if hasattr(cmd, "list_commands"):
             yield from _commands(cmd, (*prefix, name))
         else:
             yield (*prefix, name)
@@ -265,3 +267,15 @@ def test_every_command_has_help_with_an_example() -> None:
         assert re.search(r"Examples?: forgelens ", " ".join(done.output.split())), path
         seen.append(" ".join(path))
     assert {"collect", "query", "demo", "runs list", "runs cleanup", "db migrate"} <= set(seen)
+
+
+def test_a_command_loads_only_its_own_modules() -> None:
+    probe = (
+        "import json, sys; from forgelens.cli import main; code = main(['runs', '--help']); "
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith("
+        "('forgelens.analytics', 'forgelens.service', 'forgelens.cli.', 'fastapi')))]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert loaded == ["forgelens.cli._common", "forgelens.cli._lazy", "forgelens.cli.runs"]

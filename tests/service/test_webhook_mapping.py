@@ -531,3 +531,69 @@ def test_bitbucket_server_and_cloud_events(service: Service) -> None:
         }
     ]
     assert service.wait_idle(repo)["status"] == "completed"
+
+
+def test_a_deleted_comment_stays_stored_and_is_marked_deleted(service: Service) -> None:
+    pr_event = fixture("github_pull_request")
+    simple = {k: v for k, v in pr_event["pull_request"].items() if k != "merged_by"}
+    review_comment = {
+        "action": "created",
+        "comment": {
+            "id": 2748,
+            "path": "README.md",
+            "line": 1,
+            "user": {"login": "Octocat", "id": 1},
+            "body": "Maybe say more?",
+            "created_at": "2019-05-15T15:31:00Z",
+            "updated_at": "2019-05-15T15:31:00Z",
+        },
+        "pull_request": simple,
+        "repository": pr_event["repository"],
+    }
+    issue = {
+        "number": 1,
+        "title": "Spelling error",
+        "state": "open",
+        "created_at": "2019-05-15T15:20:18Z",
+        "updated_at": "2019-05-15T15:21:00Z",
+    }
+    issue_comment = {
+        "action": "created",
+        "issue": issue,
+        "comment": {
+            "id": 4927,
+            "user": {"login": "Codertocat"},
+            "body": "You are right",
+            "created_at": "2019-05-15T15:21:00Z",
+            "updated_at": "2019-05-15T15:21:00Z",
+        },
+        "repository": pr_event["repository"],
+    }
+    for event, payload in (
+        ("pull_request_review_comment", review_comment),
+        ("issue_comment", issue_comment),
+    ):
+        assert post(service, "github", event, payload).status_code == 202
+        assert post(service, "github", event, {**payload, "action": "deleted"}).status_code == 202
+        # a late redelivery of the creation does not bring the comment back to life
+        assert post(service, "github", event, payload).status_code == 202
+    kept = rows(service, "SELECT comment_id, body, deleted_at FROM pr_comments") + rows(
+        service, "SELECT comment_id, body, deleted_at FROM issue_comments"
+    )
+    assert [(r["comment_id"], r["body"]) for r in kept] == [
+        ("2748", "Maybe say more?"),
+        ("4927", "You are right"),
+    ]
+    assert all(r["deleted_at"] is not None for r in kept)
+
+    opened = fixture("bitbucket_server_pr_opened")
+    bbs = copy.deepcopy(opened) | {"eventKey": "pr:comment:added"}
+    bbs["comment"] = {"id": 62, "text": "A comment", "createdDate": 1505779200000}
+    assert post(service, "bitbucket", "pr:comment:added", bbs).status_code == 202
+    bbs["eventKey"] = "pr:comment:deleted"
+    assert post(service, "bitbucket", "pr:comment:deleted", bbs).status_code == 202
+    got = rows(
+        service,
+        "SELECT body, deleted_at IS NOT NULL AS deleted FROM pr_comments WHERE comment_id = '62'",
+    )
+    assert got == [{"body": "A comment", "deleted": True}]

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from forgelens.records import Comment
+from forgelens.sources._forge_common import ts
 from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
 from forgelens.testing.forge_sim.bitbucket_cloud import BitbucketCloudRenderer
+from forgelens.testing.forge_sim.dataset import SimComment
 from tests.sources.forgehelp import source_for
 
 REF = RepoRef("acme", "service-0")
@@ -41,3 +44,28 @@ def test_repository_without_issue_tracker_has_no_issues() -> None:
         snap = source.repository(REF)
         assert list(source.issues(snap.ref, None)) == []
     assert not any("/issues" in p for _, p, _ in sim.log)
+
+
+def test_a_deleted_comment_is_kept_and_marked_deleted() -> None:
+    sim = cloud_sim(SimSize(repos=1, prs_per_repo=10))
+    renderer = sim.renderers[0]
+    assert isinstance(renderer, BitbucketCloudRenderer)
+    pr = next(p for p in sim.dataset.repos[0].prs if len(p.comments) >= 2)
+    gone = pr.comments[0]
+    render = renderer.comment_json
+
+    def deleting(c: SimComment) -> dict[str, Any]:
+        out = render(c)
+        if c.id == gone.id:  # what Bitbucket Cloud answers for a deleted comment
+            out |= {"deleted": True, "content": {"raw": "", "markup": "markdown", "html": ""}}
+        return out
+
+    renderer.comment_json = deleting  # type: ignore[method-assign]
+    with serve(sim) as url, source_for("bitbucket", url) as source:
+        records = [r for p in source.pull_requests(REF, None) for r in p.records]
+    comments = {
+        c.comment_id: c for c in records if isinstance(c, Comment) and c.pr_number == pr.number
+    }
+    assert set(comments) == {str(c.id) for c in [*pr.comments, *pr.review_comments]}
+    assert comments[str(gone.id)].deleted_at == ts(render(gone)["updated_on"])
+    assert [k for k, c in comments.items() if c.deleted_at] == [str(gone.id)]

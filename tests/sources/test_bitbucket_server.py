@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
 from forgelens.errors import BadInput, ForgeError
-from forgelens.records import PullRequest, Review
+from forgelens.records import Comment, PullRequest, Review
 from forgelens.sources import bitbucket_server
 from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
 from forgelens.testing.forge_sim.bitbucket_server import BitbucketServerRenderer
+from forgelens.testing.forge_sim.dataset import SimComment
 from forgelens.testing.forge_sim.github import GitHubRenderer
 from tests.sources.forgehelp import source_for
 
@@ -86,3 +90,29 @@ def test_old_server_is_named_with_its_version() -> None:
     assert "Bitbucket Server 6.10.0 at 127.0.0.1 is older than the oldest supported 7.0" in str(
         err.value
     )
+
+
+def test_a_deleted_comment_is_kept_and_marked_deleted() -> None:
+    sim = bbs_sim(SimSize(repos=1, prs_per_repo=10))
+    renderer = sim.renderers[0]
+    assert isinstance(renderer, BitbucketServerRenderer)
+    pr = next(p for p in sim.dataset.repos[0].prs if len(p.comments) >= 2)
+    gone = pr.comments[0]
+    when = (gone.updated_at + timedelta(hours=1)).replace(microsecond=0)  # epoch ms on the wire
+    render = renderer.comment_activity
+
+    def deleting(c: SimComment) -> dict[str, Any]:
+        out = render(c)
+        if c.id == gone.id:
+            out |= {"commentAction": "DELETED", "createdDate": int(when.timestamp() * 1000)}
+        return out
+
+    renderer.comment_activity = deleting  # type: ignore[method-assign]
+    with serve(sim) as url, source_for("bitbucket-server", url) as source:
+        records = [r for p in source.pull_requests(REF, None) for r in p.records]
+    comments = {
+        c.comment_id: c for c in records if isinstance(c, Comment) and c.pr_number == pr.number
+    }
+    assert set(comments) == {str(c.id) for c in [*pr.comments, *pr.review_comments]}
+    assert comments[str(gone.id)].deleted_at == when
+    assert [k for k, c in comments.items() if c.deleted_at] == [str(gone.id)]

@@ -177,3 +177,14 @@ def test_question_marks_inside_literals_are_not_placeholders(any_store: Store) -
     any_store.write_records([_commit("a", "why?"), _commit("b", "no")])
     got = any_store.query("SELECT sha FROM commits WHERE message = 'why?' AND sha = ?", ["a"])
     assert got == [("a",)]
+
+
+def test_a_store_made_before_a_column_existed_gains_it(any_store: Store) -> None:
+    """Stores from before ``deleted_at`` on comments get it from migration 0021 (idempotent)."""
+    any_store.execute("ALTER TABLE pr_comments DROP COLUMN deleted_at")
+    add = dict(MIGRATIONS)["0021_comment_tombstones"]
+    add(any_store)  # type: ignore[arg-type]
+    add(any_store)  # type: ignore[arg-type]
+    gone = records.Comment("git:r", 1, "c1", "a", "body", NOW, deleted_at=NOW)
+    any_store.write_records([gone])
+    assert any_store.query("SELECT comment_id, deleted_at FROM pr_comments") == [("c1", NOW)]

@@ -13,6 +13,7 @@ from forgelens.store import Store
 DIRTY = "_fl_dirty"  # PRs to (re)compute: repository_id, repo_name, number
 DIRTY_DAYS = "_fl_dirty_days"  # (repo_name, day) whose daily rows are recomputed
 DIRTY_WEEKS = "_fl_dirty_weeks"  # (repo_name, week_start) whose weekly rows are recomputed
+NEW_ROWS = "_fl_new_rows"  # recomputed rows a write compares with the stored ones (_sync)
 REPOS = "_fl_repos"  # repositories analysed, with their mode
 SNAP_AUTHORS = "_fl_snap_authors"  # (repo_name, username|NULL=all) window rows to rebuild
 SNAP_FILES = "_fl_snap_files"  # (repo_name, path|NULL=all) ownership rows to rebuild
@@ -29,6 +30,7 @@ WORK_TABLES = (
     DIRTY,
     DIRTY_DAYS,
     DIRTY_WEEKS,
+    NEW_ROWS,
     REPOS,
     SNAP_AUTHORS,
     SNAP_FILES,

@@ -300,6 +300,19 @@ def key_in(store: Store, outer: list[str], source: str, inner: list[str], where:
     return f"EXISTS (SELECT 1 FROM {source} _k WHERE {match}{extra})"
 
 
+def values(store: Store, columns: list[str], rows: list[list[str]]) -> str:
+    """A ``SELECT`` of literal ``rows`` (SQL expressions) named ``columns`` (``rows`` not
+    empty): a ``VALUES`` list, or on ClickHouse, which has no column list for it, a
+    ``UNION ALL`` of one-row ``SELECT``s."""
+    if _is_ch(store):
+        return " UNION ALL ".join(
+            "SELECT " + ", ".join(f"{v} AS {c}" for v, c in zip(row, columns, strict=True))
+            for row in rows
+        )
+    body = ", ".join(f"({', '.join(row)})" for row in rows)
+    return f"SELECT * FROM (VALUES {body}) v ({', '.join(columns)})"
+
+
 def insert_select(
     store: Store, table: str, columns: list[str], select_sql: str, params: Iterable[object] = ()
 ) -> None:

@@ -114,6 +114,12 @@ class AnalyticsConfig:
     large_revert_lines: int = 200
     top_risky_files: int = 5
     feature_threshold: float = 0.5
+    # embedding classifier (the [ai] extra; docs/metrics.md "Features by embedding")
+    ai_features: bool = False
+    ai_weak_rules: list[str] = field(default_factory=lambda: ["title", "none"])
+    ai_neighbours: int = 7
+    ai_min_similarity: float = 0.25
+    ai_learn_limit: int = 1000
     sensitive_globs: dict[str, list[str]] = field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_SENSITIVE_GLOBS.items()}
     )

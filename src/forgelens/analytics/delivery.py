@@ -37,7 +37,8 @@ COLUMNS = [
 
 
 def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
-    """Weekly rows; ``week_filter`` (with ``{week}``) limits the weeks recomputed."""
+    """Weekly rows; ``week_filter`` (on ``{week}`` and ``{day}``, the PR's week and UTC day)
+    limits the weeks recomputed."""
     store = ctx.store
 
     def h(start: str, end: str) -> str:
@@ -57,12 +58,12 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
                  ELSE {h("f.created_at", "f.merged_at")} END AS merge_h,
             f.reviewed, f.review_rounds
         FROM {source} WHERE f.is_merged AND f.counted
-            AND {week_filter.format(week="f.merged_week")}
+            AND {week_filter.format(week="f.merged_week", day="f.merged_day")}
     """
     opened = f"""
         SELECT {repo} AS repo_name, {team} AS team, {created_week} AS week_start
         FROM {source} WHERE f.counted
-            AND {week_filter.format(week=created_week)}
+            AND {week_filter.format(week=created_week, day="f.created_day")}
     """
     return f"""
         WITH m AS ({merged}), o AS ({opened}),
@@ -96,11 +97,16 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
 
 def write_delivery(ctx: Ctx) -> None:
     store = ctx.store
-    # its one brace is the {week} placeholder
-    in_dirty = _sql.key_in(
+    # The first dirty week bounds the days read: a cheap filter before the per-row weeks.
+    first = store.query(f"SELECT min(week_start) FROM {DIRTY_WEEKS}")[0][0]
+    if first is None:
+        return
+    since = f"{{day}} >= {ctx.lit(first)} AND "
+    # key_in's one brace is the {week} placeholder
+    in_dirty = since + _sql.key_in(
         store, ["f.repo_name", "{week}"], DIRTY_WEEKS, ["repo_name", "week_start"]
     )
-    dirty_week = f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    dirty_week = since + f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
     # Each team member's username first (few rows), then the PRs by it: joining the PRs to
     # every member of the forge first is PRs x members rows on an engine that keeps the order.
     teams = f"""

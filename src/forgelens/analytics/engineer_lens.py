@@ -12,19 +12,28 @@ from datetime import timedelta
 
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
+from forgelens.analytics._sync import write_changed
 
-DAILY_COLUMNS = [
-    "username",
-    "repo_name",
-    "day",
+DAILY_KEYS = ["username", "repo_name", "day"]
+DAILY_VALUES = ["prs_submitted", "prs_merged", "lines_changed", "high_risk_prs", "features_merged"]
+WINDOW_KEYS = ["username", "repo_name", "window_days", "end_date"]
+WINDOW_VALUES = [
     "prs_submitted",
     "prs_merged",
-    "lines_changed",
     "high_risk_prs",
-    "features_merged",
-    "updated_at",
-    "_version",
-    "_source",
+    "high_risk_rate",
+    "lines_changed",
+    "ownership_low_risk_prs",
+]
+PRS_VALUES = [
+    "pr_number",
+    "title",
+    "pr_summary",
+    "risk_score",
+    "high_risk",
+    "is_merged",
+    "merged_at",
+    "created_at",
 ]
 F8 = "DOUBLE PRECISION"
 
@@ -46,23 +55,21 @@ def _events(source: str, day_filter: str) -> str:
 def write_daily(ctx: Ctx) -> int:
     """Recompute ``author_metrics_daily`` for every dirty (repository, day)."""
     store = ctx.store
+    t = "author_metrics_daily"
     dirty = _sql.key_in(store, ["f.repo_name", "{day}"], DIRTY_DAYS, ["repo_name", "day"])
     events = _events("pr_facts f", dirty)  # its one brace is the {day} placeholder
     with store.transaction():
-        t = "author_metrics_daily"
-        store.execute(
-            f"DELETE FROM {t} WHERE "
-            + _sql.key_in(store, [f"{t}.repo_name", f"{t}.day"], DIRTY_DAYS, ["repo_name", "day"])
-        )
-        _sql.insert_select(
-            store,
-            "author_metrics_daily",
-            DAILY_COLUMNS,
+        write_changed(
+            ctx,
+            t,
+            DAILY_KEYS,
+            DAILY_VALUES,
             f"""
             SELECT username, repo_name, day, sum(submitted), sum(merged), sum(lines),
                 sum(risky), sum(feats), {ctx.stamp()}
             FROM ({events}) e GROUP BY username, repo_name, day
             """,
+            _sql.key_in(store, [f"{t}.repo_name", f"{t}.day"], DIRTY_DAYS, ["repo_name", "day"]),
         )
     return ctx.count(DIRTY_DAYS)
 
@@ -87,12 +94,11 @@ def in_snapshot(ctx: Ctx, scope: str, repo: str, col: str, value: str) -> str:
     return f"({whole} OR {one})"
 
 
-def clear_snapshot(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> None:
-    _sql.run(
-        ctx.store,
-        f"DELETE FROM {table} WHERE end_date = {ctx.lit(ctx.end_date)} "
-        f"AND {in_snapshot(ctx, scope, f'{table}.repo_name', col, f'{table}.{row_col}')}",
-        what=f"clear {table}",
+def snapshot_scope(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> str:
+    """The rows of ``table`` at ``end_date`` that the snapshot ``scope`` rebuilds."""
+    return (
+        f"{table}.end_date = {ctx.lit(ctx.end_date)} "
+        f"AND {in_snapshot(ctx, scope, f'{table}.repo_name', col, f'{table}.{row_col}')}"
     )
 
 
@@ -104,25 +110,12 @@ def write_windows(ctx: Ctx) -> None:
     day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end} AND {mine}"
     events = _events("pr_facts f", day_filter)
     with store.transaction():
-        clear_snapshot(ctx, "author_metrics_window", SNAP_AUTHORS, "username", "username")
-        _sql.insert_select(
-            store,
-            "author_metrics_window",
-            [
-                "username",
-                "repo_name",
-                "window_days",
-                "end_date",
-                "prs_submitted",
-                "prs_merged",
-                "high_risk_prs",
-                "high_risk_rate",
-                "lines_changed",
-                "ownership_low_risk_prs",
-                "updated_at",
-                "_version",
-                "_source",
-            ],
+        t = "author_metrics_window"
+        write_changed(
+            ctx,
+            t,
+            WINDOW_KEYS,
+            WINDOW_VALUES,
             f"""
             SELECT e.username, e.repo_name, w.window_days, {end}, sum(submitted), sum(merged),
                 sum(risky),
@@ -132,30 +125,15 @@ def write_windows(ctx: Ctx) -> None:
             FROM ({events}) e JOIN ({windows_sql(ctx)}) w ON e.day >= w.start_day
             GROUP BY e.username, e.repo_name, w.window_days
             """,
+            snapshot_scope(ctx, t, SNAP_AUTHORS, "username", "username"),
         )
-        clear_snapshot(ctx, "author_prs_window", SNAP_AUTHORS, "username", "username")
+        t = "author_prs_window"
         in_window = "({d} >= w.start_day AND {d} <= " + end + ")"
-        _sql.insert_select(
-            store,
-            "author_prs_window",
-            [
-                "username",
-                "repo_name",
-                "window_days",
-                "end_date",
-                "pr_id",
-                "pr_number",
-                "title",
-                "pr_summary",
-                "risk_score",
-                "high_risk",
-                "is_merged",
-                "merged_at",
-                "created_at",
-                "updated_at",
-                "_version",
-                "_source",
-            ],
+        write_changed(
+            ctx,
+            t,
+            [*WINDOW_KEYS, "pr_id"],
+            PRS_VALUES,
             f"""
             SELECT f.username, f.repo_name, w.window_days, {end}, f.pr_id, f.pr_number,
                 rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
@@ -167,4 +145,5 @@ def write_windows(ctx: Ctx) -> None:
             JOIN repo_prs rp ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
             WHERE f.counted AND {mine}
             """,
+            snapshot_scope(ctx, t, SNAP_AUTHORS, "username", "username"),
         )

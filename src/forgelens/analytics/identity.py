@@ -13,10 +13,17 @@ Aliases are ``login:<source>:<login>`` and ``email:<address>`` (lower-cased). Th
 A group's username is the override's, else its smallest forge login, else its smallest email.
 Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
 ``ghost`` (deleted users, or no author at all) is never merged with anyone.
+
+A run resolves incrementally: the last resolution's evidence watermark and rules are kept in
+``collection_cursors`` (repository ``*``, entity ``analytics_identities``); when the PRs,
+reviews and commits since bring no new alias and no new link, the stored map stands (a full
+resolution reads every PR, review and commit author). ``--force-refresh`` resolves in full.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +36,8 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
+RULES = 1  # the merging rules' revision: bump it when they change, so stored maps are redone
+CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
 
@@ -106,23 +115,127 @@ def _is_bot_login(login: str, bots: set[str]) -> bool:
     return low.endswith("[bot]") or low.removesuffix("[bot]") in bots or low in bots
 
 
-def resolve_identities(store: Store, overrides: Overrides, bots: list[str]) -> IdentityResult:
-    """Merge every alias the store knows into authors; write the map and ``authors``."""
+def _logins_sql(cond: str = "") -> str:
+    """Forge logins of PR authors and reviewers (rows matching ``cond`` on ``x``; without a
+    condition also every ``people`` login)."""
+    where = f" AND {cond}" if cond else ""
+    return " UNION ".join(
+        [
+            f"SELECT DISTINCT r.source, x.author FROM {table} x JOIN repositories r "
+            f"ON r.id = x.repository_id WHERE x.author IS NOT NULL{where}"
+            for table in ("pull_requests", "pr_reviews")
+        ]
+        + ([] if cond else ["SELECT source, login FROM people"])
+    )
+
+
+def _commit_people_sql(cond: str = "") -> str:
+    """``(source, email, login, name)`` of commit authors (rows matching ``cond`` on ``x``)."""
+    where = f" AND {cond}" if cond else ""
+    return " UNION ".join(
+        f"SELECT DISTINCT r.source, x.author_email, x.author_login, x.author_name FROM {table} x "
+        f"JOIN repositories r ON r.id = x.repository_id WHERE x.author_email IS NOT NULL{where}"
+        for table in ("pr_commits", "commits")
+    )
+
+
+def _evidence_versions(store: Store) -> dict[str, int]:
+    """The newest ``_version`` of the directory tables and of the activity tables."""
+
+    def newest(tables: tuple[str, ...]) -> int:
+        parts = " UNION ALL ".join(f"SELECT max(_version) AS v FROM {t}" for t in tables)
+        return int(store.query(f"SELECT COALESCE(max(v), 0) FROM ({parts}) q")[0][0])
+
+    return {
+        "directory": newest(("people", "identities")),
+        "activity": newest(("pull_requests", "pr_reviews", "pr_commits", "commits")),
+    }
+
+
+def _rules_hash(overrides: Overrides, bot_names: set[str]) -> str:
+    """What, besides the store, decides the identities (bump RULES when the merging changes)."""
+    blob = json.dumps(
+        {
+            "rules": RULES,
+            "people": overrides.people,
+            "mailmap": overrides.mailmap_groups,
+            "bots": sorted(bot_names),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _unchanged(
+    store: Store, cursor: dict[str, Any], versions: dict[str, int], rules: str
+) -> dict[str, tuple[str, bool]] | None:
+    """The stored map when nothing since the last resolution can change it, else None.
+
+    That is: the same override files and bot names, no new ``people`` / ``identities`` row,
+    and every PR author, reviewer and commit author seen since already known, a commit's
+    email and login already one author, and no name for an address that had none.
+    """
+    if cursor.get("rules") != rules or cursor.get("directory") != versions["directory"]:
+        return None
+    seen = int(cursor.get("activity", 0))
+    newer = f"x._version > {seen}"
+    old: dict[str, tuple[str, bool]] = {
+        str(a): (str(u), bool(b))
+        for a, u, b in store.query("SELECT alias, username, is_bot FROM analytics_identity_map")
+    }
+    for source, login in store.query(_logins_sql(newer)):
+        if login.lower() != GHOST and login_alias(source, login) not in old:
+            return None
+    named: set[str] = set()
+    for source, email, login, name in store.query(_commit_people_sql(newer)):
+        known = old.get(email_alias(email))
+        if known is None:
+            return None
+        if login and login.lower() != GHOST and old.get(login_alias(source, login)) != known:
+            return None
+        if name:
+            named.add(email.strip().lower())
+    if named:  # a name gives an address its author's display name unless it had one
+        email = "lower(trim(author_email))"
+        marks = ", ".join("?" for _ in named)
+        had = store.query(
+            " UNION ".join(
+                f"SELECT DISTINCT {email} FROM {table} WHERE _version <= {seen} "
+                f"AND author_name IS NOT NULL AND {email} IN ({marks})"
+                for table in ("pr_commits", "commits")
+            ),
+            sorted(named) * 2,
+        )
+        if named - {str(e) for (e,) in had}:
+            return None
+    return old
+
+
+def resolve_identities(
+    store: Store, overrides: Overrides, bots: list[str], *, full: bool = False
+) -> IdentityResult:
+    """Merge every alias the store knows into authors; write the map and ``authors``.
+
+    Incremental unless ``full``: when the activity since the last resolution brings no new
+    alias and no new link (``_unchanged``), the stored map stands and nothing is re-read.
+    """
     bot_names = {b.lower() for b in bots} | overrides.bots
+    rules = _rules_hash(overrides, bot_names)
+    versions = _evidence_versions(store)  # before reading: later rows are seen next time
+    saved = store.get_cursor(*CURSOR)
+    if saved and not full:
+        old = _unchanged(store, json.loads(saved), versions, rules)
+        if old is not None:
+            store.set_cursor(*CURSOR, json.dumps({"rules": rules, **versions}), None)
+            return IdentityResult(mapping=old, changed_aliases=[])
     uf = _UnionFind()
     display: dict[str, str] = {}
     avatar: dict[str, str] = {}
     bot_alias: set[str] = set()
     forced: dict[str, str] = {}  # alias -> override username
 
-    logins = store.query(
-        "SELECT DISTINCT r.source, p.author FROM pull_requests p JOIN repositories r "
-        "ON r.id = p.repository_id WHERE p.author IS NOT NULL "
-        "UNION SELECT DISTINCT r.source, v.author FROM pr_reviews v JOIN repositories r "
-        "ON r.id = v.repository_id WHERE v.author IS NOT NULL "
-        "UNION SELECT source, login FROM people"
-    )
-    for source, login in logins:
+    for source, login in store.query(_logins_sql()):
         if login.lower() != GHOST:
             uf.find(login_alias(source, login))
 
@@ -149,13 +262,7 @@ def resolve_identities(store: Store, overrides: Overrides, bots: list[str]) -> I
             uf.union(a, f"identity:{ident.lower()}")
         if is_bot:
             bot_alias.add(a)
-    for source, email, login, name in store.query(
-        "SELECT DISTINCT r.source, c.author_email, c.author_login, c.author_name FROM pr_commits c "
-        "JOIN repositories r ON r.id = c.repository_id WHERE c.author_email IS NOT NULL "
-        "UNION SELECT DISTINCT r.source, c.author_email, c.author_login, c.author_name "
-        "FROM commits c JOIN repositories r ON r.id = c.repository_id "
-        "WHERE c.author_email IS NOT NULL"
-    ):
+    for source, email, login, name in store.query(_commit_people_sql()):
         e = email_alias(email)
         uf.find(e)
         if name:
@@ -242,6 +349,7 @@ def resolve_identities(store: Store, overrides: Overrides, bots: list[str]) -> I
             )
         if authors:
             _write_authors(store, authors)
+        store.set_cursor(*CURSOR, json.dumps({"rules": rules, **versions}), None)
     return IdentityResult(mapping=mapping, changed_aliases=changed)
 
 

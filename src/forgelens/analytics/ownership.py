@@ -13,41 +13,32 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import SNAP_FILES, Ctx
+from forgelens.analytics._sync import write_changed
 from forgelens.analytics.engineer_lens import (
-    clear_snapshot,
     first_window_day,
     in_snapshot,
+    snapshot_scope,
     windows_sql,
 )
 from forgelens.analytics.identity import email_alias
 from forgelens.errors import SourceError
 
-COLUMNS = [
-    "username",
-    "repo_name",
-    "window_days",
-    "end_date",
-    "file_path",
-    "ownership_pct",
-    "lines_owned",
-    "total_lines",
-    "updated_at",
-    "_version",
-    "_source",
-]
+KEYS = ["username", "repo_name", "window_days", "end_date", "file_path"]
+VALUES = ["ownership_pct", "lines_owned", "total_lines"]
 
 
 def write_ownership(ctx: Ctx) -> None:
-    store = ctx.store
+    """The rows at ``end_date`` of the files ``_fl_snap_files`` names (only the changed ones
+    are written: an incremental run touches a few thousand files of a repository's history)."""
     end = ctx.lit(ctx.end_date)
-    with store.transaction():
-        clear_snapshot(ctx, "author_file_ownership", SNAP_FILES, "path", "file_path")
-        _sql.insert_select(
-            store,
-            "author_file_ownership",
-            COLUMNS,
+    t = "author_file_ownership"
+    with ctx.store.transaction():
+        write_changed(
+            ctx,
+            t,
+            KEYS,
+            VALUES,
             f"""
             WITH ev AS (
                 SELECT f.username, f.repo_name, f.merged_day, pf.path,
@@ -75,6 +66,7 @@ def write_ownership(ctx: Ctx) -> None:
               AND tot.window_days = per.window_days AND tot.path = per.path
             WHERE tot.total > 0
             """,
+            snapshot_scope(ctx, t, SNAP_FILES, "path", "file_path"),
         )
 
 

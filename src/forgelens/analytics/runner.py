@@ -1,8 +1,9 @@
 """``analyze``: the one entry point the CLI, the service and the demo call.
 
 Phases, in order (each timed): identities -> scope -> PR facts (base, reviews, paths, file
-history) -> risk + features + summaries -> What Shipped (``repo_prs``, ``pr_facts``) ->
-Engineer Lens (daily, windows, PR lists, ownership) -> delivery -> review policy -> state.
+history) -> risk + features + summaries [-> embedding features, with ``--ai-features``] ->
+What Shipped (``repo_prs``, ``pr_facts``) -> Engineer Lens (daily, windows, PR lists,
+ownership) -> delivery -> review policy -> state.
 Risk and features come before the daily rollups because ``high_risk_prs`` and
 ``features_merged`` count them.
 """
@@ -52,6 +53,8 @@ class AnalyzeOptions:
     blame: Path | None = None  # a local checkout of the (one) repository analysed
     llm_summaries: bool = False
     llm_limit: int = 200
+    ai_store: Path | None = None  # Milvus Lite database; default beside the store
+    ai_learn: bool = False  # add this run's confidently ruled PRs as labelled examples
 
 
 @dataclass
@@ -65,6 +68,7 @@ class AnalyzeResult:
     phases_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds, all threads
     modes: dict[str, int] = field(default_factory=dict)
     llm_calls: int = 0
+    ai: dict[str, int] = field(default_factory=dict)  # embedding classifier counts
 
     @property
     def seconds(self) -> float:
@@ -79,6 +83,10 @@ def analyze(
         raise BadInput(f"unknown analysis {opts.target!r}: use {', '.join(TARGETS)}")
     if opts.blame is not None and (opts.repos is None or len(opts.repos) != 1):
         raise BadInput("--blame needs exactly one --repo (the repository checked out there)")
+    if opts.config.ai_features:
+        from forgelens.analytics import ai_features
+
+        ai_features.check(opts.config)  # fail before any work, not half-way
     now = datetime.now(UTC)
     ctx = Ctx(
         store=store,
@@ -104,7 +112,7 @@ def analyze(
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
             overrides = Overrides.load(opts.identities_file, opts.mailmaps)
-            ident = resolve_identities(store, overrides, opts.config.bots)
+            ident = resolve_identities(store, overrides, opts.config.bots, full=opts.force_refresh)
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
             if opts.force_refresh:
@@ -146,6 +154,11 @@ def _run_phases(
         risk_mod.build_risk(ctx)
         for name in (FILES, FSCORE, PATHS, PRFILE):  # free memory early
             _sql.drop_work_table(ctx.store, name)
+    if ctx.config.ai_features:
+        from forgelens.analytics import ai_features
+
+        with phase("ai_features"):
+            result.ai = ai_features.classify(ctx, opts.ai_store, learn=opts.ai_learn).as_dict()
     with phase("what_shipped"):
         scope.build_dirty_periods(ctx)
         what_shipped.write_what_shipped(ctx)

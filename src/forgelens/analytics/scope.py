@@ -82,13 +82,6 @@ def plan(
     ctx: Ctx, repos: list[tuple[str, str]], target: str, force: bool, changed_aliases: list[str]
 ) -> list[RepoPlan]:
     store = ctx.store
-    parts = " UNION ALL ".join(
-        f"SELECT repository_id, max(_version) AS v FROM {t} GROUP BY repository_id"
-        for t in ("pull_requests", *PR_INPUTS, "branch_protections", "ci_runs", "issues")
-    )
-    marks = dict(
-        store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
-    )
     state = {
         r[0]: r[1:]
         for r in store.query(
@@ -97,11 +90,25 @@ def plan(
             [target],
         )
     }
+    # Rows at or below every repository's watermark change nothing: skip them (they are most
+    # of the store, and a filter on _version lets the scan pass over whole row groups).
+    olds = [int(state[n][0] or 0) if n in state else 0 for _, n in repos]
+    floor = 0 if force or not olds else min(olds)
+    parts = " UNION ALL ".join(
+        f"SELECT repository_id, max(_version) AS v FROM {t} WHERE _version > {floor} "
+        "GROUP BY repository_id"
+        for t in ("pull_requests", *PR_INPUTS, "branch_protections", "ci_runs", "issues")
+    )
+    marks = dict(
+        store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
+    )
     cfg_hash = ctx.config.config_hash()
     plans: list[RepoPlan] = []
     for repository_id, name in repos:
-        mark = int(marks.get(repository_id) or 0)
         old = state.get(name)
+        mark = int(marks.get(repository_id) or 0)
+        if mark == 0 and old is not None:
+            mark = int(old[0] or 0)  # nothing above the floor: its watermark stands
         if force or old is None or old[2] != cfg_hash:
             mode = "full"
         elif mark > int(old[0] or 0) or changed_aliases:
@@ -134,44 +141,65 @@ def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
 def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> None:
     """``_fl_repos`` and ``_fl_dirty`` (the PRs to recompute)."""
     active = [p for p in plans if p.mode != "skip"]
-    values = " UNION ALL ".join(
-        f"SELECT {ctx.lit(p.repository_id)} AS repository_id, {ctx.lit(p.repo_name)} AS repo_name, "
-        f"{ctx.lit(p.mode)} AS mode, CAST({p.old_watermark} AS BIGINT) AS old_wm, "
-        f"{ctx.lit(p.snapshot_all)} AS snap_all"
+    rows = [
+        [
+            ctx.lit(p.repository_id),
+            ctx.lit(p.repo_name),
+            ctx.lit(p.mode),
+            f"CAST({p.old_watermark} AS BIGINT)",
+            ctx.lit(p.snapshot_all),
+        ]
         for p in active
-    ) or (
-        "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
-        "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
-        "WHERE 1 = 0"
+    ]
+    values = (
+        _sql.values(ctx.store, ["repository_id", "repo_name", "mode", "old_wm", "snap_all"], rows)
+        if rows
+        else (
+            "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
+            "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
+            "WHERE 1 = 0"
+        )
     )
     ctx.work(REPOS, values)
+    # A constant lower bound on the newer rows' _version (the lowest incremental watermark)
+    # lets each scan skip the row groups written before it; the per-repository test follows.
+    floor = min((p.old_watermark for p in active if p.mode == "incremental"), default=0)
     newer = " UNION ".join(
         f"SELECT x.repository_id, x.pr_number AS number FROM {t} x JOIN {REPOS} r "
-        f"ON r.repository_id = x.repository_id WHERE r.mode = 'incremental' "
-        f"AND x._version > r.old_wm"
+        f"ON r.repository_id = x.repository_id WHERE x._version > {floor} "
+        f"AND r.mode = 'incremental' AND x._version > r.old_wm"
         for t in PR_INPUTS
     )
-    aliases = ", ".join(ctx.lit(a) for a in changed_aliases) or "NULL"
+    aliases = ", ".join(ctx.lit(a) for a in changed_aliases)
+    renamed = (
+        f"""
+            UNION SELECT p.repository_id, p.number FROM pull_requests p
+              JOIN repositories rr ON rr.id = p.repository_id
+              JOIN {REPOS} r ON r.repository_id = p.repository_id
+            WHERE r.mode = 'incremental' AND {alias_of("rr.source", "p.author")} IN ({aliases})"""
+        if aliases
+        else ""
+    )
     ctx.work(
         DIRTY,
         f"""
         SELECT DISTINCT k.repository_id, r.repo_name, k.number FROM (
             SELECT p.repository_id, p.number FROM pull_requests p JOIN {REPOS} r
               ON r.repository_id = p.repository_id
-            WHERE r.mode = 'full' OR (r.mode = 'incremental' AND p._version > r.old_wm)
-            UNION {newer}
-            UNION SELECT p.repository_id, p.number FROM pull_requests p
-              JOIN repositories rr ON rr.id = p.repository_id
-              JOIN {REPOS} r ON r.repository_id = p.repository_id
-            WHERE r.mode = 'incremental' AND {alias_of("rr.source", "p.author")} IN ({aliases})
+            WHERE r.mode = 'full'
+            UNION SELECT p.repository_id, p.number FROM pull_requests p JOIN {REPOS} r
+              ON r.repository_id = p.repository_id
+            WHERE p._version > {floor} AND r.mode = 'incremental' AND p._version > r.old_wm
+            UNION {newer}{renamed}
             UNION SELECT p.repository_id, p.number FROM pull_requests p
               JOIN {REPOS} r ON r.repository_id = p.repository_id
               JOIN branch_protections b ON b.repository_id = p.repository_id
-            WHERE r.mode = 'incremental' AND b._version > r.old_wm AND p.merged_at IS NOT NULL
+            WHERE b._version > {floor} AND r.mode = 'incremental' AND b._version > r.old_wm
+              AND p.merged_at IS NOT NULL
             UNION SELECT p.repository_id, p.number FROM pull_requests p
               JOIN {REPOS} r ON r.repository_id = p.repository_id
               JOIN ci_runs c ON c.repository_id = p.repository_id AND c.head_branch = p.head_ref
-            WHERE r.mode = 'incremental' AND c._version > r.old_wm
+            WHERE c._version > {floor} AND r.mode = 'incremental' AND c._version > r.old_wm
         ) k JOIN {REPOS} r ON r.repository_id = k.repository_id
         JOIN pull_requests pp ON pp.repository_id = k.repository_id AND pp.number = k.number
         """,
@@ -254,6 +282,7 @@ def build_dirty_periods(ctx: Ctx) -> None:
 
 
 def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
+    cfg_hash = ctx.config.config_hash()
     rows = [
         {
             "repo_name": p.repo_name,
@@ -261,7 +290,7 @@ def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
             "repository_id": p.repository_id,
             "watermark": p.watermark,
             "end_date": ctx.end_date,
-            "config_hash": ctx.config.config_hash(),
+            "config_hash": cfg_hash,
             "analyzed_at": ctx.now,
         }
         for p in plans

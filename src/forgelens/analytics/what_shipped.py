@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import DIRTY, PR, REV, RISK, Ctx
+from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, PR, REV, RISK, Ctx
 
 REPO_PRS_COLUMNS = [
     "repo_name",
@@ -81,6 +83,13 @@ def write_what_shipped(ctx: Ctx) -> int:
     def j(expr: str) -> str:
         return _sql.as_json(store, expr)
 
+    # The dirty PRs' first day (old or new row) bounds the rows to replace: a cheap filter
+    # before the key match, for the common case of recent PRs in a large table.
+    first = store.query(f"SELECT min(day) FROM {DIRTY_DAYS}")[0][0]
+    match = _match(ctx)
+    if first is not None:
+        since = _sql.timestamp(store, datetime.combine(first, time(), UTC))
+        match = f"{{t}}.created_at >= {since} AND {match}"
     with store.transaction():
         _sql.replace_select(
             store,
@@ -94,7 +103,7 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.stamp()}
             {_JOINS}
             """,
-            _match(ctx),
+            match,
         )
         _sql.replace_select(
             store,
@@ -113,6 +122,6 @@ def write_what_shipped(ctx: Ctx) -> int:
                 {ctx.version}, 'analytics'
             {_JOINS}
             """,
-            _match(ctx),
+            match,
         )
     return ctx.count(PR)

@@ -1,8 +1,9 @@
 """The ``forgelens`` command line: thin commands over the engine and analytics.
 
-Each command module registers itself below; a command parses arguments, calls one engine or
-analytics function and prints the result. Errors a user can act on are ``ForgelensError``s:
-``main`` prints their message on one line and exits with the class's code.
+Each command module is listed in ``_lazy.COMMANDS`` and imported when its command runs; a
+command parses arguments, calls one engine or analytics function and prints the result. Errors
+a user can act on are ``ForgelensError``s: ``main`` prints their message on one line and exits
+with the class's code.
 """
 
 from __future__ import annotations
@@ -10,26 +11,11 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from forgelens import __version__
-from forgelens.cli import analyze as _analyze
-from forgelens.cli import backfill as _backfill
-from forgelens.cli import clickhouse as _clickhouse
-from forgelens.cli import collect as _collect
-from forgelens.cli import consume as _consume
-from forgelens.cli import db as _db
-from forgelens.cli import demo as _demo
-from forgelens.cli import keys as _keys
-from forgelens.cli import pipeline_runs as _pipeline_runs
-from forgelens.cli import query as _query
-from forgelens.cli import report as _report
-from forgelens.cli import retention as _retention
-from forgelens.cli import runs as _runs
-from forgelens.cli import serve as _serve
-from forgelens.cli import sim as _sim
-from forgelens.cli import sink as _sink
-from forgelens.cli import worker as _worker
 from forgelens.cli._common import err_console
+from forgelens.cli._lazy import LazyGroup
 from forgelens.config import get_settings
 from forgelens.errors import ForgelensError
 from forgelens.logs import configure, redact
@@ -40,26 +26,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
-app.command("collect")(_collect.collect_cmd)
-app.command("query")(_query.query)
-app.command("demo")(_demo.demo)
-app.add_typer(_runs.app, name="runs")
-app.add_typer(_db.app, name="db")
-app.command("record-pipeline-run")(_pipeline_runs.record_cmd)
-app.add_typer(_pipeline_runs.app, name="pipeline-runs")
-app.add_typer(_clickhouse.app, name="clickhouse")
-app.command("consume")(_consume.consume_cmd)
-app.add_typer(_sink.app, name="sink")
-app.add_typer(_analyze.app, name="analyze")
-app.command("serve")(_serve.serve)
-app.command("report")(_report.report_cmd)
-app.command("worker")(_worker.worker)
-app.add_typer(_keys.app, name="keys")
-app.add_typer(_retention.app, name="retention")
-app.add_typer(_sim.app, name="sim")
-app.add_typer(_backfill.app, name="backfill")
-app.command("completeness")(_backfill.completeness_cmd)
+
+
+@app.callback()
+def _root() -> None:
+    """Collect engineering data from code forges and git, and turn it into insight."""
 
 
 @app.command("version")
@@ -79,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="forgelens", standalone_mode=True)
     except ForgelensError as exc:
         err_console.print(
-            f"[bold red]error:[/] {redact(exc.message)}", highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {escape(redact(exc.message))}", highlight=False, soft_wrap=True
         )
         return exc.exit_code
     except SystemExit as exc:

@@ -52,6 +52,27 @@ MailmapOption = Annotated[
 BotsOption = Annotated[
     bool, typer.Option("--include-bots", help="Count bots in engineer metrics too.")
 ]
+AiFeaturesOption = Annotated[
+    bool,
+    typer.Option(
+        "--ai-features",
+        help="Classify PRs the rules are unsure of by embedding (needs forgelens[ai]).",
+    ),
+]
+AiLearnOption = Annotated[
+    bool,
+    typer.Option(
+        "--ai-learn", help="With --ai-features: add this run's confidently ruled PRs as examples."
+    ),
+]
+AiStoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ai-store",
+        envvar="FORGELENS_AI_STORE",
+        help="Milvus Lite database of the examples and embeddings (default <db>.milvus.db).",
+    ),
+]
 
 
 def _run(
@@ -70,6 +91,9 @@ def _run(
     blame: Path | None = None,
     llm_summaries: bool = False,
     llm_limit: int = 200,
+    ai_features: bool = False,
+    ai_learn: bool = False,
+    ai_store: Path | None = None,
 ) -> AnalyzeResult:
     if repo and all_repos:
         raise BadInput("pass either --repo OWNER/REPO or --all-repos, not both")
@@ -82,6 +106,10 @@ def _run(
     cfg = AnalyticsConfig.load(config)
     if include_bots:
         cfg = dataclasses.replace(cfg, include_bots=True)
+    if ai_features:
+        cfg = dataclasses.replace(cfg, ai_features=True)
+    if ai_learn and not cfg.ai_features:
+        raise BadInput("--ai-learn goes with --ai-features (or ai_features = true in --config)")
     opts = AnalyzeOptions(
         target=target,
         repos=list(repo) if repo else None,
@@ -93,6 +121,8 @@ def _run(
         blame=blame,
         llm_summaries=llm_summaries,
         llm_limit=llm_limit,
+        ai_store=ai_store,
+        ai_learn=ai_learn,
     )
     store = store_for(db)
     try:
@@ -104,6 +134,7 @@ def _run(
         {"what": "repositories unchanged", "value": result.repositories_skipped},
         {"what": "PRs (re)computed", "value": result.prs},
     ]
+    rows += [{"what": f"embedding {k}", "value": v} for k, v in result.ai.items()]
     rows += [{"what": f"phase {k} (s)", "value": f"{v:.3f}"} for k, v in result.phases.items()]
     rows.append({"what": "total (s)", "value": f"{result.seconds:.3f}"})
     print_rows(rows, fmt, f"forgelens analyze {target.replace('_', '-')}")
@@ -165,12 +196,15 @@ def what_shipped(
         ),
     ] = False,
     llm_limit: Annotated[int, typer.Option(help="At most this many LLM summaries a run.")] = 200,
+    ai_features: AiFeaturesOption = False,
+    ai_learn: AiLearnOption = False,
+    ai_store: AiStoreOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
     """Fill repo_prs: features, risk score and reasons, risky files, summaries.
 
-    Example: forgelens analyze what-shipped --repo octo/hello --incremental
+    Example: forgelens analyze what-shipped --repo octo/hello --incremental --ai-features
     """
     _run(
         "what_shipped",
@@ -187,6 +221,9 @@ def what_shipped(
         fmt,
         llm_summaries=llm_summaries,
         llm_limit=llm_limit,
+        ai_features=ai_features,
+        ai_learn=ai_learn,
+        ai_store=ai_store,
     )
 
 
@@ -201,6 +238,9 @@ def all_(
     identities: IdentitiesOption = None,
     mailmap: MailmapOption = None,
     include_bots: BotsOption = False,
+    ai_features: AiFeaturesOption = False,
+    ai_learn: AiLearnOption = False,
+    ai_store: AiStoreOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -221,4 +261,7 @@ def all_(
         include_bots,
         db,
         fmt,
+        ai_features=ai_features,
+        ai_learn=ai_learn,
+        ai_store=ai_store,
     )

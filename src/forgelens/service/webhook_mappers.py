@@ -135,6 +135,12 @@ def carried(record: Any, payload: dict[str, Any], fields: Fields, version: int, 
     return Carried(record, (*cols, *extra), version)
 
 
+def tombstone(record: Any) -> Carried:
+    """``record`` (a comment) marked deleted now; nothing else of the stored row changes."""
+    record.deleted_at = record.deleted_at or datetime.now(UTC)
+    return Carried(record, ("deleted_at",), now_version())
+
+
 def people(found: Iterable[Person | None], version: int) -> list[Carried]:
     """People the payload names, with the profile fields it carries."""
     out: dict[str, Carried] = {}
@@ -221,9 +227,9 @@ def github_review(p: dict[str, Any]) -> list[Any]:
 
 def github_review_comment(p: dict[str, Any]) -> list[Any]:
     repo_id, pr, raw = _gh_repo(p), _obj(p, "pull_request"), _obj(p, "comment")
-    if p.get("action") == "deleted":
-        return _gh_pr(repo_id, pr)
     rec = gh.comment(repo_id, int(pr["number"]), raw, "review")
+    if p.get("action") == "deleted":
+        return [*_gh_pr(repo_id, pr), tombstone(rec)]
     version = _version(rec.updated_at, rec.created_at)
     cols = carried(rec, raw, {**COMMENT, "path": "path", "line": "line"}, version, "kind")
     return [*_gh_pr(repo_id, pr), cols, *people([gh.person(raw.get("user"))], version)]
@@ -251,13 +257,13 @@ def github_issue_comment(p: dict[str, Any]) -> list[Any]:
     number = int(issue["number"])
     on_pr = "pull_request" in issue
     head = [] if on_pr else _gh_issue(repo_id, issue)
-    if p.get("action") == "deleted":
-        return head
     rec: Any = (
         gh.comment(repo_id, number, raw, "conversation")
         if on_pr
         else gh.issue_comment(repo_id, number, raw)
     )
+    if p.get("action") == "deleted":
+        return [*head, tombstone(rec)]
     version = _version(rec.updated_at, rec.created_at)
     extra = ("kind",) if on_pr else ()
     found = people([gh.person(raw.get("user"))], version)
@@ -427,6 +433,8 @@ def bitbucket_server_pr(p: dict[str, Any]) -> list[Any]:
         fields["updated_at"] = "updatedDate"
         out += [carried(rec, raw, fields, version)]
         out += people([bb.server_person(raw.get("author"))], version)
+    elif event == "pr:comment:deleted":
+        out.append(tombstone(bb.server_comment(repo_id, number, {"comment": _obj(p, "comment")})))
     return out
 
 
@@ -446,7 +454,9 @@ def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
             review = bb.cloud_review(repo_id, rec.number, kind, p[kind])
             out.append(Carried(review, ("author", "state", "submitted_at"), version))
             found.append(bb.cloud_person(p[kind].get("user")))
-    if isinstance(p.get("comment"), dict) and not p["comment"].get("deleted"):
+    if isinstance(p.get("comment"), dict) and p["comment"].get("deleted"):
+        out.append(tombstone(bb.cloud_comment(repo_id, rec.number, p["comment"])))
+    elif isinstance(p.get("comment"), dict):
         raw = p["comment"]
         comment = bb.cloud_comment(repo_id, rec.number, raw)
         fields = {**COMMENT, "body": "content", "created_at": "created_on"}

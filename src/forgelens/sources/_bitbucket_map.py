@@ -287,6 +287,8 @@ def cloud_comment(repo_id: str, number: int, c: dict[str, Any]) -> Comment:
         kind="review" if inline else "conversation",
         path=inline.get("path") if inline else None,
         line=intval(inline.get("to") or inline.get("from")) if inline else None,
+        # Bitbucket Cloud keeps a deleted comment, emptied, with ``deleted: true``
+        deleted_at=ts(c.get("updated_on") or c.get("created_on")) if c.get("deleted") else None,
     )
 
 

@@ -22,7 +22,7 @@ import httpx
 from forgelens.config import Settings, get_settings
 from forgelens.errors import AuthError, BadInput, ForgeError, NotFound
 from forgelens.logs import get_logger
-from forgelens.records import BranchProtection, Repository, repository_id
+from forgelens.records import BranchProtection, Comment, Repository, repository_id
 from forgelens.sources import _bitbucket_map as bb
 from forgelens.sources._forge_common import (
     Item,
@@ -198,16 +198,23 @@ class BitbucketServerSource(RestSource):
         b = PrBundle(pr)
         people = [bb.server_person(item.get("author"))]
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
+        deleted: dict[str, Comment] = {}  # comment id -> a tombstone of it
         for a in self._all(f"{base}/{n}/activities", endpoint + "/activities"):
             people.append(bb.server_person(a.get("user")))
             action = str(a.get("action") or "")
             if action in bb.SERVER_REVIEWS:
                 b.reviews.append(bb.server_review(repo_id, n, a))
             elif action == "COMMENTED" and isinstance(a.get("comment"), dict):
-                if a.get("commentAction", "ADDED") == "ADDED":
+                verb = a.get("commentAction", "ADDED")
+                if verb == "ADDED":
                     b.comments.append(bb.server_comment(repo_id, n, a))
+                elif verb == "DELETED":
+                    gone = bb.server_comment(repo_id, n, a)
+                    gone.deleted_at = ms(a.get("createdDate")) or gone.updated_at
+                    deleted[gone.comment_id] = gone
             elif action == "MERGED":
                 pr.merged_by = bb.server_login(a.get("user"))
+        b.comments = [deleted.pop(c.comment_id, c) for c in b.comments] + list(deleted.values())
         diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
         b.files = bb.server_files(repo_id, n, diff)
         pr.files_truncated = bool(isinstance(diff, dict) and diff.get("truncated"))

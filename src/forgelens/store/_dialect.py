@@ -88,6 +88,15 @@ def clickhouse_engine(spec: TableSpec, *, replicated: bool = False) -> str:
     return f"ENGINE = {engine}({', '.join(args)}) ORDER BY {order}"
 
 
+def add_column_sql(dialect: str, spec: TableSpec, name: str) -> str:
+    """DDL that adds ``spec``'s column ``name`` to a table created before it existed
+    (idempotent; the column is nullable, as every non-key column)."""
+    typ = column_type(dialect, dict(spec.all_columns())[name])
+    if dialect == "clickhouse":
+        typ = f"Nullable({typ})"
+    return f"ALTER TABLE {quote(spec.name)} ADD COLUMN IF NOT EXISTS {quote(name)} {typ}"
+
+
 def create_table_sql(dialect: str, spec: TableSpec) -> list[str]:
     """DDL statements that create ``spec`` (idempotent)."""
     if dialect == "clickhouse":

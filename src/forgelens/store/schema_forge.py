@@ -1,4 +1,5 @@
-"""Tables of the forge area: the conditional-request cache (ETag + body per request).
+"""Tables of the forge area: the conditional-request cache (ETag + body per request), and the
+columns forge records gained after their tables were first created.
 
 Declare each table with ``register_table(TableSpec(...))`` and create it in a migration named
 ``0020_...`` (later ones ``0021_...``, ...) registered with ``@migration``.
@@ -6,7 +7,7 @@ Declare each table with ``register_table(TableSpec(...))`` and create it in a mi
 
 from __future__ import annotations
 
-from forgelens.store.schema import MigrationTarget, TableSpec, migration, register_table
+from forgelens.store.schema import TABLES, MigrationTarget, TableSpec, migration, register_table
 
 HTTP_CACHE = register_table(
     TableSpec(
@@ -20,3 +21,12 @@ HTTP_CACHE = register_table(
 @migration("0020_http_cache")
 def _http_cache(db: MigrationTarget) -> None:
     db.create_table(HTTP_CACHE)
+
+
+@migration("0021_comment_tombstones")
+def _comment_tombstones(db: MigrationTarget) -> None:
+    """``deleted_at`` on PR and issue comments: a comment deleted on the forge is kept, marked."""
+    from forgelens.store._dialect import add_column_sql
+
+    for table in ("pr_comments", "issue_comments"):
+        db.execute(add_column_sql(db.dialect, TABLES[table], "deleted_at"))
