@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from forgelens import records as R
-from forgelens.analytics import AnalyzeOptions, analyze
+from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
+from forgelens.cli import main
+from forgelens.errors import BadInput
 from forgelens.store import Store, open_store
 from tests.analytics.test_analyze import (  # noqa: F401 - collected here, on chDB
     llm_server,
@@ -146,3 +148,21 @@ def test_cli_analyze_all_on_chdb(tmp_path: Path) -> None:
     finally:
         s.close()
 
+
+def test_ai_features_are_refused_up_front_naming_the_stores(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--ai-features`` needs ``UPDATE ... FROM``: on ClickHouse it fails before any work,
+    saying where it runs (the [ai] extra need not be installed to learn that)."""
+    store.write_records(dataset())
+    opts = AnalyzeOptions(config=AnalyticsConfig(ai_features=True), end_date=date(2026, 3, 31))
+    with pytest.raises(BadInput, match=r"ClickHouse does not have.*DuckDB.*PostgreSQL"):
+        analyze(store, opts)
+    assert store.query("SELECT count() FROM repo_prs") == [(0,)]
+    url = store.url
+    store.close()
+    assert main(["analyze", "what-shipped", "--db", url, "--ai-features"]) == 2
+    err = capsys.readouterr().err
+    assert "--ai-features" in err
+    assert "DuckDB" in err
+    assert "PostgreSQL" in err
