@@ -12,14 +12,28 @@
 
     nice -n 10 .venv/bin/python benchmarks/clickhouse.py            # 10M, writes results JSON
     .venv/bin/python benchmarks/clickhouse.py --rows 200000 --no-save  # a quick look
+
+``--analyze``: the full analytics (``analyze all``, the CLI's entry point) on a store generated
+by ``benchmarks/gen_store.py`` with ``--prs`` PRs (default 10,000,000) on chDB, and on DuckDB
+with ``--duckdb-prs`` PRs (default the same; DuckDB at 10M needs a large disk file and a long
+generation, so ``--duckdb-prs 1000000`` gives its 1M figure for reference). Each engine runs in
+a process of its own (peak RSS is its own) on a fresh copy of the generated store; phase times
+are printed side by side; results go to ``results/clickhouse_analytics.json``.
+
+    nice -n 10 .venv/bin/python benchmarks/clickhouse.py --analyze
+    .venv/bin/python benchmarks/clickhouse.py --analyze --prs 200000 --repos 50 --no-save
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +53,8 @@ REPOS = 200
 AUTHORS = 5_000
 START = int(datetime(2025, 7, 1, tzinfo=UTC).timestamp())
 RESULTS = Path(__file__).parent / "results" / "clickhouse.json"
+ANALYTICS_RESULTS = Path(__file__).parent / "results" / "clickhouse_analytics.json"
+GEN = Path(__file__).parent / "gen_store.py"
 
 
 def _prefixed(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -232,11 +248,131 @@ def run_engine(name: str, url: str, rows: int) -> dict[str, Any]:
     return out
 
 
+def analyze_once(url: str) -> dict[str, Any]:
+    """``analyze all`` on the store at ``url`` (in this process); its phases and peak RSS."""
+    from forgelens.analytics import AnalyzeOptions, analyze
+
+    store = open_store(url)
+    try:
+        prs = int(store.query("SELECT count(*) FROM pull_requests")[0][0])
+        result = analyze(store, AnalyzeOptions(target="all"))
+    finally:
+        store.close()
+    return {
+        "store_prs": prs,
+        "analyzed_prs": result.prs,
+        "repositories": result.repositories,
+        "seconds": round(result.seconds, 2),
+        "cpu_seconds": round(sum(result.phases_cpu.values()), 2),
+        "phases": {k: round(v, 2) for k, v in result.phases.items()},
+        "phases_cpu": {k: round(v, 2) for k, v in result.phases_cpu.items()},
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+    }
+
+
+def _generated(engine: str, prs: int, repos: int, authors: int) -> Path:
+    """The generated store for these sizes (made once, then reused)."""
+    if engine == "duckdb":  # the same file benchmarks/analytics.py makes and reuses
+        base = Path(f"/tmp/forgelens-bench-base-{prs}-{repos}.duckdb")
+        where = ["--out", str(base)]
+    else:
+        base = Path(f"/tmp/forgelens-bench-chdb-{prs}-{repos}")
+        where = ["--target", f"chdb:///{base}"]
+    if not base.exists():
+        sizes = ["--prs", str(prs), "--repos", str(repos), "--authors", str(authors)]
+        started = time.perf_counter()
+        subprocess.run([sys.executable, str(GEN), *where, *sizes], check=True)
+        print(f"{engine}: generated {prs:,} PRs in {time.perf_counter() - started:.0f}s")
+    return base
+
+
+def analyze_engine(engine: str, prs: int, repos: int, authors: int) -> dict[str, Any]:
+    """Copy the generated store, run ``analyze all`` on the copy in a fresh process."""
+    base = _generated(engine, prs, repos, authors)
+    work = Path(tempfile.mkdtemp(prefix=f"fl-bench-analyze-{engine}-"))
+    try:
+        if engine == "duckdb":
+            shutil.copyfile(base, work / "bench.duckdb")
+            url = f"duckdb:///{work / 'bench.duckdb'}"
+        else:
+            shutil.copytree(base, work / "chdb", symlinks=True)  # relative links inside
+            url = f"chdb:///{work / 'chdb'}"
+        load = os.getloadavg()
+        done = subprocess.run(
+            [sys.executable, __file__, "--analyze-url", url],
+            check=True,
+            stdout=subprocess.PIPE,  # its errors go straight to ours
+            text=True,
+        )
+        out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        out["load_average_before"] = [round(x, 2) for x in load]
+        out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        print(
+            f"{engine}: analyze all on {out['store_prs']:,} PRs: {out['seconds']:.1f}s", flush=True
+        )
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_analytics(args: argparse.Namespace) -> None:
+    duckdb_prs = args.duckdb_prs or args.prs
+    ch = analyze_engine("chdb", args.prs, args.repos, args.authors)
+    duck = analyze_engine("duckdb", duckdb_prs, args.repos, args.authors)
+    print(f"\n{'phase':16}{'chdb ' + f'{args.prs:,}':>18}{'duckdb ' + f'{duckdb_prs:,}':>18}")
+    for phase in ch["phases"]:
+        print(f"{phase:16}{ch['phases'][phase]:>18.2f}{duck['phases'].get(phase, 0.0):>18.2f}")
+    print(f"{'total s':16}{ch['seconds']:>18.2f}{duck['seconds']:>18.2f}")
+    print(f"{'cpu s':16}{ch['cpu_seconds']:>18.2f}{duck['cpu_seconds']:>18.2f}")
+    print(f"{'peak RSS GB':16}{ch['peak_rss_gb']:>18.2f}{duck['peak_rss_gb']:>18.2f}")
+    per_m = {
+        "chdb": ch["seconds"] / (args.prs / 1e6),
+        "duckdb": duck["seconds"] / (duckdb_prs / 1e6),
+    }
+    at_10m = ch["seconds"] * 10_000_000 / args.prs
+    measured = "measured" if args.prs == 10_000_000 else "linear extrapolation, not measured"
+    print(
+        f"seconds per 1M PRs: chdb {per_m['chdb']:.1f}, duckdb {per_m['duckdb']:.1f} "
+        f"(duckdb/chdb {per_m['duckdb'] / per_m['chdb']:.2f}); goal chdb <= 60 s at 10M: "
+        f"{at_10m:.0f} s ({measured}; {'met' if at_10m <= 60 else 'not met'}); load average "
+        f"before {ch['load_average_before'][0]} / {duck['load_average_before'][0]}"
+    )
+    result = {
+        "benchmark": "clickhouse --analyze",
+        "command": " ".join(["benchmarks/clickhouse.py", *sys.argv[1:]]),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "dataset": {"repos": args.repos, "authors": args.authors},
+        "goal": "analyze all on 10,000,000 PRs within 60 s (chDB)",
+        "chdb": ch,
+        "duckdb": duck,
+        "seconds_per_million_prs": {k: round(v, 2) for k, v in per_m.items()},
+        "chdb_seconds_at_10m": {"value": round(at_10m, 1), "how": measured},
+        "duckdb_per_pr_over_chdb_per_pr": round(per_m["duckdb"] / per_m["chdb"], 2),
+    }
+    if not args.no_save:
+        ANALYTICS_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        ANALYTICS_RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {ANALYTICS_RESULTS}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--analyze", action="store_true", help="The analyze all comparison.")
+    parser.add_argument("--prs", type=int, default=10_000_000)
+    parser.add_argument("--duckdb-prs", type=int, default=0, help="Default: --prs.")
+    parser.add_argument("--repos", type=int, default=500)
+    parser.add_argument("--authors", type=int, default=20_000)
+    parser.add_argument("--analyze-url", help=argparse.SUPPRESS)  # one engine's run (internal)
     args = parser.parse_args()
+    if args.analyze_url:
+        print(json.dumps(analyze_once(args.analyze_url)))
+        return
+    if args.analyze:
+        bench_analytics(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="fl-bench-ch-"))
     try:
         chdb = run_engine("chdb", f"chdb:///{work / 'chdb'}", args.rows)

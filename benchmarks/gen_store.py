@@ -6,6 +6,12 @@ and teams. Deterministic (hash-based), so two runs give the same store.
 
     .venv/bin/python benchmarks/gen_store.py --out /tmp/bench.duckdb [--prs 1000000]
     .venv/bin/python benchmarks/gen_store.py --out /tmp/bench.duckdb --add-prs 1000
+
+Any other store (``--target chdb:///tmp/bench-chdb``, ``clickhouse://...``, ``postgresql://...``)
+gets the same rows, generated block by block (``--block`` PRs, default 1,000,000) in an
+in-memory DuckDB and written as Arrow blocks through ``store.upsert``:
+
+    .venv/bin/python benchmarks/gen_store.py --target chdb:///tmp/bench-chdb --prs 10000000
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
-from forgelens.store import open_store
+from forgelens.store import Store, open_store
+from forgelens.store._dialect import create_table_sql
+from forgelens.store.schema import TABLES
 
 DAY_S = 86_400
 PATHS = (
@@ -131,9 +140,108 @@ def generate(
     )
 
 
+def _fixed_tables(
+    con: duckdb.DuckDBPyConnection, n_repos: int, n_authors: int, version: int
+) -> None:
+    """Repositories, people, teams and branch protections (written once, whatever the size)."""
+    con.execute(
+        f"""
+        INSERT INTO repositories (id, source, full_name, name, owner, _version, _source)
+        SELECT 'github:org' || i || '/repo' || i, 'github', 'org' || i || '/repo' || i,
+            'repo' || i, 'org' || i, {version}, 'gen' FROM range({n_repos}) t(i)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO people (source, login, name, email, forge_id, is_bot, _version, _source)
+        SELECT 'github', 'user' || i, 'User ' || i, 'user' || i || '@example.com',
+            CAST(i AS VARCHAR), i % 500 = 0, {version}, 'gen' FROM range({n_authors}) t(i)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO team_members (source, org, team_slug, login, _version, _source)
+        SELECT 'github', 'org', 'team' || (i % 50), 'user' || i, {version}, 'gen'
+        FROM range({n_authors}) t(i)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO branch_protections (repository_id, branch, required_approvals,
+            required_checks, _version, _source)
+        SELECT 'github:org' || i || '/repo' || i, 'main', 1 + i % 2, '["ci/test"]',
+            {version}, 'gen' FROM range({n_repos}) t(i) WHERE i % 2 = 0
+        """
+    )
+
+
+def _ci_runs(con: duckdb.DuckDBPyConnection, version: int) -> None:
+    """One CI run for every fifth PR, on its head branch."""
+    con.execute(
+        f"""
+        INSERT INTO ci_runs (repository_id, run_id, name, status, conclusion, created_at,
+            head_branch, _version, _source)
+        SELECT repository_id, 'run' || number, 'ci/test', 'completed',
+            CASE WHEN hash(number, 14) % 10 = 0 THEN 'failure' ELSE 'success' END,
+            created_at + to_minutes(10), head_ref, {version}, 'gen'
+        FROM pull_requests WHERE hash(number, 15) % 5 = 0
+        """
+    )
+
+
+GENERATED = (
+    "repositories",
+    "people",
+    "team_members",
+    "branch_protections",
+    "pull_requests",
+    "pr_files",
+    "pr_reviews",
+    "pr_commits",
+    "ci_runs",
+)
+
+
+def to_store(target: Store, args: argparse.Namespace, now_s: int, version: int) -> dict[str, int]:
+    """Generate ``args.prs`` PRs into ``target`` in blocks of ``args.block`` PRs: each block is
+    made in an in-memory DuckDB, then written table by table as Arrow blocks (``upsert``)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for spec in TABLES.values():
+        for stmt in create_table_sql("duckdb", spec):
+            con.execute(stmt)
+    counts = dict.fromkeys(GENERATED, 0)
+
+    def flush() -> None:
+        for table in GENERATED:
+            cols = [c for c, t in TABLES[table].all_columns() if t != "serial"]
+            select = ", ".join(f'"{c}"' for c in cols)
+            reader = con.sql(f'SELECT {select} FROM "{table}"').to_arrow_reader(1_000_000)
+            for batch in reader:
+                counts[table] += target.upsert(table, pa.Table.from_batches([batch]))
+            con.execute(f'DELETE FROM "{table}"')
+
+    span = int(args.years * 365 * DAY_S)
+    old_version = version - 3_600_000
+    _fixed_tables(con, args.repos, args.authors, old_version)
+    first, block_span = 1, (span - DAY_S) * args.block // args.prs
+    while first <= args.prs:
+        count = min(args.block, args.prs - first + 1)
+        start = now_s - span + (first - 1) * (span - DAY_S) // args.prs
+        generate(con, first, count, start, block_span, args.repos, args.authors, old_version)
+        _ci_runs(con, old_version)
+        flush()
+        print(f"  {first + count - 1:,} PRs written ({time.strftime('%H:%M:%S')})", flush=True)
+        first += count
+    con.close()
+    return counts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="A DuckDB file to create (or --add-prs to).")
+    ap.add_argument("--target", help="Or any store URL (chdb:///path, postgresql://...).")
+    ap.add_argument("--block", type=int, default=1_000_000, help="PRs per block (--target).")
     ap.add_argument("--prs", type=int, default=1_000_000)
     ap.add_argument("--repos", type=int, default=500)
     ap.add_argument("--authors", type=int, default=20_000)
@@ -143,6 +251,16 @@ def main() -> None:
     started = time.perf_counter()
     now_s = int(datetime.now(UTC).timestamp())
     version = time.time_ns() // 1_000_000
+    if args.target:
+        target = open_store(args.target)
+        try:
+            counts = to_store(target, args, now_s, version)
+        finally:
+            target.close()
+        print(f"generated {counts} in {time.perf_counter() - started:.1f}s -> {args.target}")
+        return
+    if args.out is None:
+        ap.error("give --out FILE.duckdb or --target URL")
     if args.add_prs:
         con = duckdb.connect(str(args.out))
         con.execute("SET TimeZone = 'UTC'")
@@ -167,46 +285,9 @@ def main() -> None:
     con.execute("SET TimeZone = 'UTC'")
     span = int(args.years * 365 * DAY_S)
     old_version = version - 3_600_000
-    con.execute(
-        f"""
-        INSERT INTO repositories (id, source, full_name, name, owner, _version, _source)
-        SELECT 'github:org' || i || '/repo' || i, 'github', 'org' || i || '/repo' || i,
-            'repo' || i, 'org' || i, {old_version}, 'gen' FROM range({args.repos}) t(i)
-        """
-    )
-    con.execute(
-        f"""
-        INSERT INTO people (source, login, name, email, forge_id, is_bot, _version, _source)
-        SELECT 'github', 'user' || i, 'User ' || i, 'user' || i || '@example.com',
-            CAST(i AS VARCHAR), i % 500 = 0, {old_version}, 'gen' FROM range({args.authors}) t(i)
-        """
-    )
-    con.execute(
-        f"""
-        INSERT INTO team_members (source, org, team_slug, login, _version, _source)
-        SELECT 'github', 'org', 'team' || (i % 50), 'user' || i, {old_version}, 'gen'
-        FROM range({args.authors}) t(i)
-        """
-    )
-    con.execute(
-        f"""
-        INSERT INTO branch_protections (repository_id, branch, required_approvals,
-            required_checks, _version, _source)
-        SELECT 'github:org' || i || '/repo' || i, 'main', 1 + i % 2, '["ci/test"]',
-            {old_version}, 'gen' FROM range({args.repos}) t(i) WHERE i % 2 = 0
-        """
-    )
+    _fixed_tables(con, args.repos, args.authors, old_version)
     generate(con, 1, args.prs, now_s - span, span - DAY_S, args.repos, args.authors, old_version)
-    con.execute(
-        f"""
-        INSERT INTO ci_runs (repository_id, run_id, name, status, conclusion, created_at,
-            head_branch, _version, _source)
-        SELECT repository_id, 'run' || number, 'ci/test', 'completed',
-            CASE WHEN hash(number, 14) % 10 = 0 THEN 'failure' ELSE 'success' END,
-            created_at + to_minutes(10), head_ref, {old_version}, 'gen'
-        FROM pull_requests WHERE hash(number, 15) % 5 = 0
-        """
-    )
+    _ci_runs(con, old_version)
     con.execute("CHECKPOINT")
     counts = {
         t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from forgelens import records as R
-from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
+from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, _sql, analyze
 from forgelens.errors import BadInput
 from forgelens.store import Store
 
@@ -181,9 +181,8 @@ def test_window_before_history_is_empty_not_an_error(store: Store) -> None:
 def test_force_refresh_touches_one_repository_only(store: Store) -> None:
     store.write_records(base_records())
     run(store)
-    store.execute(
-        "UPDATE author_metrics_daily SET prs_merged = 99 WHERE repo_name IN ('octo/app', 'grp/svc')"
-    )
+    where = "repo_name IN ('octo/app', 'grp/svc')"
+    _sql.update(store, "author_metrics_daily", "prs_merged = 99", where, [])  # any store
     result = run(store, repos=["octo/app"], force_refresh=True)
     assert result.modes == {"full": 1}
     assert store.query(

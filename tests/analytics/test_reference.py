@@ -247,15 +247,10 @@ def test_sql_agrees_with_reference(recs: list[Any]) -> None:
         store.close()
 
 
-@settings(
-    max_examples=6,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(first=datasets(), more=datasets())
-def test_incremental_equals_full(first: list[Any], more: list[Any]) -> None:
-    """Analyse, add PRs (and reviews), analyse incrementally: same as a fresh full analysis."""
-    shifted = [
+def shifted(first: list[Any], more: list[Any]) -> list[Any]:
+    """``more``'s PRs (and their files, reviews, commits) renumbered after ``first``'s, in
+    ``first``'s repositories."""
+    out = [
         dataclasses.replace(r, number=r.number + 100, forge_id=str(1100 + r.number))
         if isinstance(r, R.PullRequest)
         else dataclasses.replace(r, pr_number=r.pr_number + 100)
@@ -265,13 +260,30 @@ def test_incremental_equals_full(first: list[Any], more: list[Any]) -> None:
         if not isinstance(r, R.Repository | R.BranchProtection | R.CiRun)
     ]
     repo_ids = {r.id for r in first if isinstance(r, R.Repository)}
-    shifted = [r for r in shifted if r.repository_id in repo_ids]
+    return [r for r in out if r.repository_id in repo_ids]
+
+
+def check_incremental(store: Store, first: list[Any], more: list[Any]) -> None:
+    """On ``store`` holding ``first``: analyse, add ``more``'s PRs, analyse incrementally, and
+    check everything against the reference."""
+    added = shifted(first, more)
+    analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+    store.write_records(added)
+    result = analyze(store, AnalyzeOptions(config=CFG, end_date=END))
+    assert "full" not in result.modes  # really incremental
+    check_all(store, first + added)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(first=datasets(), more=datasets())
+def test_incremental_equals_full(first: list[Any], more: list[Any]) -> None:
+    """Analyse, add PRs (and reviews), analyse incrementally: same as a fresh full analysis."""
     store = fresh_store(first)
     try:
-        analyze(store, AnalyzeOptions(config=CFG, end_date=END))
-        store.write_records(shifted)
-        result = analyze(store, AnalyzeOptions(config=CFG, end_date=END))
-        assert "full" not in result.modes  # really incremental
-        check_all(store, first + shifted)
+        check_incremental(store, first, more)
     finally:
         store.close()

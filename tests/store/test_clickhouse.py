@@ -309,3 +309,17 @@ def test_cli_migrates_and_queries_a_chdb_store(tmp_path: Path) -> None:
     assert "applied 0 migration(s)" in forgelens("db", "migrate")
     out = forgelens("query", "SELECT count() AS n FROM git_collection_runs", "-f", "csv")
     assert out.split() == ["n", "0"]
+
+
+def test_backfill_is_refused_with_the_supported_stores_named(store: Store) -> None:
+    """Backfill claims need a compare-and-set UPDATE that ClickHouse lacks: a clear refusal
+    before anything is written, not an engine error half-way."""
+    from forgelens.engine._backfill_state import resume
+    from forgelens.engine.backfill import BackfillOptions, backfill
+
+    with pytest.raises(BadInput, match=r"DuckDB .*PostgreSQL .*db copy"):
+        backfill(store, BackfillOptions(max_chunks=1))
+    with pytest.raises(BadInput, match="compare-and-set"):
+        resume(store, "github:o/r", datetime.now(UTC))
+    assert store.query("SELECT count() FROM backfill_state")[0][0] == 0
+    assert store.query("SELECT count() FROM git_collection_runs")[0][0] == 0

@@ -24,6 +24,7 @@ FILES = "_fl_files"  # dirty PRs' files with their history
 FSCORE = "_fl_fscore"  # dirty PRs' files with their risk flags and score
 PRFILE = "_fl_prfile"  # per dirty PR file aggregates
 RISK = "_fl_risk"  # per dirty PR risk, features, summary
+DFILES = "_fl_cte_dfiles"  # ClickHouse: prs.build_files' materialized dirty files
 
 WORK_TABLES = (
     DIRTY,
@@ -40,6 +41,7 @@ WORK_TABLES = (
     FSCORE,
     PRFILE,
     RISK,
+    DFILES,
 )
 
 
@@ -52,7 +54,7 @@ class Ctx:
     end_date: date  # the last day (UTC) of the window snapshots
 
     def lit(self, value: object) -> str:
-        return _sql.literal(value)
+        return _sql.literal(value, self.store)
 
     def work(self, name: str, select_sql: str) -> None:
         _sql.create_work_table(self.store, name, select_sql)
@@ -62,5 +64,4 @@ class Ctx:
 
     def stamp(self) -> str:
         """The ``updated_at, _version, _source`` values of a write."""
-        ts = f"CAST({self.lit(self.now.isoformat())} AS TIMESTAMP WITH TIME ZONE)"
-        return f"{ts}, {self.version}, 'analytics'"
+        return f"{_sql.timestamp(self.store, self.now)}, {self.version}, 'analytics'"

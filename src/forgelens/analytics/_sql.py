@@ -1,9 +1,18 @@
-"""The few SQL differences between DuckDB and PostgreSQL the analytics need, in one place.
+"""The SQL differences between DuckDB, PostgreSQL and ClickHouse the analytics need, in one place.
 
-Everything else the analytics write is a portable subset of both: ``CAST(ts AT TIME ZONE 'UTC'
-AS DATE)`` for UTC days, ``EXTRACT(EPOCH FROM ts)``, ``date_trunc('week', ...)``, window
-functions with numeric ``RANGE`` frames, ``percentile_cont ... WITHIN GROUP``, ``FILTER``,
-``string_agg(... ORDER BY ...)``, ``INSERT ... SELECT ... ON CONFLICT``.
+The analytics write a portable subset of the three (``FILTER``, window functions, ``LEAST``,
+``||``, ``CASE``, correlated ``EXISTS`` in reads) and ask these helpers for the rest: UTC days
+and weeks, epochs, regular expressions, JSON text, hashes, ordered string aggregation, medians,
+work tables and the delete-then-insert that replaces a set of rows.
+
+ClickHouse (``clickhouse://`` and ``chdb://``) runs with the session settings of
+``store._clickhouse_client.SESSION_SETTINGS``: ``final = 1`` (reads see the newest ``_version``
+of each key), ``join_use_nulls = 1`` (outer joins give NULLs, not zero values),
+``union_default_mode = 'DISTINCT'`` (plain ``UNION``) and ``cast_keep_nullable = 1`` (``CAST``
+of a NULL stays NULL). A "delete" there is a lightweight ``DELETE`` (it cannot correlate, so
+key matches are written as tuple ``IN``), and the rows written after it carry this run's newer
+``_version``; there are no transactions (see ``store.clickhouse``), and every analytics write is
+idempotent, so a run cut short is repaired by the next one.
 """
 
 from __future__ import annotations
@@ -11,13 +20,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from forgelens.logs import get_logger
 from forgelens.store import Store
 from forgelens.store._dialect import quote
 
 log = get_logger(__name__)
+_QUALIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.")
 
 
 def run(store: Store, sql: str, params: Iterable[object] = (), *, what: str = "") -> None:
@@ -33,22 +43,32 @@ def run(store: Store, sql: str, params: Iterable[object] = (), *, what: str = ""
 
 
 def dialect(store: Store) -> str:
-    return "postgres" if store.dialect.startswith("postgres") else "duckdb"
+    if store.dialect.startswith("postgres"):
+        return "postgres"
+    return "clickhouse" if store.dialect == "clickhouse" else "duckdb"
+
+
+def _is_ch(store: Store | None) -> bool:
+    return store is not None and store.dialect == "clickhouse"
 
 
 def regex_match(store: Store, expr: str, pattern: str) -> str:
     """``expr`` matches the (RE2/POSIX-compatible) ``pattern``."""
-    lit = literal(pattern)
+    lit = literal(pattern, store)
     if dialect(store) == "postgres":
         return f"({expr} ~ {lit})"
+    if _is_ch(store):  # ClickHouse's "." also matches a newline unless told (?-s)
+        return f"match({expr}, {literal('(?-s)' + pattern, store)})"
     return f"regexp_matches({expr}, {lit})"
 
 
 def regex_group(store: Store, expr: str, pattern: str) -> str:
     """The first capture group of ``pattern`` in ``expr``, NULL when it does not match."""
-    lit = literal(pattern)
+    lit = literal(pattern, store)
     if dialect(store) == "postgres":
         return f"substring({expr} from {lit})"
+    if _is_ch(store):  # extract(): the first capture group, '' when there is no match
+        return f"NULLIF(extract({expr}, {literal('(?-s)' + pattern, store)}), '')"
     return f"NULLIF(regexp_extract({expr}, {lit}, 1), '')"
 
 
@@ -58,6 +78,11 @@ def stable_bigint(store: Store, numeric_text: str, fallback_text: str) -> str:
         return (
             f"(CASE WHEN {numeric_text} ~ '^[0-9]{{1,18}}$' THEN CAST({numeric_text} AS BIGINT) "
             f"ELSE hashtextextended({fallback_text}, 0) END)"
+        )
+    if _is_ch(store):
+        return (
+            f"COALESCE(toInt64OrNull({numeric_text}), "
+            f"toInt64(sipHash64({fallback_text}) % 9223372036854775807))"
         )
     return (
         f"COALESCE(TRY_CAST({numeric_text} AS BIGINT), "
@@ -80,6 +105,8 @@ def hash64(store: Store, *exprs: str) -> str:
     """A 64-bit hash of text expressions (partition keys that sort fast)."""
     if dialect(store) == "postgres":
         return "hashtextextended(" + " || chr(31) || ".join(exprs) + ", 0)"
+    if _is_ch(store):
+        return f"cityHash64({', '.join(exprs)})"
     return f"hash({', '.join(exprs)})"
 
 
@@ -88,16 +115,41 @@ def create_work_table(
 ) -> None:
     """A scratch table for one run (temporary where the backend makes that cheap)."""
     drop_work_table(store, name)
-    kind = "UNLOGGED TABLE" if dialect(store) == "postgres" else "TEMP TABLE"
-    run(store, f"CREATE {kind} {quote(name)} AS {select_sql}", params, what=name)
+    if _is_ch(store):
+        # A table of the database (a server has no session to keep TEMP ones). ClickHouse
+        # names a selected column "t.col" when another joined table has a "col": name it
+        # "col", as the other engines do.
+        cols = store.query(f"DESCRIBE ({select_sql})", list(params))
+        body = ", ".join(f"{quote(_QUALIFIER.sub('', str(c[0])))} {c[1]}" for c in cols)
+        sql = f"CREATE TABLE {quote(name)} ({body}) ENGINE = Memory AS {select_sql}"
+    else:
+        kind = "UNLOGGED TABLE" if dialect(store) == "postgres" else "TEMP TABLE"
+        sql = f"CREATE {kind} {quote(name)} AS {select_sql}"
+    run(store, sql, params, what=name)
+
+
+def materialized(store: Store, name: str, select_sql: str) -> str:
+    """``name`` computed once for the statement that follows: a ``WITH`` item
+    (``name AS MATERIALIZED (...),``), or on ClickHouse, whose CTEs are inlined at each use, a
+    work table ``_fl_cte_<name>`` made now (and ``""``); read it as ``materialized_name``."""
+    if _is_ch(store):
+        create_work_table(store, materialized_name(store, name), select_sql)
+        return ""
+    return f"{name} AS MATERIALIZED ({select_sql}),"
+
+
+def materialized_name(store: Store, name: str) -> str:
+    return f"_fl_cte_{name}" if _is_ch(store) else name
 
 
 def drop_work_table(store: Store, name: str) -> None:
     store.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
 
-def literal(value: object) -> str:
-    """A SQL literal for a value we built ourselves (text, numbers, dates, booleans, NULL)."""
+def literal(value: object, store: Store | None = None) -> str:
+    """A SQL literal for a value we built ourselves (text, numbers, dates, booleans, NULL).
+
+    ClickHouse reads backslash escapes in string literals; the others take them verbatim."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -106,19 +158,33 @@ def literal(value: object) -> str:
         return repr(value)
     if isinstance(value, date):
         return f"CAST('{value.isoformat()}' AS DATE)"
-    return "'" + str(value).replace("'", "''") + "'"
+    text = str(value).replace("'", "''")
+    return "'" + (text.replace("\\", "\\\\") if _is_ch(store) else text) + "'"
 
 
-def utc_day(expr: str) -> str:
+def timestamp(store: Store, value: datetime) -> str:
+    """A timestamp literal (``value`` is UTC-aware)."""
+    if _is_ch(store):
+        return f"toDateTime64({literal(value.isoformat(sep=' ')[:26])}, 6, 'UTC')"
+    return f"CAST({literal(value.isoformat())} AS TIMESTAMP WITH TIME ZONE)"
+
+
+def utc_day(expr: str, store: Store | None = None) -> str:
+    if _is_ch(store):  # the ClickHouse session's time zone is UTC
+        return f"toDate32({expr})"
     return f"CAST(({expr} AT TIME ZONE 'UTC') AS DATE)"
 
 
-def utc_week(expr: str) -> str:
+def utc_week(expr: str, store: Store | None = None) -> str:
     """The Monday (UTC) of the ISO week ``expr`` falls in."""
+    if _is_ch(store):
+        return f"toDate32(toMonday({expr}))"
     return f"CAST(date_trunc('week', {expr} AT TIME ZONE 'UTC') AS DATE)"
 
 
-def epoch(expr: str) -> str:
+def epoch(expr: str, store: Store | None = None) -> str:
+    if _is_ch(store):
+        return f"(toUnixTimestamp64Micro({expr}) / 1000000.0)"
     return f"CAST(EXTRACT(EPOCH FROM {expr}) AS DOUBLE PRECISION)"
 
 
@@ -126,11 +192,25 @@ def epoch_ms(store: Store, expr: str) -> str:
     """Milliseconds since the epoch (exact) of a timestamp."""
     if dialect(store) == "postgres":
         return f"CAST(floor(EXTRACT(EPOCH FROM {expr}) * 1000) AS BIGINT)"
+    if _is_ch(store):
+        return f"toUnixTimestamp64Milli({expr})"
     return f"epoch_ms({expr})"
 
 
-def hours_between(start: str, end: str) -> str:
-    return f"(({epoch(end)} - {epoch(start)}) / 3600.0)"
+def range_frame(store: Store, ms: str, span_ms: int) -> str:
+    """``ORDER BY`` a millisecond time ``ms`` with a frame of the ``span_ms`` before each row.
+
+    ClickHouse bounds a RANGE offset to 32 bits (24 days of milliseconds), so there the order
+    is by seconds (a double, exact to well under a millisecond at today's epoch)."""
+    if _is_ch(store):
+        if span_ms % 1000:
+            raise ValueError(f"span {span_ms} ms is not whole seconds")
+        return f"ORDER BY {ms} / 1000.0 RANGE BETWEEN {span_ms // 1000} PRECEDING AND CURRENT ROW"
+    return f"ORDER BY {ms} RANGE BETWEEN {span_ms} PRECEDING AND CURRENT ROW"
+
+
+def hours_between(start: str, end: str, store: Store | None = None) -> str:
+    return f"(({epoch(end, store)} - {epoch(start, store)}) / 3600.0)"
 
 
 def json_text(expr: str) -> str:
@@ -140,17 +220,97 @@ def json_text(expr: str) -> str:
 
 def as_json(store: Store, expr: str) -> str:
     """Text holding JSON, typed for a JSON column."""
+    if _is_ch(store):  # JSON columns are String there (seed 000)
+        return f"CAST({expr} AS String)"
     return f"CAST({expr} AS {'JSONB' if dialect(store) == 'postgres' else 'JSON'})"
 
 
-def json_str(expr: str) -> str:
+def json_str(expr: str, store: Store | None = None) -> str:
     """``expr`` (text) as a JSON string literal."""
-    return "('\"' || replace(replace(" + expr + ", '\\', '\\\\'), '\"', '\\\"') || '\"')"
+    q, bs = literal('"', store), literal("\\", store)
+    esc_bs, esc_q = literal("\\\\", store), literal('\\"', store)
+    return f"({q} || replace(replace({expr}, {bs}, {esc_bs}), {q}, {esc_q}) || {q})"
 
 
-def json_num(expr: str) -> str:
+def json_num(expr: str, store: Store | None = None) -> str:
     """``expr`` (a number) as a JSON number with three decimals."""
-    return f"CAST(CAST({expr} AS DECIMAL(12,3)) AS VARCHAR)"
+    return f"CAST({round_to(expr, 3, store)} AS VARCHAR)"
+
+
+def round_to(expr: str, digits: int, store: Store | None = None) -> str:
+    """``expr`` rounded to ``digits`` decimals, as DECIMAL(12, digits) (a double on ClickHouse,
+    whose decimal casts truncate)."""
+    if _is_ch(store):
+        return f"round(toFloat64({expr}), {digits})"
+    return f"CAST({expr} AS DECIMAL(12,{digits}))"
+
+
+def concat_ws(store: Store, sep: str, items: list[str]) -> str:
+    """``items`` joined by ``sep`` (a literal), skipping NULLs."""
+    if _is_ch(store):  # concatWithSeparator is NULL when any item is
+        return (
+            f"arrayStringConcat(arrayFilter(x -> x IS NOT NULL, [{', '.join(items)}]), "
+            f"{literal(sep, store)})"
+        )
+    return f"concat_ws({literal(sep, store)}, {', '.join(items)})"
+
+
+def string_agg(store: Store, expr: str, sep: str, order: str) -> str:
+    """The non-NULL values of ``expr`` joined by ``sep`` (a literal), ordered by ``order``."""
+    if _is_ch(store):
+        return (
+            f"arrayStringConcat(arrayMap(t -> t.2, arraySort(groupArray(({order}, {expr})))), "
+            f"{literal(sep, store)})"
+        )
+    return f"string_agg({expr}, {literal(sep, store)} ORDER BY {order})"
+
+
+def bool_or(store: Store, cond: str) -> str:
+    if _is_ch(store):
+        return f"(max({cond}) = 1)"
+    return f"bool_or({cond})"
+
+
+def median(store: Store, expr: str) -> str:
+    """The interpolated median (``percentile_cont(0.5)``) of the non-NULL values of ``expr``."""
+    if _is_ch(store):
+        return f"quantileExactInclusive(0.5)({expr})"
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
+
+
+def md5_hex(store: Store, expr: str) -> str:
+    return f"lower(hex(MD5({expr})))" if _is_ch(store) else f"md5({expr})"
+
+
+def unit_sep(store: Store) -> str:
+    """The ASCII unit separator (char 31) as an expression."""
+    return "char(31)" if _is_ch(store) else "chr(31)"
+
+
+def key_in(store: Store, outer: list[str], source: str, inner: list[str], where: str = "") -> str:
+    """(``outer``) is among the (``inner``) columns of ``source`` rows (``where``: an extra
+    condition on them). An ``EXISTS`` where it may correlate, a tuple ``IN`` on ClickHouse
+    (its ``DELETE`` cannot correlate, and ``IN`` builds one hash set)."""
+    if _is_ch(store):
+        cond = f" WHERE {where}" if where else ""
+        lhs = outer[0] if len(outer) == 1 else f"({', '.join(outer)})"
+        return f"{lhs} IN (SELECT {', '.join(f'_k.{i}' for i in inner)} FROM {source} _k{cond})"
+    match = " AND ".join(f"_k.{i} = {o}" for o, i in zip(outer, inner, strict=True))
+    extra = f" AND {where}" if where else ""
+    return f"EXISTS (SELECT 1 FROM {source} _k WHERE {match}{extra})"
+
+
+def values(store: Store, columns: list[str], rows: list[list[str]]) -> str:
+    """A ``SELECT`` of literal ``rows`` (SQL expressions) named ``columns`` (``rows`` not
+    empty): a ``VALUES`` list, or on ClickHouse, which has no column list for it, a
+    ``UNION ALL`` of one-row ``SELECT``s."""
+    if _is_ch(store):
+        return " UNION ALL ".join(
+            "SELECT " + ", ".join(f"{v} AS {c}" for v, c in zip(row, columns, strict=True))
+            for row in rows
+        )
+    body = ", ".join(f"({', '.join(row)})" for row in rows)
+    return f"SELECT * FROM (VALUES {body}) v ({', '.join(columns)})"
 
 
 def insert_select(
@@ -168,10 +328,23 @@ def replace_select(
     """Upsert by delete-then-insert (cheaper than ``ON CONFLICT`` for large batches).
 
     ``match`` is a condition on ``{t}`` (the target table) selecting exactly the keys that
-    ``select_sql`` produces or must drop; run it inside a transaction.
+    ``select_sql`` produces or must drop; run it inside a transaction (ClickHouse: the rows
+    written carry a newer ``_version``, so a repeat of a half-done replace converges).
     """
     run(store, f"DELETE FROM {quote(table)} WHERE {match.format(t=quote(table))}", what=table)
     insert_select(store, table, columns, select_sql)
+
+
+def update(store: Store, table: str, assign: str, where: str, params: Iterable[object]) -> None:
+    """``UPDATE table SET assign WHERE where`` for a few rows (not a key column). ClickHouse:
+    a synchronous ``ALTER TABLE ... UPDATE`` mutation (its ``WHERE`` may not correlate)."""
+    if _is_ch(store):
+        sql = (
+            f"ALTER TABLE {quote(table)} UPDATE {assign} WHERE {where} SETTINGS mutations_sync = 2"
+        )
+    else:
+        sql = f"UPDATE {quote(table)} SET {assign} WHERE {where}"
+    run(store, sql, params, what=f"update {table}")
 
 
 def glob_regex(globs: Iterable[str]) -> str:

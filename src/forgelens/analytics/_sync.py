@@ -8,6 +8,12 @@ incremental run for 50,000 ownership rows of which 18,000 had changed. ``write_c
 deletes the rows of the scope the recompute no longer gives, updates the rows whose values
 changed and inserts the new ones. Rows whose values did not change keep their ``updated_at``
 and ``_version`` (they say when the values last changed, which a downstream sync relies on).
+
+ClickHouse has neither ``UPDATE ... FROM`` nor a correlated ``NOT EXISTS``: there the rows
+that are new or whose values changed are inserted again with this run's newer ``_version``
+(the ReplacingMergeTree keeps the newest per key, and the session's ``FINAL`` reads see only
+it), and the rows of the scope no longer produced are deleted by a tuple ``NOT IN`` of their
+keys (``_sql.key_in``). Unchanged rows are not written either.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ def write_changed(
     if not store.query(f"SELECT 1 FROM {table} WHERE {scope} LIMIT 1"):
         _sql.insert_select(store, table, cols, select_sql)  # nothing to compare with
         return
+    if store.dialect == "clickhouse":
+        _write_changed_ch(ctx, table, keys, values, select_sql, scope)
+        return
     ctx.work(NEW_ROWS, f"SELECT * FROM ({select_sql}) q ({', '.join(cols)})")
     same_key = " AND ".join(f"n.{k} = {table}.{k}" for k in keys)
     _sql.run(
@@ -52,5 +61,31 @@ def write_changed(
         f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(f'n.{c}' for c in cols)} "
         f"FROM {NEW_ROWS} n WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same_key})",
         what=f"{table} new",
+    )
+    _sql.drop_work_table(store, NEW_ROWS)
+
+
+def _write_changed_ch(
+    ctx: Ctx, table: str, keys: list[str], values: list[str], select_sql: str, scope: str
+) -> None:
+    """``write_changed`` on ClickHouse: insert the new and changed rows (a newer ``_version``
+    supersedes the stored row of the key), delete the keys of the scope no longer produced."""
+    store = ctx.store
+    cols = [*keys, *values, *STAMP]
+    names = ", ".join(cols)
+    # The work table has the target's column types, so values compare exactly as stored.
+    _sql.drop_work_table(store, NEW_ROWS)
+    _sql.run(store, f"CREATE TABLE {NEW_ROWS} AS {table} ENGINE = Memory", what=NEW_ROWS)
+    _sql.insert_select(store, NEW_ROWS, cols, select_sql)
+    gone = _sql.key_in(store, [f"{table}.{k}" for k in keys], NEW_ROWS, keys)
+    _sql.run(store, f"DELETE FROM {table} WHERE {scope} AND NOT ({gone})", what=f"{table} gone")
+    # A row is written unless the same key already holds the same values (NULL equal to NULL).
+    same = ", ".join([*keys, *values])
+    _sql.run(
+        store,
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {NEW_ROWS} "
+        f"WHERE ({same}) NOT IN (SELECT {same} FROM {table} WHERE {scope}) "
+        "SETTINGS transform_null_in = 1",
+        what=f"{table} changed or new",
     )
     _sql.drop_work_table(store, NEW_ROWS)

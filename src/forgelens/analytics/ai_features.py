@@ -85,8 +85,15 @@ def default_store_path(store: Store) -> Path:
     return get_settings().cache_dir / "ai" / f"{key}.milvus.db"
 
 
-def check(cfg: AnalyticsConfig) -> None:
-    """Fail early (before any phase runs) on a missing extra or a setting out of range."""
+def check(cfg: AnalyticsConfig, store: Store) -> None:
+    """Fail early (before any phase runs) on a store without ``UPDATE ... FROM`` (ClickHouse),
+    a missing extra or a setting out of range."""
+    if store.dialect == "clickhouse":
+        raise BadInput(
+            "--ai-features re-classifies PRs with UPDATE ... FROM a work table, which ClickHouse "
+            "does not have: run it on DuckDB (--db duckdb:///path) or PostgreSQL "
+            "(--db postgresql://...)"
+        )
     bad = sorted(set(cfg.ai_weak_rules) - set(RULES))
     if bad:
         raise BadInput(
@@ -104,7 +111,7 @@ def _rules_sql(ctx: Ctx, rules: Sequence[str]) -> str:
 def classify(ctx: Ctx, store_path: Path | None = None, *, learn: bool = False) -> AiStats:
     """Re-classify this run's weak PRs in ``_fl_risk`` by their nearest labelled examples."""
     cfg = ctx.config
-    check(cfg)
+    check(cfg, ctx.store)
     stats = AiStats()
     vectors = rt.VectorStore(store_path or default_store_path(ctx.store))
     try:
@@ -236,10 +243,10 @@ def _write(ctx: Ctx, decided: Sequence[tuple[int, float]]) -> None:
     store = ctx.store
     try:
         for start in range(0, len(decided), 5000):
-            values = ", ".join(f"({pk}, {conf!r})" for pk, conf in decided[start : start + 5000])
+            rows = [[str(pk), repr(conf)] for pk, conf in decided[start : start + 5000]]
             select = (
                 "SELECT pk, CAST(conf AS DOUBLE PRECISION) AS conf "
-                f"FROM (VALUES {values}) v(pk, conf)"
+                f"FROM ({_sql.values(store, ['pk', 'conf'], rows)}) v"
             )
             if start == 0:
                 ctx.work(_WORK, select)

@@ -36,14 +36,18 @@ COLUMNS = [
 ]
 
 
-def _p50(expr: str) -> str:
-    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
-
-
 def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
     """Weekly rows; ``week_filter`` (on ``{week}`` and ``{day}``, the PR's week and UTC day)
     limits the weeks recomputed."""
-    h = _sql.hours_between
+    store = ctx.store
+
+    def h(start: str, end: str) -> str:
+        return _sql.hours_between(start, end, store)
+
+    def _p50(expr: str) -> str:
+        return _sql.median(store, expr)
+
+    created_week = _sql.utc_week("f.created_at", store)
     merged = f"""
         SELECT {repo} AS repo_name, {team} AS team, f.merged_week AS week_start,
             {h("f.first_commit_at", "f.merged_at")} AS cycle,
@@ -57,9 +61,9 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
             AND {week_filter.format(week="f.merged_week", day="f.merged_day")}
     """
     opened = f"""
-        SELECT {repo} AS repo_name, {team} AS team, {_sql.utc_week("f.created_at")} AS week_start
+        SELECT {repo} AS repo_name, {team} AS team, {created_week} AS week_start
         FROM {source} WHERE f.counted
-            AND {week_filter.format(week=_sql.utc_week("f.created_at"), day="f.created_day")}
+            AND {week_filter.format(week=created_week, day="f.created_day")}
     """
     return f"""
         WITH m AS ({merged}), o AS ({opened}),
@@ -98,23 +102,33 @@ def write_delivery(ctx: Ctx) -> None:
     if first is None:
         return
     since = f"{{day}} >= {ctx.lit(first)} AND "
-    in_dirty = since + (
-        f"EXISTS (SELECT 1 FROM {DIRTY_WEEKS} d WHERE d.repo_name = f.repo_name "
-        "AND d.week_start = {week})"
+    # key_in's one brace is the {week} placeholder
+    in_dirty = since + _sql.key_in(
+        store, ["f.repo_name", "{week}"], DIRTY_WEEKS, ["repo_name", "week_start"]
     )
     dirty_week = since + f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    # Each team member's username first (few rows), then the PRs by it: joining the PRs to
+    # every member of the forge first is PRs x members rows on an engine that keeps the order.
     teams = f"""
         pr_facts f
         JOIN repositories rr ON rr.id = f.repository_id
-        JOIN team_members tm ON lower(tm.source) = lower(rr.source)
-        JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
-          AND im.username = f.username
+        JOIN (
+            SELECT lower(tm.source) AS source, tm.org || '/' || tm.team_slug AS team,
+                im.username AS username
+            FROM team_members tm
+            JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
+        ) tm ON tm.source = lower(rr.source) AND tm.username = f.username
     """
     with store.transaction():
+        t = "delivery_metrics_weekly"
         store.execute(
-            f"DELETE FROM delivery_metrics_weekly WHERE team = '*' AND EXISTS (SELECT 1 FROM "
-            f"{DIRTY_WEEKS} d WHERE d.repo_name = delivery_metrics_weekly.repo_name "
-            "AND d.week_start = delivery_metrics_weekly.week_start)"
+            f"DELETE FROM {t} WHERE team = '*' AND "
+            + _sql.key_in(
+                store,
+                [f"{t}.repo_name", f"{t}.week_start"],
+                DIRTY_WEEKS,
+                ["repo_name", "week_start"],
+            )
         )
         store.execute(
             "DELETE FROM delivery_metrics_weekly WHERE repo_name = '*' AND week_start IN "
@@ -130,5 +144,5 @@ def write_delivery(ctx: Ctx) -> None:
             store,
             "delivery_metrics_weekly",
             COLUMNS,
-            _aggregate(ctx, "'*'", "tm.org || '/' || tm.team_slug", teams, dirty_week),
+            _aggregate(ctx, "'*'", "tm.team", teams, dirty_week),
         )

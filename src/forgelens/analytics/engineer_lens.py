@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
 from forgelens.analytics._sync import write_changed
 
@@ -54,12 +55,9 @@ def _events(source: str, day_filter: str) -> str:
 def write_daily(ctx: Ctx) -> int:
     """Recompute ``author_metrics_daily`` for every dirty (repository, day)."""
     store = ctx.store
-    events = _events(
-        "pr_facts f",
-        f"EXISTS (SELECT 1 FROM {DIRTY_DAYS} d WHERE d.repo_name = f.repo_name "
-        "AND d.day = {day})",
-    )
     t = "author_metrics_daily"
+    dirty = _sql.key_in(store, ["f.repo_name", "{day}"], DIRTY_DAYS, ["repo_name", "day"])
+    events = _events("pr_facts f", dirty)  # its one brace is the {day} placeholder
     with store.transaction():
         write_changed(
             ctx,
@@ -71,8 +69,7 @@ def write_daily(ctx: Ctx) -> int:
                 sum(risky), sum(feats), {ctx.stamp()}
             FROM ({events}) e GROUP BY username, repo_name, day
             """,
-            f"EXISTS (SELECT 1 FROM {DIRTY_DAYS} d WHERE d.repo_name = {t}.repo_name "
-            f"AND d.day = {t}.day)",
+            _sql.key_in(store, [f"{t}.repo_name", f"{t}.day"], DIRTY_DAYS, ["repo_name", "day"]),
         )
     return ctx.count(DIRTY_DAYS)
 
@@ -90,19 +87,18 @@ def first_window_day(ctx: Ctx) -> str:
     return ctx.lit(ctx.end_date - timedelta(days=max(ctx.config.windows) - 1))
 
 
-def in_snapshot(scope: str, repo: str, col: str, value: str) -> str:
+def in_snapshot(ctx: Ctx, scope: str, repo: str, col: str, value: str) -> str:
     """(``repo``, ``value``) is among the snapshot rows ``scope`` asks to rebuild."""
-    return (
-        f"(EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} IS NULL) "
-        f"OR EXISTS (SELECT 1 FROM {scope} s WHERE s.repo_name = {repo} AND s.{col} = {value}))"
-    )
+    whole = _sql.key_in(ctx.store, [repo], scope, ["repo_name"], f"_k.{col} IS NULL")
+    one = _sql.key_in(ctx.store, [repo, value], scope, ["repo_name", col])
+    return f"({whole} OR {one})"
 
 
 def snapshot_scope(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> str:
     """The rows of ``table`` at ``end_date`` that the snapshot ``scope`` rebuilds."""
     return (
         f"{table}.end_date = {ctx.lit(ctx.end_date)} "
-        f"AND {in_snapshot(scope, f'{table}.repo_name', col, f'{table}.{row_col}')}"
+        f"AND {in_snapshot(ctx, scope, f'{table}.repo_name', col, f'{table}.{row_col}')}"
     )
 
 
@@ -110,7 +106,7 @@ def write_windows(ctx: Ctx) -> None:
     """``author_metrics_window`` and ``author_prs_window`` at ``end_date`` for ``_fl_repos``."""
     store = ctx.store
     end = ctx.lit(ctx.end_date)
-    mine = in_snapshot(SNAP_AUTHORS, "f.repo_name", "username", "f.username")
+    mine = in_snapshot(ctx, SNAP_AUTHORS, "f.repo_name", "username", "f.username")
     day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end} AND {mine}"
     events = _events("pr_facts f", day_filter)
     with store.transaction():

@@ -47,7 +47,7 @@ def write_ownership(ctx: Ctx) -> None:
                 JOIN pr_files pf
                   ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
                 WHERE f.counted AND f.is_merged
-                  AND {in_snapshot(SNAP_FILES, "f.repo_name", "path", "pf.path")}
+                  AND {in_snapshot(ctx, SNAP_FILES, "f.repo_name", "path", "pf.path")}
                   AND f.merged_day >= {first_window_day(ctx)} AND f.merged_day <= {end}
             ),
             per AS (

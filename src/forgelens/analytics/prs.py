@@ -35,10 +35,10 @@ def build_pr_base(ctx: Ctx) -> None:
             COALESCE(p.author, '{GHOST}') AS raw_author,
             p.title, p.body, p.labels, p.head_ref, p.base_ref, p.created_at, p.merged_at,
             (p.merged_at IS NOT NULL) AS is_merged,
-            {_sql.utc_day("p.created_at")} AS created_day,
-            {_sql.utc_day("p.merged_at")} AS merged_day,
-            {_sql.utc_week("p.created_at")} AS created_week,
-            {_sql.utc_week("p.merged_at")} AS merged_week,
+            {_sql.utc_day("p.created_at", store)} AS created_day,
+            {_sql.utc_day("p.merged_at", store)} AS merged_day,
+            {_sql.utc_week("p.created_at", store)} AS created_week,
+            {_sql.utc_week("p.merged_at", store)} AS merged_week,
             COALESCE(p.additions, fs.additions, 0) AS additions,
             COALESCE(p.deletions, fs.deletions, 0) AS deletions,
             COALESCE(p.changed_files, fs.files, 0) AS changed_files,
@@ -57,7 +57,7 @@ def build_pr_base(ctx: Ctx) -> None:
         ) pc ON pc.repository_id = p.repository_id AND pc.pr_number = p.number
         LEFT JOIN (
             SELECT f.repository_id, f.pr_number, sum(f.additions) AS additions,
-                sum(f.deletions) AS deletions, count(*) AS files
+                sum(f.deletions) AS deletions, CAST(count(*) AS BIGINT) AS files
             FROM pr_files f JOIN {DIRTY} d3
               ON d3.repository_id = f.repository_id AND d3.number = f.pr_number
             GROUP BY f.repository_id, f.pr_number
@@ -75,6 +75,9 @@ def build_reviews(ctx: Ctx) -> None:
         "AND (b.merged_at IS NULL OR v.submitted_at <= b.merged_at)"
     )
     other = f"NOT {is_self} AND {counted}"
+    approved_self = _sql.bool_or(
+        ctx.store, f"{is_self} AND {counted} AND upper(v.state) = 'APPROVED'"
+    )
     ctx.work(
         REV,
         f"""
@@ -86,7 +89,7 @@ def build_reviews(ctx: Ctx) -> None:
                 AS changes_requested,
             count(DISTINCT COALESCE({rm_user}, '#' || v.review_id))
                 FILTER (WHERE {other} AND upper(v.state) = 'APPROVED') AS approvals,
-            COALESCE(bool_or({is_self} AND {counted} AND upper(v.state) = 'APPROVED'), FALSE)
+            COALESCE({approved_self}, FALSE)
                 AS self_approved
         FROM {PR} b
         JOIN pr_reviews v ON v.repository_id = b.repository_id AND v.pr_number = b.pr_number
@@ -131,7 +134,7 @@ def build_files(ctx: Ctx) -> None:
     """
     store = ctx.store
     span = ctx.config.history_days * 86_400_000
-    frame = f"ORDER BY t RANGE BETWEEN {span} PRECEDING AND CURRENT ROW"
+    frame = _sql.range_frame(store, "t", span)
     ms_created = _sql.epoch_ms(store, "b.created_at")
     ms_merged = _sql.epoch_ms(store, "p.merged_at")
     ms_pr = _sql.epoch_ms(store, "created_at")
@@ -142,17 +145,24 @@ def build_files(ctx: Ctx) -> None:
     # The windows sort every history event and dirty file twice (by file, and by file and
     # author): keep those rows narrow (hash keys and numbers; the dirty files' text columns
     # are joined back by row id afterwards), and resolve each merged PR's author once.
-    ctx.work(
-        FILES,
+    dfiles_cte = _sql.materialized(
+        store,
+        "dfiles",
         f"""
-        WITH dfiles AS MATERIALIZED (
-            SELECT row_number() OVER () AS rid, b.pk, b.repository_id, b.pr_number, b.username,
-                f.path, COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
+            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, b.pk, b.repository_id,
+                b.pr_number, b.username, f.path,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
                 {ms_created} - 1 AS t
             FROM {PR} b JOIN pr_files f
               ON f.repository_id = b.repository_id AND f.pr_number = b.pr_number
-        ),
-        parts AS (SELECT DISTINCT repository_id, path FROM dfiles),
+        """,
+    )
+    dfiles = _sql.materialized_name(store, "dfiles")
+    ctx.work(
+        FILES,
+        f"""
+        WITH {dfiles_cte}
+        parts AS (SELECT DISTINCT repository_id, path FROM {dfiles}),
         merged AS (
             SELECT p.repository_id, p.number, COALESCE(m.username, '{GHOST}') AS username,
                 {ms_merged} AS t
@@ -174,7 +184,7 @@ def build_files(ctx: Ctx) -> None:
             SELECT fk, uk, lines AS ev_lines, t, 1 AS is_event, CAST(NULL AS BIGINT) AS rid
             FROM events
             UNION ALL
-            SELECT {fk}, {uk}, 0, t, 0, rid FROM dfiles
+            SELECT {fk}, {uk}, 0, t, 0, rid FROM {dfiles}
         ),
         w AS (
             SELECT rid, is_event,
@@ -185,8 +195,10 @@ def build_files(ctx: Ctx) -> None:
         )
         SELECT d.pk, d.repository_id, d.pr_number, d.path, d.lines, w.total_prior, w.changes_prior,
             w.own_prior, ps.sensitive, ps.is_test, ps.is_doc, ps.area
-        FROM w JOIN dfiles d ON d.rid = w.rid
+        FROM w JOIN {dfiles} d ON d.rid = w.rid
         JOIN {PATHS} ps ON ps.path = d.path
         WHERE w.is_event = 0
         """,
     )
+    if dfiles != "dfiles":
+        _sql.drop_work_table(store, dfiles)

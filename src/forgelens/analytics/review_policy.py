@@ -29,9 +29,11 @@ def write_review_policy(ctx: Ctx) -> None:
         f"COALESCE({checks_text}, '[]') NOT IN ('[]', 'null'))"
     )
     candidates = f"""
-        SELECT f.repo_name, f.pr_number, f.repository_id, f.merged_week, f.base_ref,
-            f.username, f.merged_at, COALESCE(bp.required_approvals, 0) AS required,
-            f.approvals, f.self_approved, {checks_text} AS checks, p.head_ref
+        SELECT f.repo_name AS repo_name, f.pr_number AS pr_number,
+            f.repository_id AS repository_id, f.merged_week AS merged_week,
+            f.base_ref AS base_ref, f.username AS username, f.merged_at AS merged_at,
+            COALESCE(bp.required_approvals, 0) AS required, f.approvals AS approvals,
+            f.self_approved AS self_approved, {checks_text} AS checks, p.head_ref AS head_ref
         FROM pr_facts f
         JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number
         JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
@@ -41,9 +43,11 @@ def write_review_policy(ctx: Ctx) -> None:
     """
     failing = f"""
         SELECT repo_name, pr_number,
-            '[' || string_agg({_sql.json_str("name")}, ',' ORDER BY name) || ']' AS failing
+            '[' || {_sql.string_agg(store, _sql.json_str("name", store), ",", "name")} || ']'
+                AS failing
         FROM (
-            SELECT c.repo_name, c.pr_number, cr.name, cr.conclusion,
+            SELECT c.repo_name AS repo_name, c.pr_number AS pr_number, cr.name AS name,
+                cr.conclusion AS conclusion,
                 row_number() OVER (PARTITION BY c.repo_name, c.pr_number, cr.name
                                    ORDER BY cr.created_at DESC, cr.run_id DESC) AS rn
             FROM c JOIN ci_runs cr
@@ -55,10 +59,12 @@ def write_review_policy(ctx: Ctx) -> None:
         GROUP BY repo_name, pr_number
     """
     with store.transaction():
+        t = "review_policy_violations"
         store.execute(
-            "DELETE FROM review_policy_violations WHERE EXISTS (SELECT 1 FROM "
-            f"{DIRTY} d WHERE d.repo_name = review_policy_violations.repo_name "
-            "AND d.number = review_policy_violations.pr_number)"
+            f"DELETE FROM {t} WHERE "
+            + _sql.key_in(
+                store, [f"{t}.repo_name", f"{t}.pr_number"], DIRTY, ["repo_name", "number"]
+            )
         )
         _sql.insert_select(
             store,
@@ -89,10 +95,11 @@ def write_review_policy(ctx: Ctx) -> None:
             WHERE c.approvals < c.required OR c.self_approved OR fl.failing IS NOT NULL
             """,
         )
+        t = "review_policy_weekly"
+        weeks = ["repo_name", "week_start"]
         store.execute(
-            "DELETE FROM review_policy_weekly WHERE EXISTS (SELECT 1 FROM "
-            f"{DIRTY_WEEKS} d WHERE d.repo_name = review_policy_weekly.repo_name "
-            "AND d.week_start = review_policy_weekly.week_start)"
+            f"DELETE FROM {t} WHERE "
+            + _sql.key_in(store, [f"{t}.repo_name", f"{t}.week_start"], DIRTY_WEEKS, weeks)
         )
         _sql.insert_select(
             store,
@@ -120,8 +127,8 @@ def write_review_policy(ctx: Ctx) -> None:
               ON bp.repository_id = f.repository_id AND bp.branch = f.base_ref
             LEFT JOIN review_policy_violations v
               ON v.repo_name = f.repo_name AND v.pr_number = f.pr_number
-            WHERE f.is_merged AND {protected} AND EXISTS (SELECT 1 FROM {DIRTY_WEEKS} d
-                WHERE d.repo_name = f.repo_name AND d.week_start = f.merged_week)
+            WHERE f.is_merged AND {protected}
+              AND {_sql.key_in(store, ["f.repo_name", "f.merged_week"], DIRTY_WEEKS, weeks)}
             GROUP BY f.repo_name, f.merged_week
             """,
         )

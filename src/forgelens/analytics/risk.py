@@ -39,17 +39,25 @@ def build_file_aggregates(ctx: Ctx) -> None:
     w = cfg.risk_weights
     wsum = w["sensitive_paths"] + w["low_ownership"] + w["hotspot"] + w["size_lines"]
     wsum = wsum or 1.0
-    score = (
-        f"CAST(CAST(({w['sensitive_paths']} * s_f + {w['low_ownership']} * o_f + "
-        f"{w['hotspot']} * h_f + {w['size_lines']} * l_f) / {wsum} AS DECIMAL(12,3)) AS {F8})"
+    store = ctx.store
+    weighted = (
+        f"({w['sensitive_paths']} * s_f + {w['low_ownership']} * o_f + "
+        f"{w['hotspot']} * h_f + {w['size_lines']} * l_f) / {wsum}"
     )
-    reasons = (
-        "concat_ws(',', CASE WHEN s_f = 1 THEN '\"sensitive:' || sensitive || '\"' END, "
-        "CASE WHEN o_f = 1 THEN '\"low_ownership\"' END, CASE WHEN h_f = 1 THEN '\"hotspot\"' END)"
+    score = f"CAST({_sql.round_to(weighted, 3, store)} AS {F8})"
+    reasons = _sql.concat_ws(
+        store,
+        ",",
+        [
+            "CASE WHEN s_f = 1 THEN '\"sensitive:' || sensitive || '\"' END",
+            "CASE WHEN o_f = 1 THEN '\"low_ownership\"' END",
+            "CASE WHEN h_f = 1 THEN '\"hotspot\"' END",
+        ],
     )
     file_json = (
-        f"'{{\"path\":' || {_sql.json_str('path')} || ',\"score\":' || {_sql.json_num('score')} "
-        f"|| ',\"lines\":' || CAST(lines AS VARCHAR) || ',\"reasons\":[' || {reasons} || ']}}'"
+        f"'{{\"path\":' || {_sql.json_str('path', store)} || ',\"score\":' || "
+        f"{_sql.json_num('score', store)} || ',\"lines\":' || CAST(lines AS VARCHAR) || "
+        f"',\"reasons\":[' || {reasons} || ']}}'"
     )
     ctx.work(
         FSCORE,
@@ -71,24 +79,19 @@ def build_file_aggregates(ctx: Ctx) -> None:
     )
     # Ordered aggregates are slow on a million groups: pick the ranked items with max(CASE).
     cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
-    sens_cats = (
-        "NULLIF(concat_ws(',', "
-        + (
-            ", ".join(
-                f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 "
-                f"THEN {ctx.lit(c)} END"
-                for c in cats
-            )
-            or "NULL"
-        )
-        + "), '')"
-    )
-    top = ", ".join(
+    cat_items = [
+        f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 THEN {ctx.lit(c)} END"
+        for c in cats
+    ]
+    sens_cats = f"NULLIF({_sql.concat_ws(store, ',', cat_items or ['NULL'])}, '')"
+    top = [
         f"max(CASE WHEN rn = {i} AND score > 0 THEN {file_json} END)"
         for i in range(1, int(cfg.top_risky_files) + 1)
+    ]
+    top_files = f"'[' || {_sql.concat_ws(store, ',', top)} || ']'" if top else "'[]'"
+    areas = _sql.concat_ws(
+        store, ", ", [f"max(CASE WHEN arn = {i} THEN area END)" for i in (1, 2, 3)]
     )
-    top_files = f"'[' || concat_ws(',', {top}) || ']'" if top else "'[]'"
-    areas = ", ".join(f"max(CASE WHEN arn = {i} THEN area END)" for i in (1, 2, 3))
     ctx.work(
         PRFILE,
         f"""
@@ -102,7 +105,7 @@ def build_file_aggregates(ctx: Ctx) -> None:
             FROM {FSCORE} GROUP BY pk
         ),
         areas AS (
-            SELECT pk, NULLIF(concat_ws(', ', {areas}), '') AS areas
+            SELECT pk, NULLIF({areas}, '') AS areas
             FROM (
                 SELECT pk, area,
                     row_number() OVER (PARTITION BY pk ORDER BY sum(lines) DESC, area) AS arn
@@ -186,20 +189,23 @@ def build_risk(ctx: Ctx) -> None:
     contrib = ", ".join(f"{w[k]} * ({values[k]}) AS c_{k}" for k in FACTORS)
     detail_cols = ", ".join(f"{details[k]} AS d_{k}" for k in FACTORS)
     total = " + ".join(f"c_{k}" for k in FACTORS)
-    reasons = ", ".join(
+    reasons = [
         f'CASE WHEN c_{k} > 0 THEN \'{{"factor":"{k}","contribution":\' || '
-        f"{_sql.json_num(f'c_{k}')} || ',\"detail\":' || {_sql.json_str(f'd_{k}')} || '}}' END"
+        f"{_sql.json_num(f'c_{k}', store)} || ',\"detail\":' || {_sql.json_str(f'd_{k}', store)} "
+        "|| '}' END"
         for k in FACTORS
-    )
+    ]
     issue = linked_issue_number(store, "b.body")
     arm = feature_arm(store, "b.labels", "b.title", "b.head_ref", "iss.labels")
     summary = extractive_summary(store, "b.title", "b.body", "pf.areas")
-    chash = content_hash("b.title", "b.body", "b.additions", "b.deletions", "b.changed_files")
+    chash = content_hash(
+        store, "b.title", "b.body", "b.additions", "b.deletions", "b.changed_files"
+    )
     ctx.work(
         RISK,
         f"""
         WITH x AS (
-            SELECT b.pk, pf.top_files, {contrib}, {detail_cols},
+            SELECT b.pk AS pk, pf.top_files, {contrib}, {detail_cols},
                 {arm} AS feature_arm, {summary} AS pr_summary, {chash} AS content_hash,
                 COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
             FROM {PR} b
@@ -209,13 +215,14 @@ def build_risk(ctx: Ctx) -> None:
               AND CAST(iss.number AS VARCHAR) = {issue}
         ),
         y AS (
-            SELECT x.*, CAST(CAST(LEAST(1.0, {total}) AS DECIMAL(12,6)) AS {F8}) AS risk_score,
+            SELECT x.*, CAST({_sql.round_to(f"LEAST(1.0, {total})", 6, store)} AS {F8})
+                AS risk_score,
                 {feature_columns("feature_arm")}
             FROM x
         )
         SELECT pk, risk_score,
             risk_score >= {cfg.high_risk_threshold} AS high_risk,
-            '[' || concat_ws(',', {reasons}) || ']' AS risk_reasons,
+            '[' || {_sql.concat_ws(store, ",", reasons)} || ']' AS risk_reasons,
             COALESCE(top_files, '[]') AS top_risky_files,
             feature_rule, feature_confidence,
             feature_confidence >= {cfg.feature_threshold} AS is_feature,

@@ -86,7 +86,7 @@ def analyze(
     if opts.config.ai_features:
         from forgelens.analytics import ai_features
 
-        ai_features.check(opts.config)  # fail before any work, not half-way
+        ai_features.check(opts.config, store)  # fail before any work, not half-way
     now = datetime.now(UTC)
     ctx = Ctx(
         store=store,

@@ -141,13 +141,18 @@ def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
 def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> None:
     """``_fl_repos`` and ``_fl_dirty`` (the PRs to recompute)."""
     active = [p for p in plans if p.mode != "skip"]
-    rows = ", ".join(
-        f"({ctx.lit(p.repository_id)}, {ctx.lit(p.repo_name)}, {ctx.lit(p.mode)}, "
-        f"CAST({p.old_watermark} AS BIGINT), {ctx.lit(p.snapshot_all)})"
+    rows = [
+        [
+            ctx.lit(p.repository_id),
+            ctx.lit(p.repo_name),
+            ctx.lit(p.mode),
+            f"CAST({p.old_watermark} AS BIGINT)",
+            ctx.lit(p.snapshot_all),
+        ]
         for p in active
-    )
+    ]
     values = (
-        f"SELECT * FROM (VALUES {rows}) v (repository_id, repo_name, mode, old_wm, snap_all)"
+        _sql.values(ctx.store, ["repository_id", "repo_name", "mode", "old_wm", "snap_all"], rows)
         if rows
         else (
             "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
@@ -212,6 +217,7 @@ def add_history_followers(ctx: Ctx) -> int:
     m1 = _sql.epoch_ms(ctx.store, "p1.merged_at")
     c2 = _sql.epoch_ms(ctx.store, "p2.created_at")
     before = ctx.count(DIRTY)
+    keys = ["repository_id", "number"]
     _sql.run(
         ctx.store,
         f"""
@@ -224,8 +230,7 @@ def add_history_followers(ctx: Ctx) -> int:
         JOIN pr_files f2 ON f2.repository_id = f1.repository_id AND f2.path = f1.path
         JOIN pull_requests p2 ON p2.repository_id = f2.repository_id AND p2.number = f2.pr_number
         WHERE p1.merged_at IS NOT NULL AND {m1} <= {c2} - 1 AND {m1} >= {c2} - 1 - {span}
-          AND NOT EXISTS (SELECT 1 FROM {DIRTY} x
-                          WHERE x.repository_id = p2.repository_id AND x.number = p2.number)
+          AND NOT {_sql.key_in(ctx.store, ["p2.repository_id", "p2.number"], DIRTY, keys)}
         """,
         what="history followers",
     )
@@ -245,8 +250,8 @@ def build_dirty_periods(ctx: Ctx) -> None:
     both = f"({old} UNION ALL {new}) q"
     ctx.work(
         DIRTY_DAYS,
-        f"SELECT DISTINCT repo_name, {_sql.utc_day('created_at')} AS day FROM {both} "
-        f"UNION SELECT DISTINCT repo_name, {_sql.utc_day('merged_at')} FROM {both} "
+        f"SELECT DISTINCT repo_name, {_sql.utc_day('created_at', ctx.store)} AS day FROM {both} "
+        f"UNION SELECT DISTINCT repo_name, {_sql.utc_day('merged_at', ctx.store)} FROM {both} "
         "WHERE merged_at IS NOT NULL",
     )
     # Window snapshots: every row of repositories rebuilt whole (NULL = all), else the rows of
@@ -269,8 +274,9 @@ def build_dirty_periods(ctx: Ctx) -> None:
     )
     ctx.work(
         DIRTY_WEEKS,
-        f"SELECT DISTINCT repo_name, {_sql.utc_week('created_at')} AS week_start FROM {both} "
-        f"UNION SELECT DISTINCT repo_name, {_sql.utc_week('merged_at')} FROM {both} "
+        f"SELECT DISTINCT repo_name, {_sql.utc_week('created_at', ctx.store)} AS week_start "
+        f"FROM {both} "
+        f"UNION SELECT DISTINCT repo_name, {_sql.utc_week('merged_at', ctx.store)} FROM {both} "
         "WHERE merged_at IS NOT NULL",
     )
 

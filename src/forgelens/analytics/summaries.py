@@ -37,12 +37,15 @@ def extractive_summary(store: Store, title: str, body: str, areas: str) -> str:
     )
 
 
-def content_hash(title: str, body: str, additions: str, deletions: str, files: str) -> str:
-    sep = "chr(31)"
-    return (
-        f"md5(COALESCE({title}, '') || {sep} || COALESCE({body}, '') || {sep} || "
+def content_hash(
+    store: Store, title: str, body: str, additions: str, deletions: str, files: str
+) -> str:
+    sep = _sql.unit_sep(store)
+    return _sql.md5_hex(
+        store,
+        f"COALESCE({title}, '') || {sep} || COALESCE({body}, '') || {sep} || "
         f"CAST({additions} AS VARCHAR) || {sep} || CAST({deletions} AS VARCHAR) || {sep} || "
-        f"CAST({files} AS VARCHAR))"
+        f"CAST({files} AS VARCHAR)",
     )
 
 
@@ -108,12 +111,18 @@ def llm_summaries(ctx: Ctx, llm: LlmSettings, client: httpx.Client | None = None
                         }
                     ],
                 )
-            store.execute(
-                "UPDATE repo_prs SET pr_summary = ? WHERE repo_name = ? AND pr_number = ?",
+            _sql.update(
+                store,
+                "repo_prs",
+                "pr_summary = ?",
+                "repo_name = ? AND pr_number = ?",
                 [summary, repo_name, number],
             )
-            store.execute(
-                "UPDATE author_prs_window SET pr_summary = ? WHERE repo_name = ? AND pr_id IN "
+            _sql.update(
+                store,
+                "author_prs_window",
+                "pr_summary = ?",
+                "repo_name = ? AND pr_id IN "
                 "(SELECT pr_id FROM pr_facts WHERE repo_name = ? AND pr_number = ?)",
                 [summary, repo_name, repo_name, number],
             )

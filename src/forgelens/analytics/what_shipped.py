@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, PR, REV, RISK, Ctx
 
@@ -67,10 +69,11 @@ _JOINS = f"""
 """
 
 
-MATCH = (
-    f"EXISTS (SELECT 1 FROM {DIRTY} d WHERE d.repo_name = {{t}}.repo_name "
-    "AND d.number = {t}.pr_number)"
-)
+def _match(ctx: Ctx) -> str:
+    """The rows of ``{t}`` (a target table) of the dirty PRs."""
+    return _sql.key_in(
+        ctx.store, ["{t}.repo_name", "{t}.pr_number"], DIRTY, ["repo_name", "number"]
+    )
 
 
 def write_what_shipped(ctx: Ctx) -> int:
@@ -83,8 +86,10 @@ def write_what_shipped(ctx: Ctx) -> int:
     # The dirty PRs' first day (old or new row) bounds the rows to replace: a cheap filter
     # before the key match, for the common case of recent PRs in a large table.
     first = store.query(f"SELECT min(day) FROM {DIRTY_DAYS}")[0][0]
-    since = f"CAST({ctx.lit(f'{first} 00:00:00+00:00')} AS TIMESTAMP WITH TIME ZONE)"
-    match = MATCH if first is None else f"{{t}}.created_at >= {since} AND {MATCH}"
+    match = _match(ctx)
+    if first is not None:
+        since = _sql.timestamp(store, datetime.combine(first, time(), UTC))
+        match = f"{{t}}.created_at >= {since} AND {match}"
     with store.transaction():
         _sql.replace_select(
             store,

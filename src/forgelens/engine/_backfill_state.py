@@ -21,10 +21,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from forgelens.engine.runs import _pid_alive
+from forgelens.errors import BadInput
 from forgelens.store import Store
 
 ACTIVE, PAUSED, RATE_LOW, COMPLETED = "active", "paused", "graphql_rate_limit_low", "completed"
 STATUSES = (ACTIVE, PAUSED, RATE_LOW, COMPLETED)
+
+
+def require_compare_and_set(store: Store) -> None:
+    """Refuse a store without the claim protocol's compare-and-set ``UPDATE`` (ClickHouse: its
+    updates are asynchronous mutations, with no ``RETURNING`` and no row lock)."""
+    if store.dialect == "clickhouse":
+        raise BadInput(
+            "backfill needs compare-and-set updates (UPDATE ... WHERE state = ... RETURNING), "
+            "which ClickHouse does not have: run it on DuckDB (--db duckdb:///path) or "
+            "PostgreSQL (--db postgresql://...), then copy the data to ClickHouse with "
+            "`forgelens db copy`"
+        )
 
 
 def worker_id() -> str:
@@ -208,6 +221,7 @@ def wake_rate_limited(store: Store, now: datetime) -> None:
 
 def resume(store: Store, repo_id: str, now: datetime) -> dict[str, Any] | None:
     """``backfill resume``: the seed's recovery SQL (reset the error counter, ``active``)."""
+    require_compare_and_set(store)
     store.execute(
         "UPDATE backfill_state SET consecutive_errors = 0, status = ?, pause_reason = NULL, "
         "resume_at = NULL, updated_at = ? WHERE repository_id = ? AND status IN (?, ?)",

@@ -507,6 +507,7 @@ def backfill(
     store: Store, opts: BackfillOptions, sources: SourceFactory | None = None
 ) -> BackfillResult:
     """One backfill invocation (see the module docstring)."""
+    st.require_compare_and_set(store)
     inv = _Invocation(store, opts, sources or default_sources(opts))
     try:
         if opts.dry_run:

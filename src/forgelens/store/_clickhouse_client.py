@@ -5,8 +5,9 @@ talks HTTP to a server (``clickhouse-connect``). Both come from the ``[clickhous
 are imported only when a URL asks for them. Their errors are translated here, once.
 
 Every query runs with ``final = 1`` (reads see one row per natural key, the newest ``_version``:
-ClickHouse applies ``FINAL`` to each ReplacingMergeTree table the query reads) and
-``session_timezone = 'UTC'`` (seed 000's ``DateTime64(3)`` has no zone of its own).
+ClickHouse applies ``FINAL`` to each ReplacingMergeTree table the query reads),
+``session_timezone = 'UTC'`` (seed 000's ``DateTime64(3)`` has no zone of its own) and the
+standard-SQL NULL/UNION settings listed in ``SESSION_SETTINGS``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError
 
-SESSION_SETTINGS: dict[str, Any] = {"final": 1, "session_timezone": "UTC"}
+SESSION_SETTINGS: dict[str, Any] = {
+    "final": 1,
+    "session_timezone": "UTC",
+    # Standard SQL where the analytics (and users' queries) expect it: outer joins give NULLs
+    # (not zero values), a bare UNION is UNION DISTINCT, CAST keeps a NULL a NULL.
+    "join_use_nulls": 1,
+    "union_default_mode": "DISTINCT",
+    "cast_keep_nullable": 1,
+    # Join in the order the query is written: the reordering (ClickHouse 25+) joins two
+    # tables sharing only repository_id first, a near cross join (benchmarks/clickhouse.py).
+    "query_plan_optimize_join_order_limit": 0,
+}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXTRA = "pip install 'forgelens[clickhouse]'"
 
