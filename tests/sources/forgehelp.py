@@ -12,10 +12,12 @@ from typing import Any
 from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.sync import sync_forge
+from forgelens.records import Comment
 from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
 from forgelens.sources.base import ForgeSource
 from forgelens.sources.http import ClientPolicy
 from forgelens.store import Store
+from forgelens.testing.forge_sim import serve
 
 FACTORIES: dict[str, Callable[..., Any]] = {
     "github": github.from_options,
@@ -58,6 +60,18 @@ def source_for(kind: str, url: str, token: str | None = "t1", **extra: Any) -> A
         **{**client.policy.__dict__, "secondary_wait": 0.0, "backoff_base": 0.0}
     )
     return source
+
+
+def pr_comments(sim: Any, kind: str, repo: Any, pr: Any) -> dict[str, Comment]:
+    """The comments ``kind``'s source collects from ``sim`` for the simulated PR ``pr``, by id;
+    asserts every comment the simulator holds for it was collected."""
+    with serve(sim) as url, source_for(kind, url) as source:
+        records = [r for page in source.pull_requests(repo, None) for r in page.records]
+    found = {
+        c.comment_id: c for c in records if isinstance(c, Comment) and c.pr_number == pr.number
+    }
+    assert set(found) == {str(c.id) for c in [*pr.comments, *pr.review_comments]}
+    return found
 
 
 def sync(

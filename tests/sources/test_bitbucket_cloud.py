@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
-from forgelens.records import Comment
 from forgelens.sources._forge_common import ts
 from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
 from forgelens.testing.forge_sim.bitbucket_cloud import BitbucketCloudRenderer
 from forgelens.testing.forge_sim.dataset import SimComment
-from tests.sources.forgehelp import source_for
+from tests.sources.forgehelp import pr_comments, source_for
 
 REF = RepoRef("acme", "service-0")
 
@@ -61,11 +60,6 @@ def test_a_deleted_comment_is_kept_and_marked_deleted() -> None:
         return out
 
     renderer.comment_json = deleting  # type: ignore[method-assign]
-    with serve(sim) as url, source_for("bitbucket", url) as source:
-        records = [r for p in source.pull_requests(REF, None) for r in p.records]
-    comments = {
-        c.comment_id: c for c in records if isinstance(c, Comment) and c.pr_number == pr.number
-    }
-    assert set(comments) == {str(c.id) for c in [*pr.comments, *pr.review_comments]}
+    comments = pr_comments(sim, "bitbucket", REF, pr)
     assert comments[str(gone.id)].deleted_at == ts(render(gone)["updated_on"])
     assert [k for k, c in comments.items() if c.deleted_at] == [str(gone.id)]

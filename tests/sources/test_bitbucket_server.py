@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from forgelens.errors import BadInput, ForgeError
-from forgelens.records import Comment, PullRequest, Review
+from forgelens.records import PullRequest, Review
 from forgelens.sources import bitbucket_server
 from forgelens.sources.base import RepoRef
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
 from forgelens.testing.forge_sim.bitbucket_server import BitbucketServerRenderer
 from forgelens.testing.forge_sim.dataset import SimComment
 from forgelens.testing.forge_sim.github import GitHubRenderer
-from tests.sources.forgehelp import source_for
+from tests.sources.forgehelp import pr_comments, source_for
 
 REF = RepoRef("ACME", "service-0")
 
@@ -108,11 +108,6 @@ def test_a_deleted_comment_is_kept_and_marked_deleted() -> None:
         return out
 
     renderer.comment_activity = deleting  # type: ignore[method-assign]
-    with serve(sim) as url, source_for("bitbucket-server", url) as source:
-        records = [r for p in source.pull_requests(REF, None) for r in p.records]
-    comments = {
-        c.comment_id: c for c in records if isinstance(c, Comment) and c.pr_number == pr.number
-    }
-    assert set(comments) == {str(c.id) for c in [*pr.comments, *pr.review_comments]}
+    comments = pr_comments(sim, "bitbucket-server", REF, pr)
     assert comments[str(gone.id)].deleted_at == when
     assert [k for k, c in comments.items() if c.deleted_at] == [str(gone.id)]
