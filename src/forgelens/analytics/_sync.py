@@ -36,7 +36,14 @@ def write_changed(
     store = ctx.store
     cols = [*keys, *values, *STAMP]
     if not store.query(f"SELECT 1 FROM {table} WHERE {scope} LIMIT 1"):
-        _sql.insert_select(store, table, cols, select_sql)  # nothing to compare with
+        # Nothing to compare with (a new end date: whole snapshots). Rows in key order build
+        # the primary-key index with far less work, at the insert and at the commit's
+        # checkpoint (DuckDB: 515,000 ownership rows 2.1 s -> 1.4 s). ClickHouse sorts by its
+        # ORDER BY key anyway.
+        if store.dialect != "clickhouse":
+            order = ", ".join(str(i) for i in range(1, len(keys) + 1))
+            select_sql = f"SELECT * FROM ({select_sql}) q ORDER BY {order}"
+        _sql.insert_select(store, table, cols, select_sql)
         return
     if store.dialect == "clickhouse":
         _write_changed_ch(ctx, table, keys, values, select_sql, scope)
