@@ -114,6 +114,39 @@ def test_an_explicitly_configured_self_hosted_forge_may_be_private() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("url", "spec", "api_url"),
+    [
+        (
+            "https://bb.corp.example/projects/PROJ/repos/repository/browse",
+            "bitbucket-server:PROJ/repository",
+            "https://bb.corp.example",
+        ),
+        (  # a server under a context path: the API lives under it too
+            "https://bb.corp.example/bitbucket/projects/PROJ/repos/repository/pull-requests/1",
+            "bitbucket-server:PROJ/repository",
+            "https://bb.corp.example/bitbucket",
+        ),
+        (  # clone URLs carry the project key in lower case
+            "https://bb.corp.example/scm/proj/repository.git",
+            "bitbucket-server:PROJ/repository",
+            "https://bb.corp.example",
+        ),
+        (  # a personal repository: project key ~USER
+            "https://bb.corp.example/users/admin/repos/dotfiles/browse",
+            "bitbucket-server:~ADMIN/dotfiles",
+            "https://bb.corp.example",
+        ),
+    ],
+)
+def test_bitbucket_server_urls_name_the_repository_and_the_server_root(
+    url: str, spec: str, api_url: str
+) -> None:
+    hosts = {"bb.corp.example": "bitbucket-server"}
+    found = validate_repository_url(url, self_hosted=hosts, resolver=fake_resolver)
+    assert (str(found), found.api_url) == (spec, api_url)
+
+
 def test_the_trigger_endpoint_refuses_before_queuing(service: Service) -> None:
     for url in (
         "https://2130706433/o/r",

@@ -16,7 +16,9 @@ from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.records import PullRequest
 from forgelens.service.webhooks import (
     WEBHOOK_MAPPERS,
+    Delivery,
     register_webhook_mapper,
+    self_hosted_api_url,
     sign_github,
     sign_gitlab,
 )
@@ -272,3 +274,19 @@ def test_unknown_forge_is_404ish(service: Service) -> None:
     answer = service.client.post("/api/v1/webhooks/gitea", content=b"{}")
     assert answer.status_code == 422
     assert isinstance(httpx.codes(answer.status_code), int)
+
+
+def test_a_bitbucket_server_delivery_names_its_servers_api_for_the_sync() -> None:
+    payload = json.loads((FIXTURES / "bitbucket_server_pr_opened.json").read_text())
+    repo = payload["pullRequest"]["toRef"]["repository"]
+    repo["links"] = {
+        "self": [
+            {"href": "https://bb.corp.example/bitbucket/projects/PROJ/repos/repository/browse"}
+        ]
+    }
+    delivery = Delivery("bitbucket", "pr:opened", "d1", "bitbucket-server:PROJ/repository", payload)
+    hosts = {"bb.corp.example": "bitbucket-server"}
+    assert self_hosted_api_url(delivery, hosts) == "https://bb.corp.example/bitbucket"
+    assert self_hosted_api_url(delivery, {}) is None  # not a configured host: no API named
+    other = Delivery("bitbucket", "pr:opened", "d2", "bitbucket-server:PROJ/other", payload)
+    assert self_hosted_api_url(other, hosts) is None  # the link names another repository

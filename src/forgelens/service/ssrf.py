@@ -32,7 +32,7 @@ PUBLIC_FORGES = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org"
 SELF_HOSTED_API = {
     "github": "/api/v3",
     "gitlab": "/api/v4",
-    "bitbucket-server": "/rest/api/1.0",
+    "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
     "bitbucket": "/2.0",
 }
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -119,15 +119,33 @@ def validate_repository_url(
                 "self-hosted forge explicitly in FORGELENS_FORGE_HOSTS to allow it"
             )
     kind = self_hosted.get(host) or PUBLIC_FORGES[host]
-    target = _repository_path(kind, parts.path)
+    context, target = _repository_path(kind, parts.path)
     api_url = None
     if explicit:
         netloc = host if port in (None, 443) else f"{host}:{port}"
-        api_url = f"https://{netloc}{SELF_HOSTED_API.get(kind, '')}"
+        api_url = f"https://{netloc}{context}{SELF_HOSTED_API.get(kind, '')}"
     return SourceSpec(kind, target, api_url)
 
 
-def _repository_path(kind: str, path: str) -> str:
+# Bitbucket Server / Data Center web and clone URLs, after an optional context path:
+# /projects/KEY/repos/SLUG/..., /users/NAME/repos/SLUG/... (personal: key ~NAME), /scm/key/slug.git
+_BBS_PATH = re.compile(
+    r"^(?P<context>(?:/[^/]+)*?)"
+    r"(?:/projects/(?P<key>[^/]+)/repos/(?P<slug>[^/]+)"
+    r"|/users/(?P<user>[^/]+)/repos/(?P<uslug>[^/]+)"
+    r"|/scm/(?P<scm>[^/]+)/(?P<sslug>[^/]+))(?:/.*)?$"
+)
+
+
+def _repository_path(kind: str, path: str) -> tuple[str, str]:
+    """(context path of a self-hosted server, ``owner/name``) of a repository URL's path."""
+    if kind == "bitbucket-server" and (m := _BBS_PATH.match("/" + path.strip("/"))):
+        key = m["key"] or (f"~{m['user']}" if m["user"] else m["scm"])
+        slug = m["slug"] or m["uslug"] or m["sslug"]
+        slug = slug[: -len(".git")] if slug.endswith(".git") else slug
+        if not all(_SEGMENT.match(s.lstrip("~")) and ".." not in s for s in (key, slug)):
+            raise BadInput("repository_url has characters a repository path cannot have")
+        return m["context"], f"{key.upper()}/{slug}"
     segments = [s for s in path.strip("/").split("/") if s]
     if kind == "gitlab" and "-" in segments:
         segments = segments[: segments.index("-")]
@@ -140,7 +158,7 @@ def _repository_path(kind: str, path: str) -> str:
         raise BadInput("repository_url must name a repository, e.g. https://github.com/owner/repo")
     if not all(_SEGMENT.match(s) and ".." not in s for s in segments):
         raise BadInput("repository_url has characters a repository path cannot have")
-    return "/".join(segments)
+    return "", "/".join(segments)
 
 
 def guard_redirects(client: httpx.Client) -> httpx.Client:

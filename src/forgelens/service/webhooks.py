@@ -240,10 +240,16 @@ def self_hosted_api_url(d: Delivery, self_hosted: Mapping[str, str]) -> str | No
     read from the repository's web URL in the payload, so its targeted sync asks that forge;
     None for the public forges or when the payload names another repository."""
     p = d.payload
+    # Bitbucket Server names the repository at the top (repo:*) or in the PR's toRef (pr:*),
+    # its web address in links.self[0].href
+    bbs_repo = _obj(p, "repository") or _obj(_obj(_obj(p, "pullRequest"), "toRef"), "repository")
+    links = _obj(bbs_repo, "links").get("self")
+    first = links[0] if isinstance(links, list) and links else None
     url = (
         _obj(p, "repository").get("html_url")
         or _obj(p, "project").get("web_url")
         or _obj(_obj(_obj(p, "repository"), "links"), "html").get("href")
+        or (first.get("href") if isinstance(first, dict) else None)
     )
     if not isinstance(url, str):
         return None
