@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
+from pydantic import SecretStr
 
 from forgelens.errors import BadInput
 from forgelens.logs import get_logger
@@ -127,12 +128,13 @@ def make_client(
     *,
     default_url: str,
     profile: ForgeProfile,
-    secret: str | None,
+    token: SecretStr | None,
     etags: EtagCache | None = None,
     transport: httpx.BaseTransport | None = None,
     suffix: str = "",
 ) -> HttpClient:
-    """The HTTP client of a GitLab/Bitbucket source, from ``--api-url``, ``--ca-bundle`` ..."""
+    """The HTTP client of a GitLab/Bitbucket source, from ``--api-url``, ``--ca-bundle`` ...
+    and the forge's token setting (one or several, comma-separated)."""
     api_url = (opts.api_url or default_url).rstrip("/")
     if not api_url.startswith(("https://", "http://")):
         raise BadInput(f"--api-url {api_url!r}: give a URL such as {default_url}")
@@ -144,7 +146,7 @@ def make_client(
     )
     return HttpClient(
         api_url,
-        tokens=TokenPool.from_env_value(secret),
+        tokens=TokenPool.from_setting(token),
         profile=profile,
         policy=policy,
         etags=etags,

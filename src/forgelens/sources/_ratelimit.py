@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 MAX_RESET_WAIT = 3900.0  # a primary window is one hour; anything longer is a bogus reset
 UNKNOWN = -1
 
@@ -96,9 +98,10 @@ class TokenPool:
         self.dropped: list[str] = []
 
     @classmethod
-    def from_env_value(cls, value: str | None) -> TokenPool:
-        """``t1,t2,...`` (the comma-separated ``GITHUB_TOKEN`` form)."""
-        return cls([t.strip() for t in (value or "").split(",") if t.strip()])
+    def from_setting(cls, value: SecretStr | None) -> TokenPool:
+        """A token setting: ``t1,t2,...`` (the comma-separated ``GITHUB_TOKEN`` form)."""
+        text = value.get_secret_value() if value else ""
+        return cls([t.strip() for t in text.split(",") if t.strip()])
 
     def secrets(self) -> list[str]:
         with self._lock:

@@ -311,12 +311,11 @@ def from_options(
 ) -> BitbucketCloudSource:
     """The source ``forgelens collect bitbucket:...`` uses."""
     settings = settings or get_settings()
-    secret = settings.bitbucket_token.get_secret_value() if settings.bitbucket_token else None
     client = make_client(
         opts,
         default_url=DEFAULT_API_URL,
         profile=PROFILE,
-        secret=secret,
+        token=settings.bitbucket_token,
         etags=etags,
         transport=transport,
     )

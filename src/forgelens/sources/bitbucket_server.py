@@ -291,12 +291,11 @@ def from_options(
         raise BadInput(
             "bitbucket-server: needs --api-url, the server root (https://bitbucket.example.com)"
         )
-    secret = settings.bitbucket_token.get_secret_value() if settings.bitbucket_token else None
     client = make_client(
         opts,
         default_url=opts.api_url,
         profile=PROFILE,
-        secret=secret,
+        token=settings.bitbucket_token,
         etags=etags,
         transport=transport,
     )

@@ -249,11 +249,6 @@ class GitHubSource(RestFetch, GraphQLFetch):
             yield Page(records, len(records) // 2, None, nxt, errors)
 
 
-def token_pool(settings: Settings) -> TokenPool:
-    secret = settings.github_token.get_secret_value() if settings.github_token else None
-    return TokenPool.from_env_value(secret)
-
-
 def from_options(
     opts: CollectOptions,
     etags: EtagCache | None = None,
@@ -298,7 +293,7 @@ def from_options(
         return AppRouter(for_owner)  # type: ignore[return-value]
     client = HttpClient(
         api_url,
-        tokens=token_pool(settings),
+        tokens=TokenPool.from_setting(settings.github_token),
         policy=policy,
         etags=etags,
         transport=transport,

@@ -348,12 +348,11 @@ def from_options(
 ) -> GitLabSource:
     """The source ``forgelens collect gitlab:...`` uses (``--api-url`` for self-hosted)."""
     settings = settings or get_settings()
-    secret = settings.gitlab_token.get_secret_value() if settings.gitlab_token else None
     client = make_client(
         opts,
         default_url=DEFAULT_API_URL,
         profile=PROFILE,
-        secret=secret,
+        token=settings.gitlab_token,
         etags=etags,
         transport=transport,
         suffix="/api/v4",
