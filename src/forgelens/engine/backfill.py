@@ -51,6 +51,11 @@ BACKFILL_ADAPTERS: dict[str, Callable[[Any], BackfillSource]] = {}
 CATCH_UP_LAG = timedelta(minutes=10)
 
 
+def _api(kind: str) -> str:
+    """Which budget a forge's chunks spend, as its rate-limit messages name it."""
+    return "GraphQL" if kind == "github" else "REST API"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -301,7 +306,7 @@ class _Invocation:
             return True
         resume_at = reset or self.now + timedelta(hours=1)
         self._rate_pause(
-            repo_id, kind, f"GraphQL rate limit too low ({remaining} points left)", resume_at
+            repo_id, kind, f"{_api(kind)} rate limit too low ({remaining} points left)", resume_at
         )
         return False
 
@@ -344,7 +349,7 @@ class _Invocation:
             resume_at = (
                 datetime.fromtimestamp(reset, UTC) if reset else self.now + timedelta(minutes=15)
             )
-            self._rate_pause(repo_id, kind, "GraphQL rate limit too low", resume_at)
+            self._rate_pause(repo_id, kind, f"{_api(kind)} rate limit too low", resume_at)
             return False
         except AuthError as exc:
             self._fail(claim, exc.message, before, size, critical=True, kind="auth")
@@ -629,8 +634,10 @@ def _report_issues(inv: _Invocation) -> None:
 
 def _register_builtin() -> None:
     from forgelens.sources._backfill_github import GitHubBackfill
+    from forgelens.sources._backfill_rest import ADAPTERS
 
     BACKFILL_ADAPTERS["github"] = GitHubBackfill
+    BACKFILL_ADAPTERS.update(ADAPTERS)
 
 
 _register_builtin()

@@ -10,12 +10,13 @@ call, its PR paging, its HTTP client), so the backfill adds no second way to tal
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from forgelens.errors import NotFound
 from forgelens.records import repository_id
 from forgelens.sources import _github_map as m
+from forgelens.sources._ratelimit import best_budget
 from forgelens.sources.base import ISSUES, Page, RepoRef
 from forgelens.sources.github import GitHubSource
 from forgelens.sources.http import RequestSpec
@@ -57,15 +58,7 @@ class GitHubBackfill:
         return page if page is not None else Page([], 0)
 
     def budget(self) -> tuple[int | None, datetime | None]:
-        best: tuple[int | None, datetime | None] = (None, None)
-        for cred in self.source.client.tokens.credentials:
-            b = cred.budget("graphql")
-            if b.remaining < 0 or b.limit == 0:
-                continue  # unknown, or a server with limits off
-            if best[0] is None or b.remaining > best[0]:
-                reset = datetime.fromtimestamp(b.reset_at, UTC) if b.reset_at else None
-                best = (b.remaining, reset)
-        return best
+        return best_budget(self.source.client.tokens.credentials, "graphql")
 
     def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
         repo_id = repository_id(self.source.kind, ref.full_name)

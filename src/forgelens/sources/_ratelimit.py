@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
@@ -138,3 +139,17 @@ class TokenPool:
     def replace_secret(self, cred: Credential, secret: str, expires_at: float | None) -> None:
         with self._lock:
             cred.secret, cred.expires_at = secret, expires_at
+
+
+def best_budget(credentials: list[Credential], resource: str) -> tuple[int | None, datetime | None]:
+    """(points left, reset time) of the credential with the most ``resource`` left; (None,
+    None) while no forge answer said (or the server runs without limits)."""
+    best: tuple[int | None, datetime | None] = (None, None)
+    for cred in credentials:
+        b = cred.budget(resource)
+        if b.remaining < 0 or b.limit == 0:
+            continue  # unknown, or a server with limits off
+        if best[0] is None or b.remaining > best[0]:
+            reset = datetime.fromtimestamp(b.reset_at, UTC) if b.reset_at else None
+            best = (b.remaining, reset)
+    return best

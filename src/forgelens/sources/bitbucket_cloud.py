@@ -165,12 +165,17 @@ class BitbucketCloudSource(RestSource):
     ) -> Iterator[Page]:
         return cut(self._pr_pages(ref, since, resume), since)
 
-    def _pr_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
+    def _pr_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None, **extra: Any
+    ) -> RawPages:
+        """Pull requests newest update first with their details; ``extra`` adds listing
+        parameters (the backfill's ``q`` window and page size)."""
         repo_id = repository_id(SOURCE, ref.full_name)
         base = self._base(ref) + "/pullrequests"
         params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
         if since is not None:
             params["q"] = f"updated_on >= {iso(since)}"
+        params.update(extra)
         yield from self.detail_pages(
             base,
             "GET /repositories/{workspace}/{repo}/pullrequests",

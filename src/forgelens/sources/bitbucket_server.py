@@ -178,7 +178,11 @@ class BitbucketServerSource(RestSource):
     ) -> Iterator[Page]:
         return cut(self._pr_pages(ref, since, resume), since)
 
-    def _pr_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
+    def _pr_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None, **extra: Any
+    ) -> RawPages:
+        """Pull requests newest first with their details; ``extra`` adds listing parameters
+        (the backfill's page size)."""
         repo_id = repository_id(SOURCE, ref.full_name)
         base = self._repo_path(ref) + "/pull-requests"
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
@@ -186,7 +190,7 @@ class BitbucketServerSource(RestSource):
             base,
             endpoint,
             resume,
-            {"state": "ALL", "order": "NEWEST"},
+            {"state": "ALL", "order": "NEWEST", **extra},
             since,
             _updated,
             partial(self._bundle, base, repo_id),

@@ -211,12 +211,17 @@ class GitLabSource(RestSource):
     ) -> Iterator[Page]:
         return cut(self._mr_pages(ref, since, resume), since)
 
-    def _mr_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
+    def _mr_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None, **extra: Any
+    ) -> RawPages:
+        """Merge requests newest update first with their details; ``extra`` adds listing
+        parameters (the backfill's ``updated_before`` window and page size)."""
         pid = self._project_id(ref)
         repo_id = repository_id(self.kind, ref.full_name)
         params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "desc"}
         if since is not None:
             params["updated_after"] = iso(since)
+        params.update(extra)
         yield from self.detail_pages(
             f"/projects/{pid}/merge_requests",
             "GET /projects/{id}/merge_requests",

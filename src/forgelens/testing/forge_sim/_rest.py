@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import Dataset, SimPR, SimRepo
+from forgelens.testing.forge_sim.dataset import Dataset, SimIssue, SimPR, SimRepo
 from forgelens.testing.forge_sim.faults import Budget
 
 Route = tuple[str, "re.Pattern[str]", Callable[..., SimResponse]]
@@ -44,6 +44,27 @@ def diff_text(additions: int, deletions: int) -> str:
     """A unified diff hunk with exactly this many added and removed lines."""
     head = f"@@ -1,{deletions} +1,{additions} @@\n"
     return head + "-old\n" * deletions + "+new\n" * additions
+
+
+def new_issue(repo: SimRepo, title: str, body: str, labels: str | list[str] = "") -> SimIssue:
+    """An issue opened through the API (the backfill's failure reports), added to ``repo``."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    number = max([i.number for i in repo.issues] + [p.number for p in repo.prs] + [0]) + 1
+    names = labels.split(",") if isinstance(labels, str) else labels
+    issue = SimIssue(
+        id=10_000_000 + number,
+        number=number,
+        title=title,
+        body=body,
+        state="open",
+        author=None,
+        labels=[str(x) for x in names if x],
+        created_at=now,
+        updated_at=now,
+        closed_at=None,
+    )
+    repo.issues.append(issue)
+    return issue
 
 
 class RestRenderer:

@@ -7,11 +7,11 @@ recorded in ``renderer.opened_issues``) and the ``RepositoryTotals`` GraphQL ope
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
+from forgelens.testing.forge_sim._rest import new_issue
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import SimIssue, SimRepo
+from forgelens.testing.forge_sim.dataset import SimRepo
 
 REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 
@@ -40,21 +40,8 @@ def install(renderer: Any) -> None:
         body = req.json() or {}
         if not isinstance(body, dict) or not body.get("title"):
             return SimResponse(422, {"message": "Validation Failed: title is required"})
-        now = datetime.now(UTC).replace(microsecond=0)
-        number = max([i.number for i in repo.issues] + [p.number for p in repo.prs] + [0]) + 1
-        issue = SimIssue(
-            id=10_000_000 + len(renderer.opened_issues),
-            number=number,
-            title=str(body["title"]),
-            body=str(body.get("body") or ""),
-            state="open",
-            author=None,
-            labels=[str(x) for x in body.get("labels") or []],
-            created_at=now,
-            updated_at=now,
-            closed_at=None,
-        )
-        repo.issues.append(issue)
+        labels = [str(x) for x in body.get("labels") or []]
+        issue = new_issue(repo, str(body["title"]), str(body.get("body") or ""), labels)
         renderer.opened_issues.append((repo.full_name, issue.title, issue.body))
         return SimResponse(201, renderer.issue_json(repo, issue))
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from forgelens.testing.forge_sim._rest import RestRenderer, iso, parse_iso, reviews_of
+from forgelens.testing.forge_sim._rest import RestRenderer, iso, new_issue, parse_iso, reviews_of
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import Dataset, SimComment, SimPR, SimRepo
+from forgelens.testing.forge_sim.dataset import Dataset, SimComment, SimIssue, SimPR, SimRepo
 from forgelens.testing.forge_sim.faults import Budget
 
 PR_STATES = {"open": "OPEN", "closed": "DECLINED", "merged": "MERGED"}
 RESULTS = {"success": "SUCCESSFUL", "failure": "FAILED"}
 _Q_UPDATED = re.compile(r'updated_on\s*>=?\s*"?([0-9T:.+\-Z]+)"?')
+_Q_BEFORE = re.compile(r'updated_on\s*<=?\s*"?([0-9T:.+\-Z]+)"?')
 
 
 class BitbucketCloudRenderer(RestRenderer):
@@ -35,6 +36,10 @@ class BitbucketCloudRenderer(RestRenderer):
         self.add("GET", r"/repositories/(?P<ws>[^/]+)", self.repos)
         self.add("GET", repo, self.repo)
         self.add("GET", repo + r"/pullrequests", self.pull_requests)
+        self.add("GET", pr, self.one_pr)
+        self.add("GET", repo + r"/issues/(?P<n>\d+)", self.one_issue)
+        self.add("POST", repo + r"/issues", self.open_issue)
+        self.opened_issues: list[tuple[str, str, str]] = []
         self.add("GET", pr + r"/activity", self.activity)
         self.add("GET", pr + r"/diffstat", self.diffstat)
         self.add("GET", pr + r"/commits", self.commits)
@@ -146,6 +151,10 @@ class BitbucketCloudRenderer(RestRenderer):
         found = _Q_UPDATED.search(req.query.get("q", ""))
         return parse_iso(found.group(1)) if found else None
 
+    def until(self, req: SimRequest) -> Any:
+        found = _Q_BEFORE.search(req.query.get("q", ""))
+        return parse_iso(found.group(1)) if found else None
+
     def find_pr(self, ws: str, slug: str, n: str) -> tuple[SimRepo, SimPR] | SimResponse:
         repo = self.find_repo(ws, slug)
         if isinstance(repo, SimResponse):
@@ -167,12 +176,14 @@ class BitbucketCloudRenderer(RestRenderer):
         repo = self.find_repo(ws, slug)
         if isinstance(repo, SimResponse):
             return repo
-        since = self.since(req)
+        since, until = self.since(req), self.until(req)
         every = "state" in req.query
         prs = [
             p
             for p in repo.prs_by_updated()
-            if (every or p.state == "open") and (since is None or p.updated_at >= since)
+            if (every or p.state == "open")
+            and (since is None or p.updated_at >= since)
+            and (until is None or p.updated_at <= until)
         ]
         if req.query.get("sort") == "updated_on":
             prs.reverse()
@@ -248,23 +259,47 @@ class BitbucketCloudRenderer(RestRenderer):
             )
         since = self.since(req)
         rows = sorted(repo.issues, key=lambda i: (i.updated_at, i.number), reverse=True)
-        items = [
-            {
-                "type": "issue",
-                "id": i.number,
-                "title": i.title,
-                "content": {"raw": i.body},
-                "state": "new" if i.state == "open" else "resolved",
-                "kind": "bug",
-                "reporter": self.user(i.author),
-                "created_on": iso(i.created_at),
-                "updated_on": iso(i.updated_at),
-                "links": {"html": {"href": f"https://bitbucket.example/issue/{i.number}"}},
-            }
-            for i in rows
-            if since is None or i.updated_at >= since
-        ]
+        items = [self.issue_json(i) for i in rows if since is None or i.updated_at >= since]
         return self.page(req, items)
+
+    def issue_json(self, i: SimIssue) -> dict[str, Any]:
+        return {
+            "type": "issue",
+            "id": i.number,
+            "title": i.title,
+            "content": {"raw": i.body},
+            "state": "new" if i.state == "open" else "resolved",
+            "kind": "bug",
+            "reporter": self.user(i.author),
+            "created_on": iso(i.created_at),
+            "updated_on": iso(i.updated_at),
+            "links": {"html": {"href": f"https://bitbucket.example/issue/{i.number}"}},
+        }
+
+    def one_pr(self, req: SimRequest, ws: str, slug: str, n: str) -> SimResponse:
+        found = self.find_pr(ws, slug, n)
+        return found if isinstance(found, SimResponse) else SimResponse(200, self.pr_json(*found))
+
+    def one_issue(self, req: SimRequest, ws: str, slug: str, n: str) -> SimResponse:
+        repo = self.find_repo(ws, slug)
+        if isinstance(repo, SimResponse):
+            return repo
+        issue = repo.issue(int(n)) if self.issue_tracker else None
+        return self.not_found() if issue is None else SimResponse(200, self.issue_json(issue))
+
+    def open_issue(self, req: SimRequest, ws: str, slug: str) -> SimResponse:
+        repo = self.find_repo(ws, slug)
+        if isinstance(repo, SimResponse):
+            return repo
+        if not self.issue_tracker:
+            return self.not_found()
+        body = req.json() or {}
+        if not isinstance(body, dict) or not body.get("title"):
+            return SimResponse(400, {"type": "error", "error": {"message": "title required"}})
+        text = str((body.get("content") or {}).get("raw") or "")
+        issue = new_issue(repo, str(body["title"]), text)
+        self.opened_issues.append((repo.full_name, issue.title, issue.body))
+        return SimResponse(201, self.issue_json(issue))
 
     def issue_comments(self, req: SimRequest, ws: str, slug: str, n: str) -> SimResponse:
         repo = self.find_repo(ws, slug)

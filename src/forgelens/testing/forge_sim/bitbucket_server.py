@@ -37,6 +37,7 @@ class BitbucketServerRenderer(RestRenderer):
         self.add("GET", repo + r"/default-branch", self.default_branch)
         self.add("GET", repo + r"/settings/pull-requests", self.pr_settings)
         self.add("GET", repo + r"/pull-requests", self.pull_requests)
+        self.add("GET", pr, self.one_pr)
         self.add("GET", pr + r"/activities", self.activities)
         self.add("GET", pr + r"/diff", self.diff)
         self.add("GET", pr + r"/commits", self.pr_commits)
@@ -234,6 +235,10 @@ class BitbucketServerRenderer(RestRenderer):
         if req.query.get("order", "NEWEST").upper() == "OLDEST":
             prs.reverse()
         return self.page(req, [self.pr_json(repo, p) for p in prs])
+
+    def one_pr(self, req: SimRequest, key: str, slug: str, n: str) -> SimResponse:
+        found = self.find_pr(key, slug, n)
+        return found if isinstance(found, SimResponse) else SimResponse(200, self.pr_json(*found))
 
     def activities(self, req: SimRequest, key: str, slug: str, n: str) -> SimResponse:
         found = self.find_pr(key, slug, n)

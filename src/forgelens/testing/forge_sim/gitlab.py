@@ -16,11 +16,19 @@ from forgelens.testing.forge_sim._rest import (
     RestRenderer,
     diff_text,
     iso,
+    new_issue,
     parse_iso,
     reviews_of,
 )
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import Dataset, SimComment, SimPR, SimRepo, SimTeam
+from forgelens.testing.forge_sim.dataset import (
+    Dataset,
+    SimComment,
+    SimIssue,
+    SimPR,
+    SimRepo,
+    SimTeam,
+)
 from forgelens.testing.forge_sim.faults import Budget
 
 MR_STATES = {"open": "opened", "closed": "closed", "merged": "merged"}
@@ -35,6 +43,7 @@ class GitLabRenderer(RestRenderer):
     def __init__(self, dataset: Dataset, *, version: str = "17.5.0") -> None:
         super().__init__(dataset)
         self.version = version
+        self.offset_cap = 50_000
         p = r"/projects/(?P<pid>\d+)"
         mr = p + r"/merge_requests/(?P<iid>\d+)"
         self.add("GET", r"/version", self.get_version)
@@ -51,6 +60,10 @@ class GitLabRenderer(RestRenderer):
         self.add("GET", p + r"/pipelines", self.pipelines)
         self.add("GET", p + r"/protected_branches/(?P<branch>[^/]+)", self.protected_branch)
         self.add("GET", p + r"/approvals", self.approvals)
+        self.add("GET", mr, self.one_mr)
+        self.add("GET", p + r"/issues/(?P<iid>\d+)", self.one_issue)
+        self.add("POST", p + r"/issues", self.open_issue)
+        self.opened_issues: list[tuple[str, str, str]] = []
         self.add("GET", r"/projects/(?P<path>.+)", self.project)
 
     # -- protocol -----------------------------------------------------------------------------
@@ -99,9 +112,13 @@ class GitLabRenderer(RestRenderer):
         }
 
     def page(self, req: SimRequest, items: list[Any]) -> SimResponse:
-        """Offset pagination with GitLab's headers (``x-total`` omitted past 10,000 rows)."""
+        """Offset pagination with GitLab's headers (``x-total`` omitted past 10,000 rows;
+        405 past ``offset_cap`` rows, as gitlab.com answers past 50,000)."""
         per_page = max(1, min(100, int(req.query.get("per_page", 20))))
         page = max(1, int(req.query.get("page", 1)))
+        if (page - 1) * per_page >= self.offset_cap:
+            message = "Offset pagination has a maximum allowed offset; use keyset pagination"
+            return SimResponse(405, {"message": message})
         chunk = items[(page - 1) * per_page : page * per_page]
         more = page * per_page < len(items)
         headers = {"x-page": str(page), "x-per-page": str(per_page), "x-next-page": ""}
@@ -279,9 +296,14 @@ class GitLabRenderer(RestRenderer):
         repo = self.by_id(pid)
         if isinstance(repo, SimResponse):
             return repo
-        after = req.query.get("updated_after")
+        after, before = req.query.get("updated_after"), req.query.get("updated_before")
         since = parse_iso(after) if after else None
-        prs = [p for p in repo.prs_by_updated() if since is None or p.updated_at >= since]
+        until = parse_iso(before) if before else None
+        prs = [
+            p
+            for p in repo.prs_by_updated()
+            if (since is None or p.updated_at >= since) and (until is None or p.updated_at <= until)
+        ]
         if req.query.get("sort", "desc") == "asc":
             prs.reverse()
         return self.page(req, [self.mr_json(repo, p) for p in prs])
@@ -359,26 +381,48 @@ class GitLabRenderer(RestRenderer):
         after = req.query.get("updated_after")
         since = parse_iso(after) if after else None
         rows = sorted(repo.issues, key=lambda i: (i.updated_at, i.number), reverse=True)
-        items = [
-            {
-                "id": i.id,
-                "iid": i.number,
-                "project_id": repo.id,
-                "title": i.title,
-                "description": i.body,
-                "state": "opened" if i.state == "open" else "closed",
-                "author": self.user(i.author),
-                "labels": list(i.labels),
-                "user_notes_count": len(i.comments),
-                "created_at": iso(i.created_at),
-                "updated_at": iso(i.updated_at),
-                "closed_at": iso(i.closed_at),
-                "web_url": f"https://gitlab.example/{repo.full_name}/-/issues/{i.number}",
-            }
-            for i in rows
-            if since is None or i.updated_at >= since
-        ]
+        items = [self.issue_json(repo, i) for i in rows if since is None or i.updated_at >= since]
         return self.page(req, items)
+
+    def issue_json(self, repo: SimRepo, i: SimIssue) -> dict[str, Any]:
+        return {
+            "id": i.id,
+            "iid": i.number,
+            "project_id": repo.id,
+            "title": i.title,
+            "description": i.body,
+            "state": "opened" if i.state == "open" else "closed",
+            "author": self.user(i.author),
+            "labels": list(i.labels),
+            "user_notes_count": len(i.comments),
+            "created_at": iso(i.created_at),
+            "updated_at": iso(i.updated_at),
+            "closed_at": iso(i.closed_at),
+            "web_url": f"https://gitlab.example/{repo.full_name}/-/issues/{i.number}",
+        }
+
+    def one_mr(self, req: SimRequest, pid: str, iid: str) -> SimResponse:
+        found = self.mr(pid, iid)
+        return found if isinstance(found, SimResponse) else SimResponse(200, self.mr_json(*found))
+
+    def one_issue(self, req: SimRequest, pid: str, iid: str) -> SimResponse:
+        repo = self.by_id(pid)
+        if isinstance(repo, SimResponse):
+            return repo
+        issue = repo.issue(int(iid))
+        return self.not_found() if issue is None else SimResponse(200, self.issue_json(repo, issue))
+
+    def open_issue(self, req: SimRequest, pid: str) -> SimResponse:
+        repo = self.by_id(pid)
+        if isinstance(repo, SimResponse):
+            return repo
+        body = req.json() or {}
+        if not isinstance(body, dict) or not body.get("title"):
+            return SimResponse(400, {"message": {"title": ["can't be blank"]}})
+        labels = str(body.get("labels") or "")
+        issue = new_issue(repo, str(body["title"]), str(body.get("description") or ""), labels)
+        self.opened_issues.append((repo.full_name, issue.title, issue.body or ""))
+        return SimResponse(201, self.issue_json(repo, issue))
 
     def issue_notes(self, req: SimRequest, pid: str, iid: str) -> SimResponse:
         repo = self.by_id(pid)
