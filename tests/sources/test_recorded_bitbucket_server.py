@@ -98,3 +98,15 @@ def test_reviews_comments_files_and_commits() -> None:
     assert people["renovate-bot"].is_bot
     assert not people["bob"].is_bot
     assert people["zoe.unal"].name == "Zoë Ünal"
+
+
+def test_a_pull_request_whose_commits_are_gone_is_kept() -> None:
+    """The server answers 404 NoSuchCommitException for the commits of a PR whose commits
+    were deleted (devlake#7258): that PR keeps its other data, the others are unharmed."""
+    records, pages = _records()
+    declined = next(r for r in records if isinstance(r, PullRequest) and r.number == 97)
+    assert declined.commits is None  # unknown, not zero
+    assert (declined.additions, declined.deletions, declined.changed_files) == (1, 1, 1)
+    assert not [c for c in records if isinstance(c, PrCommit) and c.pr_number == 97]
+    assert sum(p.items for p in pages) == 3
+    assert sum(p.errors for p in pages) == 0

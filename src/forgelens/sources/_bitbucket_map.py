@@ -207,12 +207,13 @@ def server_build(repo_id: str, sha: str, s: dict[str, Any]) -> CiRun:
     )
 
 
-def totals(pr: PullRequest, files: list[PrFile], commits: int) -> None:
-    """Fill a pull request's size from its files and commits (the list shapes lack them)."""
-    counted = [f for f in files if f.additions is not None]
+def totals(pr: PullRequest, files: list[PrFile] | None, commits: int | None) -> None:
+    """Fill a pull request's size from its files and commits (the list shapes lack them);
+    None for a list the forge no longer has leaves those sizes unknown, not zero."""
+    counted = [f for f in files or [] if f.additions is not None]
     pr.additions = sum(f.additions or 0 for f in counted) if counted else None
     pr.deletions = sum(f.deletions or 0 for f in counted) if counted else None
-    pr.changed_files = len(files)
+    pr.changed_files = len(files) if files is not None else None
     pr.commits = commits
 
 

@@ -209,11 +209,16 @@ class BitbucketCloudSource(RestSource):
                         pr.merged_at = when
         if pr.state == "open":
             pr.closed_at = None
-        stats = self._all(f"{base}/{n}/diffstat", endpoint + "/diffstat", pagelen=500)
-        b.files = [bb.cloud_file(repo_id, n, d) for d in stats]
-        commits = self._all(f"{base}/{n}/commits", endpoint + "/commits")
-        b.commits = [bb.cloud_commit(repo_id, n, c) for c in commits]
-        bb.totals(pr, b.files, len(b.commits))
+        # a PR whose source branch or fork was deleted may have neither any more (404)
+        stats = self._all_or_none(f"{base}/{n}/diffstat", endpoint + "/diffstat", pagelen=500)
+        b.files = [bb.cloud_file(repo_id, n, d) for d in stats or []]
+        commits = self._all_or_none(f"{base}/{n}/commits", endpoint + "/commits")
+        b.commits = [bb.cloud_commit(repo_id, n, c) for c in commits or []]
+        bb.totals(
+            pr,
+            b.files if stats is not None else None,
+            len(b.commits) if commits is not None else None,
+        )
         return pr.updated_at, finish(b.records(), people)
 
     # -- issues, pipelines, contributors ------------------------------------------------------

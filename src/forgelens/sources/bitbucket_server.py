@@ -219,12 +219,20 @@ class BitbucketServerSource(RestSource):
             elif action == "MERGED":
                 pr.merged_by = bb.server_login(a.get("user"))
         b.comments = [deleted.pop(c.comment_id, c) for c in b.comments] + list(deleted.values())
-        diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
+        try:
+            diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
+        except NotFound:  # the PR's commits are gone (NoSuchCommitException): keep the PR
+            log.warning("pull request diff gone", number=n)
+            diff = None
         b.files = bb.server_files(repo_id, n, diff)
         pr.files_truncated = bool(isinstance(diff, dict) and diff.get("truncated"))
-        commits = self._all(f"{base}/{n}/commits", endpoint + "/commits")
-        b.commits = [bb.server_commit(repo_id, n, c) for c in commits]
-        bb.totals(pr, b.files, len(b.commits))
+        commits = self._all_or_none(f"{base}/{n}/commits", endpoint + "/commits")
+        b.commits = [bb.server_commit(repo_id, n, c) for c in commits or []]
+        bb.totals(
+            pr,
+            b.files if diff is not None else None,
+            len(b.commits) if commits is not None else None,
+        )
         return pr.updated_at, finish(b.records(), people)
 
     # -- issues, CI runs, contributors --------------------------------------------------------
