@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from forgelens.records import Comment, PrCommit, PrFile, PullRequest, Review
+from forgelens.records import Comment, Person, PrCommit, PrFile, PullRequest, Review
 from forgelens.sources.base import RepoRef
 from tests.sources.recordedhelp import replayed
 
@@ -97,3 +97,15 @@ def test_a_pull_request_from_a_deleted_fork_keeps_what_is_left() -> None:
     declined = next(r for r in records if isinstance(r, PullRequest) and r.number == 9)
     assert (declined.changed_files, declined.commits, declined.additions) == (None, None, None)
     assert sum(p.items for p in pages) == 3
+
+
+def test_an_app_account_without_nickname_keeps_its_pull_requests_author() -> None:
+    """App users (``type: app_user``, Bitbucket 2023) have no nickname nor username: they
+    are named by their account id, and are bots."""
+    records, _, _ = _pull_requests()
+    merged = next(r for r in records if isinstance(r, PullRequest) and r.number == 12)
+    assert merged.author == APP_ID
+    people = {p.login: p for p in records if isinstance(p, Person)}
+    assert people[APP_ID].is_bot
+    assert people[APP_ID].name == "Renovate Bot"
+    assert not people["alice"].is_bot

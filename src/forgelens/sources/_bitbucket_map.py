@@ -219,10 +219,15 @@ def totals(pr: PullRequest, files: list[PrFile] | None, commits: int | None) -> 
 
 # -- Bitbucket Cloud --------------------------------------------------------------------------
 def cloud_login(user: Any) -> str | None:
+    """``nickname`` (users), ``username`` (team accounts), else the account id: app users
+    (``type: app_user``) have neither name, and would otherwise lose what they authored."""
     if not isinstance(user, dict):
         return None
-    name = user.get("nickname") or user.get("username")
-    return str(name) if isinstance(name, str) and name else None
+    for key in ("nickname", "username", "account_id", "uuid"):
+        name = user.get(key)
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def cloud_person(user: Any) -> Person | None:
