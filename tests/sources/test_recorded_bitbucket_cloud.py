@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from forgelens.records import Comment, Person, PrCommit, PrFile, PullRequest, Review
+from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
 from forgelens.sources.base import RepoRef
 from tests.sources.recordedhelp import replayed
 
@@ -109,3 +109,21 @@ def test_an_app_account_without_nickname_keeps_its_pull_requests_author() -> Non
     assert people[APP_ID].is_bot
     assert people[APP_ID].name == "Renovate Bot"
     assert not people["alice"].is_bot
+
+
+def test_pipelines_pages_without_next_are_all_read() -> None:
+    """Bitbucket Cloud's pipelines list sends ``page``/``pagelen``/``size`` but no ``next``
+    (BCLOUD-20639; atlassian-python-api#740): the pages ``size`` announces are read."""
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        pages = list(source.ci_runs(REF, None))
+    assert replay.unmatched == []
+    runs = {r.run_id: r for p in pages for r in p.records if isinstance(r, CiRun)}
+    assert list(runs) == ["58", "57", "56"]
+    assert (runs["58"].status, runs["58"].conclusion, runs["58"].completed_at) == (
+        "in_progress",
+        None,
+        None,
+    )
+    assert runs["56"].conclusion == "failure"
+    assert runs["57"].completed_at == datetime(2024, 3, 6, 10, 35, 40, 100000, tzinfo=UTC)
+    assert replay.hits("/2.0/repositories/acme-ws/web-app/pipelines/", page="2") == 1
