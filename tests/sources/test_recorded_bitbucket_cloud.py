@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
+from forgelens.errors import ForgeError
 from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
 from forgelens.sources.base import RepoRef
 from tests.sources.recordedhelp import replayed
@@ -127,3 +130,23 @@ def test_pipelines_pages_without_next_are_all_read() -> None:
     assert runs["56"].conclusion == "failure"
     assert runs["57"].completed_at == datetime(2024, 3, 6, 10, 35, 40, 100000, tzinfo=UTC)
     assert replay.hits("/2.0/repositories/acme-ws/web-app/pipelines/", page="2") == 1
+
+
+def test_a_next_link_back_to_the_same_page_is_an_error_not_a_loop() -> None:
+    """Bitbucket Cloud's ``next`` "can be missing or wrong": one that leads back to a page
+    already read stops the pass with an error instead of requesting it forever."""
+    looping = {
+        "path": "/2.0/repositories/acme-ws/web-app/pullrequests/12/commits",
+        "responses": [
+            {
+                "text": '{"pagelen": 10, "values": [], "next": '
+                '"{base}/2.0/repositories/acme-ws/web-app/pullrequests/12/commits?pagelen=100"}'
+            }
+        ],
+    }
+    with (
+        replayed("bitbucket_cloud", "bitbucket", [looping]) as (source, replay),
+        pytest.raises(ForgeError, match="same page"),
+    ):
+        list(source.pull_requests(REF, None))
+    assert replay.hits(f"{PRS}/12/commits") == 2

@@ -396,9 +396,12 @@ class HttpClient:
     def paginate(
         self, spec: RequestSpec, paginator: Paginator, *, max_pages: int | None = None
     ) -> Iterator[tuple[Response, list[Any], str | None]]:
-        """Yield (response, items, resume token of the next page or None) page by page."""
+        """Yield (response, items, resume token of the next page or None) page by page.
+        A next page that was already read (a forge's wrong ``next``) raises ``ForgeError``:
+        following it would request the same pages forever."""
         pages = 0
         current: RequestSpec | None = spec
+        seen = {paginator.token(spec)}
         while current is not None:
             response = self.send(current)
             body = response.json()
@@ -406,7 +409,16 @@ class HttpClient:
             pages += 1
             if max_pages is not None and pages >= max_pages:
                 nxt = None
-            yield response, paginator.items(body), (paginator.token(nxt) if nxt else None)
+            token = paginator.token(nxt) if nxt else None
+            if token is not None and token in seen:
+                raise ForgeError(
+                    f"{self.profile.name} at {self.host} sent a next-page link back to the same "
+                    f"page of {_path(spec.url)}: stopped instead of reading it "
+                    "again; try again later or report it to the forge's administrators"
+                )
+            if token is not None:
+                seen.add(token)
+            yield response, paginator.items(body), token
             current = nxt
 
     # -- one attempt --------------------------------------------------------------------------
