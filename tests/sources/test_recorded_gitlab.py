@@ -117,6 +117,9 @@ def test_files_and_line_counts_from_diff_text() -> None:
     assert (sql.additions, sql.deletions) == (1, 2)
     assert files["lib/legacy.rb"].change_type == "deleted"
     assert files["vendor/big.json"].additions is None  # too large: GitLab sent no text
+    moved = files["doc/user-names.md"]  # a pure rename: no text either, but no change
+    assert (moved.change_type, moved.old_path) == ("renamed", "doc/names.md")
+    assert (moved.additions, moved.deletions) == (0, 0)
     merged = next(r for r in records if isinstance(r, PullRequest) and r.number == 42)
     assert merged.changed_files == 5
     assert merged.commits == 2
