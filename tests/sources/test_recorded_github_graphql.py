@@ -1,0 +1,83 @@
+"""The GitHub source (GraphQL mode) against recorded GraphQL answers: a ``RATE_LIMITED`` error
+inside an HTTP 200, cursor pages, a nested connection that overflows into a follow-up query,
+ghost authors (``null``), bots without ``[bot]``, and git timestamps that keep their offset."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from forgelens.records import (
+    Comment,
+    Issue,
+    IssueComment,
+    Person,
+    PrFile,
+    PullRequest,
+    Review,
+)
+from forgelens.sources.base import RepoRef
+from tests.sources.recordedhelp import replayed
+
+REF = RepoRef("octo-org", "hello-world")
+
+
+def _pull_requests() -> tuple[list[Any], list[Any], Any]:
+    with replayed("github", "github", api="graphql") as (source, replay):
+        pages = list(source.pull_requests(REF, None))
+    assert replay.unmatched == []
+    return [r for p in pages for r in p.records], pages, replay
+
+
+def test_repository_probe() -> None:
+    with replayed("github", "github", api="graphql") as (source, replay):
+        snap = source.repository(REF)
+    assert replay.unmatched == []
+    assert snap.repository.open_issues == 2
+    assert snap.marks["pull_requests"] == datetime(2024, 3, 7, 7, 45, 12, tzinfo=UTC)
+
+
+def test_pull_requests_over_cursor_pages_after_a_rate_limited_answer() -> None:
+    records, pages, replay = _pull_requests()
+    prs = {r.number: r for r in records if isinstance(r, PullRequest)}
+    assert list(prs) == [1350, 1347, 1200]
+    assert [p.resume for p in pages][-1] is None
+    posts = [q for m, p, q, _ in replay.log if m == "POST"]
+    assert len(posts) == 4  # RATE_LIMITED, page 1, the files follow-up, page 2
+    merged = prs[1347]
+    assert (merged.state, merged.merged_by, merged.labels) == (
+        "merged",
+        "hubot",
+        ["enhancement", "größe/L"],
+    )
+    assert prs[1200].author is None
+    assert prs[1350].draft
+    files = sorted(f.path for f in records if isinstance(f, PrFile) and f.pr_number == 1347)
+    assert files == ["assets/logo.png", "docs/guide.md", "legacy/old.py", "src/app.py"]
+    reviews = sorted(
+        (r.pr_number, r.review_id, r.author or "", r.state)
+        for r in records
+        if isinstance(r, Review)
+    )
+    assert reviews == [
+        (1200, "70", "", "CHANGES_REQUESTED"),
+        (1347, "80", "hubot", "APPROVED"),
+        (1347, "81", "", "COMMENTED"),
+    ]
+    comments = {c.comment_id: c for c in records if isinstance(c, Comment)}
+    assert (comments["10"].kind, comments["10"].author) == ("review", None)
+    assert comments["1201"].author == "dependabot[bot]"  # GraphQL names bots without [bot]
+    people = {p.login: p for p in records if isinstance(p, Person)}
+    assert people["dependabot[bot]"].is_bot
+
+
+def test_issues() -> None:
+    with replayed("github", "github", api="graphql") as (source, replay):
+        records = [r for p in source.issues(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    issues = {i.number: i for i in records if isinstance(i, Issue)}
+    assert list(issues) == [1352, 1100]
+    assert issues[1100].state == "closed"
+    assert issues[1100].author is None
+    comments = sorted((c.comment_id, c.author) for c in records if isinstance(c, IssueComment))
+    assert comments == [("3001", "hubot"), ("3002", None)]
