@@ -12,6 +12,7 @@ from forgelens.records import (
     Issue,
     IssueComment,
     Person,
+    PrCommit,
     PrFile,
     PullRequest,
     Review,
@@ -81,3 +82,15 @@ def test_issues() -> None:
     assert issues[1100].author is None
     comments = sorted((c.comment_id, c.author) for c in records if isinstance(c, IssueComment))
     assert comments == [("3001", "hubot"), ("3002", None)]
+
+
+def test_git_timestamps_with_an_offset_are_stored_in_utc() -> None:
+    """``authoredDate`` is a GitTimestamp, "not converted in UTC": it keeps the author's
+    offset. Every timestamp a source hands on is UTC, whatever the forge wrote."""
+    records, _, _ = _pull_requests()
+    commits = {c.sha[:7]: c for c in records if isinstance(c, PrCommit)}
+    assert commits["6dcb09b"].authored_at == datetime(2024, 3, 4, 9, 10, tzinfo=UTC)
+    assert commits["7638417"].authored_at == datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
+    for c in commits.values():
+        assert c.authored_at is not None
+        assert c.authored_at.tzinfo is UTC, c.sha

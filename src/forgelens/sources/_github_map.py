@@ -7,7 +7,7 @@ and the caller skips that item and counts an error.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from forgelens.records import (
@@ -25,6 +25,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
+from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
 
 SOURCE = "github"
 CHANGE_TYPES = {
@@ -37,16 +38,6 @@ CHANGE_TYPES = {
     "changed": "changed",
     "unchanged": "unchanged",
 }
-
-
-def ts(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def req_ts(value: Any) -> datetime:
