@@ -9,7 +9,8 @@ the forge gave to it, in order (a 503 then a 200; the last answer repeats)::
                     "body": "pulls-page2.json"}]}
 
 ``query`` (and, for GraphQL, ``graphql``: operation name + a subset of the variables) must
-match; among the exchanges that match, the one naming the most parameters wins. ``body`` names
+match; among the exchanges that match, a test's own (``extra``) wins, then the one naming the
+most parameters. ``body`` names
 a JSON file next to ``exchanges.json``, sent byte for byte; ``text`` is sent as is (a truncated
 body, an HTML page). ``{base}`` in bodies and headers becomes the replay server's URL, so the
 next-page links the forge sent lead back to the replay. A request nothing matches gets a 404
@@ -44,6 +45,7 @@ class Replay:
         exchanges = json.loads((self.root / "exchanges.json").read_text(encoding="utf-8"))
         # ``extra`` exchanges (a test's odd page) take precedence over the recorded ones
         self.exchanges: list[dict[str, Any]] = [*(extra or []), *exchanges]
+        self.extra = len(extra or [])
         self.served: dict[int, int] = {}
         self.log: list[tuple[str, str, dict[str, str], int]] = []
         self.unmatched: list[str] = []
@@ -75,6 +77,8 @@ class Replay:
                 if any(variables.get(k) != v for k, v in expected.items()):
                     continue
                 score += 1 + len(expected)
+            if i < self.extra:
+                score += 1000  # a test's own exchange wins over every recorded one
             if score > best_score:
                 best, best_score = i, score
         return best

@@ -4,9 +4,13 @@ ghost authors (``null``), bots without ``[bot]``, and git timestamps that keep t
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from forgelens.errors import ForgeError, RateLimited
 from forgelens.records import (
     Comment,
     Issue,
@@ -18,9 +22,10 @@ from forgelens.records import (
     Review,
 )
 from forgelens.sources.base import RepoRef
-from tests.sources.recordedhelp import replayed
+from tests.sources.recordedhelp import RECORDED, replayed
 
 REF = RepoRef("octo-org", "hello-world")
+CURSOR = "Y3Vyc29yOnYyOpK5MjAyNC0wMy0wNlQxMDozMDowMFrOAAAEjQ=="  # page 1's endCursor
 
 
 def _pull_requests() -> tuple[list[Any], list[Any], Any]:
@@ -94,3 +99,38 @@ def test_git_timestamps_with_an_offset_are_stored_in_utc() -> None:
     for c in commits.values():
         assert c.authored_at is not None
         assert c.authored_at.tzinfo is UTC, c.sha
+
+
+def test_an_end_cursor_already_read_is_an_error_not_a_loop() -> None:
+    page2 = json.loads((RECORDED / "github" / "gql-prs-page2.json").read_text(encoding="utf-8"))
+    conn = page2["data"]["repository"]["pullRequests"]
+    conn["pageInfo"] = {"hasNextPage": True, "endCursor": CURSOR}  # back to itself
+    looping = {
+        "method": "POST",
+        "path": "/graphql",
+        "graphql": {"operation": "PullRequests", "variables": {"after": CURSOR}},
+        "responses": [{"text": json.dumps(page2)}],
+    }
+    with (
+        replayed("github", "github", [looping], api="graphql") as (source, replay),
+        pytest.raises(ForgeError, match="same page"),
+    ):
+        list(source.pull_requests(REF, None))
+    assert len([m for m, *_ in replay.log if m == "POST"]) <= 5
+
+
+def test_rate_limited_for_ever_ends_with_rate_limited() -> None:
+    """GitHub answers RATE_LIMITED (HTTP 200) while the budget is spent; a budget that never
+    comes back (a misconfigured Enterprise server) ends in ``RateLimited``, not in a loop."""
+    limited = {
+        "method": "POST",
+        "path": "/graphql",
+        "graphql": {"operation": "RepoProbe"},
+        "responses": [{"body": "gql-rate-limited.json"}],
+    }
+    with (
+        replayed("github", "github", [limited], api="graphql") as (source, replay),
+        pytest.raises(RateLimited, match="RATE_LIMITED"),
+    ):
+        source.repository(REF)
+    assert 2 <= len(replay.log) <= 10
