@@ -94,6 +94,8 @@ def test_reviews_comments_files_commits_and_people() -> None:
     assert comments["10"].kind == "review"
     assert comments["10"].author is None
     assert comments["10"].updated_at == datetime(2024, 3, 5, 12, 1, 30, tzinfo=UTC)
+    # an outdated comment has ``line: null``: the line it was written on is ``original_line``
+    assert (comments["10"].path, comments["10"].line) == ("file1.txt", 12)
     assert comments["1201"].author == "dependabot[bot]"
     files = {f.path: f for f in records if isinstance(f, PrFile) and f.pr_number == 1347}
     assert set(files) == {"src/app.py", "docs/guide.md", "legacy/old.py", "assets/logo.png"}

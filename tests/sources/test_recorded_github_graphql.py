@@ -72,6 +72,7 @@ def test_pull_requests_over_cursor_pages_after_a_rate_limited_answer() -> None:
     ]
     comments = {c.comment_id: c for c in records if isinstance(c, Comment)}
     assert (comments["10"].kind, comments["10"].author) == ("review", None)
+    assert comments["10"].line == 12  # outdated: ``line`` is null, ``originalLine`` is not
     assert comments["1201"].author == "dependabot[bot]"  # GraphQL names bots without [bot]
     people = {p.login: p for p in records if isinstance(p, Person)}
     assert people["dependabot[bot]"].is_bot

@@ -31,7 +31,7 @@ from forgelens.sources.base import PrBundle, RepoRef
 
 ACTOR = "author { __typename login avatarUrl }"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
-REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line {ACTOR}"
+REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line originalLine {ACTOR}"
 PAGE_INFO = "totalCount pageInfo { hasNextPage endCursor }"
 REVIEW = (
     f"id databaseId state body submittedAt {ACTOR} commit {{ oid }} "

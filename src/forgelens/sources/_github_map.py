@@ -243,7 +243,8 @@ def comment(repo_id: str, number: int, c: dict[str, Any], kind: str) -> Comment:
         updated_at=ts(c.get("updated_at") or c.get("updatedAt")),
         kind=kind,
         path=c.get("path"),
-        line=_int(c.get("line")),
+        # an outdated review comment has no ``line`` any more: keep the line it was made on
+        line=_int(c.get("line")) or _int(c.get("original_line", c.get("originalLine"))),
     )
 
 
