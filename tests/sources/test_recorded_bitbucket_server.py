@@ -75,7 +75,7 @@ def test_reviews_comments_files_and_commits() -> None:
     reviews = sorted((r.pr_number, r.author, r.state) for r in records if isinstance(r, Review))
     assert reviews == [(101, "bob", "APPROVED"), (102, "ann.smith", "CHANGES_REQUESTED")]
     comments = {c.comment_id: c for c in records if isinstance(c, Comment)}
-    assert set(comments) == {"5400", "5401", "5501", "5502"}  # both activity pages of #101
+    assert {"5400", "5401", "5501", "5502"} <= set(comments)  # both activity pages of #101
     inline = comments["5401"]
     assert (inline.kind, inline.path, inline.line) == (
         "review",
@@ -110,3 +110,21 @@ def test_a_pull_request_whose_commits_are_gone_is_kept() -> None:
     assert not [c for c in records if isinstance(c, PrCommit) and c.pr_number == 97]
     assert sum(p.items for p in pages) == 3
     assert sum(p.errors for p in pages) == 0
+
+
+def test_replies_are_comments_too() -> None:
+    """A reply is a COMMENTED activity with ``commentAction: REPLIED``, and the thread's
+    replies (and their replies) are nested in ``comment.comments``; each is kept once, in the
+    thread's file and line."""
+    records, _ = _records()
+    comments = [c for c in records if isinstance(c, Comment) and c.pr_number == 101]
+    ids = sorted(c.comment_id for c in comments)
+    assert ids == ["5400", "5401", "5402", "5403"]
+    by_id = {c.comment_id: c for c in comments}
+    assert (by_id["5402"].author, by_id["5402"].body) == (
+        "ann.smith",
+        "Yes, in the same transaction.",
+    )
+    assert (by_id["5403"].author, by_id["5403"].created_at) == ("carl", _ms(1709660000000))
+    assert (by_id["5403"].kind, by_id["5403"].line) == ("review", 27)
+    assert "carl" in {p.login for p in records if isinstance(p, Person)}

@@ -97,6 +97,20 @@ def server_review(repo_id: str, number: int, a: dict[str, Any]) -> Review:
     )
 
 
+def server_thread(repo_id: str, number: int, a: dict[str, Any]) -> list[tuple[Comment, Any]]:
+    """A COMMENTED activity's comment and every reply nested under it (``comment.comments``,
+    at any depth), each with its raw author; replies sit in the thread's file and line."""
+    out: list[tuple[Comment, Any]] = []
+    todo = [a["comment"]]
+    while todo:
+        c = todo.pop(0)
+        if not isinstance(c, dict):
+            continue
+        out.append((server_comment(repo_id, number, {**a, "comment": c}), c.get("author")))
+        todo.extend(c.get("comments") or [])
+    return out
+
+
 def server_comment(repo_id: str, number: int, a: dict[str, Any]) -> Comment:
     c = a["comment"]
     anchor = a.get("commentAnchor") if isinstance(a.get("commentAnchor"), dict) else None

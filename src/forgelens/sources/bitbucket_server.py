@@ -202,6 +202,7 @@ class BitbucketServerSource(RestSource):
         b = PrBundle(pr)
         people = [bb.server_person(item.get("author"))]
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
+        found: dict[str, Comment] = {}  # comment id -> its newest state (newest activity first)
         deleted: dict[str, Comment] = {}  # comment id -> a tombstone of it
         for a in self._all(f"{base}/{n}/activities", endpoint + "/activities"):
             people.append(bb.server_person(a.get("user")))
@@ -210,15 +211,17 @@ class BitbucketServerSource(RestSource):
                 b.reviews.append(bb.server_review(repo_id, n, a))
             elif action == "COMMENTED" and isinstance(a.get("comment"), dict):
                 verb = a.get("commentAction", "ADDED")
-                if verb == "ADDED":
-                    b.comments.append(bb.server_comment(repo_id, n, a))
+                if verb in ("ADDED", "REPLIED", "EDITED"):  # with the replies nested in each
+                    for comment, author in bb.server_thread(repo_id, n, a):
+                        found.setdefault(comment.comment_id, comment)
+                        people.append(bb.server_person(author))
                 elif verb == "DELETED":
                     gone = bb.server_comment(repo_id, n, a)
                     gone.deleted_at = ms(a.get("createdDate")) or gone.updated_at
                     deleted[gone.comment_id] = gone
             elif action == "MERGED":
                 pr.merged_by = bb.server_login(a.get("user"))
-        b.comments = [deleted.pop(c.comment_id, c) for c in b.comments] + list(deleted.values())
+        b.comments = [deleted.pop(i, c) for i, c in found.items()] + list(deleted.values())
         try:
             diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
         except NotFound:  # the PR's commits are gone (NoSuchCommitException): keep the PR
