@@ -128,3 +128,19 @@ def test_replies_are_comments_too() -> None:
     assert (by_id["5403"].author, by_id["5403"].created_at) == ("carl", _ms(1709660000000))
     assert (by_id["5403"].kind, by_id["5403"].line) == ("review", 27)
     assert "carl" in {p.login for p in records if isinstance(p, Person)}
+
+
+def test_the_token_bucket_is_waited_for_as_long_as_retry_after_says() -> None:
+    """Data Center rate limiting is a token bucket refilled every second: X-RateLimit-Limit /
+    Remaining / FillRate / Interval-Seconds and a Retry-After, but no reset time. A low
+    Remaining is no reason to wait, and a 429 is waited for as long as Retry-After says."""
+    waits: list[float] = []
+    with replayed("bitbucket_server", "bitbucket-server") as (source, replay):
+        source.client._sleep = waits.append
+        source.client.policy.secondary_wait = 60.0  # what an unknown wait would cost
+        pages = list(source.pull_requests(REF, None))
+    assert replay.unmatched == []
+    assert sum(p.items for p in pages) == 3
+    assert replay.hits(f"{PRS}/102/activities") == 2
+    assert sum(waits) <= 5.0, waits  # the 429's Retry-After (1 s) and the 503's backoff
+    assert 1.0 in waits

@@ -54,6 +54,7 @@ PROFILE = ForgeProfile(
     name="Bitbucket Server",
     token_env="BITBUCKET_TOKEN",  # noqa: S106 - a variable name
     secondary_markers=("rate limited",),
+    token_bucket=True,  # Data Center rate limiting refills 5 tokens a second by default
     default_headers=(("Accept", "application/json"),),
 )
 

@@ -80,6 +80,9 @@ class ForgeProfile:
     reset_header: str = "x-ratelimit-reset"  # epoch seconds
     resource_header: str = "x-ratelimit-resource"
     secondary_markers: tuple[str, ...] = ("secondary rate limit", "abuse")
+    # a token bucket refilled every few seconds (Atlassian Data Center: X-RateLimit-Remaining
+    # but no reset time): no budget to keep a reserve of; a 429 waits for its Retry-After
+    token_bucket: bool = False
     default_headers: tuple[tuple[str, str], ...] = (
         ("Accept", "application/vnd.github+json"),
         ("X-GitHub-Api-Version", "2022-11-28"),
@@ -106,7 +109,7 @@ class ForgeProfile:
         if status == 401:
             return Verdict.AUTH
         if status in (403, 429):
-            if response.headers.get(self.remaining_header) == "0":
+            if response.headers.get(self.remaining_header) == "0" and not self.token_bucket:
                 return Verdict.PRIMARY_LIMIT
             text = response.text.lower()
             if status == 429 or "retry-after" in response.headers:
@@ -502,7 +505,7 @@ class HttpClient:
 
     def _update_budget(self, cred: Credential, raw: httpx.Response, resource: str) -> None:
         h = raw.headers
-        if self.profile.remaining_header not in h:
+        if self.profile.remaining_header not in h or self.profile.token_bucket:
             return
         budget = cred.budget(h.get(self.profile.resource_header) or resource)
         budget.limit = _int(h.get(self.profile.limit_header), budget.limit)
