@@ -150,3 +150,15 @@ def test_a_next_link_back_to_the_same_page_is_an_error_not_a_loop() -> None:
     ):
         list(source.pull_requests(REF, None))
     assert replay.hits(f"{PRS}/12/commits") == 2
+
+
+def test_an_incremental_pass_filters_with_an_offset_bitbucket_can_parse() -> None:
+    """BBQL refuses a ``Z`` ("Invalid filter query expression: Illegal character in input:
+    'Z'", bitbucket.org/site/master/issues/15967): the watermark goes as ``+00:00``."""
+    since = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        pages = list(source.pull_requests(REF, since))
+    prs = [r.number for p in pages for r in p.records if isinstance(r, PullRequest)]
+    assert prs == [13, 12]
+    first = next(q for _, p, q, _ in replay.log if p == PRS)  # the next links carry it on
+    assert first["q"] == "updated_on >= 2024-03-05T00:00:00+00:00"

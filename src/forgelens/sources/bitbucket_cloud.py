@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ from forgelens.sources._forge_common import (
     RestSource,
     cut,
     finish,
-    iso,
     make_client,
     req,
     ts,
@@ -174,7 +173,7 @@ class BitbucketCloudSource(RestSource):
         base = self._base(ref) + "/pullrequests"
         params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
         if since is not None:
-            params["q"] = f"updated_on >= {iso(since)}"
+            params["q"] = _since(since)
         params.update(extra)
         yield from self.detail_pages(
             base,
@@ -233,7 +232,7 @@ class BitbucketCloudSource(RestSource):
         repo_id = repository_id(SOURCE, ref.full_name)
         params: dict[str, Any] = {"sort": "-updated_on"}
         if since is not None:
-            params["q"] = f"updated_on >= {iso(since)}"
+            params["q"] = _since(since)
         endpoint = "GET /repositories/{workspace}/{repo}/issues"
         try:
             fetch = partial(self._issue, ref, repo_id)
@@ -306,6 +305,12 @@ class BitbucketCloudSource(RestSource):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         return iter(())  # no contributor statistics in the 2.0 API
+
+
+def _since(since: datetime) -> str:
+    """A BBQL filter on the watermark. BBQL wants an ISO offset: a ``Z`` is "Illegal
+    character in input" (bitbucket.org/site/master/issues/15967)."""
+    return f"updated_on >= {since.astimezone(UTC):%Y-%m-%dT%H:%M:%S}+00:00"
 
 
 def _updated(item: dict[str, Any]) -> datetime | None:
