@@ -121,3 +121,14 @@ def test_issues_skip_the_pull_requests_among_them() -> None:
     assert issues[1352].labels == ["bug"]
     comments = sorted((c.comment_id, c.author) for c in records if isinstance(c, IssueComment))
     assert comments == [("3001", "hubot"), ("3002", None)]
+
+
+def test_an_incremental_pass_stops_at_the_watermark() -> None:
+    since = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
+    with replayed("github", "github", api="rest") as (source, replay):
+        pages = list(source.pull_requests(REF, since))
+    assert [r.number for p in pages for r in p.records if isinstance(r, PullRequest)] == [
+        1350,
+        1347,
+    ]
+    assert replay.hits(f"{R}/pulls/1200") == 0

@@ -146,3 +146,14 @@ def test_issues_after_a_bare_429_and_pipelines() -> None:
         "1501": ("completed", "success", "push"),
         "1500": ("completed", "cancelled", "workflow_dispatch"),
     }
+
+
+def test_an_incremental_pass_asks_for_updates_after_the_watermark_and_stops_there() -> None:
+    since = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
+    with replayed("gitlab", "gitlab") as (source, replay):
+        pages = list(source.pull_requests(REF, since))
+    assert [r.number for p in pages for r in p.records if isinstance(r, PullRequest)] == [43, 42]
+    assert pages[-1].resume is None  # nothing older is needed
+    first = next(q for _, p, q, _ in replay.log if p == f"{P}/merge_requests")
+    assert first["updated_after"] == "2024-03-05T00:00:00Z"
+    assert replay.hits(f"{P}/merge_requests/40/notes") == 0  # nothing older is fetched
