@@ -157,3 +157,20 @@ def test_an_incremental_pass_asks_for_updates_after_the_watermark_and_stops_ther
     first = next(q for _, p, q, _ in replay.log if p == f"{P}/merge_requests")
     assert first["updated_after"] == "2024-03-05T00:00:00Z"
     assert replay.hits(f"{P}/merge_requests/40/notes") == 0  # nothing older is fetched
+
+
+def test_a_body_that_is_not_what_its_content_encoding_says_is_read_again() -> None:
+    """A proxy's answer labelled ``Content-Encoding: gzip`` that is not gzip: httpx cannot
+    decode it; that is a transient failure to retry, not an httpx error escaping the source."""
+    mislabelled = {
+        "path": f"{P}/pipelines",
+        "responses": [
+            {"headers": {"content-encoding": "gzip"}, "text": "<html>upstream reset</html>"},
+            {"body": "pipelines.json"},
+        ],
+    }
+    with replayed("gitlab", "gitlab", [mislabelled]) as (source, replay):
+        runs = [r for p in source.ci_runs(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    assert len(runs) == 3
+    assert replay.hits(f"{P}/pipelines") == 2

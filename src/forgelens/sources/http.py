@@ -6,8 +6,8 @@ is decoded, or raises a ``ForgelensError`` a user can act on. Around every reque
 * picks the credential with the most budget from the ``TokenPool`` (and drops rejected ones),
 * keeps a reserve of the rate limit and waits for the reset (``no_wait`` fails fast instead),
   honours ``retry-after`` and secondary limits, ignores bogus resets (0 / far future),
-* retries 5xx, timeouts, connection resets and malformed JSON with exponential backoff + full
-  jitter, behind a per-host circuit breaker,
+* retries 5xx, timeouts, connection resets, undecodable and malformed JSON bodies with
+  exponential backoff + full jitter, behind a per-host circuit breaker,
 * sends ``If-None-Match`` from an ``EtagCache`` (a 304 returns the cached body),
 * follows same-host redirects (renamed repositories) and counts every request per endpoint,
 * reports every answer to ``telemetry.forge_call`` (the service's metrics) and, with Redis
@@ -447,7 +447,12 @@ class HttpClient:
                     headers=headers,
                 )
                 content = raw.read()
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        except (
+            httpx.TimeoutException,
+            httpx.NetworkError,
+            httpx.RemoteProtocolError,
+            httpx.DecodingError,  # a body that is not what its Content-Encoding says
+        ) as exc:
             self.stats.count(spec.endpoint, 0)
             telemetry.forge_call(self.profile.platform, 0)
             tls = _tls_problem(exc)
