@@ -11,6 +11,7 @@ import pytest
 
 from forgelens.errors import ForgeError
 from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
+from forgelens.sources._backfill_rest import BitbucketCloudBackfill
 from forgelens.sources.base import RepoRef
 from tests.sources.recordedhelp import replayed
 
@@ -162,3 +163,15 @@ def test_an_incremental_pass_filters_with_an_offset_bitbucket_can_parse() -> Non
     assert prs == [13, 12]
     first = next(q for _, p, q, _ in replay.log if p == PRS)  # the next links carry it on
     assert first["q"] == "updated_on >= 2024-03-05T00:00:00+00:00"
+
+
+def test_a_backfill_window_filters_with_offsets_too() -> None:
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        BitbucketCloudBackfill(source).pull_request_chunk(
+            REF, "2024-03-06T10:30:00.654321Z", 2, since
+        )
+    first = next(q for _, p, q, _ in replay.log if p == PRS)
+    assert first["q"] == (
+        "updated_on >= 2024-01-01T00:00:00+00:00 AND updated_on <= 2024-03-06T10:30:00.654321+00:00"
+    )

@@ -307,10 +307,14 @@ class BitbucketCloudSource(RestSource):
         return iter(())  # no contributor statistics in the 2.0 API
 
 
+def bbql_time(value: datetime) -> str:
+    """A time in a BBQL filter (``q=``): ISO 8601 with an offset. BBQL refuses a ``Z``
+    ("Illegal character in input", bitbucket.org/site/master/issues/15967)."""
+    return value.astimezone(UTC).isoformat()
+
+
 def _since(since: datetime) -> str:
-    """A BBQL filter on the watermark. BBQL wants an ISO offset: a ``Z`` is "Illegal
-    character in input" (bitbucket.org/site/master/issues/15967)."""
-    return f"updated_on >= {since.astimezone(UTC):%Y-%m-%dT%H:%M:%S}+00:00"
+    return f"updated_on >= {bbql_time(since)}"
 
 
 def _updated(item: dict[str, Any]) -> datetime | None:
