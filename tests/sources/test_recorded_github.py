@@ -132,3 +132,18 @@ def test_an_incremental_pass_stops_at_the_watermark() -> None:
         1347,
     ]
     assert replay.hits(f"{R}/pulls/1200") == 0
+
+
+def test_a_pull_request_removed_since_it_was_listed_is_skipped_not_fatal() -> None:
+    gone = {
+        "path": f"{R}/pulls/1347",
+        "responses": [{"status": 404, "text": '{"message":"Not Found","status":"404"}'}],
+    }
+    with replayed("github", "github", [gone], api="rest") as (source, replay):
+        pages = list(source.pull_requests(REF, None))
+    assert replay.unmatched == []
+    assert [r.number for p in pages for r in p.records if isinstance(r, PullRequest)] == [
+        1350,
+        1200,
+    ]
+    assert sum(p.errors for p in pages) == 1

@@ -174,3 +174,18 @@ def test_a_body_that_is_not_what_its_content_encoding_says_is_read_again() -> No
     assert replay.unmatched == []
     assert len(runs) == 3
     assert replay.hits(f"{P}/pipelines") == 2
+
+
+def test_a_merge_request_deleted_while_the_pass_runs_is_skipped_not_fatal() -> None:
+    """A maintainer deletes a listed merge request before its notes are read: GitLab answers
+    404 for it. That one item is skipped and counted; the others are collected."""
+    gone = {
+        "path": f"{P}/merge_requests/42/notes",
+        "responses": [{"status": 404, "text": '{"message":"404 Not found"}'}],
+    }
+    with replayed("gitlab", "gitlab", [gone]) as (source, replay):
+        pages = list(source.pull_requests(REF, None))
+    assert replay.unmatched == []
+    numbers = [r.number for p in pages for r in p.records if isinstance(r, PullRequest)]
+    assert numbers == [43, 40, 39]
+    assert sum(p.errors for p in pages) == 1

@@ -189,7 +189,8 @@ class RestSource:
     ) -> tuple[list[Item], int, bool]:
         """Fetch the details of each listed item newer than ``since`` -- several at once, the
         client bounding the requests in flight -- in list order. Returns (items, errors,
-        reached ``since``). An item ``fetch`` cannot map is skipped and counted."""
+        reached ``since``). An item ``fetch`` cannot map, or that is gone (404) by the time
+        its details are read, is skipped and counted."""
         fresh: list[dict[str, Any]] = []
         reached = False
         for item in items:
@@ -203,6 +204,9 @@ class RestSource:
                 return fetch(item)
             except BAD_ITEM as exc:
                 log.warning("item skipped", error=repr(exc))
+                return None
+            except NotFound as exc:  # deleted after it was listed (a 404 for its details)
+                log.warning("item gone since it was listed, skipped", reason=exc.message)
                 return None
 
         workers = self.client.policy.concurrency
