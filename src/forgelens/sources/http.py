@@ -20,6 +20,7 @@ Forge differences (auth header, header names, what a 403 means) live in a ``Forg
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 import re
@@ -634,14 +635,23 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def _retry_after_headers(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
+def _retry_after_headers(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After``: delay-seconds or an HTTP-date (RFC 9110 10.2.3),
+    capped at 15 minutes; None when absent or unreadable."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
         return None
     try:
-        return max(0.0, min(float(value), 15 * 60.0))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP-date is GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, min(seconds, 15 * 60.0))
 
 
 def _retry_after(raw: httpx.Response) -> float | None:
