@@ -251,6 +251,12 @@ def ref_tips(repo: GitRepo, opts: MineOptions) -> list[str]:
 
 
 def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
+    """The miner's ``git log``. Every option a user's or the repository's git config could
+    change is pinned, so the rows do not depend on who runs the miner: ``log.showSignature``
+    (gpg output inside the stream), ``i18n.logOutputEncoding``/``i18n.commitEncoding``
+    (messages in another encoding), ``log.showRoot`` (a root commit without its files),
+    ``diff.ignoreSubmodules`` (gitlink rows dropped), ``diff.algorithm`` (other line counts),
+    ``diff.renames``, ``color.*``, ``diff.external`` and textconv drivers."""
     cmd = [
         "git",
         "-c",
@@ -260,11 +266,16 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
         "--raw",
         "--numstat",
         "-M",
+        "--root",
         "--use-mailmap",
         "--no-abbrev",
         "--no-color",
         "--no-ext-diff",
         "--no-textconv",
+        "--no-show-signature",
+        "--encoding=UTF-8",
+        "--ignore-submodules=none",
+        "--diff-algorithm=myers",
         f"--format={FORMAT}",
     ]
     return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs]
