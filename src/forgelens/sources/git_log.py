@@ -199,6 +199,24 @@ def _int(text: str) -> int | None:
     return None if text == "-" else int(text)
 
 
+# 9999-12-31T23:59:59Z: the last second Python's datetime (so every reader of the store) holds
+_MAX_SECONDS = 253_402_300_799
+
+
+def _micros(epoch: str) -> int | None:
+    """Epoch microseconds of a ``%at``/``%ct`` field, or None when git had no usable date.
+
+    git prints the header's digits as they are: nothing for a date it cannot parse (a
+    negative or garbled one), and any number of digits for one from a broken tool, which
+    overflowed Arrow's int64 (``OverflowError``: the whole run failed) or, past year 9999,
+    came back from the store as a string instead of a datetime.
+    """
+    if not epoch.isdigit():
+        return None
+    seconds = int(epoch)
+    return seconds * 1_000_000 if seconds <= _MAX_SECONDS else None
+
+
 class Incomplete(Exception):
     """The tokens end inside a commit: wait for the next read."""
 
@@ -279,10 +297,10 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
         out.merge.append(len(parents) > 1)
         out.author_name.append(fields[2] or None)
         out.author_email.append(fields[3] or None)
-        out.authored_at.append(int(fields[4]) * 1_000_000 if fields[4] else None)
+        out.authored_at.append(_micros(fields[4]))
         out.committer_name.append(fields[5] or None)
         out.committer_email.append(fields[6] or None)
-        out.committed_at.append(int(fields[7]) * 1_000_000 if fields[7] else None)
+        out.committed_at.append(_micros(fields[7]))
         out.message.append(fields[8].rstrip("\n") if len(fields) > 8 else "")
         out.additions.append(total_add)
         out.deletions.append(total_del)

@@ -1,0 +1,63 @@
+"""Commits real histories hold and git's porcelain will not write: odd dates, idents,
+encodings and messages, each mined into a store and read back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from forgelens.store import Store
+from tests.sources.githelp import raw_commit, set_branch
+from tests.sources.test_git import collect, repo_id
+
+
+def mine_chain(
+    store: Store, repo: Path, tmp_path: Path, commits: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Write ``commits`` (``raw_commit`` arguments) as one line of history on ``main``,
+    collect the repository and return the stored commits by message."""
+    parent: list[str] = []
+    for spec in commits:
+        parent = [raw_commit(repo, parents=parent, **spec)]
+    set_branch(repo, parent[0])
+    collect(store, repo, tmp_path)
+    rows = store.query_dicts("SELECT * FROM commits WHERE repository_id = ?", [repo_id(repo)])
+    assert len(rows) == len(commits)
+    return {r["message"]: r for r in rows}
+
+
+def at(ident: str) -> bytes:
+    return f"Ann Author <ann@example.com> {ident}".encode()
+
+
+def test_dates_are_utc_instants_and_unusable_ones_are_null(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    got = mine_chain(
+        store,
+        make_repo("dates"),
+        tmp_path,
+        [
+            # odd offsets: the instant is what counts, stored in UTC
+            {"message": b"offsets", "author": at("4102444800 +1345"), "committer": at("0 -0000")},
+            {"message": b"last second", "author": at("253402300799 +0000")},
+            # git commit --date accepts year 10000; a broken tool writes anything
+            {"message": b"year 10000", "author": at("253402300800 +0000")},
+            {"message": b"huge", "author": at("99999999999999 +0000")},
+            {"message": b"past 2**64", "author": at("18446744073709551617 +0000")},
+            # before 1970 (git prints no %at for it) and garbage
+            {"message": b"negative", "author": at("-100 +0000"), "committer": at("soon +0000")},
+        ],
+    )
+    assert got["offsets"]["authored_at"] == datetime(2100, 1, 1, tzinfo=UTC)
+    assert got["offsets"]["committed_at"] == datetime(1970, 1, 1, tzinfo=UTC)
+    assert got["last second"]["authored_at"] == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    for message in ("year 10000", "huge", "past 2**64"):
+        assert got[message]["authored_at"] is None
+        assert got[message]["committed_at"] is None
+    assert got["negative"]["authored_at"] is None
+    assert got["negative"]["committed_at"] is None
+    # the store holds datetimes or NULLs, never a value a reader cannot turn into one
+    dates = store.query("SELECT authored_at, committed_at FROM commits")
+    assert all(d is None or isinstance(d, datetime) for row in dates for d in row)
