@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from forgelens.store import Store
-from tests.sources.githelp import raw_commit, set_branch
+from tests.conftest import git
+from tests.sources.githelp import raw_commit, set_branch, tree_of
 from tests.sources.test_git import collect, repo_id
 
 
@@ -61,3 +62,34 @@ def test_dates_are_utc_instants_and_unusable_ones_are_null(
     # the store holds datetimes or NULLs, never a value a reader cannot turn into one
     dates = store.query("SELECT authored_at, committed_at FROM commits")
     assert all(d is None or isinstance(d, datetime) for row in dates for d in row)
+
+
+def test_bytes_that_are_not_utf8_read_as_latin1_and_stay_apart(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    """Paths are bytes in git, and so are names and messages of a commit without an
+    ``encoding`` header: Latin-1 ones must neither merge two paths nor turn into U+FFFD."""
+    repo = make_repo("latin1")
+    for name in (b"\xc4l.txt", b"\xd6l.txt", "naïve.txt".encode()):  # Äl, Öl; UTF-8
+        (repo / name.decode("utf-8", "surrogateescape")).write_bytes(b"one line\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "three files")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    latin = raw_commit(
+        repo,
+        "Déjà vu, no encoding header\n".encode("latin-1"),
+        parents=[head],
+        tree=tree_of(repo),
+        author="François <f@example.com> 1700000000 +0000".encode("latin-1"),
+    )
+    set_branch(repo, latin)
+    collect(store, repo, tmp_path)
+    rid = repo_id(repo)
+    paths = store.query("SELECT path FROM commit_files WHERE repository_id = ?", [rid])
+    assert sorted(p for (p,) in paths) == ["naïve.txt", "Äl.txt", "Öl.txt"]
+    assert store.query(
+        "SELECT files_changed, additions FROM commits WHERE sha = ? AND repository_id = ?",
+        [head, rid],
+    ) == [(3, 3)]
+    (row,) = store.query_dicts("SELECT * FROM commits WHERE sha = ?", [latin])
+    assert (row["author_name"], row["message"]) == ("François", "Déjà vu, no encoding header")

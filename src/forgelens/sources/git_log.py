@@ -13,6 +13,7 @@ or ``<adds>\\t<dels>\\t`` then old and new paths). Merge commits have no entries
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -34,6 +35,23 @@ CHANGE_TYPES = {
     "U": "unmerged",
     "X": "unknown",
 }
+
+
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes that are not UTF-8 as ISO-8859-1, one character a byte.
+
+    git stores paths, and messages and names without an ``encoding`` header, as the bytes it
+    was given; old repositories hold Latin-1 ones. Replacing them with U+FFFD made different
+    paths one (``\xc4.txt`` and ``\xd6.txt`` both ``\ufffd.txt``: one file row lost) and names
+    unreadable; Latin-1 keeps them apart and reads right for the commonest legacy encoding.
+    """
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+DECODE_ERRORS = "forgelens-latin1"
+codecs.register_error(DECODE_ERRORS, _latin1_fallback)
 
 
 class MinedBatch:
@@ -321,14 +339,14 @@ def parse_stream(
         final = not chunk
         data = rest + chunk
         if final:
-            toks = [*pending, data.decode("utf-8", "replace")] if data else pending
+            toks = [*pending, data.decode("utf-8", DECODE_ERRORS)] if data else pending
             rest = b""
         else:
             cut = data.rfind(b"\0")
             if cut < 0:
                 rest = data
                 continue
-            toks = pending + data[:cut].decode("utf-8", "replace").split("\0")
+            toks = pending + data[:cut].decode("utf-8", DECODE_ERRORS).split("\0")
             rest = data[cut + 1 :]
         while True:
             used = parse_tokens(toks, batch, final, batch_size)
