@@ -93,3 +93,35 @@ def test_bytes_that_are_not_utf8_read_as_latin1_and_stay_apart(
     ) == [(3, 3)]
     (row,) = store.query_dicts("SELECT * FROM commits WHERE sha = ?", [latin])
     assert (row["author_name"], row["message"]) == ("François", "Déjà vu, no encoding header")
+
+
+def test_missing_or_broken_idents_are_null_not_placeholders(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    got = mine_chain(
+        store,
+        make_repo("idents"),
+        tmp_path,
+        [
+            {"message": b"empty email", "author": b"Ann <> 1700000000 +0000"},
+            {"message": b"empty name", "author": b"<ann@example.com> 1700000000 +0000"},
+            # no <email> at all: git cannot split the line and prints %aN/%aE verbatim
+            {"message": b"no email", "author": b"Ann 1700000000 +0000"},
+            {"message": b"no committer email", "committer": b"Bob 1700000000 +0000"},
+        ],
+    )
+    idents = {
+        m: (r["author_name"], r["author_email"], r["committer_name"], r["committer_email"])
+        for m, r in got.items()
+    }
+    ann = ("Ann Author", "ann@example.com")
+    assert idents == {
+        "empty email": ("Ann", None, "Ann", None),
+        "empty name": (None, "ann@example.com", None, "ann@example.com"),
+        "no email": (None, None, None, None),
+        "no committer email": (*ann, None, None),
+    }
+    assert got["no email"]["authored_at"] is None
+    assert got["no committer email"]["authored_at"] == datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=UTC
+    )

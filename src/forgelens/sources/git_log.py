@@ -313,6 +313,10 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
         out.sha.append(sha)
         out.parents.append('["' + '", "'.join(parents) + '"]' if parents else "[]")
         out.merge.append(len(parents) > 1)
+        if fields[3] == "%aE":  # git could not split the author line: it printed the
+            fields[2] = fields[3] = ""  # placeholders %aN and %aE themselves
+        if fields[6] == "%cE":
+            fields[5] = fields[6] = ""
         out.author_name.append(fields[2] or None)
         out.author_email.append(fields[3] or None)
         out.authored_at.append(_micros(fields[4]))
