@@ -141,3 +141,40 @@ def test_a_bulk_load_into_an_empty_table_never_overwrites_silently(store: Store)
     with bulk(new_keys=["commit_files"]):  # the table has rows now: an upsert
         store.upsert("commit_files", [{**row, "additions": 4}], version=4)
     assert store.query("SELECT additions FROM commit_files") == [(4,)]
+
+
+def test_a_windowed_run_leaves_the_rest_of_the_history_to_later_runs(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    """--since/--until mine part of the history below the tips: a later run without the
+    window still collects the rest (the cursor used to claim all of it)."""
+    since = datetime(2024, 4, 1, tzinfo=UTC)
+    until = datetime(2024, 5, 31, tzinfo=UTC)
+    windowed = collect(store, rich_repo, tmp_path, since=since, until=until)
+    assert 0 < windowed.commits < 8
+    assert collect(store, rich_repo, tmp_path, since=since).commits > 0  # the window again
+    rest = collect(store, rich_repo, tmp_path)
+    assert rest.commits == 8
+    rid = repo_id(rich_repo)
+    want, want_files = expected_rows(rich_repo, rid)
+    got, got_files = mined_rows(store, rid)
+    same_instants(got, want)
+    assert (got, got_files) == (want, want_files)
+    assert collect(store, rich_repo, tmp_path).commits == 0
+
+
+def test_a_branch_run_keeps_what_was_known_of_the_other_refs(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    assert collect(store, rich_repo, tmp_path).commits == 8
+    (rich_repo / "m.txt").write_text("main\n")
+    commit(rich_repo, "on main", n=8)
+    git(rich_repo, "checkout", "-q", "side")
+    (rich_repo / "s.txt").write_text("side\n")
+    commit(rich_repo, "on side", n=9)
+    git(rich_repo, "checkout", "-q", "main")
+    assert collect(store, rich_repo, tmp_path, branches=["main"]).commits == 1
+    # only the new side commit: not the side branch's history again
+    assert collect(store, rich_repo, tmp_path).commits == 1
+    assert collect(store, rich_repo, tmp_path, branches=["side"]).commits == 0
+    assert store.query("SELECT count(*) FROM commits") == [(10,)]
