@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from forgelens.errors import BadInput, NotARepository
 from forgelens.sources import git as gitsrc
 from forgelens.store import Store
 from tests.conftest import git
@@ -112,3 +113,22 @@ def test_more_known_tips_than_fit_on_a_command_line(
         assert len(gitsrc.ref_tips(opened, gitsrc.MineOptions())) == tags + 1
     finally:
         resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+
+
+def test_a_repository_of_another_user_says_how_to_trust_it(
+    make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a container the mounted repository often belongs to another uid: git's
+    safe.directory check used to surface as 'is not a git repository'."""
+    repo = make_repo("theirs")
+    line_of_commits(repo, 1)
+    env = {**gitsrc._GIT_ENV, "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}  # git's own test hook
+    probe = subprocess.run(["git", "rev-parse"], cwd=repo, env=env, capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("this git has no safe.directory check to simulate")
+    monkeypatch.setattr(gitsrc, "_GIT_ENV", env)
+    with pytest.raises(BadInput) as err:
+        gitsrc.open_repo(str(repo), tmp_path)
+    assert not isinstance(err.value, NotARepository)
+    assert "belongs to another user" in err.value.message
+    assert f"git config --global --add safe.directory {repo}" in err.value.message

@@ -177,6 +177,12 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
         try:
             gitdir = Path(_git(["rev-parse", "--absolute-git-dir"], cwd=path).strip())
         except SourceError as exc:
+            if "dubious ownership" in exc.message:  # git's safe.directory check
+                raise BadInput(
+                    f"git refuses to read {spec}: the repository belongs to another user. "
+                    "If you trust it, run `git config --global --add safe.directory "
+                    f"{path.resolve()}` (or collect it as the user who owns it)"
+                ) from exc
             raise NotARepository(f"{spec} is not a git repository (git init or clone it)") from exc
         try:  # a work tree (or a directory inside one): mine the whole repository
             root = Path(_git(["rev-parse", "--show-toplevel"], cwd=path).strip())
