@@ -178,3 +178,67 @@ def test_a_branch_run_keeps_what_was_known_of_the_other_refs(
     assert collect(store, rich_repo, tmp_path).commits == 1
     assert collect(store, rich_repo, tmp_path, branches=["side"]).commits == 0
     assert store.query("SELECT count(*) FROM commits") == [(10,)]
+
+
+class _Killed(Exception):
+    pass
+
+
+class _DiesAfter:
+    """A sink that lets ``batches`` commit batches through, then dies: the store holds what
+    the run committed so far and the cursor has not moved, as after a kill -9."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def publish(self, records: Any, *, source: str) -> None:
+        from forgelens.records import Commit
+
+        if any(isinstance(r, Commit) for r in records):
+            if self.left == 0:
+                raise _Killed
+            self.left -= 1
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_dying_mid_way_after_a_force_push_converges(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    def history(s: Store) -> list[list[tuple[Any, ...]]]:
+        return [
+            s.query(f"SELECT * EXCLUDE (_version) FROM {t} ORDER BY ALL")
+            for t in ("commits", "commit_files")
+        ]
+
+    repo = make_repo("rewritten")
+    for n in range(4):
+        (repo / "f.txt").write_text(f"{n}\n")
+        commit(repo, f"c{n}", n=n)
+    clean = open_store(f"duckdb:///{tmp_path / 'clean.duckdb'}")
+    for s in (store, clean):
+        assert collect(s, repo, tmp_path).commits == 4
+    doomed = set(git(repo, "rev-list", "HEAD~2..HEAD").split())
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    for n in range(4, 10):
+        (repo / f"g{n}.txt").write_text(f"{n}\n")
+        commit(repo, f"rewritten {n}", n=n)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    with pytest.raises(_Killed):
+        collect(store, repo, tmp_path, batch_size=1, sink=_DiesAfter(3))
+    # the fourth batch was committed, then its publish died
+    assert store.query("SELECT count(*) FROM commits") == [(4 + 4,)]
+    assert collect(store, repo, tmp_path).commits == 6  # nothing of the dead run counted
+    assert collect(clean, repo, tmp_path).commits == 6
+    assert history(store) == history(clean)
+    rid = repo_id(repo)
+    want, want_files = expected_rows(repo, rid)
+    got, got_files = mined_rows(store, rid)
+    assert set(got) == set(want) | doomed
+    assert collect(store, repo, tmp_path).commits == 0
+    clean.close()

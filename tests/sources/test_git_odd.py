@@ -10,7 +10,14 @@ from typing import Any
 from forgelens.store import Store
 from tests.conftest import git
 from tests.sources.githelp import raw_commit, set_branch, tree_of
-from tests.sources.test_git import collect, repo_id
+from tests.sources.test_git import (
+    collect,
+    commit,
+    expected_rows,
+    mined_rows,
+    repo_id,
+    same_instants,
+)
 
 
 def mine_chain(
@@ -125,3 +132,79 @@ def test_missing_or_broken_idents_are_null_not_placeholders(
     assert got["no committer email"]["authored_at"] == datetime(
         2023, 11, 14, 22, 13, 20, tzinfo=UTC
     )
+
+
+def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path: Path) -> None:
+    """Symlinks, mode-only and type changes, gitlinks, copies, an octopus merge, empty and
+    odd messages: every row equals git's plumbing; merges carry no file rows and zero
+    line counts (as ``git log --numstat`` shows them)."""
+    repo = make_repo("corners")
+    body = "".join(
+        f"line {i} of a file long enough to be recognised when copied\n" for i in range(30)
+    )
+    (repo / "tool.sh").write_text("echo hi\n")
+    (repo / "doc.txt").write_text(body)
+    commit(repo, "root", n=1)
+    (repo / "tool.sh").chmod(0o755)
+    (repo / "link").symlink_to("doc.txt")
+    commit(repo, "mode only, and a symlink", n=2)
+    (repo / "link").unlink()
+    (repo / "link").write_text("a file now\n")
+    (repo / "copy.txt").write_text(body)  # a copy: mined as added (-M, not -C)
+    commit(repo, "symlink becomes a file", n=3)
+    (repo / "vendor" / "lib").mkdir(parents=True)
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
+    commit(repo, "message\x1ewith\x1fseparators\x1e", n=4)
+    for branch in ("a", "b", "c"):
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        (repo / f"{branch}.txt").write_text(f"{branch}\n")
+        commit(repo, f"on {branch}", n=5)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "octopus", "a", "b", "c")
+    commit(repo, "", n=6)  # empty commit, empty message
+    collect(store, repo, tmp_path)
+    rid = repo_id(repo)
+    want, want_files = expected_rows(repo, rid)
+    got, got_files = mined_rows(store, rid)
+    same_instants(got, want)
+    assert got == want
+    assert got_files == want_files
+    by_message = {c["message"]: c for c in got.values()}
+    octopus = by_message["octopus"]
+    assert (octopus["is_merge"], len(octopus["parents"])) == (True, 4)
+    assert (octopus["additions"], octopus["deletions"], octopus["files_changed"]) == (0, 0, 0)
+    assert by_message[""]["files_changed"] == 0
+    assert "message\x1ewith\x1fseparators\x1e" in by_message
+    kinds = {(f[2], f[4], f[5], f[6]) for f in got_files}
+    assert ("tool.sh", "modified", 0, 0) in kinds  # mode only
+    assert ("link", "added", 1, 0) in kinds  # a symlink's target is its one line
+    assert ("link", "type_changed", 1, 1) in kinds
+    assert ("copy.txt", "added", 30, 0) in kinds
+    assert ("vendor/lib", "added", 1, 0) in kinds  # a gitlink: "Subproject commit <id>"
+
+
+def test_messages_keep_what_git_prints(store: Store, make_repo: Any, tmp_path: Path) -> None:
+    """Messages are stored as ``%B`` prints them, trailing newlines aside: CRs kept, a
+    message that looks like diff output stays a message, and git's own cut at a NUL byte
+    leaves the next commits intact."""
+    messages = [
+        (b"no trailing newline", "no trailing newline"),
+        (b"crlf\r\n\r\nbody\r\n", "crlf\r\n\r\nbody\r"),
+        (b"\n\n\n", ""),
+        (b"", ""),
+        (
+            b"looks like diff\n:100644 100644 aaa bbb M\x00path\n1\t2\tpath\n",
+            "looks like diff\n:100644 100644 aaa bbb M",
+        ),
+        (b"cut at NUL\x00the rest\n", "cut at NUL"),
+        (b"after the NUL one\n", "after the NUL one"),
+    ]
+    repo = make_repo("messages")
+    parent: list[str] = []
+    for i, (raw, _) in enumerate(messages):
+        author = f"Ann Author <ann@example.com> {1_700_000_000 + i} +0000".encode()
+        parent = [raw_commit(repo, raw, parents=parent, author=author)]
+    set_branch(repo, parent[0])
+    collect(store, repo, tmp_path)
+    got = store.query("SELECT message FROM commits ORDER BY authored_at")
+    assert [m for (m,) in got] == [want for _, want in messages]
