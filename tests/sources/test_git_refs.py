@@ -132,3 +132,18 @@ def test_a_repository_of_another_user_says_how_to_trust_it(
     assert not isinstance(err.value, NotARepository)
     assert "belongs to another user" in err.value.message
     assert f"git config --global --add safe.directory {repo}" in err.value.message
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_files_named_like_revisions_are_no_ambiguity(
+    store: Store, make_repo: Any, tmp_path: Path, jobs: int
+) -> None:
+    repo = make_repo("ambiguous")
+    shas = line_of_commits(repo, 2)
+    git(repo, "tag", "v1.0", shas[0])
+    for name in ("HEAD", "v1.0", "main"):
+        (repo / name).write_text("a file, not a revision\n")
+    commit(repo, "files named HEAD, v1.0 and main", n=3)
+    assert collect(store, repo, tmp_path, jobs=jobs, branches=["v1.0"]).commits == 1
+    assert collect(store, repo, tmp_path, jobs=jobs).commits == 2
+    assert collect(store, repo, tmp_path, jobs=jobs).commits == 0

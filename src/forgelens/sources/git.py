@@ -280,7 +280,7 @@ def ref_tips(repo: GitRepo, opts: MineOptions) -> list[str]:
     rev-parse`` gave the tag objects, which the next run could not exclude: it mined a
     commit reachable only from a tag again every time); ids of any length (SHA-256).
     """
-    out = _git(["rev-list", "--no-walk", *_refs(repo, opts)], cwd=repo.path)
+    out = _git(["rev-list", "--no-walk", *_refs(repo, opts), "--"], cwd=repo.path)
     return sorted(set(out.split()))
 
 
@@ -312,7 +312,8 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
         "--diff-algorithm=myers",
         f"--format={FORMAT}",
     ]
-    return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs, "--stdin"]
+    # "--": a file named like a revision (HEAD, main) is no reason for git to refuse
+    return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs, "--stdin", "--"]
 
 
 Batch = MinedBatch
@@ -380,7 +381,8 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:
     revs = revisions(repo, opts)
-    out = _git(["rev-list", "--count", *revs.args, "--stdin"], cwd=repo.path, stdin=revs.stdin)
+    args = ["rev-list", "--count", *revs.args, "--stdin", "--"]
+    out = _git(args, cwd=repo.path, stdin=revs.stdin)
     return int(out.strip() or 0)
 
 
@@ -388,7 +390,7 @@ def _slices(repo: GitRepo, revs: Revisions, jobs: int) -> list[bytes]:
     """``git rev-list`` cut into ``jobs`` contiguous slices (newline-separated ids, as bytes:
     about 41 bytes a commit, so even a huge history stays small)."""
     done = subprocess.run(
-        ["git", "rev-list", *revs.args, "--stdin"],
+        ["git", "rev-list", *revs.args, "--stdin", "--"],
         cwd=repo.path,
         input=revs.stdin,
         capture_output=True,
