@@ -147,3 +147,26 @@ def test_files_named_like_revisions_are_no_ambiguity(
     assert collect(store, repo, tmp_path, jobs=jobs, branches=["v1.0"]).commits == 1
     assert collect(store, repo, tmp_path, jobs=jobs).commits == 2
     assert collect(store, repo, tmp_path, jobs=jobs).commits == 0
+
+
+def test_a_partial_clone_is_refused_with_what_to_do(make_repo: Any, tmp_path: Path) -> None:
+    """git log --numstat on a blobless clone downloads the blobs one commit at a time
+    (about 0.1 s a commit even from a local remote: hours for a large history)."""
+    source = make_repo("upstream")
+    line_of_commits(source, 2)
+    git(source, "config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--filter=blob:none",
+        "--no-checkout",
+        source.as_uri(),
+        str(partial),
+    )
+    with pytest.raises(BadInput, match="partial clone") as err:
+        gitsrc.open_repo(str(partial), tmp_path)
+    assert "collect the repository's URL instead" in err.value.message
+    git(tmp_path, "clone", "-q", "--no-checkout", source.as_uri(), str(tmp_path / "full"))
+    assert gitsrc.open_repo(str(tmp_path / "full"), tmp_path).path == tmp_path / "full"

@@ -196,9 +196,25 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
             f"{spec} is a shallow clone, so its history is incomplete: run "
             "`git fetch --unshallow` there, or collect the repository's URL instead"
         )
+    if _is_partial_clone(repo):
+        raise BadInput(
+            f"{spec} is a partial clone (git clone --filter): the file contents of its history "
+            "are not there, and git would download them one commit at a time: collect the "
+            "repository's URL instead (forgelens keeps a full mirror of it)"
+        )
     if not _git(["rev-parse", "--all"], cwd=repo.path).strip():
         raise BadInput(f"{spec} has no commits yet: nothing to collect")
     return repo
+
+
+def _is_partial_clone(repo: GitRepo) -> bool:
+    """Whether a promisor remote may hold objects the repository lacks."""
+    pattern = r"^(extensions\.partialclone|remote\..*\.promisor)$"
+    try:
+        found = _git(["config", "--get-regexp", pattern], cwd=repo.path)
+    except SourceError:  # exit 1: no such setting
+        return False
+    return any(line.split(" ", 1)[-1] not in ("", "false") for line in found.splitlines())
 
 
 @dataclass(slots=True)
