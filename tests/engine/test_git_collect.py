@@ -240,5 +240,7 @@ def test_a_run_dying_mid_way_after_a_force_push_converges(
     want, want_files = expected_rows(repo, rid)
     got, got_files = mined_rows(store, rid)
     assert set(got) == set(want) | doomed
+    assert want_files <= got_files
+    assert {f[1] for f in got_files} - {f[1] for f in want_files} == doomed
     assert collect(store, repo, tmp_path).commits == 0
     clean.close()
