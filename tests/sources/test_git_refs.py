@@ -170,3 +170,32 @@ def test_a_partial_clone_is_refused_with_what_to_do(make_repo: Any, tmp_path: Pa
     assert "collect the repository's URL instead" in err.value.message
     git(tmp_path, "clone", "-q", "--no-checkout", source.as_uri(), str(tmp_path / "full"))
     assert gitsrc.open_repo(str(tmp_path / "full"), tmp_path).path == tmp_path / "full"
+
+
+def test_a_bare_clone_gives_the_rows_of_its_work_tree(
+    make_repo: Any, tmp_path: Path, store: Store
+) -> None:
+    """A bare repository (git:PATH, no work tree) reads .mailmap from HEAD, has no HEAD
+    to check out, and mines to exactly the rows of the repository it was cloned from."""
+    from forgelens.store import open_store
+    from tests.sources.test_git import build_rich_repo
+
+    work = build_rich_repo(make_repo("work"))
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
+    collect(store, bare, tmp_path)
+    other = open_store(f"duckdb:///{tmp_path / 'work.duckdb'}")
+    collect(other, work, tmp_path)
+    rows = [
+        [
+            s.query(f"SELECT * EXCLUDE (_version, repository_id) FROM {t} ORDER BY ALL")
+            for t in ("commits", "commit_files")
+        ]
+        for s in (store, other)
+    ]
+    other.close()
+    assert rows[0] == rows[1]
+    assert len(rows[0][0]) == 8
+    authors = {r[0] for r in store.query("SELECT author_name FROM commits")}
+    assert "Old Alias" not in authors  # the mailmap applied
+    assert store.query("SELECT default_branch FROM repositories") == [("main",)]
