@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from forgelens.sources import git as gitsrc
 from forgelens.store import Store
 from tests.conftest import git
 from tests.sources.githelp import raw_commit, set_branch, tree_of
@@ -208,3 +211,37 @@ def test_messages_keep_what_git_prints(store: Store, make_repo: Any, tmp_path: P
     collect(store, repo, tmp_path)
     got = store.query("SELECT message FROM commits ORDER BY authored_at")
     assert [m for (m,) in got] == [want for _, want in messages]
+
+
+def test_a_commit_of_thousands_of_files_streams_whole(
+    store: Store, make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One commit's output spans many reads: the parser waits for all of it, and the rows
+    (pure and edited renames, deletions, additions) equal git's plumbing."""
+    repo = make_repo("huge")
+    (repo / "src").mkdir()
+    body = "".join(f"line {i} of a module\n" for i in range(8))
+    for i in range(2500):
+        (repo / "src" / f"m{i}.py").write_text(f"# module {i}\n{body}")
+    commit(repo, "import everything", n=1)
+    git(repo, "mv", "src", "lib")
+    for i in range(0, 2500, 2):
+        with (repo / "lib" / f"m{i}.py").open("a") as fh:
+            fh.write("edited\n")
+    for i in range(0, 2500, 5):
+        (repo / "lib" / f"m{i}.py").unlink()
+    (repo / "new.txt").write_text("new\n")
+    commit(repo, "move, edit, delete", n=2)
+    monkeypatch.setattr(gitsrc, "_READ_CHUNK", 4096)
+    result = collect(store, repo, tmp_path, jobs=2, batch_size=1)
+    assert (result.commits, result.files) == (2, 2500 + 2500 + 1)
+    rid = repo_id(repo)
+    want, want_files = expected_rows(repo, rid)
+    got, got_files = mined_rows(store, rid)
+    same_instants(got, want)
+    assert (got, got_files) == (want, want_files)
+    kinds = store.query(
+        "SELECT change_type, count(*) FROM commit_files WHERE sha = ? GROUP BY ALL ORDER BY ALL",
+        [git(repo, "rev-parse", "HEAD").strip()],
+    )
+    assert kinds == [("added", 1), ("deleted", 500), ("renamed", 2000)]
