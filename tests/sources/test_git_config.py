@@ -30,13 +30,19 @@ def build_config_sensitive_repo(repo: Path) -> Path:
     on the diff algorithm, UTF-8 and ISO-8859-1 messages, a commit with a gpg signature."""
     (repo / "lines.txt").write_text(BEFORE)
     (repo / "café.txt").write_text("é\n")
+    for name in ("one", "two"):
+        (repo / f"{name}.txt").write_text("".join(f"{name} line {i}\n" for i in range(20)))
     commit(repo, "root: café", n=1)
     (repo / "vendor" / "lib").mkdir(parents=True)  # a submodule not checked out
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
     commit(repo, "add a submodule", n=2)
     git(repo, "update-index", "--cacheinfo", f"160000,{'2' * 40},vendor/lib")
     (repo / "lines.txt").write_text(AFTER)
-    commit(repo, "bump the submodule, rewrite lines", n=3)
+    for name in ("one", "two"):  # two renames with edits: inexact rename detection
+        git(repo, "mv", f"{name}.txt", f"{name}-renamed.txt")
+        with (repo / f"{name}-renamed.txt").open("a") as fh:
+            fh.write("edited\n")
+    commit(repo, "bump the submodule, rewrite lines, rename two files", n=3)
     head = git(repo, "rev-parse", "HEAD").strip()
     latin = raw_commit(
         repo,
@@ -58,6 +64,7 @@ CONFIGS = [
     ("log.showRoot", "false"),
     ("diff.ignoreSubmodules", "all"),
     ("diff.algorithm", "patience"),
+    ("diff.renameLimit", "1"),
     ("diff.renames", "copies"),
     ("color.ui", "always"),
     ("core.quotePath", "true"),
@@ -96,3 +103,5 @@ def test_repository_config_does_not_change_the_rows(
     paths = {(f[2], f[5], f[6]) for f in got_files}
     assert {("vendor/lib", 1, 0), ("vendor/lib", 1, 1), ("lines.txt", 4, 4)} <= paths
     assert ("café.txt", 1, 0) in paths
+    renames = {(f[2], f[3], f[4]) for f in got_files if f[3]}
+    assert renames == {(f"{n}-renamed.txt", f"{n}.txt", "renamed") for n in ("one", "two")}

@@ -306,6 +306,7 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
     (gpg output inside the stream), ``i18n.logOutputEncoding``/``i18n.commitEncoding``
     (messages in another encoding), ``log.showRoot`` (a root commit without its files),
     ``diff.ignoreSubmodules`` (gitlink rows dropped), ``diff.algorithm`` (other line counts),
+    ``diff.renameLimit`` (renames seen as a deletion and an addition; 1000 is git's default),
     ``diff.renames``, ``color.*``, ``diff.external`` and textconv drivers."""
     cmd = [
         "git",
@@ -316,6 +317,7 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
         "--raw",
         "--numstat",
         "-M",
+        "-l1000",
         "--root",
         "--use-mailmap",
         "--no-abbrev",
