@@ -147,6 +147,7 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
     )
     (repo / "tool.sh").write_text("echo hi\n")
     (repo / "doc.txt").write_text(body)
+    (repo / "{a => b}.txt").write_text(body.upper())  # numstat's rename notation, as a name
     commit(repo, "root", n=1)
     (repo / "tool.sh").chmod(0o755)
     (repo / "link").symlink_to("doc.txt")
@@ -154,6 +155,7 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
     (repo / "link").unlink()
     (repo / "link").write_text("a file now\n")
     (repo / "copy.txt").write_text(body)  # a copy: mined as added (-M, not -C)
+    git(repo, "mv", "{a => b}.txt", "c => {d}.txt")
     commit(repo, "symlink becomes a file", n=3)
     (repo / "vendor" / "lib").mkdir(parents=True)
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
@@ -183,6 +185,8 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
     assert ("link", "added", 1, 0) in kinds  # a symlink's target is its one line
     assert ("link", "type_changed", 1, 1) in kinds
     assert ("copy.txt", "added", 30, 0) in kinds
+    renamed = {(f[2], f[3]) for f in got_files if f[4] == "renamed"}
+    assert renamed == {("c => {d}.txt", "{a => b}.txt")}
     assert ("vendor/lib", "added", 1, 0) in kinds  # a gitlink: "Subproject commit <id>"
 
 
