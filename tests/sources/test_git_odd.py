@@ -43,8 +43,9 @@ def at(ident: str) -> bytes:
 
 
 def test_dates_are_utc_instants_and_unusable_ones_are_null(
-    store: Store, make_repo: Any, tmp_path: Path
+    any_store: Store, make_repo: Any, tmp_path: Path
 ) -> None:
+    store = any_store  # DuckDB and PostgreSQL
     got = mine_chain(
         store,
         make_repo("dates"),
@@ -75,10 +76,11 @@ def test_dates_are_utc_instants_and_unusable_ones_are_null(
 
 
 def test_bytes_that_are_not_utf8_read_as_latin1_and_stay_apart(
-    store: Store, make_repo: Any, tmp_path: Path
+    any_store: Store, make_repo: Any, tmp_path: Path
 ) -> None:
     """Paths are bytes in git, and so are names and messages of a commit without an
     ``encoding`` header: Latin-1 ones must neither merge two paths nor turn into U+FFFD."""
+    store = any_store  # DuckDB and PostgreSQL
     repo = make_repo("latin1")
     for name in (b"\xc4l.txt", b"\xd6l.txt", "naïve.txt".encode()):  # Äl, Öl; UTF-8
         (repo / name.decode("utf-8", "surrogateescape")).write_bytes(b"one line\n")
@@ -106,8 +108,9 @@ def test_bytes_that_are_not_utf8_read_as_latin1_and_stay_apart(
 
 
 def test_missing_or_broken_idents_are_null_not_placeholders(
-    store: Store, make_repo: Any, tmp_path: Path
+    any_store: Store, make_repo: Any, tmp_path: Path
 ) -> None:
+    store = any_store  # DuckDB and PostgreSQL
     got = mine_chain(
         store,
         make_repo("idents"),
@@ -190,10 +193,11 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
     assert ("vendor/lib", "added", 1, 0) in kinds  # a gitlink: "Subproject commit <id>"
 
 
-def test_messages_keep_what_git_prints(store: Store, make_repo: Any, tmp_path: Path) -> None:
+def test_messages_keep_what_git_prints(any_store: Store, make_repo: Any, tmp_path: Path) -> None:
     """Messages are stored as ``%B`` prints them, trailing newlines aside: CRs kept, a
     message that looks like diff output stays a message, and git's own cut at a NUL byte
     leaves the next commits intact."""
+    store = any_store  # DuckDB and PostgreSQL
     messages = [
         (b"no trailing newline", "no trailing newline"),
         (b"crlf\r\n\r\nbody\r\n", "crlf\r\n\r\nbody\r"),
