@@ -169,6 +169,12 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
         commit(repo, f"on {branch}", n=5)
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-ff", "-m", "octopus", "a", "b", "c")
+    git(repo, "checkout", "-q", "--orphan", "pages")  # a second root commit
+    git(repo, "rm", "-q", "-r", "--cached", ".")
+    (repo / "index.html").write_text("<p>pages</p>\n")
+    git(repo, "add", "index.html")
+    git(repo, "commit", "-q", "-m", "second root")
+    git(repo, "checkout", "-q", "-f", "main")
     commit(repo, "", n=6)  # empty commit, empty message
     collect(store, repo, tmp_path)
     rid = repo_id(repo)
@@ -182,6 +188,7 @@ def test_tree_corners_match_git_plumbing(store: Store, make_repo: Any, tmp_path:
     assert (octopus["is_merge"], len(octopus["parents"])) == (True, 4)
     assert (octopus["additions"], octopus["deletions"], octopus["files_changed"]) == (0, 0, 0)
     assert by_message[""]["files_changed"] == 0
+    assert (by_message["second root"]["parents"], by_message["second root"]["additions"]) == ([], 1)
     assert "message\x1ewith\x1fseparators\x1e" in by_message
     kinds = {(f[2], f[4], f[5], f[6]) for f in got_files}
     assert ("tool.sh", "modified", 0, 0) in kinds  # mode only
