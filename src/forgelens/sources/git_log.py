@@ -229,7 +229,7 @@ def _micros(epoch: str) -> int | None:
     overflowed Arrow's int64 (``OverflowError``: the whole run failed) or, past year 9999,
     came back from the store as a string instead of a datetime.
     """
-    if not epoch.isdigit():
+    if not epoch.isdecimal():  # int() takes every decimal digit; isdigit() has ² too
         return None
     seconds = int(epoch)
     return seconds * 1_000_000 if seconds <= _MAX_SECONDS else None
