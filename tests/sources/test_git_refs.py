@@ -199,3 +199,15 @@ def test_a_bare_clone_gives_the_rows_of_its_work_tree(
     authors = {r[0] for r in store.query("SELECT author_name FROM commits")}
     assert "Old Alias" not in authors  # the mailmap applied
     assert store.query("SELECT default_branch FROM repositories") == [("main",)]
+
+
+def test_the_git_directory_of_a_work_tree_is_the_same_repository(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    """git:repo/.git (or a directory inside it) used to be a second repository, named '',
+    holding a copy of every commit."""
+    repo = make_repo("inside")
+    line_of_commits(repo, 2)
+    assert collect(store, repo / ".git" / "objects", tmp_path).commits == 2
+    assert collect(store, repo, tmp_path).commits == 0
+    assert store.query("SELECT id, name FROM repositories") == [(repo_id(repo), "inside")]

@@ -188,6 +188,9 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
             root = Path(_git(["rev-parse", "--show-toplevel"], cwd=path).strip())
         except SourceError:  # a bare repository, or inside a .git directory
             root = gitdir
+            bare = _git(["rev-parse", "--is-bare-repository"], cwd=path).strip() == "true"
+            if gitdir.name == ".git" and not bare:  # the same repository as its work tree
+                root = gitdir.parent
         if not str(root):
             root = gitdir
         repo = GitRepo(root, str(root).lstrip("/"), None)
