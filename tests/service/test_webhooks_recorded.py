@@ -202,7 +202,6 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 }
 PINGS = {"bitbucket_server/diagnostics_ping"}
 BUGS = {  # known failures, each removed by the commit that fixes it
-    "bitbucket_server/repo_refs_changed_personal_repository": "personal ~KEY repositories",
     "gitlab/system_hook_repository_update": "System Hook read by its payload",
     "gitlab/system_hook_merge_request": "System Hook read by its payload",
     "gitlab/system_hook_push": "System Hook read by its payload",
@@ -692,14 +691,13 @@ def test_bitbucket_server_pull_request_lifecycle(service: Service) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="personal ~KEY repositories")
 def test_bitbucket_server_pushes_queue_the_sync_of_the_server_they_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[tuple[str, str | None]] = []
 
     def collector(store: Any, specs: list[Any], opts: Any, progress: Any) -> Any:
-        synced.extend((str(s), s.api_url) for s in specs)
+        synced.extend((str(s), opts.api_url) for s in specs)
         return fake_forge(store, specs, opts, progress)
 
     monkeypatch.setitem(FORGE_COLLECTORS, "bitbucket-server", collector)

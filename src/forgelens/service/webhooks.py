@@ -190,9 +190,11 @@ def verify(
 
 
 def _spec(kind: str, name: Any) -> str | None:
-    if isinstance(name, str) and _NAME.match(name):
-        return f"{kind}:{name}"
-    return None
+    if not isinstance(name, str):
+        return None
+    # Bitbucket Server names a personal repository's project ``~USER`` (``~JANE.DOE/scratch``)
+    bare = name[1:] if kind == "bitbucket-server" and name.startswith("~") else name
+    return f"{kind}:{name}" if _NAME.match(bare) else None
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
