@@ -202,10 +202,6 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 }
 PINGS = {"bitbucket_server/diagnostics_ping"}
 BUGS = {  # known failures, each removed by the commit that fixes it
-    "gitlab/system_hook_repository_update": "System Hook read by its payload",
-    "gitlab/system_hook_merge_request": "System Hook read by its payload",
-    "gitlab/system_hook_push": "System Hook read by its payload",
-    "gitlab/test_hook_push": "Test Hook read by its payload",
     "gitlab/tag_push": "Tag Push Hook queues a sync",
 }
 
@@ -519,7 +515,6 @@ def test_gitlab_pushes_tags_and_pipelines(service: Service) -> None:
     assert jobs == [{"repository_id": GL}]
 
 
-@pytest.mark.xfail(strict=True, reason="System Hook read by its payload")
 def test_gitlab_system_and_test_hooks_are_read_by_their_payload(service: Service) -> None:
     answers = delivered(
         service,

@@ -2,7 +2,8 @@
 
 - GitHub: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``; event
   ``X-GitHub-Event``; delivery ``X-GitHub-Delivery`` (stable across redeliveries).
-- GitLab: ``X-Gitlab-Token`` (the secret itself); optionally signed (Standard Webhooks:
+- GitLab: ``X-Gitlab-Token`` (the secret itself); System Hook and Test Hook deliveries are
+  read as the hook their payload's ``object_kind`` names; optionally signed (Standard Webhooks:
   ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``,
   a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` or
   ``X-Gitlab-Event-UUID``.
@@ -58,6 +59,17 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "pullrequest:",
         "issue:",
     ),
+}
+# A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
+# object_kind (event_name on system-only events) says which hook's payload it is.
+GITLAB_KINDS = {
+    "push": "Push Hook",
+    "repository_update": "Push Hook",
+    "tag_push": "Tag Push Hook",
+    "merge_request": "Merge Request Hook",
+    "note": "Note Hook",
+    "issue": "Issue Hook",
+    "pipeline": "Pipeline Hook",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
 
@@ -218,6 +230,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         spec = _spec("github", repo.get("full_name"))
     elif forge == "gitlab":
         event = headers.get("x-gitlab-event", "")
+        if event in ("System Hook", "Test Hook"):
+            kind = payload.get("object_kind") or payload.get("event_name")
+            event = GITLAB_KINDS.get(kind, event) if isinstance(kind, str) else event
         delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid", "")
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
