@@ -202,7 +202,6 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 }
 PINGS = {"bitbucket_server/diagnostics_ping"}
 BUGS = {  # known failures, each removed by the commit that fixes it
-    "gitlab/tag_push": "Tag Push Hook queues a sync",
 }
 
 
