@@ -549,7 +549,6 @@ def test_gitlab_before_idempotency_keys_dedupes_on_the_event_uuid(service: Servi
 
 
 # -- Bitbucket Cloud --------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="unapproval recorded as an approval")
 def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
     delivered(
         service,

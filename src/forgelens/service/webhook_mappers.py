@@ -113,6 +113,7 @@ PUSH_COLUMNS = (
     "message",
     "author_login",
 )
+CLOUD_REVIEW_KINDS = ("approval", "changes_request")
 PUSH_FILES = (("added", "added"), ("modified", "modified"), ("removed", "deleted"))
 
 
@@ -449,7 +450,7 @@ def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
     extra = ("merged_by",) if rec.merged_by else ()
     found = [bb.cloud_person(pr.get("author"))]
     out = [carried(rec, pr, BBC_PR, version, *extra)]
-    for kind in ("approval", "changes_request"):
+    for kind in CLOUD_REVIEW_KINDS:
         if isinstance(p.get(kind), dict):
             review = bb.cloud_review(repo_id, rec.number, kind, p[kind])
             out.append(Carried(review, ("author", "state", "submitted_at"), version))
@@ -465,6 +466,12 @@ def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
         out.append(carried(comment, raw, fields, cversion, "kind", "path", "line"))
         found.append(bb.cloud_person(raw.get("user")))
     return [*out, *people(found, version)]
+
+
+def bitbucket_cloud_withdrawn(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:unapproved`` / ``changes_request_removed`` carry the approval or change
+    request taken back: the pull request is updated, no review is recorded from it."""
+    return bitbucket_cloud_pr({k: v for k, v in p.items() if k not in CLOUD_REVIEW_KINDS})
 
 
 def bitbucket_cloud_push(p: dict[str, Any]) -> list[Any]:
@@ -502,6 +509,8 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
     ("gitlab", "Confidential Note Hook"): gitlab_note,
     ("gitlab", "Push Hook"): gitlab_push,
     ("bitbucket", "repo:push"): bitbucket_cloud_push,
+    ("bitbucket", "pullrequest:unapproved"): bitbucket_cloud_withdrawn,
+    ("bitbucket", "pullrequest:changes_request_removed"): bitbucket_cloud_withdrawn,
     **{
         ("bitbucket", f"pr:{e}"): bitbucket_server_pr
         for e in (
@@ -527,9 +536,7 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "created",
             "updated",
             "approved",
-            "unapproved",
             "changes_request_created",
-            "changes_request_removed",
             "fulfilled",
             "rejected",
             "comment_created",
