@@ -709,7 +709,6 @@ def test_bitbucket_server_pushes_queue_the_sync_of_the_server_they_came_from(
     assert sorted(synced) == [(BBS, api), (personal, api)]
 
 
-@pytest.mark.xfail(strict=True, reason="unsigned diagnostics:ping")
 def test_bitbucket_server_test_connection_is_answered_and_stores_nothing(
     service: Service,
 ) -> None:

@@ -166,6 +166,13 @@ def sign_gitlab(key: str, webhook_id: str, timestamp: str, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+def is_test_ping(forge: str, headers: Mapping[str, str]) -> bool:
+    """Bitbucket Server's "Test connection" button: ``diagnostics:ping`` with a tiny or empty
+    body and no ``X-Hub-Signature`` even when the webhook has a secret. It carries nothing to
+    store; it is answered (a signature, when sent, must still match) and never recorded."""
+    return forge == "bitbucket" and headers.get("x-event-key") == "diagnostics:ping"
+
+
 def _denied(forge: str, why: str) -> AuthError:
     return AuthError(f"{forge} webhook refused: {why}")
 

@@ -4,7 +4,7 @@ Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
 recorded as ``malformed`` and answered 400) -> queue a targeted sync -> upsert what the payload
 carries and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change
-nothing.
+nothing. Bitbucket Server's "Test connection" ping is answered 200 and never stored.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from forgelens.errors import BadInput, ForgelensError
 from forgelens.service.context import ServiceContext, context
 from forgelens.service.webhooks import (
     Delivery,
+    is_test_ping,
     map_payload,
     parse_delivery,
     self_hosted_api_url,
@@ -101,6 +102,25 @@ def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, 
     }
 
 
+def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+    """Answer a "Test connection" ping: checked when signed, never stored (see ``is_test_ping``)."""
+    signed = "x-hub-signature" in headers
+    if signed:
+        verify(forge, headers, body, _secrets(ctx))
+    ctx.metrics.webhook(forge, "diagnostics:ping", "ping")
+    note = "" if signed else " (unsigned: events must carry X-Hub-Signature from the secret)"
+    return JSONResponse(
+        {
+            "status": "ping",
+            "delivery_id": headers.get("x-request-id", "")[:200],
+            "event": "diagnostics:ping",
+            "repository_id": None,
+            "job_id": None,
+            "detail": "forgelens received the test connection" + note,
+        }
+    )
+
+
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
     forge: Literal["github", "gitlab", "bitbucket"], request: Request
@@ -116,6 +136,8 @@ async def receive(
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
+        if is_test_ping(forge, headers):
+            return _pong(ctx, forge, headers, body)
         verify(forge, headers, body, _secrets(ctx))
         delivery = parse_delivery(forge, headers, body)
     except ForgelensError as exc:
