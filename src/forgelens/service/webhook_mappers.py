@@ -12,6 +12,7 @@ raises, and the route answers 400 and records the delivery as ``malformed``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +115,7 @@ PUSH_COLUMNS = (
     "author_login",
 )
 CLOUD_REVIEW_KINDS = ("approval", "changes_request")
+SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 PUSH_FILES = (("added", "added"), ("modified", "modified"), ("removed", "deleted"))
 
 
@@ -179,6 +181,8 @@ def push_commits(
 def _commit(repo_id: str, sha: Any, message: Any, **kw: Any) -> Commit:
     if not isinstance(sha, str) or not sha:
         raise ValueError("a pushed commit without its id")
+    if not SHA.match(sha):
+        raise ValueError(f"a pushed commit id is not a commit SHA: {sha[:50]!r}")
     values: dict[str, Any] = {
         "author_name": None,
         "author_email": None,

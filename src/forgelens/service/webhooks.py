@@ -36,6 +36,7 @@ from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
+from forgelens.store.schema import TABLES
 
 FORGES = ("github", "gitlab", "bitbucket")
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
@@ -71,6 +72,7 @@ GITLAB_KINDS = {
     "issue": "Issue Hook",
     "pipeline": "Pipeline Hook",
 }
+INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
 
 
@@ -92,13 +94,27 @@ def map_payload(d: Delivery) -> list[Any]:
     if mapper is None:
         return []
     try:
-        return list(mapper(d.payload))
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        return _in_range(list(mapper(d.payload)))
+    except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError, OSError) as exc:
         why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(
             f"the {d.forge} {d.event} payload cannot be stored ({why[:200]}): "
             "check the webhook sends the forge's JSON payload (content type application/json)"
         ) from exc
+
+
+def _in_range(items: list[Any]) -> list[Any]:
+    """``items``, or ``ValueError`` naming a number no store column can hold (forge data is
+    untrusted: a 10**30 pull request number must be a clear 400, not a failed write)."""
+    for item in items:
+        record = item.record if isinstance(item, Carried) else item
+        spec = TABLES.get(getattr(record, "TABLE", ""))
+        for name, logical in spec.columns if spec else ():
+            value = getattr(record, name, None)
+            bound = INT_RANGES.get(logical)
+            if bound and isinstance(value, int) and not -bound <= value < bound:
+                raise ValueError(f"{spec.name}.{name} = {value} is out of range")
+    return items
 
 
 def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
