@@ -42,11 +42,7 @@ def post_signed(service: Service, name: str, body: bytes, **header_changes: str)
         (b"[1, 2, 3]", "not a JSON object"),
         (b'"a string"', "not a JSON object"),
         (b"null", "not a JSON object"),
-        pytest.param(
-            b"[" * 20_000 + b"]" * 20_000,
-            "not JSON",
-            marks=pytest.mark.xfail(strict=True, reason="RecursionError"),
-        ),
+        (b"[" * 20_000 + b"]" * 20_000, "not JSON"),  # nested past the parser's depth
     ],
 )
 def test_a_signed_body_that_is_not_a_json_object_is_refused_clearly(

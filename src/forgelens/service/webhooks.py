@@ -241,7 +241,7 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
     """Event, delivery id and repository of a verified delivery."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput(f"the {forge} webhook body is not JSON") from exc
     if not isinstance(payload, dict):
         raise BadInput(f"the {forge} webhook body is not a JSON object")
