@@ -132,7 +132,6 @@ def test_a_replayed_delivery_id_with_another_body_changes_nothing(service: Servi
     assert rows(service, "SELECT * FROM pull_requests") == before
 
 
-@pytest.mark.xfail(strict=True, reason="form-encoded GitHub deliveries")
 def test_github_form_encoded_deliveries_are_read(service: Service) -> None:
     """A hook created with content type ``application/x-www-form-urlencoded`` sends the JSON
     in a ``payload`` form field; GitHub signs the form body as sent."""

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
@@ -237,12 +237,25 @@ def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _json_body(forge: str, headers: Mapping[str, str], body: bytes) -> Any:
+    """The delivery's JSON: the body, or its ``payload`` field when the hook posts a form
+    (GitHub's ``application/x-www-form-urlencoded`` content type; the signature covers the
+    form as sent)."""
+    text: Any = body
+    try:
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            text = parse_qs(body.decode(), max_num_fields=10).get("payload", [""])[0]
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadInput(
+            f"the {forge} webhook body is not JSON: set the webhook's content type to "
+            "application/json"
+        ) from exc
+
+
 def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Delivery:
     """Event, delivery id and repository of a verified delivery."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadInput(f"the {forge} webhook body is not JSON") from exc
+    payload = _json_body(forge, headers, body)
     if not isinstance(payload, dict):
         raise BadInput(f"the {forge} webhook body is not a JSON object")
     repo = _obj(payload, "repository")
