@@ -5,8 +5,8 @@
 - GitLab: ``X-Gitlab-Token`` (the secret itself); System Hook and Test Hook deliveries are
   read as the hook their payload's ``object_kind`` names; optionally signed (Standard Webhooks:
   ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``,
-  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` or
-  ``X-Gitlab-Event-UUID``.
+  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` (17.4+),
+  else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
 
@@ -237,6 +237,15 @@ def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _gitlab_event_id(headers: Mapping[str, str], body: bytes) -> str:
+    """A delivery id for GitLab before 17.4 (no ``Idempotency-Key``): ``X-Gitlab-Event-UUID`` is
+    shared by every hook fired from one webhook-triggered request (a bot relabelling a merge
+    request on "open"), so the body's digest tells those apart; a resend is the same body."""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    uuid = headers.get("x-gitlab-event-uuid", "")
+    return f"{uuid}:{digest}" if uuid else f"sha256:{digest}"
+
+
 def _json_body(forge: str, headers: Mapping[str, str], body: bytes) -> Any:
     """The delivery's JSON: the body, or its ``payload`` field when the hook posts a form
     (GitHub's ``application/x-www-form-urlencoded`` content type; the signature covers the
@@ -269,7 +278,7 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         if event in ("System Hook", "Test Hook"):
             kind = payload.get("object_kind") or payload.get("event_name")
             event = GITLAB_KINDS.get(kind, event) if isinstance(kind, str) else event
-        delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid", "")
+        delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
     else:
