@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from forgelens.engine.collect import FORGE_COLLECTORS
+from forgelens.records import Person
 from forgelens.service.webhooks import sign_github
 from tests.service.conftest import SECRETS, Service, fake_forge, running_service
 
@@ -65,6 +66,18 @@ def deliver(service: Service, name: str, **header_changes: str | None) -> httpx.
         else:
             headers[key] = value
     return service.client.post(f"/api/v1/webhooks/{forge}", content=raw, headers=headers)
+
+
+def post_signed(service: Service, name: str, body: bytes, **header_changes: str) -> Any:
+    """``body`` sent with the recorded delivery's headers, signed as the forge would sign it."""
+    forge, headers, _ = recorded(name)
+    headers.update({k.replace("_", "-"): v for k, v in header_changes.items()})
+    if forge == "github":
+        headers.pop("X-Hub-Signature", None)  # the SHA-1 one: not checked
+        headers["X-Hub-Signature-256"] = sign_github(SECRETS[forge], body)
+    elif forge == "bitbucket":
+        headers["X-Hub-Signature"] = sign_github(SECRETS[forge], body)
+    return service.client.post(f"/api/v1/webhooks/{forge}", content=body, headers=headers)
 
 
 def delivered(service: Service, *names: str) -> list[httpx.Response]:
@@ -490,6 +503,36 @@ def test_gitlab_merge_request_lifecycle(service: Service) -> None:
             "path": "exporter/retry.py",
             "line": 13,
             "body": "Why 5 attempts? «pourquoi»",
+        }
+    ]
+
+
+def test_a_gitlab_hook_does_not_unmark_a_collected_bot(service: Service) -> None:
+    """GitLab hook users carry no ``bot`` flag: a collection's ``is_bot`` must survive them."""
+    bot = Person("gitlab", "project_4711_bot_3f2a", name="exporter bot", is_bot=True)
+    service.store().upsert("people", [bot], version=1)
+    _, _, raw = recorded("gitlab/merge_request_open")
+    payload = json.loads(raw)
+    payload["user"] = {
+        "id": 9001,
+        "name": "exporter bot",
+        "username": "project_4711_bot_3f2a",
+        "avatar_url": None,
+        "email": "[REDACTED]",
+    }
+    payload["object_attributes"]["author_id"] = 9001
+    answer = post_signed(service, "gitlab/merge_request_open", json.dumps(payload).encode())
+    assert answer.status_code == 202, answer.text
+    assert rows(service, "SELECT author FROM pull_requests") == [
+        {"author": "project_4711_bot_3f2a"}
+    ]
+    got = rows(service, "SELECT login, name, forge_id, is_bot FROM people WHERE login LIKE 'proj%'")
+    assert got == [
+        {
+            "login": "project_4711_bot_3f2a",
+            "name": "exporter bot",
+            "forge_id": "9001",
+            "is_bot": True,
         }
     ]
 

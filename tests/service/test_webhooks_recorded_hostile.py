@@ -10,28 +10,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from forgelens.service.webhooks import sign_github
-from tests.service.conftest import SECRETS, Service
+from tests.service.conftest import Service
 from tests.service.test_webhooks_recorded import (
     count,
     deliver,
     delivered,
+    post_signed,
     recorded,
     rows,
     test_collectors,  # noqa: F401 - the autouse fixture: syncs run the test collector
 )
-
-
-def post_signed(service: Service, name: str, body: bytes, **header_changes: str) -> Any:
-    """``body`` sent with the recorded delivery's headers, signed as the forge would sign it."""
-    forge, headers, _ = recorded(name)
-    headers.update({k.replace("_", "-"): v for k, v in header_changes.items()})
-    if forge == "github":
-        headers.pop("X-Hub-Signature", None)  # the SHA-1 one: not checked
-        headers["X-Hub-Signature-256"] = sign_github(SECRETS[forge], body)
-    elif forge == "bitbucket":
-        headers["X-Hub-Signature"] = sign_github(SECRETS[forge], body)
-    return service.client.post(f"/api/v1/webhooks/{forge}", content=body, headers=headers)
 
 
 @pytest.mark.parametrize(

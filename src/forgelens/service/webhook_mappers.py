@@ -144,14 +144,17 @@ def tombstone(record: Any) -> Carried:
     return Carried(record, ("deleted_at",), now_version())
 
 
-def people(found: Iterable[Person | None], version: int) -> list[Carried]:
-    """People the payload names, with the profile fields it carries."""
+def people(found: Iterable[Person | None], version: int, bot_known: bool = True) -> list[Carried]:
+    """People the payload names, with the profile fields it carries. ``bot_known=False``: the
+    payload's users carry no bot flag (GitLab hooks), so ``is_bot`` is written only when the
+    login itself says so and a collected ``True`` is never overwritten."""
     out: dict[str, Carried] = {}
     for p in found:
         if p is None or p.login in out:
             continue
         cols = [c for c in ("name", "email", "forge_id", "avatar_url") if getattr(p, c)]
-        out[p.login] = Carried(p, ("is_bot", *cols), version)
+        bot = ("is_bot",) if bot_known or p.is_bot else ()
+        out[p.login] = Carried(p, (*bot, *cols), version)
     return list(out.values())
 
 
@@ -330,7 +333,7 @@ def _gl_mr(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[Any]:
     raw = _gl_shape(p, attrs)
     rec = gl.merge_request(repo_id, raw)
     version = _version(rec.updated_at)
-    found = people([gl.person(raw.get("author"))], version)
+    found = people([gl.person(raw.get("author"))], version, bot_known=False)
     return [carried(rec, raw, GL_MR, version), *found]
 
 
@@ -338,7 +341,8 @@ def _gl_issue(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[An
     raw = _gl_shape(p, attrs)
     rec = gl.issue(repo_id, raw)
     version = _version(rec.updated_at)
-    return [carried(rec, raw, GL_ISSUE, version), *people([gl.person(raw.get("author"))], version)]
+    found = people([gl.person(raw.get("author"))], version, bot_known=False)
+    return [carried(rec, raw, GL_ISSUE, version), *found]
 
 
 def gitlab_merge_request(p: dict[str, Any]) -> list[Any]:
@@ -360,7 +364,7 @@ def gitlab_note(p: dict[str, Any]) -> list[Any]:
         "position": attrs.get("position"),
     }
     kind = attrs.get("noteable_type")
-    found = people([gl.person(p.get("user"))], 0)
+    found = people([gl.person(p.get("user"))], 0, bot_known=False)
     if kind == "MergeRequest":
         mr = _obj(p, "merge_request")
         head, number = _gl_mr(p, repo_id, mr), int(mr["iid"])
