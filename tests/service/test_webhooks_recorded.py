@@ -199,6 +199,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
             "pr_opened",
             "pr_reviewer_approved",
             "pr_reviewer_needs_work",
+            "pr_reviewer_changes_requested",
             "pr_comment_added",
             "pr_comment_edited",
             "pr_comment_deleted",
@@ -724,6 +725,18 @@ def test_bitbucket_server_pull_request_lifecycle(service: Service) -> None:
     )
     assert comment == [
         {"comment_id": "90001", "body": "Should the key be a UUIDv7?", "deleted": True}
+    ]
+
+
+def test_bitbucket_server_changes_requested_updates_the_pull_request(service: Service) -> None:
+    """Data Center 9 sends ``pr:reviewer:changes_requested`` where 8 sent ``needs_work``."""
+    delivered(service, "bitbucket_server/pr_reviewer_changes_requested")
+    assert rows(service, "SELECT number, state, updated_at FROM pull_requests") == [
+        {
+            "number": 1207,
+            "state": "open",
+            "updated_at": datetime(2024, 3, 5, 17, 31, 40, tzinfo=UTC),
+        }
     ]
 
 

@@ -530,6 +530,7 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "reviewer:approved",
             "reviewer:unapproved",
             "reviewer:needs_work",
+            "reviewer:changes_requested",
             "merged",
             "declined",
             "deleted",
