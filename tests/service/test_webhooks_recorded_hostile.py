@@ -175,3 +175,39 @@ def test_a_delivery_without_its_event_or_id_header_says_which(service: Service) 
     answer = deliver(service, "bitbucket_cloud/pullrequest_created", X_Request_UUID=None)
     assert answer.status_code == 400
     assert count(service, "webhook_deliveries") == 0
+
+
+def test_unsigned_requests_cannot_grow_the_metrics_without_bound(service: Service) -> None:
+    """The event header of a refused request is the sender's word: it must not become a label
+    (each new value would be one more series kept for the life of the process)."""
+    for n in range(20):
+        answer = deliver(
+            service, "github/pull_request_opened", X_Hub_Signature_256=None, X_GitHub_Event=f"e{n}"
+        )
+        assert answer.status_code == 401
+    text = service.client.get("/metrics", headers=service.headers("viewer")).text
+    refused = [line for line in text.splitlines() if 'outcome="refused"' in line]
+    assert len(refused) == 1, refused
+    assert 'forge="github"' in refused[0]
+    assert refused[0].endswith(" 20.0")
+
+
+@pytest.mark.xfail(strict=True, reason="oversized bodies unthrottled")
+def test_oversized_bodies_are_throttled_like_other_refusals(service: Service) -> None:
+    """Unsigned and over the cap: refused 413, and past the per-address budget of refusals 429,
+    so a client cannot make the service write one audit row per request without limit."""
+    big = b'{"pad": "' + b"x" * 70_000 + b'"}'
+    answers = [
+        service.client.post(
+            "/api/v1/webhooks/github",
+            content=big,
+            headers={"X-GitHub-Event": "push", "Content-Type": "application/json"},
+        ).status_code
+        for _ in range(65)
+    ]
+    assert set(answers[:60]) == {413}
+    assert set(answers[60:]) == {429}
+    audited = service.store().query(
+        "SELECT count(*) FROM audit_log WHERE action = 'webhook.github'"
+    )[0][0]
+    assert audited == 60

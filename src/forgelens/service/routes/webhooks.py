@@ -135,13 +135,16 @@ async def receive(
         await ctx.audit(request, action, "too_large")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
+    verified = False
     try:
         if is_test_ping(forge, headers):
             return _pong(ctx, forge, headers, body)
         verify(forge, headers, body, _secrets(ctx))
+        verified = True
         delivery = parse_delivery(forge, headers, body)
     except ForgelensError as exc:
-        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "")
+        # an unverified sender's event header is no label: each value would be a new series
+        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "") if verified else ""
         ctx.metrics.webhook(forge, event, "refused")
         await ctx.deny(request, action, exc.message)
         raise
