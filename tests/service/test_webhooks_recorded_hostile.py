@@ -192,7 +192,6 @@ def test_unsigned_requests_cannot_grow_the_metrics_without_bound(service: Servic
     assert refused[0].endswith(" 20.0")
 
 
-@pytest.mark.xfail(strict=True, reason="oversized bodies unthrottled")
 def test_oversized_bodies_are_throttled_like_other_refusals(service: Service) -> None:
     """Unsigned and over the cap: refused 413, and past the per-address budget of refusals 429,
     so a client cannot make the service write one audit row per request without limit."""

@@ -130,9 +130,10 @@ async def receive(
     action = f"webhook.{forge}"
     try:
         body = await read_limited(request, ctx.settings.webhook_max_bytes)
-    except HTTPException:
+    except HTTPException as exc:
         ctx.metrics.webhook(forge, "", "too_large")
-        await ctx.audit(request, action, "too_large")
+        # audited as a refusal: past the per-address budget it is a 429 that writes nothing
+        await ctx.deny(request, action, f"too large: {exc.detail}")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
     verified = False
