@@ -792,3 +792,24 @@ def test_bitbucket_server_test_connection_is_answered_and_stores_nothing(
             service, "bitbucket_server/repo_refs_changed", X_Hub_Signature=None, X_Event_Key=event
         )
         assert unsigned.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("full_name", "repository"),
+    [
+        ("octo-org/.github", "github:octo-org/.github"),  # the organisation's profile repo
+        ("octo-org/_infra", "github:octo-org/_infra"),
+        ("octo-org/..", None),
+        ("../etc", None),
+    ],
+)
+def test_github_repository_names_the_forge_allows_are_synced(
+    service: Service, full_name: str, repository: str | None
+) -> None:
+    _, _, raw = recorded("github/push_tag")
+    payload = json.loads(raw)
+    payload["repository"]["full_name"] = full_name
+    answer = post_signed(service, "github/push_tag", json.dumps(payload).encode())
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["repository_id"] == repository
+    assert answer.json()["status"] == ("queued" if repository else "recorded")

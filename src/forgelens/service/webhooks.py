@@ -73,7 +73,10 @@ GITLAB_KINDS = {
     "pipeline": "Pipeline Hook",
 }
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
+# owner/name (GitLab: group/.../project); a segment may start with "." or "_" (``.github``, the
+# organisation profile repository) but is never "." or ".."
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
+_NAME = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{1,20}}$")
 
 
 @dataclass(frozen=True, slots=True)
