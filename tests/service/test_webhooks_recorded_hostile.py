@@ -210,3 +210,18 @@ def test_oversized_bodies_are_throttled_like_other_refusals(service: Service) ->
         "SELECT count(*) FROM audit_log WHERE action = 'webhook.github'"
     )[0][0]
     assert audited == 60
+
+
+@pytest.mark.parametrize("full_name", ["../etc", "octo-org/..", "octo-org/a b", "x" * 300 + "/y"])
+def test_records_are_never_stored_under_a_name_no_repository_has(
+    service: Service, full_name: str
+) -> None:
+    _, _, raw = recorded("github/pull_request_opened")
+    payload = json.loads(raw)
+    payload["repository"]["full_name"] = full_name
+    answer = post_signed(service, "github/pull_request_opened", json.dumps(payload).encode())
+    assert answer.status_code == 400, answer.text
+    assert "names no valid repository" in answer.json()["detail"]
+    assert count(service, "pull_requests") == 0
+    assert count(service, "people") == 0
+    assert count(service, "service_jobs") == 0

@@ -97,13 +97,24 @@ def map_payload(d: Delivery) -> list[Any]:
     if mapper is None:
         return []
     try:
-        return _in_range(list(mapper(d.payload)))
+        return _in_range(_of_repository(d, list(mapper(d.payload))))
     except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError, OSError) as exc:
         why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(
             f"the {d.forge} {d.event} payload cannot be stored ({why[:200]}): "
             "check the webhook sends the forge's JSON payload (content type application/json)"
         ) from exc
+
+
+def _of_repository(d: Delivery, items: list[Any]) -> list[Any]:
+    """``items``, or ``ValueError`` when one belongs to another repository than the one the
+    delivery names (``None`` when its name is no repository name, e.g. ``../etc``)."""
+    for item in items:
+        record = item.record if isinstance(item, Carried) else item
+        owner = getattr(record, "repository_id", d.spec)
+        if owner != d.spec:
+            raise ValueError(f"the payload names no valid repository ({str(owner)[:100]!r})")
+    return items
 
 
 def _in_range(items: list[Any]) -> list[Any]:
