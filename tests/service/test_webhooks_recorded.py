@@ -655,6 +655,20 @@ def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
     ]
 
 
+def test_a_bitbucket_cloud_comment_deletion_is_a_deletion_whatever_its_flag_says(
+    service: Service,
+) -> None:
+    delivered(service, "bitbucket_cloud/pullrequest_comment_created")
+    _, _, raw = recorded("bitbucket_cloud/pullrequest_comment_deleted")
+    payload = json.loads(raw)
+    del payload["comment"]["deleted"]  # the comment as it was, content already emptied
+    name = "bitbucket_cloud/pullrequest_comment_deleted"
+    answer = post_signed(service, name, json.dumps(payload).encode())
+    assert answer.status_code == 202, answer.text
+    got = rows(service, "SELECT body, deleted_at IS NOT NULL AS deleted FROM pr_comments")
+    assert got == [{"body": "Half-even is right here ✔", "deleted": True}]
+
+
 def test_bitbucket_cloud_pushes(service: Service) -> None:
     delivered(service, "bitbucket_cloud/repo_push_truncated")
     assert count(service, "commits") == 5  # Bitbucket lists 5 and says "truncated"

@@ -482,6 +482,15 @@ def bitbucket_cloud_withdrawn(p: dict[str, Any]) -> list[Any]:
     return bitbucket_cloud_pr({k: v for k, v in p.items() if k not in CLOUD_REVIEW_KINDS})
 
 
+def bitbucket_cloud_comment_deleted(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:comment_deleted``: the comment is marked deleted whether or not its
+    object says ``deleted: true`` (its emptied content never replaces the stored text)."""
+    comment = p.get("comment")
+    if not isinstance(comment, dict):
+        raise KeyError("comment")
+    return bitbucket_cloud_pr({**p, "comment": {**comment, "deleted": True}})
+
+
 def bitbucket_cloud_push(p: dict[str, Any]) -> list[Any]:
     repo_id = _bbc_repo(p)
     items = []
@@ -519,6 +528,7 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
     ("bitbucket", "repo:push"): bitbucket_cloud_push,
     ("bitbucket", "pullrequest:unapproved"): bitbucket_cloud_withdrawn,
     ("bitbucket", "pullrequest:changes_request_removed"): bitbucket_cloud_withdrawn,
+    ("bitbucket", "pullrequest:comment_deleted"): bitbucket_cloud_comment_deleted,
     **{
         ("bitbucket", f"pr:{e}"): bitbucket_server_pr
         for e in (
@@ -550,7 +560,6 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "rejected",
             "comment_created",
             "comment_updated",
-            "comment_deleted",
         )
     },
 }
