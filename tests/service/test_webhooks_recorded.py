@@ -214,23 +214,14 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
         "bitbucket-server:~JANE.DOE/scratch",
     ),
 }
-PINGS = {"bitbucket_server/diagnostics_ping"}
-BUGS = {  # known failures, each removed by the commit that fixes it
-}
-
-
-def _known(name: str) -> Any:
-    bug = BUGS.get(name)
-    return (
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=bug)) if bug else name
-    )  # answered, never stored (see its own test)
+PINGS = {"bitbucket_server/diagnostics_ping"}  # answered, never stored (see its own test)
 
 
 def test_the_corpus_is_complete() -> None:
     assert set(ALL) == set(EXPECTED) | PINGS
 
 
-@pytest.mark.parametrize("name", [_known(n) for n in sorted(EXPECTED)])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_recorded_delivery_is_accepted_once(corpus_service: Service, name: str) -> None:
     service = corpus_service
     outcome, repository = EXPECTED[name]

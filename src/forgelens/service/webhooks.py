@@ -122,12 +122,13 @@ def _in_range(items: list[Any]) -> list[Any]:
     untrusted: a 10**30 pull request number must be a clear 400, not a failed write)."""
     for item in items:
         record = item.record if isinstance(item, Carried) else item
-        spec = TABLES.get(getattr(record, "TABLE", ""))
+        table = getattr(record, "TABLE", "")
+        spec = TABLES.get(table)
         for name, logical in spec.columns if spec else ():
             value = getattr(record, name, None)
             bound = INT_RANGES.get(logical)
             if bound and isinstance(value, int) and not -bound <= value < bound:
-                raise ValueError(f"{spec.name}.{name} = {value} is out of range")
+                raise ValueError(f"{table}.{name} = {value} is out of range")
     return items
 
 
