@@ -225,3 +225,27 @@ def test_records_are_never_stored_under_a_name_no_repository_has(
     assert count(service, "pull_requests") == 0
     assert count(service, "people") == 0
     assert count(service, "service_jobs") == 0
+
+
+def test_gitlab_payloads_it_cannot_store_do_not_get_the_hook_disabled(service: Service) -> None:
+    """GitLab disables a webhook after 4 failed deliveries in a row, 4xx included (before 17.x
+    for good): a payload forgelens cannot read is recorded ``malformed`` and answered 202 with
+    the reason, so the merge requests and pushes that follow still arrive."""
+    _, _, raw = recorded("gitlab/note_on_merge_request")
+    payload = json.loads(raw)
+    del payload["object_attributes"]["id"]
+    for n in range(4):
+        answer = post_signed(
+            service,
+            "gitlab/note_on_merge_request",
+            json.dumps(payload).encode(),
+            Idempotency_Key=f"unreadable-{n}",
+        )
+        assert answer.status_code == 202, answer.text
+        got = answer.json()
+        assert got["status"] == "malformed"
+        assert "Note Hook payload cannot be stored (missing 'id')" in got["detail"]
+    outcomes = rows(service, "SELECT DISTINCT outcome FROM webhook_deliveries")
+    assert outcomes == [{"outcome": "malformed"}]
+    assert count(service, "pr_comments") == 0
+    assert deliver(service, "gitlab/merge_request_open").json()["status"] == "queued"

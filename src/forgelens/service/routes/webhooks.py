@@ -2,9 +2,10 @@
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
-recorded as ``malformed`` and answered 400) -> queue a targeted sync -> upsert what the payload
-carries and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change
-nothing. Bitbucket Server's "Test connection" ping is answered 200 and never stored.
+recorded as ``malformed`` and answered 400, or 202 for GitLab: see ``ACCEPT_MALFORMED``) ->
+queue a targeted sync -> upsert what the payload carries and the delivery row in one
+transaction. Redelivered ids answer ``duplicate``, change nothing. Bitbucket Server's "Test
+connection" ping is answered 200 and never stored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest
 from forgelens.errors import BadInput, ForgelensError
+from forgelens.logs import redact
 from forgelens.service.context import ServiceContext, context
 from forgelens.service.webhooks import (
     Delivery,
@@ -32,6 +34,10 @@ from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
+# GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
+# cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so one
+# unreadable event kind does not stop every merge request and push after it.
+ACCEPT_MALFORMED = frozenset({"gitlab"})
 
 _BODY = {
     "requestBody": {
@@ -155,13 +161,15 @@ async def receive(
     else:
         try:
             mapped = map_payload(delivery)
-        except BadInput:
+        except BadInput as exc:
             await ctx.with_store(lambda s: _record(s, delivery, len(body), "malformed", None, []))
             ctx.metrics.webhook(forge, delivery.event, "malformed")
             await ctx.audit(
                 request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
             )
-            raise
+            if forge not in ACCEPT_MALFORMED:
+                raise
+            return _answer(delivery, "malformed", None, detail=exc.message)
         kind = (delivery.spec or "").partition(":")[0]
         if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
             api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
@@ -170,13 +178,17 @@ async def receive(
         await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
-    return JSONResponse(
-        {
-            "status": outcome,
-            "delivery_id": delivery.delivery_id,
-            "event": delivery.event,
-            "repository_id": delivery.spec,
-            "job_id": job_id,
-        },
-        status_code=200 if outcome == "duplicate" else 202,
-    )
+    return _answer(delivery, outcome, job_id)
+
+
+def _answer(d: Delivery, outcome: str, job_id: str | None, detail: str = "") -> JSONResponse:
+    body: dict[str, Any] = {
+        "status": outcome,
+        "delivery_id": d.delivery_id,
+        "event": d.event,
+        "repository_id": d.spec,
+        "job_id": job_id,
+    }
+    if detail:
+        body["detail"] = redact(detail)
+    return JSONResponse(body, status_code=200 if outcome == "duplicate" else 202)
