@@ -818,3 +818,19 @@ def test_github_repository_names_the_forge_allows_are_synced(
     assert answer.status_code == 202, answer.text
     assert answer.json()["repository_id"] == repository
     assert answer.json()["status"] == ("queued" if repository else "recorded")
+
+
+@pytest.mark.parametrize(
+    ("name", "event"),
+    [
+        ("gitlab/note_on_merge_request", "Confidential Note Hook"),  # an internal note
+        ("gitlab/note_on_issue", "Confidential Note Hook"),
+    ],
+)
+def test_gitlab_confidential_hooks_are_stored_and_synced_like_the_others(
+    service: Service, name: str, event: str
+) -> None:
+    answer = deliver(service, name, X_Gitlab_Event=event)
+    assert (answer.status_code, answer.json()["status"]) == (202, "queued"), answer.text
+    assert answer.json()["event"] == event
+    assert count(service, "pr_comments") + count(service, "issue_comments") == 1

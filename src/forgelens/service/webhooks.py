@@ -52,7 +52,15 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "issues",
         "issue_comment",
     ),
-    "gitlab": ("Push Hook", "Tag Push Hook", "Merge Request Hook", "Note Hook", "Issue Hook"),
+    "gitlab": (
+        "Push Hook",
+        "Tag Push Hook",
+        "Merge Request Hook",
+        "Note Hook",
+        "Issue Hook",
+        "Confidential Note Hook",
+        "Confidential Issue Hook",
+    ),
     "bitbucket": (
         "repo:refs_changed",
         "repo:push",
