@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.service.conftest import Service
+from tests.service.conftest import SECRETS, Service
 from tests.service.test_webhooks_recorded import (
     count,
     deliver,
@@ -83,23 +83,50 @@ def test_a_body_over_the_cap_is_refused_before_anything_else(service: Service) -
 
 
 @pytest.mark.parametrize(
-    ("name", "header", "value"),
+    ("name", "header", "value", "says"),
     [
-        ("github/pull_request_opened", "X-Hub-Signature-256", None),
-        ("github/pull_request_opened", "X-Hub-Signature-256", "sha256=" + "0" * 64),
-        ("github/pull_request_opened", "X-Hub-Signature-256", "sha256=deadbeef"),
-        ("gitlab/merge_request_open", "X-Gitlab-Token", None),
-        ("gitlab/merge_request_open", "X-Gitlab-Token", "GL-HOOK-TOKEN"),
-        ("bitbucket_cloud/pullrequest_created", "X-Hub-Signature", None),
-        ("bitbucket_server/pr_opened", "X-Hub-Signature", "sha1=abc"),
+        (
+            "github/pull_request_opened",
+            "X-Hub-Signature-256",
+            None,
+            "no X-Hub-Signature-256 header: give the webhook the secret of "
+            "FORGELENS_GITHUB_WEBHOOK_SECRET",
+        ),
+        (
+            "github/pull_request_opened",
+            "X-Hub-Signature-256",
+            "sha256=" + "0" * 64,
+            "X-Hub-Signature-256 does not match the body: the webhook's secret is not "
+            "FORGELENS_GITHUB_WEBHOOK_SECRET",
+        ),
+        ("github/pull_request_opened", "X-Hub-Signature-256", "sha256=deadbeef", "not FORGE"),
+        (
+            "gitlab/merge_request_open",
+            "X-Gitlab-Token",
+            None,
+            "X-Gitlab-Token does not match FORGELENS_GITLAB_WEBHOOK_TOKEN",
+        ),
+        ("gitlab/merge_request_open", "X-Gitlab-Token", "GL-HOOK-TOKEN", "does not match"),
+        (
+            "bitbucket_cloud/pullrequest_created",
+            "X-Hub-Signature",
+            None,
+            "no X-Hub-Signature header: give the webhook the secret of "
+            "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+        ),
+        ("bitbucket_server/pr_opened", "X-Hub-Signature", "sha1=abc", "does not match the body"),
     ],
 )
-def test_a_wrong_or_missing_signature_stores_nothing(
-    service: Service, name: str, header: str, value: str | None
+def test_a_wrong_or_missing_signature_stores_nothing_and_says_what_to_check(
+    service: Service, name: str, header: str, value: str | None, says: str
 ) -> None:
     answer = deliver(service, name, **{header.replace("-", "_"): value})
     assert answer.status_code == 401
-    assert "webhook refused" in answer.json()["detail"]
+    detail = answer.json()["detail"]
+    assert "webhook refused" in detail
+    assert says in detail
+    for secret in SECRETS.values():
+        assert secret not in detail
     assert count(service, "webhook_deliveries") == 0
     assert count(service, "pull_requests") == 0
 

@@ -39,6 +39,11 @@ from forgelens.store._arrow import to_arrow
 from forgelens.store.schema import TABLES
 
 FORGES = ("github", "gitlab", "bitbucket")
+SECRET_SETTINGS = {
+    "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
+    "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
+    "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+}
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
 WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
 
@@ -219,22 +224,29 @@ def _denied(forge: str, why: str) -> AuthError:
 def verify(
     forge: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str | None]
 ) -> None:
-    """Raise ``AuthError`` unless the delivery proves it knows the configured secret."""
+    """Raise ``AuthError`` unless the delivery proves it knows the configured secret; the
+    message names the setting the webhook's secret must match (never the secret)."""
     if forge == "github" or forge == "bitbucket":
+        setting = SECRET_SETTINGS[forge]
         secret = secrets.get(forge)
         if not secret:
-            raise _denied(forge, "no webhook secret is configured for it on this service")
-        header = "x-hub-signature-256" if forge == "github" else "x-hub-signature"
-        given = headers.get(header, "")
+            raise _denied(forge, f"no webhook secret is configured: set {setting}")
+        header = "X-Hub-Signature-256" if forge == "github" else "X-Hub-Signature"
+        given = headers.get(header.lower(), "")
+        if not given:
+            raise _denied(forge, f"no {header} header: give the webhook the secret of {setting}")
         if not hmac.compare_digest(given.encode(), _hex_sig(secret.encode(), body).encode()):
-            raise _denied(forge, f"{header} does not match the body")
+            raise _denied(
+                forge, f"{header} does not match the body: the webhook's secret is not {setting}"
+            )
         return
     if forge == "gitlab":
+        setting = SECRET_SETTINGS[forge]
         token = secrets.get("gitlab")
         if not token:
-            raise _denied(forge, "no webhook token is configured for it on this service")
+            raise _denied(forge, f"no webhook token is configured: set {setting}")
         if not hmac.compare_digest(headers.get("x-gitlab-token", "").encode(), token.encode()):
-            raise _denied(forge, "X-Gitlab-Token does not match")
+            raise _denied(forge, f"X-Gitlab-Token does not match {setting}")
         key = secrets.get("gitlab_signing")
         if key:
             want = sign_gitlab(
@@ -242,7 +254,11 @@ def verify(
             )
             given_all = headers.get("webhook-signature", "").split()
             if not any(hmac.compare_digest(g.encode(), want.encode()) for g in given_all):
-                raise _denied(forge, "webhook-signature does not match")
+                raise _denied(
+                    forge,
+                    "webhook-signature does not match the body: the webhook's signing token "
+                    "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
+                )
         return
     raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
 
