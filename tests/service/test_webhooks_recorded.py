@@ -646,6 +646,30 @@ def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
     ]
 
 
+def test_bitbucket_cloud_merge_and_decline_times_come_with_their_events(service: Service) -> None:
+    delivered(
+        service,
+        "bitbucket_cloud/pullrequest_created",
+        "bitbucket_cloud/pullrequest_fulfilled",
+        "bitbucket_cloud/pullrequest_rejected",
+    )
+    merged = datetime(2024, 3, 6, 9, 0, 4, tzinfo=UTC)
+    declined = datetime(2024, 3, 6, 10, tzinfo=UTC)
+    got = rows(service, "SELECT number, state, merged_at, closed_at FROM pull_requests ORDER BY 1")
+    assert got == [
+        {"number": 310, "state": "merged", "merged_at": merged, "closed_at": merged},
+        {"number": 311, "state": "closed", "merged_at": None, "closed_at": declined},
+    ]
+    # a comment after the merge moves updated_on, not the merge time
+    _, _, raw = recorded("bitbucket_cloud/pullrequest_comment_created")
+    later = json.loads(raw)
+    later["pullrequest"] |= {"state": "MERGED", "updated_on": "2024-03-07T08:00:00+00:00"}
+    name = "bitbucket_cloud/pullrequest_comment_created"
+    assert post_signed(service, name, json.dumps(later).encode()).status_code == 202
+    got = rows(service, "SELECT merged_at, closed_at FROM pull_requests WHERE number = 310")
+    assert got == [{"merged_at": merged, "closed_at": merged}]
+
+
 def test_a_bitbucket_cloud_comment_deletion_is_a_deletion_whatever_its_flag_says(
     service: Service,
 ) -> None:

@@ -451,11 +451,18 @@ def _bbc_repo(p: dict[str, Any]) -> str:
     return repository_id(bb.CLOUD, str(_obj(p, "repository")["full_name"]))
 
 
-def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
+def bitbucket_cloud_pr(p: dict[str, Any], closing: bool = False) -> list[Any]:
+    """A ``pullrequest:*`` delivery. ``closing``: the event is the merge or decline itself
+    (``fulfilled`` / ``rejected``), so the pull request's ``updated_on`` is when it closed;
+    an open pull request has neither time."""
     repo_id, pr = _bbc_repo(p), _obj(p, "pullrequest")
     rec = bb.cloud_pr(repo_id, pr)
     version = _version(rec.updated_at)
-    extra = ("merged_by",) if rec.merged_by else ()
+    extra: tuple[str, ...] = ("merged_by",) if rec.merged_by else ()
+    if rec.state == "open" or (closing and rec.state in ("merged", "closed")):
+        rec.closed_at = None if rec.state == "open" else rec.updated_at
+        rec.merged_at = rec.updated_at if rec.state == "merged" else None
+        extra = (*extra, "closed_at", "merged_at")
     found = [bb.cloud_person(pr.get("author"))]
     out = [carried(rec, pr, BBC_PR, version, *extra)]
     for kind in CLOUD_REVIEW_KINDS:
@@ -474,6 +481,11 @@ def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
         out.append(carried(comment, raw, fields, cversion, "kind", "path", "line"))
         found.append(bb.cloud_person(raw.get("user")))
     return [*out, *people(found, version)]
+
+
+def bitbucket_cloud_closed(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:fulfilled`` / ``rejected``: merged or declined now."""
+    return bitbucket_cloud_pr(p, closing=True)
 
 
 def bitbucket_cloud_withdrawn(p: dict[str, Any]) -> list[Any]:
@@ -529,6 +541,8 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
     ("bitbucket", "pullrequest:unapproved"): bitbucket_cloud_withdrawn,
     ("bitbucket", "pullrequest:changes_request_removed"): bitbucket_cloud_withdrawn,
     ("bitbucket", "pullrequest:comment_deleted"): bitbucket_cloud_comment_deleted,
+    ("bitbucket", "pullrequest:fulfilled"): bitbucket_cloud_closed,
+    ("bitbucket", "pullrequest:rejected"): bitbucket_cloud_closed,
     **{
         ("bitbucket", f"pr:{e}"): bitbucket_server_pr
         for e in (
@@ -556,8 +570,6 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "updated",
             "approved",
             "changes_request_created",
-            "fulfilled",
-            "rejected",
             "comment_created",
             "comment_updated",
         )
