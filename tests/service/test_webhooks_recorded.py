@@ -529,6 +529,23 @@ def test_a_gitlab_hook_does_not_unmark_a_collected_bot(service: Service) -> None
     ]
 
 
+def test_gitlab_merge_and_close_times_come_with_their_actions(service: Service) -> None:
+    delivered(
+        service,
+        "gitlab/merge_request_open",
+        "gitlab/merge_request_merge",
+        "gitlab/merge_request_close",
+        "gitlab/note_on_merge_request",  # a later note carries the MR without its times
+    )
+    merged = datetime(2024, 3, 6, 9, 0, 4, tzinfo=UTC)
+    closed = datetime(2024, 3, 6, 10, tzinfo=UTC)
+    got = rows(service, "SELECT number, state, merged_at, closed_at FROM pull_requests ORDER BY 1")
+    assert got == [
+        {"number": 17, "state": "merged", "merged_at": merged, "closed_at": merged},
+        {"number": 18, "state": "closed", "merged_at": None, "closed_at": closed},
+    ]
+
+
 def test_gitlab_notes_on_issues_and_commits(service: Service) -> None:
     delivered(service, "gitlab/note_on_issue", "gitlab/note_on_commit")
     assert rows(service, "SELECT number, title, state, labels FROM issues") == [

@@ -329,12 +329,20 @@ def _gl_shape(p: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _gl_mr(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[Any]:
+def _gl_mr(p: dict[str, Any], repo_id: str, attrs: dict[str, Any], action: Any = None) -> list[Any]:
+    """A merge request of a hook. Hooks carry no ``merged_at`` / ``closed_at``: a ``merge`` or
+    ``close`` action happened at the hook's ``updated_at``; an open one has neither time."""
     raw = _gl_shape(p, attrs)
     rec = gl.merge_request(repo_id, raw)
     version = _version(rec.updated_at)
+    extra: tuple[str, ...] = ()
+    closing = (action, rec.state) in (("merge", "merged"), ("close", "closed"))
+    if rec.state == "open" or closing:
+        rec.closed_at = None if rec.state == "open" else rec.updated_at
+        rec.merged_at = rec.updated_at if rec.state == "merged" else None
+        extra = ("closed_at", "merged_at")
     found = people([gl.person(raw.get("author"))], version, bot_known=False)
-    return [carried(rec, raw, GL_MR, version), *found]
+    return [carried(rec, raw, GL_MR, version, *extra), *found]
 
 
 def _gl_issue(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[Any]:
@@ -346,7 +354,8 @@ def _gl_issue(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[An
 
 
 def gitlab_merge_request(p: dict[str, Any]) -> list[Any]:
-    return _gl_mr(p, _gl_repo(p), _obj(p, "object_attributes"))
+    attrs = _obj(p, "object_attributes")
+    return _gl_mr(p, _gl_repo(p), attrs, attrs.get("action"))
 
 
 def gitlab_issue(p: dict[str, Any]) -> list[Any]:
