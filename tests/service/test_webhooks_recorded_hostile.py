@@ -5,9 +5,11 @@ what is stored. Each answer is a 4xx with a message that says what to do, never 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from tests.service.conftest import SECRETS, Service
@@ -276,3 +278,22 @@ def test_gitlab_payloads_it_cannot_store_do_not_get_the_hook_disabled(service: S
     assert outcomes == [{"outcome": "malformed"}]
     assert count(service, "pr_comments") == 0
     assert deliver(service, "gitlab/merge_request_open").json()["status"] == "queued"
+
+
+def test_a_delivery_sent_again_while_the_first_is_in_flight_is_one_delivery(
+    service: Service,
+) -> None:
+    """A forge retrying a slow delivery (Bitbucket after 10 s) sends it again while the first
+    is still being handled: exactly one is recorded and syncs, the others are duplicates."""
+    forge, headers, raw = recorded("github/pull_request_opened")
+
+    def post(_: int) -> str:
+        with httpx.Client(base_url=str(service.client.base_url), timeout=30) as client:
+            answer = client.post(f"/api/v1/webhooks/{forge}", content=raw, headers=headers)
+            return str(answer.json()["status"])
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(post, range(8)))
+    assert outcomes == ["duplicate"] * 7 + ["queued"]
+    assert service.wait_idle("github:octo-org/forgelens-demo")["status"] == "completed"
+    assert count(service, "service_jobs") == 1

@@ -10,6 +10,9 @@ connection" ping is answered 200 and never stored.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -155,6 +158,14 @@ async def receive(
         ctx.metrics.webhook(forge, event, "refused")
         await ctx.deny(request, action, exc.message)
         raise
+    async with _one_at_a_time(request, (forge, delivery.delivery_id)):
+        return await _handle(request, ctx, delivery, len(body))
+
+
+async def _handle(
+    request: Request, ctx: ServiceContext, delivery: Delivery, size: int
+) -> JSONResponse:
+    forge, action = delivery.forge, f"webhook.{delivery.forge}"
     outcome, job_id = "recorded", None
     if await ctx.with_store(lambda s: _seen(s, delivery)):
         outcome = "duplicate"
@@ -162,7 +173,7 @@ async def receive(
         try:
             mapped = map_payload(delivery)
         except BadInput as exc:
-            await ctx.with_store(lambda s: _record(s, delivery, len(body), "malformed", None, []))
+            await ctx.with_store(lambda s: _record(s, delivery, size, "malformed", None, []))
             ctx.metrics.webhook(forge, delivery.event, "malformed")
             await ctx.audit(
                 request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
@@ -175,10 +186,32 @@ async def receive(
             api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
             req = JobRequest(delivery.spec, delivery.spec, False, "webhook", api_url)
             outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
-        await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id, mapped))
+        await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
     return _answer(delivery, outcome, job_id)
+
+
+@asynccontextmanager
+async def _one_at_a_time(request: Request, key: tuple[str, str]) -> AsyncIterator[None]:
+    """Deliveries of one id are handled one after the other in this process: a forge's retry
+    of a slow delivery waits, then finds it recorded (``duplicate``) or, if the first failed,
+    handles it. (Across API replicas the window stays open; the writes are idempotent.)"""
+    state = request.app.state
+    if not hasattr(state, "webhook_locks"):
+        state.webhook_locks = {}
+    locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = state.webhook_locks
+    lock, users = locks.get(key, (asyncio.Lock(), 0))
+    locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            yield
+    finally:
+        lock, users = locks[key]
+        if users == 1:
+            del locks[key]
+        else:
+            locks[key] = (lock, users - 1)
 
 
 def _answer(d: Delivery, outcome: str, job_id: str | None, detail: str = "") -> JSONResponse:
