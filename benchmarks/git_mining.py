@@ -76,7 +76,9 @@ def time_floor(repo: Path) -> tuple[float, float]:
     with open(os.devnull, "wb") as sink:
         cpu = children_cpu()
         started = time.monotonic()
-        subprocess.run(cmd, cwd=repo, stdout=sink, check=True, env=gitsrc._GIT_ENV)
+        subprocess.run(
+            cmd, cwd=repo, stdin=subprocess.DEVNULL, stdout=sink, check=True, env=gitsrc._GIT_ENV
+        )
         return time.monotonic() - started, children_cpu() - cpu
 
 

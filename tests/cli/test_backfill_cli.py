@@ -112,3 +112,25 @@ def test_bad_input_and_critical_failures_exit_non_zero(
 def test_help_has_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     assert "Example: forgelens " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"), [("gitlab", "acme/service-0"), ("bitbucket-server", "ACME/service-0")]
+)
+def test_backfill_of_other_forges_through_the_cli(
+    kind: str, target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"duckdb:///{tmp_path / 'b.duckdb'}"
+    sim = big_sim(30)
+    repo = f"{kind}:{target}"
+    with running(sim) as url:
+        common = ["--repository-id", repo, "--api-url", url, "--db", db, "--no-sweep"]
+        assert main(["backfill", "--dry-run", "--chunk-size", "10", *common]) == 0
+        assert "dry run: nothing written" in capsys.readouterr().out
+        assert main(["backfill", "--chunk-size", "10", "--max-chunks", "5", *common]) == 0
+    assert _count(db, "SELECT count(*) FROM pull_requests") == 30
+    assert _count(db, "SELECT count(*) FROM pr_files") == sum(
+        len(p.files) for p in sim.dataset.repos[0].prs
+    )
+    done = f"SELECT count(*) FROM backfill_state WHERE repository_id = '{repo}'"
+    assert _count(db, done + " AND status = 'completed'") == 1

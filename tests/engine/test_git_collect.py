@@ -141,3 +141,106 @@ def test_a_bulk_load_into_an_empty_table_never_overwrites_silently(store: Store)
     with bulk(new_keys=["commit_files"]):  # the table has rows now: an upsert
         store.upsert("commit_files", [{**row, "additions": 4}], version=4)
     assert store.query("SELECT additions FROM commit_files") == [(4,)]
+
+
+def test_a_windowed_run_leaves_the_rest_of_the_history_to_later_runs(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    """--since/--until mine part of the history below the tips: a later run without the
+    window still collects the rest (the cursor used to claim all of it)."""
+    since = datetime(2024, 4, 1, tzinfo=UTC)
+    until = datetime(2024, 5, 31, tzinfo=UTC)
+    windowed = collect(store, rich_repo, tmp_path, since=since, until=until)
+    assert 0 < windowed.commits < 8
+    assert collect(store, rich_repo, tmp_path, since=since).commits > 0  # the window again
+    rest = collect(store, rich_repo, tmp_path)
+    assert rest.commits == 8
+    rid = repo_id(rich_repo)
+    want, want_files = expected_rows(rich_repo, rid)
+    got, got_files = mined_rows(store, rid)
+    same_instants(got, want)
+    assert (got, got_files) == (want, want_files)
+    assert collect(store, rich_repo, tmp_path).commits == 0
+
+
+def test_a_branch_run_keeps_what_was_known_of_the_other_refs(
+    store: Store, rich_repo: Path, tmp_path: Path
+) -> None:
+    assert collect(store, rich_repo, tmp_path).commits == 8
+    (rich_repo / "m.txt").write_text("main\n")
+    commit(rich_repo, "on main", n=8)
+    git(rich_repo, "checkout", "-q", "side")
+    (rich_repo / "s.txt").write_text("side\n")
+    commit(rich_repo, "on side", n=9)
+    git(rich_repo, "checkout", "-q", "main")
+    assert collect(store, rich_repo, tmp_path, branches=["main"]).commits == 1
+    # only the new side commit: not the side branch's history again
+    assert collect(store, rich_repo, tmp_path).commits == 1
+    assert collect(store, rich_repo, tmp_path, branches=["side"]).commits == 0
+    assert store.query("SELECT count(*) FROM commits") == [(10,)]
+
+
+class _Killed(Exception):
+    pass
+
+
+class _DiesAfter:
+    """A sink that lets ``batches`` commit batches through, then dies: the store holds what
+    the run committed so far and the cursor has not moved, as after a kill -9."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def publish(self, records: Any, *, source: str) -> None:
+        from forgelens.records import Commit
+
+        if any(isinstance(r, Commit) for r in records):
+            if self.left == 0:
+                raise _Killed
+            self.left -= 1
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_dying_mid_way_after_a_force_push_converges(
+    store: Store, make_repo: Any, tmp_path: Path
+) -> None:
+    def history(s: Store) -> list[list[tuple[Any, ...]]]:
+        return [
+            s.query(f"SELECT * EXCLUDE (_version) FROM {t} ORDER BY ALL")
+            for t in ("commits", "commit_files")
+        ]
+
+    repo = make_repo("rewritten")
+    for n in range(4):
+        (repo / "f.txt").write_text(f"{n}\n")
+        commit(repo, f"c{n}", n=n)
+    clean = open_store(f"duckdb:///{tmp_path / 'clean.duckdb'}")
+    for s in (store, clean):
+        assert collect(s, repo, tmp_path).commits == 4
+    doomed = set(git(repo, "rev-list", "HEAD~2..HEAD").split())
+    git(repo, "reset", "-q", "--hard", "HEAD~2")
+    for n in range(4, 10):
+        (repo / f"g{n}.txt").write_text(f"{n}\n")
+        commit(repo, f"rewritten {n}", n=n)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    with pytest.raises(_Killed):
+        collect(store, repo, tmp_path, batch_size=1, sink=_DiesAfter(3))
+    # the fourth batch was committed, then its publish died
+    assert store.query("SELECT count(*) FROM commits") == [(4 + 4,)]
+    assert collect(store, repo, tmp_path).commits == 6  # nothing of the dead run counted
+    assert collect(clean, repo, tmp_path).commits == 6
+    assert history(store) == history(clean)
+    rid = repo_id(repo)
+    want, want_files = expected_rows(repo, rid)
+    got, got_files = mined_rows(store, rid)
+    assert set(got) == set(want) | doomed
+    assert want_files <= got_files
+    assert {f[1] for f in got_files} - {f[1] for f in want_files} == doomed
+    assert collect(store, repo, tmp_path).commits == 0
+    clean.close()

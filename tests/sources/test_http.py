@@ -6,6 +6,7 @@ import random
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 import structlog
 from hypothesis import given
@@ -292,3 +293,17 @@ def test_anonymous_budget_is_tracked_and_a_stuck_limit_ends_clearly() -> None:
         assert waits  # (time does not pass here, so the budget never refills)
         assert all(800 < w <= 901 for w in waits)  # the reset the forge announced, not a guess
         assert http.stats.by_status[403] == 4  # one try plus three waits, then a clear error
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    from forgelens.sources.http import _retry_after_headers
+
+    now = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
+    assert _retry_after_headers(httpx.Headers({"retry-after": "7"}), now) == 7.0
+    date = "Thu, 28 May 2026 20:27:10 GMT"  # 30 s after ``now``
+    assert _retry_after_headers(httpx.Headers({"retry-after": date}), now) == 30.0
+    past = "Thu, 28 May 2026 20:00:00 GMT"
+    assert _retry_after_headers(httpx.Headers({"retry-after": past}), now) == 0.0
+    assert _retry_after_headers(httpx.Headers({"retry-after": "soon"}), now) is None
+    assert _retry_after_headers(httpx.Headers({"retry-after": "86400"}), now) == 900.0
+    assert _retry_after_headers(httpx.Headers({}), now) is None

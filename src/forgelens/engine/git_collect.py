@@ -99,9 +99,10 @@ def collect_repo(
         jobs=opts.jobs,
         batch_size=min(opts.batch_size, MAX_GIT_BATCH),
     )
+    cursor = store.get_cursor(repo.id, CURSOR_ENTITY)
+    known = known_boundary(store, repo, json.loads(cursor) if cursor else [])
     if not opts.full:
-        cursor = store.get_cursor(repo.id, CURSOR_ENTITY)
-        mine.exclude = known_boundary(store, repo, json.loads(cursor) if cursor else [])
+        mine.exclude = known
     tips = git.ref_tips(repo, mine)  # read before mining: the cursor never passes the run start
     store.write_records([repo.record()], source=git.SOURCE)
     if opts.sink is not None:
@@ -126,7 +127,12 @@ def collect_repo(
         progress.advance(len(batch))
     if opts.sink is not None:
         opts.sink.flush()  # the cursor advances only once the sink acknowledged everything
-    store.set_cursor(repo.id, CURSOR_ENTITY, json.dumps(tips), run.run_id)
+    if opts.since is None and opts.until is None:
+        # A window (--since/--until) mined only part of the history below the tips: the cursor
+        # stays where it was, or a later run without the window would never mine the rest.
+        # With --branch, the tips of the other refs known before stay known.
+        done = set(tips) | set(known) if opts.branches else set(tips)
+        store.set_cursor(repo.id, CURSOR_ENTITY, json.dumps(sorted(done)), run.run_id)
     progress.finish()
     return commits, files
 

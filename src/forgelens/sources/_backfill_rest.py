@@ -31,10 +31,10 @@ from forgelens.errors import ForgeError, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import repository_id
 from forgelens.sources import _bitbucket_map as bb
-from forgelens.sources._forge_common import RawPages, RestSource, cut, iso
+from forgelens.sources._forge_common import RawPages, RestSource, cut
 from forgelens.sources._ratelimit import best_budget
 from forgelens.sources.base import ISSUES, Page, RepoRef
-from forgelens.sources.bitbucket_cloud import PR_STATES, BitbucketCloudSource
+from forgelens.sources.bitbucket_cloud import PR_STATES, BitbucketCloudSource, bbql_time
 from forgelens.sources.bitbucket_server import BitbucketServerSource
 from forgelens.sources.gitlab import GitLabSource
 from forgelens.sources.http import RequestSpec
@@ -193,9 +193,10 @@ class BitbucketCloudBackfill(_WindowBackfill[BitbucketCloudSource]):
     max_page = 50  # the pull request listing's pagelen maximum
 
     def _listing(self, ref: RepoRef, window: Window, size: int, since: datetime | None) -> RawPages:
-        terms = [f"updated_on >= {iso(since)}"] if since is not None else []
+        terms = [f"updated_on >= {bbql_time(since)}"] if since is not None else []
         if window.before:
-            terms.append(f"updated_on <= {window.before}")
+            before = datetime.fromisoformat(window.before.replace("Z", "+00:00"))
+            terms.append(f"updated_on <= {bbql_time(before)}")
         extra: dict[str, Any] = {"pagelen": size, "page": window.page}
         if terms:
             extra["q"] = " AND ".join(terms)

@@ -97,6 +97,20 @@ def server_review(repo_id: str, number: int, a: dict[str, Any]) -> Review:
     )
 
 
+def server_thread(repo_id: str, number: int, a: dict[str, Any]) -> list[tuple[Comment, Any]]:
+    """A COMMENTED activity's comment and every reply nested under it (``comment.comments``,
+    at any depth), each with its raw author; replies sit in the thread's file and line."""
+    out: list[tuple[Comment, Any]] = []
+    todo = [a["comment"]]
+    while todo:
+        c = todo.pop(0)
+        if not isinstance(c, dict):
+            continue
+        out.append((server_comment(repo_id, number, {**a, "comment": c}), c.get("author")))
+        todo.extend(c.get("comments") or [])
+    return out
+
+
 def server_comment(repo_id: str, number: int, a: dict[str, Any]) -> Comment:
     c = a["comment"]
     anchor = a.get("commentAnchor") if isinstance(a.get("commentAnchor"), dict) else None
@@ -207,21 +221,27 @@ def server_build(repo_id: str, sha: str, s: dict[str, Any]) -> CiRun:
     )
 
 
-def totals(pr: PullRequest, files: list[PrFile], commits: int) -> None:
-    """Fill a pull request's size from its files and commits (the list shapes lack them)."""
-    counted = [f for f in files if f.additions is not None]
+def totals(pr: PullRequest, files: list[PrFile] | None, commits: int | None) -> None:
+    """Fill a pull request's size from its files and commits (the list shapes lack them);
+    None for a list the forge no longer has leaves those sizes unknown, not zero."""
+    counted = [f for f in files or [] if f.additions is not None]
     pr.additions = sum(f.additions or 0 for f in counted) if counted else None
     pr.deletions = sum(f.deletions or 0 for f in counted) if counted else None
-    pr.changed_files = len(files)
+    pr.changed_files = len(files) if files is not None else None
     pr.commits = commits
 
 
 # -- Bitbucket Cloud --------------------------------------------------------------------------
 def cloud_login(user: Any) -> str | None:
+    """``nickname`` (users), ``username`` (team accounts), else the account id: app users
+    (``type: app_user``) have neither name, and would otherwise lose what they authored."""
     if not isinstance(user, dict):
         return None
-    name = user.get("nickname") or user.get("username")
-    return str(name) if isinstance(name, str) and name else None
+    for key in ("nickname", "username", "account_id", "uuid"):
+        name = user.get(key)
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def cloud_person(user: Any) -> Person | None:

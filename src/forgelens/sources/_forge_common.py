@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 from pydantic import SecretStr
 
-from forgelens.errors import BadInput
+from forgelens.errors import BadInput, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import Person
 from forgelens.sources._pagination import Paginator, RequestSpec
@@ -189,7 +189,8 @@ class RestSource:
     ) -> tuple[list[Item], int, bool]:
         """Fetch the details of each listed item newer than ``since`` -- several at once, the
         client bounding the requests in flight -- in list order. Returns (items, errors,
-        reached ``since``). An item ``fetch`` cannot map is skipped and counted."""
+        reached ``since``). An item ``fetch`` cannot map, or that is gone (404) by the time
+        its details are read, is skipped and counted."""
         fresh: list[dict[str, Any]] = []
         reached = False
         for item in items:
@@ -203,6 +204,9 @@ class RestSource:
                 return fetch(item)
             except BAD_ITEM as exc:
                 log.warning("item skipped", error=repr(exc))
+                return None
+            except NotFound as exc:  # deleted after it was listed (a 404 for its details)
+                log.warning("item gone since it was listed, skipped", reason=exc.message)
                 return None
 
         workers = self.client.policy.concurrency
@@ -254,3 +258,13 @@ class RestSource:
 
     def _all(self, path: str, endpoint: str, **params: Any) -> list[Any]:
         return [i for items, _ in self._pages(path, endpoint, **params) for i in items]
+
+    def _all_or_none(self, path: str, endpoint: str, **params: Any) -> list[Any] | None:
+        """``_all`` of one item's sub-list the forge may no longer have (a pull request's
+        commits or diff after its branch, fork or commits were deleted: a 404 although the
+        pull request exists); None then, so that the item is kept without that list."""
+        try:
+            return self._all(path, endpoint, **params)
+        except NotFound as exc:
+            log.warning("sub-list gone, item kept without it", path=path, reason=exc.message)
+            return None

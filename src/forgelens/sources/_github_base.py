@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Self
 
-from forgelens.errors import ForgeError, NotFound
+from forgelens.errors import ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
 from forgelens.records import Issue, Person
 from forgelens.sources import _github_map as m
@@ -111,7 +111,7 @@ class GitHubBase:
             resource="graphql",
             attempts=attempts,
         )
-        attempt = 0
+        attempt = limited = 0
         while True:
             response = self.client.send(spec)
             body = response.json()
@@ -123,6 +123,13 @@ class GitHubBase:
                 return data, 0
             types = {str(e.get("type")) for e in errors if isinstance(e, dict)}
             if "RATE_LIMITED" in types:
+                limited += 1
+                if limited > self.client.policy.max_attempts:
+                    raise RateLimited(
+                        f"GitHub GraphQL at {self.client.host} still answers RATE_LIMITED after "
+                        f"{limited - 1} waits for the reset; try again later or add tokens "
+                        "to GITHUB_TOKEN"
+                    )
                 self.client.wait_for_reset("graphql")
                 continue
             missing_repo = not isinstance(data, dict) or data.get("repository") is None
@@ -159,6 +166,22 @@ class GitHubBase:
                 limit=int(rate.get("limit") or 0),
                 reset_at=reset.timestamp() if reset else None,
             )
+
+
+def next_cursor(info: Any, seen: set[str], operation: str) -> str | None:
+    """The cursor of the page after this one (``pageInfo``), None on the last page. A cursor
+    already followed would read the same pages forever: ``ForgeError``."""
+    info = info if isinstance(info, dict) else {}
+    cursor = info.get("endCursor") if info.get("hasNextPage") else None
+    if not cursor:
+        return None
+    if str(cursor) in seen:
+        raise ForgeError(
+            f"GitHub GraphQL {operation} sent an endCursor back to the same page: stopped "
+            "instead of reading it again; try again later"
+        )
+    seen.add(str(cursor))
+    return str(cursor)
 
 
 def _older(stamp: Any, since: datetime | None) -> bool:

@@ -24,13 +24,14 @@ from forgelens.sources._github_base import (
     _issue_item,
     _older,
     log,
+    next_cursor,
 )
 from forgelens.sources._pagination import GraphQLCursorPaginator
 from forgelens.sources.base import PrBundle, RepoRef
 
 ACTOR = "author { __typename login avatarUrl }"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
-REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line {ACTOR}"
+REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line originalLine {ACTOR}"
 PAGE_INFO = "totalCount pageInfo { hasNextPage endCursor }"
 REVIEW = (
     f"id databaseId state body submittedAt {ACTOR} commit {{ oid }} "
@@ -168,6 +169,7 @@ class GraphQLFetch(GitHubBase):
     ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
         repo_id = repository_id(self.kind, ref.full_name)
         after = resume or None
+        seen = {after} if after else set()
         paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
         while True:
             variables = {
@@ -202,8 +204,7 @@ class GraphQLFetch(GitHubBase):
                 except _BAD_ITEM as exc:
                     errors += 1
                     log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
-            info = conn.get("pageInfo") or {}
-            nxt = info.get("endCursor") if info.get("hasNextPage") else None
+            nxt = next_cursor(conn.get("pageInfo"), seen, "PullRequests")
             yield out, errors, nxt
             if not nxt:
                 return
@@ -221,18 +222,17 @@ class GraphQLFetch(GitHubBase):
         """A connection's nodes plus the pages after them (follow-up queries for overflow)."""
         conn = conn if isinstance(conn, dict) else {}
         nodes = [n for n in conn.get("nodes") or [] if isinstance(n, dict)]
-        info = conn.get("pageInfo") or {}
-        while info.get("hasNextPage") and info.get("endCursor"):
+        seen: set[str] = set()
+        after = next_cursor(conn.get("pageInfo"), seen, operation)
+        while after:
             if cap is not None and len(nodes) >= cap:
                 break
-            data, _ = self.graphql(
-                document, operation, {**variables, "first": 100, "after": info["endCursor"]}
-            )
+            data, _ = self.graphql(document, operation, {**variables, "first": 100, "after": after})
             for key in path:
                 data = data.get(key) if isinstance(data, dict) else None
             conn = data if isinstance(data, dict) else {}
             nodes.extend(n for n in conn.get("nodes") or [] if isinstance(n, dict))
-            info = conn.get("pageInfo") or {}
+            after = next_cursor(conn.get("pageInfo"), seen, operation)
         return nodes
 
     def _graphql_bundle(
@@ -283,6 +283,7 @@ class GraphQLFetch(GitHubBase):
     ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
         repo_id = repository_id(self.kind, ref.full_name)
         after = resume or None
+        seen = {after} if after else set()
         while True:
             variables = {
                 "owner": ref.owner,
@@ -310,8 +311,7 @@ class GraphQLFetch(GitHubBase):
                     out.append(_issue_item(repo_id, issue, node, comments))
                 except _BAD_ITEM:
                     errors += 1
-            info = conn.get("pageInfo") or {}
-            nxt = info.get("endCursor") if info.get("hasNextPage") else None
+            nxt = next_cursor(conn.get("pageInfo"), seen, "Issues")
             yield out, errors, nxt
             if not nxt:
                 return

@@ -7,7 +7,7 @@ and the caller skips that item and counts an error.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from forgelens.records import (
@@ -25,6 +25,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
+from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
 
 SOURCE = "github"
 CHANGE_TYPES = {
@@ -37,16 +38,6 @@ CHANGE_TYPES = {
     "changed": "changed",
     "unchanged": "unchanged",
 }
-
-
-def ts(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def req_ts(value: Any) -> datetime:
@@ -252,7 +243,8 @@ def comment(repo_id: str, number: int, c: dict[str, Any], kind: str) -> Comment:
         updated_at=ts(c.get("updated_at") or c.get("updatedAt")),
         kind=kind,
         path=c.get("path"),
-        line=_int(c.get("line")),
+        # an outdated review comment has no ``line`` any more: keep the line it was made on
+        line=_int(c.get("line")) or _int(c.get("original_line", c.get("originalLine"))),
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from forgelens.errors import NotFound
 from forgelens.records import repository_id
 from forgelens.sources import _github_map as m
 from forgelens.sources._github_base import (
@@ -46,7 +47,7 @@ class RestFetch(GitHubBase):
                     n = int(item["number"])
                     full = self._get(f"{base}/{n}", "GET /repos/{owner}/{repo}/pulls/{number}")
                     out.append(self._rest_bundle(ref, repo_id, full))
-                except _BAD_ITEM as exc:
+                except (*_BAD_ITEM, NotFound) as exc:  # NotFound: removed since it was listed
                     errors += 1
                     log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
             yield out, errors, nxt
@@ -112,6 +113,6 @@ class RestFetch(GitHubBase):
                     path = f"/repos/{ref.full_name}/issues/{issue.number}/comments"
                     comments = self._rest_list(path, endpoint) if issue.comments_count else []
                     out.append(_issue_item(repo_id, issue, i, comments))
-                except _BAD_ITEM:
+                except (*_BAD_ITEM, NotFound):  # NotFound: removed since it was listed
                     errors += 1
             yield out, errors, nxt

@@ -180,6 +180,9 @@ def diff_counts(diff: Any) -> tuple[int | None, int | None]:
 
 def pr_file(repo_id: str, number: int, d: dict[str, Any]) -> PrFile:
     adds, dels = diff_counts(d.get("diff"))
+    omitted = d.get("too_large") or d.get("collapsed")
+    if adds is None and d.get("diff") == "" and d.get("renamed_file") and not omitted:
+        adds = dels = 0  # a pure rename: GitLab sends no text because no line changed
     if d.get("new_file"):
         change = "added"
     elif d.get("deleted_file"):

@@ -37,6 +37,11 @@ def parse_link_header(value: str | None) -> dict[str, str]:
     return {rel: url for url, rel in _LINK_RE.findall(value or "")}
 
 
+def _int(body: Any, key: str) -> int | None:
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _dig(body: Any, path: tuple[str, ...]) -> Any:
     for key in path:
         if not isinstance(body, dict):
@@ -156,7 +161,9 @@ class StartLimitPaginator:
 
 @dataclass(frozen=True)
 class NextUrlPaginator:
-    """Bitbucket Cloud: the body's ``next`` is the next page's full URL (may be missing)."""
+    """Bitbucket Cloud: the body's ``next`` is the next page's full URL. Some lists (pipelines:
+    BCLOUD-20639) send no ``next`` but ``page``/``pagelen``/``size``: while ``size`` says more
+    items follow, the next page is asked for by number."""
 
     key: str = "next"
 
@@ -166,9 +173,14 @@ class NextUrlPaginator:
 
     def next(self, spec: RequestSpec, response: httpx.Response, body: Any) -> RequestSpec | None:
         url = body.get(self.key) if isinstance(body, dict) else None
-        if not isinstance(url, str) or not url:
+        if isinstance(url, str) and url:
+            return replace(spec, url=url, params={})
+        page, pagelen, size = (_int(body, k) for k in ("page", "pagelen", "size"))
+        if page is None or not pagelen or size is None or not self.items(body):
             return None
-        return replace(spec, url=url, params={})
+        if page * pagelen >= size:
+            return None
+        return replace(spec, params={**spec.params, "page": page + 1})
 
     def token(self, spec: RequestSpec) -> str:
         return str(httpx.URL(spec.url).copy_merge_params(spec.params))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ from forgelens.sources._forge_common import (
     RestSource,
     cut,
     finish,
-    iso,
     make_client,
     req,
     ts,
@@ -174,7 +173,7 @@ class BitbucketCloudSource(RestSource):
         base = self._base(ref) + "/pullrequests"
         params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
         if since is not None:
-            params["q"] = f"updated_on >= {iso(since)}"
+            params["q"] = _since(since)
         params.update(extra)
         yield from self.detail_pages(
             base,
@@ -209,11 +208,16 @@ class BitbucketCloudSource(RestSource):
                         pr.merged_at = when
         if pr.state == "open":
             pr.closed_at = None
-        stats = self._all(f"{base}/{n}/diffstat", endpoint + "/diffstat", pagelen=500)
-        b.files = [bb.cloud_file(repo_id, n, d) for d in stats]
-        commits = self._all(f"{base}/{n}/commits", endpoint + "/commits")
-        b.commits = [bb.cloud_commit(repo_id, n, c) for c in commits]
-        bb.totals(pr, b.files, len(b.commits))
+        # a PR whose source branch or fork was deleted may have neither any more (404)
+        stats = self._all_or_none(f"{base}/{n}/diffstat", endpoint + "/diffstat", pagelen=500)
+        b.files = [bb.cloud_file(repo_id, n, d) for d in stats or []]
+        commits = self._all_or_none(f"{base}/{n}/commits", endpoint + "/commits")
+        b.commits = [bb.cloud_commit(repo_id, n, c) for c in commits or []]
+        bb.totals(
+            pr,
+            b.files if stats is not None else None,
+            len(b.commits) if commits is not None else None,
+        )
         return pr.updated_at, finish(b.records(), people)
 
     # -- issues, pipelines, contributors ------------------------------------------------------
@@ -228,7 +232,7 @@ class BitbucketCloudSource(RestSource):
         repo_id = repository_id(SOURCE, ref.full_name)
         params: dict[str, Any] = {"sort": "-updated_on"}
         if since is not None:
-            params["q"] = f"updated_on >= {iso(since)}"
+            params["q"] = _since(since)
         endpoint = "GET /repositories/{workspace}/{repo}/issues"
         try:
             fetch = partial(self._issue, ref, repo_id)
@@ -301,6 +305,16 @@ class BitbucketCloudSource(RestSource):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         return iter(())  # no contributor statistics in the 2.0 API
+
+
+def bbql_time(value: datetime) -> str:
+    """A time in a BBQL filter (``q=``): ISO 8601 with an offset. BBQL refuses a ``Z``
+    ("Illegal character in input", bitbucket.org/site/master/issues/15967)."""
+    return value.astimezone(UTC).isoformat()
+
+
+def _since(since: datetime) -> str:
+    return f"updated_on >= {bbql_time(since)}"
 
 
 def _updated(item: dict[str, Any]) -> datetime | None:

@@ -54,6 +54,7 @@ PROFILE = ForgeProfile(
     name="Bitbucket Server",
     token_env="BITBUCKET_TOKEN",  # noqa: S106 - a variable name
     secondary_markers=("rate limited",),
+    token_bucket=True,  # Data Center rate limiting refills 5 tokens a second by default
     default_headers=(("Accept", "application/json"),),
 )
 
@@ -202,6 +203,7 @@ class BitbucketServerSource(RestSource):
         b = PrBundle(pr)
         people = [bb.server_person(item.get("author"))]
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
+        found: dict[str, Comment] = {}  # comment id -> its newest state (newest activity first)
         deleted: dict[str, Comment] = {}  # comment id -> a tombstone of it
         for a in self._all(f"{base}/{n}/activities", endpoint + "/activities"):
             people.append(bb.server_person(a.get("user")))
@@ -210,21 +212,31 @@ class BitbucketServerSource(RestSource):
                 b.reviews.append(bb.server_review(repo_id, n, a))
             elif action == "COMMENTED" and isinstance(a.get("comment"), dict):
                 verb = a.get("commentAction", "ADDED")
-                if verb == "ADDED":
-                    b.comments.append(bb.server_comment(repo_id, n, a))
+                if verb in ("ADDED", "REPLIED", "EDITED"):  # with the replies nested in each
+                    for comment, author in bb.server_thread(repo_id, n, a):
+                        found.setdefault(comment.comment_id, comment)
+                        people.append(bb.server_person(author))
                 elif verb == "DELETED":
                     gone = bb.server_comment(repo_id, n, a)
                     gone.deleted_at = ms(a.get("createdDate")) or gone.updated_at
                     deleted[gone.comment_id] = gone
             elif action == "MERGED":
                 pr.merged_by = bb.server_login(a.get("user"))
-        b.comments = [deleted.pop(c.comment_id, c) for c in b.comments] + list(deleted.values())
-        diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
+        b.comments = [deleted.pop(i, c) for i, c in found.items()] + list(deleted.values())
+        try:
+            diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
+        except NotFound:  # the PR's commits are gone (NoSuchCommitException): keep the PR
+            log.warning("pull request diff gone", number=n)
+            diff = None
         b.files = bb.server_files(repo_id, n, diff)
         pr.files_truncated = bool(isinstance(diff, dict) and diff.get("truncated"))
-        commits = self._all(f"{base}/{n}/commits", endpoint + "/commits")
-        b.commits = [bb.server_commit(repo_id, n, c) for c in commits]
-        bb.totals(pr, b.files, len(b.commits))
+        commits = self._all_or_none(f"{base}/{n}/commits", endpoint + "/commits")
+        b.commits = [bb.server_commit(repo_id, n, c) for c in commits or []]
+        bb.totals(
+            pr,
+            b.files if diff is not None else None,
+            len(b.commits) if commits is not None else None,
+        )
         return pr.updated_at, finish(b.records(), people)
 
     # -- issues, CI runs, contributors --------------------------------------------------------

@@ -39,11 +39,14 @@ _URL_RE = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 _READ_CHUNK = 1 << 20
 
 
-def _git(args: Sequence[str], cwd: Path | None = None, timeout: float = 600) -> str:
+def _git(
+    args: Sequence[str], cwd: Path | None = None, timeout: float = 600, stdin: bytes = b""
+) -> str:
     try:
         done = subprocess.run(
             ["git", *args],
             cwd=cwd,
+            input=stdin,
             capture_output=True,
             timeout=timeout,
             check=False,
@@ -143,7 +146,10 @@ class GitRepo:
         return repository_id(SOURCE, self.full_name)
 
     def record(self) -> Repository:
-        head = _git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.path).strip()
+        try:
+            head = _git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd=self.path).strip()
+        except SourceError:  # a detached HEAD names no branch
+            head = ""
         return Repository(
             id=self.id,
             source=SOURCE,
@@ -171,11 +177,20 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
         try:
             gitdir = Path(_git(["rev-parse", "--absolute-git-dir"], cwd=path).strip())
         except SourceError as exc:
+            if "dubious ownership" in exc.message:  # git's safe.directory check
+                raise BadInput(
+                    f"git refuses to read {spec}: the repository belongs to another user. "
+                    "If you trust it, run `git config --global --add safe.directory "
+                    f"{path.resolve()}` (or collect it as the user who owns it)"
+                ) from exc
             raise NotARepository(f"{spec} is not a git repository (git init or clone it)") from exc
         try:  # a work tree (or a directory inside one): mine the whole repository
             root = Path(_git(["rev-parse", "--show-toplevel"], cwd=path).strip())
         except SourceError:  # a bare repository, or inside a .git directory
             root = gitdir
+            bare = _git(["rev-parse", "--is-bare-repository"], cwd=path).strip() == "true"
+            if gitdir.name == ".git" and not bare:  # the same repository as its work tree
+                root = gitdir.parent
         if not str(root):
             root = gitdir
         repo = GitRepo(root, str(root).lstrip("/"), None)
@@ -184,9 +199,25 @@ def open_repo(spec: str, cache_dir: Path) -> GitRepo:
             f"{spec} is a shallow clone, so its history is incomplete: run "
             "`git fetch --unshallow` there, or collect the repository's URL instead"
         )
+    if _is_partial_clone(repo):
+        raise BadInput(
+            f"{spec} is a partial clone (git clone --filter): the file contents of its history "
+            "are not there, and git would download them one commit at a time: collect the "
+            "repository's URL instead (forgelens keeps a full mirror of it)"
+        )
     if not _git(["rev-parse", "--all"], cwd=repo.path).strip():
         raise BadInput(f"{spec} has no commits yet: nothing to collect")
     return repo
+
+
+def _is_partial_clone(repo: GitRepo) -> bool:
+    """Whether a promisor remote may hold objects the repository lacks."""
+    pattern = r"^(extensions\.partialclone|remote\..*\.promisor)$"
+    try:
+        found = _git(["config", "--get-regexp", pattern], cwd=repo.path)
+    except SourceError:  # exit 1: no such setting
+        return False
+    return any(line.split(" ", 1)[-1] not in ("", "false") for line in found.splitlines())
 
 
 @dataclass(slots=True)
@@ -199,30 +230,48 @@ class MineOptions:
     batch_size: int = 5000
 
 
-def revisions(repo: GitRepo, opts: MineOptions) -> list[str]:
-    """The ``git log`` revision arguments for ``opts`` (branches, exclusions, dates)."""
-    args: list[str] = []
-    if opts.branches:
-        args += [_branch_ref(repo, b) for b in opts.branches]
-    else:
-        args += ["--branches", "--tags", "--remotes"]
-    known = existing_commits(repo, opts.exclude)
-    if known:
-        args += ["--not", *known]
+@dataclass(slots=True, frozen=True)
+class Revisions:
+    """What to mine: ``args`` (refs and dates, for the command line) and ``stdin`` (one
+    ``^<id>`` line per commit already seen, given on stdin with ``--stdin`` because a
+    repository with tens of thousands of tags would exceed the kernel's argument limit)."""
+
+    args: list[str]
+    stdin: bytes
+
+
+def revisions(repo: GitRepo, opts: MineOptions) -> Revisions:
+    """The revisions for ``opts``: its refs, dates and exclusions."""
+    args = _refs(repo, opts)
     if opts.since:
         args.append(f"--since={opts.since.isoformat()}")
     if opts.until:
         args.append(f"--until={opts.until.isoformat()}")
-    return args
+    known = existing_commits(repo, opts.exclude)
+    return Revisions(args, "".join(f"^{sha}\n" for sha in known).encode())
+
+
+def _refs(repo: GitRepo, opts: MineOptions) -> list[str]:
+    """The refs ``opts`` selects: the named branches, or every branch, tag and remote-tracking
+    branch, and HEAD when it is a commit (a detached HEAD's commits are on no branch)."""
+    if opts.branches:
+        return [_branch_ref(repo, b) for b in opts.branches]
+    refs = ["--branches", "--tags", "--remotes"]
+    return [*refs, "HEAD"] if _is_commit(repo, "HEAD") else refs
+
+
+def _is_commit(repo: GitRepo, rev: str) -> bool:
+    try:
+        _git(["rev-parse", "--verify", "--quiet", rev + "^{commit}"], cwd=repo.path)
+    except SourceError:
+        return False
+    return True
 
 
 def _branch_ref(repo: GitRepo, name: str) -> str:
     for ref in (f"refs/heads/{name}", f"refs/remotes/{name}", name):
-        try:
-            _git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], cwd=repo.path)
+        if _is_commit(repo, ref):
             return ref
-        except SourceError:
-            continue
     raise BadInput(f"branch {name!r} does not exist in {repo.full_name}")
 
 
@@ -244,13 +293,24 @@ def existing_commits(repo: GitRepo, shas: Iterable[str]) -> list[str]:
 
 
 def ref_tips(repo: GitRepo, opts: MineOptions) -> list[str]:
-    """The commits the selected refs point at now: the incremental cursor for the next run."""
-    args = [_branch_ref(repo, b) for b in opts.branches] or ["--branches", "--tags", "--remotes"]
-    out = _git(["rev-parse", *args], cwd=repo.path)
-    return sorted({line for line in out.split() if len(line) == 40 and not line.startswith("^")})
+    """The commits the selected refs point at now: the incremental cursor for the next run.
+
+    Annotated tags are peeled to their commits and tags of trees or blobs left out (``git
+    rev-parse`` gave the tag objects, which the next run could not exclude: it mined a
+    commit reachable only from a tag again every time); ids of any length (SHA-256).
+    """
+    out = _git(["rev-list", "--no-walk", *_refs(repo, opts), "--"], cwd=repo.path)
+    return sorted(set(out.split()))
 
 
 def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
+    """The miner's ``git log``. Every option a user's or the repository's git config could
+    change is pinned, so the rows do not depend on who runs the miner: ``log.showSignature``
+    (gpg output inside the stream), ``i18n.logOutputEncoding``/``i18n.commitEncoding``
+    (messages in another encoding), ``log.showRoot`` (a root commit without its files),
+    ``diff.ignoreSubmodules`` (gitlink rows dropped), ``diff.algorithm`` (other line counts),
+    ``diff.renameLimit`` (renames seen as a deletion and an addition; 1000 is git's default),
+    ``diff.renames``, ``color.*``, ``diff.external`` and textconv drivers."""
     cmd = [
         "git",
         "-c",
@@ -260,33 +320,40 @@ def _log_cmd(no_walk: bool, revs: Sequence[str]) -> list[str]:
         "--raw",
         "--numstat",
         "-M",
+        "-l1000",
+        "--root",
         "--use-mailmap",
         "--no-abbrev",
         "--no-color",
         "--no-ext-diff",
         "--no-textconv",
+        "--no-show-signature",
+        "--encoding=UTF-8",
+        "--ignore-submodules=none",
+        "--diff-algorithm=myers",
         f"--format={FORMAT}",
     ]
-    return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs]
+    # "--": a file named like a revision (HEAD, main) is no reason for git to refuse
+    return [*cmd, "--no-walk=unsorted", "--stdin"] if no_walk else [*cmd, *revs, "--stdin", "--"]
 
 
 Batch = MinedBatch
 
 
 def _stream(
-    repo: GitRepo, cmd: list[str], stdin: bytes | None, batch_size: int, stop: threading.Event
+    repo: GitRepo, cmd: list[str], stdin: bytes, batch_size: int, stop: threading.Event
 ) -> Iterator[Batch]:
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             cmd,
             cwd=repo.path,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
             env=_GIT_ENV,
         )
         with proc:
-            feeder = _feed(proc, stdin) if stdin is not None else None
+            feeder = _feed(proc, stdin)
             try:
                 assert proc.stdout is not None
                 _widen_pipe(proc.stdout.fileno())
@@ -302,8 +369,7 @@ def _stream(
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-                if feeder is not None:
-                    feeder.join(timeout=5)
+                feeder.join(timeout=5)
 
 
 def _widen_pipe(fd: int) -> None:
@@ -335,15 +401,19 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
 
 
 def count_commits(repo: GitRepo, opts: MineOptions) -> int:
-    return int(_git(["rev-list", "--count", *revisions(repo, opts)], cwd=repo.path).strip() or 0)
+    revs = revisions(repo, opts)
+    args = ["rev-list", "--count", *revs.args, "--stdin", "--"]
+    out = _git(args, cwd=repo.path, stdin=revs.stdin)
+    return int(out.strip() or 0)
 
 
-def _slices(repo: GitRepo, revs: Sequence[str], jobs: int) -> list[bytes]:
+def _slices(repo: GitRepo, revs: Revisions, jobs: int) -> list[bytes]:
     """``git rev-list`` cut into ``jobs`` contiguous slices (newline-separated ids, as bytes:
     about 41 bytes a commit, so even a huge history stays small)."""
     done = subprocess.run(
-        ["git", "rev-list", *revs],
+        ["git", "rev-list", *revs.args, "--stdin", "--"],
         cwd=repo.path,
+        input=revs.stdin,
         capture_output=True,
         check=False,
         env=_GIT_ENV,
@@ -368,9 +438,9 @@ def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
     ``git rev-list``.
     """
     revs = revisions(repo, opts)
-    commands: list[tuple[list[str], bytes | None]]
+    commands: list[tuple[list[str], bytes]]
     if opts.jobs <= 1:
-        commands = [(_log_cmd(False, revs), None)]
+        commands = [(_log_cmd(False, revs.args), revs.stdin)]
     else:
         commands = [(_log_cmd(True, []), chunk) for chunk in _slices(repo, revs, opts.jobs)]
     if not commands:
@@ -378,7 +448,7 @@ def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
     stop = threading.Event()
     out: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=len(commands))
 
-    def work(cmd: list[str], stdin: bytes | None) -> None:
+    def work(cmd: list[str], stdin: bytes) -> None:
         try:
             for batch in _stream(repo, cmd, stdin, opts.batch_size, stop):
                 batch.seal()  # Arrow, not Python objects, waits in the queue

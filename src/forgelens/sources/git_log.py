@@ -13,6 +13,7 @@ or ``<adds>\\t<dels>\\t`` then old and new paths). Merge commits have no entries
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -34,6 +35,23 @@ CHANGE_TYPES = {
     "U": "unmerged",
     "X": "unknown",
 }
+
+
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes that are not UTF-8 as ISO-8859-1, one character a byte.
+
+    git stores paths, and messages and names without an ``encoding`` header, as the bytes it
+    was given; old repositories hold Latin-1 ones. Replacing them with U+FFFD made different
+    paths one (``\xc4.txt`` and ``\xd6.txt`` both ``\ufffd.txt``: one file row lost) and names
+    unreadable; Latin-1 keeps them apart and reads right for the commonest legacy encoding.
+    """
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+DECODE_ERRORS = "forgelens-latin1"
+codecs.register_error(DECODE_ERRORS, _latin1_fallback)
 
 
 class MinedBatch:
@@ -199,6 +217,24 @@ def _int(text: str) -> int | None:
     return None if text == "-" else int(text)
 
 
+# 9999-12-31T23:59:59Z: the last second Python's datetime (so every reader of the store) holds
+_MAX_SECONDS = 253_402_300_799
+
+
+def _micros(epoch: str) -> int | None:
+    """Epoch microseconds of a ``%at``/``%ct`` field, or None when git had no usable date.
+
+    git prints the header's digits as they are: nothing for a date it cannot parse (a
+    negative or garbled one), and any number of digits for one from a broken tool, which
+    overflowed Arrow's int64 (``OverflowError``: the whole run failed) or, past year 9999,
+    came back from the store as a string instead of a datetime.
+    """
+    if not epoch.isdecimal():  # int() takes every decimal digit; isdigit() has ² too
+        return None
+    seconds = int(epoch)
+    return seconds * 1_000_000 if seconds <= _MAX_SECONDS else None
+
+
 class Incomplete(Exception):
     """The tokens end inside a commit: wait for the next read."""
 
@@ -277,12 +313,16 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
         out.sha.append(sha)
         out.parents.append('["' + '", "'.join(parents) + '"]' if parents else "[]")
         out.merge.append(len(parents) > 1)
+        if fields[3] == "%aE":  # git could not split the author line: it printed the
+            fields[2] = fields[3] = ""  # placeholders %aN and %aE themselves
+        if fields[6] == "%cE":
+            fields[5] = fields[6] = ""
         out.author_name.append(fields[2] or None)
         out.author_email.append(fields[3] or None)
-        out.authored_at.append(int(fields[4]) * 1_000_000 if fields[4] else None)
+        out.authored_at.append(_micros(fields[4]))
         out.committer_name.append(fields[5] or None)
         out.committer_email.append(fields[6] or None)
-        out.committed_at.append(int(fields[7]) * 1_000_000 if fields[7] else None)
+        out.committed_at.append(_micros(fields[7]))
         out.message.append(fields[8].rstrip("\n") if len(fields) > 8 else "")
         out.additions.append(total_add)
         out.deletions.append(total_del)
@@ -303,14 +343,14 @@ def parse_stream(
         final = not chunk
         data = rest + chunk
         if final:
-            toks = [*pending, data.decode("utf-8", "replace")] if data else pending
+            toks = [*pending, data.decode("utf-8", DECODE_ERRORS)] if data else pending
             rest = b""
         else:
             cut = data.rfind(b"\0")
             if cut < 0:
                 rest = data
                 continue
-            toks = pending + data[:cut].decode("utf-8", "replace").split("\0")
+            toks = pending + data[:cut].decode("utf-8", DECODE_ERRORS).split("\0")
             rest = data[cut + 1 :]
         while True:
             used = parse_tokens(toks, batch, final, batch_size)

@@ -6,8 +6,8 @@ is decoded, or raises a ``ForgelensError`` a user can act on. Around every reque
 * picks the credential with the most budget from the ``TokenPool`` (and drops rejected ones),
 * keeps a reserve of the rate limit and waits for the reset (``no_wait`` fails fast instead),
   honours ``retry-after`` and secondary limits, ignores bogus resets (0 / far future),
-* retries 5xx, timeouts, connection resets and malformed JSON with exponential backoff + full
-  jitter, behind a per-host circuit breaker,
+* retries 5xx, timeouts, connection resets, undecodable and malformed JSON bodies with
+  exponential backoff + full jitter, behind a per-host circuit breaker,
 * sends ``If-None-Match`` from an ``EtagCache`` (a 304 returns the cached body),
 * follows same-host redirects (renamed repositories) and counts every request per endpoint,
 * reports every answer to ``telemetry.forge_call`` (the service's metrics) and, with Redis
@@ -20,6 +20,7 @@ Forge differences (auth header, header names, what a 403 means) live in a ``Forg
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 import re
@@ -80,6 +81,9 @@ class ForgeProfile:
     reset_header: str = "x-ratelimit-reset"  # epoch seconds
     resource_header: str = "x-ratelimit-resource"
     secondary_markers: tuple[str, ...] = ("secondary rate limit", "abuse")
+    # a token bucket refilled every few seconds (Atlassian Data Center: X-RateLimit-Remaining
+    # but no reset time): no budget to keep a reserve of; a 429 waits for its Retry-After
+    token_bucket: bool = False
     default_headers: tuple[tuple[str, str], ...] = (
         ("Accept", "application/vnd.github+json"),
         ("X-GitHub-Api-Version", "2022-11-28"),
@@ -106,7 +110,7 @@ class ForgeProfile:
         if status == 401:
             return Verdict.AUTH
         if status in (403, 429):
-            if response.headers.get(self.remaining_header) == "0":
+            if response.headers.get(self.remaining_header) == "0" and not self.token_bucket:
                 return Verdict.PRIMARY_LIMIT
             text = response.text.lower()
             if status == 429 or "retry-after" in response.headers:
@@ -396,9 +400,12 @@ class HttpClient:
     def paginate(
         self, spec: RequestSpec, paginator: Paginator, *, max_pages: int | None = None
     ) -> Iterator[tuple[Response, list[Any], str | None]]:
-        """Yield (response, items, resume token of the next page or None) page by page."""
+        """Yield (response, items, resume token of the next page or None) page by page.
+        A next page that was already read (a forge's wrong ``next``) raises ``ForgeError``:
+        following it would request the same pages forever."""
         pages = 0
         current: RequestSpec | None = spec
+        seen = {paginator.token(spec)}
         while current is not None:
             response = self.send(current)
             body = response.json()
@@ -406,7 +413,16 @@ class HttpClient:
             pages += 1
             if max_pages is not None and pages >= max_pages:
                 nxt = None
-            yield response, paginator.items(body), (paginator.token(nxt) if nxt else None)
+            token = paginator.token(nxt) if nxt else None
+            if token is not None and token in seen:
+                raise ForgeError(
+                    f"{self.profile.name} at {self.host} sent a next-page link back to the same "
+                    f"page of {_path(spec.url)}: stopped instead of reading it "
+                    "again; try again later or report it to the forge's administrators"
+                )
+            if token is not None:
+                seen.add(token)
+            yield response, paginator.items(body), token
             current = nxt
 
     # -- one attempt --------------------------------------------------------------------------
@@ -432,7 +448,12 @@ class HttpClient:
                     headers=headers,
                 )
                 content = raw.read()
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        except (
+            httpx.TimeoutException,
+            httpx.NetworkError,
+            httpx.RemoteProtocolError,
+            httpx.DecodingError,  # a body that is not what its Content-Encoding says
+        ) as exc:
             self.stats.count(spec.endpoint, 0)
             telemetry.forge_call(self.profile.platform, 0)
             tls = _tls_problem(exc)
@@ -490,7 +511,7 @@ class HttpClient:
 
     def _update_budget(self, cred: Credential, raw: httpx.Response, resource: str) -> None:
         h = raw.headers
-        if self.profile.remaining_header not in h:
+        if self.profile.remaining_header not in h or self.profile.token_bucket:
             return
         budget = cred.budget(h.get(self.profile.resource_header) or resource)
         budget.limit = _int(h.get(self.profile.limit_header), budget.limit)
@@ -614,14 +635,23 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def _retry_after_headers(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
+def _retry_after_headers(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After``: delay-seconds or an HTTP-date (RFC 9110 10.2.3),
+    capped at 15 minutes; None when absent or unreadable."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
         return None
     try:
-        return max(0.0, min(float(value), 15 * 60.0))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP-date is GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, min(seconds, 15 * 60.0))
 
 
 def _retry_after(raw: httpx.Response) -> float | None:
