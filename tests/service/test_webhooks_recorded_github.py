@@ -89,7 +89,7 @@ def test_github_pull_request_lifecycle_lands_in_order_and_late_deliveries_lose(
             "comment_id": "1510101010",
             "kind": "review",
             "path": "src/exporter/retry.py",
-            "line": None,
+            "line": 13,  # outdated (line: null): the line it was made on (original_line)
             "body": "Should the cap be configurable? (edited)",
         },
         {
