@@ -12,6 +12,7 @@ raises, and the route answers 400 and records the delivery as ``malformed``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -113,6 +114,8 @@ PUSH_COLUMNS = (
     "message",
     "author_login",
 )
+CLOUD_REVIEW_KINDS = ("approval", "changes_request")
+SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 PUSH_FILES = (("added", "added"), ("modified", "modified"), ("removed", "deleted"))
 
 
@@ -141,14 +144,17 @@ def tombstone(record: Any) -> Carried:
     return Carried(record, ("deleted_at",), now_version())
 
 
-def people(found: Iterable[Person | None], version: int) -> list[Carried]:
-    """People the payload names, with the profile fields it carries."""
+def people(found: Iterable[Person | None], version: int, bot_known: bool = True) -> list[Carried]:
+    """People the payload names, with the profile fields it carries. ``bot_known=False``: the
+    payload's users carry no bot flag (GitLab hooks), so ``is_bot`` is written only when the
+    login itself says so and a collected ``True`` is never overwritten."""
     out: dict[str, Carried] = {}
     for p in found:
         if p is None or p.login in out:
             continue
         cols = [c for c in ("name", "email", "forge_id", "avatar_url") if getattr(p, c)]
-        out[p.login] = Carried(p, ("is_bot", *cols), version)
+        bot = ("is_bot",) if bot_known or p.is_bot else ()
+        out[p.login] = Carried(p, (*bot, *cols), version)
     return list(out.values())
 
 
@@ -178,6 +184,8 @@ def push_commits(
 def _commit(repo_id: str, sha: Any, message: Any, **kw: Any) -> Commit:
     if not isinstance(sha, str) or not sha:
         raise ValueError("a pushed commit without its id")
+    if not SHA.match(sha):
+        raise ValueError(f"a pushed commit id is not a commit SHA: {sha[:50]!r}")
     values: dict[str, Any] = {
         "author_name": None,
         "author_email": None,
@@ -321,23 +329,33 @@ def _gl_shape(p: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _gl_mr(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[Any]:
+def _gl_mr(p: dict[str, Any], repo_id: str, attrs: dict[str, Any], action: Any = None) -> list[Any]:
+    """A merge request of a hook. Hooks carry no ``merged_at`` / ``closed_at``: a ``merge`` or
+    ``close`` action happened at the hook's ``updated_at``; an open one has neither time."""
     raw = _gl_shape(p, attrs)
     rec = gl.merge_request(repo_id, raw)
     version = _version(rec.updated_at)
-    found = people([gl.person(raw.get("author"))], version)
-    return [carried(rec, raw, GL_MR, version), *found]
+    extra: tuple[str, ...] = ()
+    closing = (action, rec.state) in (("merge", "merged"), ("close", "closed"))
+    if rec.state == "open" or closing:
+        rec.closed_at = None if rec.state == "open" else rec.updated_at
+        rec.merged_at = rec.updated_at if rec.state == "merged" else None
+        extra = ("closed_at", "merged_at")
+    found = people([gl.person(raw.get("author"))], version, bot_known=False)
+    return [carried(rec, raw, GL_MR, version, *extra), *found]
 
 
 def _gl_issue(p: dict[str, Any], repo_id: str, attrs: dict[str, Any]) -> list[Any]:
     raw = _gl_shape(p, attrs)
     rec = gl.issue(repo_id, raw)
     version = _version(rec.updated_at)
-    return [carried(rec, raw, GL_ISSUE, version), *people([gl.person(raw.get("author"))], version)]
+    found = people([gl.person(raw.get("author"))], version, bot_known=False)
+    return [carried(rec, raw, GL_ISSUE, version), *found]
 
 
 def gitlab_merge_request(p: dict[str, Any]) -> list[Any]:
-    return _gl_mr(p, _gl_repo(p), _obj(p, "object_attributes"))
+    attrs = _obj(p, "object_attributes")
+    return _gl_mr(p, _gl_repo(p), attrs, attrs.get("action"))
 
 
 def gitlab_issue(p: dict[str, Any]) -> list[Any]:
@@ -355,7 +373,7 @@ def gitlab_note(p: dict[str, Any]) -> list[Any]:
         "position": attrs.get("position"),
     }
     kind = attrs.get("noteable_type")
-    found = people([gl.person(p.get("user"))], 0)
+    found = people([gl.person(p.get("user"))], 0, bot_known=False)
     if kind == "MergeRequest":
         mr = _obj(p, "merge_request")
         head, number = _gl_mr(p, repo_id, mr), int(mr["iid"])
@@ -442,14 +460,21 @@ def _bbc_repo(p: dict[str, Any]) -> str:
     return repository_id(bb.CLOUD, str(_obj(p, "repository")["full_name"]))
 
 
-def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
+def bitbucket_cloud_pr(p: dict[str, Any], closing: bool = False) -> list[Any]:
+    """A ``pullrequest:*`` delivery. ``closing``: the event is the merge or decline itself
+    (``fulfilled`` / ``rejected``), so the pull request's ``updated_on`` is when it closed;
+    an open pull request has neither time."""
     repo_id, pr = _bbc_repo(p), _obj(p, "pullrequest")
     rec = bb.cloud_pr(repo_id, pr)
     version = _version(rec.updated_at)
-    extra = ("merged_by",) if rec.merged_by else ()
+    extra: tuple[str, ...] = ("merged_by",) if rec.merged_by else ()
+    if rec.state == "open" or (closing and rec.state in ("merged", "closed")):
+        rec.closed_at = None if rec.state == "open" else rec.updated_at
+        rec.merged_at = rec.updated_at if rec.state == "merged" else None
+        extra = (*extra, "closed_at", "merged_at")
     found = [bb.cloud_person(pr.get("author"))]
     out = [carried(rec, pr, BBC_PR, version, *extra)]
-    for kind in ("approval", "changes_request"):
+    for kind in CLOUD_REVIEW_KINDS:
         if isinstance(p.get(kind), dict):
             review = bb.cloud_review(repo_id, rec.number, kind, p[kind])
             out.append(Carried(review, ("author", "state", "submitted_at"), version))
@@ -465,6 +490,26 @@ def bitbucket_cloud_pr(p: dict[str, Any]) -> list[Any]:
         out.append(carried(comment, raw, fields, cversion, "kind", "path", "line"))
         found.append(bb.cloud_person(raw.get("user")))
     return [*out, *people(found, version)]
+
+
+def bitbucket_cloud_closed(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:fulfilled`` / ``rejected``: merged or declined now."""
+    return bitbucket_cloud_pr(p, closing=True)
+
+
+def bitbucket_cloud_withdrawn(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:unapproved`` / ``changes_request_removed`` carry the approval or change
+    request taken back: the pull request is updated, no review is recorded from it."""
+    return bitbucket_cloud_pr({k: v for k, v in p.items() if k not in CLOUD_REVIEW_KINDS})
+
+
+def bitbucket_cloud_comment_deleted(p: dict[str, Any]) -> list[Any]:
+    """``pullrequest:comment_deleted``: the comment is marked deleted whether or not its
+    object says ``deleted: true`` (its emptied content never replaces the stored text)."""
+    comment = p.get("comment")
+    if not isinstance(comment, dict):
+        raise KeyError("comment")
+    return bitbucket_cloud_pr({**p, "comment": {**comment, "deleted": True}})
 
 
 def bitbucket_cloud_push(p: dict[str, Any]) -> list[Any]:
@@ -502,6 +547,11 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
     ("gitlab", "Confidential Note Hook"): gitlab_note,
     ("gitlab", "Push Hook"): gitlab_push,
     ("bitbucket", "repo:push"): bitbucket_cloud_push,
+    ("bitbucket", "pullrequest:unapproved"): bitbucket_cloud_withdrawn,
+    ("bitbucket", "pullrequest:changes_request_removed"): bitbucket_cloud_withdrawn,
+    ("bitbucket", "pullrequest:comment_deleted"): bitbucket_cloud_comment_deleted,
+    ("bitbucket", "pullrequest:fulfilled"): bitbucket_cloud_closed,
+    ("bitbucket", "pullrequest:rejected"): bitbucket_cloud_closed,
     **{
         ("bitbucket", f"pr:{e}"): bitbucket_server_pr
         for e in (
@@ -513,6 +563,7 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "reviewer:approved",
             "reviewer:unapproved",
             "reviewer:needs_work",
+            "reviewer:changes_requested",
             "merged",
             "declined",
             "deleted",
@@ -527,14 +578,9 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
             "created",
             "updated",
             "approved",
-            "unapproved",
             "changes_request_created",
-            "changes_request_removed",
-            "fulfilled",
-            "rejected",
             "comment_created",
             "comment_updated",
-            "comment_deleted",
         )
     },
 }

@@ -2,10 +2,11 @@
 
 - GitHub: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``; event
   ``X-GitHub-Event``; delivery ``X-GitHub-Delivery`` (stable across redeliveries).
-- GitLab: ``X-Gitlab-Token`` (the secret itself); optionally signed (Standard Webhooks:
+- GitLab: ``X-Gitlab-Token`` (the secret itself); System Hook and Test Hook deliveries are
+  read as the hook their payload's ``object_kind`` names; optionally signed (Standard Webhooks:
   ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``,
-  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` or
-  ``X-Gitlab-Event-UUID``.
+  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` (17.4+),
+  else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
 
@@ -29,14 +30,20 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
+from forgelens.store.schema import TABLES
 
 FORGES = ("github", "gitlab", "bitbucket")
+SECRET_SETTINGS = {
+    "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
+    "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
+    "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+}
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
 WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
 
@@ -50,7 +57,15 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "issues",
         "issue_comment",
     ),
-    "gitlab": ("Push Hook", "Merge Request Hook", "Note Hook", "Issue Hook"),
+    "gitlab": (
+        "Push Hook",
+        "Tag Push Hook",
+        "Merge Request Hook",
+        "Note Hook",
+        "Issue Hook",
+        "Confidential Note Hook",
+        "Confidential Issue Hook",
+    ),
     "bitbucket": (
         "repo:refs_changed",
         "repo:push",
@@ -59,7 +74,22 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "issue:",
     ),
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){1,20}$")
+# A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
+# object_kind (event_name on system-only events) says which hook's payload it is.
+GITLAB_KINDS = {
+    "push": "Push Hook",
+    "repository_update": "Push Hook",
+    "tag_push": "Tag Push Hook",
+    "merge_request": "Merge Request Hook",
+    "note": "Note Hook",
+    "issue": "Issue Hook",
+    "pipeline": "Pipeline Hook",
+}
+INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
+# owner/name (GitLab: group/.../project); a segment may start with "." or "_" (``.github``, the
+# organisation profile repository) but is never "." or ".."
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
+_NAME = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{1,20}}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +110,39 @@ def map_payload(d: Delivery) -> list[Any]:
     if mapper is None:
         return []
     try:
-        return list(mapper(d.payload))
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        return _in_range(_of_repository(d, list(mapper(d.payload))))
+    except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError, OSError) as exc:
         why = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(
             f"the {d.forge} {d.event} payload cannot be stored ({why[:200]}): "
             "check the webhook sends the forge's JSON payload (content type application/json)"
         ) from exc
+
+
+def _of_repository(d: Delivery, items: list[Any]) -> list[Any]:
+    """``items``, or ``ValueError`` when one belongs to another repository than the one the
+    delivery names (``None`` when its name is no repository name, e.g. ``../etc``)."""
+    for item in items:
+        record = item.record if isinstance(item, Carried) else item
+        owner = getattr(record, "repository_id", d.spec)
+        if owner != d.spec:
+            raise ValueError(f"the payload names no valid repository ({str(owner)[:100]!r})")
+    return items
+
+
+def _in_range(items: list[Any]) -> list[Any]:
+    """``items``, or ``ValueError`` naming a number no store column can hold (forge data is
+    untrusted: a 10**30 pull request number must be a clear 400, not a failed write)."""
+    for item in items:
+        record = item.record if isinstance(item, Carried) else item
+        table = getattr(record, "TABLE", "")
+        spec = TABLES.get(table)
+        for name, logical in spec.columns if spec else ():
+            value = getattr(record, name, None)
+            bound = INT_RANGES.get(logical)
+            if bound and isinstance(value, int) and not -bound <= value < bound:
+                raise ValueError(f"{table}.{name} = {value} is out of range")
+    return items
 
 
 def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
@@ -154,6 +210,13 @@ def sign_gitlab(key: str, webhook_id: str, timestamp: str, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+def is_test_ping(forge: str, headers: Mapping[str, str]) -> bool:
+    """Bitbucket Server's "Test connection" button: ``diagnostics:ping`` with a tiny or empty
+    body and no ``X-Hub-Signature`` even when the webhook has a secret. It carries nothing to
+    store; it is answered (a signature, when sent, must still match) and never recorded."""
+    return forge == "bitbucket" and headers.get("x-event-key") == "diagnostics:ping"
+
+
 def _denied(forge: str, why: str) -> AuthError:
     return AuthError(f"{forge} webhook refused: {why}")
 
@@ -161,22 +224,29 @@ def _denied(forge: str, why: str) -> AuthError:
 def verify(
     forge: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str | None]
 ) -> None:
-    """Raise ``AuthError`` unless the delivery proves it knows the configured secret."""
+    """Raise ``AuthError`` unless the delivery proves it knows the configured secret; the
+    message names the setting the webhook's secret must match (never the secret)."""
     if forge == "github" or forge == "bitbucket":
+        setting = SECRET_SETTINGS[forge]
         secret = secrets.get(forge)
         if not secret:
-            raise _denied(forge, "no webhook secret is configured for it on this service")
-        header = "x-hub-signature-256" if forge == "github" else "x-hub-signature"
-        given = headers.get(header, "")
+            raise _denied(forge, f"no webhook secret is configured: set {setting}")
+        header = "X-Hub-Signature-256" if forge == "github" else "X-Hub-Signature"
+        given = headers.get(header.lower(), "")
+        if not given:
+            raise _denied(forge, f"no {header} header: give the webhook the secret of {setting}")
         if not hmac.compare_digest(given.encode(), _hex_sig(secret.encode(), body).encode()):
-            raise _denied(forge, f"{header} does not match the body")
+            raise _denied(
+                forge, f"{header} does not match the body: the webhook's secret is not {setting}"
+            )
         return
     if forge == "gitlab":
+        setting = SECRET_SETTINGS[forge]
         token = secrets.get("gitlab")
         if not token:
-            raise _denied(forge, "no webhook token is configured for it on this service")
+            raise _denied(forge, f"no webhook token is configured: set {setting}")
         if not hmac.compare_digest(headers.get("x-gitlab-token", "").encode(), token.encode()):
-            raise _denied(forge, "X-Gitlab-Token does not match")
+            raise _denied(forge, f"X-Gitlab-Token does not match {setting}")
         key = secrets.get("gitlab_signing")
         if key:
             want = sign_gitlab(
@@ -184,15 +254,21 @@ def verify(
             )
             given_all = headers.get("webhook-signature", "").split()
             if not any(hmac.compare_digest(g.encode(), want.encode()) for g in given_all):
-                raise _denied(forge, "webhook-signature does not match")
+                raise _denied(
+                    forge,
+                    "webhook-signature does not match the body: the webhook's signing token "
+                    "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
+                )
         return
     raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
 
 
 def _spec(kind: str, name: Any) -> str | None:
-    if isinstance(name, str) and _NAME.match(name):
-        return f"{kind}:{name}"
-    return None
+    if not isinstance(name, str):
+        return None
+    # Bitbucket Server names a personal repository's project ``~USER`` (``~JANE.DOE/scratch``)
+    bare = name[1:] if kind == "bitbucket-server" and name.startswith("~") else name
+    return f"{kind}:{name}" if _NAME.match(bare) else None
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -200,12 +276,34 @@ def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _gitlab_event_id(headers: Mapping[str, str], body: bytes) -> str:
+    """A delivery id for GitLab before 17.4 (no ``Idempotency-Key``): ``X-Gitlab-Event-UUID`` is
+    shared by every hook fired from one webhook-triggered request (a bot relabelling a merge
+    request on "open"), so the body's digest tells those apart; a resend is the same body."""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    uuid = headers.get("x-gitlab-event-uuid", "")
+    return f"{uuid}:{digest}" if uuid else f"sha256:{digest}"
+
+
+def _json_body(forge: str, headers: Mapping[str, str], body: bytes) -> Any:
+    """The delivery's JSON: the body, or its ``payload`` field when the hook posts a form
+    (GitHub's ``application/x-www-form-urlencoded`` content type; the signature covers the
+    form as sent)."""
+    text: Any = body
+    try:
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            text = parse_qs(body.decode(), max_num_fields=10).get("payload", [""])[0]
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadInput(
+            f"the {forge} webhook body is not JSON: set the webhook's content type to "
+            "application/json"
+        ) from exc
+
+
 def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Delivery:
     """Event, delivery id and repository of a verified delivery."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"the {forge} webhook body is not JSON") from exc
+    payload = _json_body(forge, headers, body)
     if not isinstance(payload, dict):
         raise BadInput(f"the {forge} webhook body is not a JSON object")
     repo = _obj(payload, "repository")
@@ -216,7 +314,10 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         spec = _spec("github", repo.get("full_name"))
     elif forge == "gitlab":
         event = headers.get("x-gitlab-event", "")
-        delivery = headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid", "")
+        if event in ("System Hook", "Test Hook"):
+            kind = payload.get("object_kind") or payload.get("event_name")
+            event = GITLAB_KINDS.get(kind, event) if isinstance(kind, str) else event
+        delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
     else:

@@ -2,13 +2,17 @@
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
-recorded as ``malformed`` and answered 400) -> queue a targeted sync -> upsert what the payload
-carries and the delivery row in one transaction. Redelivered ids answer ``duplicate``, change
-nothing.
+recorded as ``malformed`` and answered 400, or 202 for GitLab: see ``ACCEPT_MALFORMED``) ->
+queue a targeted sync -> upsert what the payload carries and the delivery row in one
+transaction. Redelivered ids answer ``duplicate``, change nothing. Bitbucket Server's "Test
+connection" ping is answered 200 and never stored.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,9 +22,11 @@ from fastapi.responses import JSONResponse
 from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest
 from forgelens.errors import BadInput, ForgelensError
+from forgelens.logs import redact
 from forgelens.service.context import ServiceContext, context
 from forgelens.service.webhooks import (
     Delivery,
+    is_test_ping,
     map_payload,
     parse_delivery,
     self_hosted_api_url,
@@ -31,6 +37,10 @@ from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
+# GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
+# cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so one
+# unreadable event kind does not stop every merge request and push after it.
+ACCEPT_MALFORMED = frozenset({"gitlab"})
 
 _BODY = {
     "requestBody": {
@@ -101,6 +111,25 @@ def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, 
     }
 
 
+def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+    """Answer a "Test connection" ping: checked when signed, never stored (see ``is_test_ping``)."""
+    signed = "x-hub-signature" in headers
+    if signed:
+        verify(forge, headers, body, _secrets(ctx))
+    ctx.metrics.webhook(forge, "diagnostics:ping", "ping")
+    note = "" if signed else " (unsigned: events must carry X-Hub-Signature from the secret)"
+    return JSONResponse(
+        {
+            "status": "ping",
+            "delivery_id": headers.get("x-request-id", "")[:200],
+            "event": "diagnostics:ping",
+            "repository_id": None,
+            "job_id": None,
+            "detail": "forgelens received the test connection" + note,
+        }
+    )
+
+
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
     forge: Literal["github", "gitlab", "bitbucket"], request: Request
@@ -110,47 +139,89 @@ async def receive(
     action = f"webhook.{forge}"
     try:
         body = await read_limited(request, ctx.settings.webhook_max_bytes)
-    except HTTPException:
+    except HTTPException as exc:
         ctx.metrics.webhook(forge, "", "too_large")
-        await ctx.audit(request, action, "too_large")
+        # audited as a refusal: past the per-address budget it is a 429 that writes nothing
+        await ctx.deny(request, action, f"too large: {exc.detail}")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
+    verified = False
     try:
+        if is_test_ping(forge, headers):
+            return _pong(ctx, forge, headers, body)
         verify(forge, headers, body, _secrets(ctx))
+        verified = True
         delivery = parse_delivery(forge, headers, body)
     except ForgelensError as exc:
-        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "")
+        # an unverified sender's event header is no label: each value would be a new series
+        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "") if verified else ""
         ctx.metrics.webhook(forge, event, "refused")
         await ctx.deny(request, action, exc.message)
         raise
+    async with _one_at_a_time(request, (forge, delivery.delivery_id)):
+        return await _handle(request, ctx, delivery, len(body))
+
+
+async def _handle(
+    request: Request, ctx: ServiceContext, delivery: Delivery, size: int
+) -> JSONResponse:
+    forge, action = delivery.forge, f"webhook.{delivery.forge}"
     outcome, job_id = "recorded", None
     if await ctx.with_store(lambda s: _seen(s, delivery)):
         outcome = "duplicate"
     else:
         try:
             mapped = map_payload(delivery)
-        except BadInput:
-            await ctx.with_store(lambda s: _record(s, delivery, len(body), "malformed", None, []))
+        except BadInput as exc:
+            await ctx.with_store(lambda s: _record(s, delivery, size, "malformed", None, []))
             ctx.metrics.webhook(forge, delivery.event, "malformed")
             await ctx.audit(
                 request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
             )
-            raise
+            if forge not in ACCEPT_MALFORMED:
+                raise
+            return _answer(delivery, "malformed", None, detail=exc.message)
         kind = (delivery.spec or "").partition(":")[0]
         if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
             api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
             req = JobRequest(delivery.spec, delivery.spec, False, "webhook", api_url)
             outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
-        await ctx.with_store(lambda s: _record(s, delivery, len(body), outcome, job_id, mapped))
+        await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
-    return JSONResponse(
-        {
-            "status": outcome,
-            "delivery_id": delivery.delivery_id,
-            "event": delivery.event,
-            "repository_id": delivery.spec,
-            "job_id": job_id,
-        },
-        status_code=200 if outcome == "duplicate" else 202,
-    )
+    return _answer(delivery, outcome, job_id)
+
+
+@asynccontextmanager
+async def _one_at_a_time(request: Request, key: tuple[str, str]) -> AsyncIterator[None]:
+    """Deliveries of one id are handled one after the other in this process: a forge's retry
+    of a slow delivery waits, then finds it recorded (``duplicate``) or, if the first failed,
+    handles it. (Across API replicas the window stays open; the writes are idempotent.)"""
+    state = request.app.state
+    if not hasattr(state, "webhook_locks"):
+        state.webhook_locks = {}
+    locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = state.webhook_locks
+    lock, users = locks.get(key, (asyncio.Lock(), 0))
+    locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            yield
+    finally:
+        lock, users = locks[key]
+        if users == 1:
+            del locks[key]
+        else:
+            locks[key] = (lock, users - 1)
+
+
+def _answer(d: Delivery, outcome: str, job_id: str | None, detail: str = "") -> JSONResponse:
+    body: dict[str, Any] = {
+        "status": outcome,
+        "delivery_id": d.delivery_id,
+        "event": d.event,
+        "repository_id": d.spec,
+        "job_id": job_id,
+    }
+    if detail:
+        body["detail"] = redact(detail)
+    return JSONResponse(body, status_code=200 if outcome == "duplicate" else 202)
