@@ -30,6 +30,8 @@ def check(url: str, dns: dict[str, list[str]] | None = None, **kw: object) -> st
         ("https://gitlab.com/group/sub/project/-/merge_requests/3", "gitlab:group/sub/project"),
         ("https://bitbucket.org/team/repo", "bitbucket:team/repo"),
         ("https://github.com:443/o/r", "github:o/r"),
+        ("https://github.com/acme/.github", "github:acme/.github"),
+        ("https://gitlab.com/group/_infra/-/issues", "gitlab:group/_infra"),
     ],
 )
 def test_forge_urls_are_accepted(url: str, spec: str) -> None:
@@ -58,6 +60,7 @@ def test_forge_urls_are_accepted(url: str, spec: str) -> None:
         ("https://[fd00:ec2::254]/o/r", "IP address"),
         ("https://github.com/o", "must name a repository"),
         ("https://github.com/../../etc/passwd", "characters"),
+        ("https://github.com/acme/%2E%2E", "characters"),
         ("https://github.com/o/r x", "without spaces"),
         ("", "without spaces"),
     ],

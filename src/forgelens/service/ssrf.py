@@ -35,7 +35,9 @@ SELF_HOSTED_API = {
     "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
     "bitbucket": "/2.0",
 }
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# A path segment of a repository name: a repository may start with "." or "_" (an
+# organisation's ".github"), but "." and ".." alone are never names.
+_SEGMENT = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _HOST = re.compile(r"^[a-z0-9.-]{1,253}$")
 MAX_URL = 2048
 
