@@ -25,6 +25,7 @@ FSCORE = "_fl_fscore"  # dirty PRs' files with their risk flags and score
 PRFILE = "_fl_prfile"  # per dirty PR file aggregates
 RISK = "_fl_risk"  # per dirty PR risk, features, summary
 DFILES = "_fl_cte_dfiles"  # ClickHouse: prs.build_files' materialized dirty files
+CANDIDATES = "_fl_cte_c"  # ClickHouse: review_policy's materialized candidate PRs
 
 WORK_TABLES = (
     DIRTY,
@@ -42,6 +43,7 @@ WORK_TABLES = (
     PRFILE,
     RISK,
     DFILES,
+    CANDIDATES,
 )
 
 

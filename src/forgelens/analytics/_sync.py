@@ -82,7 +82,11 @@ def _write_changed_ch(
     names = ", ".join(cols)
     # The work table has the target's column types, so values compare exactly as stored.
     _sql.drop_work_table(store, NEW_ROWS)
-    _sql.run(store, f"CREATE TABLE {NEW_ROWS} AS {table} ENGINE = Memory", what=NEW_ROWS)
+    _sql.run(
+        store,
+        f"CREATE TABLE {NEW_ROWS} AS {table} ENGINE = {_sql.ch_work_engine(store)}",
+        what=NEW_ROWS,
+    )
     _sql.insert_select(store, NEW_ROWS, cols, select_sql)
     gone = _sql.key_in(store, [f"{table}.{k}" for k in keys], NEW_ROWS, keys)
     _sql.run(store, f"DELETE FROM {table} WHERE {scope} AND NOT ({gone})", what=f"{table} gone")

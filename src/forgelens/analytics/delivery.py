@@ -13,6 +13,7 @@ from __future__ import annotations
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
 from forgelens.analytics.prs import alias_of
+from forgelens.analytics.scope import in_dirty_period
 
 COLUMNS = [
     "repo_name",
@@ -103,9 +104,7 @@ def write_delivery(ctx: Ctx) -> None:
         return
     since = f"{{day}} >= {ctx.lit(first)} AND "
     # key_in's one brace is the {week} placeholder
-    in_dirty = since + _sql.key_in(
-        store, ["f.repo_name", "{week}"], DIRTY_WEEKS, ["repo_name", "week_start"]
-    )
+    in_dirty = since + in_dirty_period(ctx, "f.repo_name", "{week}", DIRTY_WEEKS, "week_start")
     dirty_week = since + f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
     # Each team member's username first (few rows), then the PRs by it: joining the PRs to
     # every member of the forge first is PRs x members rows on an engine that keeps the order.

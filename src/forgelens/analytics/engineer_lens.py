@@ -13,6 +13,7 @@ from datetime import timedelta
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
 from forgelens.analytics._sync import write_changed
+from forgelens.analytics.scope import in_dirty_period
 
 DAILY_KEYS = ["username", "repo_name", "day"]
 DAILY_VALUES = ["prs_submitted", "prs_merged", "lines_changed", "high_risk_prs", "features_merged"]
@@ -56,7 +57,7 @@ def write_daily(ctx: Ctx) -> int:
     """Recompute ``author_metrics_daily`` for every dirty (repository, day)."""
     store = ctx.store
     t = "author_metrics_daily"
-    dirty = _sql.key_in(store, ["f.repo_name", "{day}"], DIRTY_DAYS, ["repo_name", "day"])
+    dirty = in_dirty_period(ctx, "f.repo_name", "{day}", DIRTY_DAYS, "day")
     events = _events("pr_facts f", dirty)  # its one brace is the {day} placeholder
     with store.transaction():
         write_changed(
@@ -134,16 +135,22 @@ def write_windows(ctx: Ctx) -> None:
             t,
             [*WINDOW_KEYS, "pr_id"],
             PRS_VALUES,
+            # The window rows (few) are the joined side; repo_prs, every PR's title and summary,
+            # is read through once instead of held whole by the join.
             f"""
-            SELECT f.username, f.repo_name, w.window_days, {end}, f.pr_id, f.pr_number,
+            SELECT f.username, f.repo_name, f.window_days, {end}, f.pr_id, f.pr_number,
                 rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
                 f.created_at, {ctx.stamp()}
-            FROM pr_facts f
-            JOIN ({windows_sql(ctx)}) w
-              ON {in_window.format(d="f.created_day")}
-              OR (f.merged_day IS NOT NULL AND {in_window.format(d="f.merged_day")})
-            JOIN repo_prs rp ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
-            WHERE f.counted AND {mine}
+            FROM repo_prs rp
+            JOIN (
+                SELECT f.username, f.repo_name, w.window_days, f.pr_id, f.pr_number,
+                    f.risk_score, f.high_risk, f.is_merged, f.merged_at, f.created_at
+                FROM pr_facts f
+                JOIN ({windows_sql(ctx)}) w
+                  ON {in_window.format(d="f.created_day")}
+                  OR (f.merged_day IS NOT NULL AND {in_window.format(d="f.merged_day")})
+                WHERE f.counted AND {mine}
+            ) f ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
             """,
             snapshot_scope(ctx, t, SNAP_AUTHORS, "username", "username"),
         )

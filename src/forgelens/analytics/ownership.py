@@ -43,28 +43,28 @@ def write_ownership(ctx: Ctx) -> None:
             WITH ev AS (
                 SELECT f.username, f.repo_name, f.merged_day, pf.path,
                     COALESCE(pf.additions, 0) + COALESCE(pf.deletions, 0) AS lines
-                FROM pr_facts f
-                JOIN pr_files pf
-                  ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
-                WHERE f.counted AND f.is_merged
-                  AND {in_snapshot(ctx, SNAP_FILES, "f.repo_name", "path", "pf.path")}
-                  AND f.merged_day >= {first_window_day(ctx)} AND f.merged_day <= {end}
+                FROM pr_files pf
+                JOIN (
+                    SELECT repository_id, pr_number, username, repo_name, merged_day
+                    FROM pr_facts
+                    WHERE counted AND is_merged
+                      AND merged_day >= {first_window_day(ctx)} AND merged_day <= {end}
+                ) f ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
+                WHERE {in_snapshot(ctx, SNAP_FILES, "f.repo_name", "path", "pf.path")}
             ),
             per AS (
                 SELECT ev.username, ev.repo_name, w.window_days, ev.path, sum(ev.lines) AS owned
                 FROM ev JOIN ({windows_sql(ctx)}) w ON ev.merged_day >= w.start_day
                 GROUP BY ev.username, ev.repo_name, w.window_days, ev.path
-            ),
-            tot AS (
-                SELECT repo_name, window_days, path, sum(owned) AS total
-                FROM per GROUP BY repo_name, window_days, path
             )
-            SELECT per.username, per.repo_name, per.window_days, {end}, per.path,
-                CAST(per.owned AS DOUBLE PRECISION) * 100.0 / tot.total, per.owned, tot.total,
-                {ctx.stamp()}
-            FROM per JOIN tot ON tot.repo_name = per.repo_name
-              AND tot.window_days = per.window_days AND tot.path = per.path
-            WHERE tot.total > 0
+            SELECT username, repo_name, window_days, {end}, path,
+                CAST(owned AS DOUBLE PRECISION) * 100.0 / total, owned, total, {ctx.stamp()}
+            FROM (
+                SELECT per.*,
+                    sum(owned) OVER (PARTITION BY repo_name, window_days, path) AS total
+                FROM per
+            ) q
+            WHERE total > 0
             """,
             snapshot_scope(ctx, t, SNAP_FILES, "path", "file_path"),
         )

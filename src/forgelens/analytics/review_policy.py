@@ -41,6 +41,9 @@ def write_review_policy(ctx: Ctx) -> None:
           ON bp.repository_id = f.repository_id AND bp.branch = f.base_ref
         WHERE f.is_merged AND {protected}
     """
+    # The candidates are read twice (their failing checks, then themselves): computed once.
+    c_cte = _sql.materialized(store, "c", candidates)
+    c = _sql.materialized_name(store, "c")
     failing = f"""
         SELECT repo_name, pr_number,
             '[' || {_sql.string_agg(store, _sql.json_str("name", store), ",", "name")} || ']'
@@ -50,7 +53,7 @@ def write_review_policy(ctx: Ctx) -> None:
                 cr.conclusion AS conclusion,
                 row_number() OVER (PARTITION BY c.repo_name, c.pr_number, cr.name
                                    ORDER BY cr.created_at DESC, cr.run_id DESC) AS rn
-            FROM c JOIN ci_runs cr
+            FROM {c} c JOIN ci_runs cr
               ON cr.repository_id = c.repository_id AND cr.head_branch = c.head_ref
              AND cr.created_at <= c.merged_at
              AND position('"' || cr.name || '"' IN c.checks) > 0
@@ -86,15 +89,17 @@ def write_review_policy(ctx: Ctx) -> None:
                 "_source",
             ],
             f"""
-            WITH c AS ({candidates}), fl AS ({failing})
+            WITH {c_cte} fl AS ({failing})
             SELECT c.repo_name, c.pr_number, c.merged_week, c.base_ref, c.username,
                 c.merged_at, c.required, c.approvals, c.approvals < c.required,
                 c.self_approved, {_sql.as_json(store, "COALESCE(fl.failing, '[]')")},
                 {ctx.stamp()}
-            FROM c LEFT JOIN fl ON fl.repo_name = c.repo_name AND fl.pr_number = c.pr_number
+            FROM {c} c LEFT JOIN fl ON fl.repo_name = c.repo_name AND fl.pr_number = c.pr_number
             WHERE c.approvals < c.required OR c.self_approved OR fl.failing IS NOT NULL
             """,
         )
+        if c != "c":
+            _sql.drop_work_table(store, c)
         t = "review_policy_weekly"
         weeks = ["repo_name", "week_start"]
         store.execute(

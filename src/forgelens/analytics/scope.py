@@ -170,6 +170,15 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
         f"AND r.mode = 'incremental' AND x._version > r.old_wm"
         for t in PR_INPUTS
     )
+    full_only = f"""
+        SELECT p.repository_id, r.repo_name, p.number FROM pull_requests p JOIN {REPOS} r
+          ON r.repository_id = p.repository_id
+        WHERE r.mode = 'full'"""
+    if not any(p.mode == "incremental" for p in active):
+        # Every PR of the repositories recomputed, each once (pull_requests' key): none of the
+        # unions, DISTINCT and existence check the incremental repositories need.
+        ctx.work(DIRTY, full_only)
+        return
     aliases = ", ".join(ctx.lit(a) for a in changed_aliases)
     renamed = (
         f"""
@@ -279,6 +288,17 @@ def build_dirty_periods(ctx: Ctx) -> None:
         f"UNION SELECT DISTINCT repo_name, {_sql.utc_week('merged_at', ctx.store)} FROM {both} "
         "WHERE merged_at IS NOT NULL",
     )
+
+
+def in_dirty_period(ctx: Ctx, repo: str, period: str, periods: str, column: str) -> str:
+    """(``repo``, ``period``) is a dirty day or week (``periods``: ``_fl_dirty_days`` or
+    ``_fl_dirty_weeks``, ``column`` its period). Every day and week of a repository
+    recomputed in full is dirty: that test is a set of repositories, not of their periods."""
+    full = f"{repo} IN (SELECT repo_name FROM {REPOS} WHERE mode = 'full')"
+    if not ctx.store.query(f"SELECT 1 FROM {REPOS} WHERE mode <> 'full' LIMIT 1"):
+        return full
+    match = _sql.key_in(ctx.store, [repo, period], periods, ["repo_name", column])
+    return f"({full} OR {match})"
 
 
 def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
