@@ -378,3 +378,8 @@ def glob_regex(globs: Iterable[str]) -> str:
     if not parts:
         return "^$.^"
     return "^(" + "|".join(parts) + ")$"
+
+
+def json_escaped(text: str) -> str:
+    """``text`` escaped as ``json_str`` escapes it in SQL, for text known when the SQL is built."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
