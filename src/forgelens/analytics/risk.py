@@ -59,7 +59,6 @@ def build_file_aggregates(ctx: Ctx) -> None:
         f"{_sql.json_num('score', store)} || ',\"lines\":' || CAST(lines AS VARCHAR) || "
         f"',\"reasons\":[' || {reasons} || ']}}'"
     )
-    # Ordered aggregates are slow on a million groups: pick the ranked items with max(CASE).
     cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
     # JSON-escaped: the list is only shown as a reason's detail (``build_risk``).
     cat_items = [
@@ -68,14 +67,10 @@ def build_file_aggregates(ctx: Ctx) -> None:
         for c in cats
     ]
     sens_cats = f"NULLIF({_sql.concat_ws(store, ',', cat_items or ['NULL'])}, '')"
-    top = [
-        f"max(CASE WHEN rn = {i} AND score > 0 THEN {file_json} END)"
-        for i in range(1, int(cfg.top_risky_files) + 1)
-    ]
-    top_files = f"'[' || {_sql.concat_ws(store, ',', top)} || ']'" if top else "'[]'"
-    areas = _sql.concat_ws(
-        store, ", ", [f"max(CASE WHEN arn = {i} THEN area END)" for i in (1, 2, 3)]
+    rank, top = _sql.first_items(
+        store, "pk", file_json, ["-score", "pid"], int(cfg.top_risky_files), ",", "score > 0"
     )
+    arank, areas = _sql.first_items(store, "pk", "area", ["-area_lines", "area"], 3, ", ", "TRUE")
     ctx.work(
         PRFILE,
         f"""
@@ -91,28 +86,27 @@ def build_file_aggregates(ctx: Ctx) -> None:
             FROM {FILES} x JOIN {PATHS} ps ON ps.pid = x.pid
         ),
         s AS (SELECT f.*, {score} AS score FROM f),
-        ranked AS (
-            SELECT s.*, row_number() OVER (PARTITION BY pk ORDER BY score DESC, pid) AS rn
-            FROM s
-        ),
+        ranked AS (SELECT s.*{", " + rank if rank else ""} FROM s),
         agg AS (
             SELECT pk, count(*) AS n_files,
                 count(*) FILTER (WHERE total_prior > 0) AS hist_files,
                 sum(o_f) AS low_files, sum(h_f) AS hot_files, sum(s_f) AS sens_files,
                 COALESCE(sum(lines) FILTER (WHERE is_test), 0) AS test_lines,
                 COALESCE(sum(lines) FILTER (WHERE NOT is_test AND NOT is_doc), 0) AS code_lines,
-                {sens_cats} AS sens_cats, {top_files} AS top_files
+                {sens_cats} AS sens_cats, '[' || {top} || ']' AS top_files
             FROM ranked GROUP BY pk
         ),
         areas AS (
             SELECT pk, NULLIF({areas}, '') AS areas
             FROM (
-                SELECT x.pk, ps.area, row_number() OVER (
-                    PARTITION BY x.pk ORDER BY sum(x.lines) DESC, ps.area) AS arn
-                FROM {FILES} x JOIN {PATHS} ps ON ps.pid = x.pid
-                WHERE ps.area IS NOT NULL
-                GROUP BY x.pk, ps.area
-            ) a WHERE arn <= 3
+                SELECT a.*{", " + arank if arank else ""}
+                FROM (
+                    SELECT x.pk, ps.area, sum(x.lines) AS area_lines
+                    FROM {FILES} x JOIN {PATHS} ps ON ps.pid = x.pid
+                    WHERE ps.area IS NOT NULL
+                    GROUP BY x.pk, ps.area
+                ) a
+            ) a
             GROUP BY pk
         )
         SELECT agg.*, areas.areas
