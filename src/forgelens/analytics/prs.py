@@ -113,7 +113,8 @@ def build_paths(ctx: Ctx) -> None:
     """``_fl_paths``: each path the dirty PRs touch, classified (sensitive, test, doc, area).
 
     ``pid`` numbers the paths in their sort order: the later tables carry it instead of the
-    text (narrower rows to sort), and it orders them as the text would.
+    text (narrower rows to sort), and it orders them as the text would; ``path_json`` is the
+    path as a JSON string (escaped once per path, not per file).
     """
     cfg = ctx.config
     store = ctx.store
@@ -132,7 +133,8 @@ def build_paths(ctx: Ctx) -> None:
         PATHS,
         f"""
         SELECT CAST(row_number() OVER (ORDER BY path) AS BIGINT) AS pid, path,
-            {sensitive} AS sensitive, {test} AS is_test, {doc} AS is_doc, {area} AS area
+            {_sql.json_str("path", store)} AS path_json, {sensitive} AS sensitive,
+            {test} AS is_test, {doc} AS is_doc, {area} AS area
         FROM (SELECT DISTINCT f.path FROM pr_files f JOIN {DIRTY} d
               ON d.repository_id = f.repository_id AND d.number = f.pr_number) q
         """,

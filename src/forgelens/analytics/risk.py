@@ -45,21 +45,25 @@ def build_file_aggregates(ctx: Ctx) -> None:
         f"{w['hotspot']} * h_f + {w['size_lines']} * l_f) / {wsum}"
     )
     score = f"CAST({_sql.round_to(weighted, 3, store)} AS {F8})"
+    cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
+    # A file's sensitive reason as JSON text, the category's name escaped.
+    sens_json = {c: ctx.lit('"sensitive:' + _sql.json_escaped(c) + '"') for c in cats}
+    whens = " ".join(f"WHEN sensitive = {ctx.lit(c)} THEN {j}" for c, j in sens_json.items())
+    sens_reason = f"CASE {whens} END" if cats else "NULL"
     reasons = _sql.concat_ws(
         store,
         ",",
         [
-            "CASE WHEN s_f = 1 THEN '\"sensitive:' || sensitive || '\"' END",
+            f"CASE WHEN s_f = 1 THEN {sens_reason} END",
             "CASE WHEN o_f = 1 THEN '\"low_ownership\"' END",
             "CASE WHEN h_f = 1 THEN '\"hotspot\"' END",
         ],
     )
     file_json = (
-        f"'{{\"path\":' || {_sql.json_str('path', store)} || ',\"score\":' || "
+        "'{\"path\":' || path_json || ',\"score\":' || "
         f"{_sql.json_num('score', store)} || ',\"lines\":' || CAST(lines AS VARCHAR) || "
         f"',\"reasons\":[' || {reasons} || ']}}'"
     )
-    cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
     # JSON-escaped: the list is only shown as a reason's detail (``build_risk``).
     cat_items = [
         f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 "
@@ -75,7 +79,7 @@ def build_file_aggregates(ctx: Ctx) -> None:
         PRFILE,
         f"""
         WITH f AS (
-            SELECT x.pk, x.pid, ps.path, x.lines, x.total_prior, ps.sensitive, ps.is_test,
+            SELECT x.pk, x.pid, ps.path_json, x.lines, x.total_prior, ps.sensitive, ps.is_test,
                 ps.is_doc,
                 CASE WHEN ps.sensitive IS NOT NULL THEN 1 ELSE 0 END AS s_f,
                 CASE WHEN x.total_prior > 0
