@@ -305,6 +305,44 @@ def test_extractive_summary_names_first_sentence_and_areas(store: Store) -> None
     assert summary == "feat: login: Adds a login form (areas: src/web)"
 
 
+def test_top_risky_files_rank_by_score_then_path_and_reasons_are_json(store: Store) -> None:
+    lines = {
+        "db/migrations/1.sql": 5,  # sensitive: the highest score
+        "c/big.py": 900,
+        "b/x/one.py": 12,  # ties with a/x/two.py: the path decides
+        "a/x/two.py": 12,
+        "z/q/r.py": 4,  # fifth: cut by top_risky_files = 4
+        "README.md": 1,  # scores 0.000: never listed
+    }
+    recs = [*base_records()[:2], dataclasses.replace(base_records()[2], body="Tidy up the code.")]
+    recs += [
+        R.PrFile(GH, 1, path=p, additions=n, deletions=0, change_type="modified")
+        for p, n in lines.items()
+    ]
+    store.write_records(recs)
+    odd = 'mig"ra\\tions'  # a category name JSON must escape
+    cfg = AnalyticsConfig(top_risky_files=4, sensitive_globs={odd: ["**/migrations/**"]})
+    run(store, target="what_shipped", config=cfg)
+    top, reasons, summary = store.query(
+        "SELECT top_risky_files, risk_reasons, pr_summary FROM repo_prs WHERE pr_number = 1"
+    )[0]
+    reasons = {r["factor"]: r for r in json.loads(str(reasons))}
+    assert reasons["sensitive_paths"]["detail"] == odd
+    assert reasons["size_files"] == {
+        "factor": "size_files",
+        "contribution": 0.012,
+        "detail": "6 files changed",
+    }
+    ranked = [(f["path"], f["score"], f["reasons"]) for f in json.loads(str(top))]
+    assert ranked == [
+        ("db/migrations/1.sql", 0.335, [f"sensitive:{odd}"]),
+        ("c/big.py", 0.225, []),
+        ("a/x/two.py", 0.003, []),
+        ("b/x/one.py", 0.003, []),
+    ]
+    assert summary == "feat: login: Tidy up the code (areas: c, a/x, b/x)"
+
+
 def test_blame_gives_head_line_ownership(store: Store, make_repo: Any) -> None:
     from tests.conftest import git
 

@@ -29,6 +29,7 @@ from tests.analytics.test_analyze import (  # noqa: F401 - collected here, on ch
     test_incremental_run_skips_unchanged_repositories,
     test_llm_summaries_are_cached_by_content,
     test_merged_across_midnight_counts_on_utc_days,
+    test_top_risky_files_rank_by_score_then_path_and_reasons_are_json,
     test_window_before_history_is_empty_not_an_error,
 )
 from tests.analytics.test_postgres import COMPARED, dataset, rows

@@ -409,3 +409,30 @@ def glob_regex(globs: Iterable[str]) -> str:
     if not parts:
         return "^$.^"
     return "^(" + "|".join(parts) + ")$"
+
+
+def json_escaped(text: str) -> str:
+    """``text`` escaped as ``json_str`` escapes it in SQL, for text known when the SQL is built."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def first_items(
+    store: Store, group: str, item: str, keys: list[str], n: int, sep: str, where: str
+) -> tuple[str, str]:
+    """The first ``n`` values of ``item`` by ascending ``keys`` (unique within a ``group``) among
+    the group's rows where ``where`` holds, joined by ``sep`` (a literal).
+
+    Returns ``(rank, aggregate)``: ``rank`` is a column the grouped rows must carry (``""`` when
+    none is needed) and ``aggregate`` the expression over the group. ClickHouse sorts each
+    group's small array (its window functions sort every row, slower); the others number the
+    rows with ``row_number()`` and pick the numbered items with ``max(CASE)`` (their ordered
+    aggregates are slower on a million groups)."""
+    if _is_ch(store):
+        picked = f"groupArrayIf(({', '.join(keys)}, {item}), {where})"
+        return "", (
+            f"arrayStringConcat(arraySlice(arrayMap(x -> x.{len(keys) + 1}, "
+            f"arraySort({picked})), 1, {n}), {literal(sep, store)})"
+        )
+    rank = f"row_number() OVER (PARTITION BY {group} ORDER BY {', '.join(keys)}) AS _fl_rn"
+    items = [f"max(CASE WHEN _fl_rn = {i} AND {where} THEN {item} END)" for i in range(1, n + 1)]
+    return rank, concat_ws(store, sep, items) if items else "''"

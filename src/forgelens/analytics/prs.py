@@ -25,6 +25,16 @@ def build_pr_base(ctx: Ctx) -> None:
         store, "p.forge_id", "p.repository_id || '#' || CAST(p.number AS VARCHAR)"
     )
     counted = "m.username IS NOT NULL" + ("" if ctx.config.include_bots else " AND NOT m.is_bot")
+    # The files' sums stand in for a size the PR lacks: read the files of those PRs only
+    # (a key lookup on ClickHouse, where pr_files is ordered by these keys).
+    unsized_prs = (
+        f"(SELECT d3.repository_id, d3.number FROM {DIRTY} d3 JOIN pull_requests p3"
+        " ON p3.repository_id = d3.repository_id AND p3.number = d3.number"
+        " WHERE p3.additions IS NULL OR p3.deletions IS NULL OR p3.changed_files IS NULL)"
+    )
+    unsized = _sql.key_in(
+        store, ["f.repository_id", "f.pr_number"], unsized_prs, ["repository_id", "number"]
+    )
     ctx.work(
         PR,
         f"""
@@ -58,8 +68,8 @@ def build_pr_base(ctx: Ctx) -> None:
         LEFT JOIN (
             SELECT f.repository_id, f.pr_number, sum(f.additions) AS additions,
                 sum(f.deletions) AS deletions, CAST(count(*) AS BIGINT) AS files
-            FROM pr_files f JOIN {DIRTY} d3
-              ON d3.repository_id = f.repository_id AND d3.number = f.pr_number
+            FROM pr_files f
+            WHERE {unsized}
             GROUP BY f.repository_id, f.pr_number
         ) fs ON fs.repository_id = p.repository_id AND fs.pr_number = p.number
         """,
@@ -100,7 +110,12 @@ def build_reviews(ctx: Ctx) -> None:
 
 
 def build_paths(ctx: Ctx) -> None:
-    """``_fl_paths``: each path the dirty PRs touch, classified (sensitive, test, doc, area)."""
+    """``_fl_paths``: each path the dirty PRs touch, classified (sensitive, test, doc, area).
+
+    ``pid`` numbers the paths in their sort order: the later tables carry it instead of the
+    text (narrower rows to sort), and it orders them as the text would; ``path_json`` is the
+    path as a JSON string (escaped once per path, not per file).
+    """
     cfg = ctx.config
     store = ctx.store
     cases = " ".join(
@@ -117,8 +132,9 @@ def build_paths(ctx: Ctx) -> None:
     ctx.work(
         PATHS,
         f"""
-        SELECT path, {sensitive} AS sensitive, {test} AS is_test, {doc} AS is_doc,
-            {area} AS area
+        SELECT CAST(row_number() OVER (ORDER BY path) AS BIGINT) AS pid, path,
+            {_sql.json_str("path", store)} AS path_json, {sensitive} AS sensitive,
+            {test} AS is_test, {doc} AS is_doc, {area} AS area
         FROM (SELECT DISTINCT f.path FROM pr_files f JOIN {DIRTY} d
               ON d.repository_id = f.repository_id AND d.number = f.pr_number) q
         """,
@@ -130,31 +146,27 @@ def build_files(ctx: Ctx) -> None:
 
     History = merged PRs touching the same path in the same repository, merged in the
     ``history_days`` before the PR was opened: lines they changed (all authors, and this
-    PR's author) and how many there were.
+    PR's author) and how many there were. A file is its ``pid`` in ``_fl_paths``.
     """
     store = ctx.store
     span = ctx.config.history_days * 86_400_000
     frame = _sql.range_frame(store, "t", span)
-    ms_created = _sql.epoch_ms(store, "b.created_at")
     ms_merged = _sql.epoch_ms(store, "p.merged_at")
     ms_pr = _sql.epoch_ms(store, "created_at")
-    fk = _sql.hash64(store, "repository_id", "path")
-    uk = _sql.hash64(store, "username")
     fk_f = _sql.hash64(store, "f.repository_id", "f.path")
-    uk_p = _sql.hash64(store, "p.username")
     # The windows sort every history event and dirty file twice (by file, and by file and
-    # author): keep those rows narrow (hash keys and numbers; the dirty files' text columns
-    # are joined back by row id afterwards), and resolve each merged PR's author once.
+    # author): those rows are integers only (hash keys, the dirty file's PR and path numbers
+    # and its lines ride along), and each merged PR's author is resolved once.
     dfiles_cte = _sql.materialized(
         store,
         "dfiles",
         f"""
-            SELECT CAST(row_number() OVER () AS BIGINT) AS rid, b.pk, b.repository_id,
-                b.pr_number, b.username, f.path,
-                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines,
-                {ms_created} - 1 AS t
+            SELECT {fk_f} AS fk, {_sql.hash64(store, "b.username")} AS uk,
+                {_sql.epoch_ms(store, "b.created_at")} - 1 AS t, b.pk, ps.pid,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines
             FROM {PR} b JOIN pr_files f
               ON f.repository_id = b.repository_id AND f.pr_number = b.pr_number
+            JOIN {PATHS} ps ON ps.path = f.path
         """,
     )
     dfiles = _sql.materialized_name(store, "dfiles")
@@ -162,7 +174,6 @@ def build_files(ctx: Ctx) -> None:
         FILES,
         f"""
         WITH {dfiles_cte}
-        parts AS (SELECT DISTINCT repository_id, path FROM {dfiles}),
         merged AS (
             SELECT p.repository_id, p.number, COALESCE(m.username, '{GHOST}') AS username,
                 {ms_merged} AS t
@@ -174,30 +185,25 @@ def build_files(ctx: Ctx) -> None:
                                   AND (SELECT max({ms_pr}) FROM {PR}) - 1
         ),
         events AS (
-            SELECT {fk_f} AS fk, {uk_p} AS uk,
-                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS lines, p.t
+            SELECT {fk_f} AS fk, {_sql.hash64(store, "p.username")} AS uk,
+                COALESCE(f.additions, 0) + COALESCE(f.deletions, 0) AS ev_lines, p.t
             FROM pr_files f
-            JOIN parts pt ON pt.repository_id = f.repository_id AND pt.path = f.path
             JOIN merged p ON p.repository_id = f.repository_id AND p.number = f.pr_number
         ),
         u AS (
-            SELECT fk, uk, lines AS ev_lines, t, 1 AS is_event, CAST(NULL AS BIGINT) AS rid
-            FROM events
+            SELECT fk, uk, t, ev_lines, 1 AS is_event, 0 AS pk, 0 AS pid, 0 AS lines
+            FROM events WHERE fk IN (SELECT fk FROM {dfiles})
             UNION ALL
-            SELECT {fk}, {uk}, 0, t, 0, rid FROM {dfiles}
+            SELECT fk, uk, t, 0, 0, pk, pid, lines FROM {dfiles}
         ),
         w AS (
-            SELECT rid, is_event,
+            SELECT pk, pid, lines, is_event,
                 sum(ev_lines) OVER (PARTITION BY fk {frame}) AS total_prior,
                 sum(is_event) OVER (PARTITION BY fk {frame}) AS changes_prior,
                 sum(ev_lines) OVER (PARTITION BY fk, uk {frame}) AS own_prior
             FROM u
         )
-        SELECT d.pk, d.repository_id, d.pr_number, d.path, d.lines, w.total_prior, w.changes_prior,
-            w.own_prior, ps.sensitive, ps.is_test, ps.is_doc, ps.area
-        FROM w JOIN {dfiles} d ON d.rid = w.rid
-        JOIN {PATHS} ps ON ps.path = d.path
-        WHERE w.is_event = 0
+        SELECT pk, pid, lines, total_prior, changes_prior, own_prior FROM w WHERE is_event = 0
         """,
     )
     if dfiles != "dfiles":

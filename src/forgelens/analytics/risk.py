@@ -26,7 +26,7 @@ low ownership, hotspot and size, normalised to [0, 1]).
 from __future__ import annotations
 
 from forgelens.analytics import _sql
-from forgelens.analytics._ctx import FILES, FSCORE, PR, PRFILE, REV, RISK, Ctx
+from forgelens.analytics._ctx import FILES, PATHS, PR, PRFILE, REV, RISK, Ctx
 from forgelens.analytics.features import feature_arm, feature_columns, linked_issue_number
 from forgelens.analytics.summaries import content_hash, extractive_summary
 
@@ -45,73 +45,72 @@ def build_file_aggregates(ctx: Ctx) -> None:
         f"{w['hotspot']} * h_f + {w['size_lines']} * l_f) / {wsum}"
     )
     score = f"CAST({_sql.round_to(weighted, 3, store)} AS {F8})"
+    cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
+    # A file's sensitive reason as JSON text, the category's name escaped.
+    sens_json = {c: ctx.lit('"sensitive:' + _sql.json_escaped(c) + '"') for c in cats}
+    whens = " ".join(f"WHEN sensitive = {ctx.lit(c)} THEN {j}" for c, j in sens_json.items())
+    sens_reason = f"CASE {whens} END" if cats else "NULL"
     reasons = _sql.concat_ws(
         store,
         ",",
         [
-            "CASE WHEN s_f = 1 THEN '\"sensitive:' || sensitive || '\"' END",
+            f"CASE WHEN s_f = 1 THEN {sens_reason} END",
             "CASE WHEN o_f = 1 THEN '\"low_ownership\"' END",
             "CASE WHEN h_f = 1 THEN '\"hotspot\"' END",
         ],
     )
     file_json = (
-        f"'{{\"path\":' || {_sql.json_str('path', store)} || ',\"score\":' || "
+        "'{\"path\":' || path_json || ',\"score\":' || "
         f"{_sql.json_num('score', store)} || ',\"lines\":' || CAST(lines AS VARCHAR) || "
         f"',\"reasons\":[' || {reasons} || ']}}'"
     )
-    ctx.work(
-        FSCORE,
-        f"""
-        WITH f AS (
-            SELECT pk, path, lines, total_prior, changes_prior,
-                sensitive, is_test, is_doc, area,
-                CASE WHEN sensitive IS NOT NULL THEN 1 ELSE 0 END AS s_f,
-                CASE WHEN total_prior > 0 AND own_prior < {cfg.low_ownership_share} * total_prior
-                    THEN 1 ELSE 0 END AS o_f,
-                CASE WHEN changes_prior >= {cfg.hotspot_changes} THEN 1 ELSE 0 END AS h_f,
-                LEAST(1.0, CAST(lines AS {F8}) / {max(cfg.size_lines_cap, 1)}) AS l_f
-            FROM {FILES}
-        ),
-        s AS (SELECT f.*, {score} AS score FROM f)
-        SELECT s.*, row_number() OVER (PARTITION BY pk ORDER BY score DESC, path) AS rn
-        FROM s
-        """,
-    )
-    # Ordered aggregates are slow on a million groups: pick the ranked items with max(CASE).
-    cats = sorted(c for c, g in cfg.sensitive_globs.items() if g)
+    # JSON-escaped: the list is only shown as a reason's detail (``build_risk``).
     cat_items = [
-        f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 THEN {ctx.lit(c)} END"
+        f"CASE WHEN count(*) FILTER (WHERE sensitive = {ctx.lit(c)}) > 0 "
+        f"THEN {ctx.lit(_sql.json_escaped(c))} END"
         for c in cats
     ]
     sens_cats = f"NULLIF({_sql.concat_ws(store, ',', cat_items or ['NULL'])}, '')"
-    top = [
-        f"max(CASE WHEN rn = {i} AND score > 0 THEN {file_json} END)"
-        for i in range(1, int(cfg.top_risky_files) + 1)
-    ]
-    top_files = f"'[' || {_sql.concat_ws(store, ',', top)} || ']'" if top else "'[]'"
-    areas = _sql.concat_ws(
-        store, ", ", [f"max(CASE WHEN arn = {i} THEN area END)" for i in (1, 2, 3)]
+    rank, top = _sql.first_items(
+        store, "pk", file_json, ["-score", "pid"], int(cfg.top_risky_files), ",", "score > 0"
     )
+    arank, areas = _sql.first_items(store, "pk", "area", ["-area_lines", "area"], 3, ", ", "TRUE")
     ctx.work(
         PRFILE,
         f"""
-        WITH agg AS (
+        WITH f AS (
+            SELECT x.pk, x.pid, ps.path_json, x.lines, x.total_prior, ps.sensitive, ps.is_test,
+                ps.is_doc,
+                CASE WHEN ps.sensitive IS NOT NULL THEN 1 ELSE 0 END AS s_f,
+                CASE WHEN x.total_prior > 0
+                    AND x.own_prior < {cfg.low_ownership_share} * x.total_prior
+                    THEN 1 ELSE 0 END AS o_f,
+                CASE WHEN x.changes_prior >= {cfg.hotspot_changes} THEN 1 ELSE 0 END AS h_f,
+                LEAST(1.0, CAST(x.lines AS {F8}) / {max(cfg.size_lines_cap, 1)}) AS l_f
+            FROM {FILES} x JOIN {PATHS} ps ON ps.pid = x.pid
+        ),
+        s AS (SELECT f.*, {score} AS score FROM f),
+        ranked AS (SELECT s.*{", " + rank if rank else ""} FROM s),
+        agg AS (
             SELECT pk, count(*) AS n_files,
                 count(*) FILTER (WHERE total_prior > 0) AS hist_files,
                 sum(o_f) AS low_files, sum(h_f) AS hot_files, sum(s_f) AS sens_files,
                 COALESCE(sum(lines) FILTER (WHERE is_test), 0) AS test_lines,
                 COALESCE(sum(lines) FILTER (WHERE NOT is_test AND NOT is_doc), 0) AS code_lines,
-                {sens_cats} AS sens_cats, {top_files} AS top_files
-            FROM {FSCORE} GROUP BY pk
+                {sens_cats} AS sens_cats, '[' || {top} || ']' AS top_files
+            FROM ranked GROUP BY pk
         ),
         areas AS (
             SELECT pk, NULLIF({areas}, '') AS areas
             FROM (
-                SELECT pk, area,
-                    row_number() OVER (PARTITION BY pk ORDER BY sum(lines) DESC, area) AS arn
-                FROM {FSCORE} WHERE area IS NOT NULL
-                GROUP BY pk, area
-            ) a WHERE arn <= 3
+                SELECT a.*{", " + arank if arank else ""}
+                FROM (
+                    SELECT x.pk, ps.area, sum(x.lines) AS area_lines
+                    FROM {FILES} x JOIN {PATHS} ps ON ps.pid = x.pid
+                    WHERE ps.area IS NOT NULL
+                    GROUP BY x.pk, ps.area
+                ) a
+            ) a
             GROUP BY pk
         )
         SELECT agg.*, areas.areas
@@ -164,35 +163,47 @@ def build_risk(ctx: Ctx) -> None:
             "THEN 1.0 ELSE 0.0 END"
         ),
     }
+    # A reason's JSON is built only where its factor applies, from the raw numbers ``x`` carries
+    # (``r_*``). Its detail is text made here (numbers, fixed words and the JSON-escaped
+    # category names of ``sens_cats``), so it needs no escaping; a factor whose value is 0 or 1
+    # contributes its weight, a constant.
+    raw = {
+        "n_lines": lines,
+        "changed_files": "b.changed_files",
+        "approvals": "rv.approvals",
+        **{c: f"pf.{c}" for c in ("sens_cats", "test_lines", "code_lines", "low_files")},
+        **{c: f"pf.{c}" for c in ("hist_files", "hot_files", "n_files")},
+    }
+    raw_cols = ", ".join(f"{expr} AS r_{name}" for name, expr in raw.items())
     details = {
-        "size_lines": f"CAST({lines} AS VARCHAR) || ' lines changed'",
-        "size_files": "CAST(b.changed_files AS VARCHAR) || ' files changed'",
-        "sensitive_paths": "COALESCE(pf.sens_cats, '')",
+        "size_lines": "CAST(r_n_lines AS VARCHAR) || ' lines changed'",
+        "size_files": "CAST(r_changed_files AS VARCHAR) || ' files changed'",
+        "sensitive_paths": "COALESCE(r_sens_cats, '')",
         "few_tests": (
-            "CAST(COALESCE(pf.test_lines, 0) AS VARCHAR) || ' test lines for ' || "
-            "CAST(COALESCE(pf.code_lines, 0) AS VARCHAR) || ' code lines'"
+            "CAST(COALESCE(r_test_lines, 0) AS VARCHAR) || ' test lines for ' || "
+            "CAST(COALESCE(r_code_lines, 0) AS VARCHAR) || ' code lines'"
         ),
         "no_approval": (
-            "CASE WHEN COALESCE(rv.approvals, 0) = 0 THEN 'no approving review' "
+            "CASE WHEN COALESCE(r_approvals, 0) = 0 THEN 'no approving review' "
             "ELSE 'merged by its author' END"
         ),
         "low_ownership": (
-            "CAST(COALESCE(pf.low_files, 0) AS VARCHAR) || ' of ' || "
-            "CAST(COALESCE(pf.hist_files, 0) AS VARCHAR) || ' files mostly changed by others'"
+            "CAST(COALESCE(r_low_files, 0) AS VARCHAR) || ' of ' || "
+            "CAST(COALESCE(r_hist_files, 0) AS VARCHAR) || ' files mostly changed by others'"
         ),
         "hotspot": (
-            "CAST(COALESCE(pf.hot_files, 0) AS VARCHAR) || ' of ' || "
-            "CAST(COALESCE(pf.n_files, 0) AS VARCHAR) || ' files are churn hot spots'"
+            "CAST(COALESCE(r_hot_files, 0) AS VARCHAR) || ' of ' || "
+            "CAST(COALESCE(r_n_files, 0) AS VARCHAR) || ' files are churn hot spots'"
         ),
-        "large_revert": f"'revert of ' || CAST({lines} AS VARCHAR) || ' lines'",
+        "large_revert": "'revert of ' || CAST(r_n_lines AS VARCHAR) || ' lines'",
     }
+    binary = ("sensitive_paths", "few_tests", "large_revert")
     contrib = ", ".join(f"{w[k]} * ({values[k]}) AS c_{k}" for k in FACTORS)
-    detail_cols = ", ".join(f"{details[k]} AS d_{k}" for k in FACTORS)
     total = " + ".join(f"c_{k}" for k in FACTORS)
     reasons = [
         f'CASE WHEN c_{k} > 0 THEN \'{{"factor":"{k}","contribution":\' || '
-        f"{_sql.json_num(f'c_{k}', store)} || ',\"detail\":' || {_sql.json_str(f'd_{k}', store)} "
-        "|| '}' END"
+        f"{_sql.json_num(f'{w[k]} * (1.0)' if k in binary else f'c_{k}', store)} || "
+        f"',\"detail\":\"' || {details[k]} || '\"}}' END"
         for k in FACTORS
     ]
     issue = linked_issue_number(store, "b.body")
@@ -205,7 +216,7 @@ def build_risk(ctx: Ctx) -> None:
         RISK,
         f"""
         WITH x AS (
-            SELECT b.pk AS pk, pf.top_files, {contrib}, {detail_cols},
+            SELECT b.pk AS pk, pf.top_files, {contrib}, {raw_cols},
                 {arm} AS feature_arm, {summary} AS pr_summary, {chash} AS content_hash,
                 COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
             FROM {PR} b
