@@ -21,7 +21,7 @@ PR = "_fl_pr"  # one row per dirty PR: base facts; pk = its integer key in the t
 REV = "_fl_rev"  # review facts per dirty PR
 PATHS = "_fl_paths"  # path classes
 FILES = "_fl_files"  # dirty PRs' files with their history
-FSCORE = "_fl_fscore"  # dirty PRs' files with their risk flags and score
+FSCORE = "_fl_fscore"  # no longer made; dropped in case an older version left it
 PRFILE = "_fl_prfile"  # per dirty PR file aggregates
 RISK = "_fl_risk"  # per dirty PR risk, features, summary
 DFILES = "_fl_cte_dfiles"  # ClickHouse: prs.build_files' materialized dirty files

@@ -29,7 +29,7 @@ from forgelens.analytics import (
     what_shipped,
 )
 from forgelens.analytics import risk as risk_mod
-from forgelens.analytics._ctx import DIRTY, FILES, FSCORE, PATHS, PRFILE, WORK_TABLES, Ctx
+from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PRFILE, WORK_TABLES, Ctx
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
@@ -152,7 +152,7 @@ def _run_phases(
     with phase("risk_features"):
         risk_mod.build_file_aggregates(ctx)
         risk_mod.build_risk(ctx)
-        for name in (FILES, FSCORE, PATHS, PRFILE):  # free memory early
+        for name in (FILES, PATHS, PRFILE):  # free memory early
             _sql.drop_work_table(ctx.store, name)
     if ctx.config.ai_features:
         from forgelens.analytics import ai_features
