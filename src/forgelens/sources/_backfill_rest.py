@@ -74,7 +74,8 @@ class Window:
 
 
 def stamp(value: datetime) -> str:
-    """UTC to the microsecond, ``Z``: the forms both forges' filters read."""
+    """A cursor's time: UTC to the microsecond with a ``Z``, as GitLab's ``updated_before``
+    reads it (Bitbucket Cloud's window turns it into BBQL's ``+00:00`` form)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
