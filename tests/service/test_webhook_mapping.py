@@ -597,3 +597,77 @@ def test_a_deleted_comment_stays_stored_and_is_marked_deleted(service: Service) 
         "SELECT body, deleted_at IS NOT NULL AS deleted FROM pr_comments WHERE comment_id = '62'",
     )
     assert got == [{"body": "A comment", "deleted": True}]
+
+
+def _workflow_run(status: str, conclusion: str | None, updated: str) -> dict[str, Any]:
+    run = {
+        "id": 30433642,
+        "name": "CI",
+        "head_branch": "main",
+        "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+        "event": "push",
+        "status": status,
+        "conclusion": conclusion,
+        "workflow_id": 159038,
+        "run_attempt": 1,
+        "created_at": "2026-03-05T16:41:10Z",
+        "updated_at": updated,
+        "run_started_at": "2026-03-05T16:41:12Z",
+        "html_url": "https://github.com/octocat/Hello-World/actions/runs/30433642",
+    }
+    return {
+        "action": "completed" if status == "completed" else "in_progress",
+        "workflow_run": run,
+        "repository": {"full_name": "octocat/Hello-World"},
+        "sender": {"login": "octocat", "id": 1, "type": "User"},
+    }
+
+
+def test_ci_runs_from_workflow_run_and_pipeline_hooks_the_later_status_wins(
+    service: Service,
+) -> None:
+    done = _workflow_run("completed", "failure", "2026-03-05T16:49:40Z")
+    running = _workflow_run("in_progress", None, "2026-03-05T16:42:00Z")
+    for n, payload in enumerate((done, running)):  # the older status arrives late
+        answer = post(service, "github", "workflow_run", payload, f"d-run-{n}")
+        assert answer.status_code == 202, answer.text
+    gl_running = fixture("gitlab_push")  # a project block to borrow
+    pipeline = {
+        "object_kind": "pipeline",
+        "object_attributes": {
+            "id": 99001,
+            "name": None,
+            "ref": "retry-jitter",
+            "sha": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+            "source": "merge_request_event",
+            "status": "running",
+            "created_at": "2024-03-05 16:41:10 UTC",
+            "finished_at": None,
+            "url": "https://gitlab.example.com/acme/app/-/pipelines/99001",
+        },
+        "project": gl_running["project"],
+    }
+    finished = copy.deepcopy(pipeline)
+    finished["object_attributes"] |= {"status": "success", "finished_at": "2024-03-05 16:49:40 UTC"}
+    pending = copy.deepcopy(pipeline)
+    pending["object_attributes"]["status"] = "pending"
+    for n, payload in enumerate((pipeline, finished, pending)):
+        answer = post(service, "gitlab", "Pipeline Hook", payload, f"d-pipe-{n}")
+        assert answer.status_code == 202, answer.text
+    got = rows(
+        service,
+        "SELECT repository_id, run_id, status, conclusion, head_sha, head_branch, event, "
+        "completed_at FROM ci_runs ORDER BY repository_id",
+    )
+    gl_repo = "gitlab:" + gl_running["project"]["path_with_namespace"]
+    assert [(r["repository_id"], r["run_id"], r["status"], r["conclusion"]) for r in got] == sorted(
+        [
+            ("github:octocat/Hello-World", "30433642", "completed", "failure"),
+            (gl_repo, "99001", "completed", "success"),
+        ]
+    )
+    by_repo = {r["repository_id"]: r for r in got}
+    assert by_repo[gl_repo]["head_branch"] == "retry-jitter"
+    assert by_repo[gl_repo]["event"] == "pull_request"
+    assert by_repo[gl_repo]["completed_at"] == datetime(2024, 3, 5, 16, 49, 40, tzinfo=UTC)
+    assert by_repo["github:octocat/Hello-World"]["head_sha"].startswith("acb5820")

@@ -300,6 +300,21 @@ def github_push(p: dict[str, Any]) -> list[Any]:
     return push_commits(repo_id, items)
 
 
+# A workflow run's webhook object is the REST object the collector reads: every column.
+GH_RUN: Fields = {
+    c: c for c in ("name", "status", "conclusion", "created_at", "updated_at", "head_sha", "event")
+} | {"head_branch": "head_branch", "started_at": "run_started_at", "completed_at": "status"}
+GH_RUN["url"] = "html_url"
+
+
+def github_workflow_run(p: dict[str, Any]) -> list[Any]:
+    """A GitHub Actions run (requested / in_progress / completed) as the ``ci_runs`` row a
+    collection would write."""
+    run = _obj(p, "workflow_run")
+    rec = gh.ci_run(_gh_repo(p), run)
+    return [carried(rec, run, GH_RUN, _version(rec.updated_at))]
+
+
 # -- GitLab -----------------------------------------------------------------------------------
 def _gl_repo(p: dict[str, Any]) -> str:
     return repository_id(gl.SOURCE, str(_obj(p, "project")["path_with_namespace"]))
@@ -423,6 +438,33 @@ def gitlab_push(p: dict[str, Any]) -> list[Any]:
 
 
 # -- Bitbucket Server (pr:*) and Cloud (pullrequest:*, repo:push) -----------------------------
+# What a Pipeline Hook's ``object_attributes`` carry of a ``ci_runs`` row (no updated_at).
+GL_PIPELINE: Fields = {
+    "name": "name",
+    "status": "status",
+    "conclusion": "status",
+    "created_at": "created_at",
+    "head_sha": "sha",
+    "head_branch": "ref",
+    "event": "source",
+    "completed_at": "status",
+    "url": "url",
+}
+# Hooks of one pipeline follow its status; without an update time, the later status wins.
+_GL_PIPELINE_ORDER = ("created", "waiting_for_resource", "preparing", "pending", "running")
+
+
+def gitlab_pipeline(p: dict[str, Any]) -> list[Any]:
+    """A GitLab pipeline's status change as its ``ci_runs`` row, versioned by its finish time,
+    or (still running) its creation time plus how far along its status is."""
+    attrs = _obj(p, "object_attributes")
+    rec = gl.pipeline(_gl_repo(p), {**_gl_times(attrs), "web_url": attrs.get("url")})
+    status = str(attrs.get("status") or "")
+    step = _GL_PIPELINE_ORDER.index(status) if status in _GL_PIPELINE_ORDER else 5
+    version = _version(rec.completed_at) if rec.completed_at else _version(rec.created_at) + step
+    return [carried(rec, attrs, GL_PIPELINE, version)]
+
+
 def _bbs_pr(p: dict[str, Any], deleted: bool) -> tuple[str, int, list[Any]]:
     pr = _obj(p, "pullRequest")
     repo = _obj(_obj(pr, "toRef"), "repository")
@@ -540,12 +582,14 @@ MAPPERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Any]]] = {
     ("github", "issues"): github_issue,
     ("github", "issue_comment"): github_issue_comment,
     ("github", "push"): github_push,
+    ("github", "workflow_run"): github_workflow_run,
     ("gitlab", "Merge Request Hook"): gitlab_merge_request,
     ("gitlab", "Note Hook"): gitlab_note,
     ("gitlab", "Issue Hook"): gitlab_issue,
     ("gitlab", "Confidential Issue Hook"): gitlab_issue,
     ("gitlab", "Confidential Note Hook"): gitlab_note,
     ("gitlab", "Push Hook"): gitlab_push,
+    ("gitlab", "Pipeline Hook"): gitlab_pipeline,
     ("bitbucket", "repo:push"): bitbucket_cloud_push,
     ("bitbucket", "pullrequest:unapproved"): bitbucket_cloud_withdrawn,
     ("bitbucket", "pullrequest:changes_request_removed"): bitbucket_cloud_withdrawn,
