@@ -22,7 +22,6 @@ activity, files and commits -- the same bundles an incremental sync stores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -34,7 +33,12 @@ from forgelens.sources import _bitbucket_map as bb
 from forgelens.sources._forge_common import RawPages, RestSource, cut
 from forgelens.sources._ratelimit import best_budget
 from forgelens.sources.base import ISSUES, Page, RepoRef
-from forgelens.sources.bitbucket_cloud import PR_STATES, BitbucketCloudSource, bbql_time
+from forgelens.sources.bitbucket_cloud import (
+    PR_STATES,
+    BitbucketCloudSource,
+    bbql_since,
+    bbql_time,
+)
 from forgelens.sources.bitbucket_server import BitbucketServerSource
 from forgelens.sources.gitlab import GitLabSource
 from forgelens.sources.http import RequestSpec
@@ -173,9 +177,9 @@ class GitLabBackfill(_WindowBackfill[GitLabSource]):
         pid = self.source._project_id(ref)
         repo_id = repository_id(self.source.kind, ref.full_name)
         what = "issues" if entity == ISSUES else "merge_requests"
-        item = self._send(
-            "GET", f"/projects/{pid}/{what}/{number}", f"GET /projects/{{id}}/{what}/{{iid}}"
-        ).json()
+        item = self.source._get(
+            f"/projects/{pid}/{what}/{number}", f"GET /projects/{{id}}/{what}/{{iid}}"
+        )
         if entity == ISSUES:
             return self.source._issue(pid, repo_id, item)[1]
         return self.source._bundle(pid, repo_id, item)[1]
@@ -194,7 +198,7 @@ class BitbucketCloudBackfill(_WindowBackfill[BitbucketCloudSource]):
     max_page = 50  # the pull request listing's pagelen maximum
 
     def _listing(self, ref: RepoRef, window: Window, size: int, since: datetime | None) -> RawPages:
-        terms = [f"updated_on >= {bbql_time(since)}"] if since is not None else []
+        terms = [bbql_since(since)] if since is not None else []
         if window.before:
             before = datetime.fromisoformat(window.before.replace("Z", "+00:00"))
             terms.append(f"updated_on <= {bbql_time(before)}")
@@ -211,12 +215,13 @@ class BitbucketCloudBackfill(_WindowBackfill[BitbucketCloudSource]):
             ("issues", "issues", {}),
         ):
             try:
-                body = self._send(
-                    "GET",
+                body = self.source._get(
                     f"{base}/{what}",
                     f"GET /repositories/{{workspace}}/{{repo}}/{what}",
-                    params={**params, "pagelen": 1, "sort": "-id"},
-                ).json()
+                    **params,
+                    pagelen=1,
+                    sort="-id",
+                )
             except (NotFound, ForgeError):  # the issue tracker is off
                 out[entity] = 0
                 continue
@@ -232,11 +237,9 @@ class BitbucketCloudBackfill(_WindowBackfill[BitbucketCloudSource]):
         base = self.source._base(ref)
         repo_id = repository_id(self.source.kind, ref.full_name)
         what = "issues" if entity == ISSUES else "pullrequests"
-        item = self._send(
-            "GET",
-            f"{base}/{what}/{number}",
-            f"GET /repositories/{{workspace}}/{{repo}}/{what}/{{id}}",
-        ).json()
+        item = self.source._get(
+            f"{base}/{what}/{number}", f"GET /repositories/{{workspace}}/{{repo}}/{what}/{{id}}"
+        )
         if entity == ISSUES:
             return self.source._issue(ref, repo_id, item)[1]
         return self.source._bundle(f"{base}/pullrequests", repo_id, item)[1]
@@ -262,11 +265,8 @@ class BitbucketServerBackfill(_RestBackfill[BitbucketServerSource]):
     def totals(self, ref: RepoRef) -> dict[str, int]:
         path = self.source._repo_path(ref) + "/pull-requests"
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
-        ids = sum(len(items) for items, _ in self._ids(path, endpoint))
-        return {"pull_requests": ids, "issues": 0}
-
-    def _ids(self, path: str, endpoint: str) -> Iterator[tuple[list[Any], str | None]]:
-        return self.source._pages(path, endpoint, state="ALL", limit=1000)
+        pages = self.source._pages(path, endpoint, state="ALL", limit=1000)
+        return {"pull_requests": sum(len(items) for items, _ in pages), "issues": 0}
 
     def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
         if entity == ISSUES:  # no issue tracker: nothing stored to re-check, nothing deleted
@@ -276,9 +276,9 @@ class BitbucketServerBackfill(_RestBackfill[BitbucketServerSource]):
     def _fresh(self, ref: RepoRef, entity: str, number: int) -> list[Any]:
         base = self.source._repo_path(ref) + "/pull-requests"
         repo_id = repository_id(self.source.kind, ref.full_name)
-        item = self._send(
-            "GET", f"{base}/{number}", "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
-        ).json()
+        item = self.source._get(
+            f"{base}/{number}", "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
+        )
         return self.source._bundle(base, repo_id, item)[1]
 
     def open_issue(self, ref: RepoRef, title: str, body: str) -> str:

@@ -173,7 +173,7 @@ class BitbucketCloudSource(RestSource):
         base = self._base(ref) + "/pullrequests"
         params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
         if since is not None:
-            params["q"] = _since(since)
+            params["q"] = bbql_since(since)
         params.update(extra)
         yield from self.detail_pages(
             base,
@@ -232,7 +232,7 @@ class BitbucketCloudSource(RestSource):
         repo_id = repository_id(SOURCE, ref.full_name)
         params: dict[str, Any] = {"sort": "-updated_on"}
         if since is not None:
-            params["q"] = _since(since)
+            params["q"] = bbql_since(since)
         endpoint = "GET /repositories/{workspace}/{repo}/issues"
         try:
             fetch = partial(self._issue, ref, repo_id)
@@ -313,7 +313,7 @@ def bbql_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _since(since: datetime) -> str:
+def bbql_since(since: datetime) -> str:
     return f"updated_on >= {bbql_time(since)}"
 
 
