@@ -61,6 +61,7 @@ def test_forge_urls_are_accepted(url: str, spec: str) -> None:
         ("https://github.com/o", "must name a repository"),
         ("https://github.com/../../etc/passwd", "characters"),
         ("https://github.com/acme/%2E%2E", "characters"),
+        ("https://github.com/acme/-rf", "characters"),
         ("https://github.com/o/r x", "without spaces"),
         ("", "without spaces"),
     ],

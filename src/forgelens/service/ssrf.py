@@ -35,9 +35,11 @@ SELF_HOSTED_API = {
     "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
     "bitbucket": "/2.0",
 }
-# A path segment of a repository name: a repository may start with "." or "_" (an
-# organisation's ".github"), but "." and ".." alone are never names.
-_SEGMENT = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+# One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
+# organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
+# The webhook endpoints name repositories with it too.
+REPO_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
+_SEGMENT = re.compile(rf"^{REPO_SEGMENT}$")
 _HOST = re.compile(r"^[a-z0-9.-]{1,253}$")
 MAX_URL = 2048
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
-from forgelens.service.ssrf import validate_repository_url
+from forgelens.service.ssrf import REPO_SEGMENT, validate_repository_url
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
 from forgelens.store.schema import TABLES
@@ -86,10 +86,8 @@ GITLAB_KINDS = {
     "pipeline": "Pipeline Hook",
 }
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-# owner/name (GitLab: group/.../project); a segment may start with "." or "_" (``.github``, the
-# organisation profile repository) but is never "." or ".."
-_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
-_NAME = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{1,20}}$")
+# owner/name (GitLab: group/.../project), each segment an ssrf.REPO_SEGMENT
+_NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
 
 
 @dataclass(frozen=True, slots=True)
