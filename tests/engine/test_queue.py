@@ -18,20 +18,21 @@ import pytest
 import redis
 
 from forgelens.engine import queue as q
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectResult
+from forgelens.engine.collect import CollectResult
 from forgelens.engine.queue import JobRequest, QueueConfig, next_tick
 from forgelens.engine.queue_local import InProcessQueue
 from forgelens.engine.queue_redis import RedisQueue, arq_job_id, drain, queue_name
-from forgelens.engine.ratelimit_view import (
+from forgelens.engine.specs import SourceSpec
+from forgelens.engine.store_access import StoreAccess
+from forgelens.sources._ratelimit_view import (
     MemoryRateLimitView,
     RateLimitView,
     RedisRateLimitView,
     token_fingerprint,
 )
-from forgelens.engine.specs import SourceSpec
-from forgelens.engine.store_access import StoreAccess
 from forgelens.store import Store
 from tests.conftest import git
+from tests.engine.collecthelp import swap_collector
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 
 
@@ -191,7 +192,7 @@ def test_the_schedule_queues_tracked_repositories_and_calls_backfill(
         synced_specs.extend(f"{s.kind}:{s.target}" for s in specs)
         return CollectResult(kind="github", run_id="r", repositories=[s.target for s in specs])
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", github)
+    swap_collector(monkeypatch, "github", github)
 
     async def go() -> tuple[list[str], list[str], list[str]]:
         queue = InProcessQueue(config(tmp_path), access)
@@ -265,7 +266,9 @@ def test_a_worker_killed_mid_job_is_retried_and_data_converges(
         "FORGELENS_SCHEDULE": "false",
         "FORGELENS_JOB_TIMEOUT_SECONDS": "20",
         "FORGELENS_JOB_LEASE_EXTRA_SECONDS": "-17",  # a 3 s lease: a dead worker's job returns soon
-        "PYTHONPATH": str(Path(__file__).parent.parent.parent),
+        "PYTHONPATH": os.pathsep.join(  # the tests, and the tree under test when named
+            [str(Path(__file__).parent.parent.parent), os.environ.get("PYTHONPATH", "")]
+        ),
         "FL_HANG": str(hang),
         "FL_STARTED": str(started),
     }

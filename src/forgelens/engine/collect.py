@@ -1,8 +1,8 @@
 """One entry point for every collection: ``collect(store, specs, options)``.
 
 The CLI, the service and the workers call this; it groups the specs by kind and hands each
-group to its collector. Git sources are mined locally; forge kinds register a collector in
-``FORGE_COLLECTORS`` (see ``engine/sync.py``).
+group to its collector. Git sources are mined locally; every forge of the registry
+(``sources/forges.py``) is synced by ``engine/sync.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.specs import SourceSpec, parse_spec
 from forgelens.errors import BadInput
+from forgelens.sources import forges
 from forgelens.store import Store
 
 
@@ -39,7 +40,17 @@ class CollectResult:
 
 
 ForgeCollector = Callable[[Store, list[SourceSpec], CollectOptions, Progress], CollectResult]
-FORGE_COLLECTORS: dict[str, ForgeCollector] = {}
+
+
+def collect_forge(
+    kind: str, store: Store, specs: list[SourceSpec], opts: CollectOptions, progress: Progress
+) -> CollectResult:
+    """Sync ``specs`` of the registered forge ``kind`` (``BadInput`` for a kind not there)."""
+    if kind not in forges.BY_KIND:
+        raise BadInput(f"collecting {kind} sources is not available in this version")
+    from forgelens.engine.sync import collect_forge as sync_forge_specs  # sync imports this
+
+    return sync_forge_specs(forges.BY_KIND[kind], store, specs, opts, progress)
 
 
 def collect(
@@ -64,12 +75,5 @@ def collect(
                 CollectResult("git", r.run_id, r.repositories, r.commits, 0, r.files, r.authors)
             )
             continue
-        collector = FORGE_COLLECTORS.get(kind)
-        if collector is None:
-            raise BadInput(f"collecting {kind} sources is not available in this version")
-        results.append(collector(store, group, opts, progress))
+        results.append(collect_forge(kind, store, group, opts, progress))
     return results
-
-
-# Forge kinds register their collectors on import (engine/sync.py).
-from forgelens.engine import sync as _sync  # noqa: E402,F401

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from forgelens.engine.collect import CollectOptions, collect
-from forgelens.engine.specs import FORGE_KINDS, parse_spec
+from forgelens.engine.specs import parse_spec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.logs import get_logger, redact
+from forgelens.sources import forges
 from forgelens.store import Store
 
 log = get_logger(__name__)
@@ -285,7 +286,7 @@ def _record_failure(access: StoreAccess, req: JobRequest, tries: int, reason: st
 def tracked_specs(store: Store) -> list[str]:
     """Repositories the schedule keeps in sync: forge repositories collected so far and every
     spec a job was ever queued for."""
-    kinds = ", ".join(f"'{k}'" for k in FORGE_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in forges.kinds())
     forge = store.query(
         f"SELECT source || ':' || full_name FROM repositories "
         f"WHERE source IN ({kinds}) AND deleted_at IS NULL"

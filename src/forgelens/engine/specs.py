@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput
-
-FORGE_KINDS = ("github", "gitlab", "bitbucket-server", "bitbucket")
-FORGE_HOSTS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
+from forgelens.sources import forges
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +35,7 @@ def parse_spec(text: str) -> SourceSpec:
     prefix, sep, rest = text.partition(":")
     if sep and prefix == "git":
         return SourceSpec("git", rest or ".")
-    if sep and prefix in FORGE_KINDS and not rest.startswith("//"):
+    if sep and prefix in forges.BY_KIND and not rest.startswith("//"):
         target = rest.strip("/")
         if not target:
             raise BadInput(f"{text!r}: name what to collect, e.g. {prefix}:owner/repo")
@@ -46,9 +44,9 @@ def parse_spec(text: str) -> SourceSpec:
         parts = urlsplit(text)
         path = parts.path.strip("/")
         host = (parts.hostname or "").lower()
-        if path.endswith(".git") or host not in FORGE_HOSTS:
+        if path.endswith(".git") or host not in forges.BY_HOST:
             return SourceSpec("git", text)
-        kind = FORGE_HOSTS[host]
+        kind = forges.BY_HOST[host].kind
         segments = path.split("/")
         path = path.split("/-/", 1)[0] if kind == "gitlab" else "/".join(segments[:2])
         if not path:
@@ -58,7 +56,7 @@ def parse_spec(text: str) -> SourceSpec:
         return SourceSpec("git", text)
     if sep and len(prefix) > 1 and "/" not in prefix:
         raise BadInput(
-            f"unknown source kind {prefix!r} in {text!r}: use git:, github:, gitlab:, "
-            "bitbucket-server:, bitbucket: or a URL"
+            f"unknown source kind {prefix!r} in {text!r}: use git:, "
+            f"{', '.join(k + ':' for k in forges.kinds())} or a URL"
         )
     return SourceSpec("git", text)

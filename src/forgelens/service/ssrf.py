@@ -26,15 +26,9 @@ import httpx
 
 from forgelens.engine.specs import SourceSpec
 from forgelens.errors import BadInput
+from forgelens.sources import forges
 
 Resolver = Callable[[str], list[str]]
-PUBLIC_FORGES = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
-SELF_HOSTED_API = {
-    "github": "/api/v3",
-    "gitlab": "/api/v4",
-    "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
-    "bitbucket": "/2.0",
-}
 # One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
 # organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
 # The webhook endpoints name repositories with it too.
@@ -103,12 +97,12 @@ def validate_repository_url(
     if _looks_like_ip(host) and not explicit:
         raise BadInput(
             "repository_url names an IP address: use the forge's host name "
-            "(github.com, gitlab.com, bitbucket.org or a configured self-hosted host)"
+            f"({', '.join(forges.public_hosts())} or a configured self-hosted host)"
         )
-    if not explicit and (host not in PUBLIC_FORGES or port not in (None, 443)):
+    if not explicit and (host not in forges.BY_HOST or port not in (None, 443)):
         raise BadInput(
-            f"{host or 'the host'} is not a configured forge host: use github.com, gitlab.com, "
-            "bitbucket.org, or add it to FORGELENS_FORGE_HOSTS"
+            f"{host or 'the host'} is not a configured forge host: use "
+            f"{', '.join(forges.public_hosts())}, or add it to FORGELENS_FORGE_HOSTS"
         )
     if not explicit and not _HOST.match(host):
         raise BadInput(f"{host!r} is not a valid host name")
@@ -122,12 +116,13 @@ def validate_repository_url(
                 f"{host} resolves to a non-public address ({refused[0]}); refused. Name a "
                 "self-hosted forge explicitly in FORGELENS_FORGE_HOSTS to allow it"
             )
-    kind = self_hosted.get(host) or PUBLIC_FORGES[host]
+    kind = self_hosted.get(host) or forges.BY_HOST[host].kind
     context, target = _repository_path(kind, parts.path)
     api_url = None
     if explicit:
         netloc = host if port in (None, 443) else f"{host}:{port}"
-        api_url = f"https://{netloc}{context}{SELF_HOSTED_API.get(kind, '')}"
+        known = forges.BY_KIND.get(kind)
+        api_url = f"https://{netloc}{context}{known.api_suffix if known else ''}"
     return SourceSpec(kind, target, api_url)
 
 

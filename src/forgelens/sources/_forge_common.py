@@ -27,7 +27,7 @@ from forgelens.sources.base import Page
 from forgelens.sources.http import ClientPolicy, EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -124,7 +124,7 @@ def tls_verify(ca_bundle: object) -> ssl.SSLContext | bool:
 
 
 def make_client(
-    opts: CollectOptions,
+    opts: SourceOptions,
     *,
     default_url: str,
     profile: ForgeProfile,

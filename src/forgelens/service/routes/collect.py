@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest, next_tick
 from forgelens.engine.specs import parse_spec
 from forgelens.errors import BadInput, ForgelensError, NotFound
@@ -25,6 +24,7 @@ from forgelens.service.context import context
 from forgelens.service.keys import Principal
 from forgelens.service.routes.health import utc_z
 from forgelens.service.ssrf import validate_repository_url
+from forgelens.sources import forges
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/collect", tags=["collect"])
@@ -74,7 +74,7 @@ async def trigger(
             self_hosted=ctx.settings.self_hosted(),
             resolver=ctx.resolver,
         )
-        if spec.kind not in FORGE_COLLECTORS:
+        if spec.kind not in forges.BY_KIND:
             raise BadInput(f"collecting {spec.kind} sources is not available in this version")
     except ForgelensError as exc:
         await ctx.audit(

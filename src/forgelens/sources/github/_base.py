@@ -12,10 +12,10 @@ from typing import Any, Self
 from forgelens.errors import ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
 from forgelens.records import Issue, Person
-from forgelens.sources import _github_map as m
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
 from forgelens.sources.base import PrBundle
+from forgelens.sources.github import _map as m
 from forgelens.sources.http import HttpClient, RequestSpec
 
 log = get_logger(__name__)
