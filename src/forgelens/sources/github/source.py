@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,15 +20,14 @@ import httpx
 from forgelens.config import Settings, get_settings
 from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
-from forgelens.sources._forge_common import cut, tls_verify
-from forgelens.sources._ratelimit import TokenPool
+from forgelens.sources._forge_common import api_root, cut, make_client
 from forgelens.sources.base import Page, RepoRef, RepoSnapshot
 from forgelens.sources.github import _graphql as gq
 from forgelens.sources.github import _map as m
 from forgelens.sources.github._base import _BAD_ITEM, RUNS, graphql_url, log
 from forgelens.sources.github._graphql import GraphQLFetch
 from forgelens.sources.github._rest import RestFetch
-from forgelens.sources.http import ClientPolicy, EtagCache, HttpClient
+from forgelens.sources.http import EtagCache
 
 if TYPE_CHECKING:
     from forgelens.sources.forge import SourceOptions
@@ -261,16 +261,15 @@ def from_options(
     api = str(opts.extra.get("api", "graphql"))
     if api not in ("graphql", "rest"):
         raise BadInput(f"--api {api!r}: use graphql or rest")
-    policy = ClientPolicy(
-        no_wait=bool(opts.extra.get("no_wait", False)),
-        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
+    api_url = api_root(opts, DEFAULT_API_URL)
+    client = partial(
+        make_client,
+        opts,
+        default_url=DEFAULT_API_URL,
+        profile=None,
+        etags=etags,
+        transport=transport,
     )
-    verify = tls_verify(opts.extra.get("ca_bundle"))  # --ca-bundle for Enterprise servers
-    api_url = (opts.api_url or DEFAULT_API_URL).rstrip("/")
-    if not api_url.startswith(("https://", "http://")):
-        raise BadInput(
-            f"--api-url {api_url!r}: give a URL such as https://github.example.com/api/v3"
-        )
     if settings.github_app_id and settings.github_app_private_key and not settings.github_token:
         from forgelens.sources.github.app import AppRouter, GitHubApp
 
@@ -279,24 +278,7 @@ def from_options(
 
         def for_owner(owner: str) -> GitHubSource:
             app = GitHubApp(app_id, key, api_url, transport=transport, owner=owner)
-            client = HttpClient(
-                api_url,
-                tokens=app.pool(),
-                policy=policy,
-                etags=etags,
-                transport=transport,
-                refresh=app.refresh,
-                verify=verify,
-            )
-            return GitHubSource(client, api=api)
+            return GitHubSource(client(token=None, tokens=app.pool(), refresh=app.refresh), api=api)
 
         return AppRouter(for_owner)  # type: ignore[return-value]
-    client = HttpClient(
-        api_url,
-        tokens=TokenPool.from_setting(settings.github_token),
-        policy=policy,
-        etags=etags,
-        transport=transport,
-        verify=verify,
-    )
-    return GitHubSource(client, api=api)
+    return GitHubSource(client(token=settings.github_token), api=api)
