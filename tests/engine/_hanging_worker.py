@@ -14,7 +14,7 @@ import pytest
 from forgelens.cli import main
 from forgelens.engine.collect import CollectOptions, CollectResult, collect
 from forgelens.engine.progress import NullProgress, Progress
-from forgelens.engine.specs import SourceSpec
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.engine.collecthelp import swap_collector
 

@@ -10,7 +10,7 @@ import pytest
 from forgelens.engine import collect as collect_module
 from forgelens.engine.collect import CollectOptions, CollectResult, ForgeCollector
 from forgelens.engine.progress import Progress
-from forgelens.engine.specs import SourceSpec
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 
 REAL_COLLECT_FORGE = collect_module.collect_forge

@@ -4,12 +4,14 @@ rate-limit view, and a worker killed mid-job (``kill -9``) whose job is retried.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,6 @@ from forgelens.engine.collect import CollectResult
 from forgelens.engine.queue import JobRequest, QueueConfig, next_tick
 from forgelens.engine.queue_local import InProcessQueue
 from forgelens.engine.queue_redis import RedisQueue, arq_job_id, drain, queue_name
-from forgelens.engine.specs import SourceSpec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.sources._ratelimit_view import (
     MemoryRateLimitView,
@@ -30,6 +31,7 @@ from forgelens.sources._ratelimit_view import (
     RedisRateLimitView,
     token_fingerprint,
 )
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.conftest import git
 from tests.engine.collecthelp import swap_collector
@@ -315,3 +317,25 @@ def test_worker_cron_fields_for_every_n_minutes() -> None:
     assert _minutes(30) == {"minute": {0, 30}}
     assert _minutes(45) == {"minute": {0}}  # rounded up to a divisor of the hour
     assert _minutes(120) == {"hour": set(range(0, 24, 2)), "minute": {0}}
+
+
+def test_a_job_carries_its_spec_whole_through_the_queue_payload() -> None:
+    """What a trigger parsed (kind, target, a self-hosted server's API root) is what the worker
+    collects: the payload a Redis worker reads back rebuilds the same spec, and one queued
+    before specs travelled whole (text plus a separate api_url) still reads."""
+    spec = SourceSpec("gitlab", "group/app", "https://git.corp.example/api/v4")
+    req = JobRequest.for_spec(spec, reason="trigger").stamped()
+    payload = json.loads(json.dumps(asdict(req)))
+    back = JobRequest.from_payload(payload)
+    assert back == req
+    assert (back.spec.api_url, back.repository_id) == (spec.api_url, "gitlab:group/app")
+    old = {
+        "spec": "gitlab:group/app",
+        "repository_id": "gitlab:group/app",
+        "full_sync": False,
+        "reason": "webhook",
+        "api_url": "https://git.corp.example/api/v4",
+        "job_id": "j",
+        "enqueued_at": "",
+    }
+    assert JobRequest.from_payload(old).spec == spec

@@ -18,13 +18,13 @@ import pytest
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import Progress
 from forgelens.engine.runs import run_settings, start_run
-from forgelens.engine.specs import SourceSpec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.errors import BadInput
 from forgelens.records import Repository, repository_id
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
 from forgelens.service.settings import ServiceSettings
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving

@@ -12,10 +12,10 @@ import pytest
 
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import Progress
-from forgelens.engine.specs import SourceSpec
 from forgelens.logs import configure
 from forgelens.service.app import create_app
 from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving

@@ -8,13 +8,13 @@ group to its collector. Git sources are mined locally; every forge of the regist
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import NullProgress, Progress
-from forgelens.engine.specs import SourceSpec, parse_spec
 from forgelens.errors import BadInput
 from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec, parse_spec
 from forgelens.store import Store
 
 
@@ -65,15 +65,16 @@ def collect(
     if not parsed:
         raise BadInput("name at least one source, e.g. git:. or github:owner/repo")
     results: list[CollectResult] = []
-    by_kind: dict[str, list[SourceSpec]] = {}
+    by_kind: dict[tuple[str, str | None], list[SourceSpec]] = {}
     for spec in parsed:
-        by_kind.setdefault(spec.kind, []).append(spec)
-    for kind, group in by_kind.items():
+        by_kind.setdefault((spec.kind, spec.api_url), []).append(spec)
+    for (kind, api_url), group in by_kind.items():
         if kind == "git":
             r = collect_git(store, [s.target for s in group], opts, progress)
             results.append(
                 CollectResult("git", r.run_id, r.repositories, r.commits, 0, r.files, r.authors)
             )
             continue
-        results.append(collect_forge(kind, store, group, opts, progress))
+        group_opts = replace(opts, api_url=api_url) if api_url else opts  # the spec's server
+        results.append(collect_forge(kind, store, group, group_opts, progress))
     return results

@@ -32,7 +32,6 @@ from typing import Any
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, run_settings, start_run
-from forgelens.engine.specs import SourceSpec
 from forgelens.errors import BadInput, ForgeError, ForgelensError, Interrupted, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import Commit, Person, PrCommit, repository_id
@@ -46,6 +45,7 @@ from forgelens.sources.base import (
     RepoRef,
 )
 from forgelens.sources.forge import Forge
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 
 log = get_logger(__name__)

@@ -33,8 +33,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
-from forgelens.service.ssrf import REPO_SEGMENT, validate_repository_url
+from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
+from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
@@ -86,7 +87,7 @@ GITLAB_KINDS = {
     "pipeline": "Pipeline Hook",
 }
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-# owner/name (GitLab: group/.../project), each segment an ssrf.REPO_SEGMENT
+# owner/name (GitLab: group/.../project), each segment a spec.REPO_SEGMENT
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
 
 

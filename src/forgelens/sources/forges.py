@@ -22,14 +22,14 @@ BY_HOST: dict[str, Forge] = {host: f for f in FORGES for host in f.hosts}
 
 def kinds() -> tuple[str, ...]:
     """The forge kinds a spec may name (``github``, ``gitlab``, ...), in registry order."""
-    return tuple(BY_KIND)
+    return tuple(f.kind for f in FORGES)
 
 
 def forge(kind: str) -> Forge:
     """The forge named ``kind``, or ``BadInput`` listing the forges there are."""
     found = BY_KIND.get(kind)
     if found is None:
-        raise BadInput(f"unknown forge {kind!r}: use one of {', '.join(BY_KIND)}")
+        raise BadInput(f"unknown forge {kind!r}: use one of {', '.join(kinds())}")
     return found
 
 
