@@ -25,7 +25,7 @@ from forgelens.engine.queue import JobRequest, QueueConfig, next_tick
 from forgelens.engine.queue_local import InProcessQueue
 from forgelens.engine.queue_redis import RedisQueue, arq_job_id, drain, queue_name
 from forgelens.engine.store_access import StoreAccess
-from forgelens.sources._ratelimit_view import (
+from forgelens.sources.ratelimit_view import (
     MemoryRateLimitView,
     RateLimitView,
     RedisRateLimitView,

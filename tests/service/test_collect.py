@@ -180,7 +180,7 @@ def test_metrics_carry_the_seed_names(service: Service) -> None:
 
 def test_forge_calls_and_rate_limits_reach_metrics(service: Service) -> None:
     from forgelens import telemetry
-    from forgelens.sources._ratelimit_view import token_scope
+    from forgelens.sources.ratelimit_view import token_scope
 
     telemetry.forge_call("github", 200)
     telemetry.forge_call("github", 403)

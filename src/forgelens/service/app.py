@@ -29,7 +29,7 @@ from forgelens.service.middleware import RequestContextMiddleware, install_error
 from forgelens.service.routes import admin, collect, health, runs, webhooks
 from forgelens.service.settings import ServiceSettings
 from forgelens.service.ssrf import Resolver, system_resolver
-from forgelens.sources._ratelimit_view import open_ratelimit_view
+from forgelens.sources.ratelimit_view import open_ratelimit_view
 
 log = get_logger(__name__)
 

@@ -17,7 +17,7 @@ from forgelens.service.keys import Principal, hash_key, verify_key
 from forgelens.service.metrics import ServiceMetrics
 from forgelens.service.settings import ServiceSettings
 from forgelens.service.ssrf import Resolver
-from forgelens.sources._ratelimit_view import RateLimitView
+from forgelens.sources.ratelimit_view import RateLimitView
 from forgelens.store import Store
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ is decoded, or raises a ``ForgelensError`` a user can act on. Around every reque
 * follows same-host redirects (renamed repositories) and counts every request per endpoint,
 * reports every answer to ``telemetry.forge_call`` (the service's metrics) and, with Redis
   (``REDIS_URL``), spends each token's budget through the view every worker shares
-  (``sources/_ratelimit_view.py``) so that workers together don't overrun it.
+  (``sources/ratelimit_view.py``) so that workers together don't overrun it.
 
 Forge differences (auth header, header names, what a 403 means) live in a ``ForgeProfile``;
 ``HttpClient.paginate`` drives any ``Paginator`` from ``_pagination``.
@@ -47,7 +47,7 @@ from forgelens.sources._ratelimit import (
     TokenPool,
     backoff_delay,
 )
-from forgelens.sources._ratelimit_view import RateLimitView, shared_view, token_scope
+from forgelens.sources.ratelimit_view import RateLimitView, shared_view, token_scope
 
 __all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
 
