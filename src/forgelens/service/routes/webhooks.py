@@ -1,23 +1,25 @@
-"""``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
+"""``POST /api/v1/webhooks/{route}``: verified deliveries, recorded once, for every forge
+whose descriptor has ``webhooks`` (github, gitlab, bitbucket, ...: ``forges.webhook_routes``).
 
-Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
-delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
-recorded as ``malformed`` and answered 400, or 202 for GitLab: see ``ACCEPT_MALFORMED``) ->
-queue a targeted sync -> upsert what the payload carries and the delivery row in one
-transaction. Redelivered ids answer ``duplicate``, change nothing. Bitbucket Server's "Test
-connection" ping is answered 200 and never stored.
+Order of work: size limit (413) -> the forge that claims the delivery verifies it (401, nothing
+stored) -> parse (400) -> dedupe by delivery id -> map the payload (the forge's mapper for the
+event; a payload the mapper cannot read is recorded as ``malformed`` and answered 400, or 202
+for a forge that disables webhooks after 4xx answers: ``Webhooks.accept_malformed``) -> queue a
+targeted sync -> upsert what the payload carries and the delivery row in one transaction.
+Redelivered ids answer ``duplicate``, change nothing. A forge's "test connection" ping
+(``Webhooks.is_ping``) is answered 200 and never stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from forgelens.engine.queue import JobRequest
@@ -26,23 +28,23 @@ from forgelens.logs import redact
 from forgelens.service.context import ServiceContext, context
 from forgelens.service.webhooks import (
     Delivery,
-    is_test_ping,
     map_payload,
     parse_delivery,
+    receiver,
     self_hosted_api_url,
     verify,
     write_mapped,
 )
 from forgelens.sources import forges
 from forgelens.sources.spec import parse_spec
+from forgelens.sources.webhook import Webhooks
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
-# GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
-# cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so one
-# unreadable event kind does not stop every merge request and push after it.
-ACCEPT_MALFORMED = frozenset({"gitlab"})
+ROUTE = Path(
+    pattern="^(" + "|".join(forges.webhook_routes()) + ")$",
+    description="the forge sending: " + ", ".join(forges.webhook_routes()),
+)
 
 _BODY = {
     "requestBody": {
@@ -67,18 +69,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
-    s = ctx.settings
+def _setting(ctx: ServiceContext) -> Callable[[str], str | None]:
+    """Reads the webhook secrets a forge's descriptor names (``FORGELENS_..._WEBHOOK_SECRET``)."""
 
-    def value(secret: Any) -> str | None:
+    def value(name: str) -> str | None:
+        secret = ctx.settings.secret(name)
         return secret.get_secret_value() if secret is not None else None
 
-    return {
-        "github": value(s.github_webhook_secret),
-        "gitlab": value(s.gitlab_webhook_token),
-        "gitlab_signing": value(s.gitlab_webhook_signing_key),
-        "bitbucket": value(s.bitbucket_webhook_secret),
-    }
+    return value
 
 
 def _seen(store: Store, d: Delivery) -> bool:
@@ -113,12 +111,14 @@ def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, 
     }
 
 
-def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes) -> JSONResponse:
-    """Answer a "Test connection" ping: checked when signed, never stored (see ``is_test_ping``)."""
+def _pong(
+    ctx: ServiceContext, hooks: Webhooks, headers: dict[str, str], body: bytes
+) -> JSONResponse:
+    """Answer a "Test connection" ping: checked when signed, never stored (``Webhooks.is_ping``)."""
     signed = "x-hub-signature" in headers
     if signed:
-        verify(forge, headers, body, _secrets(ctx))
-    ctx.metrics.webhook(forge, "diagnostics:ping", "ping")
+        verify(hooks, headers, body, _setting(ctx))
+    ctx.metrics.webhook(hooks.route, "diagnostics:ping", "ping")
     note = "" if signed else " (unsigned: events must carry X-Hub-Signature from the secret)"
     return JSONResponse(
         {
@@ -133,9 +133,7 @@ def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes)
 
 
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
-async def receive(
-    forge: Literal["github", "gitlab", "bitbucket"], request: Request
-) -> JSONResponse:
+async def receive(forge: Annotated[str, ROUTE], request: Request) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
     ctx = context(request)
     action = f"webhook.{forge}"
@@ -147,16 +145,17 @@ async def receive(
         await ctx.deny(request, action, f"too large: {exc.detail}")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
+    hooks = receiver(forge, headers)
     verified = False
     try:
-        if is_test_ping(forge, headers):
-            return _pong(ctx, forge, headers, body)
-        verify(forge, headers, body, _secrets(ctx))
+        if hooks.is_ping(headers):
+            return _pong(ctx, hooks, headers, body)
+        verify(hooks, headers, body, _setting(ctx))
         verified = True
-        delivery = parse_delivery(forge, headers, body)
+        delivery = parse_delivery(hooks, headers, body)
     except ForgelensError as exc:
         # an unverified sender's event header is no label: each value would be a new series
-        event = next((headers[h] for h in EVENT_HEADERS if h in headers), "") if verified else ""
+        event = headers.get(hooks.event_header, "") if verified else ""
         ctx.metrics.webhook(forge, event, "refused")
         await ctx.deny(request, action, exc.message)
         raise
@@ -180,7 +179,7 @@ async def _handle(
             await ctx.audit(
                 request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
             )
-            if forge not in ACCEPT_MALFORMED:
+            if not delivery.hooks.accept_malformed:
                 raise
             return _answer(delivery, "malformed", None, detail=exc.message)
         kind = (delivery.spec or "").partition(":")[0]
