@@ -14,7 +14,7 @@ import pytest
 
 from forgelens.records import PullRequest
 from forgelens.service.webhooks import Delivery, self_hosted_api_url
-from forgelens.sources import bitbucket_server, github
+from forgelens.sources import bitbucket_server, forges, github
 from forgelens.sources.gitlab import webhook as gitlab_hooks
 from forgelens.sources.webhook import hub_signature
 from tests.engine.collecthelp import swap_collector
@@ -289,3 +289,23 @@ def test_a_bitbucket_server_delivery_names_its_servers_api_for_the_sync() -> Non
     assert self_hosted_api_url(delivery, {}) is None  # not a configured host: no API named
     other = Delivery("bitbucket", "pr:opened", "d2", "bitbucket-server:PROJ/other", payload, hooks)
     assert self_hosted_api_url(other, hosts) is None  # the link names another repository
+
+
+def test_every_forge_with_webhooks_has_an_endpoint_that_names_its_secret_setting(
+    tmp_path: Path,
+) -> None:
+    """The endpoints come from the forge registry: each forge's route refuses a delivery while
+    no secret is configured, naming the setting its descriptor reads, and stores nothing."""
+    routes = forges.webhook_routes()
+    assert {"github", "gitlab", "bitbucket"} <= set(routes)
+    unset = {name: None for name in forges.setting_names() if "WEBHOOK" in name}
+    with running_service(tmp_path, **unset) as service:
+        for route in routes:
+            hooks = forges.webhooks_for(route, {})
+            assert hooks is not None
+            setting = hooks.secret_names()[0]
+            answer = service.client.post(f"/api/v1/webhooks/{route}", content=b"{}")
+            assert answer.status_code == 401, (route, answer.text)
+            assert f"{route} webhook refused: no webhook" in answer.text
+            assert f"set {setting}" in answer.text
+        assert counts(service) == (0, 0)
