@@ -6,6 +6,7 @@ github:OWNER[/REPO]                  -> ("github", "OWNER[/REPO]")
 gitlab:GROUP/.../PROJECT             -> ("gitlab", ...)
 bitbucket-server:PROJECT[/REPO]      -> ("bitbucket-server", ...)
 bitbucket:WORKSPACE[/REPO]           -> ("bitbucket", ...)
+gitea:OWNER[/REPO]                   -> ("gitea", ...)       Forgejo too; --api-url names the server
 https://github.com/owner/repo        -> ("github", "owner/repo"); gitlab.com, bitbucket.org alike
 """
 
@@ -16,8 +17,13 @@ from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput
 
-FORGE_KINDS = ("github", "gitlab", "bitbucket-server", "bitbucket")
-FORGE_HOSTS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
+FORGE_KINDS = ("github", "gitlab", "bitbucket-server", "bitbucket", "gitea")
+FORGE_HOSTS = {
+    "github.com": "github",
+    "gitlab.com": "gitlab",
+    "bitbucket.org": "bitbucket",
+    "gitea.com": "gitea",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,6 @@ def parse_spec(text: str) -> SourceSpec:
     if sep and len(prefix) > 1 and "/" not in prefix:
         raise BadInput(
             f"unknown source kind {prefix!r} in {text!r}: use git:, github:, gitlab:, "
-            "bitbucket-server:, bitbucket: or a URL"
+            "bitbucket-server:, bitbucket:, gitea: or a URL"
         )
     return SourceSpec("git", text)

@@ -28,12 +28,18 @@ from forgelens.engine.specs import SourceSpec
 from forgelens.errors import BadInput
 
 Resolver = Callable[[str], list[str]]
-PUBLIC_FORGES = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
+PUBLIC_FORGES = {
+    "github.com": "github",
+    "gitlab.com": "gitlab",
+    "bitbucket.org": "bitbucket",
+    "gitea.com": "gitea",
+}
 SELF_HOSTED_API = {
     "github": "/api/v3",
     "gitlab": "/api/v4",
     "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
     "bitbucket": "/2.0",
+    "gitea": "/api/v1",  # Gitea and Forgejo
 }
 # One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
 # organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
