@@ -5,7 +5,7 @@ Gitea's payloads wrap the REST objects the collector reads: ``pull_request`` (ev
 ``pull_request*`` event), ``issue`` and ``comment``. A review event (``..._approved``,
 ``..._rejected``, ``..._comment``) carries ``review: {type, content}`` without the review's id:
 the pull request is stored and the queued sync reads the review itself. Pushes carry GitHub's
-commit shape.
+commit shape (``hub_push``).
 """
 
 from __future__ import annotations
@@ -17,16 +17,14 @@ from forgelens.records import repository_id
 from forgelens.service.webhook_mappers import (
     COMMENT,
     Fields,
-    _commit,
     _obj,
     _version,
     carried,
+    hub_push,
     people,
-    push_commits,
     tombstone,
 )
 from forgelens.service.webhooks import register_webhook_mapper
-from forgelens.sources._forge_common import ts
 from forgelens.sources.gitea import _map as m
 
 _COMMON: Fields = {
@@ -119,25 +117,7 @@ def comment(p: dict[str, Any]) -> list[Any]:
 
 
 def push(p: dict[str, Any]) -> list[Any]:
-    repo_id = _repo(p)
-    items = []
-    for c in p.get("commits") or []:
-        if not isinstance(c, dict):
-            raise TypeError("a pushed commit is not an object")
-        author, committer = c.get("author") or {}, c.get("committer") or {}
-        commit = _commit(
-            repo_id,
-            c.get("id"),
-            c.get("message"),
-            author_name=author.get("name"),
-            author_email=author.get("email"),
-            authored_at=ts(c.get("timestamp")),
-            committer_name=committer.get("name"),
-            committer_email=committer.get("email"),
-            author_login=author.get("username") or None,
-        )
-        items.append((c, commit))
-    return push_commits(repo_id, items)
+    return hub_push(_repo(p), p)
 
 
 MAPPERS: dict[str, Callable[[dict[str, Any]], list[Any]]] = {

@@ -279,7 +279,11 @@ def github_issue_comment(p: dict[str, Any]) -> list[Any]:
 
 
 def github_push(p: dict[str, Any]) -> list[Any]:
-    repo_id = _gh_repo(p)
+    return hub_push(_gh_repo(p), p)
+
+
+def hub_push(repo_id: str, p: dict[str, Any]) -> list[Any]:
+    """The commits of a push payload in GitHub's shape (Gitea and Forgejo send the same)."""
     items = []
     for c in p.get("commits") or []:
         if not isinstance(c, dict):
@@ -294,7 +298,7 @@ def github_push(p: dict[str, Any]) -> list[Any]:
             authored_at=ts(c.get("timestamp")),
             committer_name=committer.get("name"),
             committer_email=committer.get("email"),
-            author_login=author.get("username"),
+            author_login=author.get("username") or None,  # "": an email of no account
         )
         items.append((c, commit))
     return push_commits(repo_id, items)
