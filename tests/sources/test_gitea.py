@@ -106,6 +106,25 @@ def test_gitea_review_states_mean_what_githubs_do() -> None:
     assert state(state="REQUEST_REVIEW") is None  # a request, not a review
 
 
+def test_a_renamed_repository_is_followed_to_its_new_name() -> None:
+    s = sim()
+    s.dataset.rename("acme/service-0", "service-zero")
+    with serve(s) as url, source_for("gitea", url) as source:
+        snap = source.repository(REF)
+        prs = [r for p in source.pull_requests(snap.ref, None) for r in p.records]
+    assert snap.ref.full_name == "acme/service-zero"
+    assert snap.repository.id == "gitea:acme/service-zero"
+    assert len([r for r in prs if isinstance(r, PullRequest)]) == 23
+
+
+def test_drafts_before_gitea_1_22_are_told_by_their_title() -> None:
+    base = {"number": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+    assert m.pull_request("r", {**base, "title": "WIP: rotate tokens"}).draft
+    assert m.pull_request("r", {**base, "title": "[wip] rotate tokens"}).draft
+    assert not m.pull_request("r", {**base, "title": "WIP: rotate", "draft": False}).draft
+    assert not m.pull_request("r", {**base, "title": "Rotate tokens (WIP: later)"}).draft
+
+
 def test_a_glob_rule_protects_the_branches_it_matches() -> None:
     rules = [{"rule_name": "release/*", "required_approvals": 1}, {"rule_name": "main"}]
     assert m.protection_rule(rules, "main") == {"rule_name": "main"}

@@ -45,6 +45,7 @@ REVIEW_STATES = {
     "REQUEST_CHANGES": "CHANGES_REQUESTED",
     "COMMENT": "COMMENTED",
 }
+WIP_PREFIXES = ("WIP:", "[WIP]")
 CHANGE_TYPES = {"changed": "modified", "removed": "deleted"}  # the rest as GitHub says them
 # /actions/tasks (Gitea 1.22) one-word statuses -> (status, conclusion)
 TASK_STATUS = {
@@ -147,6 +148,12 @@ def protection(repo_id: str, branch: str, p: dict[str, Any]) -> BranchProtection
     )
 
 
+def _wip(title: Any) -> bool:
+    """Before Gitea 1.22 said ``draft``, a pull request was one by its title's prefix (the
+    default ``[repository.pull-request] WORK_IN_PROGRESS_PREFIXES``)."""
+    return isinstance(title, str) and title.upper().startswith(WIP_PREFIXES)
+
+
 def pull_request(repo_id: str, p: dict[str, Any]) -> PullRequest:
     merged = bool(p.get("merged")) or bool(p.get("merged_at"))
     state = "merged" if merged else ("closed" if p.get("state") == "closed" else "open")
@@ -161,7 +168,7 @@ def pull_request(repo_id: str, p: dict[str, Any]) -> PullRequest:
         forge_id=str(p["id"]) if p.get("id") is not None else None,
         body=p.get("body"),
         author=login(p.get("user")),
-        draft=bool(p.get("draft")),
+        draft=bool(p["draft"]) if "draft" in p else _wip(p.get("title")),
         merged_at=merged_at,
         closed_at=ts(p.get("closed_at")) or (merged_at if merged else None),
         base_ref=(p.get("base") or {}).get("ref"),

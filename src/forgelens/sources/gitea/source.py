@@ -157,9 +157,6 @@ class GiteaSource(RestSource):
             rule = self.branch_protection(snap.ref, repo.default_branch)
             if rule is not None:
                 snap.records.append(rule)
-        owner = m.person(payload.get("owner"))
-        if owner is not None:
-            snap.records.append(owner)
         if units["pulls"]:
             snap.marks["pull_requests"] = self._newest_pull(snap.ref)
         return snap
