@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from forgelens.errors import ForgeError
-from forgelens.records import PrFile, PullRequest
+from forgelens.records import PrFile, PullRequest, Review
 from forgelens.sources.base import RepoRef
 from forgelens.sources.gitea import _map as m
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
@@ -38,6 +38,10 @@ def test_pages_capped_by_the_server_are_all_read() -> None:
         calls = source.client.stats.by_endpoint
     prs = [r for r in records if isinstance(r, PullRequest)]
     assert sorted(p.number for p in prs) == list(range(1, 24))
+    # reviews are paged with X-Total-Count only (no Link): every one arrives all the same
+    reviews = {r.review_id for r in records if isinstance(r, Review)}
+    assert reviews == {str(r.id) for p in s.dataset.repos[0].prs for r in p.reviews}
+    assert max(len(p.reviews) for p in s.dataset.repos[0].prs) > 5  # more than one page
     huge = [f for f in records if isinstance(f, PrFile) and f.pr_number == 1]
     assert len({f.path for f in huge}) == 57
     assert calls["GET /repos/{owner}/{repo}/pulls"] == 5  # ceil(23 / 5), never fewer

@@ -6,7 +6,9 @@ it actually served: so the next page is always "the same request, ``page + 1``" 
 offset computed from the size asked for. Whether one follows is said by ``Link: rel="next"``
 (built from the server's ``ROOT_URL``, which behind a proxy may name another host: only its
 presence is read) or, on the lists of a pull request's files and commits, by ``X-HasMore``.
-Lists that are not paged (a review's comments, branch protections) carry neither: one page.
+Some paged lists (a pull request's reviews, teams, team members) send only ``X-Total-Count``:
+then pages follow while fewer items than the count were served. Lists that are not paged (a
+review's comments, an issue's comments, branch protections) carry none of these: one page.
 """
 
 from __future__ import annotations
@@ -31,14 +33,20 @@ class GiteaPaginator:
     def next(self, spec: RequestSpec, response: httpx.Response, body: Any) -> RequestSpec | None:
         if not self.items(body):
             return None  # an empty page ends every list, whatever a header claims
+        page = int(self.token(spec))
         more = response.headers.get("x-hasmore")
+        total = response.headers.get("x-total-count", "").strip()
         if more is not None:
             follows = more.strip().lower() == "true"
-        else:
+        elif "link" in response.headers:
             follows = "next" in parse_link_header(response.headers.get("link"))
-        if not follows:
-            return None
-        return self.resume(spec, str(int(self.token(spec)) + 1))
+        elif total.isdigit():
+            # only a count (reviews, teams, members): every page before this one was full,
+            # of this one's size; a short last page costs at most one empty page more
+            follows = page * len(self.items(body)) < int(total)
+        else:
+            follows = False
+        return self.resume(spec, str(page + 1)) if follows else None
 
     def token(self, spec: RequestSpec) -> str:
         value = str(spec.params.get(self.page_param, 1))

@@ -113,7 +113,11 @@ class GiteaRenderer(RestRenderer):
             "username": login,
         }
 
-    def page(self, req: SimRequest, items: list[Any], *, has_more: bool = False) -> SimResponse:
+    def page(
+        self, req: SimRequest, items: list[Any], *, has_more: bool = False, links: bool = True
+    ) -> SimResponse:
+        """A page of ``items``; ``links=False``: only ``X-Total-Count`` (reviews, teams and
+        team members are paged that way on a real server)."""
         asked = int(req.query.get("limit") or 0)
         size = min(asked, self.max_items) if asked > 0 else self.default_items
         page = max(1, int(req.query.get("page") or 1))
@@ -121,13 +125,18 @@ class GiteaRenderer(RestRenderer):
         pages = max(1, -(-len(items) // size))
         headers = {"x-total-count": str(len(items))}
         root = (self.root_url or req.base_url).rstrip("/")
-        links = []
+        nexts = []
         if page < pages:
             query = {**req.query, "page": page + 1}
-            links.append(f'<{root}{req.path}?{_query(query)}>; rel="next"')
-            links.append(f'<{root}{req.path}?{_query({**query, "page": pages})}>; rel="last"')
-        if links:
-            headers["link"] = ",".join(links)
+            nexts.append(f'<{root}{req.path}?{_query(query)}>; rel="next"')
+            nexts.append(f'<{root}{req.path}?{_query({**query, "page": pages})}>; rel="last"')
+        if page > 1:  # Gitea names the first and previous pages too (so the last has a Link)
+            nexts.append(f'<{root}{req.path}?{_query({**req.query, "page": 1})}>; rel="first"')
+            nexts.append(
+                f'<{root}{req.path}?{_query({**req.query, "page": page - 1})}>; rel="prev"'
+            )
+        if links and nexts:
+            headers["link"] = ",".join(nexts)
         if has_more:
             headers |= {"x-hasmore": str(page < pages).lower(), "x-pagecount": str(pages)}
             headers |= {"x-page": str(page), "x-perpage": str(size)}
@@ -264,13 +273,14 @@ class GiteaRenderer(RestRenderer):
             }
             for k, t in enumerate(self.ds.teams)
         ]
-        return self.page(req, items)
+        return self.page(req, items, links=False)
 
     def members(self, req: SimRequest, tid: str) -> SimResponse:
         k = int(tid) - 100
         if not 0 <= k < len(self.ds.teams):
             return self.not_found()
-        return self.page(req, [self.user(login) for login, _ in self.ds.teams[k].members])
+        members = [self.user(login) for login, _ in self.ds.teams[k].members]
+        return self.page(req, members, links=False)
 
     def repo(self, req: SimRequest, owner: str, name: str) -> SimResponse:
         repo = self._repo(owner, name)
@@ -360,7 +370,7 @@ class GiteaRenderer(RestRenderer):
             }
             for r in found[1].reviews
         ]
-        return self.page(req, items)
+        return self.page(req, items, links=False)
 
     def review_comments(
         self, req: SimRequest, owner: str, name: str, n: str, rid: str
