@@ -65,6 +65,16 @@ def test_next_links_naming_another_host_are_not_followed_there() -> None:
     assert [q for _, p, q in s.log if p.endswith("/pulls")] == [200, 200, 200]
 
 
+def test_actions_runs_counted_in_the_body_are_all_read() -> None:
+    """The runs list has no Link: ``total_count`` in the body says how many there are."""
+    s = sim(runs_per_repo=8)
+    gitea(s).max_items = 3
+    with serve(s) as url, source_for("gitea", url) as source:
+        runs = [r for p in source.ci_runs(REF, None) for r in p.records]
+    assert {r.run_id for r in runs} == {str(r.id) for r in s.dataset.repos[0].runs}
+    assert sum(1 for _, p, _ in s.log if p.endswith("/actions/runs")) == 3  # ceil(8 / 3)
+
+
 def test_a_server_without_actions_has_no_runs_and_no_error() -> None:
     s = sim()
     gitea(s).actions = False

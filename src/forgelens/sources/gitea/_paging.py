@@ -6,8 +6,9 @@ it actually served: so the next page is always "the same request, ``page + 1``" 
 offset computed from the size asked for. Whether one follows is said by ``Link: rel="next"``
 (built from the server's ``ROOT_URL``, which behind a proxy may name another host: only its
 presence is read) or, on the lists of a pull request's files and commits, by ``X-HasMore``.
-Some paged lists (a pull request's reviews, teams, team members) send only ``X-Total-Count``:
-then pages follow while fewer items than the count were served. Lists that are not paged (a
+Some paged lists (a pull request's reviews, teams, team members) send only ``X-Total-Count``
+(Actions runs: ``total_count`` in the body): then pages follow while fewer items than the
+count were served. Lists that are not paged (a
 review's comments, an issue's comments, branch protections) carry none of these: one page.
 """
 
@@ -36,6 +37,8 @@ class GiteaPaginator:
         page = int(self.token(spec))
         more = response.headers.get("x-hasmore")
         total = response.headers.get("x-total-count", "").strip()
+        if not total and isinstance(body, dict):  # Actions lists count in the body
+            total = str(body.get("total_count", ""))
         if more is not None:
             follows = more.strip().lower() == "true"
         elif "link" in response.headers:
