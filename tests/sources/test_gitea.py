@@ -76,6 +76,16 @@ def test_actions_runs_counted_in_the_body_are_all_read() -> None:
     assert sum(1 for _, p, _ in s.log if p.endswith("/actions/runs")) == 4
 
 
+def test_an_incremental_pass_reads_only_the_first_page_of_runs() -> None:
+    s = sim(runs_per_repo=8)
+    gitea(s).max_items = 3
+    newest = max(r.created_at for r in s.dataset.repos[0].runs)
+    with serve(s) as url, source_for("gitea", url) as source:
+        runs = [r for p in source.ci_runs(REF, newest) for r in p.records]
+    assert len(runs) == 1  # the run of the watermark's second, read again
+    assert sum(1 for _, p, _ in s.log if p.endswith("/actions/runs")) == 1
+
+
 def test_a_server_without_actions_has_no_runs_and_no_error() -> None:
     s = sim()
     gitea(s).actions = False

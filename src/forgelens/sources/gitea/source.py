@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -339,7 +340,9 @@ class GiteaSource(RestSource):
                 first = next(pages, None)
             except NotFound:
                 continue
-            for items, nxt in [first, *pages] if first is not None else []:
+            if first is None:
+                return
+            for items, nxt in chain([first], pages):  # lazily: the cut stops the listing
                 out: list[Item] = []
                 errors = 0
                 for r in items:
