@@ -178,3 +178,20 @@ def test_a_self_hosted_delivery_syncs_from_its_own_server() -> None:
     hosts = {"gitea.example.com": "gitea"}
     assert self_hosted_api_url(d, hosts) == "https://gitea.example.com/api/v1"
     assert self_hosted_api_url(d, {}) is None  # an unknown host: no API URL taken from a payload
+
+
+def test_a_payload_that_cannot_be_stored_is_a_clear_400_and_recorded_malformed(
+    gitea_service: Service,
+) -> None:
+    headers, raw = load("pull_request_opened")
+    doc = json.loads(raw)
+    del doc["pull_request"]["created_at"]
+    body = json.dumps(doc).encode()
+    headers = {**headers, "X-Gitea-Signature": sign(SECRET, body)}
+    headers.pop("X-Hub-Signature-256")
+    answer = post(gitea_service, headers, body)
+    assert answer.status_code == 400
+    assert "gitea pull_request payload cannot be stored" in answer.json()["detail"]
+    got = rows(gitea_service, "SELECT outcome FROM webhook_deliveries")
+    assert got == [{"outcome": "malformed"}]
+    assert rows(gitea_service, "SELECT * FROM pull_requests") == []
