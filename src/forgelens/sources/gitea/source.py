@@ -164,14 +164,19 @@ class GiteaSource(RestSource):
 
     def _newest_pull(self, ref: RepoRef) -> datetime | None:
         """The update time of the most recently updated pull request (None: none yet)."""
-        newest = self._get(
-            self._base(ref) + "/pulls",
-            "GET /repos/{owner}/{repo}/pulls",
-            state="all",
-            sort="recentupdate",
-            limit=1,
-        )
-        return _updated(newest[0]) if isinstance(newest, list) and newest else None
+        try:
+            newest = self._get(
+                self._base(ref) + "/pulls",
+                "GET /repos/{owner}/{repo}/pulls",
+                state="all",
+                sort="recentupdate",
+                limit=1,
+            )
+        except NotFound:  # pull requests turned off: nothing to list
+            self._units.setdefault(ref.full_name, {})["pulls"] = False
+            return None
+        first = newest[0] if isinstance(newest, list) and newest else None
+        return _updated(first) if isinstance(first, dict) else None
 
     def branch_protection(self, ref: RepoRef, branch: str) -> BranchProtection | None:
         """The rule protecting ``branch`` (read with repository admin rights), else what the
