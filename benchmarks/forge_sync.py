@@ -3,8 +3,9 @@
     nice -n 10 .venv/bin/python benchmarks/forge_sync.py [--prs 1000] [--concurrency 4]
 
 One repository of N pull requests (avg 3 reviews, 5 comments, 8 files) rendered through
-GitHub (GraphQL), GitLab, Bitbucket Server, Bitbucket Cloud and Gitea / Forgejo. Per forge: API requests per
-PR for a full sync and for an incremental sync of the unchanged repository, and end-to-end
+GitHub (GraphQL), GitLab, Bitbucket Server, Bitbucket Cloud and Gitea / Forgejo. Per forge: API
+requests per PR for a full sync and for an incremental sync of the unchanged repository, and
+end-to-end
 PRs/s into DuckDB; GitHub is the reference each ratio is taken against. Prints the table and
 writes benchmarks/results/forge_sync.json.
 """

@@ -12,14 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
-from forgelens.sources.gitea.webhooks import sign
+from forgelens.sources.gitea.webhook import sign
 from tests.service.conftest import fake_resolver, running_service
 from tests.service.test_e2e_sim import simulated_forge
 
-REAL_GITEA = FORGE_COLLECTORS["gitea"]
 HOSTS = {"gitea.example.com": "gitea"}
 
 
@@ -66,9 +64,7 @@ def test_a_triggered_collection_reads_the_self_hosted_gitea_and_a_webhook_lands_
                 FORGELENS_FORGE_HOSTS=f"{host}=gitea",
                 FORGELENS_GITEA_WEBHOOK_SECRET=secret,
             ) as service,
-            pytest.MonkeyPatch.context() as mp,
-        ):
-            mp.setitem(FORGE_COLLECTORS, "gitea", REAL_GITEA)
+        ):  # the service's own Gitea collector: only GitHub's is a stand-in there
             repo = sim.dataset.repos[0]
             headers = service.headers("operator")
             answer = service.client.post(

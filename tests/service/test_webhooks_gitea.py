@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.service.webhooks import Delivery, parse_delivery, self_hosted_api_url
-from forgelens.sources.gitea.webhooks import sign
+from forgelens.sources.gitea.webhook import sign
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, running_service
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "gitea"
@@ -42,7 +42,7 @@ def post(service: Service, headers: dict[str, str], raw: bytes) -> httpx.Respons
 
 @pytest.fixture
 def gitea_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
-    monkeypatch.setitem(FORGE_COLLECTORS, "gitea", fake_forge)
+    swap_collector(monkeypatch, "gitea", fake_forge)
     with running_service(
         tmp_path,
         FORGELENS_GITEA_WEBHOOK_SECRET=SECRET,

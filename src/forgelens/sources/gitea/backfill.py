@@ -16,7 +16,7 @@ from typing import Any
 
 from forgelens.errors import ForgeError, NotFound
 from forgelens.records import repository_id
-from forgelens.sources._backfill_rest import _RestBackfill, first_page
+from forgelens.sources._backfill_rest import RestBackfill, first_page
 from forgelens.sources.base import ISSUES, Page, RepoRef
 from forgelens.sources.gitea.source import ISSUE, PAGE_SIZE, PR, GiteaSource
 
@@ -29,7 +29,7 @@ def _token(token: str | None, size: int) -> tuple[str | None, int]:
     return None, max(1, min(PAGE_SIZE, size))
 
 
-class GiteaBackfill(_RestBackfill[GiteaSource]):
+class GiteaBackfill(RestBackfill[GiteaSource]):
     def pull_request_chunk(
         self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
     ) -> Page:

@@ -22,7 +22,7 @@ client.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,7 @@ from forgelens.sources.gitea._paging import PAGES
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -82,17 +82,11 @@ def _updated(item: dict[str, Any]) -> datetime | None:
     return ts(item.get("updated_at"))
 
 
-def _before(since: datetime | None) -> datetime | None:
-    """``since`` for the shared "stop at the first older item" test (``older``: changed <=
-    since) such that an item changed exactly at ``since`` is still read: Gitea stamps whole
-    seconds, so another change may share the watermark's second."""
-    return None if since is None else since - timedelta(microseconds=1)
-
-
 class GiteaSource(RestSource):
     kind = m.SOURCE
     data_source = DATA_SOURCE
     paginator = PAGES
+    overlap = True  # whole-second stamps: the watermark's second is read again
 
     def __init__(self, client: HttpClient) -> None:
         super().__init__(client, {"limit": PAGE_SIZE})
@@ -243,7 +237,7 @@ class GiteaSource(RestSource):
             "GET /repos/{owner}/{repo}/pulls",
             resume,
             params,
-            _before(since),
+            since,
             _updated,
             partial(self._bundle, ref, repo_id),
         )
@@ -372,7 +366,7 @@ class GiteaSource(RestSource):
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,
