@@ -177,3 +177,16 @@ def hub_push(repo_id: str, p: dict[str, Any]) -> list[Any]:
         )
         items.append((c, commit))
     return push_commits(repo_id, items)
+
+
+def conversation(
+    head: list[Any], rec: Any, raw: dict[str, Any], who: Person | None, *, deleted: bool
+) -> list[Any]:
+    """``head`` (the issue or pull request) and a conversation comment ``rec`` read from
+    ``raw``: a ``Comment`` (a pull request's, kind written) or an ``IssueComment``, tombstoned
+    when the event deleted it, else with its author."""
+    if deleted:
+        return [*head, tombstone(rec)]
+    version = version_of(rec.updated_at, rec.created_at)
+    extra = ("kind",) if hasattr(rec, "kind") else ()
+    return [*head, carried(rec, raw, COMMENT, version, *extra), *people([who], version)]

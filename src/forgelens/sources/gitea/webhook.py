@@ -25,11 +25,11 @@ from forgelens.errors import AuthError
 from forgelens.records import repository_id
 from forgelens.sources.gitea import _map as m
 from forgelens.sources.webhook import (
-    COMMENT,
     Fields,
     WebhookMapper,
     Webhooks,
     carried,
+    conversation,
     hub_push,
     obj,
     people,
@@ -182,12 +182,8 @@ def comment(p: dict[str, Any]) -> list[Any]:
         if on_pr
         else m.issue_comment(repo_id, number, raw)
     )
-    if p.get("action") == "deleted":
-        return [*head, tombstone(rec)]
-    version = version_of(rec.updated_at, rec.created_at)
-    extra = ("kind",) if on_pr else ()
-    found = people([m.person(raw.get("user"))], version)
-    return [*head, carried(rec, raw, COMMENT, version, *extra), *found]
+    deleted = p.get("action") == "deleted"
+    return conversation(head, rec, raw, m.person(raw.get("user")), deleted=deleted)
 
 
 def push(p: dict[str, Any]) -> list[Any]:

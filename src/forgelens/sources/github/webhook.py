@@ -12,6 +12,7 @@ from forgelens.sources.webhook import (
     Fields,
     Webhooks,
     carried,
+    conversation,
     hub_push,
     obj,
     people,
@@ -121,12 +122,8 @@ def github_issue_comment(p: dict[str, Any]) -> list[Any]:
         if on_pr
         else gh.issue_comment(repo_id, number, raw)
     )
-    if p.get("action") == "deleted":
-        return [*head, tombstone(rec)]
-    version = version_of(rec.updated_at, rec.created_at)
-    extra = ("kind",) if on_pr else ()
-    found = people([gh.person(raw.get("user"))], version)
-    return [*head, carried(rec, raw, COMMENT, version, *extra), *found]
+    deleted = p.get("action") == "deleted"
+    return conversation(head, rec, raw, gh.person(raw.get("user")), deleted=deleted)
 
 
 def github_push(p: dict[str, Any]) -> list[Any]:
