@@ -18,8 +18,8 @@ from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store
 from forgelens.store._common import CURSOR_SQL, cursor_row
-from forgelens.store._dialect import create_table_sql, quote
 from forgelens.store.schema import TABLES, TableSpec
+from forgelens.store.sql import create_table_sql, quote
 from tests.analytics.test_analyze import GH, T0, base_records
 from tests.analytics.test_sync import COMPARED, pr, pr_file, rows
 from tests.conftest import require_service

@@ -18,8 +18,8 @@ keys (``_sql.key_in``). Unchanged rows are not written either.
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import NEW_ROWS, Ctx
+from forgelens.store import sql as _sql
 
 STAMP = ("updated_at", "_version", "_source")
 

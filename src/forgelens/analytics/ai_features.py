@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgelens.analytics import _ai_runtime as rt
-from forgelens.analytics import _sql
 from forgelens.analytics._ai_examples import seed_examples
 from forgelens.analytics._ctx import PR, RISK, Ctx
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.config import get_settings
 from forgelens.errors import BadInput
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 RULES = ("label", "conventional_commit", "linked_issue", "branch", "title", "none")
 AI_RULE = "embedding"

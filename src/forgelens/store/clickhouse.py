@@ -24,11 +24,11 @@ from typing import Any
 import pyarrow as pa
 
 from forgelens.errors import StoreError
-from forgelens.store import _dialect
 from forgelens.store._arrow import now_version, to_arrow, writable_columns
 from forgelens.store._clickhouse_client import Backend, Target, bind, connect, parse_url
 from forgelens.store.duckdb import DuckDBStore
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.sql import create_table_sql, quote
 
 _MIGRATIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime64(3)) "
@@ -98,11 +98,11 @@ class ClickHouseStore:
     def optimize(self, table: str | None = None) -> None:
         """Merge now (``OPTIMIZE ... FINAL``): one row per key on disk, not only in reads."""
         for name in [table] if table else sorted(TABLES):
-            self._db.command(f"OPTIMIZE TABLE {_dialect.quote(name)} FINAL")
+            self._db.command(f"OPTIMIZE TABLE {quote(name)} FINAL")
 
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self._db.command(stmt)
 
     def applied_migrations(self) -> list[str]:
@@ -165,7 +165,7 @@ class ClickHouseStore:
     def _with_stored(self, spec: TableSpec, batch: pa.Table, missing: list[str]) -> pa.Table:
         """Add ``missing`` columns to ``batch`` from the stored rows with the same keys."""
         keys = list(spec.key)
-        q = _dialect.quote
+        q = quote
         values: list[Any] = list(zip(*(batch.column(k).to_pylist() for k in keys), strict=True))
         if len(keys) == 1:
             values = [v[0] for v in values]

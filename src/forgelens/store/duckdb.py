@@ -16,9 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
-from forgelens.store import _dialect
 from forgelens.store._common import as_batch
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.sql import create_table_sql, quote
 
 _BULK_CHECKPOINT = "4MB"  # WAL size that triggers a checkpoint during bulk_load()
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
@@ -48,7 +48,7 @@ def _upsert_sql(
     ``INSERT ... ON CONFLICT`` on a primary-key index. With ``new_keys`` (see ``bulk_load``)
     the insert skips the anti-join, which scans the whole table on every batch.
     """
-    q = _dialect.quote
+    q = quote
     col_list = ", ".join(q(c) for c in cols)
     keys = ", ".join(q(k) for k in spec.key)
     order = "_version DESC" if "_version" in cols else keys
@@ -154,7 +154,7 @@ class DuckDBStore:
 
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self._run(stmt)
 
     def applied_migrations(self) -> list[str]:
@@ -230,7 +230,7 @@ class DuckDBStore:
             ).fetchone()
             self._run("SET threads = 1")
             self._run(f"SET checkpoint_threshold = '{_BULK_CHECKPOINT}'")
-            q = _dialect.quote
+            q = quote
             self._new_keys = {
                 t for t in new_keys if not self._run(f"SELECT 1 FROM {q(t)} LIMIT 1").fetchall()
             }

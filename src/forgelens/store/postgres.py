@@ -10,7 +10,7 @@ each other; a deadlock or serialization failure caused by anything else is retri
 
 ``transaction()`` pins one pooled connection to the calling thread until the outermost block
 ends, so data and the cursor describing it commit together. Queries take DuckDB-style ``?``
-placeholders (``_dialect.pg_params``).
+placeholders (``store.sql.pg_params``).
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from forgelens.errors import StoreError
-from forgelens.store import _dialect
 from forgelens.store._arrow import writable_columns
 from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.sql import column_type, create_table_sql, pg_params, quote
 
 T = TypeVar("T")
-q = _dialect.quote
+q = quote
 
 MIGRATION_LOCK = 0x466C_4D69_6772  # pg_advisory_xact_lock key held while migrating
 RETRIES = 5
@@ -158,7 +158,7 @@ class PostgresStore:
         cur = conn.cursor()
         try:
             if params:
-                cur.execute(_dialect.pg_params(sql), list(params))
+                cur.execute(pg_params(sql), list(params))
             else:
                 cur.execute(sql)
         except psycopg.Error as exc:
@@ -193,7 +193,7 @@ class PostgresStore:
             try:
                 with conn.cursor(name=f"fl_{uuid.uuid4().hex[:12]}") as cur:
                     if params:
-                        cur.execute(_dialect.pg_params(sql), list(params))
+                        cur.execute(pg_params(sql), list(params))
                     else:
                         cur.execute(sql)
                     while rows := cur.fetchmany(batch_size):
@@ -212,7 +212,7 @@ class PostgresStore:
 
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self.execute(stmt)
 
     def applied_migrations(self) -> list[str]:
@@ -290,7 +290,7 @@ class PostgresStore:
             return
         staged = self._staged.setdefault(conn, set())
         if stage not in staged:
-            defs = ", ".join(f"{q(c)} {_dialect.column_type(self.dialect, types[c])}" for c in cols)
+            defs = ", ".join(f"{q(c)} {column_type(self.dialect, types[c])}" for c in cols)
             conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {q(stage)} ({defs}) ON COMMIT DELETE ROWS"
             )

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forgelens.analytics import _sql
 from forgelens.service.dashboards._view import (
     ALL,
     add_card,
@@ -23,6 +22,7 @@ from forgelens.service.dashboards._view import (
     view,
 )
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 WINDOWS = (7, 14, 30, 90)
 PR_LIMIT = 200
