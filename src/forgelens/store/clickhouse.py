@@ -26,6 +26,7 @@ import pyarrow as pa
 from forgelens.errors import StoreError
 from forgelens.store._arrow import now_version, to_arrow, writable_columns
 from forgelens.store._clickhouse_client import Backend, Target, bind, connect, parse_url
+from forgelens.store.base import VERSIONED_APPEND_STORE
 from forgelens.store.duckdb import DuckDBStore
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 from forgelens.store.sql import create_table_sql, quote
@@ -54,6 +55,7 @@ class ClickHouseStore:
     """A ``Store`` over ClickHouse. Thread-safe as far as its client is."""
 
     dialect = "clickhouse"
+    capabilities = VERSIONED_APPEND_STORE
 
     def __init__(self, target: Target) -> None:
         self.target = target

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
 from forgelens.store._common import as_batch
+from forgelens.store.base import ROW_STORE
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 from forgelens.store.sql import create_table_sql, quote
 
@@ -68,6 +69,7 @@ class DuckDBStore:
     """A ``Store`` over one DuckDB file. Thread-safe: one connection, one lock."""
 
     dialect = "duckdb"
+    capabilities = ROW_STORE
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)

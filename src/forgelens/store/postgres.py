@@ -39,6 +39,7 @@ from forgelens.errors import StoreError
 from forgelens.store._arrow import writable_columns
 from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
+from forgelens.store.base import ROW_STORE
 from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
 from forgelens.store.sql import column_type, create_table_sql, pg_params, quote
 
@@ -57,6 +58,7 @@ class PostgresStore:
     """A ``Store`` over a PostgreSQL database (or one schema of it). Thread-safe."""
 
     dialect = "postgres"
+    capabilities = ROW_STORE
 
     def __init__(self, url: str, *, pool_size: int | None = None, read_only: bool = False) -> None:
         self._target: PgTarget = parse_url(url)

@@ -199,11 +199,14 @@ def pg_params(sql: str) -> str:
     return "".join(out)
 
 
-# Functions DuckDB has and PostgreSQL lacks, used by the seeds' queries (migration 0061).
-PG_COMPAT_SQL: list[str] = [
-    "CREATE OR REPLACE FUNCTION round(v DOUBLE PRECISION, digits INTEGER) RETURNS NUMERIC "
-    "LANGUAGE SQL IMMUTABLE AS $$ SELECT round(v::numeric, digits) $$",
-]
+# Functions the seeds' queries use that a store lacks (migration 0061): PostgreSQL has no
+# round(double precision, int).
+FUNCTION_COMPAT_SQL: dict[str, list[str]] = {
+    "postgres": [
+        "CREATE OR REPLACE FUNCTION round(v DOUBLE PRECISION, digits INTEGER) RETURNS NUMERIC "
+        "LANGUAGE SQL IMMUTABLE AS $$ SELECT round(v::numeric, digits) $$",
+    ],
+}
 
 
 # -- expressions ------------------------------------------------------------------------
