@@ -4,30 +4,14 @@ flag is checked against the engine it describes, on DuckDB, PostgreSQL and chDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from forgelens.errors import StoreError
-from forgelens.store import Store, is_single_writer, open_store
+from forgelens.store import Store, is_single_writer
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture(params=["duckdb", "postgres", "chdb"])
-def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "chdb":
-        yield request.getfixturevalue("chdb_store")
-        return
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'caps.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    store = open_store(url)
-    yield store
-    store.close()
 
 
 def _claim(store: Store, login: str) -> list[tuple[object, ...]]:
@@ -38,45 +22,45 @@ def _claim(store: Store, login: str) -> list[tuple[object, ...]]:
     )
 
 
-def test_compare_and_set_means_a_second_claim_gets_nothing(each_store: Store) -> None:
-    if each_store.capabilities.compare_and_set:
-        assert _claim(each_store, "ann") == [("ann",)]
-        assert _claim(each_store, "ann") == []
+def test_compare_and_set_means_a_second_claim_gets_nothing(every_store: Store) -> None:
+    if every_store.capabilities.compare_and_set:
+        assert _claim(every_store, "ann") == [("ann",)]
+        assert _claim(every_store, "ann") == []
     else:
         with pytest.raises(StoreError):
-            _claim(each_store, "ann")
+            _claim(every_store, "ann")
 
 
-def test_update_from_means_update_from_a_work_table_runs(each_store: Store) -> None:
-    each_store.upsert(
+def test_update_from_means_update_from_a_work_table_runs(every_store: Store) -> None:
+    every_store.upsert(
         "identities", [{"source": "github", "login": "ann", "identity": "i", "is_bot": False}]
     )
     update = (
         "UPDATE identities SET is_bot = n.bot FROM (SELECT 'ann' AS who, TRUE AS bot) n "
         "WHERE identities.login = n.who"
     )
-    if each_store.capabilities.update_from:
-        each_store.execute(update)
-        assert each_store.query("SELECT is_bot FROM identities") == [(True,)]
+    if every_store.capabilities.update_from:
+        every_store.execute(update)
+        assert every_store.query("SELECT is_bot FROM identities") == [(True,)]
     else:
         with pytest.raises(StoreError):
-            each_store.execute(update)
+            every_store.execute(update)
 
 
-def test_final_reads_means_inserting_a_key_again_replaces_it(each_store: Store) -> None:
+def test_final_reads_means_inserting_a_key_again_replaces_it(every_store: Store) -> None:
     """What ``analytics._sync.write_changed`` relies on to skip ``UPDATE`` on such a store."""
     insert = (
         "INSERT INTO identities (source, login, identity, is_bot, _version) "
         "VALUES ('github', 'ann', ?, FALSE, ?)"
     )
-    each_store.execute(insert, ["old", 1])
-    if each_store.capabilities.final_reads:
-        each_store.execute(insert, ["new", 2])
-        assert each_store.query("SELECT identity FROM identities") == [("new",)]
+    every_store.execute(insert, ["old", 1])
+    if every_store.capabilities.final_reads:
+        every_store.execute(insert, ["new", 2])
+        assert every_store.query("SELECT identity FROM identities") == [("new",)]
     else:  # a primary key refuses the second row
         with pytest.raises(StoreError):
-            each_store.execute(insert, ["new", 2])
-        assert each_store.query("SELECT identity FROM identities") == [("old",)]
+            every_store.execute(insert, ["new", 2])
+        assert every_store.query("SELECT identity FROM identities") == [("old",)]
 
 
 @pytest.mark.parametrize(
@@ -92,3 +76,12 @@ def test_final_reads_means_inserting_a_key_again_replaces_it(each_store: Store) 
 )
 def test_only_an_embedded_duckdb_file_is_single_writer(url: str, single: bool) -> None:
     assert is_single_writer(url) is single
+
+
+def test_transactions_means_a_failed_block_leaves_nothing(every_store: Store) -> None:
+    row = {"source": "github", "login": "ann", "identity": "i", "is_bot": False}
+    with pytest.raises(RuntimeError), every_store.transaction():
+        every_store.upsert("identities", [row])
+        raise RuntimeError("boom")
+    left = every_store.query("SELECT count(*) FROM identities")[0][0]
+    assert left == (0 if every_store.capabilities.transactions else 1)

@@ -38,11 +38,19 @@ class Capabilities:
     of each key (ClickHouse's ``ReplacingMergeTree`` read with ``FINAL``): writing a row again
     replaces it, and there is no primary-key index for the order of an insert to help."""
 
+    transactions: bool
+    """``transaction()`` commits its statements together or rolls them all back (ClickHouse:
+    each insert is atomic on its own and nothing rolls back; writes there are idempotent)."""
 
-ROW_STORE = Capabilities(compare_and_set=True, update_from=True, final_reads=False)
+
+ROW_STORE = Capabilities(
+    compare_and_set=True, update_from=True, final_reads=False, transactions=True
+)
 """DuckDB and PostgreSQL."""
 
-VERSIONED_APPEND_STORE = Capabilities(compare_and_set=False, update_from=False, final_reads=True)
+VERSIONED_APPEND_STORE = Capabilities(
+    compare_and_set=False, update_from=False, final_reads=True, transactions=False
+)
 """ClickHouse (server and chDB)."""
 
 

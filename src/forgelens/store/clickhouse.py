@@ -18,23 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from forgelens.errors import StoreError
+from forgelens.store import _migrate
 from forgelens.store._arrow import now_version, to_arrow, writable_columns
 from forgelens.store._clickhouse_client import Backend, Target, bind, connect, parse_url
 from forgelens.store.base import VERSIONED_APPEND_STORE
 from forgelens.store.duckdb import DuckDBStore
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.schema import TABLES, TableSpec
 from forgelens.store.sql import create_table_sql, quote
-
-_MIGRATIONS_DDL = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime64(3)) "
-    "ENGINE = ReplacingMergeTree ORDER BY name"
-)
 
 
 def open_clickhouse(url: str) -> ClickHouseStore:
@@ -108,25 +103,12 @@ class ClickHouseStore:
             self._db.command(stmt)
 
     def applied_migrations(self) -> list[str]:
-        self._db.command(_MIGRATIONS_DDL)
-        return [r[0] for r in self.query("SELECT name FROM schema_migrations ORDER BY name")]
+        return _migrate.applied_migrations(self)
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in name order; return the names applied. Each is recorded
-        after it ran, and every DDL statement is ``IF NOT EXISTS``/``OR REPLACE``, so a migration
-        cut short is simply run again."""
-        applied: list[str] = []
-        done = set(self.applied_migrations())
-        for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-            if name in done:
-                continue
-            fn(self)
-            self.upsert_arrow(
-                "schema_migrations",
-                pa.table({"name": [name], "applied_at": [datetime.now(UTC)]}),
-            )
-            applied.append(name)
-        return applied
+        """Apply pending migrations (``store._migrate``; no transactions here: a migration cut
+        short is run again, its DDL is idempotent); return the names applied."""
+        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(

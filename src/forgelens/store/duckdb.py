@@ -16,9 +16,10 @@ import duckdb
 import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
+from forgelens.store import _migrate
 from forgelens.store._common import as_batch
 from forgelens.store.base import ROW_STORE
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.schema import TABLES, TableSpec
 from forgelens.store.sql import create_table_sql, quote
 
 _BULK_CHECKPOINT = "4MB"  # WAL size that triggers a checkpoint during bulk_load()
@@ -160,29 +161,11 @@ class DuckDBStore:
             self._run(stmt)
 
     def applied_migrations(self) -> list[str]:
-        self._run(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
-        )
-        return [
-            r[0] for r in self._run("SELECT name FROM schema_migrations ORDER BY name").fetchall()
-        ]
+        return _migrate.applied_migrations(self)
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction; return the names applied."""
-        applied: list[str] = []
-        with self._lock:
-            done = set(self.applied_migrations())
-            for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-                if name in done:
-                    continue
-                with self.transaction():
-                    fn(self)
-                    self._run(
-                        "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
-                    )
-                applied.append(name)
-        return applied
+        """Apply pending migrations (``store._migrate``); return the names applied."""
+        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(

@@ -24,7 +24,6 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -36,17 +35,17 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from forgelens.errors import StoreError
+from forgelens.store import _migrate
 from forgelens.store._arrow import writable_columns
 from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
 from forgelens.store.base import ROW_STORE
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.schema import TABLES, TableSpec
 from forgelens.store.sql import column_type, create_table_sql, pg_params, quote
 
 T = TypeVar("T")
 q = quote
 
-MIGRATION_LOCK = 0x466C_4D69_6772  # pg_advisory_xact_lock key held while migrating
 RETRIES = 5
 DIRECT_MIN_ROWS = 1000  # smaller batches always merge
 DIRECT_BACKOFF = 8  # batches of a table that merge directly after a direct COPY conflicted
@@ -218,31 +217,11 @@ class PostgresStore:
             self.execute(stmt)
 
     def applied_migrations(self) -> list[str]:
-        if not self.query("SELECT to_regclass('schema_migrations')")[0][0]:
-            return []
-        return [r[0] for r in self.query("SELECT name FROM schema_migrations ORDER BY name")]
+        return _migrate.applied_migrations(self)
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction, one process at a time."""
-        applied: list[str] = []
-        done = set(self.applied_migrations())  # the common case, nothing pending: no lock taken
-        for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-            if name in done:
-                continue
-            with self.transaction():
-                self.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
-                self.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)"
-                )
-                if self.query("SELECT 1 FROM schema_migrations WHERE name = ?", [name]):
-                    continue
-                fn(self)
-                self.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
-                )
-            applied.append(name)
-        return applied
+        """Apply pending migrations (``store._migrate``), one process at a time."""
+        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(

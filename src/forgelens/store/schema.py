@@ -6,8 +6,9 @@ logical (``text``, ``bigint``, ``ts``, ``json`` ...) and turned into a dialect's
 ``forgelens.store.sql``. Every table also has ``_version`` (epoch ms of the write; a write
 with an older version never overwrites a newer row) and ``_source``.
 
-Migrations are named functions in ``MIGRATIONS``, applied in name order (``0001_...``), each
-recorded in ``schema_migrations`` and run in its own transaction. Never edit a released migration:
+Migrations are named functions in ``MIGRATIONS``, applied in name order (``0001_...``) by the one
+loop of ``store._migrate`` on every store, each recorded in ``schema_migrations`` and run in its
+own transaction (where the engine has them). Never edit a released migration:
 add one. Each area keeps its tables and migrations in its own module (``schema_<area>.py``),
 imported at the bottom of this file so that every store sees every table.
 """

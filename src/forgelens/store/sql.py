@@ -178,6 +178,29 @@ SEED_COMPAT_SQL: dict[str, list[str]] = {
 }
 
 
+# Taken at the start of each migration's transaction, so concurrent migrators apply each once
+# (PostgreSQL: an advisory lock released when the transaction ends). DuckDB serializes its
+# one connection's transactions; ClickHouse has no locks (its DDL is idempotent).
+MIGRATION_LOCK_SQL: dict[str, list[str]] = {
+    "postgres": [f"SELECT pg_advisory_xact_lock({0x466C_4D69_6772})"],
+}
+
+
+def table_exists_sql(dialect: str) -> str:
+    """A query whose one value is true when the table named by its one parameter exists in
+    the store's database (or schema)."""
+    if dialect == "postgres":
+        return "SELECT to_regclass(?) IS NOT NULL"
+    if dialect == "clickhouse":
+        return (
+            "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = ?"
+        )
+    return (
+        "SELECT count(*) > 0 FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ?"
+    )
+
+
 def pg_params(sql: str) -> str:
     """Turn DuckDB-style ``?`` placeholders into psycopg's ``%s`` (and ``%`` into ``%%``).
 
