@@ -133,3 +133,19 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     s = open_store(url)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres", "chdb"])
+def every_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, migrated store of each backend: DuckDB, PostgreSQL (a schema of its own) and
+    embedded ClickHouse (chDB). For SQL that every backend must run."""
+    if request.param == "chdb":
+        yield request.getfixturevalue("chdb_store")
+        return
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'every.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()

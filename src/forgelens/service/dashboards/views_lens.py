@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from forgelens.analytics import reads
 from forgelens.service.dashboards._view import (
     ALL,
     add_card,
@@ -37,8 +38,7 @@ NO_ANALYTICS = (
 
 
 def repo_options(store: Store) -> list[tuple[str, str]]:
-    rows = store.query("SELECT DISTINCT repo_name FROM analytics_state ORDER BY repo_name")
-    return [(ALL, "All repositories"), *((r[0], r[0]) for r in rows)]
+    return [(ALL, "All repositories"), *((r, r) for r in reads.analysed_repos(store))]
 
 
 def _repo(params: Mapping[str, str], options: list[tuple[str, str]]) -> str:
