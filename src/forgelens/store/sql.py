@@ -201,25 +201,37 @@ def table_exists_sql(dialect: str) -> str:
     )
 
 
-def pg_params(sql: str) -> str:
-    """Turn DuckDB-style ``?`` placeholders into psycopg's ``%s`` (and ``%`` into ``%%``).
+def split_placeholders(sql: str, dialect: str) -> list[str]:
+    """``sql`` cut at each ``?`` placeholder (n placeholders give n + 1 pieces).
 
-    Queries are written once with ``?``; a ``?`` inside a quoted string or identifier stays.
-    (So write ``jsonb_exists(col, 'k')``, not PostgreSQL's ``col ? 'k'``, in parameterized SQL.)
+    Queries are written once with DuckDB's ``?``; a ``?`` inside a quoted string or identifier
+    stays (ClickHouse also quotes with backticks and escapes with backslashes). So write
+    ``jsonb_exists(col, 'k')``, not PostgreSQL's ``col ? 'k'``, in parameterized SQL.
     """
-    out: list[str] = []
-    quote_char: str | None = None
-    for ch in sql:
+    quotes, escapes = ("'\"`", True) if dialect == "clickhouse" else ("'\"", False)
+    pieces: list[str] = []
+    start = i = 0
+    quote_char = ""
+    while i < len(sql):
+        ch = sql[i]
         if quote_char:
-            if ch == quote_char:
-                quote_char = None
-        elif ch in ("'", '"'):
+            if escapes and ch == "\\":
+                i += 1  # the escaped character never ends the string
+            elif ch == quote_char:
+                quote_char = ""
+        elif ch in quotes:
             quote_char = ch
         elif ch == "?":
-            out.append("%s")
-            continue
-        out.append("%%" if ch == "%" else ch)
-    return "".join(out)
+            pieces.append(sql[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(sql[start:])
+    return pieces
+
+
+def pg_params(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (and ``%`` as ``%%``)."""
+    return "%s".join(p.replace("%", "%%") for p in split_placeholders(sql, "postgres"))
 
 
 # Functions the seeds' queries use that a store lacks (migration 0061): PostgreSQL has no
