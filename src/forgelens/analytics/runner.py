@@ -33,9 +33,8 @@ from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
 from forgelens.logs import get_logger
-from forgelens.store import Store
+from forgelens.store import Store, now_version
 from forgelens.store import sql as _sql
-from forgelens.store._arrow import now_version
 
 TARGETS = ("what_shipped", "engineer_lens", "all")
 log = get_logger(__name__)

@@ -23,8 +23,7 @@ from typing import Any
 from forgelens.logs import get_logger, redact
 from forgelens.sinks import Sink, failed_records
 from forgelens.sinks.topics import Row
-from forgelens.store import Store
-from forgelens.store._arrow import now_version
+from forgelens.store import Store, now_version
 
 log = get_logger(__name__)
 
