@@ -324,3 +324,34 @@ def test_runs_page_shows_backfills_as_the_cli_reports_them(svc: Service) -> None
     complete = {r[0]: r for r in view["tables"]["completeness"]["rows"]}
     assert complete[repo][1] == stored
     assert complete[repo][7] == "active"
+
+
+def test_what_shipped_features_are_the_ones_analyze_decided(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Analysed with a feature threshold other than the default, What Shipped counts as
+    features exactly the merged PRs ``analyze`` marked ``is_feature`` (the Engineering Lens's
+    ``features_merged`` counts the same), not its own idea of the threshold."""
+    from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
+    from forgelens.service.dashboards.views_lens import what_shipped
+    from forgelens.store import open_store
+
+    store = open_store(dashboard_store(tmp_path_factory, tmp_path / "t.duckdb"))
+    try:
+        analyze(store, AnalyzeOptions(config=AnalyticsConfig(feature_threshold=0.65)))
+        repo = store.query("SELECT min(repo_name) FROM repo_prs WHERE repo_name LIKE 'org%'")
+        repo = repo[0][0]
+        now = datetime.now(UTC)
+        since = datetime.combine(now.date() - timedelta(days=89), datetime.min.time(), UTC)
+        decided, by_old_rule = store.query(
+            "SELECT count(*) FILTER (WHERE f.is_feature), "
+            "count(*) FILTER (WHERE r.feature_confidence >= 0.5) "
+            "FROM repo_prs r JOIN pr_facts f USING (repo_name, pr_number) "
+            "WHERE r.repo_name = ? AND r.is_merged AND r.merged_at >= ?",
+            [repo, since],
+        )[0]
+        assert decided != by_old_rule  # the data tells the two apart
+        view = what_shipped(store, {"repo": repo, "days": "90"}, now=now)
+        assert cards(view)["features"] == decided
+    finally:
+        store.close()
