@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -165,12 +164,9 @@ def collect_git(
     ) as run:
         repos = [git.open_repo(spec, opts.cache_dir) for spec in specs]
         total_commits = total_files = 0
-        # a store that has a bulk-load mode (DuckDB) uses it while the commits stream in
-        bulk = getattr(store, "bulk_load", None)
         for repo in repos:
             # every commit is mined once per run: its rows never repeat a key
-            loading = bulk(new_keys=("commits", "commit_files")) if bulk else None
-            with loading or contextlib.nullcontext():
+            with store.bulk_load(new_keys=("commits", "commit_files")):
                 commits, files = collect_repo(store, repo, opts, run, progress)
             total_commits += commits
             total_files += files

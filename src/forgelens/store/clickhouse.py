@@ -23,11 +23,10 @@ from typing import Any
 import pyarrow as pa
 
 from forgelens.errors import StoreError
-from forgelens.store import _migrate
 from forgelens.store._arrow import now_version, to_arrow, writable_columns
 from forgelens.store._clickhouse_client import Backend, Target, bind, connect, parse_url
+from forgelens.store._common import StoreCommon
 from forgelens.store.base import VERSIONED_APPEND_STORE
-from forgelens.store.duckdb import DuckDBStore
 from forgelens.store.schema import TABLES, TableSpec
 from forgelens.store.sql import create_table_sql, quote
 
@@ -46,7 +45,7 @@ def _utc(table: pa.Table) -> pa.Table:
     return table
 
 
-class ClickHouseStore:
+class ClickHouseStore(StoreCommon):
     """A ``Store`` over ClickHouse. Thread-safe as far as its client is."""
 
     dialect = "clickhouse"
@@ -86,12 +85,6 @@ class ClickHouseStore:
     def close(self) -> None:
         self._db.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     def optimize(self, table: str | None = None) -> None:
         """Merge now (``OPTIMIZE ... FINAL``): one row per key on disk, not only in reads."""
         for name in [table] if table else sorted(TABLES):
@@ -101,14 +94,6 @@ class ClickHouseStore:
     def create_table(self, spec: TableSpec) -> None:
         for stmt in create_table_sql(self.dialect, spec):
             self._db.command(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        return _migrate.applied_migrations(self)
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations (``store._migrate``; no transactions here: a migration cut
-        short is run again, its DDL is idempotent); return the names applied."""
-        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -162,12 +147,6 @@ class ClickHouseStore:
             i = stored.schema.get_field_index(k)
             stored = stored.set_column(i, k, stored.column(k).cast(batch.schema.field(k).type))
         return batch.join(stored, keys=keys, join_type="left outer")
-
-    # ``write_records`` (group by table, upsert each) and the cursor helpers only call
-    # ``upsert``/``query``/``transaction``, so the DuckDB store's versions serve here as they are.
-    write_records = DuckDBStore.write_records
-    get_cursor = DuckDBStore.get_cursor
-    set_cursor = DuckDBStore.set_cursor
 
 
 __all__ = ["ClickHouseStore", "open_clickhouse"]

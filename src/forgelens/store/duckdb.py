@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,9 @@ import duckdb
 import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
-from forgelens.store import _migrate
-from forgelens.store._common import as_batch
+from forgelens.store._common import StoreCommon, as_batch
 from forgelens.store.base import ROW_STORE
-from forgelens.store.schema import TABLES, TableSpec
+from forgelens.store.schema import TableSpec
 from forgelens.store.sql import create_table_sql, quote
 
 _BULK_CHECKPOINT = "4MB"  # WAL size that triggers a checkpoint during bulk_load()
@@ -66,7 +63,7 @@ def _upsert_sql(
     return insert, f"UPDATE {q(table)} AS t SET {updates} FROM {batch} WHERE {match}{newer}"
 
 
-class DuckDBStore:
+class DuckDBStore(StoreCommon):
     """A ``Store`` over one DuckDB file. Thread-safe: one connection, one lock."""
 
     dialect = "duckdb"
@@ -149,23 +146,10 @@ class DuckDBStore:
         with self._lock:
             self._con.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
         for stmt in create_table_sql(self.dialect, spec):
             self._run(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        return _migrate.applied_migrations(self)
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations (``store._migrate``); return the names applied."""
-        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -227,32 +211,3 @@ class DuckDBStore:
                 threads, threshold = saved if saved else (1, "16MiB")
                 self._run(f"SET threads = {int(threads)}")
                 self._run(f"SET checkpoint_threshold = '{threshold}'")
-
-    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
-        by_table: dict[str, list[Any]] = defaultdict(list)
-        for rec in records:
-            by_table[rec.TABLE].append(rec)
-        with self.transaction():
-            return sum(self.upsert(t, rows, source=source) for t, rows in by_table.items())
-
-    # -- cursors ------------------------------------------------------------------------------
-    def get_cursor(self, repository_id: str, entity: str) -> str | None:
-        rows = self.query(
-            "SELECT cursor FROM collection_cursors WHERE repository_id = ? AND entity = ?",
-            [repository_id, entity],
-        )
-        return rows[0][0] if rows else None
-
-    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
-        self.upsert(
-            "collection_cursors",
-            [
-                {
-                    "repository_id": repository_id,
-                    "entity": entity,
-                    "cursor": cursor,
-                    "run_id": run_id,
-                    "updated_at": datetime.now(UTC),
-                }
-            ],
-        )

@@ -34,13 +34,11 @@ from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from forgelens.errors import StoreError
-from forgelens.store import _migrate
 from forgelens.store._arrow import writable_columns
-from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
+from forgelens.store._common import StoreCommon, as_batch
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
 from forgelens.store.base import ROW_STORE
-from forgelens.store.schema import TABLES, TableSpec
+from forgelens.store.schema import TableSpec
 from forgelens.store.sql import column_type, create_table_sql, pg_params, quote
 
 T = TypeVar("T")
@@ -53,7 +51,7 @@ COPY_CHUNK_ROWS = 50_000
 _CSV = pacsv.WriteOptions(include_header=False)
 
 
-class PostgresStore:
+class PostgresStore(StoreCommon):
     """A ``Store`` over a PostgreSQL database (or one schema of it). Thread-safe."""
 
     dialect = "postgres"
@@ -205,23 +203,10 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
         for stmt in create_table_sql(self.dialect, spec):
             self.execute(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        return _migrate.applied_migrations(self)
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations (``store._migrate``), one process at a time."""
-        return _migrate.migrate(self)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -242,17 +227,6 @@ class PostgresStore:
         stage = self._stage_name(spec, cols, types)
         self._write(lambda conn: self._merge(conn, spec, batch, cols, types, stage))
         return int(batch.num_rows)
-
-    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
-        with self.transaction():
-            return sum(self.upsert(t, rows, source=source) for t, rows in group_by_table(records))
-
-    def get_cursor(self, repository_id: str, entity: str) -> str | None:
-        rows = self.query(CURSOR_SQL, [repository_id, entity])
-        return rows[0][0] if rows else None
-
-    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
-        self.upsert("collection_cursors", [cursor_row(repository_id, entity, cursor, run_id)])
 
     def _stage_name(self, spec: TableSpec, cols: list[str], types: dict[str, str]) -> str:
         shape = ",".join(f"{c}:{types[c]}" for c in cols)
