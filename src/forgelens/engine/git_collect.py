@@ -17,8 +17,7 @@ from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
-from forgelens.store import Store
-from forgelens.store._arrow import ARROW_TYPES, writable_columns
+from forgelens.store import ARROW_TYPES, Store, writable_columns
 from forgelens.store.schema import TABLES
 
 log = get_logger(__name__)

@@ -37,8 +37,7 @@ from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
 from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
-from forgelens.store import Store
-from forgelens.store._arrow import to_arrow
+from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
 FORGES = ("github", "gitlab", "bitbucket")

@@ -1,11 +1,12 @@
 """Stores: where collected records live. ``open_store(url)`` picks the backend; ``sql`` holds
-the SQL that differs between them (for collection and analytics alike); ``now_version``,
-``to_arrow`` and ``writable_columns`` shape rows the way every store writes them."""
+the SQL that differs between them (for collection and analytics alike); ``ARROW_TYPES``,
+``now_version``, ``to_arrow`` and ``writable_columns`` shape rows the way every store writes
+them."""
 
 from __future__ import annotations
 
 from forgelens.store import sql
-from forgelens.store._arrow import now_version, to_arrow, writable_columns
+from forgelens.store._arrow import ARROW_TYPES, now_version, to_arrow, writable_columns
 from forgelens.store.base import (
     DEFAULT_DB_URL,
     Capabilities,
@@ -15,6 +16,7 @@ from forgelens.store.base import (
 )
 
 __all__ = [
+    "ARROW_TYPES",
     "DEFAULT_DB_URL",
     "Capabilities",
     "Store",
