@@ -10,10 +10,10 @@ review are empty). A week's row covers PRs merged in it (``prs_opened``: PRs ope
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
 from forgelens.analytics.prs import alias_of
 from forgelens.analytics.scope import in_dirty_period
+from forgelens.store import sql as _sql
 
 COLUMNS = [
     "repo_name",

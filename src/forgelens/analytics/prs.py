@@ -6,9 +6,9 @@ results are scratch tables (names in ``_ctx``) that the risk, feature and metric
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PR, REV, Ctx
 from forgelens.analytics.identity import GHOST
+from forgelens.store import sql as _sql
 
 REVIEW_STATES = "('APPROVED', 'CHANGES_REQUESTED', 'COMMENTED', 'DISMISSED')"
 

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from forgelens.analytics import (
-    _sql,
     delivery,
     engineer_lens,
     ownership,
@@ -34,8 +33,8 @@ from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
 from forgelens.logs import get_logger
-from forgelens.store import Store
-from forgelens.store._arrow import now_version
+from forgelens.store import Store, now_version
+from forgelens.store import sql as _sql
 
 TARGETS = ("what_shipped", "engineer_lens", "all")
 log = get_logger(__name__)

@@ -21,8 +21,7 @@ from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
 from forgelens.sources.webhook import Carried, Headers, Webhooks
-from forgelens.store import Store
-from forgelens.store._arrow import to_arrow
+from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
