@@ -86,12 +86,23 @@ class Parsed:
     spec: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A forge's "test connection" delivery: answered, never stored. ``signed``: it carries a
+    signature, which must still match; ``unsigned_note`` is added to the answer otherwise."""
+
+    event: str
+    delivery_id: str
+    signed: bool
+    unsigned_note: str = ""
+
+
 def _always(headers: Headers) -> bool:
     return True
 
 
-def _never(headers: Headers) -> bool:
-    return False
+def _no_ping(headers: Headers) -> Ping | None:
+    return None
 
 
 def _no_url(payload: dict[str, Any]) -> str | None:
@@ -113,7 +124,7 @@ class Webhooks:
       ``secret_names`` resolves it);
     - ``event_header``: the header naming the event (a refusal's metrics label);
     - ``web_url(payload)``: the repository's web URL (which self-hosted server sent it);
-    - ``is_ping(headers)``: a "test connection" ping, answered and never stored;
+    - ``ping(headers)``: the ``Ping`` a "test connection" delivery is (None: none);
     - ``accept_malformed``: answer a payload that cannot be stored 202, not 400 (a forge
       that disables a webhook after a few 4xx answers).
     """
@@ -127,7 +138,7 @@ class Webhooks:
     secrets: tuple[str, ...] = ()
     web_url: Callable[[dict[str, Any]], str | None] = _no_url
     claims: Callable[[Headers], bool] = _always
-    is_ping: Callable[[Headers], bool] = _never
+    ping: Callable[[Headers], Ping | None] = _no_ping
     accept_malformed: bool = False
 
     def secret_names(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ event; a payload the mapper cannot read is recorded as ``malformed`` and answere
 for a forge that disables webhooks after 4xx answers: ``Webhooks.accept_malformed``) -> queue a
 targeted sync -> upsert what the payload carries and the delivery row in one transaction.
 Redelivered ids answer ``duplicate``, change nothing. A forge's "test connection" ping
-(``Webhooks.is_ping``) is answered 200 and never stored.
+(``Webhooks.ping``) is answered 200 and never stored.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from forgelens.service.webhooks import (
 )
 from forgelens.sources import forges
 from forgelens.sources.spec import parse_spec
-from forgelens.sources.webhook import Webhooks
+from forgelens.sources.webhook import Ping, Webhooks
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -112,19 +112,18 @@ def _row(d: Delivery, size: int, outcome: str, job_id: str | None) -> dict[str, 
 
 
 def _pong(
-    ctx: ServiceContext, hooks: Webhooks, headers: dict[str, str], body: bytes
+    ctx: ServiceContext, hooks: Webhooks, ping: Ping, headers: dict[str, str], body: bytes
 ) -> JSONResponse:
-    """Answer a "Test connection" ping: checked when signed, never stored (``Webhooks.is_ping``)."""
-    signed = "x-hub-signature" in headers
-    if signed:
+    """Answer a "Test connection" ping: checked when signed, never stored (``Webhooks.ping``)."""
+    if ping.signed:
         verify(hooks, headers, body, _setting(ctx))
-    ctx.metrics.webhook(hooks.route, "diagnostics:ping", "ping")
-    note = "" if signed else " (unsigned: events must carry X-Hub-Signature from the secret)"
+    ctx.metrics.webhook(hooks.route, ping.event, "ping")
+    note = "" if ping.signed else ping.unsigned_note
     return JSONResponse(
         {
             "status": "ping",
-            "delivery_id": headers.get("x-request-id", "")[:200],
-            "event": "diagnostics:ping",
+            "delivery_id": ping.delivery_id[:200],
+            "event": ping.event,
             "repository_id": None,
             "job_id": None,
             "detail": "forgelens received the test connection" + note,
@@ -148,8 +147,8 @@ async def receive(forge: Annotated[str, ROUTE], request: Request) -> JSONRespons
     hooks = receiver(forge, headers)
     verified = False
     try:
-        if hooks.is_ping(headers):
-            return _pong(ctx, hooks, headers, body)
+        if (ping := hooks.ping(headers)) is not None:
+            return _pong(ctx, hooks, ping, headers, body)
         verify(hooks, headers, body, _setting(ctx))
         verified = True
         delivery = parse_delivery(hooks, headers, body)

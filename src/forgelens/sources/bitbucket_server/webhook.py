@@ -15,6 +15,7 @@ from forgelens.sources.webhook import (
     Fields,
     Headers,
     Parsed,
+    Ping,
     Webhooks,
     at,
     carried,
@@ -97,11 +98,18 @@ def web_url(payload: dict[str, Any]) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def is_ping(headers: Headers) -> bool:
+def ping(headers: Headers) -> Ping | None:
     """The "Test connection" button: ``diagnostics:ping`` with a tiny or empty body and no
     ``X-Hub-Signature`` even when the webhook has a secret. It carries nothing to store; it is
     answered (a signature, when sent, must still match) and never recorded."""
-    return headers.get(hook.EVENT) == "diagnostics:ping"
+    if headers.get(hook.EVENT) != "diagnostics:ping":
+        return None
+    return Ping(
+        "diagnostics:ping",
+        headers.get("x-request-id", ""),
+        signed="x-hub-signature" in headers,
+        unsigned_note=" (unsigned: events must carry X-Hub-Signature from the secret)",
+    )
 
 
 WEBHOOKS = Webhooks(
@@ -110,7 +118,7 @@ WEBHOOKS = Webhooks(
     read=read,
     web_url=web_url,
     claims=lambda headers: not hook.from_cloud(headers),
-    is_ping=is_ping,
+    ping=ping,
     event_header=hook.EVENT,
     sync_events=("repo:refs_changed", "pr:"),
     mappers={
