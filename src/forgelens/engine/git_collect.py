@@ -110,10 +110,14 @@ def collect_repo(
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))
     commits = files = 0
     for batch in git.mine(repo, mine):
-        commit_rows, file_rows = batch.tables(next_version(), git.SOURCE)
+        version = next_version()
+        commit_rows, file_rows = batch.tables(version, git.SOURCE)
+        coauthor_rows = batch.coauthor_table(version, git.SOURCE)
         with store.transaction():
             store.upsert("commits", commit_rows)
             store.upsert("commit_files", file_rows)
+            if coauthor_rows.num_rows:
+                store.upsert("commit_coauthors", coauthor_rows)
         if opts.sink is not None:
             opts.sink.publish(
                 [r for commit, cfiles in batch.records() for r in (commit, *cfiles)],

@@ -23,6 +23,7 @@ from forgelens.errors import SourceError
 from forgelens.records import Commit, CommitFile
 from forgelens.store._arrow import ARROW_TYPES, writable_columns
 from forgelens.store.schema import TABLES
+from forgelens.trailers import coauthors
 
 FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at%x1f%cN%x1f%cE%x1f%ct%x1f%B"
 CHANGE_TYPES = {
@@ -62,8 +63,9 @@ class MinedBatch:
     in the miner's hand-off queue holds only Arrow buffers.
     """
 
-    def __init__(self, repo_id: str) -> None:
+    def __init__(self, repo_id: str, trailers: bool = True) -> None:
         self.repo_id = repo_id
+        self.trailers = trailers  # read Co-authored-by trailers (commit_coauthors)
         self.sha: list[str] = []
         self.parents: list[str] = []  # JSON arrays, as the store keeps them
         self.merge: list[bool] = []
@@ -84,6 +86,7 @@ class MinedBatch:
         self.f_add: list[int | None] = []
         self.f_del: list[int | None] = []
         self._sealed: tuple[pa.Table, pa.Table] | None = None
+        self._coauthors: pa.Table | None = None
 
     def __len__(self) -> int:
         return self._sealed[0].num_rows if self._sealed else len(self.sha)
@@ -96,6 +99,7 @@ class MinedBatch:
         """Convert the parsed columns to Arrow now and release the Python lists."""
         if self._sealed is None:
             sealed = self._columns()
+            self._coauthor_columns()
             for value in vars(self).values():
                 if isinstance(value, list):
                     value.clear()
@@ -132,6 +136,35 @@ class MinedBatch:
             "old_path": self.f_old,
         }
         return _table("commits", commits), _table("commit_files", files)
+
+    def _coauthor_columns(self) -> pa.Table:
+        """The ``Co-authored-by`` trailers of the parsed messages (``commit_coauthors``)."""
+        if self._coauthors is None:
+            sha: list[str] = []
+            pos: list[int] = []
+            names: list[str] = []
+            emails: list[str] = []
+            if self.trailers:
+                for commit, message in zip(self.sha, self.message, strict=True):
+                    for i, p in enumerate(coauthors(message)):
+                        sha.append(commit)
+                        pos.append(i)
+                        names.append(p.name)
+                        emails.append(p.email)
+            cols: dict[str, Sequence[Any]] = {
+                "repository_id": [self.repo_id] * len(sha),
+                "sha": sha,
+                "position": pos,
+                "name": names,
+                "email": emails,
+            }
+            self._coauthors = _table("commit_coauthors", cols)
+        return self._coauthors
+
+    def coauthor_table(self, version: int, source: str) -> pa.Table:
+        """Arrow rows for ``commit_coauthors`` (none when the batch was mined without
+        trailers), columns in the store's order."""
+        return _stamp("commit_coauthors", self._coauthor_columns(), version, source)
 
     def tables(self, version: int, source: str) -> tuple[pa.Table, pa.Table]:
         """Arrow tables for ``commits`` and ``commit_files``, columns in the store's order."""
@@ -332,10 +365,11 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
 
 
 def parse_stream(
-    repo_id: str, stdout: IO[bytes], batch_size: int, read_size: int
+    repo_id: str, stdout: IO[bytes], batch_size: int, read_size: int, trailers: bool = True
 ) -> Iterator[MinedBatch]:
-    """Yield batches of at most ``batch_size`` commits parsed from a ``git log`` stream."""
-    batch = MinedBatch(repo_id)
+    """Yield batches of at most ``batch_size`` commits parsed from a ``git log`` stream
+    (with ``trailers``, each batch reads its messages' ``Co-authored-by`` trailers too)."""
+    batch = MinedBatch(repo_id, trailers)
     pending: list[str] = []  # whole tokens of a commit not finished yet
     rest = b""  # bytes after the last NUL: the start of a token
     while True:
@@ -357,7 +391,7 @@ def parse_stream(
             toks = toks[used:]
             if len(batch) >= batch_size:
                 yield batch
-                batch = MinedBatch(repo_id)
+                batch = MinedBatch(repo_id, trailers)
                 continue
             break
         pending = toks
