@@ -36,6 +36,7 @@ RANKS = {
     "label": 4,
     "branch": 5,
     "pr_body": 6,
+    "reviewer": 1,  # a review by an AI reviewer account
 }
 OWNER_RULES = ("coauthor", "committer", "merged_by")
 _LISTS = ("tools", "agents", "coauthors", "reviewers", "markers", "coauthor_names", "trailers")
