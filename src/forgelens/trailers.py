@@ -25,7 +25,7 @@ import re
 from typing import NamedTuple
 
 _GIT_PREFIXES = ("signed-off-by:", "(cherry picked from commit ")
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+_TOKEN = re.compile(r"[A-Za-z0-9-]+[ \t]*:")  # git: token chars, then spaces, then ':'
 _IDENT = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]*)>\s*$")
 _HAS_COAUTHOR = re.compile(r"co-authored-by", re.IGNORECASE)
 COAUTHOR_KEY = "co-authored-by"
@@ -43,23 +43,14 @@ class Person(NamedTuple):
 
 
 def _separator(line: str) -> int:
-    """git's ``find_separator``: the index of ``:`` after a token (and optional spaces), or
-    -1 when the line is not ``token[ ]*:``."""
-    spaced = False
-    for i, ch in enumerate(line):
-        if ch == ":":
-            return i
-        if not spaced and ch in _TOKEN_CHARS:
-            continue
-        if i and ch in " \t":
-            spaced = True
-            continue
-        break
-    return -1
+    """git's ``find_separator`` (and its caller's test that the token is not empty): the
+    index of ``:`` after a token and optional spaces, or -1 when the line is not one."""
+    found = _TOKEN.match(line)
+    return found.end() - 1 if found else -1
 
 
 def _is_trailer_line(line: str) -> bool:
-    return line[:1] not in (" ", "\t") and _separator(line) >= 1
+    return _TOKEN.match(line) is not None
 
 
 def _is_git_prefix(line: str) -> bool:
@@ -127,7 +118,7 @@ def _parse(lines: list[str], in_block: bool) -> list[Trailer]:
             out.append(Trailer(key, value, in_block))
             key = value = ""
         sep = _separator(line)
-        if sep >= 1 and line[:1] not in (" ", "\t"):
+        if sep >= 1:
             key, value = line[:sep].strip().lower(), line[sep + 1 :].strip()
     if key:
         out.append(Trailer(key, value, in_block))

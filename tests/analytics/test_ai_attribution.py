@@ -90,7 +90,7 @@ def dataset() -> list[Any]:
         pc(
             2,
             "b2" * 20,
-            "Fix\n\nCo-authored-by: bob <bob@x.org>",
+            "Fix\n\nCo-authored-by: bob <1234+bob@users.noreply.github.com>",
             login="Copilot",
             email="198982749+Copilot@users.noreply.github.com",
         ),
@@ -126,7 +126,7 @@ EXPECTED = {
     ("commit", "c3" * 20): ("Aider", "assistant_coauthor", "high", "marker", None),
     ("commit", "c4" * 20): ("Cursor", "assistant_coauthor", "high", "marker", None),
     ("pr", "1"): ("Claude Code", "assistant_coauthor", "high", "coauthor_trailer", None),
-    ("pr", "2"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "bob@x.org"),
+    ("pr", "2"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "bob"),
     ("pr", "3"): ("Claude Code", "assistant_coauthor", "medium", "label", None),
     ("pr", "4"): ("Cursor", "autonomous_agent", "medium", "branch", None),
     ("pr", "5"): ("Claude Code", "assistant_coauthor", "medium", "pr_body", None),

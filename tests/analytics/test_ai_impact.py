@@ -76,6 +76,18 @@ def check(store: Store) -> None:
     assert repo["ai_change_fail_rate"] is None  # no deployments in this store
     carol = row(store, "author", "carol")  # PR 7: the agent's, pushed to by carol
     assert (carol["prs_merged"], carol["ai_prs_agent"]) == (1, 1)
+    bob = row(store, "author", "bob")  # PR 2: the agent's, asked for by bob
+    assert (bob["prs_merged"], bob["ai_prs_agent"]) == (1, 1)
+    facts = {
+        n: (u, rev, appr, selfa)
+        for n, u, rev, appr, selfa in store.query(
+            "SELECT pr_number, username, reviewed, approvals, self_approved FROM pr_facts"
+        )
+    }
+    # an AI reviewer's review is no review; the agent owner's approval is a self-approval
+    assert facts[3] == ("alice", False, 0, False)
+    assert facts[2] == ("bob", False, 0, True)  # nobody but its owner and Copilot reviewed
+    assert facts[7][0] == "carol"
     alice = row(store, "author", "alice")
     assert (alice["prs_merged"], alice["ai_prs"]) == (6, 4)
 

@@ -15,6 +15,7 @@ as an analytics username when the identity map knows the person.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from forgelens.store import Store
 from forgelens.store._arrow import now_version
 from forgelens.trailers import coauthors
 
+_NOREPLY = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.github\.com$")
 CHANGED_PRS = "_fl_ai_prs"  # (repository_id, number) of the PRs this run reads again
 STATE_WATERMARK, STATE_DIGEST = "watermark", "rules_digest"
 SOURCES = ("commits", "pull_requests", "pr_commits", "pr_reviews")
@@ -64,6 +66,28 @@ def _rows(store: Store, sql: str) -> Iterator[dict[str, Any]]:
             yield {name: values[i] for name, values in cols.items()}
 
 
+def _when(ms: int | None) -> datetime | None:
+    """A UTC datetime of epoch milliseconds (timestamps are read as numbers: converting Arrow
+    timestamps with a time zone to Python imports pandas, 3 s of a run)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _tuples(store: Store, sql: str) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql`` as tuples (the hot loops: no dict per row)."""
+    for batch in store.iter_batches(sql, batch_size=50_000):
+        yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
+
+
+def hinted_sql(rules: AiRules, expr: str) -> str:
+    """``expr`` where it may carry a trailer or marker, else NULL: the store tests the words
+    (vectorised) so that only those messages travel to Python."""
+    if "" in rules.hints:
+        return expr
+    low = f"lower({expr})"
+    test = " OR ".join(f"position({_sql.literal(w)} IN {low}) > 0" for w in rules.hints)
+    return f"CASE WHEN {test} THEN {expr} END"
+
+
 def _row(kind: str, repo: str, key: str, ev: Evidence, **extra: Any) -> dict[str, Any]:
     return {
         "repository_id": repo,
@@ -90,18 +114,18 @@ def attribute(store: Store, rules: AiRules, *, full: bool = False) -> Attributio
     result = AttributionResult(mode="full" if full else "incremental")
     out: list[dict[str, Any]] = []
     newer = f"_version > {since}"
-    for r in _rows(
+    decide = rules.commit
+    for repo, sha, name, email, login, at, message in _tuples(
         store,
-        "SELECT repository_id, sha, author_name, author_email, author_login, authored_at, "
-        f"message FROM commits WHERE {newer}",
+        "SELECT repository_id, sha, author_name, author_email, author_login, "
+        f"{_sql.epoch_ms(store, 'authored_at')}, {hinted_sql(rules, 'message')} "
+        f"FROM commits WHERE {newer}",
     ):
         result.commits += 1
-        ev = rules.commit(r["author_name"], r["author_email"], r["author_login"], r["message"])
+        ev = decide(name, email, login, message)
         if ev is not None:
-            who = r["author_login"] or r["author_email"] or r["author_name"]
-            out.append(
-                _row("commit", r["repository_id"], r["sha"], ev, author=who, at=r["authored_at"])
-            )
+            who = login or email or name
+            out.append(_row("commit", repo, sha, ev, author=who, at=_when(at)))
     _sql.create_work_table(
         store,
         CHANGED_PRS,
@@ -171,8 +195,9 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         SELECT p.repository_id AS repository_id, p.number AS number,
             lower(r.source) AS source, p.author AS author, p.labels AS labels,
             p.head_ref AS head_ref, p.body AS body, p.merged_by AS merged_by,
-            p.created_at AS created_at, pc.sha AS sha,
-            COALESCE(pc.message, c.message) AS message, pc.author_name AS author_name,
+            {_sql.epoch_ms(store, "p.created_at")} AS created_at, pc.sha AS sha,
+            {hinted_sql(rules, "COALESCE(pc.message, c.message)")} AS message,
+            pc.author_name AS author_name,
             pc.author_email AS author_email, pc.author_login AS author_login
         FROM {CHANGED_PRS} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
@@ -220,7 +245,7 @@ def _one_pr(rules: AiRules, group: Sequence[dict[str, Any]], out: list[dict[str,
             pr_number=p["number"],
             author=p["author"],
             owner=owner,
-            at=p["created_at"],
+            at=_when(p["created_at"]),
         )
     )
 
@@ -260,7 +285,8 @@ def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, A
     out = []
     for r in _rows(
         store,
-        "SELECT repository_id, pr_number, review_id, author, submitted_at FROM pr_reviews "
+        "SELECT repository_id, pr_number, review_id, author, "
+        f"{_sql.epoch_ms(store, 'submitted_at')} AS submitted_at FROM pr_reviews "
         f"WHERE {newer}{who}",
     ):
         tool = rules.reviewer(r["author"])
@@ -276,14 +302,22 @@ def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, A
                 ev,
                 pr_number=r["pr_number"],
                 author=r["author"],
-                at=r["submitted_at"],
+                at=_when(r["submitted_at"]),
             )
         )
     return out
 
 
 def _resolve_owners(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Owner aliases to analytics usernames (the identity map), else the login or email."""
+    """Owner aliases to analytics usernames (the identity map), else the login or email; a
+    GitHub noreply address (``ID+login@users.noreply.github.com``) is its login."""
+    for r in rows:
+        alias = r.get("owner")
+        found = (
+            _NOREPLY.match(alias[len("email:") :]) if alias and alias.startswith("email:") else None
+        )
+        if found:
+            r["owner"] = login_alias("github", found[1])
     aliases = sorted({r["owner"] for r in rows if r.get("owner")})
     known: dict[str, str] = {}
     for i in range(0, len(aliases), 500):

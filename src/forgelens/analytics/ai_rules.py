@@ -56,27 +56,28 @@ class Evidence:
         return RANKS[self.kind]
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A case-insensitive whole-string match where ``*`` is any text (nothing else special:
-    ``[bot]`` is literal, unlike fnmatch's character classes)."""
-    return re.compile(
-        "^" + ".*".join(re.escape(p) for p in pattern.lower().split("*")) + "$", re.IGNORECASE
-    )
+def _glob(pattern: str) -> str:
+    """The regular expression (of a lower-cased name) where ``*`` is any text and nothing
+    else is special (``[bot]`` is literal, unlike fnmatch's character classes)."""
+    return ".*".join(re.escape(p) for p in pattern.lower().split("*"))
 
 
 class _Names:
-    """Exact names and ``*`` globs, each mapped to a tool."""
+    """Exact names and ``*`` globs, each mapped to a tool (the first entry of a name wins).
+    The globs are one regular expression: one match, whatever their number."""
 
     def __init__(self) -> None:
         self.exact: dict[str, str] = {}
-        self.globs: list[tuple[re.Pattern[str], str]] = []
+        self.globs: list[tuple[str, str]] = []
+        self._any: re.Pattern[str] | None = None
 
     def add(self, names: Iterable[str], tool: str) -> None:
         for name in names:
             if "*" in name:
                 self.globs.append((_glob(name), tool))
+                self._any = None
             else:
-                self.exact[name.lower()] = tool
+                self.exact.setdefault(name.lower(), tool)
 
     def get(self, name: str | None) -> str | None:
         if not name:
@@ -85,10 +86,10 @@ class _Names:
         tool = self.exact.get(low)
         if tool is not None or not self.globs:
             return tool
-        for pattern, globbed in self.globs:
-            if pattern.match(low):
-                return globbed
-        return None
+        if self._any is None:
+            self._any = re.compile("|".join(f"({g})" for g, _ in self.globs))
+        found = self._any.fullmatch(low)
+        return self.globs[found.lastindex - 1][1] if found and found.lastindex else None
 
 
 @dataclass
@@ -109,7 +110,7 @@ class AiRules:
     branches: list[tuple[str, str]] = field(default_factory=list)
     author_suffixes: list[tuple[str, str]] = field(default_factory=list)
     owner_rules: tuple[str, ...] = OWNER_RULES
-    hint: re.Pattern[str] = re.compile("(?!)")
+    hints: tuple[str, ...] = ()  # lower-case text one of which any evidence line contains
 
     def __post_init__(self) -> None:
         d = self.data
@@ -142,11 +143,17 @@ class AiRules:
                 f"use {', '.join(OWNER_RULES)}"
             )
         self.owner_rules = owner
-        # A message none of whose words occur cannot carry a trailer or marker: one search
-        # decides for most commits.
-        words = [re.escape(k) for k in (COAUTHOR_KEY, *self.trailer_keys)]
-        words += [p.pattern for p, _ in self.markers]
-        self.hint = re.compile("|".join(f"(?:{w})" for w in words), re.IGNORECASE | re.M)
+        # A message none of these words occur in carries no trailer or marker: a few
+        # substring tests of its lower-cased text decide for most commits.
+        words = [COAUTHOR_KEY, *(f"{k}" for k in self.trailer_keys)]
+        for m in d["markers"]:
+            words.append(str(m["word"]).lower() if m.get("word") else "")
+        self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
+
+    def hinted(self, text: str) -> bool:
+        """Whether ``text`` may carry a trailer or marker (cheap; no false negative)."""
+        low = text.lower()
+        return any(w in low for w in self.hints)
 
     # --- the pieces -------------------------------------------------------------------------
     def tool_named(self, text: str) -> str:
@@ -180,7 +187,7 @@ class AiRules:
 
     def message_evidence(self, message: str | None) -> Evidence | None:
         """The strongest evidence of a commit message (trailers, then marker lines)."""
-        if not message or self.hint.search(message) is None:
+        if not message or not self.hinted(message):
             return None
         best: Evidence | None = None
         for t in trailers(message):
@@ -272,7 +279,7 @@ class AiRules:
             for prefix, btool in self.branches:
                 if head_ref.lower().startswith(prefix.lower()):
                     return Evidence(btool, AGENT, MEDIUM, "branch", f"branch {head_ref}")
-        if body and self.hint.search(body) is not None:
+        if body and self.hinted(body):
             return self.marker_line(body, "pr_body", MEDIUM)
         return None
 

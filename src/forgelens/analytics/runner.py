@@ -32,7 +32,7 @@ from forgelens.analytics import (
 )
 from forgelens.analytics import risk as risk_mod
 from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PRFILE, WORK_TABLES, Ctx
-from forgelens.analytics.ai_rules import AiRules, load_rules
+from forgelens.analytics.ai_rules import load_rules
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
@@ -92,7 +92,7 @@ def analyze(
         from forgelens.analytics import ai_features
 
         ai_features.check(opts.config, store)  # fail before any work, not half-way
-    rules = load_rules(opts.ai_rules) if opts.target in ("ai", "all") else None
+    rules = load_rules(opts.ai_rules)
     now = datetime.now(UTC)
     ctx = Ctx(
         store=store,
@@ -119,8 +119,11 @@ def analyze(
         with phase("identities"):
             overrides = Overrides.load(opts.identities_file, opts.mailmaps)
             ident = resolve_identities(store, overrides, opts.config.bots, full=opts.force_refresh)
-        if rules is not None and opts.target == "ai":
-            _ai_phases(ctx, rules, opts.force_refresh, phase, result)
+        # Every target: the review facts leave AI reviews and agent owners' approvals out.
+        with phase("ai_attribution"):
+            done = ai_attribution.attribute(store, rules, full=opts.force_refresh)
+        if opts.target == "ai":
+            _ai_impact(ctx, done, phase, result)
             return result
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
@@ -139,24 +142,21 @@ def analyze(
             _run_phases(ctx, opts, phase, result, [n for _, n in repos])
         with phase("state"):
             scope.save_state(ctx, plans, opts.target)
-        if rules is not None:
-            _ai_phases(ctx, rules, opts.force_refresh, phase, result)
+        if opts.target == "all":
+            _ai_impact(ctx, done, phase, result)
     finally:
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)
     return result
 
 
-def _ai_phases(
+def _ai_impact(
     ctx: Ctx,
-    rules: AiRules,
-    full: bool,
+    done: ai_attribution.AttributionResult,
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
 ) -> None:
-    """``analyze ai``: attribution (incremental on its own watermark), then the weekly impact."""
-    with phase("ai_attribution"):
-        done = ai_attribution.attribute(ctx.store, rules, full=full)
+    """``analyze ai`` (and the end of ``analyze all``): the weekly impact, after attribution."""
     with phase("ai_impact"):
         weekly = ai_impact.write_impact(ctx.store, ctx.stamp())
     result.ai_work = {
