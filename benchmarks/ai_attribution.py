@@ -23,7 +23,6 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic_repo import build_repo
+from benchmarks.synthetic_repo import cached_repo
 
 from forgelens.sources import git as gitsrc
 
@@ -48,17 +47,7 @@ TRAILER_SHARE = 0.2
 
 
 def prepare_repo(commits: int) -> Path:
-    repo = WORK / f"synthetic-{commits}-trailers.git"
-    if (repo / "ready").exists():
-        return repo
-    if repo.exists():
-        subprocess.run(["rm", "-rf", str(repo)], check=True)
-    started = time.monotonic()
-    build_repo(repo, commits, trailer_share=TRAILER_SHARE)
-    subprocess.run(["git", "gc", "--quiet"], cwd=repo, check=True)
-    (repo / "ready").write_text("built\n")
-    print(f"built {repo} in {time.monotonic() - started:.1f}s")
-    return repo
+    return cached_repo(WORK, commits, TRAILER_SHARE)
 
 
 def time_mining(path: Path, trailers: bool) -> tuple[float, int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +175,20 @@ def build_repo(
     if proc.wait() != 0:
         raise RuntimeError("git fast-import failed")
     return path
+
+
+def cached_repo(work: Path, commits: int, trailer_share: float = 0.0) -> Path:
+    """The synthetic repository of ``commits`` commits under ``work``, built once (a ``ready``
+    file marks it done) and, as a maintained repository would be, packed with a commit-graph."""
+    suffix = "-trailers" if trailer_share else ""
+    repo = work / f"synthetic-{commits}{suffix}.git"
+    if (repo / "ready").exists():
+        return repo
+    if repo.exists():
+        subprocess.run(["rm", "-rf", str(repo)], check=True)
+    started = time.monotonic()
+    build_repo(repo, commits, trailer_share=trailer_share)
+    subprocess.run(["git", "gc", "--quiet"], cwd=repo, check=True)
+    (repo / "ready").write_text("built\n")
+    print(f"built {repo} in {time.monotonic() - started:.1f}s")
+    return repo
