@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from forgelens import records as R
@@ -53,6 +54,15 @@ class PgAdapter:
         cur = self.conn.execute(q, p)
         names = [d.name for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def iter_batches(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 10_000
+    ) -> Iterator[pa.RecordBatch]:
+        q, p = self._sql(sql, params)
+        cur = self.conn.execute(q, p)
+        names = [d.name for d in cur.description]
+        while rows := cur.fetchmany(batch_size):
+            yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
