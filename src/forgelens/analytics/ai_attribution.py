@@ -78,6 +78,21 @@ def _tuples(store: Store, sql: str) -> Iterator[tuple[Any, ...]]:
         yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
 
 
+def _candidates(rules: AiRules, store: Store) -> str:
+    """The commits that may carry evidence: a hinted message or a telling author (the store
+    leaves the others out; they are most of a history)."""
+
+    def lit(value: str) -> str:
+        return _sql.literal(value, store)
+
+    author = rules.commit_sql("author_name", "author_email", "author_login", lit)
+    if author is None or "" in rules.hints:
+        return "TRUE"
+    low = "lower(message)"
+    words = " OR ".join(f"position({lit(w)} IN {low}) > 0" for w in rules.hints)
+    return f"(({words}) OR {author})"
+
+
 def hinted_sql(rules: AiRules, expr: str) -> str:
     """``expr`` where it may carry a trailer or marker, else NULL: the store tests the words
     (vectorised) so that only those messages travel to Python."""
@@ -115,13 +130,13 @@ def attribute(store: Store, rules: AiRules, *, full: bool = False) -> Attributio
     out: list[dict[str, Any]] = []
     newer = f"_version > {since}"
     decide = rules.commit
+    result.commits = int(store.query(f"SELECT count(*) FROM commits WHERE {newer}")[0][0])
     for repo, sha, name, email, login, at, message in _tuples(
         store,
         "SELECT repository_id, sha, author_name, author_email, author_login, "
         f"{_sql.epoch_ms(store, 'authored_at')}, {hinted_sql(rules, 'message')} "
-        f"FROM commits WHERE {newer}",
+        f"FROM commits WHERE {newer} AND {_candidates(rules, store)}",
     ):
-        result.commits += 1
         ev = decide(name, email, login, message)
         if ev is not None:
             who = login or email or name

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -69,15 +69,28 @@ class _Names:
     def __init__(self) -> None:
         self.exact: dict[str, str] = {}
         self.globs: list[tuple[str, str]] = []
+        self.patterns: list[str] = []  # the globs as written, lower case
         self._any: re.Pattern[str] | None = None
 
     def add(self, names: Iterable[str], tool: str) -> None:
         for name in names:
             if "*" in name:
                 self.globs.append((_glob(name), tool))
+                self.patterns.append(name.lower())
                 self._any = None
             else:
                 self.exact.setdefault(name.lower(), tool)
+
+    def sql(self, expr: str, literal: Callable[[str], str]) -> str | None:
+        """A SQL condition true where ``get(expr)`` may find a tool (``LIKE`` for the globs),
+        or None when a glob holds ``_`` or ``%`` (LIKE's own wildcards)."""
+        if any(c in p for p in self.patterns for c in "_%"):
+            return None
+        low = f"lower({expr})"
+        parts = [f"{low} LIKE {literal(p.replace('*', '%'))}" for p in self.patterns]
+        if self.exact:
+            parts.append(f"{low} IN ({', '.join(literal(n) for n in sorted(self.exact))})")
+        return " OR ".join(parts) if parts else "FALSE"
 
     def get(self, name: str | None) -> str | None:
         if not name:
@@ -149,6 +162,24 @@ class AiRules:
         for m in d["markers"]:
             words.append(str(m["word"]).lower() if m.get("word") else "")
         self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
+
+    def commit_sql(
+        self, name: str, email: str, login: str, literal: Callable[[str], str]
+    ) -> str | None:
+        """A SQL condition on a commit's author columns true where :meth:`commit` may find
+        evidence without its message (an agent author, an author-name suffix), or None when
+        it cannot be told in SQL."""
+        parts = [
+            self.agent_logins.sql(login, literal),
+            self.agent_emails.sql(email, literal),
+            self.agent_logins.sql(name, literal),
+        ]
+        parts += [f"lower({name}) LIKE {literal('%' + s)}" for s, _ in self.author_suffixes]
+        if any(p is None for p in parts) or any(
+            c in s for s, _ in self.author_suffixes for c in "_%"
+        ):
+            return None
+        return " OR ".join(f"({p})" for p in parts if p)
 
     def hinted(self, text: str) -> bool:
         """Whether ``text`` may carry a trailer or marker (cheap; no false negative)."""
