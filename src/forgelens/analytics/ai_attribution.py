@@ -222,12 +222,9 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         ORDER BY p.repository_id, p.number, pc.authored_at, pc.sha
     """
     count = 0
-    group: list[dict[str, Any]] = []
-    for r in _rows(store, sql):
-        if group and (r["repository_id"], r["number"]) != (
-            group[0]["repository_id"],
-            group[0]["number"],
-        ):
+    group: list[tuple[Any, ...]] = []
+    for r in _tuples(store, sql):
+        if group and (r[0], r[1]) != (group[0][0], group[0][1]):
             _one_pr(rules, group, out)
             count += 1
             group = []
@@ -238,19 +235,34 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
     return count
 
 
-def _one_pr(rules: AiRules, group: Sequence[dict[str, Any]], out: list[dict[str, Any]]) -> None:
-    p = group[0]
+# the columns of _attribute_prs's rows: the PR's, then one of its commits'
+PR_COLUMNS = (
+    "repository_id",
+    "number",
+    "source",
+    "author",
+    "labels",
+    "head_ref",
+    "body",
+    "merged_by",
+    "created_at",
+)
+SHA, MESSAGE, NAME, EMAIL, LOGIN = range(len(PR_COLUMNS), len(PR_COLUMNS) + 5)
+
+
+def _one_pr(rules: AiRules, group: Sequence[tuple[Any, ...]], out: list[dict[str, Any]]) -> None:
+    p = dict(zip(PR_COLUMNS, group[0], strict=False))
     commits: list[tuple[str, Evidence]] = []
+    decide = rules.commit
     for c in group:
-        if c["sha"] is None:
-            continue
-        ev = rules.commit(c["author_name"], c["author_email"], c["author_login"], c["message"])
-        if ev is not None:
-            commits.append((c["sha"], ev))
+        if c[SHA] is not None:
+            ev = decide(c[NAME], c[EMAIL], c[LOGIN], c[MESSAGE])
+            if ev is not None:
+                commits.append((c[SHA], ev))
     ev = rules.pr(p["author"], _labels(p["labels"]), p["head_ref"], p["body"], commits)
     if ev is None:
         return
-    owner = _owner(rules, p["source"], group) if ev.mode == "autonomous_agent" else None
+    owner = _owner(rules, p, group) if ev.mode == "autonomous_agent" else None
     out.append(
         _row(
             "pr",
@@ -265,20 +277,20 @@ def _one_pr(rules: AiRules, group: Sequence[dict[str, Any]], out: list[dict[str,
     )
 
 
-def _owner(rules: AiRules, source: str, group: Sequence[dict[str, Any]]) -> str | None:
+def _owner(rules: AiRules, p: dict[str, Any], group: Sequence[tuple[Any, ...]]) -> str | None:
     """The identity-map alias of the human behind an agent PR (resolved to a username later)."""
-    p = group[0]
+    source = p["source"]
     for rule in rules.owner_rules:
         if rule == "coauthor":
             for c in group:
-                for person in coauthors(c["message"] or ""):
+                for person in coauthors(c[MESSAGE] or ""):
                     if rules.is_human_coauthor(person) and rules.agent(None, person.email) is None:
                         return email_alias(person.email)
         elif rule == "committer":
             for c in group:
-                if c["sha"] is None or rules.agent(c["author_login"], c["author_email"]):
+                if c[SHA] is None or rules.agent(c[LOGIN], c[EMAIL]):
                     continue
-                login, email = c["author_login"], c["author_email"]
+                login, email = c[LOGIN], c[EMAIL]
                 if login and not login.endswith("[bot]"):
                     return login_alias(source, login)
                 if email and not login and "[bot]" not in email:
