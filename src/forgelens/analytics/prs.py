@@ -86,7 +86,10 @@ def build_reviews(ctx: Ctx) -> None:
     A review by an AI reviewer (``ai_attribution``) is no review; on an agent PR, the human
     behind it (its ``owner``) is its author: their approval is a self-approval."""
     rm_user = "rm.username"
-    is_self = f"({rm_user} IS NOT NULL AND ({rm_user} = b.username OR {rm_user} = ap.owner))"
+    is_self = (
+        f"({rm_user} IS NOT NULL AND ({rm_user} = b.username"
+        f" OR (ap.owner IS NOT NULL AND {rm_user} = ap.owner)))"
+    )
     counted = (
         f"upper(v.state) IN {REVIEW_STATES} AND v.submitted_at IS NOT NULL "
         "AND (b.merged_at IS NULL OR v.submitted_at <= b.merged_at) AND ar.key IS NULL"
