@@ -71,7 +71,7 @@ def time_mining(path: Path, trailers: bool) -> tuple[float, float, int, int]:
     commits = coauthors = 0
     for batch in gitsrc.mine(repo, opts):
         commits += len(batch)
-        coauthors += batch.coauthor_table(0, "git").num_rows
+        coauthors += batch.coauthor_columns().num_rows
     return time.perf_counter() - started, _cpu() - cpu, commits, coauthors
 
 

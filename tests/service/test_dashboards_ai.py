@@ -13,7 +13,7 @@ from tests.analytics.test_ai_impact import impact_dataset
 
 pytest.importorskip("jinja2")
 
-from forgelens.engine.report import build_report
+from forgelens.service.dashboards.report import build_report
 from forgelens.service.dashboards.views_ai import ai_impact
 
 

@@ -52,8 +52,8 @@ def test_coauthors_stored_per_commit_in_order(
 
 def test_mining_without_trailers_reads_none(coauthored_repo: Path, tmp_path: Path) -> None:
     repo = gitsrc.open_repo(str(coauthored_repo), tmp_path)
-    with_t = [b.coauthor_table(1, "git").num_rows for b in gitsrc.mine(repo, gitsrc.MineOptions())]
+    with_t = [b.coauthor_columns().num_rows for b in gitsrc.mine(repo, gitsrc.MineOptions())]
     opts = gitsrc.MineOptions(trailers=False)
-    without = [b.coauthor_table(1, "git").num_rows for b in gitsrc.mine(repo, opts)]
+    without = [b.coauthor_columns().num_rows for b in gitsrc.mine(repo, opts)]
     assert sum(with_t) == 4
     assert sum(without) == 0

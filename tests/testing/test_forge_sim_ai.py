@@ -18,7 +18,7 @@ from tests.sources.simhelp import options, running, sim_for
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("forgelens.sources.http.backoff_delay", lambda *a, **k: 0.0)
-    monkeypatch.setattr("forgelens.sources._github_base.backoff_delay", lambda *a, **k: 0.0)
+    monkeypatch.setattr("forgelens.sources.github._base.backoff_delay", lambda *a, **k: 0.0)
 
 
 def test_the_dataset_has_every_kind_of_ai_work() -> None:
