@@ -18,7 +18,7 @@ import pytest
 from tests.service.conftest import Service, running_service
 from tests.service.dashboard_store import PIPELINE, STUCK_RUN, dashboard_service, dashboard_store
 
-PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
+PAGES = ("engineering-lens", "what-shipped", "delivery", "ai-impact", "runs", "pipeline-runs")
 
 
 @pytest.fixture(scope="module")

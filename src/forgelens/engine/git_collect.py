@@ -117,9 +117,12 @@ def collect_repo(
             _stamp(name, table, version, git.SOURCE)
             for name, table in zip(("commits", "commit_files"), batch.columns(), strict=True)
         )
+        coauthor_rows = _stamp("commit_coauthors", batch.coauthor_columns(), version, git.SOURCE)
         with store.transaction():
             store.upsert("commits", commit_rows)
             store.upsert("commit_files", file_rows)
+            if coauthor_rows.num_rows:
+                store.upsert("commit_coauthors", coauthor_rows)
         if opts.sink is not None:
             opts.sink.publish(
                 [r for commit, cfiles in batch.records() for r in (commit, *cfiles)],
