@@ -20,6 +20,7 @@ from pathlib import Path
 from forgelens.analytics import (
     _sql,
     delivery,
+    dora,
     engineer_lens,
     ownership,
     prs,
@@ -37,7 +38,7 @@ from forgelens.logs import get_logger
 from forgelens.store import Store
 from forgelens.store._arrow import now_version
 
-TARGETS = ("what_shipped", "engineer_lens", "all")
+TARGETS = ("what_shipped", "engineer_lens", "dora", "all")
 log = get_logger(__name__)
 
 
@@ -64,6 +65,7 @@ class AnalyzeResult:
     repositories_skipped: int = 0
     prs: int = 0
     dirty_days: int = 0
+    dora: dict[str, int] = field(default_factory=dict)  # repositories, deployments, ... written
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds
     phases_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds, all threads
     modes: dict[str, int] = field(default_factory=dict)
@@ -108,6 +110,14 @@ def analyze(
         if on_phase is not None:
             on_phase(name, took)
 
+    if opts.target == "dora":
+        with phase("dora"):
+            result.dora = dora.run(
+                ctx, scope.select_repositories(ctx, opts.repos), opts.force_refresh
+            )
+        result.repositories = result.dora["repositories"]
+        result.repositories_skipped = result.dora["skipped"]
+        return result
     try:
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
@@ -130,6 +140,9 @@ def analyze(
             _run_phases(ctx, opts, phase, result, [n for _, n in repos])
         with phase("state"):
             scope.save_state(ctx, plans, opts.target)
+        if opts.target == "all":  # after What Shipped: it fills repo_prs.deployed_at
+            with phase("dora"):
+                result.dora = dora.run(ctx, repos, opts.force_refresh)
     finally:
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)

@@ -31,7 +31,6 @@ DEPLOYMENTS = register_table(
         production_environment bool
         description text
         url text
-        duplicate_of text
         """,
     )
 )
@@ -103,6 +102,7 @@ DORA_DEPLOYMENTS = register_table(
         status text
         deployed_at ts
         counted bool
+        duplicate_of text
         baseline bool
         changes int
         lead_time_hours_p50 double
