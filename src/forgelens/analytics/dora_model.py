@@ -213,6 +213,8 @@ def analyze_repo(
     ok_by_env = {e: [d for d in items if d.status == SUCCESS] for e, items in envs.items()}
 
     def fail(dep: Deploy, kind: str, evidence_id: str, at: datetime, why: str) -> None:
+        if dep.status not in (SUCCESS, FAILURE):
+            return  # still in progress (or cancelled): no deployment to count as failed yet
         facts[dep.id].failure_kinds.add(kind)
         how = incident_links[evidence_id][1] if kind == "incident" else None
         failures.append(Failure(dep.id, kind, evidence_id, dep.environment, at, why, how))
