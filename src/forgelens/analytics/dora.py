@@ -14,8 +14,10 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pyarrow as pa
 
 from forgelens.analytics import _sql
 from forgelens.analytics._ctx import Ctx
@@ -33,11 +35,21 @@ from forgelens.analytics.dora_model import (
 from forgelens.store import Store
 
 TARGET = "dora"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ISSUE_SOURCE = "issue"  # incidents this analysis derives from issues
 # inputs whose newer rows make a repository dirty (incidents: those pushed, not ours; repo_prs:
 # What Shipped rewrites its rows without deployed_at, which this analysis then fills again)
 _INPUTS = ("deployments", "commits", "issues", "pull_requests", "pr_commits")
 _OUTPUTS_BY_ID = ("deployment_commits", "change_failures", "dora_deployments")
+_LINK_COLUMNS = (
+    "repository_id",
+    "deployment_id",
+    "sha",
+    "environment",
+    "committed_at",
+    "deployed_at",
+    "lead_time_hours",
+)
 _OUTPUTS_BY_NAME = ("dora_metrics_weekly", "dora_metrics_monthly")
 
 
@@ -61,10 +73,16 @@ def _utc(value: Any) -> datetime | None:
 
 
 def _parents(value: Any) -> list[str]:
+    """``commits.parents``: a JSON array of shas (text on DuckDB and ClickHouse, a list on
+    PostgreSQL). Shas need no JSON unescaping: split the common shape directly."""
     if value is None:
         return []
     if isinstance(value, str):
-        return [] if value in ("", "[]") else list(json.loads(value))
+        if value in ("", "[]"):
+            return []
+        if value.startswith('["') and "\\" not in value:
+            return value[2:-2].split('", "') if ", " in value else value[2:-2].split('","')
+        return list(json.loads(value))
     return list(value)
 
 
@@ -152,13 +170,18 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         prs={i: [] for i in ids},
     )
     m = _marks(len(ids))
-    for rid, sha, parents, at in store.query(
+    table = store.query_arrow(
         "SELECT repository_id, sha, parents, committed_at FROM commits "
         f"WHERE repository_id IN ({m})",
         ids,
-    ):
+    )
+    # times as integer microseconds: Arrow makes zone-aware datetimes slowly, one by one
+    micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    cols = [table.column(i).to_pylist() for i in range(3)]
+    for rid, sha, parents, us in zip(*cols, micros, strict=True):
         inp.parents[rid][sha] = _parents(parents)
-        inp.commits[rid][sha] = Change(sha, _utc(at))
+        at = None if us is None else _EPOCH + timedelta(microseconds=us)
+        inp.commits[rid][sha] = Change(sha, at)
     like = " OR ".join(
         ["message LIKE '%This reverts commit %'"]
         + [
@@ -286,13 +309,14 @@ def write_dora(
             out.add(rid, name, dora, inp, now)
             result.per_repo[name] = len(dora.facts)
         result.deployments += len(out.deployments)
-        result.linked_commits += len(out.commits)
+        result.linked_commits += len(out.commits["sha"])
         result.failures += len(out.failures)
         result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
         with store.transaction():
             _replace(store, ids, [n for _, n in chunk])
+            if out.commits["sha"]:
+                store.upsert("deployment_commits", _link_table(out.commits, version))
             for table, rows in (
-                ("deployment_commits", out.commits),
                 ("change_failures", out.failures),
                 ("dora_deployments", out.deployments),
                 ("dora_metrics_weekly", out.weekly),
@@ -321,6 +345,21 @@ def write_dora(
     return result
 
 
+def _link_table(cols: dict[str, list[Any]], version: int) -> pa.Table:
+    ts = pa.timestamp("us", tz="UTC")
+    n = len(cols["sha"])
+    return pa.table(
+        {
+            **{k: pa.array(cols[k], pa.string()) for k in _LINK_COLUMNS[:4]},
+            "committed_at": pa.array(cols["committed_at"], ts),
+            "deployed_at": pa.array(cols["deployed_at"], ts),
+            "lead_time_hours": pa.array(cols["lead_time_hours"], pa.float64()),
+            "_version": pa.array([version] * n, pa.int64()),
+            "_source": pa.array(["analytics"] * n, pa.string()),
+        }
+    )
+
+
 def _replace(store: Store, ids: list[str], names: list[str]) -> None:
     m = _marks(len(ids))
     for t in _OUTPUTS_BY_ID:
@@ -334,7 +373,7 @@ def _replace(store: Store, ids: list[str], names: list[str]) -> None:
 
 @dataclass
 class _Rows:
-    commits: list[dict[str, Any]] = field(default_factory=list)
+    commits: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in _LINK_COLUMNS})
     failures: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     weekly: list[dict[str, Any]] = field(default_factory=list)
@@ -343,21 +382,19 @@ class _Rows:
 
     def add(self, rid: str, name: str, dora: RepoDora, inp: _Inputs, now: datetime) -> None:
         commits = inp.commits[rid]
+        c = self.commits
         for dep_id, shas in dora.links.commits.items():
             d = dora.facts[dep_id].deploy
+            n = len(shas)
+            c["repository_id"] += [rid] * n
+            c["deployment_id"] += [dep_id] * n
+            c["sha"] += shas
+            c["environment"] += [d.environment] * n
+            c["deployed_at"] += [d.at] * n
             for sha in shas:
                 at = commits[sha].committed_at
-                self.commits.append(
-                    {
-                        "repository_id": rid,
-                        "deployment_id": dep_id,
-                        "sha": sha,
-                        "environment": d.environment,
-                        "committed_at": at,
-                        "deployed_at": d.at,
-                        "lead_time_hours": (d.at - at).total_seconds() / 3600 if at else None,
-                    }
-                )
+                c["committed_at"].append(at)
+                c["lead_time_hours"].append((d.at - at).total_seconds() / 3600 if at else None)
         for f in dora.failures:
             row = asdict(f)
             self.failures.append({**row, "repository_id": rid, "updated_at": now})

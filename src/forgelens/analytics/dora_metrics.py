@@ -116,12 +116,7 @@ def metric_rows(
     rows = []
     for (env, start), facts in sorted(groups.items()):
         ok = [f for f in facts if f.success]
-        lead = [
-            hours(f.deploy.at - c.committed_at)
-            for f in ok
-            for sha in dora.links.commits.get(f.deploy.id, ())
-            if (c := commits.get(sha)) is not None and c.committed_at is not None
-        ]
+        lead = [h for f in ok for h in f.lead_hours]
         failed = [f for f in facts if f.failed]
         recovery = [h for f in failed if (h := f.recovery_hours) is not None]
         unplanned = sum(1 for f in ok if f.unplanned)

@@ -107,6 +107,7 @@ class Fact:
     baseline: bool = False
     changes: int = 0
     lead_time_hours_p50: float | None = None
+    lead_hours: list[float] = field(default_factory=list)  # per shipped commit with a time
     failure_kinds: set[str] = field(default_factory=set)
     unplanned_kinds: set[str] = field(default_factory=set)
     restored_at: datetime | None = None
@@ -206,7 +207,8 @@ def analyze_repo(
         f = facts[dep_id]
         f.baseline = dep_id in links.baseline
         f.changes = len(shas)
-        f.lead_time_hours_p50 = percentile(_lead_hours(commits, shas, f.deploy), 0.5)
+        f.lead_hours = _lead_hours(commits, shas, f.deploy)
+        f.lead_time_hours_p50 = percentile(f.lead_hours, 0.5)
     failures: list[Failure] = []
     incident_links = _link_incidents(incidents, counted)
     envs = by_environment(counted)
@@ -285,7 +287,9 @@ def _reverts(
     """A commit reverting a change some deployment shipped, within the window after it: that
     deployment failed; the deployment that shipped the revert was unplanned."""
     for c in commits.values():
-        m = REVERT_RE.search(c.message or "")
+        if not c.message:
+            continue
+        m = REVERT_RE.search(c.message)
         if m is None or c.committed_at is None:
             continue
         target = m.group(1)
@@ -316,7 +320,7 @@ def _hotfixes(
     label_re = re.compile(rules.hotfix_label, re.IGNORECASE)
     marked: dict[str, str] = {}  # sha -> evidence
     for c in commits.values():
-        if is_hotfix_message(c.message, rules):
+        if c.message and is_hotfix_message(c.message, rules):
             marked.setdefault(c.sha, f"commit:{c.sha}")
     for pr in prs:
         if (pr.head_ref and branch_re.search(pr.head_ref)) or any(
