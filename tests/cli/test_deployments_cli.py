@@ -48,3 +48,61 @@ def test_record_writes_a_deployment_and_refuses_an_unknown_repository(
         assert store.query("SELECT incident_id FROM incidents") == [("api:PD-1",)]
     finally:
         store.close()
+
+
+def test_from_ci_takes_only_the_concluded_deploy_job_on_the_branch(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    url = f"duckdb:///{tmp_path / 'ci.duckdb'}"
+    store = open_store(url)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def run(run_id: str, name: str, conclusion: str | None, branch: str = "main") -> R.CiRun:
+        return R.CiRun(
+            "git:app",
+            run_id,
+            name,
+            "completed",
+            conclusion,
+            at,
+            head_sha=SHA,
+            head_branch=branch,
+            started_at=at,
+            completed_at=at,
+        )
+
+    store.write_records(
+        [
+            R.Repository(id="git:app", source="git", full_name="app", name="app"),
+            run("1", "deploy-prod", "success"),
+            run("2", "deploy-prod", "failure"),
+            run("3", "deploy-prod", None),  # still running
+            run("4", "deploy-prod", "skipped"),  # the deploy stage never ran
+            run("5", "deploy-prod-healthcheck", "success"),  # a later job, not the deploy
+            run("6", "deploy-prod", "success", branch="feature"),
+            run("7", "build", "success"),
+        ]
+    )
+    store.close()
+    assert (
+        main(
+            [
+                "deployments",
+                "from-ci",
+                "--db",
+                url,
+                "--repository",
+                "app",
+                "--name",
+                "^deploy-prod$",
+            ]
+        )
+        == 0
+    )
+    store = open_store(url)
+    try:
+        assert store.query(
+            "SELECT deployment_id, status, environment_kind FROM deployments ORDER BY 1"
+        ) == [("ci:1", "success", "production"), ("ci:2", "failure", "production")]
+    finally:
+        store.close()

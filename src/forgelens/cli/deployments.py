@@ -8,10 +8,13 @@ import typer
 
 from forgelens.cli._common import DbOption, console, store_for
 from forgelens.engine.deployments import (
+    CiRule,
     DeploymentIn,
     IncidentIn,
+    ci_deployments,
     record_deployments,
     record_incidents,
+    resolve_repository,
 )
 
 app = typer.Typer(
@@ -89,3 +92,29 @@ def incident(
     finally:
         store.close()
     console.print(f"recorded incident {ids[0]}")
+
+
+@app.command("from-ci")
+def from_ci(
+    repository: Annotated[
+        str, typer.Option(help="Repository id (github:owner/repo) or full name.")
+    ],
+    name: Annotated[str, typer.Option(help="Regex over the CI run / job name, e.g. '^deploy'.")],
+    branch: Annotated[
+        str | None, typer.Option(help="Only runs on this branch (default main; '' for any).")
+    ] = "main",
+    environment: Annotated[str, typer.Option(help="Environment they deploy to.")] = "production",
+    db: DbOption = None,
+) -> None:
+    """The CI-run rule: concluded runs of the deploy job itself (name regex, branch) become
+    deployments ``ci:<run_id>``; runs still going, skipped or cancelled do not.
+
+    Example: forgelens deployments from-ci --repository github:octo/app --name '^deploy-prod$'
+    """
+    store = store_for(db)
+    try:
+        rid = resolve_repository(store, repository)
+        n = ci_deployments(store, rid, CiRule(name, branch or None, environment))
+    finally:
+        store.close()
+    console.print(f"{n} deployments from CI runs of {rid}")
