@@ -40,7 +40,8 @@ ISSUE_SOURCE = "issue"  # incidents this analysis derives from issues
 # inputs whose newer rows make a repository dirty (incidents: those pushed, not ours; repo_prs:
 # What Shipped rewrites its rows without deployed_at, which this analysis then fills again)
 _INPUTS = ("deployments", "commits", "issues", "pull_requests", "pr_commits")
-_OUTPUTS_BY_ID = ("deployment_commits", "change_failures", "dora_deployments")
+_OUTPUTS_BY_ID = ("change_failures", "dora_deployments")  # + deployment_commits, by diff
+_MAX_CHANGED = 500  # more deployments whose links changed than this: rewrite the repositories
 _LINK_COLUMNS = (
     "repository_id",
     "deployment_id",
@@ -314,8 +315,7 @@ def write_dora(
         result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
         with store.transaction():
             _replace(store, ids, [n for _, n in chunk])
-            if out.commits["sha"]:
-                store.upsert("deployment_commits", _link_table(out.commits, version))
+            _write_links(store, ids, out.commits, version, force)
             for table, rows in (
                 ("change_failures", out.failures),
                 ("dora_deployments", out.deployments),
@@ -358,6 +358,56 @@ def _link_table(cols: dict[str, list[Any]], version: int) -> pa.Table:
             "_source": pa.array(["analytics"] * n, pa.string()),
         }
     )
+
+
+def _write_links(
+    store: Store, ids: list[str], cols: dict[str, list[Any]], version: int, force: bool
+) -> None:
+    """``deployment_commits`` of these repositories: only the deployments whose links changed
+    are rewritten (a new deployment adds its rows; the earlier ones stay as they are)."""
+    m = _marks(len(ids))
+    new = set(zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True))
+    changed: set[str] | None = None  # None: rewrite everything
+    if not force:
+        old = store.query_arrow(
+            "SELECT deployment_id, sha, deployed_at FROM deployment_commits "
+            f"WHERE repository_id IN ({m})",
+            ids,
+        )
+        stored = set(
+            zip(
+                old.column(0).to_pylist(),
+                old.column(1).to_pylist(),
+                old.column(2).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist(),
+                strict=True,
+            )
+        )
+        changed = {k[0] for k in stored ^ new}
+        if len(changed) > _MAX_CHANGED:
+            changed = None
+    if changed is None:
+        store.execute(f"DELETE FROM deployment_commits WHERE repository_id IN ({m})", ids)
+        keep = list(range(len(cols["sha"])))
+    else:
+        if not changed:
+            return
+        deps = sorted(changed)
+        store.execute(
+            f"DELETE FROM deployment_commits WHERE repository_id IN ({m}) "
+            f"AND deployment_id IN ({_marks(len(deps))})",
+            [*ids, *deps],
+        )
+        keep = [i for i, d in enumerate(cols["deployment_id"]) if d in changed]
+    if keep:
+        store.upsert(
+            "deployment_commits",
+            _link_table({k: [v[i] for i in keep] for k, v in cols.items()}, version),
+        )
+
+
+def _micros(values: list[datetime]) -> list[int]:
+    out: list[int] = pa.array(values, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    return out
 
 
 def _replace(store: Store, ids: list[str], names: list[str]) -> None:
