@@ -519,7 +519,7 @@ def test_bitbucket_server_and_cloud_events(service: Service) -> None:
         "SELECT pr_number, author, state FROM pr_reviews "
         "WHERE repository_id = 'bitbucket:atlassian_tutorial/helloworld'",
     )
-    assert got == [{"pr_number": 7, "author": "sam", "state": "APPROVED"}]
+    assert got == [{"pr_number": 7, "author": "557058:5a4", "state": "APPROVED"}]
     assert (
         post(service, "bitbucket", "repo:push", fixture("bitbucket_cloud_push")).status_code == 202
     )

@@ -206,6 +206,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
             "pr_merged",
             "pr_declined",
             "pr_deleted",
+            "pr_opened_dc10",  # Data Center 10: ISO-8601 createdDate / updatedDate
+            "pr_deleted_dc10",
             "repo_refs_changed",
         )
     },

@@ -541,8 +541,17 @@ def bitbucket_cloud_closed(p: dict[str, Any]) -> list[Any]:
 
 def bitbucket_cloud_withdrawn(p: dict[str, Any]) -> list[Any]:
     """``pullrequest:unapproved`` / ``changes_request_removed`` carry the approval or change
-    request taken back: the pull request is updated, no review is recorded from it."""
-    return bitbucket_cloud_pr({k: v for k, v in p.items() if k not in CLOUD_REVIEW_KINDS})
+    request taken back: the pull request is updated, and a withdrawn approval is DISMISSED
+    (an approval's row is its author's, whatever time the payload gives it)."""
+    out = bitbucket_cloud_pr({k: v for k, v in p.items() if k not in CLOUD_REVIEW_KINDS})
+    approval = p.get("approval")
+    if isinstance(approval, dict) and isinstance(approval.get("user"), dict):
+        repo_id, number = _bbc_repo(p), int(_obj(p, "pullrequest")["id"])
+        review = bb.cloud_review(repo_id, number, "approval", approval)
+        review.state = "DISMISSED"
+        version = _version(ts(_obj(p, "pullrequest").get("updated_on")))
+        out.append(Carried(review, ("author", "state"), version))
+    return out
 
 
 def bitbucket_cloud_comment_deleted(p: dict[str, Any]) -> list[Any]:

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from forgelens.errors import BadInput, NotFound
 from forgelens.logs import get_logger
-from forgelens.records import Person
+from forgelens.records import Person, Review
 from forgelens.sources._pagination import Paginator, RequestSpec
 from forgelens.sources._ratelimit import TokenPool
 from forgelens.sources.base import Page
@@ -48,7 +48,13 @@ def ts(value: Any) -> datetime | None:
 
 
 def ms(value: Any) -> datetime | None:
-    """Epoch milliseconds (Bitbucket Server) -> aware UTC datetime."""
+    """A Bitbucket Server / Data Center time -> aware UTC datetime: epoch milliseconds (a
+    number, or its digits as text), or ISO-8601 text, which Data Center 10 sends in webhook
+    payloads (``"2026-08-19T17:27:55.266Z"``) where earlier versions sent milliseconds."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, str):
+        return ts(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return datetime.fromtimestamp(value / 1000, UTC)
@@ -80,6 +86,33 @@ def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
         if p is not None:
             seen.setdefault(p.login, p)
     return [*records, *seen.values()]
+
+
+def withdraw(
+    reviews: list[Review],
+    withdrawals: list[tuple[str | None, datetime | None]],
+    merged_at: datetime | None,
+) -> None:
+    """Mark DISMISSED each approval its author took back (``withdrawals``: author, when),
+    as GitHub does for a dismissed review: each withdrawal ends the author's latest approval
+    given before it. A withdrawal after the merge leaves the approval standing (it stood
+    when the pull request merged); one whose time is unknown counts as before the merge."""
+    for who, when in sorted(withdrawals, key=lambda w: (w[1] is None, w[1] or _EPOCH)):
+        if who is None or (merged_at is not None and when is not None and when > merged_at):
+            continue
+        given = [
+            r
+            for r in reviews
+            if r.author == who
+            and r.state == "APPROVED"
+            and (when is None or r.submitted_at is None or r.submitted_at <= when)
+        ]
+        if given:
+            latest = max(given, key=lambda r: r.submitted_at or _EPOCH)
+            latest.state = "DISMISSED"
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def cut(pages: RawPages, since: datetime | None, *, overlap: bool = False) -> Iterator[Page]:
