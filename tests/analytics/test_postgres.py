@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store
 from forgelens.store._common import CURSOR_SQL, cursor_row
-from forgelens.store._dialect import create_table_sql, quote
+from forgelens.store._dialect import create_table_sql, pg_params, quote
 from forgelens.store.schema import TABLES, TableSpec
 from tests.analytics.test_analyze import GH, T0, base_records
 from tests.analytics.test_sync import COMPARED, pr, pr_file, rows
@@ -38,7 +39,7 @@ class PgAdapter:
         self._depth = 0
 
     def _sql(self, sql: str, params: Sequence[Any]) -> tuple[str, Sequence[Any] | None]:
-        return (sql.replace("?", "%s"), list(params)) if params else (sql, None)
+        return (pg_params(sql), list(params)) if params else (sql, None)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         q, p = self._sql(sql, params)
@@ -54,6 +55,13 @@ class PgAdapter:
         names = [d.name for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        q, p = self._sql(sql, params)
+        cur = self.conn.execute(q, p)
+        names = [d.name for d in cur.description]
+        data = cur.fetchall()
+        return pa.table({n: [r[i] for r in data] for i, n in enumerate(names)})
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
@@ -62,7 +70,9 @@ class PgAdapter:
     def table_spec(self, table: str) -> TableSpec:
         return TABLES[table]
 
-    def upsert(self, table: str, rows: Sequence[Any], **kw: Any) -> int:
+    def upsert(self, table: str, rows: Sequence[Any] | pa.Table, **kw: Any) -> int:
+        if isinstance(rows, pa.Table):
+            rows = rows.to_pylist()
         spec = TABLES[table]
         cols = [c for c, t in spec.all_columns() if t != "serial"]
         for row in rows:
