@@ -294,7 +294,13 @@ def write_dora(
     dirty, newest = dirty_repositories(store, repos, rules, force)
     result.repositories, result.skipped = len(dirty), len(repos) - len(dirty)
     h = rules_hash(rules)
-    for chunk in _chunks(dirty, batch_repos):
+    active = _with_deployments(store, dirty)
+    idle = [(rid, name) for rid, name in dirty if rid not in active]
+    if idle:  # no deployments, now or before: nothing to read or write but the watermark
+        store.upsert(
+            "analytics_state", _state_rows(idle, newest, h, now, set(), version), version=version
+        )
+    for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
         ids = [rid for rid, _ in chunk]
         inp = _read(store, ids, rules)
         out = _Rows()
@@ -328,18 +334,7 @@ def write_dora(
             touched = _repo_prs(store, [n for _, n in chunk], out.pr_deployed, version)
             store.upsert(
                 "analytics_state",
-                [
-                    {
-                        "repo_name": name,
-                        "target": TARGET,
-                        "repository_id": rid,
-                        # our own repo_prs write is no new input
-                        "watermark": max(newest.get(rid, 0), version if name in touched else 0),
-                        "config_hash": h,
-                        "analyzed_at": now,
-                    }
-                    for rid, name in chunk
-                ],
+                _state_rows(chunk, newest, h, now, touched, version),
                 version=version,
             )
     return result
@@ -360,15 +355,57 @@ def _link_table(cols: dict[str, list[Any]], version: int) -> pa.Table:
     )
 
 
+def _with_deployments(store: Store, repos: Sequence[tuple[str, str]]) -> set[str]:
+    """The repositories among ``repos`` that have deployments or DORA rows to replace."""
+    found: set[str] = set()
+    for chunk in _chunks(repos, 500):
+        ids = [rid for rid, _ in chunk]
+        m = _marks(len(ids))
+        found |= {
+            str(r[0])
+            for r in store.query(
+                f"SELECT DISTINCT repository_id FROM deployments WHERE repository_id IN ({m}) "
+                f"UNION ALL SELECT DISTINCT repository_id FROM dora_deployments "
+                f"WHERE repository_id IN ({m})",
+                [*ids, *ids],
+            )
+        }
+    return found
+
+
+def _state_rows(
+    repos: Sequence[tuple[str, str]],
+    newest: dict[str, int],
+    config_hash: str,
+    now: datetime,
+    touched: set[str],
+    version: int,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "repo_name": name,
+            "target": TARGET,
+            "repository_id": rid,
+            # our own repo_prs write is no new input
+            "watermark": max(newest.get(rid, 0), version if name in touched else 0),
+            "config_hash": config_hash,
+            "analyzed_at": now,
+        }
+        for rid, name in repos
+    ]
+
+
 def _write_links(
     store: Store, ids: list[str], cols: dict[str, list[Any]], version: int, force: bool
 ) -> None:
     """``deployment_commits`` of these repositories: only the deployments whose links changed
     are rewritten (a new deployment adds its rows; the earlier ones stay as they are)."""
     m = _marks(len(ids))
-    new = set(zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True))
     changed: set[str] | None = None  # None: rewrite everything
     if not force:
+        new = set(
+            zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True)
+        )
         old = store.query_arrow(
             "SELECT deployment_id, sha, deployed_at FROM deployment_commits "
             f"WHERE repository_id IN ({m})",
