@@ -135,3 +135,75 @@ def test_issues_become_incidents_by_label_or_title(store: Store) -> None:
     res = analyze(store, AnalyzeOptions(target="dora", config=cfg))
     assert res.dora["repositories"] == 1
     assert store.query("SELECT incident_id FROM incidents") == [("issue:1",)]
+
+
+def test_repo_prs_get_the_production_deployment_that_shipped_them(store: Store) -> None:
+    rid = "github:o/app"
+    store.write_records(
+        [
+            R.Repository(id=rid, source="github", full_name="o/app", name="app"),
+            *(
+                R.Commit(
+                    rid, s, "A", "a@x", T - 10 * H, "A", "a@x", T - 10 * H, "m", 1, 0, 1, False, p
+                )
+                for s, p in PARENTS.items()
+            ),
+            R.PullRequest(
+                rid,
+                7,
+                "feature",
+                "merged",
+                T - 9 * H,
+                T,
+                author="ann",
+                merged_at=T + H,
+                base_ref="main",
+            ),
+            R.PrCommit(rid, 7, "b"),
+            R.PullRequest(
+                rid,
+                8,
+                "old work",
+                "merged",
+                T - 9 * H,
+                T,
+                author="ann",
+                merged_at=T - H,
+                base_ref="main",
+            ),
+            R.PrCommit(rid, 8, "a"),  # shipped before the baseline: no deployment known
+        ]
+    )
+    store.upsert(
+        "deployments",
+        [
+            {
+                "repository_id": rid,
+                "deployment_id": d.id,
+                "environment": d.environment,
+                "environment_kind": d.kind,
+                "sha": d.sha,
+                "status": d.status,
+                "finished_at": d.at,
+                "source": "api",
+            }
+            for d in _deploys()
+        ],
+    )
+    want = [(7, T + 24 * H, "d2"), (8, None, None)]
+
+    def deployed() -> list[tuple[object, ...]]:
+        return [
+            (n, at if at is None or at.tzinfo else at.replace(tzinfo=UTC), d)
+            for n, at, d in store.query(
+                "SELECT pr_number, deployed_at, deployment_id FROM repo_prs ORDER BY pr_number"
+            )
+        ]
+
+    analyze(store, AnalyzeOptions(target="all"))
+    assert deployed() == want
+    # What Shipped rewrites repo_prs without the column; the next DORA run fills it again
+    analyze(store, AnalyzeOptions(target="what_shipped", force_refresh=True))
+    assert deployed()[0][1] is None
+    analyze(store, AnalyzeOptions(target="dora"))
+    assert deployed() == want
