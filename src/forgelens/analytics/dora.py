@@ -41,7 +41,7 @@ ISSUE_SOURCE = "issue"  # incidents this analysis derives from issues
 # What Shipped rewrites its rows without deployed_at, which this analysis then fills again)
 _INPUTS = ("deployments", "commits", "issues", "pull_requests", "pr_commits")
 _OUTPUTS_BY_ID = ("change_failures", "dora_deployments")  # + deployment_commits, by diff
-_MAX_CHANGED = 500  # more deployments whose links changed than this: rewrite the repositories
+_MAX_CHANGED = 500  # deployment ids per DELETE statement
 _LINK_COLUMNS = (
     "repository_id",
     "deployment_id",
@@ -321,7 +321,7 @@ def write_dora(
         result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
         with store.transaction():
             _replace(store, ids, [n for _, n in chunk])
-            _write_links(store, ids, out.commits, version, force)
+            _write_links(store, ids, out.commits, version)
             for table, rows in (
                 ("change_failures", out.failures),
                 ("dora_deployments", out.deployments),
@@ -395,46 +395,41 @@ def _state_rows(
     ]
 
 
-def _write_links(
-    store: Store, ids: list[str], cols: dict[str, list[Any]], version: int, force: bool
-) -> None:
+def _write_links(store: Store, ids: list[str], cols: dict[str, list[Any]], version: int) -> None:
     """``deployment_commits`` of these repositories: only the deployments whose links changed
-    are rewritten (a new deployment adds its rows; the earlier ones stay as they are)."""
+    are rewritten (a new deployment adds its rows; the earlier ones stay as they are, also on a
+    forced run: deleting index entries costs far more than comparing)."""
     m = _marks(len(ids))
-    changed: set[str] | None = None  # None: rewrite everything
-    if not force:
-        new = set(
-            zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True)
+    old = store.query_arrow(
+        "SELECT deployment_id, sha, deployed_at FROM deployment_commits "
+        f"WHERE repository_id IN ({m})",
+        ids,
+    )
+    if old.num_rows == 0:  # a first analysis: everything is new
+        if cols["sha"]:
+            store.upsert("deployment_commits", _link_table(cols, version))
+        return
+    new = set(zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True))
+    stored = set(
+        zip(
+            old.column(0).to_pylist(),
+            old.column(1).to_pylist(),
+            old.column(2).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist(),
+            strict=True,
         )
-        old = store.query_arrow(
-            "SELECT deployment_id, sha, deployed_at FROM deployment_commits "
-            f"WHERE repository_id IN ({m})",
-            ids,
-        )
-        stored = set(
-            zip(
-                old.column(0).to_pylist(),
-                old.column(1).to_pylist(),
-                old.column(2).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist(),
-                strict=True,
-            )
-        )
-        changed = {k[0] for k in stored ^ new}
-        if len(changed) > _MAX_CHANGED:
-            changed = None
-    if changed is None:
-        store.execute(f"DELETE FROM deployment_commits WHERE repository_id IN ({m})", ids)
-        keep = list(range(len(cols["sha"])))
-    else:
-        if not changed:
-            return
-        deps = sorted(changed)
+    )
+    changed = {k[0] for k in stored ^ new}
+    if not changed:
+        return
+    gone = sorted({k[0] for k in stored} & changed)
+    for i in range(0, len(gone), _MAX_CHANGED):
+        part = gone[i : i + _MAX_CHANGED]
         store.execute(
             f"DELETE FROM deployment_commits WHERE repository_id IN ({m}) "
-            f"AND deployment_id IN ({_marks(len(deps))})",
-            [*ids, *deps],
+            f"AND deployment_id IN ({_marks(len(part))})",
+            [*ids, *part],
         )
-        keep = [i for i, d in enumerate(cols["deployment_id"]) if d in changed]
+    keep = [i for i, d in enumerate(cols["deployment_id"]) if d in changed]
     if keep:
         store.upsert(
             "deployment_commits",
