@@ -16,7 +16,7 @@ from tests.service.conftest import Service
 from tests.service.dashboard_store import dashboard_service
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
-PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
+PAGES = ("engineering-lens", "what-shipped", "delivery", "ai-impact", "runs", "pipeline-runs")
 
 
 def _missing() -> str | None:
@@ -152,7 +152,7 @@ def test_operator_sees_and_uses_the_action(page: Any, svc: Service) -> None:
 
 
 def test_the_html_report_renders_offline(browser: Any, svc: Service, tmp_path: Path) -> None:
-    from forgelens.engine.report import build_report
+    from forgelens.service.dashboards.report import build_report
 
     out = tmp_path / "report.html"
     out.write_text(build_report(svc.store(), window=30))

@@ -1,5 +1,5 @@
-"""Progressive backfill of GitLab, Bitbucket Cloud and Bitbucket Server repositories
-(sources/_backfill_rest.py) against the simulated forges on a real socket."""
+"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server and Gitea repositories
+(sources/<forge>/backfill.py) against the simulated forges on a real socket."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from forgelens.engine.backfill import BACKFILL_ADAPTERS, SourcePair, backfill
+from forgelens.engine.backfill import SourcePair, backfill
 from forgelens.errors import ForgeError
 from forgelens.records import PullRequest
+from forgelens.sources import forges
 from forgelens.sources.base import ISSUES, PULL_REQUESTS, RepoRef
 from forgelens.store import Store, open_store
 from forgelens.testing.forge_sim import ForgeSim
@@ -21,7 +22,7 @@ from tests.engine.backfillhelp import big_sim, chunks, options, snapshot, state
 from tests.sources.forgehelp import REPO_TARGET, source_for, sync
 from tests.sources.simhelp import running
 
-KINDS = ("gitlab", "bitbucket", "bitbucket-server")
+KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gitea")
 WINDOWED = ("gitlab", "bitbucket")
 
 
@@ -36,7 +37,7 @@ def pairs(url: str) -> Iterator[Callable[[str], SourcePair]]:
     def make(kind: str) -> SourcePair:
         src = source_for(kind, url)
         made.append(src)
-        return src, BACKFILL_ADAPTERS[kind](src)
+        return src, forges.BY_KIND[kind].backfill(src)  # type: ignore[misc]
 
     try:
         yield make
@@ -46,7 +47,12 @@ def pairs(url: str) -> Iterator[Callable[[str], SourcePair]]:
 
 
 def renderer(sim: ForgeSim, kind: str) -> Any:
-    prefix = {"gitlab": "/api/v4", "bitbucket": "/2.0", "bitbucket-server": "/rest"}[kind]
+    prefix = {
+        "gitlab": "/api/v4",
+        "bitbucket": "/2.0",
+        "bitbucket-server": "/rest",
+        "gitea": "/api/v1",
+    }[kind]
     return next(r for r in sim.renderers if r.prefix == prefix)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.engine.deployments import IncidentIn, record_incidents
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
-from forgelens.engine.report import build_report
+from forgelens.service.dashboards.report import build_report
 from tests.analytics.test_dora_git import release_history
 from tests.service.conftest import Service
 

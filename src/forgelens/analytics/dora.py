@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import Ctx
 from forgelens.analytics.dora_link import Deploy
 from forgelens.analytics.dora_metrics import MONTHLY, WEEKLY, metric_rows
@@ -33,6 +32,7 @@ from forgelens.analytics.dora_model import (
     analyze_repo,
 )
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 TARGET = "dora"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
+
+import pyarrow as pa
 
 from forgelens.config import Settings
 from forgelens.engine.deployments import tag_deployments
@@ -17,7 +18,8 @@ from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
-from forgelens.store import Store
+from forgelens.store import ARROW_TYPES, Store, writable_columns
+from forgelens.store.schema import TABLES
 
 log = get_logger(__name__)
 
@@ -113,10 +115,17 @@ def collect_repo(
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))
     commits = files = 0
     for batch in git.mine(repo, mine):
-        commit_rows, file_rows = batch.tables(next_version(), git.SOURCE)
+        version = next_version()
+        commit_rows, file_rows = (
+            _stamp(name, table, version, git.SOURCE)
+            for name, table in zip(("commits", "commit_files"), batch.columns(), strict=True)
+        )
+        coauthor_rows = _stamp("commit_coauthors", batch.coauthor_columns(), version, git.SOURCE)
         with store.transaction():
             store.upsert("commits", commit_rows)
             store.upsert("commit_files", file_rows)
+            if coauthor_rows.num_rows:
+                store.upsert("commit_coauthors", coauthor_rows)
         if opts.sink is not None:
             opts.sink.publish(
                 [r for commit, cfiles in batch.records() for r in (commit, *cfiles)],
@@ -170,12 +179,9 @@ def collect_git(
     ) as run:
         repos = [git.open_repo(spec, opts.cache_dir) for spec in specs]
         total_commits = total_files = 0
-        # a store that has a bulk-load mode (DuckDB) uses it while the commits stream in
-        bulk = getattr(store, "bulk_load", None)
         for repo in repos:
             # every commit is mined once per run: its rows never repeat a key
-            loading = bulk(new_keys=("commits", "commit_files")) if bulk else None
-            with loading or contextlib.nullcontext():
+            with store.bulk_load(new_keys=("commits", "commit_files")):
                 commits, files = collect_repo(store, repo, opts, run, progress)
             total_commits += commits
             total_files += files
@@ -189,3 +195,23 @@ def collect_git(
             ids,
         )[0][0]
     return GitCollectResult(run.run_id, ids, total_commits, total_files, int(authors or 0))
+
+
+def _stamp(name: str, table: pa.Table, version: int, source: str) -> pa.Table:
+    """``table`` with the store's bookkeeping columns, every column in the store's order."""
+    n = table.num_rows
+    extra = {
+        "_version": pa.array([version] * n, pa.int64()),
+        "_source": pa.array([source] * n, pa.string()),
+    }
+    cols: list[pa.Array | pa.ChunkedArray] = []
+    names: list[str] = []
+    for col, logical in writable_columns(TABLES[name]):
+        if col in extra:
+            cols.append(extra[col])
+        elif col in table.column_names:
+            cols.append(table.column(col))
+        else:
+            cols.append(pa.nulls(n, ARROW_TYPES[logical]))
+        names.append(col)
+    return pa.Table.from_arrays(cols, names=names)

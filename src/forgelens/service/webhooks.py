@@ -9,10 +9,12 @@
   else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
+- Gitea / Forgejo: ``X-Gitea-Signature`` / ``X-Forgejo-Signature`` (hex HMAC-SHA256); event
+  ``X-Gitea-Event-Type``; delivery ``X-Gitea-Delivery`` (``sources/gitea/webhook.py``).
 
-Every comparison is constant-time. ``WEBHOOK_MAPPERS[(forge, event)]`` turns a verified payload
-into records that are upserted at once (``service/webhook_mappers.py`` registers the mappers
-built on the sources' own payload mappers); push, pull request, review and issue events also
+Every comparison is constant-time. The forge's own webhook mapper for the event
+(``sources/<forge>/webhook.py``, found through the forge registry) turns a verified payload
+into records that are upserted at once; push, pull request, review and issue events also
 queue a targeted sync of the repository. A mapper returns records (every column written) or
 ``Carried`` records: only the columns the payload carries, versioned by the payload's own change
 time, so a webhook never blanks richer data collected earlier and an older delivery arriving
@@ -27,25 +29,27 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
-from forgelens.service.ssrf import REPO_SEGMENT, validate_repository_url
-from forgelens.store import Store
-from forgelens.store._arrow import to_arrow
+from forgelens.service.ssrf import validate_repository_url
+from forgelens.sources import forges
+from forgelens.sources.gitea import webhook as gitea_hooks
+from forgelens.sources.spec import REPO_SEGMENT
+from forgelens.sources.webhook import Carried
+from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket")
+FORGES = ("github", "gitlab", "bitbucket", "gitea")
 SECRET_SETTINGS = {
     "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+    "gitea": "FORGELENS_GITEA_WEBHOOK_SECRET",
 }
-WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
-WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
 
 SYNC_EVENTS: dict[str, tuple[str, ...]] = {
     "github": (
@@ -73,6 +77,7 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "pullrequest:",
         "issue:",
     ),
+    "gitea": gitea_hooks.SYNC_EVENTS,
 }
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
 # object_kind (event_name on system-only events) says which hook's payload it is.
@@ -86,25 +91,14 @@ GITLAB_KINDS = {
     "pipeline": "Pipeline Hook",
 }
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-# owner/name (GitLab: group/.../project), each segment an ssrf.REPO_SEGMENT
+# owner/name (GitLab: group/.../project), each segment a spec.REPO_SEGMENT
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """``record`` of which the payload carries only ``columns`` (the key columns are implied;
-    the others keep their stored values), written with ``_version`` = ``version`` (epoch ms of
-    the payload's own change time: an older delivery never overwrites newer data)."""
-
-    record: Any
-    columns: tuple[str, ...]
-    version: int
 
 
 def map_payload(d: Delivery) -> list[Any]:
     """What the delivery's mapper makes of its payload ([] without a mapper); a payload the
     mapper cannot read raises ``BadInput`` naming the forge, event and what is wrong."""
-    mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
+    mapper = forges.webhook_mapper(d.forge, d.event)
     if mapper is None:
         return []
     try:
@@ -159,12 +153,6 @@ def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
         ]
         written += store.upsert(table, to_arrow(spec, rows, source=source).select(keep))
     return written
-
-
-def register_webhook_mapper(forge: str, event: str, mapper: WebhookMapper) -> WebhookMapper:
-    """Have deliveries of ``event`` from ``forge`` upsert ``mapper(payload)`` at once."""
-    WEBHOOK_MAPPERS[(forge, event)] = mapper
-    return mapper
 
 
 @dataclass
@@ -258,7 +246,12 @@ def verify(
                     "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
                 )
         return
-    raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
+    if forge == "gitea":
+        gitea_hooks.verify(headers, body, secrets.get("gitea"), SECRET_SETTINGS[forge])
+        return
+    raise BadInput(
+        f"unknown forge {forge!r}: webhooks exist for github, gitlab, bitbucket and gitea"
+    )
 
 
 def _spec(kind: str, name: Any) -> str | None:
@@ -318,6 +311,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
+    elif forge == "gitea":
+        event, delivery = gitea_hooks.event(headers), gitea_hooks.delivery(headers)
+        spec = _spec("gitea", repo.get("full_name"))
     else:
         event = headers.get("x-event-key", "")
         delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")

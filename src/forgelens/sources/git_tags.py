@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from forgelens.sources.git import GitRepo, _git
+from forgelens.sources.git.source import GitRepo, _git
 
 _FIELDS = (
     "%(refname:short)",

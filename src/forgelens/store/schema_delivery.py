@@ -193,7 +193,7 @@ def _delivery_tables(db: MigrationTarget) -> None:
 @migration("0071_repo_prs_deployed")
 def _repo_prs_deployed(db: MigrationTarget) -> None:
     """``repo_prs.deployed_at`` and ``repo_prs.deployment_id``."""
-    from forgelens.store._dialect import add_column_sql
+    from forgelens.store.sql import add_column_sql
 
     for name, _ in REPO_PRS_DELIVERY_COLUMNS:
         db.execute(add_column_sql(db.dialect, TABLES["repo_prs"], name))

@@ -1,4 +1,4 @@
-"""``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
+"""``POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea}``: verified deliveries, recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest
 from forgelens.errors import BadInput, ForgelensError
 from forgelens.logs import redact
@@ -33,10 +33,18 @@ from forgelens.service.webhooks import (
     verify,
     write_mapped,
 )
+from forgelens.sources import forges
+from forgelens.sources.spec import parse_spec
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
+EVENT_HEADERS = (
+    "x-github-event",
+    "x-gitlab-event",
+    "x-event-key",
+    "x-forgejo-event-type",
+    "x-gitea-event-type",
+)
 # GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
 # cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so one
 # unreadable event kind does not stop every merge request and push after it.
@@ -76,6 +84,7 @@ def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
         "gitlab": value(s.gitlab_webhook_token),
         "gitlab_signing": value(s.gitlab_webhook_signing_key),
         "bitbucket": value(s.bitbucket_webhook_secret),
+        "gitea": value(s.gitea_webhook_secret),
     }
 
 
@@ -132,7 +141,7 @@ def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes)
 
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
-    forge: Literal["github", "gitlab", "bitbucket"], request: Request
+    forge: Literal["github", "gitlab", "bitbucket", "gitea"], request: Request
 ) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
     ctx = context(request)
@@ -182,9 +191,10 @@ async def _handle(
                 raise
             return _answer(delivery, "malformed", None, detail=exc.message)
         kind = (delivery.spec or "").partition(":")[0]
-        if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
+        if delivery.wants_sync and delivery.spec and kind in forges.BY_KIND:
             api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
-            req = JobRequest(delivery.spec, delivery.spec, False, "webhook", api_url)
+            spec = replace(parse_spec(delivery.spec), api_url=api_url)
+            req = JobRequest(spec, delivery.spec, False, "webhook")
             outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
         await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)

@@ -1,0 +1,318 @@
+"""GitHub GraphQL documents (as data) and the paging of pull requests and issues through them.
+
+One ``PullRequests`` page carries up to ``first`` PRs with their files, reviews (with their
+review comments), conversation comments, commits and labels; only PRs whose nested lists
+overflow get follow-up queries (``PullRequestFiles`` ...). Page sizes shrink when GitHub
+answers that the query took too long (502/504).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from forgelens.errors import ForgeError
+from forgelens.records import repository_id
+from forgelens.sources._pagination import GraphQLCursorPaginator
+from forgelens.sources.base import PrBundle, RepoRef
+from forgelens.sources.github import _map as m
+from forgelens.sources.github._base import (
+    _BAD_ITEM,
+    FILE_CAP,
+    GitHubBase,
+    _finish,
+    _issue_item,
+    _older,
+    log,
+    next_cursor,
+)
+
+ACTOR = "author { __typename login avatarUrl }"
+COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
+REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line originalLine {ACTOR}"
+PAGE_INFO = "totalCount pageInfo { hasNextPage endCursor }"
+REVIEW = (
+    f"id databaseId state body submittedAt {ACTOR} commit {{ oid }} "
+    f"comments(first: $reviewComments) {{ {PAGE_INFO} nodes {{ {REVIEW_COMMENT} }} }}"
+)
+FILE = "path additions deletions changeType"
+COMMIT = "commit { oid message authoredDate author { name email user { login } } }"
+RATE = "rateLimit { limit cost remaining resetAt }"
+
+PR_FIELDS = (
+    "id databaseId number title body state isDraft createdAt updatedAt mergedAt closedAt "
+    "baseRefName headRefName additions deletions changedFiles url "
+    f"{ACTOR} mergedBy {{ __typename login avatarUrl }} labels(first: 20) {{ nodes {{ name }} }} "
+    f"files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
+    f"reviews(first: $reviews) {{ {PAGE_INFO} nodes {{ {REVIEW} }} }} "
+    f"comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }} "
+    f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
+)
+
+REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
+  repository(owner: $owner, name: $name) {{
+    databaseId id name nameWithOwner owner {{ login }} description isPrivate isFork isArchived
+    primaryLanguage {{ name }} stargazerCount forkCount url createdAt updatedAt pushedAt
+    openIssues: issues(states: OPEN) {{ totalCount }}
+    openPullRequests: pullRequests(states: OPEN) {{ totalCount }}
+    defaultBranchRef {{ name }}
+    branchProtectionRules(first: 20) {{ nodes {{ pattern requiredApprovingReviewCount
+      requiresCodeOwnerReviews dismissesStaleReviews requiredStatusCheckContexts
+      isAdminEnforced allowsForcePushes }} }}
+    pullRequests(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      nodes {{ updatedAt }} }}
+    issues(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      nodes {{ updatedAt }} }}
+  }}
+  {RATE}
+}}"""
+
+PULL_REQUESTS = f"""query PullRequests($owner: String!, $name: String!, $first: Int!,
+  $after: String, $files: Int!, $reviews: Int!, $reviewComments: Int!, $comments: Int!,
+  $commits: Int!) {{
+  repository(owner: $owner, name: $name) {{
+    pullRequests(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {PR_FIELDS} }}
+    }}
+  }}
+  {RATE}
+}}"""
+
+
+def _nested(op: str, connection: str, nodes: str, extra: str = "") -> str:
+    return f"""query {op}($owner: String!, $name: String!, $number: Int!, $first: Int!,
+  $after: String{extra}) {{
+  repository(owner: $owner, name: $name) {{
+    pullRequest(number: $number) {{
+      {connection}(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {nodes} }} }}
+    }}
+  }}
+  {RATE}
+}}"""
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A nested list of a pull request that may need follow-up pages."""
+
+    key: str  # field in the PR node
+    operation: str
+    document: str
+    size_var: str  # the variable that sizes it inside a PullRequests page
+
+
+NESTED = (
+    Nested("files", "PullRequestFiles", _nested("PullRequestFiles", "files", FILE), "files"),
+    Nested(
+        "reviews",
+        "PullRequestReviews",
+        _nested("PullRequestReviews", "reviews", REVIEW, ", $reviewComments: Int!"),
+        "reviews",
+    ),
+    Nested(
+        "comments",
+        "PullRequestComments",
+        _nested("PullRequestComments", "comments", COMMENT),
+        "comments",
+    ),
+    Nested(
+        "commits", "PullRequestCommits", _nested("PullRequestCommits", "commits", COMMIT), "commits"
+    ),
+)
+
+REVIEW_COMMENTS = f"""query ReviewComments($id: ID!, $first: Int!, $after: String) {{
+  node(id: $id) {{
+    ... on PullRequestReview {{
+      comments(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {REVIEW_COMMENT} }} }}
+    }}
+  }}
+  {RATE}
+}}"""
+
+ISSUES = f"""query Issues($owner: String!, $name: String!, $first: Int!, $after: String,
+  $since: DateTime, $comments: Int!) {{
+  repository(owner: $owner, name: $name) {{
+    issues(first: $first, after: $after, filterBy: {{since: $since}},
+           orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{
+        id databaseId number title body state createdAt updatedAt closedAt url {ACTOR}
+        labels(first: 20) {{ nodes {{ name }} }}
+        comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }}
+      }}
+    }}
+  }}
+  {RATE}
+}}"""
+
+ISSUE_COMMENTS = f"""query IssueComments($owner: String!, $name: String!, $number: Int!,
+  $first: Int!, $after: String) {{
+  repository(owner: $owner, name: $name) {{
+    issue(number: $number) {{
+      comments(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }}
+    }}
+  }}
+  {RATE}
+}}"""
+
+# Nested sizes inside one PullRequests page: generous enough that follow-ups are rare, small
+# enough that a page of 50 PRs stays well under GitHub's 500,000-node and 10-second limits.
+NESTED_SIZES = {"files": 50, "reviews": 20, "reviewComments": 10, "comments": 30, "commits": 30}
+
+
+class GraphQLFetch(GitHubBase):
+    def _graphql_pr_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
+        repo_id = repository_id(self.kind, ref.full_name)
+        after = resume or None
+        seen = {after} if after else set()
+        paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
+        while True:
+            variables = {
+                "owner": ref.owner,
+                "name": ref.name,
+                "first": self.pr_page,
+                "after": after,
+                **NESTED_SIZES,
+            }
+            try:
+                # a large page may time out (GitHub answers 502/504 after ~10 s): after two
+                # tries ask for half as many PRs instead of retrying the same page
+                attempts = 2 if self.pr_page > 5 else None
+                data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables, attempts)
+            except ForgeError:
+                if self.pr_page <= 5:
+                    raise
+                self.pr_page = max(5, self.pr_page // 2)  # GitHub timed out: ask for less
+                log.info("graphql page size reduced", size=self.pr_page)
+                continue
+            conn = paginator.connection({"data": data})
+            out: list[tuple[datetime, list[Any]]] = []
+            nodes: list[Any] = conn.get("nodes") or []
+            for node in nodes:
+                if not isinstance(node, dict):
+                    continue  # counted in ``errors`` (partial data)
+                if _older(node.get("updatedAt"), since):
+                    yield out, errors, None  # reached the watermark
+                    return
+                try:
+                    out.append(self._graphql_bundle(ref, repo_id, node))
+                except _BAD_ITEM as exc:
+                    errors += 1
+                    log.warning("pull request skipped", repository=ref.full_name, error=repr(exc))
+            nxt = next_cursor(conn.get("pageInfo"), seen, "PullRequests")
+            yield out, errors, nxt
+            if not nxt:
+                return
+            after = nxt
+
+    def _follow(
+        self,
+        conn: Any,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        path: tuple[str, ...],
+        cap: int | None = None,
+    ) -> list[Any]:
+        """A connection's nodes plus the pages after them (follow-up queries for overflow)."""
+        conn = conn if isinstance(conn, dict) else {}
+        nodes = [n for n in conn.get("nodes") or [] if isinstance(n, dict)]
+        seen: set[str] = set()
+        after = next_cursor(conn.get("pageInfo"), seen, operation)
+        while after:
+            if cap is not None and len(nodes) >= cap:
+                break
+            data, _ = self.graphql(document, operation, {**variables, "first": 100, "after": after})
+            for key in path:
+                data = data.get(key) if isinstance(data, dict) else None
+            conn = data if isinstance(data, dict) else {}
+            nodes.extend(n for n in conn.get("nodes") or [] if isinstance(n, dict))
+            after = next_cursor(conn.get("pageInfo"), seen, operation)
+        return nodes
+
+    def _graphql_bundle(
+        self, ref: RepoRef, repo_id: str, node: dict[str, Any]
+    ) -> tuple[datetime, list[Any]]:
+        pr = m.pr_graphql(repo_id, node)
+        n = pr.number
+        pr_vars = {"owner": ref.owner, "name": ref.name, "number": n}
+        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]
+        nested = {
+            x.key: self._follow(
+                node.get(x.key),
+                x.document,
+                x.operation,
+                pr_vars,
+                ("repository", "pullRequest", x.key),
+                FILE_CAP if x.key == "files" else None,
+            )
+            for x in NESTED
+        }
+        b = PrBundle(pr)
+        people = [m.person(node.get("author")), m.person(node.get("mergedBy"))]
+        review_comments = []
+        for r in nested["reviews"]:
+            b.reviews.append(m.review(repo_id, n, r))
+            people.append(m.person(r.get("author")))
+            review_comments.extend(
+                self._follow(
+                    r.get("comments"),
+                    REVIEW_COMMENTS,
+                    "ReviewComments",
+                    {"id": r.get("id")},
+                    ("node", "comments"),
+                )
+            )
+        for c in review_comments:
+            b.comments.append(m.comment(repo_id, n, c, "review"))
+            people.append(m.person(c.get("author")))
+        for c in nested["comments"]:
+            b.comments.append(m.comment(repo_id, n, c, "conversation"))
+            people.append(m.person(c.get("author")))
+        b.files = [m.pr_file(repo_id, n, f) for f in nested["files"]]
+        b.commits = [m.pr_commit(repo_id, n, c) for c in nested["commits"]]
+        return pr.updated_at, _finish(b, people)
+
+    def _graphql_issue_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
+        repo_id = repository_id(self.kind, ref.full_name)
+        after = resume or None
+        seen = {after} if after else set()
+        while True:
+            variables = {
+                "owner": ref.owner,
+                "name": ref.name,
+                "first": 50,
+                "after": after,
+                "since": since.strftime("%Y-%m-%dT%H:%M:%SZ") if since else None,
+                "comments": NESTED_SIZES["comments"],
+            }
+            data, errors = self.graphql(ISSUES, "Issues", variables)
+            conn = (data.get("repository") or {}).get("issues") or {}
+            out: list[tuple[datetime, list[Any]]] = []
+            for node in conn.get("nodes") or []:
+                if not isinstance(node, dict):
+                    continue
+                try:
+                    issue = m.issue(repo_id, node)
+                    comments = self._follow(
+                        node.get("comments"),
+                        ISSUE_COMMENTS,
+                        "IssueComments",
+                        {"owner": ref.owner, "name": ref.name, "number": issue.number},
+                        ("repository", "issue", "comments"),
+                    )
+                    out.append(_issue_item(repo_id, issue, node, comments))
+                except _BAD_ITEM:
+                    errors += 1
+            nxt = next_cursor(conn.get("pageInfo"), seen, "Issues")
+            yield out, errors, nxt
+            if not nxt:
+                return
+            after = nxt
