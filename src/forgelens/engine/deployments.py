@@ -15,7 +15,7 @@ from typing import Any
 
 from forgelens.errors import BadInput
 from forgelens.sources import git
-from forgelens.sources.git_tags import tags
+from forgelens.sources.git.tags import tags
 from forgelens.store import Store
 
 _PRODUCTION = re.compile(r"^(prod|production|live|prd)([-_ ./].*)?$", re.IGNORECASE)
