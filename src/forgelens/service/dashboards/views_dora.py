@@ -5,9 +5,9 @@ deployment opened into the commits and PRs it shipped."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
+from forgelens.analytics import dora_reads as reads
 from forgelens.service.dashboards._view import (
     add_card,
     add_chart,
@@ -34,10 +34,7 @@ def _pct(x: Any) -> Any:
 
 def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
     v = view("dora", "DORA", "Deployments, change lead time, failures, recovery and rework")
-    scopes = store.query(
-        "SELECT repo_name, environment, sum(deployments) AS n FROM dora_metrics_monthly "
-        "GROUP BY repo_name, environment ORDER BY n DESC, repo_name, environment LIMIT 2000"
-    )
+    scopes = reads.scopes(store)
     repos = sorted({str(r[0]) for r in scopes})
     repo = params.get("repo", "")
     repo = repo if repo in repos else (str(scopes[0][0]) if scopes else "")
@@ -52,11 +49,7 @@ def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         set_empty(v, "No deployments analysed yet", NO_DORA)
         return v
     v["subtitle"] = f"{repo} · {env} · last {weeks} weeks (weeks start on Monday, UTC)"
-    month = store.query_dicts(
-        "SELECT * FROM dora_metrics_monthly WHERE repo_name = ? AND environment = ? "
-        "ORDER BY month_start DESC LIMIT 1",
-        [repo, env],
-    )[0]
+    month = reads.latest_month(store, repo, env) or {}
     note = f"month of {month['month_start']}"
     add_card(
         v,
@@ -94,15 +87,7 @@ def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         _pct(month["rework_rate"]),
         str(month["bucket_rework_rate"] or ""),
     )
-    latest = store.query(
-        "SELECT max(week_start) FROM dora_metrics_weekly WHERE repo_name = ? AND environment = ?",
-        [repo, env],
-    )[0][0]
-    rows = store.query_dicts(
-        "SELECT * FROM dora_metrics_weekly WHERE repo_name = ? AND environment = ? "
-        "AND week_start >= ? ORDER BY week_start",
-        [repo, env, latest - timedelta(weeks=weeks - 1)],
-    )
+    rows = reads.weeks(store, repo, env, weeks)
     add_table(
         v,
         "weekly",
@@ -140,13 +125,7 @@ def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         ["lead_time_p50_h", "recovery_p50_h"],
         title="Lead time and recovery, median hours",
     )
-    deps = store.query_dicts(
-        "SELECT deployment_id, deployed_at, sha, status, baseline, changes, lead_time_hours_p50, "
-        "failed, failure_kinds, unplanned_kinds, recovery_hours, counted, duplicate_of "
-        "FROM dora_deployments WHERE repo_name = ? AND environment = ? "
-        "ORDER BY deployed_at DESC, deployment_id LIMIT ?",
-        [repo, env, DEPLOY_LIMIT],
-    )
+    deps = reads.deployments(store, repo, env, DEPLOY_LIMIT)
     add_table(
         v,
         "deployments",
@@ -187,13 +166,7 @@ def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
     chosen = params.get("deployment", "")
     chosen = chosen if chosen in ids else ""
     add_filter(v, "deployment", "Open deployment", chosen, [("", "—"), *((i, i) for i in ids)])
-    failures = store.query_dicts(
-        "SELECT f.deployment_id, f.kind, f.evidence_id, f.evidence, f.link, f.detected_at "
-        "FROM change_failures f JOIN dora_deployments d ON d.repository_id = f.repository_id "
-        "AND d.deployment_id = f.deployment_id WHERE d.repo_name = ? AND f.environment = ? "
-        "ORDER BY f.detected_at DESC LIMIT 200",
-        [repo, env],
-    )
+    failures = reads.failures(store, repo, env)
     add_table(
         v,
         "failures",
@@ -212,14 +185,7 @@ def dora(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _open(v: dict[str, Any], store: Store, repo: str, dep_id: str) -> None:
-    commits = store.query(
-        "SELECT dc.sha, dc.committed_at, dc.lead_time_hours, c.author_name, c.message "
-        "FROM deployment_commits dc JOIN dora_deployments d ON d.repository_id = dc.repository_id "
-        "AND d.deployment_id = dc.deployment_id LEFT JOIN commits c ON c.repository_id = "
-        "dc.repository_id AND c.sha = dc.sha WHERE d.repo_name = ? AND dc.deployment_id = ? "
-        "ORDER BY dc.committed_at DESC LIMIT 500",
-        [repo, dep_id],
-    )
+    commits = reads.shipped_commits(store, repo, dep_id)
     add_table(
         v,
         "commits",
@@ -228,11 +194,7 @@ def _open(v: dict[str, Any], store: Store, repo: str, dep_id: str) -> None:
         [[s[:12], at, h, a, (m or "").split("\n", 1)[0][:120]] for s, at, h, a, m in commits],
         empty="None: a baseline, a re-deploy or a rollback ships no new commits.",
     )
-    prs = store.query(
-        "SELECT pr_number, title, author, merged_at, deployed_at FROM repo_prs "
-        "WHERE repo_name = ? AND deployment_id = ? ORDER BY pr_number",
-        [repo, dep_id],
-    )
+    prs = reads.shipped_prs(store, repo, dep_id)
     add_table(
         v,
         "prs",
