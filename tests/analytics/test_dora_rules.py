@@ -31,6 +31,38 @@ def _deploys() -> list[Deploy]:
     ]
 
 
+def _seed(store: Store, rid: str, *extra: object) -> None:
+    """The repository, its commits a <- b <- c, the three deployments, and ``extra`` records."""
+    store.write_records(
+        [
+            R.Repository(id=rid, source="github", full_name="o/app", name="app"),
+            *(
+                R.Commit(
+                    rid, s, "A", "a@x", T - 10 * H, "A", "a@x", T - 10 * H, "m", 1, 0, 1, False, p
+                )
+                for s, p in PARENTS.items()
+            ),
+            *extra,
+        ]
+    )
+    store.upsert(
+        "deployments",
+        [
+            {
+                "repository_id": rid,
+                "deployment_id": d.id,
+                "environment": d.environment,
+                "environment_kind": d.kind,
+                "sha": d.sha,
+                "status": d.status,
+                "finished_at": d.at,
+                "source": "api",
+            }
+            for d in _deploys()
+        ],
+    )
+
+
 def test_three_incidents_are_one_failed_deployment() -> None:
     incs = [Incident(f"i{k}", T + 25 * H + k * H, T + 30 * H) for k in range(3)]
     dora = analyze_repo(PARENTS, COMMITS, _deploys(), incs)
@@ -80,44 +112,21 @@ def test_environment_kinds_and_statuses() -> None:
 
 def test_issues_become_incidents_by_label_or_title(store: Store) -> None:
     rid = "github:o/app"
-    store.write_records(
-        [
-            R.Repository(id=rid, source="github", full_name="o/app", name="app"),
-            *(
-                R.Commit(
-                    rid, s, "A", "a@x", T - 10 * H, "A", "a@x", T - 10 * H, "m", 1, 0, 1, False, p
-                )
-                for s, p in PARENTS.items()
-            ),
-            R.Issue(
-                rid,
-                1,
-                "checkout down",
-                "closed",
-                T + 25 * H,
-                T,
-                closed_at=T + 27 * H,
-                labels=["Incident"],
-            ),
-            R.Issue(rid, 2, "Outage: login", "open", T + 26 * H, T),
-            R.Issue(rid, 3, "a feature request", "open", T + 26 * H, T, labels=["bug"]),
-        ]
-    )
-    store.upsert(
-        "deployments",
-        [
-            {
-                "repository_id": rid,
-                "deployment_id": d.id,
-                "environment": d.environment,
-                "environment_kind": d.kind,
-                "sha": d.sha,
-                "status": d.status,
-                "finished_at": d.at,
-                "source": "api",
-            }
-            for d in _deploys()
-        ],
+    _seed(
+        store,
+        rid,
+        R.Issue(
+            rid,
+            1,
+            "checkout down",
+            "closed",
+            T + 25 * H,
+            T,
+            closed_at=T + 27 * H,
+            labels=["Incident"],
+        ),
+        R.Issue(rid, 2, "Outage: login", "open", T + 26 * H, T),
+        R.Issue(rid, 3, "a feature request", "open", T + 26 * H, T, labels=["bug"]),
     )
     analyze(store, AnalyzeOptions(target="dora"))
     assert store.query("SELECT incident_id, source FROM incidents ORDER BY 1") == [
@@ -139,56 +148,33 @@ def test_issues_become_incidents_by_label_or_title(store: Store) -> None:
 
 def test_repo_prs_get_the_production_deployment_that_shipped_them(store: Store) -> None:
     rid = "github:o/app"
-    store.write_records(
-        [
-            R.Repository(id=rid, source="github", full_name="o/app", name="app"),
-            *(
-                R.Commit(
-                    rid, s, "A", "a@x", T - 10 * H, "A", "a@x", T - 10 * H, "m", 1, 0, 1, False, p
-                )
-                for s, p in PARENTS.items()
-            ),
-            R.PullRequest(
-                rid,
-                7,
-                "feature",
-                "merged",
-                T - 9 * H,
-                T,
-                author="ann",
-                merged_at=T + H,
-                base_ref="main",
-            ),
-            R.PrCommit(rid, 7, "b"),
-            R.PullRequest(
-                rid,
-                8,
-                "old work",
-                "merged",
-                T - 9 * H,
-                T,
-                author="ann",
-                merged_at=T - H,
-                base_ref="main",
-            ),
-            R.PrCommit(rid, 8, "a"),  # shipped before the baseline: no deployment known
-        ]
-    )
-    store.upsert(
-        "deployments",
-        [
-            {
-                "repository_id": rid,
-                "deployment_id": d.id,
-                "environment": d.environment,
-                "environment_kind": d.kind,
-                "sha": d.sha,
-                "status": d.status,
-                "finished_at": d.at,
-                "source": "api",
-            }
-            for d in _deploys()
-        ],
+    _seed(
+        store,
+        rid,
+        R.PullRequest(
+            rid,
+            7,
+            "feature",
+            "merged",
+            T - 9 * H,
+            T,
+            author="ann",
+            merged_at=T + H,
+            base_ref="main",
+        ),
+        R.PrCommit(rid, 7, "b"),
+        R.PullRequest(
+            rid,
+            8,
+            "old work",
+            "merged",
+            T - 9 * H,
+            T,
+            author="ann",
+            merged_at=T - H,
+            base_ref="main",
+        ),
+        R.PrCommit(rid, 8, "a"),  # shipped before the baseline: no deployment known
     )
     want = [(7, T + 24 * H, "d2"), (8, None, None)]
 
