@@ -21,6 +21,7 @@ from forgelens.analytics import (
     ai_attribution,
     ai_impact,
     delivery,
+    dora,
     engineer_lens,
     ownership,
     prs,
@@ -39,7 +40,7 @@ from forgelens.logs import get_logger
 from forgelens.store import Store, now_version
 from forgelens.store import sql as _sql
 
-TARGETS = ("what_shipped", "engineer_lens", "ai", "all")
+TARGETS = ("what_shipped", "engineer_lens", "ai", "dora", "all")
 log = get_logger(__name__)
 
 
@@ -67,6 +68,7 @@ class AnalyzeResult:
     repositories_skipped: int = 0
     prs: int = 0
     dirty_days: int = 0
+    dora: dict[str, int] = field(default_factory=dict)  # repositories, deployments, ... written
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds
     phases_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds, all threads
     modes: dict[str, int] = field(default_factory=dict)
@@ -113,6 +115,14 @@ def analyze(
         if on_phase is not None:
             on_phase(name, took)
 
+    if opts.target == "dora":
+        with phase("dora"):
+            result.dora = dora.run(
+                ctx, scope.select_repositories(ctx, opts.repos), opts.force_refresh
+            )
+        result.repositories = result.dora["repositories"]
+        result.repositories_skipped = result.dora["skipped"]
+        return result
     try:
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
@@ -143,6 +153,8 @@ def analyze(
             scope.save_state(ctx, plans, opts.target)
         if opts.target == "all":
             _ai_impact(ctx, done, phase, result)
+            with phase("dora"):  # after What Shipped: it fills repo_prs.deployed_at
+                result.dora = dora.run(ctx, repos, opts.force_refresh)
     finally:
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)

@@ -146,6 +146,7 @@ def _run(
     ]
     rows += [{"what": f"embedding {k}", "value": v} for k, v in result.ai.items()]
     rows += [{"what": f"ai {k}", "value": v} for k, v in result.ai_work.items()]
+    rows += [{"what": f"dora {k}", "value": v} for k, v in result.dora.items()]
     rows += [{"what": f"phase {k} (s)", "value": f"{v:.3f}"} for k, v in result.phases.items()]
     rows.append({"what": "total (s)", "value": f"{result.seconds:.3f}"})
     print_rows(rows, fmt, f"forgelens analyze {target.replace('_', '-')}")
@@ -238,6 +239,37 @@ def what_shipped(
     )
 
 
+@app.command("dora")
+def dora(
+    repo: RepoOption = None,
+    all_repos: AllReposOption = False,
+    force_refresh: ForceOption = False,
+    incremental: IncrementalOption = False,
+    config: ConfigOption = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Link deployments to their commits by ancestry; fill change_failures and the five DORA
+    metrics (dora_metrics_weekly / _monthly). Rules: [dora] of --config.
+
+    Example: forgelens analyze dora --repo octo/hello
+    """
+    _run(
+        "dora",
+        repo,
+        all_repos,
+        force_refresh,
+        incremental,
+        config,
+        None,
+        None,
+        None,
+        False,
+        db,
+        fmt,
+    )
+
+
 @app.command("all")
 def all_(
     repo: RepoOption = None,
@@ -256,7 +288,7 @@ def all_(
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
-    """Everything: What Shipped, Engineer Lens, delivery metrics, review policy, AI work.
+    """Everything: What Shipped, Engineer Lens, delivery metrics, review policy, AI work, DORA.
 
     Example: forgelens analyze all --all-repos
     """

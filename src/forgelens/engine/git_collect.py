@@ -12,6 +12,7 @@ from typing import Any, Self
 import pyarrow as pa
 
 from forgelens.config import Settings
+from forgelens.engine.deployments import tag_deployments
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
@@ -43,6 +44,8 @@ class GitCollectOptions:
     flush_seconds: float = 5.0
     stuck_after: timedelta = timedelta(hours=2)
     sink: Sink | None = None
+    deploy_tags: str | None = None  # the git tag rule: tags matching this glob are deployments
+    deploy_environment: str = "production"
 
     @classmethod
     def from_settings(cls, settings: Settings, **values: Any) -> Self:
@@ -142,6 +145,8 @@ def collect_repo(
         # With --branch, the tips of the other refs known before stay known.
         done = set(tips) | set(known) if opts.branches else set(tips)
         store.set_cursor(repo.id, CURSOR_ENTITY, json.dumps(sorted(done)), run.run_id)
+    if opts.deploy_tags:
+        tag_deployments(store, repo, opts.deploy_tags, opts.deploy_environment)
     progress.finish()
     return commits, files
 

@@ -319,6 +319,7 @@ def _seed_query_compat(db: MigrationTarget) -> None:
 from forgelens.store import schema_ai as _schema_ai  # noqa: E402,F401
 from forgelens.store import schema_analytics as _schema_analytics  # noqa: E402,F401
 from forgelens.store import schema_backfill as _schema_backfill  # noqa: E402,F401
+from forgelens.store import schema_delivery as _schema_delivery  # noqa: E402,F401
 from forgelens.store import schema_forge as _schema_forge  # noqa: E402,F401
 from forgelens.store import schema_pipeline as _schema_pipeline  # noqa: E402,F401
 from forgelens.store import schema_service as _schema_service  # noqa: E402,F401

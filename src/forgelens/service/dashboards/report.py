@@ -31,7 +31,7 @@ def build_report(store: Store, *, repos: Sequence[str] = (), window: int = 30) -
         if repo not in known:
             choices = ", ".join(sorted(known)[:10]) or "none yet: run `forgelens analyze all`"
             raise BadInput(f"no analysed repository {repo!r}: use one of {choices}")
-    scoped = ("engineering-lens", "what-shipped", "delivery", "ai-impact")
+    scoped = ("engineering-lens", "what-shipped", "delivery", "ai-impact", "dora")
     views: list[dict[str, Any]] = []
     for repo in repos or [""]:
         for name in scoped:
