@@ -1,5 +1,5 @@
 """One suite for every forge source: the simulator renders one dataset through GitHub, GitLab,
-Bitbucket Server and Bitbucket Cloud APIs on a real socket; every source must store the same
+Bitbucket Server, Bitbucket Cloud and Gerrit APIs on a real socket; every source must store the same
 canonical records (per table, the columns both forges can express), fetch only changes on
 incremental runs, and survive every injected fault. A new forge needs a source module, a
 simulator renderer and an entry in ``forgehelp.FACTORIES``."""
@@ -32,7 +32,13 @@ from tests.sources.forgehelp import (
 
 SIZE = SimSize(repos=2, prs_per_repo=8, issues_per_repo=4, runs_per_repo=4, teams=2)
 OTHERS = tuple(k for k in KINDS if k != "github")
-PER_PR = ("/pulls/{number}", "/merge_requests/{iid}", "/pull-requests/{id}", "/pullrequests/{id}")
+PER_PR = (
+    "/pulls/{number}",
+    "/merge_requests/{iid}",
+    "/pull-requests/{id}",
+    "/pullrequests/{id}",
+    "/changes/{id}",  # Gerrit: a change's inline comments
+)
 
 
 def new_sim(**kwargs: Any) -> ForgeSim:

@@ -6,6 +6,7 @@ github:OWNER[/REPO]                  -> ("github", "OWNER[/REPO]")
 gitlab:GROUP/.../PROJECT             -> ("gitlab", ...)
 bitbucket-server:PROJECT[/REPO]      -> ("bitbucket-server", ...)
 bitbucket:WORKSPACE[/REPO]           -> ("bitbucket", ...)
+gerrit:PROJECT (or PREFIX)           -> ("gerrit", ...)      --api-url names the server
 https://github.com/owner/repo        -> ("github", "owner/repo"); gitlab.com, bitbucket.org alike
 """
 
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput
 
-FORGE_KINDS = ("github", "gitlab", "bitbucket-server", "bitbucket")
+FORGE_KINDS = ("github", "gitlab", "bitbucket-server", "bitbucket", "gerrit")
 FORGE_HOSTS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
 
 
@@ -59,6 +60,6 @@ def parse_spec(text: str) -> SourceSpec:
     if sep and len(prefix) > 1 and "/" not in prefix:
         raise BadInput(
             f"unknown source kind {prefix!r} in {text!r}: use git:, github:, gitlab:, "
-            "bitbucket-server:, bitbucket: or a URL"
+            "bitbucket-server:, bitbucket:, gerrit: or a URL"
         )
     return SourceSpec("git", text)

@@ -437,12 +437,13 @@ def _key(key: str) -> str:
 
 
 def _register_builtin() -> None:
-    from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
+    from forgelens.sources import bitbucket_cloud, bitbucket_server, gerrit, github, gitlab
 
     register_forge("github", github.from_options)
     register_forge("gitlab", gitlab.from_options)
     register_forge("bitbucket-server", bitbucket_server.from_options)
     register_forge("bitbucket", bitbucket_cloud.from_options)
+    register_forge(gerrit.SOURCE, gerrit.from_options)
 
 
 _register_builtin()
