@@ -635,9 +635,12 @@ def _report_issues(inv: _Invocation) -> None:
 def _register_builtin() -> None:
     from forgelens.sources._backfill_github import GitHubBackfill
     from forgelens.sources._backfill_rest import ADAPTERS
+    from forgelens.sources.gerrit import SOURCE as GERRIT
+    from forgelens.sources.gerrit import GerritBackfill
 
     BACKFILL_ADAPTERS["github"] = GitHubBackfill
     BACKFILL_ADAPTERS.update(ADAPTERS)
+    BACKFILL_ADAPTERS[GERRIT] = GerritBackfill
 
 
 _register_builtin()

@@ -6,6 +6,7 @@ webhook deliveries (``webhooks``)."""
 from __future__ import annotations
 
 from forgelens.sources.gerrit._map import SOURCE
+from forgelens.sources.gerrit.backfill import GerritBackfill
 from forgelens.sources.gerrit.source import DATA_SOURCE, PROFILE, GerritSource, from_options
 
-__all__ = ["DATA_SOURCE", "PROFILE", "SOURCE", "GerritSource", "from_options"]
+__all__ = ["DATA_SOURCE", "PROFILE", "SOURCE", "GerritBackfill", "GerritSource", "from_options"]
