@@ -89,11 +89,15 @@ class GerritRenderer(RestRenderer):
 
     def handle(self, req: SimRequest) -> SimResponse:
         path = req.path[len(self.prefix) :]
-        if path.startswith("/a/"):
+        if path.startswith("/a/"):  # authenticated: the same API one level down
             if req.token is None:
                 return self.unauthorized(req)
-            req.path = self.prefix + path[2:]
-        return super().handle(req)
+            path = path[2:]
+        for method, pattern, fn in self.routes:
+            found = pattern.match(path)
+            if found and method == req.method:
+                return fn(req, **found.groupdict())
+        return self.not_found()
 
     def ok(self, body: Any, headers: dict[str, str] | None = None) -> SimResponse:
         return SimResponse(200, GUARD + json.dumps(body).encode(), headers or {})
