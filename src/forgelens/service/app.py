@@ -22,7 +22,7 @@ from forgelens.engine.queue import Queue, open_queue
 from forgelens.engine.ratelimit_view import open_ratelimit_view
 from forgelens.engine.store_access import StoreAccess
 from forgelens.logs import get_logger, redact
-from forgelens.service import webhook_mappers  # noqa: F401 - registers the payload mappers
+from forgelens.service import webhook_gerrit, webhook_mappers  # noqa: F401 - register mappers
 from forgelens.service.auth import require
 from forgelens.service.context import RequestLimiter, ServiceContext, context
 from forgelens.service.dashboards.routes import router as dashboards_router

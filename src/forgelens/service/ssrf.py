@@ -9,7 +9,8 @@
 - every address the host resolves to is public, unless that host is explicitly configured as
   self-hosted: loopback, private (RFC 1918), link-local (169.254.169.254 cloud metadata),
   CGNAT, unique-local IPv6, IPv4-mapped forms of those, multicast and reserved are refused;
-- the path names a repository (``owner/repo``; GitLab ``group/.../project``).
+- the path names a repository (``owner/repo``; GitLab ``group/.../project``; a Gerrit change
+  ``[/context]/c/project/+/123`` or query ``[/context]/q/project:NAME``).
 
 ``guard_redirects`` keeps an HTTP client from following a redirect to another host.
 """
@@ -20,7 +21,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -34,6 +35,7 @@ SELF_HOSTED_API = {
     "gitlab": "/api/v4",
     "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
     "bitbucket": "/2.0",
+    "gerrit": "",  # the server root (plus its context path): the source adds /a/ when signed in
 }
 # One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
 # organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
@@ -141,8 +143,31 @@ _BBS_PATH = re.compile(
 )
 
 
+# Gerrit web URLs, after an optional context path: a change /c/PROJECT/+/NUMBER[/...], or a
+# query naming the project /q/project:PROJECT[+more] (PROJECT may hold slashes)
+_GERRIT_PATH = re.compile(
+    r"^(?P<context>(?:/[^/]+)*?)"
+    r"(?:/c/(?P<change>.+?)/\+/\d+(?:/.*)?|/q/(?:.*[+ ])?project:(?P<query>[^+ ]+)(?:[+ ].*)?)$"
+)
+
+
+def _gerrit_path(path: str) -> tuple[str, str]:
+    found = _GERRIT_PATH.match("/" + path.strip("/"))
+    if found is None:
+        raise BadInput(
+            "repository_url must name a Gerrit change or project, e.g. "
+            "https://gerrit.example.com/c/project/+/123 or https://gerrit.example.com/q/project:name"
+        )
+    project = found["change"] or found["query"]
+    if not all(_SEGMENT.match(s) and ".." not in s for s in project.split("/")):
+        raise BadInput("repository_url has characters a project name cannot have")
+    return found["context"], project
+
+
 def _repository_path(kind: str, path: str) -> tuple[str, str]:
     """(context path of a self-hosted server, ``owner/name``) of a repository URL's path."""
+    if kind == "gerrit":
+        return _gerrit_path(unquote(path))
     if kind == "bitbucket-server" and (m := _BBS_PATH.match("/" + path.strip("/"))):
         key = m["key"] or (f"~{m['user']}" if m["user"] else m["scm"])
         slug = m["slug"] or m["uslug"] or m["sslug"]

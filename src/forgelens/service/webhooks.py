@@ -9,6 +9,8 @@
   else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
+- Gerrit (the webhooks plugin): the shared secret as ``?token=`` or ``Authorization: Bearer``;
+  event the payload's ``type``; delivery the body's digest (``sources/gerrit/webhooks.py``).
 
 Every comparison is constant-time. ``WEBHOOK_MAPPERS[(forge, event)]`` turns a verified payload
 into records that are upserted at once (``service/webhook_mappers.py`` registers the mappers
@@ -34,15 +36,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import REPO_SEGMENT, validate_repository_url
+from forgelens.sources.gerrit import webhooks as gerrit_hooks
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket")
+FORGES = ("github", "gitlab", "bitbucket", "gerrit")
 SECRET_SETTINGS = {
     "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+    "gerrit": "FORGELENS_GERRIT_WEBHOOK_SECRET",
 }
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
 WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
@@ -73,6 +77,7 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "pullrequest:",
         "issue:",
     ),
+    "gerrit": gerrit_hooks.SYNC_EVENTS,
 }
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
 # object_kind (event_name on system-only events) says which hook's payload it is.
@@ -88,6 +93,7 @@ GITLAB_KINDS = {
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
 # owner/name (GitLab: group/.../project), each segment an ssrf.REPO_SEGMENT
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
+_PROJECT = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{0,20}}$")  # Gerrit: one segment too
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +264,12 @@ def verify(
                     "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
                 )
         return
-    raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
+    if forge == "gerrit":
+        gerrit_hooks.verify(headers, secrets.get("gerrit"), SECRET_SETTINGS[forge])
+        return
+    raise BadInput(
+        f"unknown forge {forge!r}: webhooks exist for github, gitlab, bitbucket and gerrit"
+    )
 
 
 def _spec(kind: str, name: Any) -> str | None:
@@ -266,7 +277,7 @@ def _spec(kind: str, name: Any) -> str | None:
         return None
     # Bitbucket Server names a personal repository's project ``~USER`` (``~JANE.DOE/scratch``)
     bare = name[1:] if kind == "bitbucket-server" and name.startswith("~") else name
-    return f"{kind}:{name}" if _NAME.match(bare) else None
+    return f"{kind}:{name}" if (_PROJECT if kind == "gerrit" else _NAME).match(bare) else None
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -318,6 +329,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
+    elif forge == "gerrit":
+        event, delivery = gerrit_hooks.event(payload), gerrit_hooks.delivery(body)
+        spec = _spec("gerrit", gerrit_hooks.project(payload))
     else:
         event = headers.get("x-event-key", "")
         delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")
@@ -349,6 +363,7 @@ def self_hosted_api_url(d: Delivery, self_hosted: Mapping[str, str]) -> str | No
         or _obj(p, "project").get("web_url")
         or _obj(_obj(_obj(p, "repository"), "links"), "html").get("href")
         or (first.get("href") if isinstance(first, dict) else None)
+        or _obj(p, "change").get("url")  # Gerrit: https://host[/context]/c/project/+/123
     )
     if not isinstance(url, str):
         return None

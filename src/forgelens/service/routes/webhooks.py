@@ -1,4 +1,4 @@
-"""``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
+"""``POST /api/v1/webhooks/{github|gitlab|bitbucket|gerrit}``: verified deliveries, recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
@@ -33,6 +33,7 @@ from forgelens.service.webhooks import (
     verify,
     write_mapped,
 )
+from forgelens.sources.gerrit import webhooks as gerrit_hooks
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -76,6 +77,7 @@ def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
         "gitlab": value(s.gitlab_webhook_token),
         "gitlab_signing": value(s.gitlab_webhook_signing_key),
         "bitbucket": value(s.bitbucket_webhook_secret),
+        "gerrit": value(s.gerrit_webhook_secret),
     }
 
 
@@ -132,7 +134,7 @@ def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes)
 
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
-    forge: Literal["github", "gitlab", "bitbucket"], request: Request
+    forge: Literal["github", "gitlab", "bitbucket", "gerrit"], request: Request
 ) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
     ctx = context(request)
@@ -145,6 +147,8 @@ async def receive(
         await ctx.deny(request, action, f"too large: {exc.detail}")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
+    if forge == "gerrit" and "token" in request.query_params:  # the plugin sends no header
+        headers.setdefault(gerrit_hooks.TOKEN_HEADER, request.query_params["token"])
     verified = False
     try:
         if is_test_ping(forge, headers):
