@@ -61,7 +61,7 @@ PROJECTS_PAGE = 500
 
 PROFILE = ForgeProfile(
     name="Gerrit",
-    token_env="GERRIT_TOKEN",  # noqa: S106 - a variable name
+    token_env="GERRIT_USERNAME and GERRIT_TOKEN (the HTTP password)",  # noqa: S106 - names
     auth_scheme="Basic",
     default_headers=(("Accept", "application/json"),),
     body_prefix=b")]}'",
