@@ -144,8 +144,8 @@ def test_code_review_values_map_to_review_states_and_other_labels_are_kept_by_na
         "m1:Code-Review-2": "CHANGES_REQUESTED",
         "m2:Code-Review+1": "COMMENTED",
         "m3:Code-Review-1": "COMMENTED",
-        "m4:Verified-1": "COMMENTED",
-        "m4:Code-Style+1": "COMMENTED",
+        "m4:Verified-1": "Verified-1",  # no review state: a CI verdict is no one's review
+        "m4:Code-Style+1": "Code-Style+1",
     }
 
 
@@ -156,15 +156,17 @@ def test_a_plus_two_removed_before_the_submit_never_counts() -> None:
             (2, 7, "Removed Code-Review+2 by Bob <bob@example.com>\n"),
             (3, 9, "Patch Set 1: Verified+1"),
             (4, 9, "Patch Set 1: -Verified"),
-            (5, 8, "Removed Code-Review-2 by <GERRIT_ACCOUNT_8>"),
+            (5, 8, "Patch Set 1: Code-Review-2"),
+            (6, 7, "Removed Code-Review-2 by <GERRIT_ACCOUNT_8>"),
         ],
         status="MERGED",
         submitted=T.format(30),
     )
     states = _states(c)
     assert states["m0:Code-Review+2"] == "DISMISSED"  # removed by the owner, named by name
-    assert states["m2:Verified+1"] == "DISMISSED"  # the voter's own "-Verified"
+    assert states["m2:Verified+1"] == "Verified+1"  # another label: kept as given
     assert "APPROVED" not in states.values()
+    assert states["m4:Code-Review-2"] == "DISMISSED"  # named by the account template
 
 
 def test_a_vote_removed_after_the_submit_stood_when_it_merged() -> None:

@@ -14,11 +14,12 @@ with its time (``labels.*.all`` only holds each reviewer's current vote):
 
 - ``Code-Review`` at the label's maximum (+2) -> APPROVED, at its minimum (-2) ->
   CHANGES_REQUESTED, any other value (+1, -1) -> COMMENTED;
-- every other label (``Verified``, ...) -> COMMENTED;
+- every other label keeps its name and value as the state (``Verified+1``, ``Code-Style-1``):
+  no review state, so a CI account's verdict never counts as a review in the analytics;
 - the review id is ``<message id>:<Label><value>`` (``…:Code-Review+1``), so the label and
   the value stay readable; the message text is the body;
-- a vote removed (``-Code-Review`` by its author, ``Removed Code-Review+2 by …`` by anyone)
-  before the change was submitted turns the voter's latest earlier vote on that label
+- a Code-Review vote removed (``-Code-Review`` by its author, ``Removed Code-Review+2 by …`` by
+  anyone) before the change was submitted turns the voter's latest earlier Code-Review vote
   DISMISSED (so a withdrawn +2 never counts as an approval).
 
 Messages without votes are conversation comments (Gerrit's own notes, tagged
@@ -214,8 +215,10 @@ def _label_range(c: dict[str, Any], label: str) -> tuple[int, int]:
 
 
 def vote_state(c: dict[str, Any], label: str, value: int) -> str:
+    """A Code-Review vote's review state; any other label's vote is kept by name and value
+    (``Verified+1``): no review state, so a CI verdict never counts as someone's review."""
     if label != CODE_REVIEW:
-        return "COMMENTED"
+        return f"{label}{value:+d}"
     low, high = _label_range(c, label)
     if value >= high and value > 0:
         return "APPROVED"
@@ -310,6 +313,8 @@ def vote_reviews(repo_id: str, c: dict[str, Any]) -> list[Review]:
             labels[review.review_id] = label
     reviews += _unmessaged_votes(repo_id, c, reviews, labels)
     for voter, label, when in removals:
+        if label != CODE_REVIEW:
+            continue  # another label's vote was no review: nothing to dismiss
         if merged_at is not None and when is not None and when > merged_at:
             continue  # taken back after the submit: the vote stood when it merged
         given = [
