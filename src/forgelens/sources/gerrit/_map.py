@@ -377,20 +377,24 @@ def message_comments(repo_id: str, c: dict[str, Any]) -> list[Comment]:
             text = text.partition("\n")[2].strip()
         if not text.strip() or _REMOVED.match(text):
             continue
-        when = ts(m.get("date"))
-        out.append(
-            Comment(
-                repository_id=repo_id,
-                pr_number=number,
-                comment_id=str(m["id"]),
-                author=login(m.get("author")),
-                body=text,
-                created_at=when,
-                updated_at=when,
-                kind="conversation",
-            )
-        )
+        out.append(_comment(repo_id, number, m, text, ts(m.get("date"))))
     return out
+
+
+def _comment(
+    repo_id: str, number: int, raw: dict[str, Any], body: Any, when: datetime | None, **kw: Any
+) -> Comment:
+    """A message or an inline comment: Gerrit stamps one time on each (no edit time)."""
+    return Comment(
+        repository_id=repo_id,
+        pr_number=number,
+        comment_id=str(raw["id"]),
+        author=login(raw.get("author")),
+        body=body,
+        created_at=when,
+        updated_at=when,
+        **kw,
+    )
 
 
 def inline_comments(repo_id: str, number: int, by_path: Any) -> list[Comment]:
@@ -400,17 +404,14 @@ def inline_comments(repo_id: str, number: int, by_path: Any) -> list[Comment]:
         for c in items or []:
             if not isinstance(c, dict):
                 continue
-            when = ts(c.get("updated"))
             level = path == PATCHSET_LEVEL
             out.append(
-                Comment(
-                    repository_id=repo_id,
-                    pr_number=number,
-                    comment_id=str(c["id"]),
-                    author=login(c.get("author")),
-                    body=c.get("message"),
-                    created_at=when,
-                    updated_at=when,
+                _comment(
+                    repo_id,
+                    number,
+                    c,
+                    c.get("message"),
+                    ts(c.get("updated")),
                     kind="conversation" if level else "review",
                     path=None if level else str(path),
                     line=intval(c.get("line")),
