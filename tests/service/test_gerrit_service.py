@@ -199,3 +199,15 @@ def test_gerrit_urls_without_a_project_are_refused(url: str) -> None:
 def test_an_unconfigured_gerrit_host_is_refused() -> None:
     with pytest.raises(BadInput, match="not a configured forge host"):
         validate_repository_url("https://gerrit.other.example/c/p/+/1", resolver=fake_resolver)
+
+
+def test_the_trigger_queues_a_gerrit_project_from_a_change_url(gerrit_service: Service) -> None:
+    answer = gerrit_service.client.post(
+        "/api/v1/collect/trigger",
+        json={"repository_url": "https://gerrit.example.com/r/c/platform/build/+/12"},
+        headers=gerrit_service.headers("operator"),
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["repository_id"] == "gerrit:platform/build"
+    done = gerrit_service.wait_idle("gerrit:platform/build")
+    assert done["status"] == "completed", done

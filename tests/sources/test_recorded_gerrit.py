@@ -146,3 +146,31 @@ def test_files_are_read_as_gerrit_lists_them() -> None:
     assert m.ts("2013-02-01 09:59:32.126000000") == datetime(
         2013, 2, 1, 9, 59, 32, 126000, tzinfo=UTC
     )
+
+
+def test_a_change_whose_comments_answer_404_is_kept_without_them() -> None:
+    """A proxy that decodes ``%2F`` (or a change deleted meanwhile) answers the comments 404."""
+    missing = [
+        {
+            "path": "/gerrit/a/changes/gerrit~248756/comments",
+            "responses": [{"status": 404, "text": "Not found: gerrit~248756"}],
+        }
+    ]
+    with replayed("gerrit", "gerrit", missing) as (source, replay):
+        pages = list(source.pull_requests(RepoRef("", "gerrit"), None))
+    assert replay.unmatched == []
+    records = [r for p in pages for r in p.records]
+    assert [pr.number for pr in _of(records, PullRequest)] == [248756]
+    assert sum(p.errors for p in pages) == 0
+    assert not [c for c in _of(records, Comment) if c.kind == "review"]
+
+
+def test_magic_files_are_no_files_and_old_message_times_are_read() -> None:
+    c = _change_246332()
+    rev = c["revisions"][c["current_revision"]]
+    rev["files"]["/COMMIT_MSG"] = {"status": "A", "lines_inserted": 12}
+    assert len(m.files("r", c)) == 4
+    old = {"id": "x", "updated": "2013-03-23 21:34:02.419000000", "message": "Patch Set 1:\n\nhi"}
+    c["messages"] = [old]
+    [said] = m.message_comments("r", c)
+    assert said.created_at == datetime(2013, 3, 23, 21, 34, 2, 419000, tzinfo=UTC)

@@ -201,10 +201,16 @@ class GerritSource(RestSource):
         b.comments = m.message_comments(repo_id, c)
         people = m.people(c)
         if c.get("total_comment_count") != 0:  # absent on servers before 2.15: ask
-            inline = self._get(
-                f"/changes/{m.project_id(project)}~{pr.number}/comments",
-                "GET /changes/{id}/comments",
-            )
+            try:
+                inline = self._get(
+                    f"/changes/{m.project_id(project)}~{pr.number}/comments",
+                    "GET /changes/{id}/comments",
+                )
+            except NotFound as exc:  # a proxy that decodes %2F, or a change just deleted
+                log.warning(
+                    "inline comments not found, change kept without them", reason=exc.message
+                )
+                inline = {}
             b.comments += m.inline_comments(repo_id, pr.number, inline)
             people += [
                 m.person(x.get("author"))
