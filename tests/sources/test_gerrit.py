@@ -98,6 +98,18 @@ def test_a_prefix_lists_its_projects_and_a_project_is_itself() -> None:
         assert [r.full_name for r in source.list_repositories("gerrit")] == ["gerrit"]
 
 
+@pytest.mark.parametrize("says_more", [True, False], ids=["_more_projects", "older server"])
+def test_project_pages_are_all_read(monkeypatch: pytest.MonkeyPatch, says_more: bool) -> None:
+    from forgelens.sources.gerrit import source as gerrit_source
+    from forgelens.testing.forge_sim.gerrit import GerritRenderer
+
+    monkeypatch.setattr(gerrit_source, "PROJECTS_PAGE", 2)
+    sim = ForgeSim(generate(1, SimSize(repos=5, prs_per_repo=1)))
+    next(r for r in sim.renderers if isinstance(r, GerritRenderer)).more_projects = says_more
+    with serve(sim) as url, _source(url, Settings()) as source:
+        assert len(source.list_repositories("acme")) == 5
+
+
 # -- votes ------------------------------------------------------------------------------------
 T = "2026-03-02 09:{:02d}:00.000000000"
 

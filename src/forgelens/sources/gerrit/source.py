@@ -104,7 +104,13 @@ class GerritSource(RestSource):
             )
             page = page if isinstance(page, dict) else {}
             found += [RepoRef.parse(str(name)) for name in page]
-            more = bool(page) and (list(page.values())[-1] or {}).get("_more_projects") is True
+            # ``_more_projects`` on the last entry (3.x); older servers say nothing: a full
+            # page may have a next one (an empty page ends the list)
+            last = list(page.values())[-1] if page else {}
+            more = bool(page) and (
+                (isinstance(last, dict) and last.get("_more_projects") is True)
+                or len(page) >= PROJECTS_PAGE
+            )
             if not more:
                 break
             start += len(page)

@@ -66,6 +66,7 @@ class GerritRenderer(RestRenderer):
         self.max_n = 500  # the query limit of an ordinary user
         self.max_offset = 10_000  # index.maxLimit-like cap of S + n
         self.submit_requirements = True  # False: a server before 3.7 (404)
+        self.more_projects = True  # False: an older server, no _more_projects on project pages
         self.add("GET", r"/config/server/version", self.get_version)
         self.add("GET", r"/projects/", self.projects)
         self.add("GET", r"/projects/(?P<name>.+)/HEAD", self.head)
@@ -288,7 +289,7 @@ class GerritRenderer(RestRenderer):
             repo = self._repo(name)
             assert repo is not None
             body[name] = self.project_info(repo)
-        if chunk and start + n < len(names):
+        if chunk and start + n < len(names) and self.more_projects:
             body[chunk[-1]]["_more_projects"] = True
         return self.ok(body)
 
