@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.service.webhooks import parse_delivery, self_hosted_api_url
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, fake_resolver, running_service
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "gerrit"
@@ -42,7 +42,7 @@ def post(service: Service, name: str, token: str | None = SECRET, **kw: Any) -> 
 
 @pytest.fixture
 def gerrit_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
-    monkeypatch.setitem(FORGE_COLLECTORS, "gerrit", fake_forge)
+    swap_collector(monkeypatch, "gerrit", fake_forge)
     with running_service(
         tmp_path,
         FORGELENS_GERRIT_WEBHOOK_SECRET=SECRET,

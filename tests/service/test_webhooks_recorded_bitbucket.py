@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, running_service
 from tests.service.test_webhooks_recorded import (
     BBC,
@@ -225,7 +225,7 @@ def test_bitbucket_server_pushes_queue_the_sync_of_the_server_they_came_from(
         synced.extend((str(s), opts.api_url) for s in specs)
         return fake_forge(store, specs, opts, progress)
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "bitbucket-server", collector)
+    swap_collector(monkeypatch, "bitbucket-server", collector)
     hosts = "bitbucket.corp.example=bitbucket-server"
     with running_service(tmp_path, FORGELENS_FORGE_HOSTS=hosts) as service:
         answers = delivered(

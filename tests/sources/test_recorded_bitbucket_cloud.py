@@ -12,8 +12,8 @@ import pytest
 
 from forgelens.errors import ForgeError
 from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
-from forgelens.sources._backfill_rest import BitbucketCloudBackfill
 from forgelens.sources.base import RepoRef
+from forgelens.sources.bitbucket_cloud import BitbucketCloudBackfill
 from tests.sources.recordedhelp import RECORDED, replayed
 
 REF = RepoRef("acme-ws", "web-app")

@@ -34,8 +34,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from forgelens.errors import BadInput
 from forgelens.records import (
     BranchProtection,
     Comment,
@@ -543,3 +544,23 @@ def _applies(label: dict[str, Any], branch: str) -> bool:
         elif b in (ref, branch):
             return True
     return False
+
+
+# -- web URLs ----------------------------------------------------------------------------------
+# After an optional context path: a change /c/PROJECT/+/NUMBER[/...], or a query naming the
+# project /q/[...+]project:PROJECT[+...] (PROJECT may hold slashes)
+_URL_PATH = re.compile(
+    r"^(?P<context>(?:/[^/]+)*?)"
+    r"(?:/c/(?P<change>.+?)/\+/\d+(?:/.*)?|/q/(?:.*[+ ])?project:(?P<query>[^+ ]+)(?:[+ ].*)?)$"
+)
+
+
+def url_path(path: str) -> tuple[str, str]:
+    """(context path, project) of a Gerrit web URL's path, or ``BadInput``."""
+    found = _URL_PATH.match("/" + unquote(path).strip("/"))
+    if found is None:
+        raise BadInput(
+            "repository_url must name a Gerrit change or project, e.g. "
+            "https://gerrit.example.com/c/project/+/123 or https://gerrit.example.com/q/project:name"
+        )
+    return found["context"], found["change"] or found["query"]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from forgelens.errors import ForgeError
-from forgelens.sources._backfill_rest import _RestBackfill, first_page
+from forgelens.sources._backfill_rest import RestBackfill, first_page
 from forgelens.sources.base import ISSUES, Page, RepoRef
 from forgelens.sources.gerrit import _map as m
 from forgelens.sources.gerrit.source import (
@@ -30,7 +30,7 @@ from forgelens.sources.gerrit.source import (
 COUNT_PAGE = 500  # the default query limit of a Gerrit user
 
 
-class GerritBackfill(_RestBackfill[GerritSource]):
+class GerritBackfill(RestBackfill[GerritSource]):
     def pull_request_chunk(
         self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
     ) -> Page:

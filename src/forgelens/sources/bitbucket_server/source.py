@@ -42,7 +42,7 @@ from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -302,7 +302,7 @@ def _committed(commit: dict[str, Any]) -> datetime | None:
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,

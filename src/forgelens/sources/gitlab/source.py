@@ -24,7 +24,6 @@ from forgelens.config import Settings, get_settings
 from forgelens.errors import AuthError, ForgeError, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
-from forgelens.sources import _gitlab_map as m
 from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
@@ -39,10 +38,11 @@ from forgelens.sources._forge_common import (
 )
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
+from forgelens.sources.gitlab import _map as m
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -350,7 +350,7 @@ def _updated(item: dict[str, Any]) -> datetime | None:
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,
