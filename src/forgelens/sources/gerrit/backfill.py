@@ -17,7 +17,7 @@ from typing import Any
 
 from forgelens.errors import ForgeError
 from forgelens.sources._backfill_rest import RestBackfill, first_page
-from forgelens.sources.base import ISSUES, Page, RepoRef
+from forgelens.sources.base import Page, RepoRef
 from forgelens.sources.gerrit import _map as m
 from forgelens.sources.gerrit.source import (
     CHANGES_ENDPOINT,
@@ -31,6 +31,8 @@ COUNT_PAGE = 500  # the default query limit of a Gerrit user
 
 
 class GerritBackfill(RestBackfill[GerritSource]):
+    issue_tracker = False
+
     def pull_request_chunk(
         self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
     ) -> Page:
@@ -42,11 +44,6 @@ class GerritBackfill(RestBackfill[GerritSource]):
         q = f"project:{query_value(self.source.project(ref))}"
         pages = self.source._pages("/changes/", CHANGES_ENDPOINT, q=q, n=COUNT_PAGE)
         return {"pull_requests": sum(len(items) for items, _ in pages), "issues": 0}
-
-    def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
-        if entity == ISSUES:  # no issue tracker: nothing stored to re-check, nothing deleted
-            return {n: [] for n in numbers}
-        return super().recheck(ref, entity, numbers)
 
     def _fresh(self, ref: RepoRef, entity: str, number: int) -> list[Any]:
         project = self.source.project(ref)
