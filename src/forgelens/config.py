@@ -17,6 +17,7 @@ _SECRET_FIELDS = (
     "github_token",
     "gitlab_token",
     "bitbucket_token",
+    "gitea_token",
     "gerrit_token",
     "github_app_private_key",
 )
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = None
     gitlab_token: SecretStr | None = None
     bitbucket_token: SecretStr | None = None
+    gitea_token: SecretStr | None = None  # Gitea and Forgejo
     gerrit_username: str | None = None  # Gerrit: the account of GERRIT_TOKEN's HTTP password
     gerrit_token: SecretStr | None = None
     github_app_id: str | None = None

@@ -1,4 +1,4 @@
-"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server and Gerrit repositories
+"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server, Gitea and Gerrit repositories
 (sources/<forge>/backfill.py) against the simulated forges on a real socket."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.engine.backfillhelp import big_sim, chunks, options, snapshot, state
 from tests.sources.forgehelp import REPO_TARGET, source_for, sync
 from tests.sources.simhelp import running
 
-KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gerrit")
+KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gitea", "gerrit")
 WINDOWED = ("gitlab", "bitbucket")
 NO_TRACKER = ("bitbucket-server", "gerrit")
 
@@ -52,6 +52,7 @@ def renderer(sim: ForgeSim, kind: str) -> Any:
         "gitlab": "/api/v4",
         "bitbucket": "/2.0",
         "bitbucket-server": "/rest",
+        "gitea": "/api/v1",
         "gerrit": "/gerrit",
     }[kind]
     return next(r for r in sim.renderers if r.prefix == prefix)

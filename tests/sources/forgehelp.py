@@ -13,7 +13,7 @@ from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.sync import sync_forge
 from forgelens.records import Comment
-from forgelens.sources import bitbucket_cloud, bitbucket_server, gerrit, github, gitlab
+from forgelens.sources import bitbucket_cloud, bitbucket_server, gerrit, gitea, github, gitlab
 from forgelens.sources.base import ForgeSource
 from forgelens.sources.http import ClientPolicy
 from forgelens.store import Store
@@ -26,6 +26,7 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "gitlab": gitlab.from_options,
     "bitbucket-server": bitbucket_server.from_options,
     "bitbucket": bitbucket_cloud.from_options,
+    "gitea": gitea.from_options,
     "gerrit": gerrit.from_options,
 }
 KINDS = tuple(FACTORIES)
@@ -34,6 +35,7 @@ API_SUFFIX = {
     "gitlab": "",
     "bitbucket-server": "",
     "bitbucket": "/2.0",
+    "gitea": "",
     "gerrit": "/gerrit",  # the simulated server's context path
 }
 ORG_TARGET = {
@@ -41,6 +43,7 @@ ORG_TARGET = {
     "gitlab": "acme",
     "bitbucket-server": "ACME",
     "bitbucket": "acme",
+    "gitea": "acme",
     "gerrit": "acme",  # every project under acme/
 }
 REPO_TARGET = {
@@ -48,6 +51,7 @@ REPO_TARGET = {
     "gitlab": "acme/service-0",
     "bitbucket-server": "ACME/service-0",
     "bitbucket": "acme/service-0",
+    "gitea": "acme/service-0",
     "gerrit": "acme/service-0",
 }
 DATA_SOURCES = {
@@ -55,6 +59,7 @@ DATA_SOURCES = {
     "gitlab": "insight_gitlab",
     "bitbucket-server": "insight_bitbucket_server",
     "bitbucket": "insight_bitbucket_cloud",
+    "gitea": "insight_gitea",
     "gerrit": "insight_gerrit",
 }
 
@@ -73,6 +78,7 @@ def source_for(kind: str, url: str, token: str | None = "t1", **extra: Any) -> A
         github_token=token,
         gitlab_token=token,
         bitbucket_token=token,
+        gitea_token=token,
         gerrit_username="forgelens" if token else None,
         gerrit_token=token,
     )
@@ -233,6 +239,14 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "teams": ("*",),
         "team_members": ("*",),
         "contributors": ("*",),
+    },
+    "gitea": {
+        # a run names its workflow file and display title, not the workflow; it has no update time
+        "ci_runs": ("name", "updated_at"),
+        "branch_protections": ("require_code_owner_reviews",),
+        "teams": ("name", "parent_slug"),  # flat teams, named by their slug
+        "team_members": ("role",),  # a permission per team, not a role per member
+        "contributors": ("*",),  # no contributor statistics in the API
     },
     "gerrit": {
         "repositories": ("is_private",),  # read access rules, not a flag

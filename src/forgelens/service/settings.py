@@ -42,6 +42,9 @@ class ServiceSettings(Settings):
     bitbucket_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_F + "BITBUCKET_WEBHOOK_SECRET"
     )
+    gitea_webhook_secret: SecretStr | None = Field(  # Gitea and Forgejo
+        default=None, validation_alias=_F + "GITEA_WEBHOOK_SECRET"
+    )
     gerrit_webhook_secret: SecretStr | None = Field(  # ?token= of the webhooks plugin's URL
         default=None, validation_alias=_F + "GERRIT_WEBHOOK_SECRET"
     )

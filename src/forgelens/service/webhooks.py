@@ -9,6 +9,8 @@
   else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
+- Gitea / Forgejo: ``X-Gitea-Signature`` / ``X-Forgejo-Signature`` (hex HMAC-SHA256); event
+  ``X-Gitea-Event-Type``; delivery ``X-Gitea-Delivery`` (``sources/gitea/webhook.py``).
 - Gerrit (the webhooks plugin): the shared secret as ``?token=`` or ``Authorization: Bearer``;
   event the payload's ``type``; delivery the body's digest (``sources/gerrit/webhook.py``).
 
@@ -38,17 +40,19 @@ from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
 from forgelens.sources.gerrit import webhook as gerrit_hooks
+from forgelens.sources.gitea import webhook as gitea_hooks
 from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket", "gerrit")
+FORGES = ("github", "gitlab", "bitbucket", "gitea", "gerrit")
 SECRET_SETTINGS = {
     "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+    "gitea": "FORGELENS_GITEA_WEBHOOK_SECRET",
     "gerrit": "FORGELENS_GERRIT_WEBHOOK_SECRET",
 }
 
@@ -78,6 +82,7 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "pullrequest:",
         "issue:",
     ),
+    "gitea": gitea_hooks.SYNC_EVENTS,
     "gerrit": gerrit_hooks.SYNC_EVENTS,
 }
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
@@ -248,12 +253,13 @@ def verify(
                     "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
                 )
         return
+    if forge == "gitea":
+        gitea_hooks.verify(headers, body, secrets.get("gitea"), SECRET_SETTINGS[forge])
+        return
     if forge == "gerrit":
         gerrit_hooks.verify(headers, secrets.get("gerrit"), SECRET_SETTINGS[forge])
         return
-    raise BadInput(
-        f"unknown forge {forge!r}: webhooks exist for github, gitlab, bitbucket and gerrit"
-    )
+    raise BadInput(f"unknown forge {forge!r}: webhooks exist for {', '.join(FORGES)}")
 
 
 def _spec(kind: str, name: Any) -> str | None:
@@ -313,6 +319,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
+    elif forge == "gitea":
+        event, delivery = gitea_hooks.event(headers), gitea_hooks.delivery(headers)
+        spec = _spec("gitea", repo.get("full_name"))
     elif forge == "gerrit":
         event, delivery = gerrit_hooks.event(payload), gerrit_hooks.delivery(body)
         spec = _spec("gerrit", gerrit_hooks.project(payload))
