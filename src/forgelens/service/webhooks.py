@@ -43,8 +43,7 @@ from forgelens.sources.gerrit import webhook as gerrit_hooks
 from forgelens.sources.gitea import webhook as gitea_hooks
 from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
-from forgelens.store import Store
-from forgelens.store._arrow import to_arrow
+from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
 FORGES = ("github", "gitlab", "bitbucket", "gitea", "gerrit")
