@@ -33,8 +33,12 @@ from forgelens.sources.paths import REPO_SEGMENT
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
 Headers = Mapping[str, str]  # a delivery's headers, names lower-cased
 Secrets = Mapping[str, str | None]  # setting name (as Webhooks.secrets names it) -> its value
-# owner/name (GitLab: group/.../project), each segment a paths.REPO_SEGMENT
+# owner/name (GitLab: group/.../project), each segment a paths.REPO_SEGMENT; a project of
+# one segment or more (Gerrit)
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
+_PROJECT = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{0,20}}$")
+# where the route hands a verify() the secret a sender gave as ``?<query_token>=`` in its URL
+QUERY_TOKEN = "x-forgelens-webhook-token"  # noqa: S105 (a header's name)
 
 Fields = dict[str, str]  # record column -> payload key(s) that carry it ("a|b": either)
 
@@ -126,7 +130,10 @@ class Webhooks:
     - ``web_url(payload)``: the repository's web URL (which self-hosted server sent it);
     - ``ping(headers)``: the ``Ping`` a "test connection" delivery is (None: none);
     - ``accept_malformed``: answer a payload that cannot be stored 202, not 400 (a forge
-      that disables a webhook after a few 4xx answers).
+      that disables a webhook after a few 4xx answers);
+    - ``query_token``: a query parameter of the webhook's URL that may carry the secret (a
+      sender that cannot set headers: Gerrit's ``?token=``), handed to ``verify`` as the
+      header ``QUERY_TOKEN``.
     """
 
     route: str
@@ -140,6 +147,7 @@ class Webhooks:
     claims: Callable[[Headers], bool] = _always
     ping: Callable[[Headers], Ping | None] = _no_ping
     accept_malformed: bool = False
+    query_token: str | None = None
 
     def secret_names(self) -> tuple[str, ...]:
         """The settings holding the secrets (the first one must be set)."""
@@ -178,10 +186,11 @@ def check_hub_signature(
         )
 
 
-def repo_spec(kind: str, name: Any) -> str | None:
-    """``kind:name`` when ``name`` is a repository path of ``REPO_SEGMENT``s, else None (a
-    payload's ``../etc`` names nothing)."""
-    return f"{kind}:{name}" if isinstance(name, str) and _NAME.match(name) else None
+def repo_spec(kind: str, name: Any, *, one_segment: bool = False) -> str | None:
+    """``kind:name`` when ``name`` is a repository path of ``REPO_SEGMENT``s (two or more;
+    ``one_segment``: one is enough), else None (a payload's ``../etc`` names nothing)."""
+    pattern = _PROJECT if one_segment else _NAME
+    return f"{kind}:{name}" if isinstance(name, str) and pattern.match(name) else None
 
 
 def at(parent: Any, key: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from forgelens.service.webhooks import (
 )
 from forgelens.sources import forges
 from forgelens.sources.spec import parse_spec
-from forgelens.sources.webhook import Ping, Webhooks
+from forgelens.sources.webhook import QUERY_TOKEN, Ping, Webhooks
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -145,6 +145,8 @@ async def receive(forge: Annotated[str, ROUTE], request: Request) -> JSONRespons
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
     hooks = receiver(forge, headers)
+    if hooks.query_token and hooks.query_token in request.query_params:
+        headers.setdefault(QUERY_TOKEN, request.query_params[hooks.query_token])
     verified = False
     try:
         if (ping := hooks.ping(headers)) is not None:
