@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -53,6 +53,9 @@ log = get_logger(__name__)
 SourceFactory = Callable[[CollectOptions, EtagCache | None], ForgeSource]
 FORGE_SOURCES: dict[str, SourceFactory] = {}
 PII_MODES = ("keep", "hash", "drop")
+# How far our clock and the forge's may disagree: a watermark set from our clock stays this
+# far behind the run's start, and a forge's second counts as over only this long after it.
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -229,18 +232,40 @@ def prefetch(pages: Iterator[Page], cancel: threading.Event, depth: int = 2) -> 
             close()
 
 
+def advance(since: datetime | None, newest: datetime | None, started_at: datetime) -> datetime:
+    """The watermark a complete pass that began at ``started_at`` leaves behind.
+
+    ``newest`` is the newest change the pass read (the forge's clock). A second that ended
+    before the pass began (with ``CLOCK_MARGIN`` for the two clocks) holds no change the pass
+    could have missed, so the watermark moves just past it and the next pass does not read
+    that item again; a more recent second stays inclusive (``cut(overlap=True)`` re-reads it).
+    A pass that read nothing keeps its watermark, and a first one sets it to ``started_at``
+    less the margin: e.g. GitHub's issues endpoint of a repository without issues lists only
+    pull requests, which left the watermark empty and every page read again on every run."""
+    if newest is None:
+        return since if since is not None else started_at - CLOCK_MARGIN
+    if newest + timedelta(seconds=1) + CLOCK_MARGIN <= started_at:
+        return newest + timedelta(microseconds=1)
+    return min(newest, started_at)
+
+
 def sync_entity(
     ctx: SyncContext,
     repo_id: str,
     entity: str,
     pages: Callable[[datetime | None, str | None], Iterator[Page]],
     mark: datetime | None,
+    *,
+    empty: bool = False,
 ) -> int:
-    """Page one entity of one repository into the store; return the items written."""
+    """Page one entity of one repository into the store; return the items written.
+
+    ``mark`` is the forge's latest change of the entity (None: not known) and ``empty`` says
+    the forge has none of it; a complete earlier pass that read up to ``mark`` ends here."""
     stored = None if ctx.opts.full else ctx.store.get_cursor(repo_id, entity)
     cursor = EntityCursor.loads(stored)  # --full: a fresh pass from the newest change
-    if cursor.since and not cursor.resume and mark is not None and mark <= cursor.since:
-        return 0  # the forge says nothing changed since the last complete pass
+    if cursor.since and not cursor.resume and (empty or (mark and mark <= cursor.since)):
+        return 0  # the forge says nothing changed (or it has none) since the last complete pass
     buffer: list[Any] = []
     per_table: Counter[str] = Counter()  # a chunk commits when one table's batch is full
     items = pending = 0
@@ -263,8 +288,7 @@ def sync_entity(
             nxt = EntityCursor(cursor.since, None if last else page.resume, high)
             if last:
                 newest = high or mark  # e.g. contributors: the push time the forge reported
-                watermark = min(newest, ctx.started_at) if newest else cursor.since
-                nxt = EntityCursor(watermark, None, None)
+                nxt = EntityCursor(advance(cursor.since, newest, ctx.started_at), None, None)
             commit_chunk(ctx, repo_id, entity, buffer, nxt)
             if entity == PULL_REQUESTS:  # counted once committed: a failed run's count is exact
                 ctx.run.add(prs_collected=pending)
@@ -290,7 +314,9 @@ def sync_repository(ctx: SyncContext, ref: RepoRef) -> int:
         CONTRIBUTORS: source.contributors,
     }
     for entity, fetch in entity_pages.items():
-        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), snap.marks.get(entity))
+        mark = snap.marks.get(entity)
+        empty = entity in snap.marks and mark is None  # the forge says it has none of it
+        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), mark, empty=empty)
         if entity == PULL_REQUESTS:
             prs = n
     return prs
