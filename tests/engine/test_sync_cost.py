@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,43 @@ def test_cursor_of_an_entity_the_forge_has_none_of_still_advances(store: Store, 
         cursor = EntityCursor.loads(store.get_cursor("github:acme/service-0", entity))
         assert cursor.since is not None, entity
         assert cursor.since < before  # never past the run's start, less the clock margin
+
+
+@pytest.mark.timeout(90, method="thread")  # a hang ends the session, with stacks
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finish(
+    store: Store, monkeypatch: pytest.MonkeyPatch, api: str
+) -> None:
+    """Concurrency 8: the failing repository's error reaches the run row, the others finish
+    (it used to set cancel, and every other worker then waited forever on its prefetch)."""
+    from forgelens.errors import ForgelensError
+    from forgelens.sources import _github_map
+
+    mapper = "pr_graphql" if api == "graphql" else "pr_rest"
+    real = getattr(_github_map, mapper)
+
+    def faulty(repo_id: str, payload: Any) -> Any:
+        pr = real(repo_id, payload)
+        if repo_id == "github:acme/service-3" and pr.number < 40:  # past its first page
+            raise RuntimeError("injected fault")
+        return pr
+
+    monkeypatch.setattr(_github_map, mapper, faulty)
+    prs = 120 if api == "graphql" else 60
+    sim = sim_for(SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2))
+    with running(sim) as url, pytest.raises(ForgelensError) as err:
+        collect(store, ["github:acme"], options(url, api=api, concurrency=8, batch_size=20))
+    assert "acme/service-3" in str(err.value)
+    assert "RuntimeError: injected fault" in str(err.value)
+    row = store.query_dicts("SELECT * FROM git_collection_runs")[0]
+    assert row["status"] == "failed"
+    assert "acme/service-3" in row["failure_reason"]
+    assert "injected fault" in row["failure_reason"]
+    assert row["repos_processed"] == 11
+    assert row["errors"] >= 1
+    stored = dict(
+        store.query("SELECT repository_id, count(*) FROM pull_requests GROUP BY repository_id")
+    )
+    for r in range(12):
+        if r != 3:
+            assert stored[f"github:acme/service-{r}"] == prs, r

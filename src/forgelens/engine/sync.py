@@ -193,30 +193,39 @@ _DONE = object()
 
 def prefetch(pages: Iterator[Page], cancel: threading.Event, depth: int = 2) -> Iterator[Page]:
     """Fetch (HTTP, decode, map) the next pages in a worker thread while the caller writes
-    the current one: network, DuckDB and Python overlap. Errors surface in the caller."""
+    the current one: network, DuckDB and Python overlap. Errors surface in the caller; once
+    ``cancel`` is set, the caller gets ``Interrupted`` instead of waiting for a page."""
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not (stop.is_set() or cancel.is_set()):
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for page in pages:
-                while not (stop.is_set() or cancel.is_set()):
-                    try:
-                        q.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set() or cancel.is_set():
+                if not offer(page):
                     return
-            q.put(_DONE)
+            offer(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            offer(exc)
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
     try:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if cancel.is_set():
+                    raise Interrupted("stopped: the run was cancelled") from None
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -389,8 +398,11 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
     result = CollectResult(source.kind, run.run_id, [])
     ctx.progress.start(f"{source.kind} pull requests", None)
     failures: list[ForgelensError] = []
+    broken: list[tuple[RepoRef, Exception]] = []  # unexpected errors: the run fails at the end
 
     def one(ref: RepoRef) -> None:
+        if ctx.cancel.is_set():
+            return
         try:
             prs = sync_repository(ctx, ref)
         except (NotFound, ForgeError) as exc:  # this repository only; the others continue
@@ -398,6 +410,15 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             run.add(errors=1)
             ctx.progress.note(f"{ref.full_name}: {exc.message}")
             log.warning("repository failed", repository=ref.full_name, error=exc.message)
+            return
+        except ForgelensError:
+            raise  # the whole run's (credentials, budget, store, Ctrl-C): stop every worker
+        except Exception as exc:  # a fault of ours in this repository; the others finish
+            with ctx.lock:
+                broken.append((ref, exc))
+            run.add(errors=1)
+            ctx.progress.note(f"{ref.full_name}: {type(exc).__name__}: {exc}")
+            log.exception("repository failed unexpectedly", repository=ref.full_name)
             return
         with ctx.lock:
             result.repositories.append(repository_id(source.kind, ref.full_name))
@@ -417,6 +438,15 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             except BaseException:
                 ctx.cancel.set()
                 raise
+    if broken:
+        ref, exc = broken[0]
+        if len(broken) == len(refs):
+            raise exc  # nothing else was collected: the error itself
+        raise ForgelensError(
+            f"{source.kind}:{ref.full_name}: {type(exc).__name__}: {exc} ({len(broken)} of "
+            f"{len(refs)} repositories failed this way, the others were collected); this is a "
+            "fault of forgelens: please report it with the log"
+        ) from exc
     if refs and len(failures) == len(refs):
         first = failures[0]
         raise type(first)(first.message) from first
