@@ -74,6 +74,8 @@ class QueueConfig:
     cache_dir: Path = Path.home() / ".cache" / "forgelens"
     flush_seconds: float = 5.0
     workers: int = 1  # in-process job runners
+    # Jobs connect only to public addresses (checked at connection), except at these hosts.
+    private_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -207,6 +209,7 @@ async def execute_job(
         cache_dir=config.cache_dir,
         flush_seconds=config.flush_seconds,
         api_url=req.api_url,
+        extra={"private_hosts": config.private_hosts},
     )
 
     def work() -> dict[str, Any]:

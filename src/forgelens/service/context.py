@@ -17,7 +17,6 @@ from forgelens.service.audit import audit_row, write_audit
 from forgelens.service.keys import Principal, hash_key, verify_key
 from forgelens.service.metrics import ServiceMetrics
 from forgelens.service.settings import ServiceSettings
-from forgelens.service.ssrf import Resolver
 from forgelens.store import Store
 
 T = TypeVar("T")
@@ -59,7 +58,6 @@ class ServiceContext:
     access: StoreAccess
     queue: Queue
     metrics: ServiceMetrics
-    resolver: Resolver
     ratelimits: RateLimitView
     limiter: RequestLimiter
     denied: RequestLimiter

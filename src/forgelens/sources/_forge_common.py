@@ -140,10 +140,7 @@ def make_client(
         raise BadInput(f"--api-url {api_url!r}: give a URL such as {default_url}")
     if suffix and not api_url.endswith(suffix):
         api_url += suffix
-    policy = ClientPolicy(
-        no_wait=bool(opts.extra.get("no_wait", False)),
-        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
-    )
+    policy = ClientPolicy.from_extra(opts.extra)
     return HttpClient(
         api_url,
         tokens=TokenPool.from_setting(token),

@@ -261,10 +261,7 @@ def from_options(
     api = str(opts.extra.get("api", "graphql"))
     if api not in ("graphql", "rest"):
         raise BadInput(f"--api {api!r}: use graphql or rest")
-    policy = ClientPolicy(
-        no_wait=bool(opts.extra.get("no_wait", False)),
-        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
-    )
+    policy = ClientPolicy.from_extra(opts.extra)
     verify = tls_verify(opts.extra.get("ca_bundle"))  # --ca-bundle for Enterprise servers
     api_url = (opts.api_url or DEFAULT_API_URL).rstrip("/")
     if not api_url.startswith(("https://", "http://")):
