@@ -115,7 +115,7 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
     """Concurrency 8: the failing repository's error reaches the run row, the others finish
     (it used to set cancel, and every other worker then waited forever on its prefetch)."""
     from forgelens.errors import ForgelensError
-    from forgelens.sources import _github_map
+    from forgelens.sources.github import _map as _github_map
 
     mapper = "pr_graphql" if api == "graphql" else "pr_rest"
     real = getattr(_github_map, mapper)
