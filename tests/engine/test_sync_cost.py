@@ -145,3 +145,17 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
     for r in range(12):
         if r != 3:
             assert stored[f"github:acme/service-{r}"] == prs, r
+
+
+def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repository(
+    store: Store,
+) -> None:
+    """The organisation's repository list answers 304 on an unchanged run; its next page
+    still comes from the Link header (GitHub sends it with the 304)."""
+    sim = sim_for(SimSize(repos=105, prs_per_repo=1, issues_per_repo=0, runs_per_repo=0))
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url, api="rest", concurrency=8))
+        sim.log.clear()
+        again = collect(store, ["github:acme"], options(url, api="rest", concurrency=8))[0]
+    assert len(again.repositories) == 105
+    assert len(requests_by_repository(sim.log)) == 105
