@@ -1,10 +1,10 @@
-"""``forgelens backfill status`` (engine/_backfill_status.py): progress and ETA."""
+"""``forgelens backfill status`` (engine/backfill_status.py): progress and ETA."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from forgelens.engine._backfill_status import backfill_status
+from forgelens.engine.backfill_status import backfill_status
 from forgelens.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

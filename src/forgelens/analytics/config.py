@@ -128,6 +128,7 @@ class AnalyticsConfig:
     bots: list[str] = field(default_factory=lambda: list(DEFAULT_BOTS))
     include_bots: bool = False
     duckdb_memory_limit: str = "3GB"
+    dora: dict[str, Any] = field(default_factory=dict)  # [dora]: dora_model.Rules overrides
 
     def config_hash(self) -> str:
         """A short hash of every setting: a change means every repository is recomputed."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
 from forgelens.analytics._sync import write_changed
 from forgelens.analytics.scope import in_dirty_period
+from forgelens.store import sql as _sql
 
 DAILY_KEYS = ["username", "repo_name", "day"]
 DAILY_VALUES = ["prs_submitted", "prs_merged", "lines_changed", "high_risk_prs", "features_merged"]

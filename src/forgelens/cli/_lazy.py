@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "consume": ("consume", "consume_cmd"),
     "sink": ("sink", "app"),
     "analyze": ("analyze", "app"),
+    "deployments": ("deployments", "app"),
     "serve": ("serve", "serve"),
     "report": ("report", "report_cmd"),
     "worker": ("worker", "worker"),

@@ -61,6 +61,13 @@ def collect_cmd(
         str | None,
         typer.Option(help="PEM file of CA certificates for a self-hosted forge's TLS."),
     ] = None,
+    deploy_tags: Annotated[
+        str | None,
+        typer.Option(
+            "--deploy-tags",
+            help="git sources: tags matching this glob (e.g. 'v*') are production deployments.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -77,6 +84,7 @@ def collect_cmd(
         jobs=jobs or (os.cpu_count() or 1),
         batch_size=batch_size,
         api_url=api_url,
+        deploy_tags=deploy_tags,
         extra={
             "api": api,
             "no_wait": no_wait,

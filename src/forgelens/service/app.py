@@ -26,7 +26,7 @@ from forgelens.service.context import RequestLimiter, ServiceContext, context
 from forgelens.service.dashboards.routes import router as dashboards_router
 from forgelens.service.metrics import CONTENT_TYPE, ServiceMetrics
 from forgelens.service.middleware import RequestContextMiddleware, install_error_handler
-from forgelens.service.routes import admin, collect, health, runs, webhooks
+from forgelens.service.routes import admin, collect, deployments, health, runs, webhooks
 from forgelens.service.settings import ServiceSettings
 from forgelens.sources.ratelimit_view import open_ratelimit_view
 
@@ -88,7 +88,14 @@ def create_app(
         openapi_url="/openapi.json" if settings.docs else None,
     )
     install_error_handler(app)
-    for router in (health.router, collect.router, webhooks.router, runs.router, admin.router):
+    for router in (
+        health.router,
+        collect.router,
+        webhooks.router,
+        runs.router,
+        admin.router,
+        deployments.router,
+    ):
         app.include_router(router)
     app.include_router(dashboards_router)  # pages, their JSON and CSV (service/dashboards/)
 
