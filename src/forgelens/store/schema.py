@@ -319,7 +319,7 @@ def _seed_query_compat(db: MigrationTarget) -> None:
 @migration("0003_run_process_started")
 def _run_process_started(db: MigrationTarget) -> None:
     """A run's owner is its host, PID and the process's start time (PIDs are reused)."""
-    from forgelens.store._dialect import add_column_sql
+    from forgelens.store.sql import add_column_sql
 
     db.execute(add_column_sql(db.dialect, GIT_COLLECTION_RUNS, "process_started"))
 
