@@ -18,6 +18,7 @@ _SECRET_FIELDS = (
     "gitlab_token",
     "bitbucket_token",
     "gitea_token",
+    "gerrit_token",
     "github_app_private_key",
 )
 
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     gitlab_token: SecretStr | None = None
     bitbucket_token: SecretStr | None = None
     gitea_token: SecretStr | None = None  # Gitea and Forgejo
+    gerrit_username: str | None = None  # Gerrit: the account of GERRIT_TOKEN's HTTP password
+    gerrit_token: SecretStr | None = None
     github_app_id: str | None = None
     github_app_private_key: SecretStr | None = None
 

@@ -130,7 +130,7 @@ class Review:
     pr_number: int
     review_id: str
     author: str | None
-    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING (| "Verified+1")
     submitted_at: datetime | None
     body: str | None = None
     commit_sha: str | None = None

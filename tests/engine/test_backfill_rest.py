@@ -1,4 +1,4 @@
-"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server and Gitea repositories
+"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server, Gitea and Gerrit repositories
 (sources/<forge>/backfill.py) against the simulated forges on a real socket."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from tests.engine.backfillhelp import big_sim, chunks, options, snapshot, state
 from tests.sources.forgehelp import REPO_TARGET, source_for, sync
 from tests.sources.simhelp import running
 
-KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gitea")
+KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gitea", "gerrit")
 WINDOWED = ("gitlab", "bitbucket")
+NO_TRACKER = ("bitbucket-server", "gerrit")
 
 
 def repo_id(kind: str) -> str:
@@ -52,6 +53,7 @@ def renderer(sim: ForgeSim, kind: str) -> Any:
         "bitbucket": "/2.0",
         "bitbucket-server": "/rest",
         "gitea": "/api/v1",
+        "gerrit": "/gerrit",
     }[kind]
     return next(r for r in sim.renderers if r.prefix == prefix)
 
@@ -127,6 +129,38 @@ def test_gitlab_history_past_the_offset_cap_is_read_by_update_windows(store: Sto
     assert len(store.query("SELECT number FROM pull_requests")) == 80
 
 
+def test_gerrit_history_past_the_offset_cap_is_read_by_before_windows(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index backend refuses offsets past its cap (400 "Cannot go beyond page"); past the
+    paginator's window the query narrows to ``before:`` the last change read, from S=0."""
+    from forgelens.sources.gerrit import GerritSource
+    from forgelens.sources.gerrit._paging import GerritPaginator
+
+    sim = big_sim(80)
+    renderer(sim, "gerrit").max_offset = 30
+    ref = RepoRef.parse(REPO_TARGET["gerrit"])
+    with running(sim) as url:
+        with source_for("gerrit", url) as src, pytest.raises(ForgeError, match="beyond page"):
+            src.page_params["n"] = 10
+            for _ in src.pull_requests(ref, None):
+                pass  # plain offsets: S=30 is refused
+        monkeypatch.setattr(GerritSource, "paginator", GerritPaginator(window=20))
+        with source_for("gerrit", url) as src:
+            src.page_params["n"] = 10
+            numbers = [
+                p.number
+                for page in src.pull_requests(ref, None)
+                for p in page.records
+                if isinstance(p, PullRequest)
+            ]
+        assert sorted(set(numbers)) == list(range(1, 81))
+        run_to_completion(store, url, "gerrit", [10, 7])
+    assert len(store.query("SELECT number FROM pull_requests")) == 80
+    cursors = [c["cursor_end"] for c in chunks(store, repo_id("gerrit")) if c["cursor_end"]]
+    assert any(not c.startswith("|") for c in cursors)  # a before: window was resumed
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_totals_recheck_and_deleted_items(kind: str) -> None:
     sim = big_sim(12)
@@ -138,13 +172,13 @@ def test_totals_recheck_and_deleted_items(kind: str) -> None:
         ref = RepoRef.parse(REPO_TARGET[kind])
         totals = view.totals(ref)
         assert totals["pull_requests"] == 11
-        assert totals["issues"] == (0 if kind == "bitbucket-server" else len(repo.issues))
+        assert totals["issues"] == (0 if kind in NO_TRACKER else len(repo.issues))
         fresh = view.recheck(ref, PULL_REQUESTS, [kept, gone])
         assert set(fresh) == {kept}  # the forge no longer has ``gone``
         prs = [r for r in fresh[kept] if isinstance(r, PullRequest)]
         assert [p.number for p in prs] == [kept]
         assert prs[0].additions is not None  # the whole bundle: a re-check never blanks stats
-        if kind == "bitbucket-server":  # no issue tracker: nothing is marked deleted
+        if kind in NO_TRACKER:  # no issue tracker: nothing is marked deleted
             assert view.recheck(ref, ISSUES, [1, 2]) == {1: [], 2: []}
         else:
             issue = repo.issues[0].number
@@ -157,7 +191,7 @@ def test_failure_report_opens_an_issue_where_the_forge_has_a_tracker(kind: str) 
     with running(sim) as url, pairs(url) as make:
         _, view = make(kind)
         ref = RepoRef.parse(REPO_TARGET[kind])
-        if kind == "bitbucket-server":
+        if kind in NO_TRACKER:
             with pytest.raises(ForgeError, match="no issue tracker"):
                 view.open_issue(ref, "forgelens backfill: forge", "details")
             return

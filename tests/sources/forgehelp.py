@@ -13,7 +13,7 @@ from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.sync import sync_forge
 from forgelens.records import Comment
-from forgelens.sources import bitbucket_cloud, bitbucket_server, gitea, github, gitlab
+from forgelens.sources import bitbucket_cloud, bitbucket_server, gerrit, gitea, github, gitlab
 from forgelens.sources.base import ForgeSource
 from forgelens.sources.http import ClientPolicy
 from forgelens.store import Store
@@ -27,15 +27,24 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "bitbucket-server": bitbucket_server.from_options,
     "bitbucket": bitbucket_cloud.from_options,
     "gitea": gitea.from_options,
+    "gerrit": gerrit.from_options,
 }
 KINDS = tuple(FACTORIES)
-API_SUFFIX = {"github": "", "gitlab": "", "bitbucket-server": "", "bitbucket": "/2.0", "gitea": ""}
+API_SUFFIX = {
+    "github": "",
+    "gitlab": "",
+    "bitbucket-server": "",
+    "bitbucket": "/2.0",
+    "gitea": "",
+    "gerrit": "/gerrit",  # the simulated server's context path
+}
 ORG_TARGET = {
     "github": "acme",
     "gitlab": "acme",
     "bitbucket-server": "ACME",
     "bitbucket": "acme",
     "gitea": "acme",
+    "gerrit": "acme",  # every project under acme/
 }
 REPO_TARGET = {
     "github": "acme/service-0",
@@ -43,6 +52,7 @@ REPO_TARGET = {
     "bitbucket-server": "ACME/service-0",
     "bitbucket": "acme/service-0",
     "gitea": "acme/service-0",
+    "gerrit": "acme/service-0",
 }
 DATA_SOURCES = {
     "github": "insight_github",
@@ -50,6 +60,7 @@ DATA_SOURCES = {
     "bitbucket-server": "insight_bitbucket_server",
     "bitbucket": "insight_bitbucket_cloud",
     "gitea": "insight_gitea",
+    "gerrit": "insight_gerrit",
 }
 
 
@@ -64,7 +75,12 @@ def options(kind: str, url: str, **extra: Any) -> CollectOptions:
 def source_for(kind: str, url: str, token: str | None = "t1", **extra: Any) -> Any:
     """A source of ``kind`` pointed at the simulator, with no real sleeping."""
     settings = Settings(
-        github_token=token, gitlab_token=token, bitbucket_token=token, gitea_token=token
+        github_token=token,
+        gitlab_token=token,
+        bitbucket_token=token,
+        gitea_token=token,
+        gerrit_username="forgelens" if token else None,
+        gerrit_token=token,
     )
     source = FACTORIES[kind](options(kind, url, **extra), settings=settings)
     client = source.client
@@ -232,6 +248,19 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "team_members": ("role",),  # a permission per team, not a role per member
         "contributors": ("*",),  # no contributor statistics in the API
     },
+    "gerrit": {
+        "repositories": ("is_private",),  # read access rules, not a flag
+        # a change is one commit, amended: the current patch set carries the change's
+        # description; commits name authors by name and email, not accounts
+        "pr_commits": ("message", "author_login"),
+        "issues": ("*",),  # no issue tracker
+        "issue_comments": ("*",),
+        "ci_runs": ("*",),  # CI verdicts are votes (Verified), kept as reviews
+        "branch_protections": ("allow_force_pushes",),  # access rights, not submit rules
+        "teams": ("*",),  # groups are access groups
+        "team_members": ("*",),
+        "contributors": ("*",),
+    },
 }
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED")  # what every forge can say about a review
 
@@ -252,7 +281,10 @@ PERSON_COLUMNS = ("author", "merged_by", "author_login", "login")
 
 def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:
     """The simulated people's key on ``kind`` -> their login, for forges that key people by
-    an account id (Bitbucket Cloud's ``account_id``) rather than by login."""
+    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``) rather than by
+    login."""
+    if kind == "gerrit":
+        return {str(p.id): p.login for p in dataset.people}
     if kind != "bitbucket":
         return {}
     renderer = BitbucketCloudRenderer(dataset)

@@ -1,8 +1,8 @@
 """One suite for every forge source: the simulator renders one dataset through GitHub, GitLab,
-Bitbucket Server, Bitbucket Cloud and Gitea APIs on a real socket; every source must store the same
-canonical records (per table, the columns both forges can express), fetch only changes on
-incremental runs, and survive every injected fault. A new forge needs a source module, a
-simulator renderer and an entry in ``forgehelp.FACTORIES``."""
+Bitbucket Server, Bitbucket Cloud, Gitea and Gerrit APIs on a real socket; every source must
+store the same canonical records (per table, the columns both forges can express), fetch only
+changes on incremental runs, and survive every injected fault. A new forge needs a source
+module, a simulator renderer and an entry in ``forgehelp.FACTORIES``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ PER_PR = (
     "/pullrequests/{id}",
     "/pulls/{index}",
     "/issues/{pull}",
+    "/changes/{id}",  # Gerrit: a change's inline comments
 )
 # requests per pull request's details: 3 (GraphQL pages, or notes + diffs + commits ...); Gitea
 # asks reviews, conversation, files and commits, and each review's inline comments

@@ -14,7 +14,14 @@ from forgelens.sources.forge import Forge
 
 def test_each_forge_package_exports_one_descriptor_and_the_registry_lists_them_once() -> None:
     assert all(isinstance(f, Forge) for f in forges.FORGES)
-    assert forges.kinds() == ("github", "gitlab", "bitbucket-server", "bitbucket", "gitea")
+    assert forges.kinds() == (
+        "github",
+        "gitlab",
+        "bitbucket-server",
+        "bitbucket",
+        "gitea",
+        "gerrit",
+    )
     assert len(set(forges.kinds())) == len(forges.FORGES)
     hosts = [h for f in forges.FORGES for h in f.hosts]
     assert len(hosts) == len(set(hosts)), "a host may name one forge only"

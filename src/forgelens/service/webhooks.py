@@ -11,6 +11,8 @@
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
 - Gitea / Forgejo: ``X-Gitea-Signature`` / ``X-Forgejo-Signature`` (hex HMAC-SHA256); event
   ``X-Gitea-Event-Type``; delivery ``X-Gitea-Delivery`` (``sources/gitea/webhook.py``).
+- Gerrit (the webhooks plugin): the shared secret as ``?token=`` or ``Authorization: Bearer``;
+  event the payload's ``type``; delivery the body's digest (``sources/gerrit/webhook.py``).
 
 Every comparison is constant-time. The forge's own webhook mapper for the event
 (``sources/<forge>/webhook.py``, found through the forge registry) turns a verified payload
@@ -37,18 +39,20 @@ from urllib.parse import parse_qs, urlsplit
 from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
+from forgelens.sources.gerrit import webhook as gerrit_hooks
 from forgelens.sources.gitea import webhook as gitea_hooks
 from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
 from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket", "gitea")
+FORGES = ("github", "gitlab", "bitbucket", "gitea", "gerrit")
 SECRET_SETTINGS = {
     "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
     "gitea": "FORGELENS_GITEA_WEBHOOK_SECRET",
+    "gerrit": "FORGELENS_GERRIT_WEBHOOK_SECRET",
 }
 
 SYNC_EVENTS: dict[str, tuple[str, ...]] = {
@@ -78,6 +82,7 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "issue:",
     ),
     "gitea": gitea_hooks.SYNC_EVENTS,
+    "gerrit": gerrit_hooks.SYNC_EVENTS,
 }
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
 # object_kind (event_name on system-only events) says which hook's payload it is.
@@ -93,6 +98,7 @@ GITLAB_KINDS = {
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
 # owner/name (GitLab: group/.../project), each segment a spec.REPO_SEGMENT
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
+_PROJECT = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{0,20}}$")  # Gerrit: one segment too
 
 
 def map_payload(d: Delivery) -> list[Any]:
@@ -249,9 +255,10 @@ def verify(
     if forge == "gitea":
         gitea_hooks.verify(headers, body, secrets.get("gitea"), SECRET_SETTINGS[forge])
         return
-    raise BadInput(
-        f"unknown forge {forge!r}: webhooks exist for github, gitlab, bitbucket and gitea"
-    )
+    if forge == "gerrit":
+        gerrit_hooks.verify(headers, secrets.get("gerrit"), SECRET_SETTINGS[forge])
+        return
+    raise BadInput(f"unknown forge {forge!r}: webhooks exist for {', '.join(FORGES)}")
 
 
 def _spec(kind: str, name: Any) -> str | None:
@@ -259,7 +266,7 @@ def _spec(kind: str, name: Any) -> str | None:
         return None
     # Bitbucket Server names a personal repository's project ``~USER`` (``~JANE.DOE/scratch``)
     bare = name[1:] if kind == "bitbucket-server" and name.startswith("~") else name
-    return f"{kind}:{name}" if _NAME.match(bare) else None
+    return f"{kind}:{name}" if (_PROJECT if kind == "gerrit" else _NAME).match(bare) else None
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -314,6 +321,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
     elif forge == "gitea":
         event, delivery = gitea_hooks.event(headers), gitea_hooks.delivery(headers)
         spec = _spec("gitea", repo.get("full_name"))
+    elif forge == "gerrit":
+        event, delivery = gerrit_hooks.event(payload), gerrit_hooks.delivery(body)
+        spec = _spec("gerrit", gerrit_hooks.project(payload))
     else:
         event = headers.get("x-event-key", "")
         delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")
@@ -345,6 +355,7 @@ def self_hosted_api_url(d: Delivery, self_hosted: Mapping[str, str]) -> str | No
         or _obj(p, "project").get("web_url")
         or _obj(_obj(_obj(p, "repository"), "links"), "html").get("href")
         or (first.get("href") if isinstance(first, dict) else None)
+        or _obj(p, "change").get("url")  # Gerrit: https://host[/context]/c/project/+/123
     )
     if not isinstance(url, str):
         return None

@@ -31,7 +31,7 @@ from forgelens.errors import NotFound
 from forgelens.logs import get_logger
 from forgelens.sources._forge_common import RawPages, RestSource, cut
 from forgelens.sources._ratelimit import best_budget
-from forgelens.sources.base import Page, RepoRef
+from forgelens.sources.base import ISSUES, Page, RepoRef
 from forgelens.sources.http import RequestSpec
 
 log = get_logger(__name__)
@@ -90,7 +90,9 @@ S = TypeVar("S", bound=RestSource)
 
 
 class RestBackfill(Generic[S]):
-    """What the three REST forges share: the budget of the source's client, re-checks."""
+    """What the REST forges share: the budget of the source's client, re-checks."""
+
+    issue_tracker = True  # False (Bitbucket Server, Gerrit): no issues to re-check or delete
 
     def __init__(self, source: S) -> None:
         self.source = source
@@ -99,6 +101,8 @@ class RestBackfill(Generic[S]):
         return best_budget(self.source.client.tokens.credentials, "core")
 
     def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
+        if entity == ISSUES and not self.issue_tracker:  # nothing stored, nothing deleted
+            return {n: [] for n in numbers}
         out: dict[int, list[Any]] = {}
         for n in numbers:
             try:

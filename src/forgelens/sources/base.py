@@ -44,7 +44,7 @@ class RepoRef:
 
     @property
     def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
+        return f"{self.owner}/{self.name}" if self.owner else self.name  # a Gerrit top project
 
     @classmethod
     def parse(cls, full_name: str) -> RepoRef:

@@ -47,7 +47,10 @@ class Forge:
     - ``source``: builds the ``ForgeSource`` from ``SourceOptions`` (and an ETag cache);
     - ``backfill``: wraps that source as a ``BackfillSource`` (None: no backfill);
     - ``example``: a spec to show in messages;
-    - ``webhooks``: its webhook route and a payload mapper per event (None: no webhooks).
+    - ``webhooks``: its webhook route and a payload mapper per event (None: no webhooks);
+    - ``url_path``: how its web URLs' paths name a repository, ``path -> (context path,
+      target)`` raising ``BadInput`` when they name none (None: ``owner/name`` after the host,
+      as GitHub, GitLab and Bitbucket write them).
     """
 
     kind: str
@@ -58,3 +61,4 @@ class Forge:
     backfill: BackfillFactory | None
     example: str
     webhooks: Webhooks | None = None
+    url_path: Callable[[str], tuple[str, str]] | None = None

@@ -89,6 +89,8 @@ class ForgeProfile:
         ("Accept", "application/vnd.github+json"),
         ("X-GitHub-Api-Version", "2022-11-28"),
     )
+    # a guard line before every JSON body (Gerrit's ``)]}'`` against cross-site inclusion)
+    body_prefix: bytes = b""
 
     @property
     def platform(self) -> str:
@@ -468,6 +470,8 @@ class HttpClient:
                     headers=headers,
                 )
                 content = raw.read()
+            if self.profile.body_prefix and content.startswith(self.profile.body_prefix):
+                content = content[len(self.profile.body_prefix) :].lstrip(b"\r\n")
         except (
             httpx.TimeoutException,
             httpx.NetworkError,

@@ -116,6 +116,12 @@ def repository_path(kind: str, path: str, *, exact: bool) -> tuple[str, str]:
     ``exact`` (a trigger): the path must name one repository whose segments are
     ``REPO_SEGMENT``s, else ``BadInput``; otherwise (the command line) an owner alone names
     every repository of it, and the target is "" when the path names nothing."""
+    known = forges.BY_KIND.get(kind)
+    if known is not None and known.url_path is not None:  # a forge's own URL shapes (Gerrit)
+        context, target = known.url_path(path)
+        if not all(_SEGMENT.match(s) and ".." not in s for s in target.split("/")):
+            raise BadInput("repository_url has characters a repository path cannot have")
+        return context, target
     if kind == "bitbucket-server" and (m := _BBS_PATH.match("/" + path.strip("/"))):
         key = m["key"] or (f"~{m['user']}" if m["user"] else m["scm"])
         slug = m["slug"] or m["uslug"] or m["sslug"]

@@ -1,4 +1,5 @@
-"""``POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea}``: verified deliveries, recorded once.
+"""``POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|gerrit}``: verified deliveries,
+recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
@@ -36,6 +37,7 @@ from forgelens.service.webhooks import (
     write_mapped,
 )
 from forgelens.sources import forges
+from forgelens.sources.gerrit import webhook as gerrit_hooks
 from forgelens.sources.spec import parse_spec
 from forgelens.store import Store
 
@@ -87,6 +89,7 @@ def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
         "gitlab_signing": value(s.gitlab_webhook_signing_key),
         "bitbucket": value(s.bitbucket_webhook_secret),
         "gitea": value(s.gitea_webhook_secret),
+        "gerrit": value(s.gerrit_webhook_secret),
     }
 
 
@@ -137,7 +140,7 @@ CLAIM_WAIT = 8.0  # seconds a copy waits for the replica handling its delivery (
 
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
-    forge: Literal["github", "gitlab", "bitbucket", "gitea"], request: Request
+    forge: Literal["github", "gitlab", "bitbucket", "gitea", "gerrit"], request: Request
 ) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
     ctx = context(request)
@@ -150,6 +153,8 @@ async def receive(
         await ctx.deny(request, action, f"too large: {exc.detail}")
         raise
     headers = {k.lower(): v for k, v in request.headers.items()}
+    if forge == "gerrit" and "token" in request.query_params:  # the plugin sends no header
+        headers.setdefault(gerrit_hooks.TOKEN_HEADER, request.query_params["token"])
     verified = False
     try:
         if is_test_ping(forge, headers):

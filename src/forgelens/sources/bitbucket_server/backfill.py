@@ -9,11 +9,13 @@ from typing import Any
 from forgelens.errors import ForgeError
 from forgelens.records import repository_id
 from forgelens.sources._backfill_rest import RestBackfill, first_page
-from forgelens.sources.base import ISSUES, Page, RepoRef
+from forgelens.sources.base import Page, RepoRef
 from forgelens.sources.bitbucket_server.source import BitbucketServerSource
 
 
 class BitbucketServerBackfill(RestBackfill[BitbucketServerSource]):
+    issue_tracker = False
+
     def pull_request_chunk(
         self, ref: RepoRef, resume: str | None, size: int, since: datetime | None = None
     ) -> Page:
@@ -26,11 +28,6 @@ class BitbucketServerBackfill(RestBackfill[BitbucketServerSource]):
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests"
         pages = self.source._pages(path, endpoint, state="ALL", limit=1000)
         return {"pull_requests": sum(len(items) for items, _ in pages), "issues": 0}
-
-    def recheck(self, ref: RepoRef, entity: str, numbers: list[int]) -> dict[int, list[Any]]:
-        if entity == ISSUES:  # no issue tracker: nothing stored to re-check, nothing deleted
-            return {n: [] for n in numbers}
-        return super().recheck(ref, entity, numbers)
 
     def _fresh(self, ref: RepoRef, entity: str, number: int) -> list[Any]:
         base = self.source._repo_path(ref) + "/pull-requests"

@@ -1,0 +1,162 @@
+"""Gerrit webhook deliveries (the ``webhooks`` plugin): who sent them, which event, which id,
+and what their payloads carry.
+
+The plugin posts each event's stream-events JSON and nothing else: no signature, no event
+header, no delivery id. The shared secret (``FORGELENS_GERRIT_WEBHOOK_SECRET``) comes as the
+``token`` query parameter of the URL the plugin is given, or as ``Authorization: Bearer`` from a
+proxy in front of forgelens; the event is the payload's ``type``; a retry posts the same body, so
+the body's digest is the delivery id (``sha256:<hex>``).
+
+Events name people by name, email and username but not by account id, the key the collector
+gives them (``_map``): so a payload writes the change's own columns (title, state, branch, topic,
+times) and a new patch set's commit, never a person column, and the sync the service queues
+reads votes, messages and people. Times are epoch seconds (``eventCreatedOn``, ``createdOn``);
+a record's version is the event's own time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from forgelens.errors import AuthError
+from forgelens.records import PrCommit, PullRequest
+from forgelens.sources.gerrit import _map as gm
+from forgelens.sources.webhook import Carried, Webhooks, obj, version_of
+
+ROUTE = "gerrit"
+TOKEN_HEADER = "x-forgelens-webhook-token"  # noqa: S105 - where the route puts ?token=
+EVENTS = ("patchset-created", "change-merged", "comment-added", "change-abandoned")
+# a comment-added names no message id (its votes and comments are read by the queued sync)
+SYNC_EVENTS = (*EVENTS, "change-restored", "wip-state-changed", "topic-changed", "vote-deleted")
+
+
+def _given(headers: Mapping[str, str]) -> str:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return headers.get(TOKEN_HEADER, "")
+
+
+def verify(headers: Mapping[str, str], secret: str | None, setting: str) -> None:
+    """Raise ``AuthError`` unless the delivery carries the configured secret (constant time);
+    the message names the setting, never the secret."""
+    if not secret:
+        raise AuthError(f"gerrit webhook refused: no webhook secret is configured: set {setting}")
+    given = _given(headers)
+    if not given:
+        raise AuthError(
+            "gerrit webhook refused: no token: give the webhooks plugin the URL "
+            f".../api/v1/webhooks/gerrit?token=<the value of {setting}>"
+        )
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        raise AuthError(f"gerrit webhook refused: the token is not {setting}")
+
+
+def event(payload: Mapping[str, Any]) -> str:
+    kind = payload.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
+def delivery(body: bytes) -> str:
+    """The id of a delivery: the digest of its body (the plugin's retries resend it as is)."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
+
+
+def project(payload: Mapping[str, Any]) -> str | None:
+    """The project a delivery names: its change's, else the event's (a name or ``{name}``)."""
+    change = payload.get("change")
+    found = change.get("project") if isinstance(change, dict) else None
+    if found is None:
+        top = payload.get("project")
+        found = top.get("name") if isinstance(top, dict) else top
+    return found if isinstance(found, str) and found else None
+
+
+def _epoch(value: Any) -> datetime | None:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _change(p: dict[str, Any]) -> tuple[str, int, list[Any]]:
+    c = obj(p, "change")
+    name = project(p)
+    if name is None:
+        raise KeyError("change.project")
+    repo_id = f"{gm.SOURCE}:{name}"
+    number = int(str(c["number"]))
+    when = _epoch(p.get("eventCreatedOn"))
+    if when is None:
+        raise ValueError("missing eventCreatedOn")
+    created = _epoch(c.get("createdOn"))
+    if created is None:  # servers before 3.x: the sync fills the change in
+        return repo_id, number, []
+    kind = p.get("type")
+    state = gm.STATES.get(str(c.get("status")), "open")
+    if kind == "change-merged":
+        state = "merged"
+    elif kind == "change-abandoned":
+        state = "closed"
+    pr = PullRequest(
+        repository_id=repo_id,
+        number=number,
+        title=str(c.get("subject") or ""),
+        state=state,
+        created_at=created,
+        updated_at=_epoch(c.get("lastUpdated")) or when,
+        base_ref=c.get("branch") or None,
+        head_ref=c.get("topic") or None,
+        url=c.get("url") or None,
+        draft=bool(c.get("wip")),
+        labels=[str(h) for h in c.get("hashtags") or []],
+    )
+    columns = ["title", "state", "created_at", "updated_at", "base_ref", "url", "draft"]
+    columns += [k for k, src in (("head_ref", "topic"), ("labels", "hashtags")) if src in c]
+    if kind in ("change-merged", "change-abandoned"):
+        pr.closed_at = when
+        columns.append("closed_at")
+    if kind == "change-merged":
+        pr.merged_at = when
+        columns.append("merged_at")
+    return repo_id, number, [Carried(pr, tuple(columns), version_of(when))]
+
+
+def change_event(p: dict[str, Any]) -> list[Any]:
+    """change-merged, change-abandoned, comment-added, ...: the change's own columns."""
+    return _change(p)[2]
+
+
+def patchset_created(p: dict[str, Any]) -> list[Any]:
+    """A new patch set: the change, and the patch set's commit (sha, author's name, email)."""
+    repo_id, number, items = _change(p)
+    ps = obj(p, "patchSet")
+    found = ps.get("author")
+    author: dict[str, Any] = found if isinstance(found, dict) else {}
+    commit = PrCommit(
+        repository_id=repo_id,
+        pr_number=number,
+        sha=str(ps["revision"]),
+        author_name=author.get("name"),
+        author_email=author.get("email"),
+    )
+    when = _epoch(p.get("eventCreatedOn"))
+    items.append(Carried(commit, ("author_name", "author_email"), version_of(when)))
+    return items
+
+
+WEBHOOKS = Webhooks(
+    route=ROUTE,
+    mappers={
+        "patchset-created": patchset_created,
+        "change-merged": change_event,
+        "change-abandoned": change_event,
+        "comment-added": change_event,
+        "change-restored": change_event,
+    },
+)
