@@ -17,7 +17,7 @@ from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.service.webhooks import parse_delivery, receiver, self_hosted_api_url
 from tests.engine.collecthelp import swap_collector
-from tests.service.conftest import Service, fake_forge, fake_resolver, running_service
+from tests.service.conftest import Service, fake_forge, running_service
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "gerrit"
 SECRET = "gerrit-hook-secret"
@@ -179,7 +179,7 @@ def test_a_configured_gerrit_host_delivery_syncs_from_that_server() -> None:
 def test_gerrit_change_and_query_urls_name_the_project_and_the_server(
     url: str, spec: str, api_url: str
 ) -> None:
-    found = validate_repository_url(url, self_hosted=HOSTS, resolver=fake_resolver)
+    found = validate_repository_url(url, self_hosted=HOSTS)
     assert (str(found), found.api_url) == (spec, "https://gerrit.example.com" + api_url)
 
 
@@ -193,12 +193,12 @@ def test_gerrit_change_and_query_urls_name_the_project_and_the_server(
 )
 def test_gerrit_urls_without_a_project_are_refused(url: str) -> None:
     with pytest.raises(BadInput):
-        validate_repository_url(url, self_hosted=HOSTS, resolver=fake_resolver)
+        validate_repository_url(url, self_hosted=HOSTS)
 
 
 def test_an_unconfigured_gerrit_host_is_refused() -> None:
     with pytest.raises(BadInput, match="not a configured forge host"):
-        validate_repository_url("https://gerrit.other.example/c/p/+/1", resolver=fake_resolver)
+        validate_repository_url("https://gerrit.other.example/c/p/+/1")
 
 
 def test_the_trigger_queues_a_gerrit_project_from_a_change_url(gerrit_service: Service) -> None:

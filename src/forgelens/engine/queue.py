@@ -76,6 +76,8 @@ class QueueConfig:
     cache_dir: Path = Path.home() / ".cache" / "forgelens"
     flush_seconds: float = 5.0
     workers: int = 1  # in-process job runners
+    # Jobs connect only to public addresses (checked at connection), except at these hosts.
+    private_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -217,6 +219,7 @@ async def execute_job(
         full=req.full_sync,
         cache_dir=config.cache_dir,
         flush_seconds=config.flush_seconds,
+        extra={"private_hosts": config.private_hosts},
     )
 
     def work() -> dict[str, Any]:

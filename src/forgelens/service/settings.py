@@ -22,6 +22,8 @@ class ServiceSettings(Settings):
     cors_origins: str = Field(default="", validation_alias=_F + "CORS_ORIGINS")  # comma list
     # Self-hosted forges: "git.corp.example=github,gitlab.corp.example=gitlab" (host=kind).
     forge_hosts: str = Field(default="", validation_alias=_F + "FORGE_HOSTS")
+    # Of those, the ones a job may reach at a private address: "git.corp.example,..."
+    forge_private_hosts: str = Field(default="", validation_alias=_F + "FORGE_PRIVATE_HOSTS")
     docs: bool = Field(default=True, validation_alias=_F + "DOCS")  # /docs and /openapi.json
     metrics_public: bool = Field(default=False, validation_alias=_F + "METRICS_PUBLIC")
     rate_limit_per_minute: int = Field(default=600, validation_alias=_F + "RATE_LIMIT_PER_MINUTE")
@@ -72,6 +74,9 @@ class ServiceSettings(Settings):
             retention=self.retention,
             cache_dir=self.cache_dir,
             flush_seconds=self.run_flush_seconds,
+            private_hosts=tuple(
+                h.strip().lower() for h in self.forge_private_hosts.split(",") if h.strip()
+            ),
         )
 
 

@@ -85,7 +85,8 @@ class RepoSnapshot:
     repository: Repository
     ref: RepoRef  # the canonical name (after a rename)
     records: list[Any] = field(default_factory=list)  # e.g. BranchProtection, Person
-    marks: dict[str, datetime | None] = field(default_factory=dict)  # entity -> latest change
+    # entity -> latest change; None for an entity present here: the forge has none of it
+    marks: dict[str, datetime | None] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ Redelivered ids answer ``duplicate``, change nothing. A forge's "test connection
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from forgelens.engine.queue import JobRequest
 from forgelens.errors import BadInput, ForgelensError
 from forgelens.logs import redact
+from forgelens.service import _delivery_claims as claims
 from forgelens.service.context import ServiceContext, context
 from forgelens.service.webhooks import (
     Delivery,
@@ -79,15 +81,6 @@ def _setting(ctx: ServiceContext) -> Callable[[str], str | None]:
     return value
 
 
-def _seen(store: Store, d: Delivery) -> bool:
-    return bool(
-        store.query(
-            "SELECT 1 FROM webhook_deliveries WHERE forge = ? AND delivery_id = ?",
-            [d.forge, d.delivery_id],
-        )
-    )
-
-
 def _record(
     store: Store, d: Delivery, size: int, outcome: str, job_id: str | None, mapped: list[Any]
 ) -> None:
@@ -131,6 +124,9 @@ def _pong(
     )
 
 
+CLAIM_WAIT = 8.0  # seconds a copy waits for the replica handling its delivery (forges: ~10 s)
+
+
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(forge: Annotated[str, ROUTE], request: Request) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
@@ -169,37 +165,65 @@ async def _handle(
 ) -> JSONResponse:
     forge, action = delivery.forge, f"webhook.{delivery.forge}"
     outcome, job_id = "recorded", None
-    if await ctx.with_store(lambda s: _seen(s, delivery)):
+    if await _claim(ctx, delivery, size) != "mine":
         outcome = "duplicate"
     else:
         try:
-            mapped = map_payload(delivery)
-        except BadInput as exc:
-            await ctx.with_store(lambda s: _record(s, delivery, size, "malformed", None, []))
-            ctx.metrics.webhook(forge, delivery.event, "malformed")
-            await ctx.audit(
-                request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
-            )
-            if not delivery.hooks.accept_malformed:
-                raise
-            return _answer(delivery, "malformed", None, detail=exc.message)
-        kind = (delivery.spec or "").partition(":")[0]
-        if delivery.wants_sync and delivery.spec and kind in forges.BY_KIND:
-            api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
-            spec = replace(parse_spec(delivery.spec), api_url=api_url)
-            req = JobRequest(spec, delivery.spec, False, "webhook")
-            outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
-        await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
+            outcome, job_id = await _process(request, ctx, delivery, size)
+        except BaseException:
+            await ctx.with_store(lambda s: claims.release(s, delivery))
+            raise
+        if outcome == "malformed":
+            return _answer(delivery, outcome, None, detail=job_id or "")
     ctx.metrics.webhook(forge, delivery.event, outcome)
     await ctx.audit(request, action, outcome, target=delivery.spec, detail=delivery.delivery_id)
     return _answer(delivery, outcome, job_id)
+
+
+async def _claim(ctx: ServiceContext, delivery: Delivery, size: int) -> claims.Claim:
+    """Take the delivery for this replica, or wait (``CLAIM_WAIT``) for the replica that took
+    it to finish: its outcome then makes this copy a duplicate."""
+    deadline = time.monotonic() + CLAIM_WAIT
+    while True:
+        taken = await ctx.with_store(lambda s: claims.claim(s, delivery, size))
+        if taken != "busy" or time.monotonic() > deadline:
+            return taken
+        await asyncio.sleep(0.1)
+
+
+async def _process(
+    request: Request, ctx: ServiceContext, delivery: Delivery, size: int
+) -> tuple[str, str | None]:
+    """Map, store and maybe queue a claimed delivery: (outcome, job id -- or, for a
+    malformed payload some forges must have answered 202, the reason)."""
+    forge, action = delivery.forge, f"webhook.{delivery.forge}"
+    try:
+        mapped = map_payload(delivery)
+    except BadInput as exc:
+        await ctx.with_store(lambda s: _record(s, delivery, size, "malformed", None, []))
+        ctx.metrics.webhook(forge, delivery.event, "malformed")
+        await ctx.audit(
+            request, action, "malformed", target=delivery.spec, detail=delivery.delivery_id
+        )
+        if not delivery.hooks.accept_malformed:
+            raise
+        return "malformed", exc.message
+    outcome, job_id = "recorded", None
+    kind = (delivery.spec or "").partition(":")[0]
+    if delivery.wants_sync and delivery.spec and kind in forges.BY_KIND:
+        api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
+        spec = replace(parse_spec(delivery.spec), api_url=api_url)
+        req = JobRequest(spec, delivery.spec, False, "webhook")
+        outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
+    await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
+    return outcome, job_id
 
 
 @asynccontextmanager
 async def _one_at_a_time(request: Request, key: tuple[str, str]) -> AsyncIterator[None]:
     """Deliveries of one id are handled one after the other in this process: a forge's retry
     of a slow delivery waits, then finds it recorded (``duplicate``) or, if the first failed,
-    handles it. (Across API replicas the window stays open; the writes are idempotent.)"""
+    handles it. Across API replicas, the claim in the shared store does (``_delivery_claims``)."""
     state = request.app.state
     if not hasattr(state, "webhook_locks"):
         state.webhook_locks = {}
