@@ -72,6 +72,7 @@ def build_pr_base(ctx: Ctx) -> None:
             WHERE {unsized}
             GROUP BY f.repository_id, f.pr_number
         ) fs ON fs.repository_id = p.repository_id AND fs.pr_number = p.number
+        WHERE p.deleted_at IS NULL
         """,
     )
 
@@ -180,7 +181,7 @@ def build_files(ctx: Ctx) -> None:
             FROM pull_requests p
             JOIN repositories r ON r.id = p.repository_id
             LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
-            WHERE p.merged_at IS NOT NULL
+            WHERE p.merged_at IS NOT NULL AND p.deleted_at IS NULL
               AND {ms_merged} BETWEEN (SELECT min({ms_pr}) FROM {PR}) - 1 - {span}
                                   AND (SELECT max({ms_pr}) FROM {PR}) - 1
         ),

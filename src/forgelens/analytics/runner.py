@@ -112,7 +112,13 @@ def analyze(
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
             overrides = Overrides.load(opts.identities_file, opts.mailmaps)
-            ident = resolve_identities(store, overrides, opts.config.bots, full=opts.force_refresh)
+            ident = resolve_identities(
+                store,
+                overrides,
+                opts.config.bots,
+                full=opts.force_refresh,
+                generic_emails=opts.config.generic_emails,
+            )
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
             if opts.force_refresh:

@@ -7,7 +7,8 @@ recomputes, per repository:
 - ``full``: every PR (first analysis, ``--force-refresh`` after clearing its rows, or a changed
   analytics configuration);
 - ``incremental``: the PRs with an input row (PR, files, reviews, commits, comments) newer than
-  the watermark, whose author's identity changed, or whose CI runs / branch protection changed;
+  the watermark, whose author's, merger's or a reviewer's identity changed, whose linked issue
+  changed, or whose CI runs / branch protection changed;
 - ``windows``: no PR, only the window snapshots (the end date moved);
 - ``skip``: nothing changed.
 
@@ -27,7 +28,9 @@ from forgelens.analytics._ctx import (
     PR,
     REPOS,
     SNAP_AUTHORS,
+    SNAP_DATES,
     SNAP_FILES,
+    SNAP_WINDOWS,
     Ctx,
 )
 from forgelens.analytics.prs import alias_of
@@ -180,15 +183,28 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
         ctx.work(DIRTY, full_only)
         return
     aliases = ", ".join(ctx.lit(a) for a in changed_aliases)
+    # PRs whose author, merger or a reviewer is an alias whose author changed.
     renamed = (
         f"""
             UNION SELECT p.repository_id, p.number FROM pull_requests p
               JOIN repositories rr ON rr.id = p.repository_id
               JOIN {REPOS} r ON r.repository_id = p.repository_id
-            WHERE r.mode = 'incremental' AND {alias_of("rr.source", "p.author")} IN ({aliases})"""
+            WHERE r.mode = 'incremental' AND ({alias_of("rr.source", "p.author")} IN ({aliases})
+              OR {alias_of("rr.source", "p.merged_by")} IN ({aliases}))
+            UNION SELECT v.repository_id, v.pr_number FROM pr_reviews v
+              JOIN repositories rr ON rr.id = v.repository_id
+              JOIN {REPOS} r ON r.repository_id = v.repository_id
+            WHERE r.mode = 'incremental' AND {alias_of("rr.source", "v.author")} IN ({aliases})"""
         if aliases
         else ""
     )
+    # PRs that close an issue changed since (its labels decide the linked_issue rule).
+    linked = f"""
+            UNION SELECT f.repository_id, f.pr_number FROM pr_facts f
+              JOIN {REPOS} r ON r.repository_id = f.repository_id
+              JOIN issues i ON i.repository_id = f.repository_id
+               AND CAST(i.number AS VARCHAR) = f.linked_issue
+            WHERE i._version > {floor} AND r.mode = 'incremental' AND i._version > r.old_wm"""
     ctx.work(
         DIRTY,
         f"""
@@ -199,7 +215,7 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
             UNION SELECT p.repository_id, p.number FROM pull_requests p JOIN {REPOS} r
               ON r.repository_id = p.repository_id
             WHERE p._version > {floor} AND r.mode = 'incremental' AND p._version > r.old_wm
-            UNION {newer}{renamed}
+            UNION {newer}{renamed}{linked}
             UNION SELECT p.repository_id, p.number FROM pull_requests p
               JOIN {REPOS} r ON r.repository_id = p.repository_id
               JOIN branch_protections b ON b.repository_id = p.repository_id
@@ -263,30 +279,82 @@ def build_dirty_periods(ctx: Ctx) -> None:
         f"UNION SELECT DISTINCT repo_name, {_sql.utc_day('merged_at', ctx.store)} FROM {both} "
         "WHERE merged_at IS NOT NULL",
     )
-    # Window snapshots: every row of repositories rebuilt whole (NULL = all), else the rows of
-    # the authors and files the recomputed PRs had or have.
-    ctx.work(
-        SNAP_AUTHORS,
-        f"SELECT repo_name, CAST(NULL AS VARCHAR) AS username FROM {REPOS} WHERE snap_all "
-        f"UNION SELECT f.repo_name, f.username FROM pr_facts f JOIN {DIRTY} d "
-        "ON d.repo_name = f.repo_name AND d.number = f.pr_number "
-        f"JOIN {REPOS} r ON r.repo_name = d.repo_name AND NOT r.snap_all "
-        f"UNION SELECT b.repo_name, b.username FROM {PR} b "
-        f"JOIN {REPOS} r ON r.repo_name = b.repo_name AND NOT r.snap_all",
-    )
-    ctx.work(
-        SNAP_FILES,
-        f"SELECT repo_name, CAST(NULL AS VARCHAR) AS path FROM {REPOS} WHERE snap_all "
-        f"UNION SELECT DISTINCT d.repo_name, f.path FROM {DIRTY} d JOIN pr_files f "
-        "ON f.repository_id = d.repository_id AND f.pr_number = d.number "
-        f"JOIN {REPOS} r ON r.repo_name = d.repo_name AND NOT r.snap_all",
-    )
+    build_snapshot_scope(ctx)
     ctx.work(
         DIRTY_WEEKS,
         f"SELECT DISTINCT repo_name, {_sql.utc_week('created_at', ctx.store)} AS week_start "
         f"FROM {both} "
         f"UNION SELECT DISTINCT repo_name, {_sql.utc_week('merged_at', ctx.store)} FROM {both} "
         "WHERE merged_at IS NOT NULL",
+    )
+
+
+def build_snapshot_scope(ctx: Ctx) -> None:
+    """The window snapshots to rebuild, at every end date of each repository
+    (``analytics_snapshots``, plus this run's): ``_fl_snap_dates``, ``_fl_snap_windows``,
+    ``_fl_snap_authors`` and ``_fl_snap_files``.
+
+    A snapshot is rebuilt whole at this run's end date when it is new (or the repository is
+    recomputed in full), and at every end date of a repository recomputed in full. Otherwise, at
+    each end date whose longest window holds a day (opened or merged, before or after the
+    change) of a recomputed PR, the rows of that PR's authors (old and new) are rebuilt, and the
+    ownership rows of its files: the files it has, and those its old author has rows of (a file
+    dropped from the PR is among them).
+    """
+    end = ctx.lit(ctx.end_date)
+    span = max(ctx.config.windows) - 1
+    ctx.work(
+        SNAP_DATES,
+        f"""
+        SELECT repo_name, end_date, whole, end_date - {span} AS first_day FROM (
+            SELECT r.repo_name, s.end_date, r.mode = 'full' AS whole
+            FROM {REPOS} r JOIN analytics_snapshots s ON s.repo_name = r.repo_name
+            WHERE s.end_date <> {end}
+            UNION ALL
+            SELECT r.repo_name, {end}, r.mode = 'full' OR r.snap_all FROM {REPOS} r
+        ) q
+        """,
+    )
+    windows = " UNION ALL ".join(f"SELECT {int(w)} AS window_days" for w in ctx.config.windows)
+    ctx.work(
+        SNAP_WINDOWS,
+        f"SELECT DISTINCT s.end_date, w.window_days, s.end_date - (w.window_days - 1) AS start_day "
+        f"FROM {SNAP_DATES} s CROSS JOIN ({windows}) w",
+    )
+    # The recomputed PRs' authors and days, before (pr_facts) and after (_fl_pr) the change.
+    days = (
+        f"SELECT f.repo_name, f.username, f.created_day, f.merged_day FROM pr_facts f "
+        f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
+        f"UNION ALL SELECT repo_name, username, created_day, merged_day FROM {PR}"
+    )
+
+    def held(day: str) -> str:
+        return f"({day} >= s.first_day AND {day} <= s.end_date)"
+
+    ctx.work(
+        SNAP_AUTHORS,
+        f"SELECT repo_name, end_date, CAST(NULL AS VARCHAR) AS username FROM {SNAP_DATES} "
+        f"WHERE whole UNION SELECT s.repo_name, s.end_date, x.username FROM {SNAP_DATES} s "
+        f"JOIN ({days}) x ON x.repo_name = s.repo_name "
+        f"WHERE NOT s.whole AND ({held('x.created_day')} OR {held('x.merged_day')})",
+    )
+    old_merged = (
+        f"SELECT DISTINCT f.repo_name, f.username, f.merged_day FROM pr_facts f "
+        f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
+        "WHERE f.is_merged"
+    )
+    ctx.work(
+        SNAP_FILES,
+        f"SELECT repo_name, end_date, CAST(NULL AS VARCHAR) AS path FROM {SNAP_DATES} "
+        f"WHERE whole UNION SELECT s.repo_name, s.end_date, pf.path FROM {SNAP_DATES} s "
+        f"JOIN {PR} b ON b.repo_name = s.repo_name "
+        "JOIN pr_files pf ON pf.repository_id = b.repository_id AND pf.pr_number = b.pr_number "
+        f"WHERE NOT s.whole AND {held('b.merged_day')} "
+        f"UNION SELECT s.repo_name, s.end_date, o.file_path FROM {SNAP_DATES} s "
+        f"JOIN ({old_merged}) x ON x.repo_name = s.repo_name "
+        "JOIN author_file_ownership o ON o.repo_name = s.repo_name "
+        "AND o.end_date = s.end_date AND o.username = x.username "
+        f"WHERE NOT s.whole AND {held('x.merged_day')}",
     )
 
 
@@ -303,6 +371,12 @@ def in_dirty_period(ctx: Ctx, repo: str, period: str, periods: str, column: str)
 
 def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
     cfg_hash = ctx.config.config_hash()
+    if target != "what_shipped":  # the targets that make window snapshots
+        dates = [
+            {"repo_name": p.repo_name, "end_date": ctx.end_date} for p in plans if p.mode != "skip"
+        ]
+        if dates:
+            ctx.store.upsert("analytics_snapshots", dates, version=ctx.version)
     rows = [
         {
             "repo_name": p.repo_name,
