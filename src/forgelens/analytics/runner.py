@@ -132,10 +132,15 @@ def analyze(
             result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
         result.repositories = sum(1 for p in plans if p.mode != "skip")
         result.repositories_skipped = len(plans) - result.repositories
+        teams = scope.teams_print(ctx)
+        all_teams = scope.teams_changed(ctx, opts.target, plans, bool(ident.changed_aliases))
         if result.repositories:
-            _run_phases(ctx, opts, phase, result, [n for _, n in repos])
+            _run_phases(ctx, opts, phase, result, [n for _, n in repos], all_teams)
+        elif all_teams and opts.target == "all":
+            with phase("delivery"):
+                delivery.write_team_rows(ctx, None)
         with phase("state"):
-            scope.save_state(ctx, plans, opts.target)
+            scope.save_state(ctx, plans, opts.target, teams)
     finally:
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)
@@ -148,6 +153,7 @@ def _run_phases(
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
     repo_names: list[str],
+    all_teams: bool,
 ) -> None:
     with phase("pr_facts"):
         prs.build_pr_base(ctx)
@@ -185,7 +191,7 @@ def _run_phases(
                 snapshots.close()  # the commit
     if opts.target == "all":
         with phase("delivery"):
-            delivery.write_delivery(ctx)
+            delivery.write_delivery(ctx, all_teams)
         with phase("review_policy"):
             review_policy.write_review_policy(ctx)
     if opts.llm_summaries:

@@ -18,6 +18,7 @@ merged on, weekly rows likewise for weeks.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from forgelens.analytics import _sql
@@ -59,6 +60,24 @@ class RepoPlan:
     old_watermark: int
     watermark: int
     snapshot_all: bool = True  # rebuild every window row (else only the changed authors/files)
+    protections: str = "0:0"  # its branch_protections rows: count and newest _version
+    protections_changed: bool = False  # since the last run (a row added, changed or deleted)
+
+
+def fingerprints(ctx: Ctx, table: str, key: str) -> dict[str, str]:
+    """``count:newest _version`` of ``table``'s rows per ``key``: a deleted row changes it too
+    (a _version watermark sees only rows written)."""
+    return {
+        str(k): f"{n}:{v}"
+        for k, n, v in ctx.store.query(
+            f"SELECT {key}, count(*), max(_version) FROM {table} GROUP BY {key}"
+        )
+    }
+
+
+def _cursor(ctx: Ctx, entity: str, target: str) -> dict[str, str] | None:
+    saved = ctx.store.get_cursor("*", f"{entity}:{target}")
+    return None if saved is None else dict(json.loads(saved))
 
 
 def select_repositories(ctx: Ctx, repos: list[str] | None) -> list[tuple[str, str]]:
@@ -106,15 +125,19 @@ def plan(
         store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
     )
     cfg_hash = ctx.config.config_hash()
+    prints = fingerprints(ctx, "branch_protections", "repository_id")
+    old_prints = _cursor(ctx, "analytics_protections", target)
     plans: list[RepoPlan] = []
     for repository_id, name in repos:
         old = state.get(name)
         mark = int(marks.get(repository_id) or 0)
         if mark == 0 and old is not None:
             mark = int(old[0] or 0)  # nothing above the floor: its watermark stands
+        fp = prints.get(repository_id, "0:0")
+        protections = old_prints is not None and old_prints.get(repository_id, "0:0") != fp
         if force or old is None or old[2] != cfg_hash:
             mode = "full"
-        elif mark > int(old[0] or 0) or changed_aliases:
+        elif mark > int(old[0] or 0) or changed_aliases or protections:
             mode = "incremental"
         elif old[1] != ctx.end_date:
             mode = "windows"
@@ -128,6 +151,8 @@ def plan(
                 int(old[0] or 0) if old else 0,
                 mark,
                 snapshot_all=mode != "incremental" or old is None or old[1] != ctx.end_date,
+                protections=fp,
+                protections_changed=protections,
             )
         )
     return plans
@@ -151,16 +176,18 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
             ctx.lit(p.mode),
             f"CAST({p.old_watermark} AS BIGINT)",
             ctx.lit(p.snapshot_all),
+            ctx.lit(p.protections_changed),
         ]
         for p in active
     ]
+    columns = ["repository_id", "repo_name", "mode", "old_wm", "snap_all", "prot_changed"]
     values = (
-        _sql.values(ctx.store, ["repository_id", "repo_name", "mode", "old_wm", "snap_all"], rows)
+        _sql.values(ctx.store, columns, rows)
         if rows
         else (
             "SELECT CAST(NULL AS VARCHAR) AS repository_id, CAST(NULL AS VARCHAR) AS repo_name, "
-            "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all "
-            "WHERE 1 = 0"
+            "CAST(NULL AS VARCHAR) AS mode, CAST(0 AS BIGINT) AS old_wm, FALSE AS snap_all, "
+            "FALSE AS prot_changed WHERE 1 = 0"
         )
     )
     ctx.work(REPOS, values)
@@ -223,6 +250,9 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
               AND p.merged_at IS NOT NULL
             UNION SELECT p.repository_id, p.number FROM pull_requests p
               JOIN {REPOS} r ON r.repository_id = p.repository_id
+            WHERE r.mode = 'incremental' AND r.prot_changed AND p.merged_at IS NOT NULL
+            UNION SELECT p.repository_id, p.number FROM pull_requests p
+              JOIN {REPOS} r ON r.repository_id = p.repository_id
               JOIN ci_runs c ON c.repository_id = p.repository_id AND c.head_branch = p.head_ref
             WHERE c._version > {floor} AND r.mode = 'incremental' AND c._version > r.old_wm
         ) k JOIN {REPOS} r ON r.repository_id = k.repository_id
@@ -243,14 +273,21 @@ def add_history_followers(ctx: Ctx) -> int:
     c2 = _sql.epoch_ms(ctx.store, "p2.created_at")
     before = ctx.count(DIRTY)
     keys = ["repository_id", "number"]
+    # Each dirty PR's merge time now and as last analysed (a PR unmerged or merged at another
+    # time leaves the history of the PRs that followed its old merge).
+    merges = f"""
+        SELECT p.repository_id, p.number, p.merged_at FROM {DIRTY} d
+        JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
+        UNION SELECT f.repository_id, f.pr_number, f.merged_at FROM {DIRTY} d
+        JOIN pr_facts f ON f.repo_name = d.repo_name AND f.pr_number = d.number
+    """
     _sql.run(
         ctx.store,
         f"""
         INSERT INTO {DIRTY} (repository_id, repo_name, number)
         SELECT DISTINCT p2.repository_id, r.repo_name, p2.number
-        FROM {DIRTY} d
-        JOIN {REPOS} r ON r.repository_id = d.repository_id AND r.mode = 'incremental'
-        JOIN pull_requests p1 ON p1.repository_id = d.repository_id AND p1.number = d.number
+        FROM ({merges}) p1
+        JOIN {REPOS} r ON r.repository_id = p1.repository_id AND r.mode = 'incremental'
         JOIN pr_files f1 ON f1.repository_id = p1.repository_id AND f1.pr_number = p1.number
         JOIN pr_files f2 ON f2.repository_id = f1.repository_id AND f2.path = f1.path
         JOIN pull_requests p2 ON p2.repository_id = f2.repository_id AND p2.number = f2.pr_number
@@ -258,6 +295,32 @@ def add_history_followers(ctx: Ctx) -> int:
           AND NOT {_sql.key_in(ctx.store, ["p2.repository_id", "p2.number"], DIRTY, keys)}
         """,
         what="history followers",
+    )
+    # A dirty PR that may have lost a file since it was analysed (fewer of the rows it had are
+    # left than it had: a file dropped, or its files written again) was in the history of the
+    # PRs opened after its merge whichever file they touch: the paths it lost are not known.
+    left = f"""
+        SELECT x.repository_id, x.pr_number, count(*) AS n FROM pr_files x
+        JOIN {DIRTY} d ON d.repository_id = x.repository_id AND d.number = x.pr_number
+        JOIN {REPOS} r ON r.repository_id = x.repository_id
+        WHERE x._version <= r.old_wm GROUP BY x.repository_id, x.pr_number
+    """
+    m1 = _sql.epoch_ms(ctx.store, "f.merged_at")
+    _sql.run(
+        ctx.store,
+        f"""
+        INSERT INTO {DIRTY} (repository_id, repo_name, number)
+        SELECT DISTINCT p2.repository_id, r.repo_name, p2.number
+        FROM {DIRTY} d
+        JOIN {REPOS} r ON r.repository_id = d.repository_id AND r.mode = 'incremental'
+        JOIN pr_facts f ON f.repo_name = d.repo_name AND f.pr_number = d.number
+        LEFT JOIN ({left}) l ON l.repository_id = f.repository_id AND l.pr_number = f.pr_number
+        JOIN pull_requests p2 ON p2.repository_id = f.repository_id
+        WHERE f.merged_at IS NOT NULL AND COALESCE(f.n_files, 0) > COALESCE(l.n, 0)
+          AND {m1} <= {c2} - 1 AND {m1} >= {c2} - 1 - {span}
+          AND NOT {_sql.key_in(ctx.store, ["p2.repository_id", "p2.number"], DIRTY, keys)}
+        """,
+        what="history followers of dropped files",
     )
     return ctx.count(DIRTY) - before
 
@@ -369,7 +432,9 @@ def in_dirty_period(ctx: Ctx, repo: str, period: str, periods: str, column: str)
     return f"({full} OR {match})"
 
 
-def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
+def save_state(ctx: Ctx, plans: list[RepoPlan], target: str, teams: str | None = None) -> None:
+    """The watermarks, snapshot end dates and fingerprints of a finished run (``teams``: the
+    team membership the delivery rows were computed with)."""
     cfg_hash = ctx.config.config_hash()
     if target != "what_shipped":  # the targets that make window snapshots
         dates = [
@@ -392,3 +457,22 @@ def save_state(ctx: Ctx, plans: list[RepoPlan], target: str) -> None:
     ]
     if rows:
         ctx.store.upsert("analytics_state", rows, version=ctx.version)
+    prints = _cursor(ctx, "analytics_protections", target) or {}
+    prints.update({p.repository_id: p.protections for p in plans})
+    ctx.store.set_cursor("*", f"analytics_protections:{target}", json.dumps(prints), None)
+    if teams is not None:
+        ctx.store.set_cursor("*", f"analytics_teams:{target}", json.dumps({"*": teams}), None)
+
+
+def teams_print(ctx: Ctx) -> str:
+    """``team_members``' fingerprint (see ``fingerprints``)."""
+    n, v = ctx.store.query("SELECT count(*), max(_version) FROM team_members")[0]
+    return f"{n}:{v or 0}"
+
+
+def teams_changed(ctx: Ctx, target: str, plans: list[RepoPlan], identities_changed: bool) -> bool:
+    """Whether every team row of ``delivery_metrics_weekly`` is recomputed: team membership
+    changed since the last run (rows added, changed or deleted), an identity changed, or a
+    repository is recomputed in full (its old weeks are no longer known)."""
+    changed = (_cursor(ctx, "analytics_teams", target) or {}).get("*") != teams_print(ctx)
+    return changed or identities_changed or any(p.mode == "full" for p in plans)

@@ -74,6 +74,7 @@ PR_FACTS = register_table(
         is_feature bool
         content_hash text
         linked_issue text
+        n_files int
         """,
     )
 )
@@ -187,14 +188,16 @@ def _analytics_tables(db: MigrationTarget) -> None:
 @migration("0051_analytics_incremental_rules")
 def _analytics_incremental_rules(db: MigrationTarget) -> None:
     """Issue #16: authors as a projection of the identity map (display name, avatar, renames
-    kept per alias), each PR's linked issue (its label changes rescope the PR) and the end dates
+    kept per alias), each PR's linked issue (its label changes rescope the PR) and file count
+    (a file dropped since rescopes the PRs that followed it), and the end dates
     of window snapshots (rebuilt by late data and --force-refresh), filled from the snapshots
     already stored."""
     from forgelens.store._dialect import add_column_sql
 
     for column in ("display_name", "avatar_url", "previous_usernames", "renamed_at"):
         db.execute(add_column_sql(db.dialect, ANALYTICS_IDENTITY_MAP, column))
-    db.execute(add_column_sql(db.dialect, PR_FACTS, "linked_issue"))
+    for column in ("linked_issue", "n_files"):
+        db.execute(add_column_sql(db.dialect, PR_FACTS, column))
     db.create_table(ANALYTICS_SNAPSHOTS)
     dates = " UNION ".join(
         f"SELECT DISTINCT repo_name, end_date FROM {t} WHERE window_days > 0"
