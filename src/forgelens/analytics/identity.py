@@ -229,7 +229,7 @@ def _unchanged(
     for source, login in store.query(_logins_sql(newer)):
         if login.lower() != GHOST and login_alias(source, login) not in old:
             return None
-    named: set[str] = set()
+    named: set[tuple[str, str]] = set()
     for source, email, login, name in store.query(_commit_people_sql(newer)):
         if not email.strip():
             continue  # no address: no alias
@@ -243,20 +243,21 @@ def _unchanged(
             and old.get(login_alias(source, login)) != known
         ):
             return None
-        if name:
-            named.add(email.strip().lower())
-    if named:  # a name gives an address its author's display name unless it had one
+        if name and not generic(email):
+            named.add((email.strip().lower(), str(name)))
+    if named:  # a name new for its address may become its author's display name
         email = "lower(trim(author_email))"
-        marks = ", ".join("?" for _ in named)
+        addresses = sorted({e for e, _ in named})
+        marks = ", ".join("?" for _ in addresses)
         had = store.query(
             " UNION ".join(
-                f"SELECT DISTINCT {email} FROM {table} WHERE _version <= {seen} "
+                f"SELECT DISTINCT {email}, author_name FROM {table} WHERE _version <= {seen} "
                 f"AND author_name IS NOT NULL AND {email} IN ({marks})"
                 for table in ("pr_commits", "commits")
             ),
-            sorted(named) * 2,
+            addresses * 2,
         )
-        if named - {str(e) for (e,) in had}:
+        if named - {(str(e), str(n)) for e, n in had}:
             return None
     return old
 
@@ -298,8 +299,10 @@ def resolve_identities(
         if login.lower() != GHOST:
             uf.find(login_alias(source, login))
 
+    # Read in a fixed order: the first name and avatar seen for an alias are its own.
     for source, login, name, email, forge_id, is_bot, url in store.query(
-        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people"
+        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people "
+        "ORDER BY source, login"
     ):
         a = login_alias(source, login)
         if name:
@@ -321,7 +324,9 @@ def resolve_identities(
             uf.union(a, f"identity:{ident.lower()}")
         if is_bot:
             bot_alias.add(a)
-    for source, email, login, name in store.query(_commit_people_sql()):
+    for source, email, login, name in store.query(
+        f"SELECT * FROM ({_commit_people_sql()}) q ORDER BY 1, 2, 3, 4"
+    ):
         if not email.strip():
             continue  # no address: nothing to name or link
         e = email_alias(email)
