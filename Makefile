@@ -32,6 +32,7 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	PYTHONPATH=src $(BIN)/lint-imports  # the layering contracts in pyproject.toml
 
 typecheck: venv-ai
 	$(BIN)/mypy

@@ -31,8 +31,9 @@ import structlog
 
 from forgelens.config import Settings
 from forgelens.engine._backfill_report import BackfillSettings
-from forgelens.engine.backfill import BACKFILL_ADAPTERS, BackfillOptions, SourcePair, backfill
+from forgelens.engine.backfill import BackfillOptions, SourcePair, backfill
 from forgelens.engine.collect import CollectOptions, collect
+from forgelens.sources import forges
 from forgelens.sources.github import from_options
 from forgelens.store import Store, open_store
 from forgelens.testing.forge_sim import Budgets, ForgeSim, SimSize, generate, serve
@@ -66,7 +67,7 @@ def sources(url: str) -> Any:
     def make(kind: str) -> SourcePair:
         opts = CollectOptions(api_url=url, extra={"concurrency": 1})
         src = from_options(opts, settings=Settings(github_token=TOKEN))
-        return src, BACKFILL_ADAPTERS[kind](src)
+        return src, forges.BY_KIND[kind].backfill(src)  # type: ignore[misc]
 
     return make
 

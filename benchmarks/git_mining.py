@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthetic_repo import build_repo
 
-from forgelens.sources import git as gitsrc
+from forgelens.sources.git import source as gitsrc
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"

@@ -102,7 +102,7 @@ def serve_sim(port: int) -> None:
 
 
 def child(role: str, db: str, port: int, redis_url: str | None, prefix: str) -> None:
-    from forgelens.engine.collect import FORGE_COLLECTORS
+    from forgelens.engine import collect as collect_module
     from forgelens.logs import configure
     from forgelens.service.settings import ServiceSettings
 
@@ -110,7 +110,12 @@ def child(role: str, db: str, port: int, redis_url: str | None, prefix: str) -> 
         serve_sim(port)
         return
     if not os.environ.get("FORGELENS_FORGE_HOSTS"):  # (b) collects from the simulator
-        FORGE_COLLECTORS["github"] = stand_in_collector
+        real = collect_module.collect_forge
+
+        def collect_forge(kind: str, *args: Any) -> Any:
+            return stand_in_collector(*args) if kind == "github" else real(kind, *args)
+
+        collect_module.collect_forge = collect_forge
     configure("WARNING", json=True)
     settings = ServiceSettings(
         _env_file=None,  # type: ignore[call-arg]

@@ -53,6 +53,17 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout.decode()
 
 
+def one_commit_repo(path: Path) -> Path:
+    """A git repository at ``path`` (created) with one commit on ``main``."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "commit.gpgsign", "false")
+    (path / "a.txt").write_text("hello\n")
+    git(path, "add", "a.txt")
+    git(path, "commit", "-q", "-m", "first")
+    return path
+
+
 @pytest.fixture
 def make_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Build a small git repository: ``make_repo("name")`` returns its path."""

@@ -10,9 +10,15 @@ forge or git cannot say (binary files), never a made-up zero.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+
+
+def now_version() -> int:
+    """A ``_version`` for a write made now: epoch milliseconds."""
+    return time.time_ns() // 1_000_000
 
 
 def repository_id(source: str, full_name: str) -> str:

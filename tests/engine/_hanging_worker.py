@@ -9,11 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from forgelens.cli import main
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult, collect
+from forgelens.engine.collect import CollectOptions, CollectResult, collect
 from forgelens.engine.progress import NullProgress, Progress
-from forgelens.engine.specs import SourceSpec
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
+from tests.engine.collecthelp import swap_collector
 
 
 class HangAfterFirstBatch(NullProgress):
@@ -30,5 +33,6 @@ def local_git(
 
 
 if __name__ == "__main__":
-    FORGE_COLLECTORS["github"] = local_git
+    mp = pytest.MonkeyPatch()
+    swap_collector(mp, "github", local_git)
     sys.exit(main(["worker", "--burst", "--jobs", "1"]))

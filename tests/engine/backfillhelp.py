@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.engine._backfill_report import BackfillSettings
-from forgelens.engine.backfill import BACKFILL_ADAPTERS, BackfillOptions, SourcePair
+from forgelens.engine.backfill import BackfillOptions, SourcePair
+from forgelens.sources import forges
 from forgelens.store import Store
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate
 from tests.sources.simhelp import github
@@ -29,7 +30,7 @@ def repo_id(sim: ForgeSim, i: int = 0) -> str:
 def sources(url: str, token: str | None = None) -> Callable[[str], SourcePair]:
     def make(kind: str) -> SourcePair:
         src = github(url, token=token)
-        return src, BACKFILL_ADAPTERS[kind](src)
+        return src, forges.BY_KIND[kind].backfill(src)  # type: ignore[misc]
 
     return make
 

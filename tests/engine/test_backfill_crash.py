@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _victim(procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])  # + a tree under test
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": path}
     env.pop("GITHUB_TOKEN", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.engine._backfill_victim"],

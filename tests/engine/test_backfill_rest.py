@@ -1,5 +1,5 @@
 """Progressive backfill of GitLab, Bitbucket Cloud and Bitbucket Server repositories
-(sources/_backfill_rest.py) against the simulated forges on a real socket."""
+(sources/<forge>/backfill.py) against the simulated forges on a real socket."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from forgelens.engine.backfill import BACKFILL_ADAPTERS, SourcePair, backfill
+from forgelens.engine.backfill import SourcePair, backfill
 from forgelens.errors import ForgeError
 from forgelens.records import PullRequest
+from forgelens.sources import forges
 from forgelens.sources.base import ISSUES, PULL_REQUESTS, RepoRef
 from forgelens.store import Store, open_store
 from forgelens.testing.forge_sim import ForgeSim
@@ -36,7 +37,7 @@ def pairs(url: str) -> Iterator[Callable[[str], SourcePair]]:
     def make(kind: str) -> SourcePair:
         src = source_for(kind, url)
         made.append(src)
-        return src, BACKFILL_ADAPTERS[kind](src)
+        return src, forges.BY_KIND[kind].backfill(src)  # type: ignore[misc]
 
     try:
         yield make

@@ -244,3 +244,16 @@ def test_a_run_dying_mid_way_after_a_force_push_converges(
     assert {f[1] for f in got_files} - {f[1] for f in want_files} == doomed
     assert collect(store, repo, tmp_path).commits == 0
     clean.close()
+
+
+def test_the_miners_columns_are_typed_as_the_store_declares_them() -> None:
+    """The git miner (a source: no store import) types its own columns; they must stay those
+    of the store's ``commits`` and ``commit_files`` or the upsert would cast or refuse them."""
+    from forgelens.sources.git._log import COLUMN_TYPES
+    from forgelens.store._arrow import ARROW_TYPES, writable_columns
+    from forgelens.store.schema import TABLES
+
+    for name, types in COLUMN_TYPES.items():
+        store_types = dict(writable_columns(TABLES[name]))
+        for col, typ in types.items():
+            assert ARROW_TYPES[store_types[col]] == typ, (name, col)

@@ -4,12 +4,14 @@ rate-limit view, and a worker killed mid-job (``kill -9``) whose job is retried.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,20 +20,21 @@ import pytest
 import redis
 
 from forgelens.engine import queue as q
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectResult
+from forgelens.engine.collect import CollectResult
 from forgelens.engine.queue import JobRequest, QueueConfig, next_tick
 from forgelens.engine.queue_local import InProcessQueue
 from forgelens.engine.queue_redis import RedisQueue, arq_job_id, drain, queue_name
-from forgelens.engine.ratelimit_view import (
+from forgelens.engine.store_access import StoreAccess
+from forgelens.sources.ratelimit_view import (
     MemoryRateLimitView,
     RateLimitView,
     RedisRateLimitView,
     token_fingerprint,
 )
-from forgelens.engine.specs import SourceSpec
-from forgelens.engine.store_access import StoreAccess
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.conftest import git
+from tests.engine.collecthelp import swap_collector
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 
 
@@ -191,7 +194,7 @@ def test_the_schedule_queues_tracked_repositories_and_calls_backfill(
         synced_specs.extend(f"{s.kind}:{s.target}" for s in specs)
         return CollectResult(kind="github", run_id="r", repositories=[s.target for s in specs])
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", github)
+    swap_collector(monkeypatch, "github", github)
 
     async def go() -> tuple[list[str], list[str], list[str]]:
         queue = InProcessQueue(config(tmp_path), access)
@@ -265,7 +268,9 @@ def test_a_worker_killed_mid_job_is_retried_and_data_converges(
         "FORGELENS_SCHEDULE": "false",
         "FORGELENS_JOB_TIMEOUT_SECONDS": "20",
         "FORGELENS_JOB_LEASE_EXTRA_SECONDS": "-17",  # a 3 s lease: a dead worker's job returns soon
-        "PYTHONPATH": str(Path(__file__).parent.parent.parent),
+        "PYTHONPATH": os.pathsep.join(  # the tests, and the tree under test when named
+            [str(Path(__file__).parent.parent.parent), os.environ.get("PYTHONPATH", "")]
+        ),
         "FL_HANG": str(hang),
         "FL_STARTED": str(started),
     }
@@ -312,3 +317,25 @@ def test_worker_cron_fields_for_every_n_minutes() -> None:
     assert _minutes(30) == {"minute": {0, 30}}
     assert _minutes(45) == {"minute": {0}}  # rounded up to a divisor of the hour
     assert _minutes(120) == {"hour": set(range(0, 24, 2)), "minute": {0}}
+
+
+def test_a_job_carries_its_spec_whole_through_the_queue_payload() -> None:
+    """What a trigger parsed (kind, target, a self-hosted server's API root) is what the worker
+    collects: the payload a Redis worker reads back rebuilds the same spec, and one queued
+    before specs travelled whole (text plus a separate api_url) still reads."""
+    spec = SourceSpec("gitlab", "group/app", "https://git.corp.example/api/v4")
+    req = JobRequest.for_spec(spec, reason="trigger").stamped()
+    payload = json.loads(json.dumps(asdict(req)))
+    back = JobRequest.from_payload(payload)
+    assert back == req
+    assert (back.spec.api_url, back.repository_id) == (spec.api_url, "gitlab:group/app")
+    old = {
+        "spec": "gitlab:group/app",
+        "repository_id": "gitlab:group/app",
+        "full_sync": False,
+        "reason": "webhook",
+        "api_url": "https://git.corp.example/api/v4",
+        "job_id": "j",
+        "enqueued_at": "",
+    }
+    assert JobRequest.from_payload(old).spec == spec

@@ -35,7 +35,7 @@ TABLES = (
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries here are about outcomes, not pacing: skip the jittered pauses."""
     monkeypatch.setattr("forgelens.sources.http.backoff_delay", lambda *a, **k: 0.0)
-    monkeypatch.setattr("forgelens.sources._github_base.backoff_delay", lambda *a, **k: 0.0)
+    monkeypatch.setattr("forgelens.sources.github._base.backoff_delay", lambda *a, **k: 0.0)
 
 
 def counts(store: Store) -> dict[str, int]:

@@ -15,17 +15,18 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult
+from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import Progress
 from forgelens.engine.runs import run_settings, start_run
-from forgelens.engine.specs import SourceSpec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.errors import BadInput
 from forgelens.records import Repository, repository_id
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
 from forgelens.service.settings import ServiceSettings
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
+from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving
 
 SECRETS = {"github": "gh-hook-secret", "gitlab": "gl-hook-token", "bitbucket": "bb-hook-secret"}
@@ -73,7 +74,7 @@ def fake_forge(
 
 @pytest.fixture
 def github_collector(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", fake_forge)
+    swap_collector(monkeypatch, "github", fake_forge)
 
 
 def service_settings(tmp_path: Path, **overrides: Any) -> ServiceSettings:
@@ -130,7 +131,7 @@ def running_service(path: Path, **overrides: Any) -> Iterator[Service]:
         serving(app) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
-        mp.setitem(FORGE_COLLECTORS, "github", fake_forge)
+        swap_collector(mp, "github", fake_forge)
         yield Service(client, access, keys)
 
 

@@ -19,7 +19,7 @@ import pytest
 from forgelens.analytics.runner import AnalyzeOptions, analyze
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.store import open_store
-from tests.conftest import git
+from tests.conftest import one_commit_repo
 from tests.service.conftest import Service, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,13 +46,7 @@ def _build(path: Path, work: Path) -> None:
         check=True,
         capture_output=True,
     )
-    repo = work / "tiny"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "commit.gpgsign", "false")
-    (repo / "a.txt").write_text("hello\n")
-    git(repo, "add", "a.txt")
-    git(repo, "commit", "-q", "-m", "first")
+    repo = one_commit_repo(work / "tiny")
     store = open_store(f"duckdb:///{path}")
     try:
         collect_git(store, [str(repo)], GitCollectOptions())

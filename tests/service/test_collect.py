@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult
+from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import Progress
-from forgelens.engine.specs import SourceSpec
 from forgelens.logs import configure
 from forgelens.service.app import create_app
+from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
+from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving
 from tests.service.conftest import Service, fake_forge, fake_resolver, service_settings
 
@@ -83,7 +85,7 @@ def test_a_second_trigger_returns_the_queued_or_running_job(
         release.wait(20)
         return fake_forge(store, specs, opts, progress)
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", slow)
+    swap_collector(monkeypatch, "github", slow)
     first = trigger(service).json()
     assert started.wait(10)
     assert status(service, "github:o/r")["status"] == "running"
@@ -105,7 +107,7 @@ def test_a_failed_job_reports_failed_with_a_reason(
     def broken(*args: Any) -> CollectResult:
         raise RuntimeError("the forge answered 502 with token ghp_abcdefghijklmnopqrstuvwxyz0123")
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", broken)
+    swap_collector(monkeypatch, "github", broken)
     trigger(service)
     failed = service.wait_idle("github:o/r")
     assert failed["status"] == "failed"
@@ -117,7 +119,7 @@ def test_a_failed_job_reports_failed_with_a_reason(
 def test_a_forge_without_a_collector_is_a_clear_400(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delitem(FORGE_COLLECTORS, "gitlab")
+    monkeypatch.delitem(forges.BY_KIND, "gitlab")
     answer = trigger(service, "https://gitlab.com/group/project")
     assert answer.status_code == 400
     assert "not available" in answer.json()["detail"]
@@ -178,7 +180,7 @@ def test_metrics_carry_the_seed_names(service: Service) -> None:
 
 def test_forge_calls_and_rate_limits_reach_metrics(service: Service) -> None:
     from forgelens import telemetry
-    from forgelens.engine.ratelimit_view import token_scope
+    from forgelens.sources.ratelimit_view import token_scope
 
     telemetry.forge_call("github", 200)
     telemetry.forge_call("github", 403)

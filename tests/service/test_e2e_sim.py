@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
+from forgelens.engine import collect as collect_module
 from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
@@ -31,12 +31,12 @@ from forgelens.store import Store
 from forgelens.testing.forge_sim.app import ForgeSim
 from forgelens.testing.forge_sim.dataset import Dataset, SimSize, generate
 from forgelens.testing.forge_sim.server import serve
+from tests.engine.collecthelp import REAL_COLLECT_FORGE
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 from tests.service._server import serving
 from tests.service.conftest import SECRETS, fake_resolver, running_service, service_settings
 from tests.sources.forgehelp import self_signed_cert
 
-REAL_GITHUB = FORGE_COLLECTORS["github"]  # the conftest swaps in a test collector per service
 SIZE = SimSize(repos=1, prs_per_repo=20, issues_per_repo=3, runs_per_repo=2, people=6, teams=0)
 
 
@@ -139,7 +139,7 @@ def test_the_service_collects_from_the_simulated_forge_in_process(
         running_service(tmp_path, FORGELENS_FORGE_HOSTS=hosts(sim)) as service,
         pytest.MonkeyPatch.context() as mp,
     ):
-        mp.setitem(FORGE_COLLECTORS, "github", REAL_GITHUB)
+        mp.setattr(collect_module, "collect_forge", REAL_COLLECT_FORGE)  # the real one
         status = trigger_and_wait(service.client, sim, service.headers("operator"))
         assert status["status"] == "completed", status
         assert status["run"]["api_calls"] == sim.requests

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import redis
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue_redis import drain
 from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
+from tests.engine.collecthelp import swap_collector
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 from tests.service._server import serving
 from tests.service.conftest import fake_forge, fake_resolver, service_settings
@@ -29,7 +29,7 @@ def redis_prefix() -> Iterator[str]:
 def test_triggers_queue_on_redis_and_a_worker_completes_them(
     tmp_path: Path, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(FORGE_COLLECTORS, "github", fake_forge)
+    swap_collector(monkeypatch, "github", fake_forge)
     settings = service_settings(
         tmp_path,
         REDIS_URL=REDIS_URL,

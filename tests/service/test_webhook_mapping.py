@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.records import PullRequest
 from forgelens.service.webhooks import sign_github
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks"
@@ -29,7 +29,7 @@ def fixture(name: str) -> dict[str, Any]:
 def test_collectors(monkeypatch: pytest.MonkeyPatch) -> None:
     """The targeted syncs run the test collector (no forge on the network here)."""
     for kind in ("github", "gitlab", "bitbucket", "bitbucket-server"):
-        monkeypatch.setitem(FORGE_COLLECTORS, kind, fake_forge)
+        swap_collector(monkeypatch, kind, fake_forge)
 
 
 def post(
@@ -519,7 +519,7 @@ def test_bitbucket_server_and_cloud_events(service: Service) -> None:
         "SELECT pr_number, author, state FROM pr_reviews "
         "WHERE repository_id = 'bitbucket:atlassian_tutorial/helloworld'",
     )
-    assert got == [{"pr_number": 7, "author": "sam", "state": "APPROVED"}]
+    assert got == [{"pr_number": 7, "author": "557058:5a4", "state": "APPROVED"}]
     assert (
         post(service, "bitbucket", "repo:push", fixture("bitbucket_cloud_push")).status_code == 202
     )

@@ -12,16 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.records import PullRequest
 from forgelens.service.webhooks import (
-    WEBHOOK_MAPPERS,
     Delivery,
-    register_webhook_mapper,
     self_hosted_api_url,
     sign_github,
     sign_gitlab,
 )
+from forgelens.sources import github
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge, running_service
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks"
@@ -124,8 +123,8 @@ def test_payload_mappers_upsert_what_the_payload_carries(
             )
         ]
 
-    monkeypatch.setitem(WEBHOOK_MAPPERS, ("github", "pull_request"), pr_from_payload)
-    assert register_webhook_mapper("github", "pull_request", pr_from_payload) is pr_from_payload
+    assert github.FORGE.webhooks is not None
+    monkeypatch.setitem(github.FORGE.webhooks.mappers, "pull_request", pr_from_payload)
     body = body_of("github_pull_request")
     answer = service.client.post(
         "/api/v1/webhooks/github", content=body, headers=github_headers(body, "pull_request")
@@ -160,7 +159,7 @@ def gitlab_headers(body: bytes, event: str, token: str, key: str | None = None) 
 
 
 def test_gitlab_token_is_checked(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FORGE_COLLECTORS, "gitlab", fake_forge)
+    swap_collector(monkeypatch, "gitlab", fake_forge)
     body = body_of("gitlab_merge_request")
     bad = service.client.post(
         "/api/v1/webhooks/gitlab",

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.service.webhooks import sign_github
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge, running_service
 
 RECORDED = Path(__file__).parent.parent / "fixtures" / "webhooks" / "recorded"
@@ -99,7 +99,7 @@ def count(service: Service, table: str) -> int:
 def test_collectors(monkeypatch: pytest.MonkeyPatch) -> None:
     """Targeted syncs run the test collector (no forge on the network here)."""
     for kind in ("github", "gitlab", "bitbucket", "bitbucket-server"):
-        monkeypatch.setitem(FORGE_COLLECTORS, kind, fake_forge)
+        swap_collector(monkeypatch, kind, fake_forge)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def corpus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
     """One service for the corpus-wide contract (each delivery id is delivered once)."""
     with pytest.MonkeyPatch.context() as mp:
         for kind in ("github", "gitlab", "bitbucket", "bitbucket-server"):
-            mp.setitem(FORGE_COLLECTORS, kind, fake_forge)
+            swap_collector(mp, kind, fake_forge)
         with running_service(tmp_path_factory.mktemp("recorded")) as svc:
             yield svc
 
@@ -206,6 +206,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
             "pr_merged",
             "pr_declined",
             "pr_deleted",
+            "pr_opened_dc10",  # Data Center 10: ISO-8601 createdDate / updatedDate
+            "pr_deleted_dc10",
             "repo_refs_changed",
         )
     },

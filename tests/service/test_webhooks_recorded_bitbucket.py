@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from forgelens.engine.collect import FORGE_COLLECTORS
+from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, running_service
 from tests.service.test_webhooks_recorded import (
     BBC,
@@ -24,8 +24,11 @@ from tests.service.test_webhooks_recorded import (
     test_collectors,  # noqa: F401 - the autouse fixture: syncs run the test collector
 )
 
-
 # -- Bitbucket Cloud --------------------------------------------------------------------------
+EMMA = "557058:00000001-1111-4222-8333-000000000001"  # people are keyed by account id
+SAM = "557058:00000002-1111-4222-8333-000000000002"
+
+
 def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
     delivered(
         service,
@@ -54,8 +57,8 @@ def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
             "number": 310,
             "title": "Invoices: round half-even — «€»",
             "state": "merged",
-            "author": "emma",
-            "merged_by": "sam",
+            "author": EMMA,
+            "merged_by": SAM,
             "head_ref": "rounding",
             "base_ref": "main",
         },
@@ -63,18 +66,20 @@ def test_bitbucket_cloud_pull_request_lifecycle(service: Service) -> None:
             "number": 311,
             "title": "Try HALF_UP",
             "state": "closed",
-            "author": "emma",
+            "author": EMMA,
             "merged_by": None,
             "head_ref": "rounding",
             "base_ref": "main",
         },
     ]
-    # the unapproval carries the withdrawn approval: it is not recorded as one more approval
+    # the unapproval carries the withdrawn approval: that approval is DISMISSED, not one more
     reviews = rows(service, "SELECT author, state FROM pr_reviews ORDER BY state")
     assert reviews == [
-        {"author": "sam", "state": "APPROVED"},
-        {"author": "sam", "state": "CHANGES_REQUESTED"},
+        {"author": SAM, "state": "CHANGES_REQUESTED"},
+        {"author": SAM, "state": "DISMISSED"},
     ]
+    names = rows(service, "SELECT login, name FROM people ORDER BY name")
+    assert names == [{"login": EMMA, "name": "Emma Šimková"}, {"login": SAM, "name": "Sam"}]
     comment = rows(
         service, "SELECT body, path, line, deleted_at IS NOT NULL AS deleted FROM pr_comments"
     )
@@ -220,7 +225,7 @@ def test_bitbucket_server_pushes_queue_the_sync_of_the_server_they_came_from(
         synced.extend((str(s), opts.api_url) for s in specs)
         return fake_forge(store, specs, opts, progress)
 
-    monkeypatch.setitem(FORGE_COLLECTORS, "bitbucket-server", collector)
+    swap_collector(monkeypatch, "bitbucket-server", collector)
     hosts = "bitbucket.corp.example=bitbucket-server"
     with running_service(tmp_path, FORGELENS_FORGE_HOSTS=hosts) as service:
         answers = delivered(
@@ -263,3 +268,20 @@ def test_bitbucket_server_test_connection_is_answered_and_stores_nothing(
             service, "bitbucket_server/repo_refs_changed", X_Hub_Signature=None, X_Event_Key=event
         )
         assert unsigned.status_code == 401
+
+
+def test_bitbucket_data_center_10_iso_times_are_accepted(service: Service) -> None:
+    """Data Center 10 sends ``createdDate`` / ``updatedDate`` as ISO-8601 text where earlier
+    versions sent epoch milliseconds: both shapes store the same pull request."""
+    delivered(service, "bitbucket_server/pr_opened_dc10", "bitbucket_server/pr_deleted_dc10")
+    got = rows(
+        service,
+        "SELECT number, created_at, updated_at, deleted_at IS NOT NULL AS deleted "
+        "FROM pull_requests ORDER BY number",
+    )
+    opened = datetime(2024, 3, 5, 16, 41, 2, 180000, tzinfo=UTC)
+    gone = datetime(2024, 3, 6, 10, 13, 20, tzinfo=UTC)
+    assert got == [
+        {"number": 1207, "created_at": opened, "updated_at": opened, "deleted": False},
+        {"number": 1209, "created_at": gone, "updated_at": gone, "deleted": True},
+    ]

@@ -18,6 +18,8 @@ from forgelens.sources.base import ForgeSource
 from forgelens.sources.http import ClientPolicy
 from forgelens.store import Store
 from forgelens.testing.forge_sim import serve
+from forgelens.testing.forge_sim.bitbucket_cloud import BitbucketCloudRenderer
+from forgelens.testing.forge_sim.dataset import Dataset
 
 FACTORIES: dict[str, Callable[..., Any]] = {
     "github": github.from_options,
@@ -225,9 +227,31 @@ def _norm(column: str, value: Any) -> Any:
     return value
 
 
-def canonical(store: Store, kind: str, against: str = "github") -> dict[str, list[tuple[Any, ...]]]:
-    """Rows per table with only the columns both ``kind`` and ``against`` can express."""
+# Columns naming a person by the forge's key for people (a login, or an account id).
+PERSON_COLUMNS = ("author", "merged_by", "author_login", "login")
+
+
+def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:
+    """The simulated people's key on ``kind`` -> their login, for forges that key people by
+    an account id (Bitbucket Cloud's ``account_id``) rather than by login."""
+    if kind != "bitbucket":
+        return {}
+    renderer = BitbucketCloudRenderer(dataset)
+    out: dict[str, str] = {}
+    for p in dataset.people:
+        user = renderer.user(p.login)
+        assert user is not None
+        out[str(user["account_id"])] = p.login
+    return out
+
+
+def canonical(
+    store: Store, kind: str, against: str = "github", logins: dict[str, str] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows per table with only the columns both ``kind`` and ``against`` can express;
+    ``logins`` names people by login where the store keys them otherwise (``account_logins``)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    logins = logins or {}
     for table, columns in COLUMNS.items():
         masked = {*NOT_EXPRESSIBLE.get(kind, {}).get(table, ())}
         masked |= {*NOT_EXPRESSIBLE.get(against, {}).get(table, ())}
@@ -237,6 +261,10 @@ def canonical(store: Store, kind: str, against: str = "github") -> dict[str, lis
         rows = store.query_dicts(f"SELECT * FROM {table}")
         if table == "pr_reviews":
             rows = [r for r in rows if r["state"] in REVIEW_STATES]
+        for r in rows:
+            for c in PERSON_COLUMNS:
+                if c in r and r[c] in logins:
+                    r[c] = logins[r[c]]
         out[table] = sorted(
             (tuple(_norm(c, r[c]) for c in cols) for r in rows), key=lambda t: tuple(map(str, t))
         )

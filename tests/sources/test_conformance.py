@@ -23,6 +23,7 @@ from tests.sources.forgehelp import (
     DATA_SOURCES,
     KINDS,
     REPO_TARGET,
+    account_logins,
     canonical,
     options,
     source_for,
@@ -57,7 +58,7 @@ def fresh(tmp_path: Path, name: str) -> Store:
 
 @pytest.mark.parametrize("kind", OTHERS)
 def test_every_forge_stores_the_same_canonical_records(kind: str, clean: dict[str, Store]) -> None:
-    mine = canonical(clean[kind], kind, "github")
+    mine = canonical(clean[kind], kind, "github", account_logins(kind, generate(1, SIZE)))
     github = canonical(clean["github"], "github", kind)
     assert mine.keys() == github.keys()
     for table in github:

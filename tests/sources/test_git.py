@@ -14,7 +14,7 @@ import pytest
 
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.errors import BadInput, NotARepository
-from forgelens.sources import git as gitsrc
+from forgelens.sources.git import source as gitsrc
 from forgelens.store import Store
 from tests.conftest import git
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from forgelens.sources import git as gitsrc
+from forgelens.sources.git import source as gitsrc
 from forgelens.store import Store
 from tests.conftest import git
 from tests.sources.githelp import raw_commit, set_branch, tree_of

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from forgelens.errors import BadInput, NotARepository
-from forgelens.sources import git as gitsrc
+from forgelens.sources.git import source as gitsrc
 from forgelens.store import Store
 from tests.conftest import git
 from tests.sources.test_git import collect, commit, repo_id

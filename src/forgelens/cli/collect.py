@@ -12,9 +12,9 @@ from forgelens.cli._common import DbOption, RichProgress, console, parse_when, p
 from forgelens.cli.sink import kafka_sink_for
 from forgelens.config import get_settings
 from forgelens.engine.collect import CollectOptions, collect
-from forgelens.engine.specs import parse_spec
 from forgelens.pipeline_runs.self_record import recorded
 from forgelens.sinks.kafka import KafkaSink
+from forgelens.sources.spec import parse_spec
 
 
 def collect_cmd(

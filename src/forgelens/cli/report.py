@@ -27,7 +27,7 @@ def report_cmd(
 
     Example: forgelens report --html report.html --repo acme/api --window 30
     """
-    from forgelens.engine.report import build_report
+    from forgelens.service.dashboards.report import build_report
 
     if window not in WINDOWS:
         raise BadInput(f"--window must be one of 7, 14, 30, 90 (got {window})")

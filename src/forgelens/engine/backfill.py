@@ -37,6 +37,7 @@ from forgelens.engine.runs import Run, run_settings, start_run
 from forgelens.errors import AuthError, BadInput, ForgelensError, RateLimited
 from forgelens.logs import get_logger
 from forgelens.records import PullRequest
+from forgelens.sources import forges
 from forgelens.sources.base import BackfillSource, ForgeSource, RepoRef
 from forgelens.store import Store
 
@@ -45,7 +46,6 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 SourcePair = tuple[ForgeSource, BackfillSource]
 SourceFactory = Callable[[str], SourcePair]  # kind -> (source, its backfill view)
-BACKFILL_ADAPTERS: dict[str, Callable[[Any], BackfillSource]] = {}
 # A catch-up pass re-reads a little before its watermark: forges round update times to the
 # second and their clock is not ours.
 CATCH_UP_LAG = timedelta(minutes=10)
@@ -54,6 +54,12 @@ CATCH_UP_LAG = timedelta(minutes=10)
 def _api(kind: str) -> str:
     """Which budget a forge's chunks spend, as its rate-limit messages name it."""
     return "GraphQL" if kind == "github" else "REST API"
+
+
+def backfills(kind: str) -> bool:
+    """Whether the registered forge ``kind`` has a backfill (``git`` and unknown kinds: no)."""
+    forge = forges.BY_KIND.get(kind)
+    return forge is not None and forge.backfill is not None
 
 
 def utcnow() -> datetime:
@@ -112,14 +118,12 @@ def default_sources(opts: BackfillOptions) -> SourceFactory:
     """Sources as ``collect`` builds them (same client, tokens, ``--api-url``)."""
 
     def make(kind: str) -> SourcePair:
-        from forgelens.engine.sync import FORGE_SOURCES
-
-        factory, adapter = FORGE_SOURCES.get(kind), BACKFILL_ADAPTERS.get(kind)
-        if factory is None or adapter is None:
+        forge = forges.BY_KIND.get(kind)
+        if forge is None or forge.backfill is None:
             raise BadInput(f"backfill of {kind} repositories is not available in this version")
         api_url = opts.api_url or opts.settings.api_url
-        source = factory(CollectOptions(api_url=api_url, extra={"concurrency": 1}), None)
-        return source, adapter(source)
+        source = forge.source(CollectOptions(api_url=api_url, extra={"concurrency": 1}), None)
+        return source, forge.backfill(source)
 
     return make
 
@@ -157,7 +161,7 @@ def candidates(store: Store, opts: BackfillOptions) -> list[dict[str, Any]]:
     if opts.repository_id:
         rows = [r for r in rows if r["id"] == opts.repository_id]
         kind, _, full_name = opts.repository_id.partition(":")
-        if not rows and (kind not in BACKFILL_ADAPTERS or "/" not in full_name):
+        if not rows and (not backfills(kind) or "/" not in full_name):
             raise BadInput(
                 f"--repository-id {opts.repository_id!r}: give a forge repository id such as "
                 "github:owner/repo"
@@ -566,9 +570,7 @@ def scheduled_backfill(store: Store) -> BackfillResult:
 
 def _data_source(inv: _Invocation) -> str:
     """Seed 000's discriminator of the one forge backfilled (``insight_github``, ...)."""
-    kinds = {
-        r["source"] for r in candidates(inv.store, inv.opts) if r["source"] in BACKFILL_ADAPTERS
-    }
+    kinds = {r["source"] for r in candidates(inv.store, inv.opts) if backfills(r["source"])}
     if len(kinds) == 1:
         return str(inv.pair(kinds.pop())[0].data_source)
     return "forgelens_backfill"
@@ -576,7 +578,7 @@ def _data_source(inv: _Invocation) -> str:
 
 def _plan(inv: _Invocation) -> None:
     for row in candidates(inv.store, inv.opts):
-        if row["source"] not in BACKFILL_ADAPTERS:
+        if not backfills(row["source"]):
             continue
         state = inv.select(row)
         if state is not None:
@@ -586,7 +588,7 @@ def _plan(inv: _Invocation) -> None:
 
 def _work(inv: _Invocation) -> None:
     rows = sorted(
-        (r for r in candidates(inv.store, inv.opts) if r["source"] in BACKFILL_ADAPTERS),
+        (r for r in candidates(inv.store, inv.opts) if backfills(r["source"])),
         key=lambda r: (r["status"] != st.ACTIVE, r["id"]),  # continue running ones first
     )
     for row in rows:
@@ -630,14 +632,3 @@ def _report_issues(inv: _Invocation) -> None:
             )
         except ForgelensError as exc:
             log.warning("could not open an issue", repository=item.repository_id, error=exc.message)
-
-
-def _register_builtin() -> None:
-    from forgelens.sources._backfill_github import GitHubBackfill
-    from forgelens.sources._backfill_rest import ADAPTERS
-
-    BACKFILL_ADAPTERS["github"] = GitHubBackfill
-    BACKFILL_ADAPTERS.update(ADAPTERS)
-
-
-_register_builtin()

@@ -1,19 +1,20 @@
 """One entry point for every collection: ``collect(store, specs, options)``.
 
 The CLI, the service and the workers call this; it groups the specs by kind and hands each
-group to its collector. Git sources are mined locally; forge kinds register a collector in
-``FORGE_COLLECTORS`` (see ``engine/sync.py``).
+group to its collector. Git sources are mined locally; every forge of the registry
+(``sources/forges.py``) is synced by ``engine/sync.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.engine.progress import NullProgress, Progress
-from forgelens.engine.specs import SourceSpec, parse_spec
 from forgelens.errors import BadInput
+from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec, parse_spec
 from forgelens.store import Store
 
 
@@ -39,7 +40,17 @@ class CollectResult:
 
 
 ForgeCollector = Callable[[Store, list[SourceSpec], CollectOptions, Progress], CollectResult]
-FORGE_COLLECTORS: dict[str, ForgeCollector] = {}
+
+
+def collect_forge(
+    kind: str, store: Store, specs: list[SourceSpec], opts: CollectOptions, progress: Progress
+) -> CollectResult:
+    """Sync ``specs`` of the registered forge ``kind`` (``BadInput`` for a kind not there)."""
+    if kind not in forges.BY_KIND:
+        raise BadInput(f"collecting {kind} sources is not available in this version")
+    from forgelens.engine.sync import collect_forge as sync_forge_specs  # sync imports this
+
+    return sync_forge_specs(forges.BY_KIND[kind], store, specs, opts, progress)
 
 
 def collect(
@@ -54,22 +65,16 @@ def collect(
     if not parsed:
         raise BadInput("name at least one source, e.g. git:. or github:owner/repo")
     results: list[CollectResult] = []
-    by_kind: dict[str, list[SourceSpec]] = {}
+    by_kind: dict[tuple[str, str | None], list[SourceSpec]] = {}
     for spec in parsed:
-        by_kind.setdefault(spec.kind, []).append(spec)
-    for kind, group in by_kind.items():
+        by_kind.setdefault((spec.kind, spec.api_url), []).append(spec)
+    for (kind, api_url), group in by_kind.items():
         if kind == "git":
             r = collect_git(store, [s.target for s in group], opts, progress)
             results.append(
                 CollectResult("git", r.run_id, r.repositories, r.commits, 0, r.files, r.authors)
             )
             continue
-        collector = FORGE_COLLECTORS.get(kind)
-        if collector is None:
-            raise BadInput(f"collecting {kind} sources is not available in this version")
-        results.append(collector(store, group, opts, progress))
+        group_opts = replace(opts, api_url=api_url) if api_url else opts  # the spec's server
+        results.append(collect_forge(kind, store, group, group_opts, progress))
     return results
-
-
-# Forge kinds register their collectors on import (engine/sync.py).
-from forgelens.engine import sync as _sync  # noqa: E402,F401

@@ -1,8 +1,13 @@
-"""The demo's forge step: collect a simulated GitHub organization (on a free loopback port)."""
+"""The demo's forge step: collect a simulated GitHub organization (on a free loopback port).
+
+The organization's history ends at the run's "now" (``realistic.anchored``), so that the
+analysis of today's windows, and the dashboards over it, show it; its pull requests have the
+shape of real work (``realistic.realistic``)."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.engine.collect import CollectOptions
@@ -19,14 +24,18 @@ def collect_simulated_org(
     org: str = "acme",
     repos: int = 3,
     prs: int = 200,
+    ends: datetime | None = None,
 ) -> None:
-    """Serve a simulated org, collect ``github:<org>`` from it (full, then incremental)."""
+    """Serve a simulated org whose history ends at ``ends`` (default: now), collect
+    ``github:<org>`` from it (full, then incremental)."""
     from forgelens.config import Settings
     from forgelens.sources.github import from_options
     from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
+    from forgelens.testing.forge_sim.realistic import anchored, realistic
 
     started = time.monotonic()
-    sim = ForgeSim(generate(1, SimSize(repos=repos, prs_per_repo=prs), org=org))
+    data = generate(1, SimSize(repos=repos, prs_per_repo=prs), org=org)
+    sim = ForgeSim(realistic(anchored(data, ends or datetime.now(UTC)), seed=1))
     no_token = Settings(github_token=None, github_app_id=None)  # never send a real token here
     with serve(sim) as url:
         runs = []

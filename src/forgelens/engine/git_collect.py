@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
+import pyarrow as pa
+
 from forgelens.config import Settings
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, next_version, run_settings, start_run
@@ -17,6 +19,8 @@ from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
 from forgelens.store import Store
+from forgelens.store._arrow import ARROW_TYPES, writable_columns
+from forgelens.store.schema import TABLES
 
 log = get_logger(__name__)
 
@@ -110,7 +114,11 @@ def collect_repo(
     progress.start(f"mining {repo.full_name}", git.count_commits(repo, mine))
     commits = files = 0
     for batch in git.mine(repo, mine):
-        commit_rows, file_rows = batch.tables(next_version(), git.SOURCE)
+        version = next_version()
+        commit_rows, file_rows = (
+            _stamp(name, table, version, git.SOURCE)
+            for name, table in zip(("commits", "commit_files"), batch.columns(), strict=True)
+        )
         with store.transaction():
             store.upsert("commits", commit_rows)
             store.upsert("commit_files", file_rows)
@@ -184,3 +192,23 @@ def collect_git(
             ids,
         )[0][0]
     return GitCollectResult(run.run_id, ids, total_commits, total_files, int(authors or 0))
+
+
+def _stamp(name: str, table: pa.Table, version: int, source: str) -> pa.Table:
+    """``table`` with the store's bookkeeping columns, every column in the store's order."""
+    n = table.num_rows
+    extra = {
+        "_version": pa.array([version] * n, pa.int64()),
+        "_source": pa.array([source] * n, pa.string()),
+    }
+    cols: list[pa.Array | pa.ChunkedArray] = []
+    names: list[str] = []
+    for col, logical in writable_columns(TABLES[name]):
+        if col in extra:
+            cols.append(extra[col])
+        elif col in table.column_names:
+            cols.append(table.column(col))
+        else:
+            cols.append(pa.nulls(n, ARROW_TYPES[logical]))
+        names.append(col)
+    return pa.Table.from_arrays(cols, names=names)

@@ -20,15 +20,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from forgelens.engine.collect import CollectOptions, collect
-from forgelens.engine.specs import FORGE_KINDS, parse_spec
 from forgelens.engine.store_access import StoreAccess
 from forgelens.logs import get_logger, redact
+from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 
 log = get_logger(__name__)
@@ -80,23 +81,32 @@ class QueueConfig:
 class JobRequest:
     """What to collect. ``repository_id`` is the key of dedupe and status."""
 
-    spec: str
+    spec: SourceSpec  # whole: kind, target and the API root of a self-hosted forge
     repository_id: str
     full_sync: bool = False
     reason: str = "trigger"  # trigger | webhook | schedule
-    api_url: str | None = None
     job_id: str = ""
     enqueued_at: str = ""
 
     @classmethod
-    def for_spec(cls, spec: str, **kw: Any) -> JobRequest:
-        parsed = parse_spec(spec)
-        return cls(spec=str(parsed), repository_id=str(parsed), **kw)
+    def for_spec(cls, spec: SourceSpec | str, **kw: Any) -> JobRequest:
+        parsed = SourceSpec.of(spec)
+        return cls(spec=parsed, repository_id=str(parsed), **kw)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> JobRequest:
+        """The request a worker reads back (``asdict`` of one, as queued). A payload queued
+        before the spec travelled whole names it as text with a separate ``api_url``."""
+        fields = dict(payload)
+        api_url = fields.pop("api_url", None)
+        spec = SourceSpec.of(fields.pop("spec"))
+        if api_url and not spec.api_url:
+            spec = replace(spec, api_url=api_url)
+        return cls(spec=spec, **fields)
 
     def stamped(self) -> JobRequest:
         now = datetime.now(UTC)
-        fields = {**asdict(self), "job_id": uuid.uuid4().hex, "enqueued_at": now.isoformat()}
-        return JobRequest(**fields)
+        return replace(self, job_id=uuid.uuid4().hex, enqueued_at=now.isoformat())
 
 
 @dataclass
@@ -174,7 +184,7 @@ def queued_row(req: JobRequest) -> dict[str, Any]:
     return {
         "status": "queued",
         "job_id": req.job_id,
-        "spec": req.spec,
+        "spec": str(req.spec),
         "full_sync": req.full_sync,
         "reason": req.reason,
         "enqueued_at": req.enqueued_at,
@@ -206,7 +216,6 @@ async def execute_job(
         full=req.full_sync,
         cache_dir=config.cache_dir,
         flush_seconds=config.flush_seconds,
-        api_url=req.api_url,
     )
 
     def work() -> dict[str, Any]:
@@ -259,7 +268,7 @@ def _record_job(
             {
                 "job_id": req.job_id,
                 "repository_id": req.repository_id,
-                "spec": req.spec,
+                "spec": str(req.spec),
                 "full_sync": req.full_sync,
                 "reason": req.reason,
                 "status": status,
@@ -285,7 +294,7 @@ def _record_failure(access: StoreAccess, req: JobRequest, tries: int, reason: st
 def tracked_specs(store: Store) -> list[str]:
     """Repositories the schedule keeps in sync: forge repositories collected so far and every
     spec a job was ever queued for."""
-    kinds = ", ".join(f"'{k}'" for k in FORGE_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in forges.kinds())
     forge = store.query(
         f"SELECT source || ':' || full_name FROM repositories "
         f"WHERE source IN ({kinds}) AND deleted_at IS NULL"

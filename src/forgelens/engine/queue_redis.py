@@ -226,7 +226,7 @@ def build_worker(
 
     async def collect_job(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         queue: RedisQueue = ctx["queue"]
-        req = JobRequest(**payload)
+        req = JobRequest.from_payload(payload)
         try:
             return await execute_job(req, int(ctx["job_try"]), access, queue.board, config)
         except RETRIABLE as exc:

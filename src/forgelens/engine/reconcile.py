@@ -63,7 +63,7 @@ def sweep(
     done: dict[str, Any] = {"checked": 0, "refreshed": 0, "deleted": 0, "repositories": []}
     if budget <= 0:
         return done
-    from forgelens.engine.backfill import BACKFILL_ADAPTERS
+    from forgelens.engine.backfill import backfills
 
     rows = store.query_dicts(
         "SELECT id, source, full_name FROM repositories WHERE deleted_at IS NULL ORDER BY id"
@@ -72,7 +72,7 @@ def sweep(
         rows = [r for r in rows if r["id"] == opts.repository_id]
     for row in rows:
         kind = row["source"]
-        if budget <= 0 or kind not in BACKFILL_ADAPTERS or kind in (stopped or set()):
+        if budget <= 0 or not backfills(kind) or kind in (stopped or set()):
             continue
         repo_id, ref = row["id"], RepoRef.parse(row["full_name"])
         try:

@@ -10,8 +10,8 @@ than the run's start) and, during a pass, the ``resume`` token of the next page 
 change seen so far (``high``) -- so a run stopped by Ctrl-C or ``kill -9`` resumes where the last
 committed chunk ended, and the next complete pass moves the watermark forward.
 
-Forge kinds register a source factory in ``FORGE_SOURCES``; ``collect`` finds them through
-``FORGE_COLLECTORS`` (registered below).
+Every forge of the registry (``sources/forges.py``) is synced here: its descriptor's
+``source`` factory builds the source ``collect`` runs.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from forgelens.engine.collect import FORGE_COLLECTORS, CollectOptions, CollectResult
+from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, run_settings, start_run
-from forgelens.engine.specs import SourceSpec
 from forgelens.errors import BadInput, ForgeError, ForgelensError, Interrupted, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import Commit, Person, PrCommit, repository_id
@@ -45,13 +44,12 @@ from forgelens.sources.base import (
     Page,
     RepoRef,
 )
-from forgelens.sources.http import EtagCache
+from forgelens.sources.forge import Forge
+from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 
 log = get_logger(__name__)
 
-SourceFactory = Callable[[CollectOptions, EtagCache | None], ForgeSource]
-FORGE_SOURCES: dict[str, SourceFactory] = {}
 PII_MODES = ("keep", "hash", "drop")
 
 
@@ -398,27 +396,19 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
 
 
 def collect_forge(
-    kind: str,
+    forge: Forge,
     store: Store,
     specs: list[SourceSpec],
     opts: CollectOptions,
     progress: Progress,
 ) -> CollectResult:
-    """The ``FORGE_COLLECTORS`` entry for every kind with a registered source."""
-    factory = FORGE_SOURCES.get(kind)
-    if factory is None:
-        raise BadInput(f"collecting {kind} sources is not available in this version")
+    """Collect ``specs`` of ``forge`` through the source its descriptor builds."""
     etags = StoreEtagCache(store)
-    source = factory(opts, etags)
+    source = forge.source(opts, etags)
     try:
         return sync_forge(store, source, [s.target for s in specs], opts, progress, etags=etags)
     finally:
         source.close()
-
-
-def register_forge(kind: str, factory: SourceFactory) -> None:
-    FORGE_SOURCES[kind] = factory
-    FORGE_COLLECTORS[kind] = partial(collect_forge, kind)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -434,15 +424,3 @@ def _dt(value: Any) -> datetime | None:
 
 def _key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _register_builtin() -> None:
-    from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
-
-    register_forge("github", github.from_options)
-    register_forge("gitlab", gitlab.from_options)
-    register_forge("bitbucket-server", bitbucket_server.from_options)
-    register_forge("bitbucket", bitbucket_cloud.from_options)
-
-
-_register_builtin()

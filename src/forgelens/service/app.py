@@ -19,10 +19,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from forgelens import __version__
 from forgelens.engine.queue import Queue, open_queue
-from forgelens.engine.ratelimit_view import open_ratelimit_view
 from forgelens.engine.store_access import StoreAccess
 from forgelens.logs import get_logger, redact
-from forgelens.service import webhook_mappers  # noqa: F401 - registers the payload mappers
 from forgelens.service.auth import require
 from forgelens.service.context import RequestLimiter, ServiceContext, context
 from forgelens.service.dashboards.routes import router as dashboards_router
@@ -31,6 +29,7 @@ from forgelens.service.middleware import RequestContextMiddleware, install_error
 from forgelens.service.routes import admin, collect, health, runs, webhooks
 from forgelens.service.settings import ServiceSettings
 from forgelens.service.ssrf import Resolver, system_resolver
+from forgelens.sources.ratelimit_view import open_ratelimit_view
 
 log = get_logger(__name__)
 

@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 
 from forgelens.engine.queue import Queue
-from forgelens.engine.ratelimit_view import RateLimitView
 from forgelens.engine.store_access import StoreAccess
 from forgelens.service.audit import audit_row, write_audit
 from forgelens.service.keys import Principal, hash_key, verify_key
 from forgelens.service.metrics import ServiceMetrics
 from forgelens.service.settings import ServiceSettings
 from forgelens.service.ssrf import Resolver
+from forgelens.sources.ratelimit_view import RateLimitView
 from forgelens.store import Store
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from prometheus_client.core import Metric
 
 from forgelens import telemetry
 from forgelens.engine import queue as jobs
-from forgelens.engine.ratelimit_view import RateLimitState
+from forgelens.sources.ratelimit_view import RateLimitState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -24,22 +24,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from forgelens.engine.specs import SourceSpec
 from forgelens.errors import BadInput
+from forgelens.sources import forges
+from forgelens.sources.spec import SourceSpec, forge_url_spec
 
 Resolver = Callable[[str], list[str]]
-PUBLIC_FORGES = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket"}
-SELF_HOSTED_API = {
-    "github": "/api/v3",
-    "gitlab": "/api/v4",
-    "bitbucket-server": "",  # the server root (plus its context path): the source adds /rest/...
-    "bitbucket": "/2.0",
-}
-# One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
-# organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
-# The webhook endpoints name repositories with it too.
-REPO_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
-_SEGMENT = re.compile(rf"^{REPO_SEGMENT}$")
 _HOST = re.compile(r"^[a-z0-9.-]{1,253}$")
 MAX_URL = 2048
 
@@ -103,12 +92,12 @@ def validate_repository_url(
     if _looks_like_ip(host) and not explicit:
         raise BadInput(
             "repository_url names an IP address: use the forge's host name "
-            "(github.com, gitlab.com, bitbucket.org or a configured self-hosted host)"
+            f"({', '.join(forges.public_hosts())} or a configured self-hosted host)"
         )
-    if not explicit and (host not in PUBLIC_FORGES or port not in (None, 443)):
+    if not explicit and (host not in forges.BY_HOST or port not in (None, 443)):
         raise BadInput(
-            f"{host or 'the host'} is not a configured forge host: use github.com, gitlab.com, "
-            "bitbucket.org, or add it to FORGELENS_FORGE_HOSTS"
+            f"{host or 'the host'} is not a configured forge host: use "
+            f"{', '.join(forges.public_hosts())}, or add it to FORGELENS_FORGE_HOSTS"
         )
     if not explicit and not _HOST.match(host):
         raise BadInput(f"{host!r} is not a valid host name")
@@ -122,47 +111,9 @@ def validate_repository_url(
                 f"{host} resolves to a non-public address ({refused[0]}); refused. Name a "
                 "self-hosted forge explicitly in FORGELENS_FORGE_HOSTS to allow it"
             )
-    kind = self_hosted.get(host) or PUBLIC_FORGES[host]
-    context, target = _repository_path(kind, parts.path)
-    api_url = None
-    if explicit:
-        netloc = host if port in (None, 443) else f"{host}:{port}"
-        api_url = f"https://{netloc}{context}{SELF_HOSTED_API.get(kind, '')}"
-    return SourceSpec(kind, target, api_url)
-
-
-# Bitbucket Server / Data Center web and clone URLs, after an optional context path:
-# /projects/KEY/repos/SLUG/..., /users/NAME/repos/SLUG/... (personal: key ~NAME), /scm/key/slug.git
-_BBS_PATH = re.compile(
-    r"^(?P<context>(?:/[^/]+)*?)"
-    r"(?:/projects/(?P<key>[^/]+)/repos/(?P<slug>[^/]+)"
-    r"|/users/(?P<user>[^/]+)/repos/(?P<uslug>[^/]+)"
-    r"|/scm/(?P<scm>[^/]+)/(?P<sslug>[^/]+))(?:/.*)?$"
-)
-
-
-def _repository_path(kind: str, path: str) -> tuple[str, str]:
-    """(context path of a self-hosted server, ``owner/name``) of a repository URL's path."""
-    if kind == "bitbucket-server" and (m := _BBS_PATH.match("/" + path.strip("/"))):
-        key = m["key"] or (f"~{m['user']}" if m["user"] else m["scm"])
-        slug = m["slug"] or m["uslug"] or m["sslug"]
-        slug = slug[: -len(".git")] if slug.endswith(".git") else slug
-        if not all(_SEGMENT.match(s.lstrip("~")) and ".." not in s for s in (key, slug)):
-            raise BadInput("repository_url has characters a repository path cannot have")
-        return m["context"], f"{key.upper()}/{slug}"
-    segments = [s for s in path.strip("/").split("/") if s]
-    if kind == "gitlab" and "-" in segments:
-        segments = segments[: segments.index("-")]
-    if segments and segments[-1].endswith(".git"):
-        segments[-1] = segments[-1][: -len(".git")]
-    want_two = kind != "gitlab"
-    if kind != "gitlab" and len(segments) > 2:
-        segments = segments[:2]
-    if len(segments) < 2 or (want_two and len(segments) != 2):
-        raise BadInput("repository_url must name a repository, e.g. https://github.com/owner/repo")
-    if not all(_SEGMENT.match(s) and ".." not in s for s in segments):
-        raise BadInput("repository_url has characters a repository path cannot have")
-    return "", "/".join(segments)
+    kind = self_hosted.get(host) or forges.BY_HOST[host].kind
+    server = (host if port in (None, 443) else f"{host}:{port}") if explicit else None
+    return forge_url_spec(kind, parts.path, server=server)
 
 
 def guard_redirects(client: httpx.Client) -> httpx.Client:

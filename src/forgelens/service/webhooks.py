@@ -10,9 +10,9 @@
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
 
-Every comparison is constant-time. ``WEBHOOK_MAPPERS[(forge, event)]`` turns a verified payload
-into records that are upserted at once (``service/webhook_mappers.py`` registers the mappers
-built on the sources' own payload mappers); push, pull request, review and issue events also
+Every comparison is constant-time. The forge's own webhook mapper for the event
+(``sources/<forge>/webhook.py``, found through the forge registry) turns a verified payload
+into records that are upserted at once; push, pull request, review and issue events also
 queue a targeted sync of the repository. A mapper returns records (every column written) or
 ``Carried`` records: only the columns the payload carries, versioned by the payload's own change
 time, so a webhook never blanks richer data collected earlier and an older delivery arriving
@@ -27,13 +27,16 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from forgelens.errors import AuthError, BadInput
-from forgelens.service.ssrf import REPO_SEGMENT, validate_repository_url
+from forgelens.service.ssrf import validate_repository_url
+from forgelens.sources import forges
+from forgelens.sources.spec import REPO_SEGMENT
+from forgelens.sources.webhook import Carried
 from forgelens.store import Store
 from forgelens.store._arrow import to_arrow
 from forgelens.store.schema import TABLES
@@ -44,8 +47,6 @@ SECRET_SETTINGS = {
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
 }
-WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
-WEBHOOK_MAPPERS: dict[tuple[str, str], WebhookMapper] = {}
 
 SYNC_EVENTS: dict[str, tuple[str, ...]] = {
     "github": (
@@ -86,25 +87,14 @@ GITLAB_KINDS = {
     "pipeline": "Pipeline Hook",
 }
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-# owner/name (GitLab: group/.../project), each segment an ssrf.REPO_SEGMENT
+# owner/name (GitLab: group/.../project), each segment a spec.REPO_SEGMENT
 _NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """``record`` of which the payload carries only ``columns`` (the key columns are implied;
-    the others keep their stored values), written with ``_version`` = ``version`` (epoch ms of
-    the payload's own change time: an older delivery never overwrites newer data)."""
-
-    record: Any
-    columns: tuple[str, ...]
-    version: int
 
 
 def map_payload(d: Delivery) -> list[Any]:
     """What the delivery's mapper makes of its payload ([] without a mapper); a payload the
     mapper cannot read raises ``BadInput`` naming the forge, event and what is wrong."""
-    mapper = WEBHOOK_MAPPERS.get((d.forge, d.event))
+    mapper = forges.webhook_mapper(d.forge, d.event)
     if mapper is None:
         return []
     try:
@@ -159,12 +149,6 @@ def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
         ]
         written += store.upsert(table, to_arrow(spec, rows, source=source).select(keep))
     return written
-
-
-def register_webhook_mapper(forge: str, event: str, mapper: WebhookMapper) -> WebhookMapper:
-    """Have deliveries of ``event`` from ``forge`` upsert ``mapper(payload)`` at once."""
-    WEBHOOK_MAPPERS[(forge, event)] = mapper
-    return mapper
 
 
 @dataclass

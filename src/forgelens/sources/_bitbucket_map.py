@@ -2,6 +2,7 @@
 
 Same meaning as GitHub's: ``DECLINED`` (and Cloud ``SUPERSEDED``) -> closed, ``MERGED`` ->
 merged; an approval -> review APPROVED, "needs work" / a change request -> CHANGES_REQUESTED;
+an approval withdrawn before the merge -> DISMISSED (``_forge_common.withdraw``);
 inline comments -> review comments with path and line; build states -> GitHub's
 status/conclusion words.
 """
@@ -28,6 +29,10 @@ SERVER = "bitbucket-server"
 CLOUD = "bitbucket"
 PR_STATES = {"OPEN": "open", "MERGED": "merged", "DECLINED": "closed", "SUPERSEDED": "closed"}
 SERVER_REVIEWS = {"APPROVED": "APPROVED", "REVIEWED": "CHANGES_REQUESTED"}
+# The activity of an approval taken back ("a user has removed an approval"). A later "needs
+# work" is recorded as a review of its own, the approval kept, as GitHub keeps an approval
+# followed by a change request.
+SERVER_WITHDRAWAL = "UNAPPROVED"
 BUILD_CONCLUSIONS = {
     "SUCCESSFUL": "success",
     "FAILED": "failure",
@@ -233,11 +238,12 @@ def totals(pr: PullRequest, files: list[PrFile] | None, commits: int | None) -> 
 
 # -- Bitbucket Cloud --------------------------------------------------------------------------
 def cloud_login(user: Any) -> str | None:
-    """``nickname`` (users), ``username`` (team accounts), else the account id: app users
-    (``type: app_user``) have neither name, and would otherwise lose what they authored."""
+    """The key of a Bitbucket Cloud account: its ``account_id`` (Atlassian's primary key),
+    else its ``uuid`` (app users and team accounts may have no account id), else the team's
+    ``username``. A nickname is neither unique nor stable: it is only shown as a name."""
     if not isinstance(user, dict):
         return None
-    for key in ("nickname", "username", "account_id", "uuid"):
+    for key in ("account_id", "uuid", "username", "nickname"):
         name = user.get(key)
         if isinstance(name, str) and name:
             return name
@@ -245,16 +251,17 @@ def cloud_login(user: Any) -> str | None:
 
 
 def cloud_person(user: Any) -> Person | None:
-    name = cloud_login(user)
-    if name is None:
+    key = cloud_login(user)
+    if key is None:
         return None
     assert isinstance(user, dict)
+    shown = user.get("display_name") or user.get("nickname") or user.get("username")
     return Person(
         CLOUD,
-        name,
-        name=user.get("display_name"),
+        key,
+        name=shown if isinstance(shown, str) and shown else None,
         forge_id=user.get("account_id") or user.get("uuid"),
-        is_bot=user.get("type") == "app_user" or name.endswith("[bot]"),
+        is_bot=user.get("type") == "app_user" or str(shown or key).endswith("[bot]"),
         avatar_url=((user.get("links") or {}).get("avatar") or {}).get("href"),
     )
 
@@ -279,19 +286,39 @@ def cloud_pr(repo_id: str, p: dict[str, Any]) -> PullRequest:
 
 
 def cloud_review(repo_id: str, number: int, kind: str, entry: dict[str, Any]) -> Review:
-    """An ``approval`` or ``changes_request`` activity (they carry no id: one is derived)."""
+    """An ``approval`` or ``changes_request`` activity (they carry no id: one is derived).
+    A user approves a pull request at most once at a time, so an approval's id is its
+    author's: a withdrawal (``pullrequest:unapproved``) and a later re-approval land on the
+    same row; a change request keeps its time in its id."""
     user = entry.get("user") or {}
     when = ts(entry.get("date"))
-    who = user.get("account_id") or user.get("uuid") or cloud_login(user) or "unknown"
+    who = cloud_login(user) or "unknown"
     stamp = int(when.timestamp()) if when else 0
     return Review(
         repository_id=repo_id,
         pr_number=number,
-        review_id=f"{kind}:{who}:{stamp}",
+        review_id=f"approval:{who}" if kind == "approval" else f"{kind}:{who}:{stamp}",
         author=cloud_login(user),
         state="APPROVED" if kind == "approval" else "CHANGES_REQUESTED",
         submitted_at=when,
     )
+
+
+def cloud_withdrawn(reviews: list[Review], participants: Any) -> None:
+    """Approvals whose author the pull request's ``participants`` list as not approving
+    (``approved: false``) were withdrawn: DISMISSED. The list says only whether an approval
+    stands now, not when it was taken back: a withdrawal of unknown time counts as before
+    the merge, as ``_forge_common.withdraw`` takes it."""
+    if not isinstance(participants, list):
+        return
+    gone = {
+        cloud_login(p.get("user"))
+        for p in participants
+        if isinstance(p, dict) and p.get("approved") is False
+    }
+    for r in reviews:
+        if r.state == "APPROVED" and r.author in gone:
+            r.state = "DISMISSED"
 
 
 def cloud_comment(repo_id: str, number: int, c: dict[str, Any]) -> Comment:

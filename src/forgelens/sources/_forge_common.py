@@ -20,14 +20,14 @@ from pydantic import SecretStr
 
 from forgelens.errors import BadInput, NotFound
 from forgelens.logs import get_logger
-from forgelens.records import Person
+from forgelens.records import Person, Review
 from forgelens.sources._pagination import Paginator, RequestSpec
-from forgelens.sources._ratelimit import TokenPool
+from forgelens.sources._ratelimit import Credential, TokenPool
 from forgelens.sources.base import Page
 from forgelens.sources.http import ClientPolicy, EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -48,7 +48,13 @@ def ts(value: Any) -> datetime | None:
 
 
 def ms(value: Any) -> datetime | None:
-    """Epoch milliseconds (Bitbucket Server) -> aware UTC datetime."""
+    """A Bitbucket Server / Data Center time -> aware UTC datetime: epoch milliseconds (a
+    number, or its digits as text), or ISO-8601 text, which Data Center 10 sends in webhook
+    payloads (``"2026-08-19T17:27:55.266Z"``) where earlier versions sent milliseconds."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, str):
+        return ts(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return datetime.fromtimestamp(value / 1000, UTC)
@@ -68,9 +74,19 @@ def intval(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def older(changed: datetime | None, since: datetime | None) -> bool:
-    """Already read by the pass that set the watermark ``since`` (see ``cut``)."""
-    return since is not None and changed is not None and changed <= since
+def older(changed: datetime | None, since: datetime | None, *, overlap: bool = False) -> bool:
+    """Already read by the pass that set the watermark ``since``.
+
+    The cursor rule: a pass reads from a closed start, re-reads what may share the boundary
+    and dedupes by natural key (the upserts). Which items may share it depends on how finely
+    the forge stamps changes: to the millisecond (GitLab, Bitbucket), an item changed exactly
+    at ``since`` is the change that set the watermark, already stored, so it is older and an
+    unchanged repository reads nothing; to the second (GitHub: ``overlap``), another change may
+    share the watermark's second, so only items changed before it are older and the boundary
+    second is read again."""
+    if since is None or changed is None:
+        return False
+    return changed < since if overlap else changed <= since
 
 
 def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
@@ -82,20 +98,45 @@ def finish(records: list[Any], people: list[Person | None]) -> list[Any]:
     return [*records, *seen.values()]
 
 
+def withdraw(
+    reviews: list[Review],
+    withdrawals: list[tuple[str | None, datetime | None]],
+    merged_at: datetime | None,
+) -> None:
+    """Mark DISMISSED each approval its author took back (``withdrawals``: author, when),
+    as GitHub does for a dismissed review: each withdrawal ends the author's latest approval
+    given before it. A withdrawal after the merge leaves the approval standing (it stood
+    when the pull request merged); one whose time is unknown counts as before the merge."""
+    for who, when in sorted(withdrawals, key=lambda w: (w[1] is None, w[1] or _EPOCH)):
+        if who is None or (merged_at is not None and when is not None and when > merged_at):
+            continue
+        given = [
+            r
+            for r in reviews
+            if r.author == who
+            and r.state == "APPROVED"
+            and (when is None or r.submitted_at is None or r.submitted_at <= when)
+        ]
+        if given:
+            latest = max(given, key=lambda r: r.submitted_at or _EPOCH)
+            latest.state = "DISMISSED"
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
 def cut(pages: RawPages, since: datetime | None, *, overlap: bool = False) -> Iterator[Page]:
     """(items with their change time, errors, resume) -> Pages stopped at ``since``.
 
-    An item changed exactly at ``since`` was read by the pass that set the watermark (these
-    forges stamp changes to the millisecond), so an unchanged repository yields nothing.
-    ``overlap`` re-reads items changed exactly at ``since``, for forges that stamp whole
-    seconds (GitHub), where another change may share the watermark's second."""
+    Where it stops is ``older``'s rule: items changed exactly at ``since`` are read again
+    only with ``overlap`` (forges that stamp whole seconds: GitHub)."""
     for items, errors, nxt in pages:
         records: list[Any] = []
         people: dict[str, Person] = {}
         high: datetime | None = None
         count, done = 0, False
         for changed, recs in items:
-            if since is not None and (changed < since if overlap else changed <= since):
+            if older(changed, since, overlap=overlap):
                 done = True
                 break
             count += 1
@@ -123,34 +164,45 @@ def tls_verify(ca_bundle: object) -> ssl.SSLContext | bool:
         ) from exc
 
 
-def make_client(
-    opts: CollectOptions,
-    *,
-    default_url: str,
-    profile: ForgeProfile,
-    token: SecretStr | None,
-    etags: EtagCache | None = None,
-    transport: httpx.BaseTransport | None = None,
-    suffix: str = "",
-) -> HttpClient:
-    """The HTTP client of a GitLab/Bitbucket source, from ``--api-url``, ``--ca-bundle`` ...
-    and the forge's token setting (one or several, comma-separated)."""
+def api_root(opts: SourceOptions, default_url: str, suffix: str = "") -> str:
+    """The API root: ``--api-url`` (with the forge's ``suffix`` when missing) or the public
+    default; ``BadInput`` for anything but an http(s) URL."""
     api_url = (opts.api_url or default_url).rstrip("/")
     if not api_url.startswith(("https://", "http://")):
         raise BadInput(f"--api-url {api_url!r}: give a URL such as {default_url}")
     if suffix and not api_url.endswith(suffix):
         api_url += suffix
+    return api_url
+
+
+def make_client(
+    opts: SourceOptions,
+    *,
+    default_url: str,
+    profile: ForgeProfile | None,
+    token: SecretStr | None,
+    etags: EtagCache | None = None,
+    transport: httpx.BaseTransport | None = None,
+    suffix: str = "",
+    tokens: TokenPool | None = None,
+    refresh: Callable[[Credential], None] | None = None,
+) -> HttpClient:
+    """The HTTP client of a forge source, from ``--api-url``, ``--ca-bundle`` ... and the
+    forge's token setting (one or several, comma-separated); ``tokens`` and ``refresh``
+    replace the setting's pool (GitHub App installation tokens)."""
+    api_url = api_root(opts, default_url, suffix)
     policy = ClientPolicy(
         no_wait=bool(opts.extra.get("no_wait", False)),
         concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
     )
     return HttpClient(
         api_url,
-        tokens=TokenPool.from_setting(token),
+        tokens=tokens if tokens is not None else TokenPool.from_setting(token),
         profile=profile,
         policy=policy,
         etags=etags,
         transport=transport,
+        refresh=refresh,
         verify=tls_verify(opts.extra.get("ca_bundle")),
     )
 

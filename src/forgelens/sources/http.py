@@ -12,7 +12,7 @@ is decoded, or raises a ``ForgelensError`` a user can act on. Around every reque
 * follows same-host redirects (renamed repositories) and counts every request per endpoint,
 * reports every answer to ``telemetry.forge_call`` (the service's metrics) and, with Redis
   (``REDIS_URL``), spends each token's budget through the view every worker shares
-  (``engine/ratelimit_view.py``) so that workers together don't overrun it.
+  (``sources/ratelimit_view.py``) so that workers together don't overrun it.
 
 Forge differences (auth header, header names, what a 403 means) live in a ``ForgeProfile``;
 ``HttpClient.paginate`` drives any ``Paginator`` from ``_pagination``.
@@ -37,7 +37,6 @@ from typing import Any, Protocol
 import httpx
 
 from forgelens import telemetry
-from forgelens.engine.ratelimit_view import RateLimitView, shared_view, token_scope
 from forgelens.errors import AuthError, ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
 from forgelens.sources._pagination import Paginator, RequestSpec
@@ -48,6 +47,7 @@ from forgelens.sources._ratelimit import (
     TokenPool,
     backoff_delay,
 )
+from forgelens.sources.ratelimit_view import RateLimitView, shared_view, token_scope
 
 __all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
 

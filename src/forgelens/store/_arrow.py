@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import is_dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from forgelens.records import now_version as now_version
 from forgelens.store.schema import SERIAL, TableSpec
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -22,11 +22,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "json": pa.string(),
 }
-
-
-def now_version() -> int:
-    """A ``_version`` for a write made now: epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def _json(value: Any) -> str | None:

@@ -16,15 +16,15 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest, next_tick
-from forgelens.engine.specs import parse_spec
 from forgelens.errors import BadInput, ForgelensError, NotFound
 from forgelens.service.auth import require
 from forgelens.service.context import context
 from forgelens.service.keys import Principal
 from forgelens.service.routes.health import utc_z
 from forgelens.service.ssrf import validate_repository_url
+from forgelens.sources import forges
+from forgelens.sources.spec import parse_spec
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/collect", tags=["collect"])
@@ -74,14 +74,14 @@ async def trigger(
             self_hosted=ctx.settings.self_hosted(),
             resolver=ctx.resolver,
         )
-        if spec.kind not in FORGE_COLLECTORS:
+        if spec.kind not in forges.BY_KIND:
             raise BadInput(f"collecting {spec.kind} sources is not available in this version")
     except ForgelensError as exc:
         await ctx.audit(
             request, "collect.trigger", "refused", target=body.repository_url, detail=exc.message
         )
         raise
-    req = JobRequest(str(spec), str(spec), body.full_sync, "trigger", spec.api_url)
+    req = JobRequest(spec, str(spec), body.full_sync, "trigger")
     info = await ctx.queue.enqueue(req)
     await ctx.audit(
         request,

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from forgelens.engine.collect import FORGE_COLLECTORS
 from forgelens.engine.queue import JobRequest
 from forgelens.errors import BadInput, ForgelensError
 from forgelens.logs import redact
@@ -33,6 +33,8 @@ from forgelens.service.webhooks import (
     verify,
     write_mapped,
 )
+from forgelens.sources import forges
+from forgelens.sources.spec import parse_spec
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -182,9 +184,10 @@ async def _handle(
                 raise
             return _answer(delivery, "malformed", None, detail=exc.message)
         kind = (delivery.spec or "").partition(":")[0]
-        if delivery.wants_sync and delivery.spec and kind in FORGE_COLLECTORS:
+        if delivery.wants_sync and delivery.spec and kind in forges.BY_KIND:
             api_url = self_hosted_api_url(delivery, ctx.settings.self_hosted())
-            req = JobRequest(delivery.spec, delivery.spec, False, "webhook", api_url)
+            spec = replace(parse_spec(delivery.spec), api_url=api_url)
+            req = JobRequest(spec, delivery.spec, False, "webhook")
             outcome, job_id = "queued", (await ctx.queue.enqueue(req)).job_id
         await ctx.with_store(lambda s: _record(s, delivery, size, outcome, job_id, mapped))
     ctx.metrics.webhook(forge, delivery.event, outcome)

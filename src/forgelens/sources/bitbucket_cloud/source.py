@@ -3,7 +3,8 @@
 ``bitbucket:WORKSPACE/REPO`` or ``bitbucket:WORKSPACE`` (every repository). Pages follow the
 body's ``next`` link with ``pagelen`` at its maximum (50 for pull requests, 100 elsewhere).
 Pull requests of every state are listed ``sort=-updated_on``, with ``q=updated_on>=...`` on
-incremental runs; each brings its activity (approvals -> reviews APPROVED, change requests ->
+incremental runs, with their ``participants``; each brings its activity (approvals -> reviews
+APPROVED, DISMISSED when the participant no longer approves; change requests ->
 CHANGES_REQUESTED, comments, the merge time and who merged), diffstat and commits. Issues
 come when the repository's tracker is on; pipelines are ``ci_runs`` (newest first, stopped at
 the watermark); branch restrictions are branch protection.
@@ -29,6 +30,7 @@ from forgelens.records import (
     Issue,
     IssueComment,
     Repository,
+    Review,
     repository_id,
 )
 from forgelens.sources import _bitbucket_map as bb
@@ -48,7 +50,7 @@ from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -57,6 +59,7 @@ DATA_SOURCE = "insight_bitbucket_cloud"
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 PAGER = NextUrlPaginator()
 PR_STATES = ("OPEN", "MERGED", "DECLINED", "SUPERSEDED")
+PR_FIELDS = "+values.participants"  # who approves now: the list leaves it out by default
 CLOSED_ISSUES = {"resolved", "closed", "invalid", "duplicate", "wontfix"}
 
 
@@ -171,7 +174,12 @@ class BitbucketCloudSource(RestSource):
         parameters (the backfill's ``q`` window and page size)."""
         repo_id = repository_id(SOURCE, ref.full_name)
         base = self._base(ref) + "/pullrequests"
-        params: dict[str, Any] = {"state": list(PR_STATES), "sort": "-updated_on", "pagelen": 50}
+        params: dict[str, Any] = {
+            "state": list(PR_STATES),
+            "sort": "-updated_on",
+            "pagelen": 50,
+            "fields": PR_FIELDS,
+        }
         if since is not None:
             params["q"] = bbql_since(since)
         params.update(extra)
@@ -208,6 +216,8 @@ class BitbucketCloudSource(RestSource):
                         pr.merged_at = when
         if pr.state == "open":
             pr.closed_at = None
+        b.reviews = _newest_approvals(b.reviews)
+        bb.cloud_withdrawn(b.reviews, item.get("participants"))
         # a PR whose source branch or fork was deleted may have neither any more (404)
         stats = self._all_or_none(f"{base}/{n}/diffstat", endpoint + "/diffstat", pagelen=500)
         b.files = [bb.cloud_file(repo_id, n, d) for d in stats or []]
@@ -317,12 +327,25 @@ def bbql_since(since: datetime) -> str:
     return f"updated_on >= {bbql_time(since)}"
 
 
+def _newest_approvals(reviews: list[Review]) -> list[Review]:
+    """One approval per author (its id is the author's): the newest one."""
+    out: dict[str, Review] = {}
+    for r in reviews:
+        prev = out.get(r.review_id)
+        if prev is None or (r.submitted_at or _EPOCH) > (prev.submitted_at or _EPOCH):
+            out[r.review_id] = r
+    return list(out.values())
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
 def _updated(item: dict[str, Any]) -> datetime | None:
     return ts(item.get("updated_on"))
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,

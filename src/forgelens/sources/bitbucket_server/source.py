@@ -4,9 +4,11 @@
 project). Paging is ``start``/``limit`` until ``isLastPage``. The server has no update filter
 for pull requests, so every pass lists them ``state=ALL&order=NEWEST`` (last update first) and
 an incremental pass stops at the first one older than the watermark. Each pull request brings
-its activities (approvals -> reviews APPROVED, "needs work" -> CHANGES_REQUESTED, comments,
-the merge), its diff (line counts from the hunks) and commits. Build statuses of recent
-commits are ``ci_runs``; branch permissions + pull-request settings are branch protection.
+its activities (approvals -> reviews APPROVED, "needs work" -> CHANGES_REQUESTED, an approval
+withdrawn before the merge -> DISMISSED, comments, the merge), its diff (line counts from the
+hunks) and commits. Times are epoch milliseconds, or ISO-8601 text on Data Center 10. Build
+statuses of recent commits are ``ci_runs``; branch permissions + pull-request settings are
+branch protection.
 Auth: ``BITBUCKET_TOKEN`` (an HTTP access token) as Bearer.
 """
 
@@ -33,13 +35,14 @@ from forgelens.sources._forge_common import (
     make_client,
     ms,
     req,
+    withdraw,
 )
 from forgelens.sources._pagination import StartLimitPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -205,9 +208,12 @@ class BitbucketServerSource(RestSource):
         endpoint = "GET /projects/{key}/repos/{slug}/pull-requests/{id}"
         found: dict[str, Comment] = {}  # comment id -> its newest state (newest activity first)
         deleted: dict[str, Comment] = {}  # comment id -> a tombstone of it
+        withdrawals: list[tuple[str | None, datetime | None]] = []
         for a in self._all(f"{base}/{n}/activities", endpoint + "/activities"):
             people.append(bb.server_person(a.get("user")))
             action = str(a.get("action") or "")
+            if action == bb.SERVER_WITHDRAWAL:
+                withdrawals.append((bb.server_login(a.get("user")), ms(a.get("createdDate"))))
             if action in bb.SERVER_REVIEWS:
                 b.reviews.append(bb.server_review(repo_id, n, a))
             elif action == "COMMENTED" and isinstance(a.get("comment"), dict):
@@ -222,6 +228,7 @@ class BitbucketServerSource(RestSource):
                     deleted[gone.comment_id] = gone
             elif action == "MERGED":
                 pr.merged_by = bb.server_login(a.get("user"))
+        withdraw(b.reviews, withdrawals, pr.merged_at)
         b.comments = [deleted.pop(i, c) for i, c in found.items()] + list(deleted.values())
         try:
             diff = self._get(f"{base}/{n}/diff", endpoint + "/diff", contextLines=0)
@@ -295,7 +302,7 @@ def _committed(commit: dict[str, Any]) -> datetime | None:
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,

@@ -10,8 +10,9 @@ from typing import Any
 
 from forgelens.errors import NotFound
 from forgelens.records import repository_id
-from forgelens.sources import _github_map as m
-from forgelens.sources._github_base import (
+from forgelens.sources.base import PrBundle, RepoRef
+from forgelens.sources.github import _map as m
+from forgelens.sources.github._base import (
     _BAD_ITEM,
     FILE_CAP,
     GitHubBase,
@@ -20,7 +21,6 @@ from forgelens.sources._github_base import (
     _older,
     log,
 )
-from forgelens.sources.base import PrBundle, RepoRef
 
 
 class RestFetch(GitHubBase):

@@ -2,7 +2,7 @@
 
 ``api="graphql"`` (default) pages pull requests and issues through GraphQL with their nested
 lists in the same query, falling back to follow-up queries only for overflowing PRs
-(``_github_graphql.py``); ``api="rest"`` uses REST only (``_github_rest.py``). Both produce
+(``_graphql.py``); ``api="rest"`` uses REST only (``_rest.py``). Both produce
 identical records (tested against the simulator). Repositories, CI runs (Actions),
 contributors and teams come from REST in both modes; those GETs are conditional (ETags), so
 unchanged resources cost a 304.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,18 +20,17 @@ import httpx
 from forgelens.config import Settings, get_settings
 from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
-from forgelens.sources import _github_graphql as gq
-from forgelens.sources import _github_map as m
-from forgelens.sources._forge_common import cut, tls_verify
-from forgelens.sources._github_base import _BAD_ITEM, RUNS, graphql_url, log
-from forgelens.sources._github_graphql import GraphQLFetch
-from forgelens.sources._github_rest import RestFetch
-from forgelens.sources._ratelimit import TokenPool
+from forgelens.sources._forge_common import api_root, cut, make_client
 from forgelens.sources.base import Page, RepoRef, RepoSnapshot
-from forgelens.sources.http import ClientPolicy, EtagCache, HttpClient
+from forgelens.sources.github import _graphql as gq
+from forgelens.sources.github import _map as m
+from forgelens.sources.github._base import _BAD_ITEM, RUNS, graphql_url, log
+from forgelens.sources.github._graphql import GraphQLFetch
+from forgelens.sources.github._rest import RestFetch
+from forgelens.sources.http import EtagCache
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 DATA_SOURCE = "insight_github"
 DEFAULT_API_URL = "https://api.github.com"
@@ -250,7 +250,7 @@ class GitHubSource(RestFetch, GraphQLFetch):
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,
@@ -261,42 +261,24 @@ def from_options(
     api = str(opts.extra.get("api", "graphql"))
     if api not in ("graphql", "rest"):
         raise BadInput(f"--api {api!r}: use graphql or rest")
-    policy = ClientPolicy(
-        no_wait=bool(opts.extra.get("no_wait", False)),
-        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
+    api_url = api_root(opts, DEFAULT_API_URL)
+    client = partial(
+        make_client,
+        opts,
+        default_url=DEFAULT_API_URL,
+        profile=None,
+        etags=etags,
+        transport=transport,
     )
-    verify = tls_verify(opts.extra.get("ca_bundle"))  # --ca-bundle for Enterprise servers
-    api_url = (opts.api_url or DEFAULT_API_URL).rstrip("/")
-    if not api_url.startswith(("https://", "http://")):
-        raise BadInput(
-            f"--api-url {api_url!r}: give a URL such as https://github.example.com/api/v3"
-        )
     if settings.github_app_id and settings.github_app_private_key and not settings.github_token:
-        from forgelens.sources.github_app import AppRouter, GitHubApp
+        from forgelens.sources.github.app import AppRouter, GitHubApp
 
         key = settings.github_app_private_key.get_secret_value()
         app_id = settings.github_app_id
 
         def for_owner(owner: str) -> GitHubSource:
             app = GitHubApp(app_id, key, api_url, transport=transport, owner=owner)
-            client = HttpClient(
-                api_url,
-                tokens=app.pool(),
-                policy=policy,
-                etags=etags,
-                transport=transport,
-                refresh=app.refresh,
-                verify=verify,
-            )
-            return GitHubSource(client, api=api)
+            return GitHubSource(client(token=None, tokens=app.pool(), refresh=app.refresh), api=api)
 
         return AppRouter(for_owner)  # type: ignore[return-value]
-    client = HttpClient(
-        api_url,
-        tokens=TokenPool.from_setting(settings.github_token),
-        policy=policy,
-        etags=etags,
-        transport=transport,
-        verify=verify,
-    )
-    return GitHubSource(client, api=api)
+    return GitHubSource(client(token=settings.github_token), api=api)

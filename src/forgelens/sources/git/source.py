@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from forgelens.errors import BadInput, Interrupted, NotARepository, SourceError
 from forgelens.logs import redact
 from forgelens.records import Repository, repository_id
-from forgelens.sources.git_log import FORMAT, MinedBatch, parse_stream
+from forgelens.sources.git._log import FORMAT, MinedBatch, parse_stream
 
 SOURCE = "git"
 DATA_SOURCE = "custom_etl"

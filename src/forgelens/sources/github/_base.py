@@ -12,10 +12,11 @@ from typing import Any, Self
 from forgelens.errors import ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
 from forgelens.records import Issue, Person
-from forgelens.sources import _github_map as m
+from forgelens.sources._forge_common import finish, older
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
 from forgelens.sources.base import PrBundle
+from forgelens.sources.github import _map as m
 from forgelens.sources.http import HttpClient, RequestSpec
 
 log = get_logger(__name__)
@@ -185,19 +186,17 @@ def next_cursor(info: Any, seen: set[str], operation: str) -> str | None:
 
 
 def _older(stamp: Any, since: datetime | None) -> bool:
-    changed = m.ts(stamp)
-    return since is not None and changed is not None and changed < since
+    """``older`` at GitHub's whole-second stamps: the watermark's second is read again."""
+    return older(m.ts(stamp), since, overlap=True)
 
 
 def _finish(bundle: PrBundle, people: list[Person | None]) -> list[Any]:
+    """The pull request's records and people (``finish``), its file list marked truncated
+    when GitHub's 3,000-file cap cut it."""
     pr = bundle.pr
     if pr.changed_files is not None and pr.changed_files > len(bundle.files):
         pr.files_truncated = len(bundle.files) >= FILE_CAP or pr.changed_files > FILE_CAP
-    seen: dict[str, Person] = {}
-    for p in people:
-        if p is not None:
-            seen.setdefault(p.login, p)
-    return [*bundle.records(), *seen.values()]
+    return finish(bundle.records(), people)
 
 
 def _issue_item(

@@ -24,7 +24,6 @@ from forgelens.config import Settings, get_settings
 from forgelens.errors import AuthError, ForgeError, NotFound
 from forgelens.logs import get_logger
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
-from forgelens.sources import _gitlab_map as m
 from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
@@ -35,13 +34,15 @@ from forgelens.sources._forge_common import (
     iso,
     make_client,
     ts,
+    withdraw,
 )
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
+from forgelens.sources.gitlab import _map as m
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
-    from forgelens.engine.collect import CollectOptions
+    from forgelens.sources.forge import SourceOptions
 
 log = get_logger(__name__)
 
@@ -238,14 +239,18 @@ class GitLabSource(RestSource):
         base = f"/projects/{pid}/merge_requests/{n}"
         b = PrBundle(pr)
         people = [m.person(item.get("author")), m.person(item.get("merge_user"))]
+        withdrawals: list[tuple[str | None, datetime | None]] = []
         for note in self._all(f"{base}/notes", "GET /projects/{id}/merge_requests/{iid}/notes"):
             people.append(m.person(note.get("author")))
             if note.get("system"):
                 state = m.review_state(note)
                 if state is not None:
                     b.reviews.append(m.review(repo_id, n, note, state))
+                elif m.is_withdrawal(note):
+                    withdrawals.append((m.login(note.get("author")), ts(note.get("created_at"))))
             else:
                 b.comments.append(m.comment(repo_id, n, note))
+        withdraw(b.reviews, withdrawals, pr.merged_at)
         diffs, overflow = self._diffs(base)
         b.files = [m.pr_file(repo_id, n, d) for d in diffs]
         commits = self._all(f"{base}/commits", "GET /projects/{id}/merge_requests/{iid}/commits")
@@ -345,7 +350,7 @@ def _updated(item: dict[str, Any]) -> datetime | None:
 
 
 def from_options(
-    opts: CollectOptions,
+    opts: SourceOptions,
     etags: EtagCache | None = None,
     *,
     settings: Settings | None = None,

@@ -15,8 +15,10 @@ from typing import Any
 
 from forgelens.errors import ForgeError
 from forgelens.records import repository_id
-from forgelens.sources import _github_map as m
-from forgelens.sources._github_base import (
+from forgelens.sources._pagination import GraphQLCursorPaginator
+from forgelens.sources.base import PrBundle, RepoRef
+from forgelens.sources.github import _map as m
+from forgelens.sources.github._base import (
     _BAD_ITEM,
     FILE_CAP,
     GitHubBase,
@@ -26,8 +28,6 @@ from forgelens.sources._github_base import (
     log,
     next_cursor,
 )
-from forgelens.sources._pagination import GraphQLCursorPaginator
-from forgelens.sources.base import PrBundle, RepoRef
 
 ACTOR = "author { __typename login avatarUrl }"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"

@@ -15,10 +15,10 @@ from typing import Any
 
 from forgelens.errors import NotFound
 from forgelens.records import repository_id
-from forgelens.sources import _github_map as m
 from forgelens.sources._ratelimit import best_budget
 from forgelens.sources.base import ISSUES, Page, RepoRef
-from forgelens.sources.github import GitHubSource
+from forgelens.sources.github import _map as m
+from forgelens.sources.github.source import GitHubSource
 from forgelens.sources.http import RequestSpec
 
 TOTALS = """query RepositoryTotals($owner: String!, $name: String!) {

@@ -2,8 +2,8 @@
 
 The miner's hot loop: one pass over the NUL-separated tokens of each read, no per-row objects.
 A :class:`MinedBatch` holds the columns of ``commits`` and ``commit_files`` for a run of
-commits and turns them into Arrow tables shaped like the store's tables (or, for sinks and
-tests, into ``Commit``/``CommitFile`` records).
+commits and turns them into Arrow tables of those columns (the engine shapes them into the
+store's tables) or, for sinks and tests, into ``Commit``/``CommitFile`` records.
 
 Stream layout per commit (``-z``): the header token ``\\x1e<fields>\\x1f...<message>``, then
 for each changed file a raw entry (``:<modes> <shas> <status>`` and its path, or old and new
@@ -21,10 +21,38 @@ import pyarrow as pa
 
 from forgelens.errors import SourceError
 from forgelens.records import Commit, CommitFile
-from forgelens.store._arrow import ARROW_TYPES, writable_columns
-from forgelens.store.schema import TABLES
 
 FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at%x1f%cN%x1f%cE%x1f%ct%x1f%B"
+_TS = pa.timestamp("us", tz="UTC")
+# The Arrow type of every column the miner fills, as the store's ``commits`` and
+# ``commit_files`` declare it (a test in tests/engine holds the two together).
+COLUMN_TYPES: dict[str, dict[str, pa.DataType]] = {
+    "commits": {
+        "repository_id": pa.string(),
+        "sha": pa.string(),
+        "author_name": pa.string(),
+        "author_email": pa.string(),
+        "authored_at": _TS,
+        "committer_name": pa.string(),
+        "committer_email": pa.string(),
+        "committed_at": _TS,
+        "message": pa.string(),
+        "additions": pa.int64(),
+        "deletions": pa.int64(),
+        "files_changed": pa.int64(),
+        "is_merge": pa.bool_(),
+        "parents": pa.string(),
+    },
+    "commit_files": {
+        "repository_id": pa.string(),
+        "sha": pa.string(),
+        "path": pa.string(),
+        "additions": pa.int64(),
+        "deletions": pa.int64(),
+        "change_type": pa.string(),
+        "old_path": pa.string(),
+    },
+}
 CHANGE_TYPES = {
     "A": "added",
     "M": "modified",
@@ -95,14 +123,15 @@ class MinedBatch:
     def seal(self) -> None:
         """Convert the parsed columns to Arrow now and release the Python lists."""
         if self._sealed is None:
-            sealed = self._columns()
+            sealed = self.columns()
             for value in vars(self).values():
                 if isinstance(value, list):
                     value.clear()
             self._sealed = sealed
 
-    def _columns(self) -> tuple[pa.Table, pa.Table]:
-        """Arrow tables of the parsed columns (``_version`` and ``_source`` left out)."""
+    def columns(self) -> tuple[pa.Table, pa.Table]:
+        """Arrow tables of the parsed ``commits`` and ``commit_files`` columns (the store's
+        bookkeeping columns left out)."""
         if self._sealed is not None:
             return self._sealed
         n, m = len(self.sha), len(self.f_sha)
@@ -133,16 +162,9 @@ class MinedBatch:
         }
         return _table("commits", commits), _table("commit_files", files)
 
-    def tables(self, version: int, source: str) -> tuple[pa.Table, pa.Table]:
-        """Arrow tables for ``commits`` and ``commit_files``, columns in the store's order."""
-        commits, files = self._columns()
-        return _stamp("commits", commits, version, source), _stamp(
-            "commit_files", files, version, source
-        )
-
     def records(self) -> list[tuple[Commit, list[CommitFile]]]:
         """The same data as records (for sinks and tests; slower than :meth:`tables`)."""
-        commits, files = (t.to_pydict() for t in self._columns())
+        commits, files = (t.to_pydict() for t in self.columns())
         out: list[tuple[Commit, list[CommitFile]]] = []
         by_sha: dict[str, list[CommitFile]] = {}
         for i, sha in enumerate(files["sha"]):
@@ -180,37 +202,13 @@ class MinedBatch:
 
 
 def _table(name: str, values: Mapping[str, Sequence[Any]]) -> pa.Table:
-    """The columns of ``values`` as an Arrow table typed like the store's ``name``.
+    """The columns of ``values`` as an Arrow table typed as ``COLUMN_TYPES[name]``.
 
     Only ``pa.array`` conversions: no compute kernel (cast, take), whose first use loads
     Arrow's compute library and function registry (about 10 MB) into the collector.
     """
-    cols = [
-        (col, pa.array(values[col], ARROW_TYPES[logical]))
-        for col, logical in writable_columns(TABLES[name])
-        if col in values
-    ]
+    cols = [(col, pa.array(values[col], typ)) for col, typ in COLUMN_TYPES[name].items()]
     return pa.Table.from_arrays([a for _, a in cols], names=[c for c, _ in cols])
-
-
-def _stamp(name: str, table: pa.Table, version: int, source: str) -> pa.Table:
-    """``table`` with the store's bookkeeping columns, every column in the store's order."""
-    n = table.num_rows
-    extra = {
-        "_version": pa.array([version] * n, pa.int64()),
-        "_source": pa.array([source] * n, pa.string()),
-    }
-    cols: list[pa.Array | pa.ChunkedArray] = []
-    names: list[str] = []
-    for col, logical in writable_columns(TABLES[name]):
-        if col in extra:
-            cols.append(extra[col])
-        elif col in table.column_names:
-            cols.append(table.column(col))
-        else:
-            cols.append(pa.nulls(n, ARROW_TYPES[logical]))
-        names.append(col)
-    return pa.Table.from_arrays(cols, names=names)
 
 
 def _int(text: str) -> int | None:

@@ -2,8 +2,10 @@
 
 ``opened`` -> open, ``merged`` -> merged, ``closed``/``locked`` -> closed; a merged MR's
 ``closed_at`` is its ``merged_at`` (GitLab leaves it empty); approval and "requested changes"
-system notes are reviews APPROVED / CHANGES_REQUESTED; diff notes are review comments; line
-counts come from the unified diff text; pipelines map to GitHub's status/conclusion words.
+system notes are reviews APPROVED / CHANGES_REQUESTED, and an approval its author takes back
+("unapproved this merge request") before the merge is DISMISSED; diff notes are review
+comments; line counts come from the unified diff text; pipelines map to GitHub's
+status/conclusion words.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ REVIEW_NOTES = (
     ("approved this merge request", "APPROVED"),
     ("requested changes", "CHANGES_REQUESTED"),
 )
+WITHDRAWAL_NOTE = "unapproved this merge request"
 RUNNING = {"created", "waiting_for_resource", "preparing", "pending", "running", "scheduled"}
 CONCLUSIONS = {
     "success": "success",
@@ -136,6 +139,11 @@ def review_state(note: dict[str, Any]) -> str | None:
     """The review a system note records, or None for other system notes."""
     body = str(note.get("body") or "").strip().lower()
     return next((state for text, state in REVIEW_NOTES if body.startswith(text)), None)
+
+
+def is_withdrawal(note: dict[str, Any]) -> bool:
+    """The system note of an approval taken back."""
+    return str(note.get("body") or "").strip().lower().startswith(WITHDRAWAL_NOTE)
 
 
 def review(repo_id: str, number: int, note: dict[str, Any], state: str) -> Review:

@@ -1,0 +1,181 @@
+"""GitHub webhook payloads -> records, through the collector's own mappers (``_map.py``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from forgelens.records import now_version, repository_id
+from forgelens.sources._forge_common import ts
+from forgelens.sources.github import _map as gh
+from forgelens.sources.webhook import (
+    COMMENT,
+    Fields,
+    Webhooks,
+    carried,
+    obj,
+    people,
+    push_commits,
+    pushed_commit,
+    tombstone,
+    version_of,
+)
+
+_GH_COMMON: Fields = {
+    "title": "title",
+    "state": "state",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "forge_id": "node_id",
+    "body": "body",
+    "author": "user",
+    "closed_at": "closed_at",
+    "labels": "labels",
+    "url": "html_url",
+}
+
+
+GH_PR: Fields = {
+    **_GH_COMMON,
+    "draft": "draft",
+    "merged_at": "merged_at",
+    "base_ref": "base",
+    "head_ref": "head",
+    "additions": "additions",
+    "deletions": "deletions",
+    "changed_files": "changed_files",
+    "merged_by": "merged_by",
+    "commits": "commits",
+}
+
+
+GH_ISSUE: Fields = {**_GH_COMMON, "comments_count": "comments"}
+
+
+GH_REVIEW: Fields = {
+    "author": "user",
+    "state": "state",
+    "submitted_at": "submitted_at",
+    "body": "body",
+    "commit_sha": "commit_id",
+}
+
+
+def _gh_repo(p: dict[str, Any]) -> str:
+    return repository_id(gh.SOURCE, str(obj(p, "repository")["full_name"]))
+
+
+def _gh_pr(repo_id: str, pr: dict[str, Any]) -> list[Any]:
+    rec = gh.pr_rest(repo_id, pr)
+    version = version_of(rec.updated_at)
+    found = [gh.person(pr.get("user")), gh.person(pr.get("merged_by"))]
+    return [carried(rec, pr, GH_PR, version), *people(found, version)]
+
+
+def github_pull_request(p: dict[str, Any]) -> list[Any]:
+    return _gh_pr(_gh_repo(p), obj(p, "pull_request"))
+
+
+def github_review(p: dict[str, Any]) -> list[Any]:
+    repo_id, pr = _gh_repo(p), obj(p, "pull_request")
+    raw = dict(obj(p, "review"))
+    raw["state"] = str(raw.get("state") or "commented").upper()  # webhooks send lower case
+    rec = gh.review(repo_id, int(pr["number"]), raw)
+    version = version_of(rec.submitted_at, gh.ts(pr.get("updated_at")))
+    found = people([gh.person(raw.get("user"))], version)
+    return [*_gh_pr(repo_id, pr), carried(rec, raw, GH_REVIEW, version), *found]
+
+
+def github_review_comment(p: dict[str, Any]) -> list[Any]:
+    repo_id, pr, raw = _gh_repo(p), obj(p, "pull_request"), obj(p, "comment")
+    rec = gh.comment(repo_id, int(pr["number"]), raw, "review")
+    if p.get("action") == "deleted":
+        return [*_gh_pr(repo_id, pr), tombstone(rec)]
+    version = version_of(rec.updated_at, rec.created_at)
+    cols = carried(rec, raw, {**COMMENT, "path": "path", "line": "line"}, version, "kind")
+    return [*_gh_pr(repo_id, pr), cols, *people([gh.person(raw.get("user"))], version)]
+
+
+def _gh_issue(repo_id: str, raw: dict[str, Any], deleted: bool = False) -> list[Any]:
+    rec = gh.issue(repo_id, raw)
+    version = version_of(rec.updated_at)
+    extra: tuple[str, ...] = ()
+    if deleted:
+        rec.deleted_at, extra, version = datetime.now(UTC), ("deleted_at",), now_version()
+    found = people([gh.person(raw.get("user"))], version)
+    return [carried(rec, raw, GH_ISSUE, version, *extra), *found]
+
+
+def github_issue(p: dict[str, Any]) -> list[Any]:
+    raw = obj(p, "issue")
+    if "pull_request" in raw:  # a pull request seen as an issue: its own events carry it
+        return []
+    return _gh_issue(_gh_repo(p), raw, deleted=p.get("action") == "deleted")
+
+
+def github_issue_comment(p: dict[str, Any]) -> list[Any]:
+    repo_id, issue, raw = _gh_repo(p), obj(p, "issue"), obj(p, "comment")
+    number = int(issue["number"])
+    on_pr = "pull_request" in issue
+    head = [] if on_pr else _gh_issue(repo_id, issue)
+    rec: Any = (
+        gh.comment(repo_id, number, raw, "conversation")
+        if on_pr
+        else gh.issue_comment(repo_id, number, raw)
+    )
+    if p.get("action") == "deleted":
+        return [*head, tombstone(rec)]
+    version = version_of(rec.updated_at, rec.created_at)
+    extra = ("kind",) if on_pr else ()
+    found = people([gh.person(raw.get("user"))], version)
+    return [*head, carried(rec, raw, COMMENT, version, *extra), *found]
+
+
+def github_push(p: dict[str, Any]) -> list[Any]:
+    repo_id = _gh_repo(p)
+    items = []
+    for c in p.get("commits") or []:
+        if not isinstance(c, dict):
+            raise TypeError("a pushed commit is not an object")
+        author, committer = c.get("author") or {}, c.get("committer") or {}
+        commit = pushed_commit(
+            repo_id,
+            c.get("id"),
+            c.get("message"),
+            author_name=author.get("name"),
+            author_email=author.get("email"),
+            authored_at=ts(c.get("timestamp")),
+            committer_name=committer.get("name"),
+            committer_email=committer.get("email"),
+            author_login=author.get("username"),
+        )
+        items.append((c, commit))
+    return push_commits(repo_id, items)
+
+
+# A workflow run's webhook object is the REST object the collector reads: every column.
+GH_RUN: Fields = {
+    c: c for c in ("name", "status", "conclusion", "created_at", "updated_at", "head_sha", "event")
+} | {"head_branch": "head_branch", "started_at": "run_started_at", "completed_at": "status"}
+
+
+def github_workflow_run(p: dict[str, Any]) -> list[Any]:
+    """A GitHub Actions run (requested / in_progress / completed) as the ``ci_runs`` row a
+    collection would write."""
+    run = obj(p, "workflow_run")
+    rec = gh.ci_run(_gh_repo(p), run)
+    return [carried(rec, run, GH_RUN, version_of(rec.updated_at))]
+
+
+WEBHOOKS = Webhooks(
+    route="github",
+    mappers={
+        "pull_request": github_pull_request,
+        "pull_request_review": github_review,
+        "pull_request_review_comment": github_review_comment,
+        "issues": github_issue,
+        "issue_comment": github_issue_comment,
+        "push": github_push,
+        "workflow_run": github_workflow_run,
+    },
+)

@@ -1,0 +1,21 @@
+"""GitLab (gitlab.com and self-managed, API v4): source, mappers, backfill."""
+
+from __future__ import annotations
+
+from forgelens.sources.forge import Forge
+from forgelens.sources.gitlab.backfill import GitLabBackfill
+from forgelens.sources.gitlab.source import GitLabSource, from_options
+from forgelens.sources.gitlab.webhook import WEBHOOKS
+
+FORGE = Forge(
+    kind="gitlab",
+    hosts=("gitlab.com",),
+    api_suffix="/api/v4",
+    token_setting="gitlab_token",  # noqa: S106 (the name of the setting, not a secret)
+    source=from_options,
+    backfill=GitLabBackfill,
+    example="gitlab:group/project",
+    webhooks=WEBHOOKS,
+)
+
+__all__ = ["FORGE", "GitLabBackfill", "GitLabSource", "from_options"]

@@ -1,0 +1,105 @@
+"""``make demo`` shows what the product is for: after the demo, today's Engineer Lens windows
+hold the simulated organization, and the Engineer Lens, What Shipped and Delivery pages served
+over it show engineers, high-risk pull requests, features and fixes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forgelens.engine.demo import run_demo
+from forgelens.engine.git_collect import GitCollectOptions
+from forgelens.engine.progress import NullProgress
+from forgelens.store import Store, open_store
+from forgelens.testing.forge_sim import SimSize, generate
+from forgelens.testing.forge_sim.realistic import anchored, realistic
+from tests.conftest import one_commit_repo
+from tests.service.conftest import Service, running_service
+from tests.service.test_dashboards import cards, page_view, signed_in
+
+WINDOW_TABLES = ("author_metrics_window", "author_prs_window", "author_file_ownership")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The demo run as ``forgelens demo`` runs it, over a one-commit repository."""
+    work = tmp_path_factory.mktemp("demo")
+    repo = one_commit_repo(work / "repo")
+    store = open_store(f"duckdb:///{work / 'svc.duckdb'}")
+    try:
+        summary = run_demo(store, GitCollectOptions(), NullProgress(), repo)
+    finally:
+        store.close()
+    return work, dict(summary.lines)
+
+
+@pytest.fixture(scope="module")
+def svc(demo: tuple[Path, Any]) -> Iterator[Service]:
+    with running_service(demo[0]) as service:
+        yield service
+
+
+def test_todays_windows_hold_the_simulated_organization(svc: Service) -> None:
+    store: Store = svc.store()
+    today = datetime.now(UTC).date()
+    for table in WINDOW_TABLES:
+        ends = store.query(f"SELECT DISTINCT end_date FROM {table}")
+        assert ends == [(today,)], table
+        for days in (7, 30, 90):
+            n = store.query(f"SELECT count(*) FROM {table} WHERE window_days = ?", [days])[0][0]
+            assert n > 0, (table, days)
+    high, features = store.query(
+        "SELECT count(*) FILTER (WHERE high_risk), "
+        "count(*) FILTER (WHERE feature_confidence >= 0.5) FROM repo_prs WHERE merged_at >= ?",
+        [datetime.now(UTC) - timedelta(days=30)],
+    )[0]
+    assert high > 0
+    assert features > 0
+
+
+def test_the_summary_reports_high_risk_pull_requests(demo: tuple[Path, Any]) -> None:
+    prs, high, features = demo[1]["analyze all (PRs, high-risk, features)"].split(", ")
+    assert int(prs) == 600
+    assert 0 < int(high) < int(prs) // 2
+    assert 0 < int(features) < int(prs)
+
+
+def test_the_dashboards_show_engineers_risky_work_features_and_fixes(svc: Service) -> None:
+    client = signed_in(svc, "viewer")
+    lens = page_view(client, "/engineering-lens?window=30")
+    assert cards(lens)["prs_merged"] > 0
+    assert lens["tables"]["prs"]["rows"]  # the engineer's PRs, riskiest first
+    shipped = page_view(client, "/what-shipped?days=30")
+    got = cards(shipped)
+    assert got["merged"] > 0
+    assert got["features"] > 0
+    assert got["fixes"] > 0
+    rows = shipped["tables"]["features"]["rows"]
+    assert any(r[7] for r in rows)  # high-risk features are flagged
+    delivery = client.get("/api/v1/dashboards/delivery?weeks=4").json()
+    assert cards(delivery)["prs_merged"] > 0
+    assert delivery["tables"]["cycle"]["rows"]
+
+
+def test_the_history_ends_at_the_anchor_deterministically() -> None:
+    """The same seed and anchor give the same data; the newest pull request, issue and CI
+    run each fall in the day before the anchor, whatever day the demo runs."""
+    size = SimSize(repos=2, prs_per_repo=30)
+    ends = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)
+    one = realistic(anchored(generate(1, size), ends))
+    two = realistic(anchored(generate(1, size), ends))
+    assert [(p.title, p.head, p.updated_at) for r in one.repos for p in r.prs] == [
+        (p.title, p.head, p.updated_at) for r in two.repos for p in r.prs
+    ]
+    for kind in ("prs", "issues", "runs"):
+        items = [x for r in one.repos for x in getattr(r, kind)]
+        newest = max(x.updated_at for x in items)
+        assert ends - timedelta(days=1) < newest <= ends, kind
+    assert all(r.created_at < min(p.created_at for p in r.prs) for r in one.repos)
+    assert date(2031, 5, 17) - max(p.created_at for r in one.repos for p in r.prs).date() < (
+        timedelta(days=60)
+    )
