@@ -460,6 +460,11 @@ def run_machine(backend: Backend, examples: int, steps: int) -> None:
     )
 
 
+# About 40 s of CPU in all on an idle 2-core machine; the timeout leaves room for a busy one.
+BUSY_MACHINE = pytest.mark.timeout(900)
+
+
+@BUSY_MACHINE
 def test_duckdb(tmp_path: Path) -> None:
     def pair() -> tuple[Store, Store]:
         name = uuid.uuid4().hex[:8]
@@ -471,6 +476,7 @@ def test_duckdb(tmp_path: Path) -> None:
     run_machine(Backend(pair, tmp_path), examples=5, steps=8)
 
 
+@BUSY_MACHINE
 @pytest.mark.integration
 def test_postgres(pg_url: str, tmp_path: Path) -> None:
     """Two schemas per example, beside the fixture's (dropped with it at the end)."""
@@ -502,6 +508,7 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb-stateful")
 
 
+@BUSY_MACHINE
 def test_chdb(chdb_dir: Path, tmp_path: Path) -> None:
     """chDB opens one directory per process: one database per store in it."""
 
@@ -510,4 +517,4 @@ def test_chdb(chdb_dir: Path, tmp_path: Path) -> None:
             open_store(f"chdb:///{chdb_dir}?database=sm{uuid.uuid4().hex[:12]}") for _ in range(2)
         )
 
-    run_machine(Backend(pair, tmp_path), examples=2, steps=5)
+    run_machine(Backend(pair, tmp_path), examples=2, steps=4)

@@ -276,7 +276,8 @@ def add_history_followers(ctx: Ctx) -> int:
     # Each dirty PR's merge time now and as last analysed (a PR unmerged or merged at another
     # time leaves the history of the PRs that followed its old merge).
     merges = f"""
-        SELECT p.repository_id, p.number, p.merged_at FROM {DIRTY} d
+        SELECT p.repository_id AS repository_id, p.number AS number, p.merged_at AS merged_at
+        FROM {DIRTY} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
         UNION SELECT f.repository_id, f.pr_number, f.merged_at FROM {DIRTY} d
         JOIN pr_facts f ON f.repo_name = d.repo_name AND f.pr_number = d.number
@@ -300,7 +301,8 @@ def add_history_followers(ctx: Ctx) -> int:
     # left than it had: a file dropped, or its files written again) was in the history of the
     # PRs opened after its merge whichever file they touch: the paths it lost are not known.
     left = f"""
-        SELECT x.repository_id, x.pr_number, count(*) AS n FROM pr_files x
+        SELECT x.repository_id AS repository_id, x.pr_number AS pr_number, count(*) AS n
+        FROM pr_files x
         JOIN {DIRTY} d ON d.repository_id = x.repository_id AND d.number = x.pr_number
         JOIN {REPOS} r ON r.repository_id = x.repository_id
         WHERE x._version <= r.old_wm GROUP BY x.repository_id, x.pr_number
@@ -370,7 +372,7 @@ def build_snapshot_scope(ctx: Ctx) -> None:
         SNAP_DATES,
         f"""
         SELECT repo_name, end_date, whole, end_date - {span} AS first_day FROM (
-            SELECT r.repo_name, s.end_date, r.mode = 'full' AS whole
+            SELECT r.repo_name AS repo_name, s.end_date AS end_date, r.mode = 'full' AS whole
             FROM {REPOS} r JOIN analytics_snapshots s ON s.repo_name = r.repo_name
             WHERE s.end_date <> {end}
             UNION ALL
@@ -386,7 +388,8 @@ def build_snapshot_scope(ctx: Ctx) -> None:
     )
     # The recomputed PRs' authors and days, before (pr_facts) and after (_fl_pr) the change.
     days = (
-        f"SELECT f.repo_name, f.username, f.created_day, f.merged_day FROM pr_facts f "
+        "SELECT f.repo_name AS repo_name, f.username AS username, f.created_day AS created_day, "
+        f"f.merged_day AS merged_day FROM pr_facts f "
         f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
         f"UNION ALL SELECT repo_name, username, created_day, merged_day FROM {PR}"
     )
@@ -402,7 +405,8 @@ def build_snapshot_scope(ctx: Ctx) -> None:
         f"WHERE NOT s.whole AND ({held('x.created_day')} OR {held('x.merged_day')})",
     )
     old_merged = (
-        f"SELECT DISTINCT f.repo_name, f.username, f.merged_day FROM pr_facts f "
+        "SELECT DISTINCT f.repo_name AS repo_name, f.username AS username, "
+        f"f.merged_day AS merged_day FROM pr_facts f "
         f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
         "WHERE f.is_merged"
     )
