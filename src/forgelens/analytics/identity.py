@@ -467,16 +467,22 @@ def _delete_in(store: Store, table: str, column: str, values: list[str]) -> None
         )
 
 
-def _active_logins_sql() -> str:
-    """``(source, login)`` of every author and reviewer of a PR that is not deleted."""
-    return (
-        "SELECT DISTINCT r.source, p.author FROM pull_requests p "
-        "JOIN repositories r ON r.id = p.repository_id "
-        "WHERE p.author IS NOT NULL AND p.deleted_at IS NULL "
-        "UNION SELECT DISTINCT r.source, v.author FROM pr_reviews v "
+def _active_logins_sql(any_deleted: bool) -> str:
+    """``(source, login)`` of every author and reviewer of a PR that is not deleted (the
+    reviews are joined to their PRs only when some PR is deleted)."""
+    reviews = (
+        "SELECT DISTINCT r.source, v.author FROM pr_reviews v "
         "JOIN pull_requests p ON p.repository_id = v.repository_id AND p.number = v.pr_number "
         "JOIN repositories r ON r.id = v.repository_id "
         "WHERE v.author IS NOT NULL AND p.deleted_at IS NULL"
+        if any_deleted
+        else "SELECT DISTINCT r.source, v.author FROM pr_reviews v "
+        "JOIN repositories r ON r.id = v.repository_id WHERE v.author IS NOT NULL"
+    )
+    return (
+        "SELECT DISTINCT r.source, p.author FROM pull_requests p "
+        "JOIN repositories r ON r.id = p.repository_id "
+        f"WHERE p.author IS NOT NULL AND p.deleted_at IS NULL UNION {reviews}"
     )
 
 
@@ -484,9 +490,12 @@ def write_authors(store: Store) -> None:
     """Make ``authors`` the projection of the identity map on PR authors and reviewers: one row
     per username, its display name, avatar and bot flag (the first non-empty of its aliases in
     alias order; a bot when any is); rows of other usernames are deleted."""
+    any_deleted = bool(
+        store.query("SELECT 1 FROM pull_requests WHERE deleted_at IS NOT NULL LIMIT 1")
+    )
     wanted = {
         login_alias(str(source), str(login))
-        for source, login in store.query(_active_logins_sql())
+        for source, login in store.query(_active_logins_sql(any_deleted))
         if str(login).strip().lower() != GHOST
     }
     seen: dict[str, dict[str, Any]] = {}
