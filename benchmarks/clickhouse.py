@@ -230,7 +230,7 @@ def run_engine(name: str, url: str, rows: int) -> dict[str, Any]:
             out[qname + "_result"] = [str(v) for v in result[0]]
             print(f"{name}: {qname} {secs:.2f}s -> {result[0]}", flush=True)
         out["analytics_total_s"] = round(total, 2)
-        if store.dialect == "clickhouse":
+        if store.capabilities.final_reads:
             for label, sql in {
                 "daily_final_s": QUERIES["author_daily_pr_counts"],
                 "daily_argmax_s": ARGMAX_DAILY,

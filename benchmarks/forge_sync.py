@@ -3,8 +3,9 @@
     nice -n 10 .venv/bin/python benchmarks/forge_sync.py [--prs 1000] [--concurrency 4]
 
 One repository of N pull requests (avg 3 reviews, 5 comments, 8 files) rendered through
-GitHub (GraphQL), GitLab, Bitbucket Server and Bitbucket Cloud. Per forge: API requests per
-PR for a full sync and for an incremental sync of the unchanged repository, and end-to-end
+GitHub (GraphQL), GitLab, Bitbucket Server, Bitbucket Cloud and Gitea / Forgejo. Per forge: API
+requests per PR for a full sync and for an incremental sync of the unchanged repository, and
+end-to-end
 PRs/s into DuckDB; GitHub is the reference each ratio is taken against. Prints the table and
 writes benchmarks/results/forge_sync.json.
 """
@@ -29,7 +30,7 @@ import structlog
 from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions
 from forgelens.engine.sync import StoreEtagCache, sync_forge
-from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
+from forgelens.sources import bitbucket_cloud, bitbucket_server, gitea, github, gitlab
 from forgelens.store import open_store
 
 RESULTS = Path(__file__).parent / "results" / "forge_sync.json"
@@ -38,6 +39,7 @@ FORGES: dict[str, tuple[Any, str, str]] = {  # kind -> (factory, api-url suffix,
     "gitlab": (gitlab.from_options, "/api/v4", "bench/service-0"),
     "bitbucket-server": (bitbucket_server.from_options, "", "BENCH/service-0"),
     "bitbucket": (bitbucket_cloud.from_options, "/2.0", "bench/service-0"),
+    "gitea": (gitea.from_options, "/api/v1", "bench/service-0"),
 }
 
 
@@ -94,7 +96,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    for var in ("GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN"):
+    for var in ("GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN", "GITEA_TOKEN"):
         os.environ.pop(var, None)
     tmp = Path(tempfile.mkdtemp(prefix="fl-bench-forges-"))
     rows: dict[str, dict[str, Any]] = {}

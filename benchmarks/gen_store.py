@@ -25,8 +25,8 @@ import duckdb
 import pyarrow as pa
 
 from forgelens.store import Store, open_store
-from forgelens.store._dialect import create_table_sql
 from forgelens.store.schema import TABLES
+from forgelens.store.sql import create_table_sql
 
 DAY_S = 86_400
 PATHS = (

@@ -36,7 +36,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic_repo import build_repo
+from benchmarks.synthetic_repo import cached_repo
 
 from forgelens.sources.git import source as gitsrc
 
@@ -49,18 +49,7 @@ RSS_LIMIT_MB = 300
 
 
 def prepare(commits: int) -> Path:
-    repo = WORK / f"synthetic-{commits}.git"
-    if (repo / "ready").exists():
-        return repo
-    if repo.exists():
-        subprocess.run(["rm", "-rf", str(repo)], check=True)
-    started = time.monotonic()
-    build_repo(repo, commits)
-    # as a maintained repository would be: packed, with a commit-graph
-    subprocess.run(["git", "gc", "--quiet"], cwd=repo, check=True)
-    (repo / "ready").write_text("built\n")
-    print(f"built {repo} in {time.monotonic() - started:.1f}s")
-    return repo
+    return cached_repo(WORK, commits)
 
 
 def children_cpu() -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,9 +100,25 @@ class _History:
                 yield b"M 100644 inline %s\n" % path.encode() + _data(b"".join(self.files[path]))
 
 
-def fast_import_stream(commits: int, paths: int = 3000, seed: int = 7) -> Iterator[bytes]:
-    """The ``git fast-import`` input for ``commits`` commits (merges included)."""
+# Trailer blocks of AI-assisted and pair-programmed commits (benchmarks/ai_attribution.py)
+_TRAILERS = (
+    "\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+    "\n\n\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)\n\n"
+    "Co-Authored-By: Claude <noreply@anthropic.com>\n",
+    "\n\nCo-authored-by: Cursor Agent <cursoragent@cursor.com>\n",
+    "\n\nCo-authored-by: Dev 07 <dev07@example.com>\nSigned-off-by: Dev 01 <dev01@example.com>\n",
+    "\n\nMade-with: Cursor\n",
+)
+
+
+def fast_import_stream(
+    commits: int, paths: int = 3000, seed: int = 7, trailer_share: float = 0.0
+) -> Iterator[bytes]:
+    """The ``git fast-import`` input for ``commits`` commits (merges included); with
+    ``trailer_share``, that share of the messages end in a trailer block (its own random
+    stream: the history is otherwise the one without)."""
     rng = random.Random(seed)
+    trng = random.Random(seed + 1)
     hist = _History(rng, paths)
     authors = [(f"Dev {i:02d}", f"dev{i:02d}@example.com") for i in range(40)]
     when = _EPOCH
@@ -120,7 +137,10 @@ def fast_import_stream(commits: int, paths: int = 3000, seed: int = 7) -> Iterat
         head += b"author %s <%s> %d +0000\n" % (name.encode(), email.encode(), when)
         head += b"committer %s <%s> %d +0000\n" % (name.encode(), email.encode(), when)
         body = "details " * rng.randint(0, 20)
-        msg = f"{rng.choice(_WORDS)}: change {made}\n\n{body}".encode()
+        msg_text = f"{rng.choice(_WORDS)}: change {made}\n\n{body}"
+        if trailer_share and trng.random() < trailer_share:
+            msg_text += trng.choice(_TRAILERS)
+        msg = msg_text.encode()
         head += _data(msg)
         if merge:  # main has not moved since the fork: the side's tree is the merged tree
             head += b"from :%d\nmerge :%d\n" % (side_tip, main_tip)
@@ -138,7 +158,9 @@ def fast_import_stream(commits: int, paths: int = 3000, seed: int = 7) -> Iterat
             main_tip = mark
 
 
-def build_repo(path: Path, commits: int, paths: int = 3000, seed: int = 7) -> Path:
+def build_repo(
+    path: Path, commits: int, paths: int = 3000, seed: int = 7, trailer_share: float = 0.0
+) -> Path:
     """Create a bare repository at ``path`` from the synthetic stream; returns ``path``."""
     path.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
@@ -146,10 +168,27 @@ def build_repo(path: Path, commits: int, paths: int = 3000, seed: int = 7) -> Pa
         ["git", "fast-import", "--quiet", "--done"], cwd=path, stdin=subprocess.PIPE
     )
     assert proc.stdin is not None
-    for chunk in fast_import_stream(commits, paths, seed):
+    for chunk in fast_import_stream(commits, paths, seed, trailer_share):
         proc.stdin.write(chunk)
     proc.stdin.write(b"done\n")
     proc.stdin.close()
     if proc.wait() != 0:
         raise RuntimeError("git fast-import failed")
     return path
+
+
+def cached_repo(work: Path, commits: int, trailer_share: float = 0.0) -> Path:
+    """The synthetic repository of ``commits`` commits under ``work``, built once (a ``ready``
+    file marks it done) and, as a maintained repository would be, packed with a commit-graph."""
+    suffix = "-trailers" if trailer_share else ""
+    repo = work / f"synthetic-{commits}{suffix}.git"
+    if (repo / "ready").exists():
+        return repo
+    if repo.exists():
+        subprocess.run(["rm", "-rf", str(repo)], check=True)
+    started = time.monotonic()
+    build_repo(repo, commits, trailer_share=trailer_share)
+    subprocess.run(["git", "gc", "--quiet"], cwd=repo, check=True)
+    (repo / "ready").write_text("built\n")
+    print(f"built {repo} in {time.monotonic() - started:.1f}s")
+    return repo

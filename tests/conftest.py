@@ -134,13 +134,28 @@ def kafka_cluster() -> Iterator[object]:
     cluster.down()
 
 
+def _fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh DuckDB file, or a PostgreSQL schema of its own (``pg_url``)."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'any.duckdb'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture(params=["duckdb", "postgres"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The test runs once on a fresh DuckDB file and once on a fresh PostgreSQL schema."""
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'any.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = open_store(url)
+    s = open_store(_fresh_url(request, tmp_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres", "chdb"])
+def every_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """``any_store``, and once more on embedded ClickHouse (chDB): for SQL every backend
+    must run."""
+    if request.param == "chdb":
+        yield request.getfixturevalue("chdb_store")
+        return
+    s = open_store(_fresh_url(request, tmp_path))
     yield s
     s.close()

@@ -13,7 +13,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_SECRET_FIELDS = ("github_token", "gitlab_token", "bitbucket_token", "github_app_private_key")
+_SECRET_FIELDS = (
+    "github_token",
+    "gitlab_token",
+    "bitbucket_token",
+    "gitea_token",
+    "github_app_private_key",
+)
 
 
 class Settings(BaseSettings):
@@ -34,6 +40,7 @@ class Settings(BaseSettings):
     github_token: SecretStr | None = None
     gitlab_token: SecretStr | None = None
     bitbucket_token: SecretStr | None = None
+    gitea_token: SecretStr | None = None  # Gitea and Forgejo
     github_app_id: str | None = None
     github_app_private_key: SecretStr | None = None
 

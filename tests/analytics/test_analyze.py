@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import pytest
 
 from forgelens import records as R
-from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, _sql, analyze
+from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
 from forgelens.errors import BadInput
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 T0 = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 GH = R.repository_id("github", "octo/app")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forgelens.analytics import _sql
 from forgelens.store import open_store
+from forgelens.store import sql as _sql
 
 pytest.importorskip("chdb")
 

@@ -58,6 +58,7 @@ def test_report_is_one_self_contained_file_with_the_store_numbers(db: Path, tmp_
         "engineering-lens",
         "what-shipped",
         "delivery",
+        "ai-impact",
         "runs",
         "pipeline-runs",
     ]

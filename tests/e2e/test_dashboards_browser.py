@@ -16,7 +16,7 @@ from tests.service.conftest import Service
 from tests.service.dashboard_store import dashboard_service
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
-PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
+PAGES = ("engineering-lens", "what-shipped", "delivery", "ai-impact", "runs", "pipeline-runs")
 
 
 def _missing() -> str | None:

@@ -1,4 +1,4 @@
-"""Progressive backfill of GitLab, Bitbucket Cloud and Bitbucket Server repositories
+"""Progressive backfill of GitLab, Bitbucket Cloud, Bitbucket Server and Gitea repositories
 (sources/<forge>/backfill.py) against the simulated forges on a real socket."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.engine.backfillhelp import big_sim, chunks, options, snapshot, state
 from tests.sources.forgehelp import REPO_TARGET, source_for, sync
 from tests.sources.simhelp import running
 
-KINDS = ("gitlab", "bitbucket", "bitbucket-server")
+KINDS = ("gitlab", "bitbucket", "bitbucket-server", "gitea")
 WINDOWED = ("gitlab", "bitbucket")
 
 
@@ -47,7 +47,12 @@ def pairs(url: str) -> Iterator[Callable[[str], SourcePair]]:
 
 
 def renderer(sim: ForgeSim, kind: str) -> Any:
-    prefix = {"gitlab": "/api/v4", "bitbucket": "/2.0", "bitbucket-server": "/rest"}[kind]
+    prefix = {
+        "gitlab": "/api/v4",
+        "bitbucket": "/2.0",
+        "bitbucket-server": "/rest",
+        "gitea": "/api/v1",
+    }[kind]
     return next(r for r in sim.renderers if r.prefix == prefix)
 
 

@@ -18,7 +18,7 @@ import pytest
 from tests.service.conftest import Service, running_service
 from tests.service.dashboard_store import PIPELINE, STUCK_RUN, dashboard_service, dashboard_store
 
-PAGES = ("engineering-lens", "what-shipped", "delivery", "runs", "pipeline-runs")
+PAGES = ("engineering-lens", "what-shipped", "delivery", "ai-impact", "runs", "pipeline-runs")
 
 
 @pytest.fixture(scope="module")
@@ -267,17 +267,22 @@ def test_analytics_views_follow_the_next_analysis(
         assert cards(after)["prs_merged"] == before + 1000
 
 
-def test_runs_page_shows_active_backfills(svc: Service) -> None:
+def test_runs_page_shows_backfills_as_the_cli_reports_them(svc: Service) -> None:
+    """The /runs backfill and completeness tables are ``forgelens backfill status`` and
+    ``forgelens completeness``: same rows, same ETA (the pace of the last day's chunks)."""
     now = datetime.now(UTC)
-    svc.store().upsert(
+    store = svc.store()
+    repo = store.query("SELECT id FROM repositories ORDER BY id LIMIT 1")[0][0]
+    store.upsert(
         "backfill_state",
         [
             {
-                "repository_id": "github:acme/api",
+                "repository_id": repo,
                 "status": "active",
                 "total_prs": 1000,
                 "processed_prs": 250,
                 "chunk_size": 25,
+                "next_chunk_number": 11,
                 "started_at": now - timedelta(hours=1),
                 "updated_at": now,
             },
@@ -291,9 +296,62 @@ def test_runs_page_shows_active_backfills(svc: Service) -> None:
             },
         ],
     )
+    store.upsert(  # 250 PRs in the last 10 minutes: 750 to go take 30 more
+        "backfill_chunks",
+        [
+            {
+                "repository_id": repo,
+                "chunk_number": n,
+                "status": "completed",
+                "prs_processed": 25,
+                "started_at": now - timedelta(minutes=10) + timedelta(minutes=n - 1),
+                "completed_at": now - timedelta(minutes=10) + timedelta(minutes=n),
+            }
+            for n in range(1, 11)
+        ],
+    )
     client = signed_in(svc, "viewer")
     view = client.get("/api/v1/dashboards/runs").json()
     active = view["tables"]["backfills"]["rows"]
-    assert [r[:4] for r in active] == [["github:acme/api", 250, 1000, 25.0]]
-    assert active[0][6] is not None  # an ETA from the rate so far
-    assert view["tables"]["paused"]["rows"][0][2] == "5 consecutive errors"
+    assert [r[:5] for r in active] == [[repo, "250/1000", 25.0, 25, 10]]
+    assert active[0][6] == "0:30:00"
+    assert view["tables"]["paused"]["rows"][0][:3] == [
+        "github:acme/web",
+        "paused",
+        "5 consecutive errors",
+    ]
+    stored = store.query("SELECT count(*) FROM pull_requests WHERE repository_id = ?", [repo])[0][0]
+    complete = {r[0]: r for r in view["tables"]["completeness"]["rows"]}
+    assert complete[repo][1] == stored
+    assert complete[repo][7] == "active"
+
+
+def test_what_shipped_features_are_the_ones_analyze_decided(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Analysed with a feature threshold other than the default, What Shipped counts as
+    features exactly the merged PRs ``analyze`` marked ``is_feature`` (the Engineering Lens's
+    ``features_merged`` counts the same), not its own idea of the threshold."""
+    from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
+    from forgelens.service.dashboards.views_lens import what_shipped
+    from forgelens.store import open_store
+
+    store = open_store(dashboard_store(tmp_path_factory, tmp_path / "t.duckdb"))
+    try:
+        analyze(store, AnalyzeOptions(config=AnalyticsConfig(feature_threshold=0.65)))
+        repo = store.query("SELECT min(repo_name) FROM repo_prs WHERE repo_name LIKE 'org%'")
+        repo = repo[0][0]
+        now = datetime.now(UTC)
+        since = datetime.combine(now.date() - timedelta(days=89), datetime.min.time(), UTC)
+        decided, by_old_rule = store.query(
+            "SELECT count(*) FILTER (WHERE f.is_feature), "
+            "count(*) FILTER (WHERE r.feature_confidence >= 0.5) "
+            "FROM repo_prs r JOIN pr_facts f USING (repo_name, pr_number) "
+            "WHERE r.repo_name = ? AND r.is_merged AND r.merged_at >= ?",
+            [repo, since],
+        )[0]
+        assert decided != by_old_rule  # the data tells the two apart
+        view = what_shipped(store, {"repo": repo, "days": "90"}, now=now)
+        assert cards(view)["features"] == decided
+    finally:
+        store.close()

@@ -270,7 +270,7 @@ def test_webhook_deliveries_are_counted_in_metrics(service: Service) -> None:
 
 
 def test_unknown_forge_is_404ish(service: Service) -> None:
-    answer = service.client.post("/api/v1/webhooks/gitea", content=b"{}")
+    answer = service.client.post("/api/v1/webhooks/sourcehut", content=b"{}")
     assert answer.status_code == 422
     assert isinstance(httpx.codes(answer.status_code), int)
 

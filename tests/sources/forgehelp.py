@@ -13,7 +13,7 @@ from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.sync import sync_forge
 from forgelens.records import Comment
-from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
+from forgelens.sources import bitbucket_cloud, bitbucket_server, gitea, github, gitlab
 from forgelens.sources.base import ForgeSource
 from forgelens.sources.http import ClientPolicy
 from forgelens.store import Store
@@ -26,21 +26,30 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "gitlab": gitlab.from_options,
     "bitbucket-server": bitbucket_server.from_options,
     "bitbucket": bitbucket_cloud.from_options,
+    "gitea": gitea.from_options,
 }
 KINDS = tuple(FACTORIES)
-API_SUFFIX = {"github": "", "gitlab": "", "bitbucket-server": "", "bitbucket": "/2.0"}
-ORG_TARGET = {"github": "acme", "gitlab": "acme", "bitbucket-server": "ACME", "bitbucket": "acme"}
+API_SUFFIX = {"github": "", "gitlab": "", "bitbucket-server": "", "bitbucket": "/2.0", "gitea": ""}
+ORG_TARGET = {
+    "github": "acme",
+    "gitlab": "acme",
+    "bitbucket-server": "ACME",
+    "bitbucket": "acme",
+    "gitea": "acme",
+}
 REPO_TARGET = {
     "github": "acme/service-0",
     "gitlab": "acme/service-0",
     "bitbucket-server": "ACME/service-0",
     "bitbucket": "acme/service-0",
+    "gitea": "acme/service-0",
 }
 DATA_SOURCES = {
     "github": "insight_github",
     "gitlab": "insight_gitlab",
     "bitbucket-server": "insight_bitbucket_server",
     "bitbucket": "insight_bitbucket_cloud",
+    "gitea": "insight_gitea",
 }
 
 
@@ -54,7 +63,9 @@ def options(kind: str, url: str, **extra: Any) -> CollectOptions:
 
 def source_for(kind: str, url: str, token: str | None = "t1", **extra: Any) -> Any:
     """A source of ``kind`` pointed at the simulator, with no real sleeping."""
-    settings = Settings(github_token=token, gitlab_token=token, bitbucket_token=token)
+    settings = Settings(
+        github_token=token, gitlab_token=token, bitbucket_token=token, gitea_token=token
+    )
     source = FACTORIES[kind](options(kind, url, **extra), settings=settings)
     client = source.client
     client._sleep = lambda _s: None
@@ -212,6 +223,14 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "teams": ("*",),
         "team_members": ("*",),
         "contributors": ("*",),
+    },
+    "gitea": {
+        # a run names its workflow file and display title, not the workflow; it has no update time
+        "ci_runs": ("name", "updated_at"),
+        "branch_protections": ("require_code_owner_reviews",),
+        "teams": ("name", "parent_slug"),  # flat teams, named by their slug
+        "team_members": ("role",),  # a permission per team, not a role per member
+        "contributors": ("*",),  # no contributor statistics in the API
     },
 }
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED")  # what every forge can say about a review

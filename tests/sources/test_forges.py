@@ -14,12 +14,13 @@ from forgelens.sources.forge import Forge
 
 def test_each_forge_package_exports_one_descriptor_and_the_registry_lists_them_once() -> None:
     assert all(isinstance(f, Forge) for f in forges.FORGES)
-    assert forges.kinds() == ("github", "gitlab", "bitbucket-server", "bitbucket")
+    assert forges.kinds() == ("github", "gitlab", "bitbucket-server", "bitbucket", "gitea")
     assert len(set(forges.kinds())) == len(forges.FORGES)
     hosts = [h for f in forges.FORGES for h in f.hosts]
     assert len(hosts) == len(set(hosts)), "a host may name one forge only"
     assert forges.BY_HOST["github.com"].kind == "github"
     assert forges.BY_HOST["bitbucket.org"].kind == "bitbucket"
+    assert forges.BY_HOST["gitea.com"].kind == "gitea"
 
 
 def test_every_token_setting_is_a_secret_setting_that_can_come_from_a_file(
@@ -34,5 +35,5 @@ def test_every_token_setting_is_a_secret_setting_that_can_come_from_a_file(
 
 
 def test_an_unknown_forge_names_the_ones_there_are() -> None:
-    with pytest.raises(BadInput, match="github, gitlab, bitbucket-server, bitbucket"):
+    with pytest.raises(BadInput, match="github, gitlab, bitbucket-server, bitbucket, gitea"):
         forges.forge("gerrit-typo")

@@ -28,13 +28,10 @@ from tests.engine.test_runs import (  # noqa: F401 - collected here, on chDB
     test_seed_000_queries_run_verbatim,
     test_two_runs_in_one_second_get_distinct_ids,
 )
-from tests.store.test_duckdb import (  # noqa: F401 - collected here, on chDB
-    _commit,
-    test_every_core_table_exists,
-    test_migrations_are_recorded_once,
-    test_older_version_never_overwrites_newer,
-    test_upsert_is_idempotent_and_dedupes_a_batch,
-)
+from tests.store.test_duckdb import _commit
+
+# Tables, migrations, upserts and versions: the contract suite (test_contract.py) runs them on
+# chDB as on every store.
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from forgelens import records
 from forgelens.errors import BadInput, StoreLocked
 from forgelens.store import Store, open_store
-from forgelens.store.schema import MIGRATIONS, TABLES
 
 
 def _commit(sha: str, message: str = "m") -> records.Commit:
@@ -20,42 +19,8 @@ def _commit(sha: str, message: str = "m") -> records.Commit:
     )
 
 
-def test_every_core_table_exists(store: Store) -> None:
-    for name, spec in TABLES.items():
-        cols = [r[0] for r in store.query(f"SELECT * FROM {name} LIMIT 0") or []]
-        described = [r[0] for r in store.query(f"DESCRIBE {name}")]
-        assert cols == [], name
-        assert set(spec.column_names) <= set(described), name
-        if spec.versioned:  # bookkeeping tables (backfill claims) are plain
-            assert {"_version", "_source"} <= set(described), name
-
-
-def test_migrations_are_recorded_once(store: Store) -> None:
-    assert store.applied_migrations() == sorted(n for n, _ in MIGRATIONS)
-    assert store.migrate() == []
-
-
-def test_upsert_is_idempotent_and_dedupes_a_batch(store: Store) -> None:
-    store.write_records([_commit("a"), _commit("a"), _commit("b")])
-    store.write_records([_commit("a")])
-    assert store.query("SELECT sha FROM commits ORDER BY sha") == [("a",), ("b",)]
-
-
-def test_older_version_never_overwrites_newer(store: Store) -> None:
-    store.upsert("commits", [_commit("a", "new")], version=2_000)
-    store.upsert("commits", [_commit("a", "old")], version=1_000)
-    assert store.query("SELECT message, _version FROM commits") == [("new", 2_000)]
-    store.upsert("commits", [_commit("a", "newer")], version=3_000)
-    assert store.query("SELECT message FROM commits") == [("newer",)]
-
-
-def test_transaction_rolls_back_data_and_cursor_together(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction():
-        store.write_records([_commit("a")])
-        store.set_cursor("git:r", "commits", "x", None)
-        raise RuntimeError("boom")
-    assert store.query("SELECT count(*) FROM commits") == [(0,)]
-    assert store.get_cursor("git:r", "commits") is None
+# Tables, migrations, upserts, versions and rollback: the contract suite (test_contract.py)
+# runs them on DuckDB as on every store.
 
 
 def test_json_and_null_line_counts_round_trip(store: Store) -> None:

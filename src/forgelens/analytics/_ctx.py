@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from forgelens.analytics import _sql
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 # Scratch tables of one run (dropped at the end).
 DIRTY = "_fl_dirty"  # PRs to (re)compute: repository_id, repo_name, number

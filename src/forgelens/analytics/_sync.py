@@ -18,8 +18,8 @@ keys (``_sql.key_in``). Unchanged rows are not written either.
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import NEW_ROWS, Ctx
+from forgelens.store import sql as _sql
 
 STAMP = ("updated_at", "_version", "_source")
 
@@ -40,12 +40,12 @@ def write_changed(
         # the primary-key index with far less work, at the insert and at the commit's
         # checkpoint (DuckDB: 515,000 ownership rows 2.1 s -> 1.4 s). ClickHouse sorts by its
         # ORDER BY key anyway.
-        if store.dialect != "clickhouse":
+        if not store.capabilities.final_reads:
             order = ", ".join(str(i) for i in range(1, len(keys) + 1))
             select_sql = f"SELECT * FROM ({select_sql}) q ORDER BY {order}"
         _sql.insert_select(store, table, cols, select_sql)
         return
-    if store.dialect == "clickhouse":
+    if store.capabilities.final_reads:
         _write_changed_ch(ctx, table, keys, values, select_sql, scope)
         return
     ctx.work(NEW_ROWS, f"SELECT * FROM ({select_sql}) q ({', '.join(cols)})")

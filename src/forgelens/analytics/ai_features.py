@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgelens.analytics import _ai_runtime as rt
-from forgelens.analytics import _sql
 from forgelens.analytics._ai_examples import seed_examples
 from forgelens.analytics._ctx import PR, RISK, Ctx
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.config import get_settings
 from forgelens.errors import BadInput
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 RULES = ("label", "conventional_commit", "linked_issue", "branch", "title", "none")
 AI_RULE = "embedding"
@@ -79,7 +79,7 @@ def normalise_title(title: str | None) -> str:
 def default_store_path(store: Store) -> Path:
     """``<db>.milvus.db`` beside a DuckDB file; else one per store URL in the cache dir."""
     path = getattr(store, "path", None)
-    if store.dialect == "duckdb" and path is not None and str(path) != ":memory:":
+    if path is not None and str(path) != ":memory:":
         return Path(f"{path}.milvus.db")
     key = rt.text_key(store.url)[:12]
     return get_settings().cache_dir / "ai" / f"{key}.milvus.db"
@@ -88,7 +88,7 @@ def default_store_path(store: Store) -> Path:
 def check(cfg: AnalyticsConfig, store: Store) -> None:
     """Fail early (before any phase runs) on a store without ``UPDATE ... FROM`` (ClickHouse),
     a missing extra or a setting out of range."""
-    if store.dialect == "clickhouse":
+    if not store.capabilities.update_from:
         raise BadInput(
             "--ai-features re-classifies PRs with UPDATE ... FROM a work table, which ClickHouse "
             "does not have: run it on DuckDB (--db duckdb:///path) or PostgreSQL "

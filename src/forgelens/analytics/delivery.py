@@ -10,10 +10,11 @@ review are empty). A week's row covers PRs merged in it (``prs_opened``: PRs ope
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
 from forgelens.analytics.prs import alias_of
 from forgelens.analytics.scope import in_dirty_period
+from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 COLUMNS = [
     "repo_name",
@@ -37,13 +38,25 @@ COLUMNS = [
 ]
 
 
+def phase_hours(store: Store, f: str) -> str:
+    """The columns ``cycle, coding, pickup, review, merge_h`` (hours) of a ``pr_facts`` row
+    aliased ``f`` (the module docstring's rules; also ``ai_impact``'s)."""
+
+    def h(start: str, end: str) -> str:
+        return _sql.hours_between(f"{f}.{start}", f"{f}.{end}", store)
+
+    return f"""{h("first_commit_at", "merged_at")} AS cycle,
+            {h("first_commit_at", "created_at")} AS coding,
+            CASE WHEN {f}.reviewed THEN {h("created_at", "first_review_at")} END AS pickup,
+            CASE WHEN {f}.reviewed THEN {h("first_review_at", "last_review_at")} END AS review,
+            CASE WHEN {f}.reviewed THEN {h("last_review_at", "merged_at")}
+                 ELSE {h("created_at", "merged_at")} END AS merge_h"""
+
+
 def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) -> str:
     """Weekly rows; ``week_filter`` (on ``{week}`` and ``{day}``, the PR's week and UTC day)
     limits the weeks recomputed."""
     store = ctx.store
-
-    def h(start: str, end: str) -> str:
-        return _sql.hours_between(start, end, store)
 
     def _p50(expr: str) -> str:
         return _sql.median(store, expr)
@@ -51,12 +64,7 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
     created_week = _sql.utc_week("f.created_at", store)
     merged = f"""
         SELECT {repo} AS repo_name, {team} AS team, f.merged_week AS week_start,
-            {h("f.first_commit_at", "f.merged_at")} AS cycle,
-            {h("f.first_commit_at", "f.created_at")} AS coding,
-            CASE WHEN f.reviewed THEN {h("f.created_at", "f.first_review_at")} END AS pickup,
-            CASE WHEN f.reviewed THEN {h("f.first_review_at", "f.last_review_at")} END AS review,
-            CASE WHEN f.reviewed THEN {h("f.last_review_at", "f.merged_at")}
-                 ELSE {h("f.created_at", "f.merged_at")} END AS merge_h,
+            {phase_hours(store, "f")},
             f.reviewed, f.review_rounds
         FROM {source} WHERE f.is_merged AND f.counted
             AND {week_filter.format(week="f.merged_week", day="f.merged_day")}

@@ -8,10 +8,10 @@ A window of ``w`` days ending on ``end_date`` covers ``end_date - w + 1 .. end_d
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, SNAP_WINDOWS, Ctx
 from forgelens.analytics._sync import write_changed
 from forgelens.analytics.scope import in_dirty_period
+from forgelens.store import sql as _sql
 
 DAILY_KEYS = ["username", "repo_name", "day"]
 DAILY_VALUES = ["prs_submitted", "prs_merged", "lines_changed", "high_risk_prs", "features_merged"]

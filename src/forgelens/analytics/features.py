@@ -20,8 +20,8 @@ A PR is a feature when ``feature_confidence >= feature_threshold`` (default 0.5)
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 FEATURE_LABEL = '"[^"]*(feature|enhancement)[^"]*"'
 OTHER_LABEL = '"[^"]*(bug|fix|chore|doc|dependenc|refactor|test|ci)[^"]*"'

@@ -6,9 +6,9 @@ results are scratch tables (names in ``_ctx``) that the risk, feature and metric
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PR, REV, Ctx
 from forgelens.analytics.identity import GHOST
+from forgelens.store import sql as _sql
 
 REVIEW_STATES = "('APPROVED', 'CHANGES_REQUESTED', 'COMMENTED', 'DISMISSED')"
 
@@ -25,6 +25,8 @@ def build_pr_base(ctx: Ctx) -> None:
         store, "p.forge_id", "p.repository_id || '#' || CAST(p.number AS VARCHAR)"
     )
     counted = "m.username IS NOT NULL" + ("" if ctx.config.include_bots else " AND NOT m.is_bot")
+    # an agent's PR counts for the human behind it (ai_attribution.owner)
+    counted = f"ap.owner IS NOT NULL OR ({counted})"
     # The files' sums stand in for a size the PR lacks: read the files of those PRs only
     # (a key lookup on ClickHouse, where pr_files is ordered by these keys).
     unsized_prs = (
@@ -40,7 +42,7 @@ def build_pr_base(ctx: Ctx) -> None:
         f"""
         SELECT row_number() OVER () AS pk, d.repo_name, p.repository_id,
             lower(r.source) AS source, p.number AS pr_number, {pr_id} AS pr_id,
-            COALESCE(m.username, '{GHOST}') AS username,
+            COALESCE(ap.owner, m.username, '{GHOST}') AS username,
             ({counted}) AS counted,
             COALESCE(p.author, '{GHOST}') AS raw_author,
             p.title, p.body, p.labels, p.head_ref, p.base_ref, p.created_at, p.merged_at,
@@ -59,6 +61,8 @@ def build_pr_base(ctx: Ctx) -> None:
         JOIN repositories r ON r.id = p.repository_id
         LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
         LEFT JOIN analytics_identity_map mb ON mb.alias = {alias_of("r.source", "p.merged_by")}
+        LEFT JOIN ai_attribution ap ON ap.repository_id = p.repository_id AND ap.kind = 'pr'
+            AND ap.pr_number = p.number AND ap.mode = 'autonomous_agent'
         LEFT JOIN (
             SELECT c.repository_id, c.pr_number, min(c.authored_at) AS first_commit_at
             FROM pr_commits c JOIN {DIRTY} d2
@@ -84,12 +88,18 @@ def build_pr_base(ctx: Ctx) -> None:
 
 
 def build_reviews(ctx: Ctx) -> None:
-    """``_fl_rev``: review facts per dirty PR (reviews by others, up to the merge)."""
+    """``_fl_rev``: review facts per dirty PR (reviews by others, up to the merge).
+
+    A review by an AI reviewer (``ai_attribution``) is no review; on an agent PR, the human
+    behind it (its ``owner``) is its author: their approval is a self-approval."""
     rm_user = "rm.username"
-    is_self = f"({rm_user} IS NOT NULL AND {rm_user} = b.username)"
+    is_self = (
+        f"({rm_user} IS NOT NULL AND ({rm_user} = b.username"
+        f" OR (ap.owner IS NOT NULL AND {rm_user} = ap.owner)))"
+    )
     counted = (
         f"upper(v.state) IN {REVIEW_STATES} AND v.submitted_at IS NOT NULL "
-        "AND (b.merged_at IS NULL OR v.submitted_at <= b.merged_at)"
+        "AND (b.merged_at IS NULL OR v.submitted_at <= b.merged_at) AND ar.key IS NULL"
     )
     other = f"NOT {is_self} AND {counted}"
     approved_self = _sql.bool_or(
@@ -111,6 +121,11 @@ def build_reviews(ctx: Ctx) -> None:
         FROM {PR} b
         JOIN pr_reviews v ON v.repository_id = b.repository_id AND v.pr_number = b.pr_number
         LEFT JOIN analytics_identity_map rm ON rm.alias = {alias_of("b.source", "v.author")}
+        LEFT JOIN ai_attribution ar ON ar.repository_id = v.repository_id
+            AND ar.kind = 'review'
+            AND ar.key = CAST(v.pr_number AS VARCHAR) || ':' || v.review_id
+        LEFT JOIN ai_attribution ap ON ap.repository_id = b.repository_id AND ap.kind = 'pr'
+            AND ap.pr_number = b.pr_number AND ap.mode = 'autonomous_agent'
         GROUP BY b.pk
         """,
     )

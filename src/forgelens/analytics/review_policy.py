@@ -15,8 +15,8 @@ repository and week (Monday, UTC, of the merge).
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY, DIRTY_WEEKS, Ctx
+from forgelens.store import sql as _sql
 
 OK_CONCLUSIONS = "('success', 'neutral', 'skipped')"
 

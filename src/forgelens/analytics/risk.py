@@ -25,10 +25,10 @@ low ownership, hotspot and size, normalised to [0, 1]).
 
 from __future__ import annotations
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import FILES, PATHS, PR, PRFILE, REV, RISK, Ctx
 from forgelens.analytics.features import feature_arm, feature_columns, linked_issue_number
 from forgelens.analytics.summaries import content_hash, extractive_summary
+from forgelens.store import sql as _sql
 
 F8 = "DOUBLE PRECISION"
 

@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from forgelens.analytics import (
-    _sql,
+    ai_attribution,
+    ai_impact,
     delivery,
     engineer_lens,
     ownership,
@@ -30,14 +31,15 @@ from forgelens.analytics import (
 )
 from forgelens.analytics import risk as risk_mod
 from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PRFILE, WORK_TABLES, Ctx
+from forgelens.analytics.ai_rules import load_rules
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
 from forgelens.logs import get_logger
-from forgelens.store import Store
-from forgelens.store._arrow import now_version
+from forgelens.store import Store, now_version
+from forgelens.store import sql as _sql
 
-TARGETS = ("what_shipped", "engineer_lens", "all")
+TARGETS = ("what_shipped", "engineer_lens", "ai", "all")
 log = get_logger(__name__)
 
 
@@ -55,6 +57,7 @@ class AnalyzeOptions:
     llm_limit: int = 200
     ai_store: Path | None = None  # Milvus Lite database; default beside the store
     ai_learn: bool = False  # add this run's confidently ruled PRs as labelled examples
+    ai_rules: Path | None = None  # a rules file extending analytics/ai_rules.yaml
 
 
 @dataclass
@@ -69,6 +72,7 @@ class AnalyzeResult:
     modes: dict[str, int] = field(default_factory=dict)
     llm_calls: int = 0
     ai: dict[str, int] = field(default_factory=dict)  # embedding classifier counts
+    ai_work: dict[str, int] = field(default_factory=dict)  # analyze ai: rows read and written
 
     @property
     def seconds(self) -> float:
@@ -87,6 +91,7 @@ def analyze(
         from forgelens.analytics import ai_features
 
         ai_features.check(opts.config, store)  # fail before any work, not half-way
+    rules = load_rules(opts.ai_rules)
     now = datetime.now(UTC)
     ctx = Ctx(
         store=store,
@@ -119,6 +124,12 @@ def analyze(
                 full=opts.force_refresh,
                 generic_emails=opts.config.generic_emails,
             )
+        # Every target: the review facts leave AI reviews and agent owners' approvals out.
+        with phase("ai_attribution"):
+            done = ai_attribution.attribute(store, rules, full=opts.force_refresh)
+        if opts.target == "ai":
+            _ai_impact(ctx, done, phase, result)
+            return result
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
             if opts.force_refresh:
@@ -141,10 +152,31 @@ def analyze(
                 delivery.write_team_rows(ctx, None)
         with phase("state"):
             scope.save_state(ctx, plans, opts.target, teams)
+        if opts.target == "all":
+            _ai_impact(ctx, done, phase, result)
     finally:
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)
     return result
+
+
+def _ai_impact(
+    ctx: Ctx,
+    done: ai_attribution.AttributionResult,
+    phase: Callable[[str], AbstractContextManager[None]],
+    result: AnalyzeResult,
+) -> None:
+    """``analyze ai`` (and the end of ``analyze all``): the weekly impact, after attribution."""
+    with phase("ai_impact"):
+        weekly = ai_impact.write_impact(ctx.store, ctx.stamp())
+    result.ai_work = {
+        "recomputed in full": int(done.mode == "full"),
+        "commits read": done.commits,
+        "PRs read": done.prs,
+        "AI reviews read": done.reviews,
+        **{f"{kind} rows written": n for kind, n in sorted(done.rows.items())},
+        "ai_impact_weekly rows": weekly,
+    }
 
 
 def _run_phases(

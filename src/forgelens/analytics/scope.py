@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import (
     DIRTY,
     DIRTY_DAYS,
@@ -36,6 +35,7 @@ from forgelens.analytics._ctx import (
 )
 from forgelens.analytics.prs import alias_of
 from forgelens.errors import BadInput
+from forgelens.store import sql as _sql
 
 PR_INPUTS = ("pr_files", "pr_reviews", "pr_commits", "pr_comments")
 REPO_TABLES = (

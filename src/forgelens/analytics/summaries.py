@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import PR, Ctx
 from forgelens.errors import ForgeError
 from forgelens.logs import get_logger
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 FIRST_SENTENCE = "(?:^|\n)[ \t]*([A-Za-z][^\n.!?]{9,199})"
 log = get_logger(__name__)

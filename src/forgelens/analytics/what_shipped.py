@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from forgelens.analytics import _sql
 from forgelens.analytics._ctx import DIRTY, DIRTY_DAYS, PR, REV, RISK, Ctx
+from forgelens.store import sql as _sql
 
 REPO_PRS_COLUMNS = [
     "repo_name",

@@ -65,6 +65,14 @@ AiLearnOption = Annotated[
         "--ai-learn", help="With --ai-features: add this run's confidently ruled PRs as examples."
     ),
 ]
+AiRulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ai-rules",
+        envvar="FORGELENS_AI_RULES",
+        help="YAML adding AI identities, markers, labels, branches (shape of ai_rules.yaml).",
+    ),
+]
 AiStoreOption = Annotated[
     Path | None,
     typer.Option(
@@ -94,6 +102,7 @@ def _run(
     ai_features: bool = False,
     ai_learn: bool = False,
     ai_store: Path | None = None,
+    ai_rules: Path | None = None,
 ) -> AnalyzeResult:
     if repo and all_repos:
         raise BadInput("pass either --repo OWNER/REPO or --all-repos, not both")
@@ -123,6 +132,7 @@ def _run(
         llm_limit=llm_limit,
         ai_store=ai_store,
         ai_learn=ai_learn,
+        ai_rules=ai_rules,
     )
     store = store_for(db)
     try:
@@ -135,6 +145,7 @@ def _run(
         {"what": "PRs (re)computed", "value": result.prs},
     ]
     rows += [{"what": f"embedding {k}", "value": v} for k, v in result.ai.items()]
+    rows += [{"what": f"ai {k}", "value": v} for k, v in result.ai_work.items()]
     rows += [{"what": f"phase {k} (s)", "value": f"{v:.3f}"} for k, v in result.phases.items()]
     rows.append({"what": "total (s)", "value": f"{result.seconds:.3f}"})
     print_rows(rows, fmt, f"forgelens analyze {target.replace('_', '-')}")
@@ -241,10 +252,11 @@ def all_(
     ai_features: AiFeaturesOption = False,
     ai_learn: AiLearnOption = False,
     ai_store: AiStoreOption = None,
+    ai_rules: AiRulesOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
-    """Everything: What Shipped, Engineer Lens, delivery metrics and review policy.
+    """Everything: What Shipped, Engineer Lens, delivery metrics, review policy, AI work.
 
     Example: forgelens analyze all --all-repos
     """
@@ -264,4 +276,40 @@ def all_(
         ai_features=ai_features,
         ai_learn=ai_learn,
         ai_store=ai_store,
+        ai_rules=ai_rules,
+    )
+
+
+@app.command("ai")
+def ai(
+    force_refresh: ForceOption = False,
+    incremental: IncrementalOption = False,
+    identities: IdentitiesOption = None,
+    mailmap: MailmapOption = None,
+    ai_rules: AiRulesOption = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Fill ai_attribution (AI evidence per commit, PR and review) and ai_impact_weekly.
+
+    Every repository; incremental unless --force-refresh (or the rules changed). Shares are
+    lower bounds: a change made with AI that left no marker counts as other work. The
+    comparisons read pr_facts: run `analyze all` (which ends with this) to refresh them.
+
+    Example: forgelens analyze ai --ai-rules our-ai-rules.yaml
+    """
+    _run(
+        "ai",
+        None,
+        False,
+        force_refresh,
+        incremental,
+        None,
+        None,
+        identities,
+        mailmap,
+        False,
+        db,
+        fmt,
+        ai_rules=ai_rules,
     )

@@ -20,8 +20,8 @@ from forgelens.cli._common import (
 )
 from forgelens.engine._backfill_report import write_json
 from forgelens.engine._backfill_state import resume as resume_state
-from forgelens.engine._backfill_status import backfill_status
 from forgelens.engine.backfill import BackfillOptions, BackfillResult, backfill, utcnow
+from forgelens.engine.backfill_status import backfill_status
 from forgelens.engine.reconcile import completeness
 from forgelens.errors import BadInput
 from forgelens.pipeline_runs.self_record import recorded

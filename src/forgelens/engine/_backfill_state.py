@@ -31,7 +31,7 @@ STATUSES = (ACTIVE, PAUSED, RATE_LOW, COMPLETED)
 def require_compare_and_set(store: Store) -> None:
     """Refuse a store without the claim protocol's compare-and-set ``UPDATE`` (ClickHouse: its
     updates are asynchronous mutations, with no ``RETURNING`` and no row lock)."""
-    if store.dialect == "clickhouse":
+    if not store.capabilities.compare_and_set:
         raise BadInput(
             "backfill needs compare-and-set updates (UPDATE ... WHERE state = ... RETURNING), "
             "which ClickHouse does not have: run it on DuckDB (--db duckdb:///path) or "

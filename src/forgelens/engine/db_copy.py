@@ -19,11 +19,10 @@ import pyarrow as pa
 
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.errors import BadInput, StoreError
-from forgelens.store import Store
-from forgelens.store._arrow import writable_columns
-from forgelens.store._dialect import quote
+from forgelens.store import Store, writable_columns
 from forgelens.store.schema import TABLES, TableSpec
 from forgelens.store.schema_sinks import DB_COPY_PROGRESS
+from forgelens.store.sql import quote
 
 SKIP = {DB_COPY_PROGRESS.name, "schema_migrations"}
 

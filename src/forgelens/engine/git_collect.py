@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,7 @@ from forgelens.engine.runs import Run, next_version, run_settings, start_run
 from forgelens.logs import get_logger
 from forgelens.sinks import Sink
 from forgelens.sources import git
-from forgelens.store import Store
-from forgelens.store._arrow import ARROW_TYPES, writable_columns
+from forgelens.store import ARROW_TYPES, Store, writable_columns
 from forgelens.store.schema import TABLES
 
 log = get_logger(__name__)
@@ -119,9 +117,12 @@ def collect_repo(
             _stamp(name, table, version, git.SOURCE)
             for name, table in zip(("commits", "commit_files"), batch.columns(), strict=True)
         )
+        coauthor_rows = _stamp("commit_coauthors", batch.coauthor_columns(), version, git.SOURCE)
         with store.transaction():
             store.upsert("commits", commit_rows)
             store.upsert("commit_files", file_rows)
+            if coauthor_rows.num_rows:
+                store.upsert("commit_coauthors", coauthor_rows)
         if opts.sink is not None:
             opts.sink.publish(
                 [r for commit, cfiles in batch.records() for r in (commit, *cfiles)],
@@ -173,12 +174,9 @@ def collect_git(
     ) as run:
         repos = [git.open_repo(spec, opts.cache_dir) for spec in specs]
         total_commits = total_files = 0
-        # a store that has a bulk-load mode (DuckDB) uses it while the commits stream in
-        bulk = getattr(store, "bulk_load", None)
         for repo in repos:
             # every commit is mined once per run: its rows never repeat a key
-            loading = bulk(new_keys=("commits", "commit_files")) if bulk else None
-            with loading or contextlib.nullcontext():
+            with store.bulk_load(new_keys=("commits", "commit_files")):
                 commits, files = collect_repo(store, repo, opts, run, progress)
             total_commits += commits
             total_files += files

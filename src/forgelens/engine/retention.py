@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from forgelens.errors import BadInput
-from forgelens.store import Store
-from forgelens.store._arrow import now_version
+from forgelens.store import Store, now_version
 
 # The column that dates a row, per table a policy may name.
 TIME_COLUMNS: dict[str, str] = {

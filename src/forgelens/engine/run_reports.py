@@ -1,12 +1,17 @@
-"""Monitoring and efficiency queries over ``git_collection_runs`` (seed 000)."""
+"""Monitoring and efficiency queries over ``git_collection_runs`` (seed 000): the CLI's
+``forgelens runs``, ``GET /api/v1/runs`` and the ``/runs`` dashboard all read these."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
-_DURATION = "EXTRACT(EPOCH FROM (completed_at - started_at))"
+
+def _duration(store: Store) -> str:
+    """Seconds from start to completion (NULL while running)."""
+    return f"({_sql.epoch('completed_at', store)} - {_sql.epoch('started_at', store)})"
 
 
 def recent_runs(
@@ -22,15 +27,16 @@ def recent_runs(
     return store.query_dicts(
         f"""
         SELECT run_id, data_source, status, started_at, completed_at,
-               {_DURATION} AS duration_s,
+               {_duration(store)} AS duration_s,
                repos_processed, commits_collected, prs_collected, api_calls, errors,
+               api_calls * 1.0 / NULLIF(prs_collected, 0) AS api_calls_per_pr,
                failure_reason
         FROM git_collection_runs
         WHERE {" AND ".join(where)}
         ORDER BY started_at DESC
-        LIMIT {int(limit)}
+        LIMIT ?
         """,
-        params,
+        [*params, int(limit)],
     )
 
 
@@ -53,8 +59,8 @@ def run_stats(store: Store) -> list[dict[str, Any]]:
                AVG(commits_collected) AS commits_per_run,
                AVG(prs_collected) AS prs_per_run,
                SUM(api_calls) * 1.0 / NULLIF(SUM(prs_collected), 0) AS api_calls_per_pr,
-               AVG({_DURATION}) AS avg_duration_s,
-               MAX({_DURATION}) AS max_duration_s,
+               AVG({_duration(store)}) AS avg_duration_s,
+               MAX({_duration(store)}) AS max_duration_s,
                SUM(errors) AS errors
         FROM git_collection_runs
         GROUP BY data_source

@@ -23,8 +23,7 @@ from typing import Any
 from forgelens.logs import get_logger, redact
 from forgelens.sinks import Sink, failed_records
 from forgelens.sinks.topics import Row
-from forgelens.store import Store
-from forgelens.store._arrow import now_version
+from forgelens.store import Store, now_version
 
 log = get_logger(__name__)
 
@@ -150,8 +149,9 @@ class Run:
 def new_run_id(store: Store, data_source: str, now: datetime) -> str:
     """``{data_source}-{YYYY-MM-DD}-{HHMMSS}``, with ``-2``, ``-3`` ... if the second is taken.
 
-    On stores with ``INSERT ... ON CONFLICT DO NOTHING`` the id is claimed atomically (a
-    placeholder ``running`` row), so workers starting in the same second never share a run id.
+    On stores with compare-and-set (``INSERT ... ON CONFLICT DO NOTHING RETURNING``) the id is
+    claimed atomically (a placeholder ``running`` row), so workers starting in the same second
+    never share a run id.
     """
     base = f"{data_source}-{now:%Y-%m-%d-%H%M%S}"
     taken = {
@@ -167,9 +167,7 @@ def new_run_id(store: Store, data_source: str, now: datetime) -> str:
         n += 1
         if candidate in taken:
             continue
-        if store.dialect not in ("duckdb", "postgres") or _claim(
-            store, candidate, data_source, now
-        ):
+        if not store.capabilities.compare_and_set or _claim(store, candidate, data_source, now):
             return candidate
 
 

@@ -20,12 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from forgelens.errors import StoreLocked
-from forgelens.store import Store, open_store
-
-
-def is_embedded(url: str) -> bool:
-    """True for store URLs that name a single-writer file (DuckDB)."""
-    return url.startswith("duckdb:") or url.endswith(".duckdb") or "://" not in url
+from forgelens.store import Store, is_single_writer, open_store
 
 
 class StoreAccess:
@@ -33,7 +28,7 @@ class StoreAccess:
 
     def __init__(self, url: str, *, shared: bool = False, lock_wait_seconds: float = 60.0) -> None:
         self.url = url
-        self.per_session = shared and is_embedded(url)
+        self.per_session = shared and is_single_writer(url)
         self.lock_wait_seconds = lock_wait_seconds
         self._store: Store | None = None
         self._users = 0

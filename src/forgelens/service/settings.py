@@ -42,6 +42,9 @@ class ServiceSettings(Settings):
     bitbucket_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_F + "BITBUCKET_WEBHOOK_SECRET"
     )
+    gitea_webhook_secret: SecretStr | None = Field(  # Gitea and Forgejo
+        default=None, validation_alias=_F + "GITEA_WEBHOOK_SECRET"
+    )
     redis_prefix: str = Field(default="", validation_alias=_F + "REDIS_PREFIX")
     sync_interval_minutes: int = Field(default=60, validation_alias=_F + "SYNC_INTERVAL_MINUTES")
     backfill_interval_minutes: int = Field(

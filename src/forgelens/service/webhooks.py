@@ -9,6 +9,8 @@
   else ``X-Gitlab-Event-UUID`` with the body's digest.
 - Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
   ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
+- Gitea / Forgejo: ``X-Gitea-Signature`` / ``X-Forgejo-Signature`` (hex HMAC-SHA256); event
+  ``X-Gitea-Event-Type``; delivery ``X-Gitea-Delivery`` (``sources/gitea/webhook.py``).
 
 Every comparison is constant-time. The forge's own webhook mapper for the event
 (``sources/<forge>/webhook.py``, found through the forge registry) turns a verified payload
@@ -35,17 +37,18 @@ from urllib.parse import parse_qs, urlsplit
 from forgelens.errors import AuthError, BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
+from forgelens.sources.gitea import webhook as gitea_hooks
 from forgelens.sources.spec import REPO_SEGMENT
 from forgelens.sources.webhook import Carried
-from forgelens.store import Store
-from forgelens.store._arrow import to_arrow
+from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket")
+FORGES = ("github", "gitlab", "bitbucket", "gitea")
 SECRET_SETTINGS = {
     "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
     "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
     "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
+    "gitea": "FORGELENS_GITEA_WEBHOOK_SECRET",
 }
 
 SYNC_EVENTS: dict[str, tuple[str, ...]] = {
@@ -74,6 +77,7 @@ SYNC_EVENTS: dict[str, tuple[str, ...]] = {
         "pullrequest:",
         "issue:",
     ),
+    "gitea": gitea_hooks.SYNC_EVENTS,
 }
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
 # object_kind (event_name on system-only events) says which hook's payload it is.
@@ -242,7 +246,12 @@ def verify(
                     "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
                 )
         return
-    raise BadInput(f"unknown forge {forge!r}: webhooks exist for github, gitlab and bitbucket")
+    if forge == "gitea":
+        gitea_hooks.verify(headers, body, secrets.get("gitea"), SECRET_SETTINGS[forge])
+        return
+    raise BadInput(
+        f"unknown forge {forge!r}: webhooks exist for github, gitlab, bitbucket and gitea"
+    )
 
 
 def _spec(kind: str, name: Any) -> str | None:
@@ -302,6 +311,9 @@ def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Deliv
         delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
         project = _obj(payload, "project")
         spec = _spec("gitlab", project.get("path_with_namespace"))
+    elif forge == "gitea":
+        event, delivery = gitea_hooks.event(headers), gitea_hooks.delivery(headers)
+        spec = _spec("gitea", repo.get("full_name"))
     else:
         event = headers.get("x-event-key", "")
         delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")

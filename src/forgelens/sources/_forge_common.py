@@ -81,9 +81,9 @@ def older(changed: datetime | None, since: datetime | None, *, overlap: bool = F
     and dedupes by natural key (the upserts). Which items may share it depends on how finely
     the forge stamps changes: to the millisecond (GitLab, Bitbucket), an item changed exactly
     at ``since`` is the change that set the watermark, already stored, so it is older and an
-    unchanged repository reads nothing; to the second (GitHub: ``overlap``), another change may
-    share the watermark's second, so only items changed before it are older and the boundary
-    second is read again."""
+    unchanged repository reads nothing; to the second (GitHub, Gitea: ``overlap``), another
+    change may share the watermark's second, so only items changed before it are older and the
+    boundary second is read again."""
     if since is None or changed is None:
         return False
     return changed < since if overlap else changed <= since
@@ -212,6 +212,7 @@ class RestSource:
     forge's paginator. Subclasses set ``paginator``; ``page_params`` ask for the largest page."""
 
     paginator: Paginator
+    overlap = False  # True: the forge stamps whole seconds (see ``older``)
 
     def __init__(self, client: HttpClient, page_params: dict[str, Any]) -> None:
         self.client = client
@@ -246,7 +247,7 @@ class RestSource:
         fresh: list[dict[str, Any]] = []
         reached = False
         for item in items:
-            if older(changed(item), since):
+            if older(changed(item), since, overlap=self.overlap):
                 reached = True
                 break
             fresh.append(item)

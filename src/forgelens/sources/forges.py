@@ -6,7 +6,7 @@ Adding a forge: a package ``sources/<forge>/`` exporting ``FORGE`` and one line 
 from __future__ import annotations
 
 from forgelens.errors import BadInput
-from forgelens.sources import bitbucket_cloud, bitbucket_server, github, gitlab
+from forgelens.sources import bitbucket_cloud, bitbucket_server, gitea, github, gitlab
 from forgelens.sources.forge import Forge
 from forgelens.sources.webhook import WebhookMapper
 
@@ -15,6 +15,7 @@ FORGES: tuple[Forge, ...] = (
     gitlab.FORGE,
     bitbucket_server.FORGE,
     bitbucket_cloud.FORGE,
+    gitea.FORGE,
 )
 BY_KIND: dict[str, Forge] = {f.kind: f for f in FORGES}
 BY_HOST: dict[str, Forge] = {host: f for f in FORGES for host in f.hosts}

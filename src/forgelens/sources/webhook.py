@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.records import Commit, CommitFile, Person, now_version
+from forgelens.sources._forge_common import ts
 
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
 
@@ -154,3 +155,38 @@ def pushed_commit(repo_id: str, sha: Any, message: Any, **kw: Any) -> Commit:
         is_merge=False,
         **values,
     )
+
+
+def hub_push(repo_id: str, p: dict[str, Any]) -> list[Any]:
+    """The commits of a push payload in GitHub's shape (Gitea and Forgejo send the same)."""
+    items = []
+    for c in p.get("commits") or []:
+        if not isinstance(c, dict):
+            raise TypeError("a pushed commit is not an object")
+        author, committer = c.get("author") or {}, c.get("committer") or {}
+        commit = pushed_commit(
+            repo_id,
+            c.get("id"),
+            c.get("message"),
+            author_name=author.get("name"),
+            author_email=author.get("email"),
+            authored_at=ts(c.get("timestamp")),
+            committer_name=committer.get("name"),
+            committer_email=committer.get("email"),
+            author_login=author.get("username") or None,  # "": an email of no account
+        )
+        items.append((c, commit))
+    return push_commits(repo_id, items)
+
+
+def conversation(
+    head: list[Any], rec: Any, raw: dict[str, Any], who: Person | None, *, deleted: bool
+) -> list[Any]:
+    """``head`` (the issue or pull request) and a conversation comment ``rec`` read from
+    ``raw``: a ``Comment`` (a pull request's, kind written) or an ``IssueComment``, tombstoned
+    when the event deleted it, else with its author."""
+    if deleted:
+        return [*head, tombstone(rec)]
+    version = version_of(rec.updated_at, rec.created_at)
+    extra = ("kind",) if hasattr(rec, "kind") else ()
+    return [*head, carried(rec, raw, COMMENT, version, *extra), *people([who], version)]

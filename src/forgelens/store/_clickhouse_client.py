@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError
+from forgelens.store.sql import split_placeholders
 
 SESSION_SETTINGS: dict[str, Any] = {
     "final": 1,
@@ -132,34 +133,15 @@ def bind(sql: str, params: Sequence[Any]) -> str:
     """Replace each ``?`` outside quotes with the literal of the next parameter."""
     if not params:
         return sql
-    out: list[str] = []
-    values = iter(params)
-    quote_char = ""
-    i = 0
-    while i < len(sql):
-        ch = sql[i]
-        if quote_char:
-            if ch == "\\":
-                out.append(sql[i : i + 2])
-                i += 2
-                continue
-            if ch == quote_char:
-                quote_char = ""
-        elif ch in "'\"`":
-            quote_char = ch
-        elif ch == "?":
-            try:
-                ch = literal(next(values))
-            except StopIteration:
-                raise StoreError(f"more ? than parameters in: {sql[:200]}") from None
-        out.append(ch)
-        i += 1
-    if next(values, _END) is not _END:
-        raise StoreError(f"more parameters than ? in: {sql[:200]}")
+    pieces = split_placeholders(sql, "clickhouse")
+    if len(pieces) - 1 != len(params):
+        more = "?" if len(pieces) - 1 > len(params) else "parameters"
+        other = "parameters" if more == "?" else "?"
+        raise StoreError(f"more {more} than {other} in: {sql[:200]}")
+    out = [pieces[0]]
+    for value, piece in zip(params, pieces[1:], strict=True):
+        out += [literal(value), piece]
     return "".join(out)
-
-
-_END = object()
 
 
 class Backend(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,6 +15,48 @@ from forgelens.errors import BadInput
 from forgelens.store.schema import TableSpec
 
 DEFAULT_DB_URL = "duckdb:///forgelens.duckdb"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store's SQL can do, for code that must choose between two ways of doing a thing.
+
+    Code outside ``store/`` asks these, never ``store.dialect``; SQL that is only *spelled*
+    differently is ``store.sql``'s business.
+    """
+
+    compare_and_set: bool
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and ``UPDATE ... WHERE ... RETURNING``
+    act atomically, so racing writers can each claim a row (a run id, a backfill chunk) and
+    learn whether they got it."""
+
+    update_from: bool
+    """``UPDATE ... FROM`` another table, and correlated subqueries in ``UPDATE``/``DELETE``."""
+
+    final_reads: bool
+    """A write appends rows with a newer ``_version`` and every read sees only the newest row
+    of each key (ClickHouse's ``ReplacingMergeTree`` read with ``FINAL``): writing a row again
+    replaces it, and there is no primary-key index for the order of an insert to help."""
+
+    transactions: bool
+    """``transaction()`` commits its statements together or rolls them all back (ClickHouse:
+    each insert is atomic on its own and nothing rolls back; writes there are idempotent)."""
+
+
+ROW_STORE = Capabilities(
+    compare_and_set=True, update_from=True, final_reads=False, transactions=True
+)
+"""DuckDB and PostgreSQL."""
+
+VERSIONED_APPEND_STORE = Capabilities(
+    compare_and_set=False, update_from=False, final_reads=True, transactions=False
+)
+"""ClickHouse (server and chDB)."""
+
+
+def is_single_writer(url: str) -> bool:
+    """True for store URLs naming an embedded DuckDB file, which one process writes at a time."""
+    return url.startswith("duckdb:") or url.endswith(".duckdb") or "://" not in url
 
 
 @runtime_checkable
@@ -26,7 +69,8 @@ class Store(Protocol):
     """
 
     url: str
-    dialect: str
+    dialect: str  # the SQL dialect, for ``store.sql`` (elsewhere ask ``capabilities``)
+    capabilities: Capabilities
 
     def migrate(self) -> list[str]: ...
 
@@ -44,6 +88,12 @@ class Store(Protocol):
     def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def bulk_load(self, new_keys: Sequence[str] = ()) -> AbstractContextManager[None]:
+        """Settings for a long stream of small batch writes (a git collection), restored
+        afterwards; ``new_keys``: tables whose batches never repeat a key for the whole load.
+        A no-op where the store has nothing to tune."""
+        ...
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
@@ -100,7 +150,7 @@ def open_store(url: str | None = None, *, read_only: bool = False, migrate: bool
                 "ClickHouse support is not installed: pip install 'forgelens[clickhouse]'"
             ) from exc
         store = open_clickhouse(url)
-    elif url.startswith("duckdb:") or url.endswith(".duckdb") or "://" not in url:
+    elif is_single_writer(url):
         from forgelens.store.duckdb import DuckDBStore
 
         store = DuckDBStore(duckdb_path(url), read_only=read_only)

@@ -18,22 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from forgelens.errors import StoreError
-from forgelens.store import _dialect
 from forgelens.store._arrow import now_version, to_arrow, writable_columns
 from forgelens.store._clickhouse_client import Backend, Target, bind, connect, parse_url
-from forgelens.store.duckdb import DuckDBStore
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
-
-_MIGRATIONS_DDL = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime64(3)) "
-    "ENGINE = ReplacingMergeTree ORDER BY name"
-)
+from forgelens.store._common import StoreCommon
+from forgelens.store.base import VERSIONED_APPEND_STORE
+from forgelens.store.schema import TABLES, TableSpec
+from forgelens.store.sql import create_table_sql, quote
 
 
 def open_clickhouse(url: str) -> ClickHouseStore:
@@ -50,10 +45,11 @@ def _utc(table: pa.Table) -> pa.Table:
     return table
 
 
-class ClickHouseStore:
+class ClickHouseStore(StoreCommon):
     """A ``Store`` over ClickHouse. Thread-safe as far as its client is."""
 
     dialect = "clickhouse"
+    capabilities = VERSIONED_APPEND_STORE
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -89,42 +85,15 @@ class ClickHouseStore:
     def close(self) -> None:
         self._db.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     def optimize(self, table: str | None = None) -> None:
         """Merge now (``OPTIMIZE ... FINAL``): one row per key on disk, not only in reads."""
         for name in [table] if table else sorted(TABLES):
-            self._db.command(f"OPTIMIZE TABLE {_dialect.quote(name)} FINAL")
+            self._db.command(f"OPTIMIZE TABLE {quote(name)} FINAL")
 
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self._db.command(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        self._db.command(_MIGRATIONS_DDL)
-        return [r[0] for r in self.query("SELECT name FROM schema_migrations ORDER BY name")]
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations in name order; return the names applied. Each is recorded
-        after it ran, and every DDL statement is ``IF NOT EXISTS``/``OR REPLACE``, so a migration
-        cut short is simply run again."""
-        applied: list[str] = []
-        done = set(self.applied_migrations())
-        for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-            if name in done:
-                continue
-            fn(self)
-            self.upsert_arrow(
-                "schema_migrations",
-                pa.table({"name": [name], "applied_at": [datetime.now(UTC)]}),
-            )
-            applied.append(name)
-        return applied
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -165,7 +134,7 @@ class ClickHouseStore:
     def _with_stored(self, spec: TableSpec, batch: pa.Table, missing: list[str]) -> pa.Table:
         """Add ``missing`` columns to ``batch`` from the stored rows with the same keys."""
         keys = list(spec.key)
-        q = _dialect.quote
+        q = quote
         values: list[Any] = list(zip(*(batch.column(k).to_pylist() for k in keys), strict=True))
         if len(keys) == 1:
             values = [v[0] for v in values]
@@ -178,12 +147,6 @@ class ClickHouseStore:
             i = stored.schema.get_field_index(k)
             stored = stored.set_column(i, k, stored.column(k).cast(batch.schema.field(k).type))
         return batch.join(stored, keys=keys, join_type="left outer")
-
-    # ``write_records`` (group by table, upsert each) and the cursor helpers only call
-    # ``upsert``/``query``/``transaction``, so the DuckDB store's versions serve here as they are.
-    write_records = DuckDBStore.write_records
-    get_cursor = DuckDBStore.get_cursor
-    set_cursor = DuckDBStore.set_cursor
 
 
 __all__ = ["ClickHouseStore", "open_clickhouse"]

@@ -21,8 +21,8 @@ envelope's ``timestamp`` in epoch milliseconds (seed 000's convention); ``_sourc
 from __future__ import annotations
 
 from forgelens.store._clickhouse_client import literal
-from forgelens.store._dialect import clickhouse_columns, clickhouse_engine, quote
 from forgelens.store.schema import SERIAL, TABLES, TableSpec
+from forgelens.store.sql import clickhouse_columns, clickhouse_engine, quote
 
 # topic -> {table: event name}
 TOPIC_TABLES: dict[str, dict[str, str]] = {

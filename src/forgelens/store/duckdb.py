@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,10 @@ import duckdb
 import pyarrow as pa
 
 from forgelens.errors import BadInput, StoreError, StoreLocked
-from forgelens.store import _dialect
-from forgelens.store._common import as_batch
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store._common import StoreCommon, as_batch
+from forgelens.store.base import ROW_STORE
+from forgelens.store.schema import TableSpec
+from forgelens.store.sql import create_table_sql, quote
 
 _BULK_CHECKPOINT = "4MB"  # WAL size that triggers a checkpoint during bulk_load()
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
@@ -48,7 +47,7 @@ def _upsert_sql(
     ``INSERT ... ON CONFLICT`` on a primary-key index. With ``new_keys`` (see ``bulk_load``)
     the insert skips the anti-join, which scans the whole table on every batch.
     """
-    q = _dialect.quote
+    q = quote
     col_list = ", ".join(q(c) for c in cols)
     keys = ", ".join(q(k) for k in spec.key)
     order = "_version DESC" if "_version" in cols else keys
@@ -64,10 +63,11 @@ def _upsert_sql(
     return insert, f"UPDATE {q(table)} AS t SET {updates} FROM {batch} WHERE {match}{newer}"
 
 
-class DuckDBStore:
+class DuckDBStore(StoreCommon):
     """A ``Store`` over one DuckDB file. Thread-safe: one connection, one lock."""
 
     dialect = "duckdb"
+    capabilities = ROW_STORE
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -146,41 +146,10 @@ class DuckDBStore:
         with self._lock:
             self._con.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self._run(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        self._run(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
-        )
-        return [
-            r[0] for r in self._run("SELECT name FROM schema_migrations ORDER BY name").fetchall()
-        ]
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction; return the names applied."""
-        applied: list[str] = []
-        with self._lock:
-            done = set(self.applied_migrations())
-            for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-                if name in done:
-                    continue
-                with self.transaction():
-                    fn(self)
-                    self._run(
-                        "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
-                    )
-                applied.append(name)
-        return applied
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -230,7 +199,7 @@ class DuckDBStore:
             ).fetchone()
             self._run("SET threads = 1")
             self._run(f"SET checkpoint_threshold = '{_BULK_CHECKPOINT}'")
-            q = _dialect.quote
+            q = quote
             self._new_keys = {
                 t for t in new_keys if not self._run(f"SELECT 1 FROM {q(t)} LIMIT 1").fetchall()
             }
@@ -242,32 +211,3 @@ class DuckDBStore:
                 threads, threshold = saved if saved else (1, "16MiB")
                 self._run(f"SET threads = {int(threads)}")
                 self._run(f"SET checkpoint_threshold = '{threshold}'")
-
-    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
-        by_table: dict[str, list[Any]] = defaultdict(list)
-        for rec in records:
-            by_table[rec.TABLE].append(rec)
-        with self.transaction():
-            return sum(self.upsert(t, rows, source=source) for t, rows in by_table.items())
-
-    # -- cursors ------------------------------------------------------------------------------
-    def get_cursor(self, repository_id: str, entity: str) -> str | None:
-        rows = self.query(
-            "SELECT cursor FROM collection_cursors WHERE repository_id = ? AND entity = ?",
-            [repository_id, entity],
-        )
-        return rows[0][0] if rows else None
-
-    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
-        self.upsert(
-            "collection_cursors",
-            [
-                {
-                    "repository_id": repository_id,
-                    "entity": entity,
-                    "cursor": cursor,
-                    "run_id": run_id,
-                    "updated_at": datetime.now(UTC),
-                }
-            ],
-        )

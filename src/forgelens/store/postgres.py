@@ -10,7 +10,7 @@ each other; a deadlock or serialization failure caused by anything else is retri
 
 ``transaction()`` pins one pooled connection to the calling thread until the outermost block
 ends, so data and the cursor describing it commit together. Queries take DuckDB-style ``?``
-placeholders (``_dialect.pg_params``).
+placeholders (``store.sql.pg_params``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -35,17 +34,16 @@ from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from forgelens.errors import StoreError
-from forgelens.store import _dialect
 from forgelens.store._arrow import writable_columns
-from forgelens.store._common import CURSOR_SQL, as_batch, cursor_row, group_by_table
+from forgelens.store._common import StoreCommon, as_batch
 from forgelens.store._pg import PgTarget, parse_url, rows_to_arrow, translate
-from forgelens.store.schema import MIGRATIONS, TABLES, TableSpec
+from forgelens.store.base import ROW_STORE
+from forgelens.store.schema import TableSpec
+from forgelens.store.sql import column_type, create_table_sql, pg_params, quote
 
 T = TypeVar("T")
-q = _dialect.quote
+q = quote
 
-MIGRATION_LOCK = 0x466C_4D69_6772  # pg_advisory_xact_lock key held while migrating
 RETRIES = 5
 DIRECT_MIN_ROWS = 1000  # smaller batches always merge
 DIRECT_BACKOFF = 8  # batches of a table that merge directly after a direct COPY conflicted
@@ -53,10 +51,11 @@ COPY_CHUNK_ROWS = 50_000
 _CSV = pacsv.WriteOptions(include_header=False)
 
 
-class PostgresStore:
+class PostgresStore(StoreCommon):
     """A ``Store`` over a PostgreSQL database (or one schema of it). Thread-safe."""
 
     dialect = "postgres"
+    capabilities = ROW_STORE
 
     def __init__(self, url: str, *, pool_size: int | None = None, read_only: bool = False) -> None:
         self._target: PgTarget = parse_url(url)
@@ -158,7 +157,7 @@ class PostgresStore:
         cur = conn.cursor()
         try:
             if params:
-                cur.execute(_dialect.pg_params(sql), list(params))
+                cur.execute(pg_params(sql), list(params))
             else:
                 cur.execute(sql)
         except psycopg.Error as exc:
@@ -193,7 +192,7 @@ class PostgresStore:
             try:
                 with conn.cursor(name=f"fl_{uuid.uuid4().hex[:12]}") as cur:
                     if params:
-                        cur.execute(_dialect.pg_params(sql), list(params))
+                        cur.execute(pg_params(sql), list(params))
                     else:
                         cur.execute(sql)
                     while rows := cur.fetchmany(batch_size):
@@ -204,43 +203,10 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
-    def table_spec(self, table: str) -> TableSpec:
-        try:
-            return TABLES[table]
-        except KeyError:
-            raise StoreError(f"unknown table {table!r}") from None
-
     # -- migrations ---------------------------------------------------------------------------
     def create_table(self, spec: TableSpec) -> None:
-        for stmt in _dialect.create_table_sql(self.dialect, spec):
+        for stmt in create_table_sql(self.dialect, spec):
             self.execute(stmt)
-
-    def applied_migrations(self) -> list[str]:
-        if not self.query("SELECT to_regclass('schema_migrations')")[0][0]:
-            return []
-        return [r[0] for r in self.query("SELECT name FROM schema_migrations ORDER BY name")]
-
-    def migrate(self) -> list[str]:
-        """Apply pending migrations, each in its own transaction, one process at a time."""
-        applied: list[str] = []
-        done = set(self.applied_migrations())  # the common case, nothing pending: no lock taken
-        for name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
-            if name in done:
-                continue
-            with self.transaction():
-                self.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
-                self.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)"
-                )
-                if self.query("SELECT 1 FROM schema_migrations WHERE name = ?", [name]):
-                    continue
-                fn(self)
-                self.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime.now(UTC)]
-                )
-            applied.append(name)
-        return applied
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(
@@ -262,17 +228,6 @@ class PostgresStore:
         self._write(lambda conn: self._merge(conn, spec, batch, cols, types, stage))
         return int(batch.num_rows)
 
-    def write_records(self, records: Sequence[Any], *, source: str | None = None) -> int:
-        with self.transaction():
-            return sum(self.upsert(t, rows, source=source) for t, rows in group_by_table(records))
-
-    def get_cursor(self, repository_id: str, entity: str) -> str | None:
-        rows = self.query(CURSOR_SQL, [repository_id, entity])
-        return rows[0][0] if rows else None
-
-    def set_cursor(self, repository_id: str, entity: str, cursor: str, run_id: str | None) -> None:
-        self.upsert("collection_cursors", [cursor_row(repository_id, entity, cursor, run_id)])
-
     def _stage_name(self, spec: TableSpec, cols: list[str], types: dict[str, str]) -> str:
         shape = ",".join(f"{c}:{types[c]}" for c in cols)
         return f"_fl_stage_{spec.name}_{hashlib.sha1(shape.encode()).hexdigest()[:8]}"  # noqa: S324
@@ -290,7 +245,7 @@ class PostgresStore:
             return
         staged = self._staged.setdefault(conn, set())
         if stage not in staged:
-            defs = ", ".join(f"{q(c)} {_dialect.column_type(self.dialect, types[c])}" for c in cols)
+            defs = ", ".join(f"{q(c)} {column_type(self.dialect, types[c])}" for c in cols)
             conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {q(stage)} ({defs}) ON COMMIT DELETE ROWS"
             )

@@ -3,11 +3,12 @@
 Record tables are derived from ``forgelens.records`` (one source of truth for column names and
 types); the others (run bookkeeping, cursors, analytics) are declared here. Column types are
 logical (``text``, ``bigint``, ``ts``, ``json`` ...) and turned into a dialect's DDL by
-``forgelens.store._dialect``. Every table also has ``_version`` (epoch ms of the write; a write
+``forgelens.store.sql``. Every table also has ``_version`` (epoch ms of the write; a write
 with an older version never overwrites a newer row) and ``_source``.
 
-Migrations are named functions in ``MIGRATIONS``, applied in name order (``0001_...``), each
-recorded in ``schema_migrations`` and run in its own transaction. Never edit a released migration:
+Migrations are named functions in ``MIGRATIONS``, applied in name order (``0001_...``) by the one
+loop of ``store._migrate`` on every store, each recorded in ``schema_migrations`` and run in its
+own transaction (where the engine has them). Never edit a released migration:
 add one. Each area keeps its tables and migrations in its own module (``schema_<area>.py``),
 imported at the bottom of this file so that every store sees every table.
 """
@@ -308,13 +309,14 @@ def _core_tables(db: MigrationTarget) -> None:
 
 @migration("0002_seed_query_compat")
 def _seed_query_compat(db: MigrationTarget) -> None:
-    from forgelens.store._dialect import SEED_COMPAT_SQL
+    from forgelens.store.sql import SEED_COMPAT_SQL
 
     for stmt in SEED_COMPAT_SQL.get(db.dialect, []):
         db.execute(stmt)
 
 
 # Areas with tables of their own (imported for their registrations).
+from forgelens.store import schema_ai as _schema_ai  # noqa: E402,F401
 from forgelens.store import schema_analytics as _schema_analytics  # noqa: E402,F401
 from forgelens.store import schema_backfill as _schema_backfill  # noqa: E402,F401
 from forgelens.store import schema_forge as _schema_forge  # noqa: E402,F401

@@ -192,7 +192,7 @@ def _analytics_incremental_rules(db: MigrationTarget) -> None:
     (a file dropped since rescopes the PRs that followed it), and the end dates
     of window snapshots (rebuilt by late data and --force-refresh), filled from the snapshots
     already stored."""
-    from forgelens.store._dialect import add_column_sql
+    from forgelens.store.sql import add_column_sql
 
     for column in ("display_name", "avatar_url", "previous_usernames", "renamed_at"):
         db.execute(add_column_sql(db.dialect, ANALYTICS_IDENTITY_MAP, column))

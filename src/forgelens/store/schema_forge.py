@@ -26,7 +26,7 @@ def _http_cache(db: MigrationTarget) -> None:
 @migration("0021_comment_tombstones")
 def _comment_tombstones(db: MigrationTarget) -> None:
     """``deleted_at`` on PR and issue comments: a comment deleted on the forge is kept, marked."""
-    from forgelens.store._dialect import add_column_sql
+    from forgelens.store.sql import add_column_sql
 
     for table in ("pr_comments", "issue_comments"):
         db.execute(add_column_sql(db.dialect, TABLES[table], "deleted_at"))

@@ -33,8 +33,7 @@ def _db_copy_progress(db: MigrationTarget) -> None:
 
 @migration("0061_postgres_compat_functions")
 def _postgres_compat_functions(db: MigrationTarget) -> None:
-    from forgelens.store._dialect import PG_COMPAT_SQL
+    from forgelens.store.sql import FUNCTION_COMPAT_SQL
 
-    if db.dialect == "postgres":
-        for stmt in PG_COMPAT_SQL:
-            db.execute(stmt)
+    for stmt in FUNCTION_COMPAT_SQL.get(db.dialect, []):
+        db.execute(stmt)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from forgelens.service.dashboards import views_lens, views_ops
+from forgelens.service.dashboards import views_ai, views_lens, views_ops
 from forgelens.store import Store
 
 try:
@@ -35,6 +35,7 @@ PAGES: dict[str, Page] = {
         Page("engineering-lens", "Engineering Lens", views_lens.engineering_lens, True),
         Page("what-shipped", "What Shipped", views_lens.what_shipped, True),
         Page("delivery", "Delivery", views_ops.delivery, True),
+        Page("ai-impact", "AI impact", views_ai.ai_impact, True),
         Page("runs", "Runs", views_ops.runs),
         Page("pipeline-runs", "Pipeline runs", views_ops.pipeline_runs),
     )

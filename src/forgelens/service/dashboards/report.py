@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from forgelens.analytics import reads
 from forgelens.errors import BadInput
 from forgelens.store import Store
 
@@ -25,12 +26,12 @@ def _dashboards() -> Any:
 def build_report(store: Store, *, repos: Sequence[str] = (), window: int = 30) -> str:
     """The views of every dashboard (per repository in ``repos``, else all) as one HTML page."""
     render = _dashboards()
-    known = {r[0] for r in store.query("SELECT DISTINCT repo_name FROM analytics_state")}
+    known = set(reads.analysed_repos(store))
     for repo in repos:
         if repo not in known:
             choices = ", ".join(sorted(known)[:10]) or "none yet: run `forgelens analyze all`"
             raise BadInput(f"no analysed repository {repo!r}: use one of {choices}")
-    scoped = ("engineering-lens", "what-shipped", "delivery")
+    scoped = ("engineering-lens", "what-shipped", "delivery", "ai-impact")
     views: list[dict[str, Any]] = []
     for repo in repos or [""]:
         for name in scoped:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from forgelens.analytics import reads
 from forgelens.engine.runs import cleanup_stuck_runs
 from forgelens.errors import BadInput
 from forgelens.service.auth import presented_key
@@ -106,7 +107,7 @@ class ViewCache:
     def build(self, store: Store, page: Page, params: dict[str, str]) -> dict[str, Any]:
         if not page.analytics:
             return page.build(store, params)
-        stamp = store.query("SELECT max(analyzed_at), count(*) FROM analytics_state")[0]
+        stamp = reads.analysis_stamp(store)
         key = (page.path, tuple(sorted(params.items())), *stamp, datetime.now(UTC).date())
         with self._lock:
             hit = self._views.get(key)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forgelens.analytics import _sql
+from forgelens.analytics import reads
 from forgelens.service.dashboards._view import (
     ALL,
     add_card,
@@ -23,13 +23,13 @@ from forgelens.service.dashboards._view import (
     view,
 )
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 
 WINDOWS = (7, 14, 30, 90)
 PR_LIMIT = 200
 REASONS_LIMIT = 20
 SHIPPED_LIMIT = 100
 GROUPS = {"feature": "features", "fix": "fixes", "other": "other"}  # group -> table/card key
-FEATURE_THRESHOLD = 0.5  # analytics.config's default feature_threshold
 NO_ANALYTICS = (
     "Collect a repository (`forgelens collect github:owner/repo` or `forgelens collect git:PATH`), "
     "then run `forgelens analyze all` and reload this page."
@@ -37,8 +37,7 @@ NO_ANALYTICS = (
 
 
 def repo_options(store: Store) -> list[tuple[str, str]]:
-    rows = store.query("SELECT DISTINCT repo_name FROM analytics_state ORDER BY repo_name")
-    return [(ALL, "All repositories"), *((r[0], r[0]) for r in rows)]
+    return [(ALL, "All repositories"), *((r, r) for r in reads.analysed_repos(store))]
 
 
 def _repo(params: Mapping[str, str], options: list[tuple[str, str]]) -> str:
@@ -186,10 +185,12 @@ def risk_reasons(store: Store, keys: list[tuple[str, int]]) -> dict[tuple[str, i
 
 
 def _group_sql() -> str:
-    labels = "lower(CAST(labels_full AS VARCHAR))"
-    title = "lower(title)"
+    """A merged PR's group: a feature as ``analyze`` decided (``pr_facts.is_feature``, by the
+    threshold it ran with), else a fix by its labels and title, else other."""
+    labels = "lower(CAST(r.labels_full AS VARCHAR))"
+    title = "lower(r.title)"
     return (
-        f"CASE WHEN COALESCE(feature_confidence, 0) >= {FEATURE_THRESHOLD} THEN 'feature' "
+        "CASE WHEN COALESCE(f.is_feature, FALSE) THEN 'feature' "
         f"WHEN {labels} LIKE '%bug%' OR {labels} LIKE '%fix%' OR {title} LIKE 'fix%' "
         f"OR {title} LIKE '%bug%' OR {title} LIKE '%hotfix%' OR {title} LIKE 'revert%' "
         "THEN 'fix' ELSE 'other' END"
@@ -209,15 +210,19 @@ def what_shipped(
     since = datetime.combine(end - timedelta(days=days - 1), datetime.min.time(), UTC)
     v["subtitle"] = f"{repo or 'All repositories'} · merged since {since.date().isoformat()}"
     rsql, rparams = _repo_sql(repo)
-    base = f"FROM repo_prs WHERE is_merged AND merged_at >= ?{rsql}"
+    base = (  # pr_facts filtered by the period too: the join then reads only its rows
+        "FROM repo_prs r LEFT JOIN pr_facts f ON f.repo_name = r.repo_name "
+        "AND f.pr_number = r.pr_number AND f.merged_at >= ? "
+        f"WHERE r.is_merged AND r.merged_at >= ?{_repo_sql(repo, 'r.repo_name')[0]}"
+    )
     group = _group_sql()
     weekly = store.query(
-        f"SELECT {_sql.utc_week('merged_at')} AS week, "
+        f"SELECT {_sql.utc_week('r.merged_at')} AS week, "
         f"sum(CASE WHEN {group} = 'feature' THEN 1 ELSE 0 END), "
         f"sum(CASE WHEN {group} = 'fix' THEN 1 ELSE 0 END), "
         f"sum(CASE WHEN {group} = 'other' THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN high_risk THEN 1 ELSE 0 END) {base} GROUP BY week ORDER BY week",
-        [since, *rparams],
+        f"sum(CASE WHEN r.high_risk THEN 1 ELSE 0 END) {base} GROUP BY week ORDER BY week",
+        [since, since, *rparams],
     )
     counts = {
         key: sum(int(w[i + 1]) for w in weekly) for i, key in enumerate(("feature", "fix", "other"))
@@ -258,11 +263,11 @@ def what_shipped(
     )
     add_chart(v, "weekly", "bar", "week", ["features", "fixes", "other"], stacked=True)
     prs = store.query(
-        f"SELECT repo_name, pr_number, {group} AS g, title, author, merged_at, risk_score, "
-        "high_risk, risk_reasons, top_risky_files, feature_rule, feature_confidence, "
-        f"labels_full, pr_summary {base} "
-        "ORDER BY high_risk DESC, risk_score DESC, merged_at DESC LIMIT ?",
-        [since, *rparams, SHIPPED_LIMIT],
+        f"SELECT r.repo_name, r.pr_number, {group} AS g, r.title, r.author, r.merged_at, "
+        "r.risk_score, r.high_risk, r.risk_reasons, r.top_risky_files, r.feature_rule, "
+        f"r.feature_confidence, r.labels_full, r.pr_summary {base} "
+        "ORDER BY r.high_risk DESC, r.risk_score DESC, r.merged_at DESC LIMIT ?",
+        [since, since, *rparams, SHIPPED_LIMIT],
     )
     columns = [
         "repository",

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forgelens.pipeline_runs.reports import pipeline_report
+from forgelens.analytics import reads
+from forgelens.engine import run_reports
+from forgelens.engine.backfill_status import backfill_status
+from forgelens.engine.reconcile import completeness
+from forgelens.pipeline_runs.reports import load_rows, pipeline_report
 from forgelens.service.dashboards._view import (
     add_card,
     add_chart,
@@ -20,10 +24,10 @@ from forgelens.service.dashboards._view import (
 )
 from forgelens.service.dashboards.views_lens import NO_ANALYTICS
 from forgelens.store import Store
-from forgelens.store.schema import TABLES
 
 WEEKS = (4, 12, 26, 52)
 RUN_LIMIT = 100
+VIOLATIONS_LIMIT = 100
 HISTORY_LIMIT = 200
 FRESH_HOURS = 12
 STATUSES = ("running", "completed", "failed")
@@ -31,10 +35,7 @@ STATUSES = ("running", "completed", "failed")
 
 def delivery(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
     v = view("delivery", "Delivery", "Cycle time, reviews and throughput, weekly")
-    scopes = store.query(
-        "SELECT repo_name, team, sum(prs_merged) AS n FROM delivery_metrics_weekly "
-        "GROUP BY repo_name, team ORDER BY (team <> '*'), n DESC, repo_name, team LIMIT 1000"
-    )
+    scopes = reads.delivery_scopes(store)
     repos = [r[0] for r in scopes if r[1] == "*"]
     teams = [r[1] for r in scopes if r[0] == "*"]
     weeks = choice(params, "weeks", WEEKS, 12)
@@ -52,25 +53,10 @@ def delivery(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         return v
     scope_repo, scope_team = (repo, "*") if not team else ("*", team)
     v["subtitle"] = f"{team or repo} · last {weeks} weeks (weeks start on Monday, UTC)"
-    latest = store.query(
-        "SELECT max(week_start) FROM delivery_metrics_weekly WHERE repo_name = ? AND team = ?",
-        [scope_repo, scope_team],
-    )[0][0]
-    first = latest - timedelta(weeks=weeks - 1)
-    rows = store.query_dicts(
-        "SELECT * FROM delivery_metrics_weekly WHERE repo_name = ? AND team = ? "
-        "AND week_start >= ? ORDER BY week_start",
-        [scope_repo, scope_team, first],
-    )
+    first, rows = reads.delivery_weeks(store, scope_repo, scope_team, weeks)
     policy = {}
-    if not team:
-        policy = {
-            r["week_start"]: r
-            for r in store.query_dicts(
-                "SELECT * FROM review_policy_weekly WHERE repo_name = ? AND week_start >= ?",
-                [repo, first],
-            )
-        }
+    if not team and first is not None:
+        policy = {r["week_start"]: r for r in reads.review_policy_weeks(store, repo, first)}
     merged = sum(int(r["prs_merged"] or 0) for r in rows)
     unreviewed = sum(int(r["merged_without_review"] or 0) for r in rows)
     violations = sum(int(p["violations"] or 0) for p in policy.values())
@@ -148,32 +134,15 @@ def delivery(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         "week",
         ["opened", "merged", "merged_without_review", "policy_violations"],
     )
-    if not team:
-        found = store.query(
-            "SELECT pr_number, week_start, base_ref, author, merged_at, required_approvals, "
-            "approvals, fewer_approvals, self_approved, failing_checks "
-            "FROM review_policy_violations WHERE repo_name = ? AND week_start >= ? "
-            "ORDER BY merged_at DESC LIMIT 100",
-            [repo, first],
-        )
-        violations_rows = [[*r[:9], parse_json(r[9])] for r in found]
+    if not team and first is not None:
+        found = reads.review_policy_violations(store, repo, first, VIOLATIONS_LIMIT)
+        names = reads.columns("review_policy_violations", "repo_name")
         add_table(
             v,
             "violations",
-            "Review-policy violations (latest 100)",
-            [
-                "pr",
-                "week",
-                "branch",
-                "author",
-                "merged_at",
-                "required_approvals",
-                "approvals",
-                "fewer_approvals",
-                "self_approved",
-                "failing_checks",
-            ],
-            violations_rows,
+            f"Review-policy violations (latest {VIOLATIONS_LIMIT})",
+            names,
+            [[parse_json(r[c]) if c == "failing_checks" else r[c] for c in names] for r in found],
             empty="No review-policy violations in these weeks.",
         )
     return v
@@ -184,47 +153,35 @@ def runs(store: Store, params: Mapping[str, str], now: datetime | None = None) -
     now = now or datetime.now(UTC)
     status = params.get("status", "")
     status = status if status in STATUSES else ""
-    sources = [
-        r[0] for r in store.query("SELECT DISTINCT data_source FROM git_collection_runs ORDER BY 1")
-    ]
+    stats = run_reports.run_stats(store)
+    sources = [r["data_source"] for r in stats]
     source = params.get("source", "")
     source = source if source in sources else ""
     add_filter(v, "status", "Status", status, [("", "any"), *((s, s) for s in STATUSES)])
     add_filter(v, "source", "Source", source, [("", "any"), *((s, s or "—") for s in sources)])
-    where, args = ["1 = 1"], []
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    if source:
-        where.append("data_source = ?")
-        args.append(source)
-    ledger = store.query_dicts(
-        f"SELECT * FROM git_collection_runs WHERE {' AND '.join(where)} "
-        "ORDER BY started_at DESC LIMIT ?",
-        [*args, RUN_LIMIT],
-    )
-    counts = dict(store.query("SELECT status, count(*) FROM git_collection_runs GROUP BY status"))
-    add_card(v, "runs", "Runs", sum(int(c) for c in counts.values()))
+    ledger = run_reports.recent_runs(store, RUN_LIMIT, source or None, status or None)
+    add_card(v, "runs", "Runs", sum(int(r["total_runs"]) for r in stats))
     for s in STATUSES:
-        add_card(v, s, s.capitalize(), int(counts.get(s, 0)))
+        add_card(v, s, s.capitalize(), sum(int(r[s] or 0) for r in stats))
     rows = []
     for r in ledger:
-        end = r["completed_at"] or (now if r["status"] == "running" else None)
-        duration = (end - r["started_at"]).total_seconds() if end and r["started_at"] else None
-        prs = int(r["prs_collected"] or 0)
+        duration = r["duration_s"]
+        if duration is None and r["status"] == "running" and r["started_at"]:
+            duration = (now - r["started_at"]).total_seconds()  # so far
+        per_pr = r["api_calls_per_pr"]
         rows.append(
             [
                 r["run_id"],
                 r["data_source"],
                 r["status"],
                 r["started_at"],
-                None if duration is None else round(duration, 1),
+                None if duration is None else round(float(duration), 1),
                 r["repos_processed"],
                 r["commits_collected"],
-                prs,
+                int(r["prs_collected"] or 0),
                 r["api_calls"],
                 r["errors"],
-                round(int(r["api_calls"] or 0) / prs, 2) if prs else None,
+                None if per_pr is None else round(float(per_pr), 2),
                 r["failure_reason"],
             ]
         )
@@ -268,58 +225,37 @@ def runs(store: Store, params: Mapping[str, str], now: datetime | None = None) -
             title="API calls and errors, last 30 runs",
         )
         add_chart(v, "recent", "bar", "run_id", ["duration_s"], title="Duration (s), last 30 runs")
-    elif not counts:
+    elif not stats:
         set_empty(
             v,
             "No collection runs yet",
             "Run `forgelens collect git:PATH` or `forgelens collect github:owner/repo` "
             "(or POST /api/v1/collect/trigger) and reload this page.",
         )
-    if "backfill_state" in TABLES:
-        _backfills(v, store, now)
+    _backfills(v, store, now)
     return v
 
 
 def _backfills(v: dict[str, Any], store: Store, now: datetime) -> None:
-    states = store.query_dicts("SELECT * FROM backfill_state ORDER BY updated_at DESC LIMIT 500")
-    active, paused, complete = [], [], []
-    for s in states:
-        total, done = int(s["total_prs"] or 0), int(s["processed_prs"] or 0)
-        pct = round(100 * done / total, 1) if total else None
-        if s["status"] == "active":
-            eta = None
-            if s["started_at"] and done and total > done:
-                rate = done / max((now - s["started_at"]).total_seconds(), 1)
-                eta = now + timedelta(seconds=(total - done) / rate)
-            active.append(
-                [s["repository_id"], done, total, pct, s["chunk_size"], s["updated_at"], eta]
-            )
-        elif s["status"] in ("paused", "graphql_rate_limit_low"):
-            paused.append(
-                [
-                    s["repository_id"],
-                    s["status"],
-                    s["pause_reason"],
-                    s["last_error"],
-                    s["resume_at"],
-                    s["updated_at"],
-                ]
-            )
-        complete.append([s["repository_id"], s["status"], done, total, pct])
+    """What ``forgelens backfill status`` and ``forgelens completeness`` print."""
+    status = backfill_status(store, now)
     add_table(
         v,
         "backfills",
-        "Active backfills",
+        "Active backfills (ETA at the pace of the last day's chunks)",
+        ["repository", "progress", "progress_pct", "chunk_size", "chunks", "updated_at", "eta"],
         [
-            "repository",
-            "processed_prs",
-            "total_prs",
-            "progress_pct",
-            "chunk_size",
-            "updated_at",
-            "eta",
+            [
+                s["repository"],
+                s["progress"],
+                s["percentage"],
+                s["chunk_size"],
+                s["chunks"],
+                s["updated_at"],
+                s["eta"],
+            ]
+            for s in status["active"]
         ],
-        active,
         empty="No backfill is running. Start one with "
         "`forgelens backfill --repository-id github:owner/repo`.",
     )
@@ -327,17 +263,61 @@ def _backfills(v: dict[str, Any], store: Store, now: datetime) -> None:
         v,
         "paused",
         "Paused repositories",
-        ["repository", "status", "reason", "last_error", "resume_at", "updated_at"],
-        paused,
+        ["repository", "status", "reason", "consecutive_errors", "resume_at", "progress"],
+        [
+            [
+                s["repository"],
+                s["status"],
+                s["pause_reason"],
+                s["consecutive_errors"],
+                s["resume_at"],
+                s["progress"],
+            ]
+            for s in status["paused"]
+        ],
         empty="No repository is paused.",
     )
     add_table(
         v,
+        "failed_chunks",
+        "Failed backfill chunks (latest 10)",
+        ["repository", "chunk", "error", "started_at"],
+        [
+            [c["repository"], c["chunk_number"], c["error"], c["started_at"]]
+            for c in status["failed_chunks"]
+        ],
+        empty="No backfill chunk failed.",
+    )
+    add_table(
+        v,
         "completeness",
-        "Completeness per repository (backfilled PRs / PRs on the forge)",
-        ["repository", "status", "processed_prs", "total_prs", "complete_pct"],
-        complete,
-        empty="No repository has been backfilled yet.",
+        "Completeness per repository (stored / reported by the forge)",
+        [
+            "repository",
+            "stored_prs",
+            "forge_prs",
+            "prs_pct",
+            "stored_issues",
+            "forge_issues",
+            "issues_pct",
+            "backfill_status",
+            "last_sweep_at",
+        ],
+        [
+            [
+                c["repository_id"],
+                c["stored_prs"],
+                c["forge_prs"],
+                c["prs_pct"],
+                c["stored_issues"],
+                c["forge_issues"],
+                c["issues_pct"],
+                c["backfill_status"],
+                c["last_sweep_at"],
+            ]
+            for c in completeness(store)
+        ],
+        empty="No repository collected yet.",
     )
 
 
@@ -362,12 +342,9 @@ def pipeline_runs(
             "`forgelens record-pipeline-run --exec -- COMMAND`, then reload this page.",
         )
         return v
-    rows = store.query_dicts(  # the latest runs of the period, oldest first
-        'SELECT * FROM (SELECT * FROM pipeline_runs WHERE pipeline = ? AND "timestamp" >= ? '
-        'AND NOT COALESCE("_synthetic", FALSE) ORDER BY "timestamp" DESC LIMIT ?) x '
-        'ORDER BY "timestamp", run_id',
-        [pipeline, now - timedelta(days=days), HISTORY_LIMIT],
-    )
+    period = load_rows(store, pipeline=pipeline, since=now - timedelta(days=days))
+    total = len(period)
+    rows = period[-HISTORY_LIMIT:]  # the latest runs of the period, oldest first
     report = pipeline_report(pipeline, rows, now=now, max_age=timedelta(hours=FRESH_HOURS))
     hours = report["hours_since_success"]
     fresh = "fresh" if report["fresh"] else "STALE"
@@ -381,11 +358,6 @@ def pipeline_runs(
         else "no successful run in this period",
         tone="good" if report["fresh"] else "bad",
     )
-    total = store.query(
-        'SELECT count(*) FROM pipeline_runs WHERE pipeline = ? AND "timestamp" >= ? '
-        'AND NOT COALESCE("_synthetic", FALSE)',
-        [pipeline, now - timedelta(days=days)],
-    )[0][0]
     add_card(v, "runs", "Runs", total, f"in {days} days")
     rate = report["success_rate"]
     latest = f"of the latest {HISTORY_LIMIT}" if total > HISTORY_LIMIT else ""

@@ -1,4 +1,4 @@
-"""``POST /api/v1/webhooks/{github|gitlab|bitbucket}``: verified deliveries, recorded once.
+"""``POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea}``: verified deliveries, recorded once.
 
 Order of work: size limit (413) -> signature (401, nothing stored) -> parse (400) -> dedupe by
 delivery id -> map the payload (``WEBHOOK_MAPPERS``; a payload the mapper cannot read is
@@ -38,7 +38,13 @@ from forgelens.sources.spec import parse_spec
 from forgelens.store import Store
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-EVENT_HEADERS = ("x-github-event", "x-gitlab-event", "x-event-key")
+EVENT_HEADERS = (
+    "x-github-event",
+    "x-gitlab-event",
+    "x-event-key",
+    "x-forgejo-event-type",
+    "x-gitea-event-type",
+)
 # GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
 # cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so one
 # unreadable event kind does not stop every merge request and push after it.
@@ -78,6 +84,7 @@ def _secrets(ctx: ServiceContext) -> dict[str, str | None]:
         "gitlab": value(s.gitlab_webhook_token),
         "gitlab_signing": value(s.gitlab_webhook_signing_key),
         "bitbucket": value(s.bitbucket_webhook_secret),
+        "gitea": value(s.gitea_webhook_secret),
     }
 
 
@@ -134,7 +141,7 @@ def _pong(ctx: ServiceContext, forge: str, headers: dict[str, str], body: bytes)
 
 @router.post("/{forge}", status_code=202, openapi_extra=_BODY)
 async def receive(
-    forge: Literal["github", "gitlab", "bitbucket"], request: Request
+    forge: Literal["github", "gitlab", "bitbucket", "gitea"], request: Request
 ) -> JSONResponse:
     """Receive one webhook delivery (signature checked before anything is stored)."""
     ctx = context(request)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from forgelens.errors import SourceError
 from forgelens.records import Commit, CommitFile
+from forgelens.trailers import coauthors
 
 FORMAT = "%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at%x1f%cN%x1f%cE%x1f%ct%x1f%B"
 _TS = pa.timestamp("us", tz="UTC")
@@ -42,6 +43,13 @@ COLUMN_TYPES: dict[str, dict[str, pa.DataType]] = {
         "files_changed": pa.int64(),
         "is_merge": pa.bool_(),
         "parents": pa.string(),
+    },
+    "commit_coauthors": {
+        "repository_id": pa.string(),
+        "sha": pa.string(),
+        "position": pa.int32(),
+        "name": pa.string(),
+        "email": pa.string(),
     },
     "commit_files": {
         "repository_id": pa.string(),
@@ -90,8 +98,9 @@ class MinedBatch:
     in the miner's hand-off queue holds only Arrow buffers.
     """
 
-    def __init__(self, repo_id: str) -> None:
+    def __init__(self, repo_id: str, trailers: bool = True) -> None:
         self.repo_id = repo_id
+        self.trailers = trailers  # read Co-authored-by trailers (commit_coauthors)
         self.sha: list[str] = []
         self.parents: list[str] = []  # JSON arrays, as the store keeps them
         self.merge: list[bool] = []
@@ -112,6 +121,7 @@ class MinedBatch:
         self.f_add: list[int | None] = []
         self.f_del: list[int | None] = []
         self._sealed: tuple[pa.Table, pa.Table] | None = None
+        self._coauthors: pa.Table | None = None
 
     def __len__(self) -> int:
         return self._sealed[0].num_rows if self._sealed else len(self.sha)
@@ -124,6 +134,7 @@ class MinedBatch:
         """Convert the parsed columns to Arrow now and release the Python lists."""
         if self._sealed is None:
             sealed = self.columns()
+            self.coauthor_columns()
             for value in vars(self).values():
                 if isinstance(value, list):
                     value.clear()
@@ -161,6 +172,31 @@ class MinedBatch:
             "old_path": self.f_old,
         }
         return _table("commits", commits), _table("commit_files", files)
+
+    def coauthor_columns(self) -> pa.Table:
+        """The ``Co-authored-by`` trailers of the parsed messages (``commit_coauthors``'s
+        columns; none when the batch was mined without trailers)."""
+        if self._coauthors is None:
+            sha: list[str] = []
+            pos: list[int] = []
+            names: list[str] = []
+            emails: list[str] = []
+            if self.trailers:
+                for commit, message in zip(self.sha, self.message, strict=True):
+                    for i, p in enumerate(coauthors(message)):
+                        sha.append(commit)
+                        pos.append(i)
+                        names.append(p.name)
+                        emails.append(p.email)
+            cols: dict[str, Sequence[Any]] = {
+                "repository_id": [self.repo_id] * len(sha),
+                "sha": sha,
+                "position": pos,
+                "name": names,
+                "email": emails,
+            }
+            self._coauthors = _table("commit_coauthors", cols)
+        return self._coauthors
 
     def records(self) -> list[tuple[Commit, list[CommitFile]]]:
         """The same data as records (for sinks and tests; slower than :meth:`tables`)."""
@@ -330,10 +366,11 @@ def parse_tokens(toks: list[str], out: MinedBatch, final: bool, limit: int) -> i
 
 
 def parse_stream(
-    repo_id: str, stdout: IO[bytes], batch_size: int, read_size: int
+    repo_id: str, stdout: IO[bytes], batch_size: int, read_size: int, trailers: bool = True
 ) -> Iterator[MinedBatch]:
-    """Yield batches of at most ``batch_size`` commits parsed from a ``git log`` stream."""
-    batch = MinedBatch(repo_id)
+    """Yield batches of at most ``batch_size`` commits parsed from a ``git log`` stream
+    (with ``trailers``, each batch reads its messages' ``Co-authored-by`` trailers too)."""
+    batch = MinedBatch(repo_id, trailers)
     pending: list[str] = []  # whole tokens of a commit not finished yet
     rest = b""  # bytes after the last NUL: the start of a token
     while True:
@@ -355,7 +392,7 @@ def parse_stream(
             toks = toks[used:]
             if len(batch) >= batch_size:
                 yield batch
-                batch = MinedBatch(repo_id)
+                batch = MinedBatch(repo_id, trailers)
                 continue
             break
         pending = toks

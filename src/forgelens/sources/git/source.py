@@ -228,6 +228,7 @@ class MineOptions:
     exclude: list[str] = field(default_factory=list)  # commits already seen (their ancestors too)
     jobs: int = 1
     batch_size: int = 5000
+    trailers: bool = True  # read Co-authored-by trailers (commit_coauthors)
 
 
 @dataclass(slots=True, frozen=True)
@@ -341,7 +342,12 @@ Batch = MinedBatch
 
 
 def _stream(
-    repo: GitRepo, cmd: list[str], stdin: bytes, batch_size: int, stop: threading.Event
+    repo: GitRepo,
+    cmd: list[str],
+    stdin: bytes,
+    batch_size: int,
+    stop: threading.Event,
+    trailers: bool = True,
 ) -> Iterator[Batch]:
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -357,7 +363,7 @@ def _stream(
             try:
                 assert proc.stdout is not None
                 _widen_pipe(proc.stdout.fileno())
-                for batch in parse_stream(repo.id, proc.stdout, batch_size, _READ_CHUNK):
+                for batch in parse_stream(repo.id, proc.stdout, batch_size, _READ_CHUNK, trailers):
                     if stop.is_set():
                         raise Interrupted("mining stopped")
                     yield batch
@@ -450,7 +456,7 @@ def mine(repo: GitRepo, opts: MineOptions) -> Iterator[Batch]:
 
     def work(cmd: list[str], stdin: bytes) -> None:
         try:
-            for batch in _stream(repo, cmd, stdin, opts.batch_size, stop):
+            for batch in _stream(repo, cmd, stdin, opts.batch_size, stop, opts.trailers):
                 batch.seal()  # Arrow, not Python objects, waits in the queue
                 while not stop.is_set():
                     try:

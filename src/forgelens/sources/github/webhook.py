@@ -6,17 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.records import now_version, repository_id
-from forgelens.sources._forge_common import ts
 from forgelens.sources.github import _map as gh
 from forgelens.sources.webhook import (
     COMMENT,
     Fields,
     Webhooks,
     carried,
+    conversation,
+    hub_push,
     obj,
     people,
-    push_commits,
-    pushed_commit,
     tombstone,
     version_of,
 )
@@ -123,34 +122,12 @@ def github_issue_comment(p: dict[str, Any]) -> list[Any]:
         if on_pr
         else gh.issue_comment(repo_id, number, raw)
     )
-    if p.get("action") == "deleted":
-        return [*head, tombstone(rec)]
-    version = version_of(rec.updated_at, rec.created_at)
-    extra = ("kind",) if on_pr else ()
-    found = people([gh.person(raw.get("user"))], version)
-    return [*head, carried(rec, raw, COMMENT, version, *extra), *found]
+    deleted = p.get("action") == "deleted"
+    return conversation(head, rec, raw, gh.person(raw.get("user")), deleted=deleted)
 
 
 def github_push(p: dict[str, Any]) -> list[Any]:
-    repo_id = _gh_repo(p)
-    items = []
-    for c in p.get("commits") or []:
-        if not isinstance(c, dict):
-            raise TypeError("a pushed commit is not an object")
-        author, committer = c.get("author") or {}, c.get("committer") or {}
-        commit = pushed_commit(
-            repo_id,
-            c.get("id"),
-            c.get("message"),
-            author_name=author.get("name"),
-            author_email=author.get("email"),
-            authored_at=ts(c.get("timestamp")),
-            committer_name=committer.get("name"),
-            committer_email=committer.get("email"),
-            author_login=author.get("username"),
-        )
-        items.append((c, commit))
-    return push_commits(repo_id, items)
+    return hub_push(_gh_repo(p), p)
 
 
 # A workflow run's webhook object is the REST object the collector reads: every column.

@@ -84,9 +84,11 @@ class Renderer(Protocol):
 
 def default_renderers(dataset: Dataset) -> list[Renderer]:
     """Every forge API the simulator speaks, each under its own path prefix: GitHub at ``/``
-    (and ``/api/v3``), GitLab at ``/api/v4``, Bitbucket Server at ``/rest``, Cloud at ``/2.0``."""
+    (and ``/api/v3``), GitLab at ``/api/v4``, Bitbucket Server at ``/rest``, Cloud at ``/2.0``,
+    Gitea / Forgejo at ``/api/v1``."""
     from forgelens.testing.forge_sim.bitbucket_cloud import BitbucketCloudRenderer
     from forgelens.testing.forge_sim.bitbucket_server import BitbucketServerRenderer
+    from forgelens.testing.forge_sim.gitea import GiteaRenderer
     from forgelens.testing.forge_sim.github import GitHubRenderer
     from forgelens.testing.forge_sim.gitlab import GitLabRenderer
 
@@ -95,6 +97,7 @@ def default_renderers(dataset: Dataset) -> list[Renderer]:
         GitLabRenderer(dataset),
         BitbucketServerRenderer(dataset),
         BitbucketCloudRenderer(dataset),
+        GiteaRenderer(dataset),
     ]
 
 

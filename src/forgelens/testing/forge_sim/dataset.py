@@ -319,8 +319,9 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
             updated_at=created,
             pushed_at=created,
         )
+        ai_rng = random.Random(f"ai-{seed}-{r}")  # its own stream: the rest stays as it was
         for n in range(1, size.prs_per_repo + 1):
-            repo.prs.append(_pr(rng, repo, n, logins, ids, size))
+            repo.prs.append(_ai_work(ai_rng, _pr(rng, repo, n, logins, ids, size)))
         for k in range(size.issues_per_repo):
             repo.issues.append(_issue(rng, repo, size.prs_per_repo + 1 + k, logins, ids))
         for k in range(size.runs_per_repo):
@@ -373,6 +374,50 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
             SimTeam(f"team-{t}", f"Team {t}", f"Team number {t}", "team-0" if t else None, members)
         )
     return Dataset(org, True, people, repos, teams)
+
+
+# AI-assisted work (docs/metrics.md "AI-assisted work"): several spellings of each marker
+AI_TRAILERS = (
+    "\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n\n"
+    "Co-Authored-By: Claude <noreply@anthropic.com>",
+    "\n\nco-authored-by: Claude Sonnet 4.5 <noreply@anthropic.com>",
+    "\n\nCo-authored-by: Cursor Agent <cursoragent@cursor.com>",
+    "\n\nMade-with: Cursor",
+    "\n\nAssisted-by: GitHub Copilot\nSigned-off-by: Dev <dev@example.com>",
+)
+AI_REVIEWERS = ("copilot-pull-request-reviewer[bot]", "coderabbitai[bot]")
+AGENT = "Copilot"
+AGENT_EMAIL = "198982749+Copilot@users.noreply.github.com"
+
+
+def _ai_work(rng: random.Random, pr: SimPR) -> SimPR:
+    """About 1 PR in 25 is the Copilot coding agent's (asked for by the PR's human author,
+    credited as co-author; head branch ``copilot/``), 1 in 8 has assistant co-authored
+    commits, 1 in 40 only an ``ai-assisted`` label; 1 in 10 reviewed PRs has an AI review."""
+    roll = rng.random()
+    human = pr.author
+    if roll < 0.04 and human and pr.state == "merged":
+        pr.author, pr.head = AGENT, f"copilot/fix-{pr.number}"
+        for i, c in enumerate(pr.commits):
+            c.author, c.author_name, c.author_email = AGENT, AGENT, AGENT_EMAIL
+            c.message = (
+                "Initial plan"
+                if i == 0
+                else (
+                    f"{c.message}\n\nCo-authored-by: {human} <{1000 + len(human)}+{human}"
+                    "@users.noreply.github.com>"
+                )
+            )
+    elif roll < 0.165:
+        trailer = rng.choice(AI_TRAILERS)
+        for c in pr.commits:
+            c.message += trailer
+    elif roll < 0.19:
+        pr.labels = [*pr.labels, "ai-assisted"]
+    if pr.reviews and rng.random() < 0.1:
+        pr.reviews[0].author = rng.choice(AI_REVIEWERS)
+        pr.reviews[0].state = "COMMENTED"
+    return pr
 
 
 def _pick(rng: random.Random, logins: list[str]) -> str | None:

@@ -1,4 +1,6 @@
-"""The SQL differences between DuckDB, PostgreSQL and ClickHouse the analytics need, in one place.
+"""The differences between the SQL dialects of our stores (DuckDB, PostgreSQL, ClickHouse), for
+collection and analytics alike, in one place: column types and table DDL, the seed queries'
+compatibility objects, placeholders, and the expressions the analytics ask for.
 
 The analytics write a portable subset of the three (``FILTER``, window functions, ``LEAST``,
 ``||``, ``CASE``, correlated ``EXISTS`` in reads) and ask these helpers for the rest: UTC days
@@ -23,11 +25,226 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from forgelens.logs import get_logger
-from forgelens.store import Store
-from forgelens.store._dialect import quote
+from forgelens.store.base import Store
+from forgelens.store.schema import SERIAL, TableSpec
 
 log = get_logger(__name__)
 _QUALIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.")
+
+# -- types and DDL ------------------------------------------------------------------------
+
+TYPES: dict[str, dict[str, str]] = {
+    "duckdb": {
+        "text": "VARCHAR",
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "double": "DOUBLE",
+        "bool": "BOOLEAN",
+        "ts": "TIMESTAMPTZ",
+        "date": "DATE",
+        "json": "JSON",
+    },
+    "postgres": {
+        "text": "TEXT",
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "double": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "ts": "TIMESTAMPTZ",
+        "date": "DATE",
+        "json": "JSONB",
+    },
+    # Seed 000 is written for ClickHouse: millisecond DateTime64 (read in the session time zone,
+    # which the ClickHouse store sets to UTC) and plain String for JSON (JSONExtract* read it).
+    "clickhouse": {
+        "text": "String",
+        "int": "Int32",
+        "bigint": "Int64",
+        "double": "Float64",
+        "bool": "Bool",
+        "ts": "DateTime64(3)",
+        "date": "Date32",
+        "json": "String",
+    },
+}
+
+# ClickHouse columns are NOT NULL unless wrapped in Nullable(...): these are the non-key columns
+# that seed 000 marks REQUIRED (or gives a DEFAULT) and so stay plain.
+CLICKHOUSE_PLAIN: dict[str, dict[str, str]] = {
+    "git_collection_runs": {"started_at": "", "status": "", "settings": "", "data_source": "''"},
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_type(dialect: str, logical: str) -> str:
+    return TYPES[dialect][logical]
+
+
+def clickhouse_columns(spec: TableSpec) -> list[tuple[str, str]]:
+    """``(name, ClickHouse type [DEFAULT ...])`` of ``spec``: keys, REQUIRED seed columns and
+    ``_version`` (UInt64, the ReplacingMergeTree version) are plain, the rest Nullable. A serial
+    id is a hash of the natural key, so every version of a row keeps the same id."""
+    plain = CLICKHOUSE_PLAIN.get(spec.name, {})
+    keys = ", ".join(quote(k) for k in spec.key)
+    cols: list[tuple[str, str]] = []
+    for name, logical in spec.all_columns():
+        if logical == SERIAL:
+            cols.append((name, f"Int64 DEFAULT toInt64(bitShiftRight(sipHash64({keys}), 1))"))
+        elif name == "_version":
+            cols.append((name, "UInt64"))
+        elif name in spec.key or name in plain:
+            default = plain.get(name)
+            typ = column_type("clickhouse", logical)
+            cols.append((name, f"{typ} DEFAULT {default}" if default else typ))
+        else:
+            cols.append((name, f"Nullable({column_type('clickhouse', logical)})"))
+    return cols
+
+
+def clickhouse_engine(spec: TableSpec, *, replicated: bool = False) -> str:
+    """``ENGINE = ReplacingMergeTree(_version) ORDER BY (natural key)``, or its replicated form
+    (replica path from the server's ``{shard}``/``{replica}`` macros) for a cluster."""
+    args = ["_version"] if spec.versioned else []
+    engine = "ReplacingMergeTree"
+    if replicated:
+        engine = "Replicated" + engine
+        args = ["'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'", *args]
+    keys = ", ".join(quote(k) for k in spec.key)
+    order = f"({keys})" if len(spec.key) > 1 else keys
+    return f"ENGINE = {engine}({', '.join(args)}) ORDER BY {order}"
+
+
+def add_column_sql(dialect: str, spec: TableSpec, name: str) -> str:
+    """DDL that adds ``spec``'s column ``name`` to a table created before it existed
+    (idempotent; the column is nullable, as every non-key column)."""
+    typ = column_type(dialect, dict(spec.all_columns())[name])
+    if dialect == "clickhouse":
+        typ = f"Nullable({typ})"
+    return f"ALTER TABLE {quote(spec.name)} ADD COLUMN IF NOT EXISTS {quote(name)} {typ}"
+
+
+def create_table_sql(dialect: str, spec: TableSpec) -> list[str]:
+    """DDL statements that create ``spec`` (idempotent)."""
+    if dialect == "clickhouse":
+        body = ",\n  ".join(f"{quote(n)} {t}" for n, t in clickhouse_columns(spec))
+        return [
+            f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} (\n  {body}\n) "
+            + clickhouse_engine(spec)
+        ]
+    stmts: list[str] = []
+    cols: list[str] = []
+    for name, logical in spec.all_columns():
+        if logical == SERIAL:
+            if dialect == "postgres":
+                cols.append(f"{quote(name)} BIGINT GENERATED BY DEFAULT AS IDENTITY")
+            else:
+                seq = f"{spec.name}_{name}_seq"
+                stmts.append(f"CREATE SEQUENCE IF NOT EXISTS {quote(seq)}")
+                cols.append(f"{quote(name)} BIGINT DEFAULT nextval('{seq}')")
+        else:
+            not_null = " NOT NULL" if name in spec.key else ""
+            cols.append(f"{quote(name)} {column_type(dialect, logical)}{not_null}")
+    key = ", ".join(quote(k) for k in spec.key)
+    cols.append(f"PRIMARY KEY ({key})")
+    stmts.append(
+        f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+    )
+    return stmts
+
+
+# Seed 000's example queries use a second table name for the same ledger and ClickHouse's JSON
+# functions; these make them run verbatim on every store.
+SEED_COMPAT_SQL: dict[str, list[str]] = {
+    "duckdb": [
+        "CREATE OR REPLACE VIEW bitbucket_collection_runs AS SELECT * FROM git_collection_runs",
+        "CREATE OR REPLACE MACRO JSONExtractString(j, k) AS json_extract_string(j, '$.' || k)",
+        "CREATE OR REPLACE MACRO JSONExtractBool(j, k) AS "
+        "CAST(json_extract(j, '$.' || k) AS BOOLEAN)",
+    ],
+    "postgres": [
+        "CREATE OR REPLACE VIEW bitbucket_collection_runs AS SELECT * FROM git_collection_runs",
+        "CREATE OR REPLACE FUNCTION JSONExtractString(j TEXT, k TEXT) RETURNS TEXT "
+        "LANGUAGE SQL IMMUTABLE AS $$ SELECT (j::jsonb) ->> k $$",
+        "CREATE OR REPLACE FUNCTION JSONExtractBool(j TEXT, k TEXT) RETURNS BOOLEAN "
+        "LANGUAGE SQL IMMUTABLE AS $$ SELECT ((j::jsonb) ->> k)::boolean $$",
+    ],
+    # JSONExtract* are native; FINAL is applied by the store's session setting ``final = 1``.
+    "clickhouse": [
+        "CREATE OR REPLACE VIEW bitbucket_collection_runs AS SELECT * FROM git_collection_runs",
+    ],
+}
+
+
+# Taken at the start of each migration's transaction, so concurrent migrators apply each once
+# (PostgreSQL: an advisory lock released when the transaction ends). DuckDB serializes its
+# one connection's transactions; ClickHouse has no locks (its DDL is idempotent).
+MIGRATION_LOCK_SQL: dict[str, list[str]] = {
+    "postgres": [f"SELECT pg_advisory_xact_lock({0x466C_4D69_6772})"],
+}
+
+
+def table_exists_sql(dialect: str) -> str:
+    """A query whose one value is true when the table named by its one parameter exists in
+    the store's database (or schema)."""
+    if dialect == "postgres":
+        return "SELECT to_regclass(?) IS NOT NULL"
+    if dialect == "clickhouse":
+        return (
+            "SELECT count() > 0 FROM system.tables WHERE database = currentDatabase() AND name = ?"
+        )
+    return (
+        "SELECT count(*) > 0 FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ?"
+    )
+
+
+def split_placeholders(sql: str, dialect: str) -> list[str]:
+    """``sql`` cut at each ``?`` placeholder (n placeholders give n + 1 pieces).
+
+    Queries are written once with DuckDB's ``?``; a ``?`` inside a quoted string or identifier
+    stays (ClickHouse also quotes with backticks and escapes with backslashes). So write
+    ``jsonb_exists(col, 'k')``, not PostgreSQL's ``col ? 'k'``, in parameterized SQL.
+    """
+    quotes, escapes = ("'\"`", True) if dialect == "clickhouse" else ("'\"", False)
+    pieces: list[str] = []
+    start = i = 0
+    quote_char = ""
+    while i < len(sql):
+        ch = sql[i]
+        if quote_char:
+            if escapes and ch == "\\":
+                i += 1  # the escaped character never ends the string
+            elif ch == quote_char:
+                quote_char = ""
+        elif ch in quotes:
+            quote_char = ch
+        elif ch == "?":
+            pieces.append(sql[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(sql[start:])
+    return pieces
+
+
+def pg_params(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (and ``%`` as ``%%``)."""
+    return "%s".join(p.replace("%", "%%") for p in split_placeholders(sql, "postgres"))
+
+
+# Functions the seeds' queries use that a store lacks (migration 0061): PostgreSQL has no
+# round(double precision, int).
+FUNCTION_COMPAT_SQL: dict[str, list[str]] = {
+    "postgres": [
+        "CREATE OR REPLACE FUNCTION round(v DOUBLE PRECISION, digits INTEGER) RETURNS NUMERIC "
+        "LANGUAGE SQL IMMUTABLE AS $$ SELECT round(v::numeric, digits) $$",
+    ],
+}
+
+
+# -- expressions ------------------------------------------------------------------------
 
 
 def run(store: Store, sql: str, params: Iterable[object] = (), *, what: str = "") -> None:

@@ -1,0 +1,268 @@
+"""``ai_impact_weekly``: how much work carries AI evidence, and how AI PRs compare with the others.
+
+One row per scope and week (Monday, UTC): ``scope_kind`` ``repository`` (scope = full name),
+``team`` (``org/slug``) or ``author`` (the analytics username; an agent PR counts for its
+``owner``, the human behind it). PR figures cover the PRs merged that week (``pr_facts``: PRs of
+counted authors, plus agent PRs, which a bot account opens); commit figures the non-merge
+commits authored that week. Every share is a lower bound: a change made with an assistant that
+left no marker is counted as "other". Rebuilt whole on every run (one aggregation). Rules in
+docs/metrics.md "AI-assisted work".
+"""
+
+from __future__ import annotations
+
+import re
+
+from forgelens.analytics.delivery import phase_hours
+from forgelens.analytics.prs import alias_of
+from forgelens.store import Store
+from forgelens.store import sql as _sql
+
+BASE = "_fl_ai_base"  # one row per merged PR with its AI mode and compared facts
+REVERTED, REWORKED = "_fl_ai_reverted", "_fl_ai_reworked"  # keys of the PRs flagged
+PRS = "_fl_ai_prs_flagged"  # BASE with the two flags
+COMMITS = "_fl_ai_commits"
+REVERT_DAYS, REWORK_DAYS = 30, 21
+_PLACEHOLDER = re.compile(r"\{x:(\w+)\}")
+FACTS = ("cycle", "coding", "pickup", "review", "merge_h")
+
+COLUMNS = [
+    "scope_kind",
+    "scope",
+    "week_start",
+    "prs_merged",
+    "ai_prs",
+    "ai_prs_assistant",
+    "ai_prs_agent",
+    "ai_pr_share",
+    "commits",
+    "ai_commits",
+    "ai_commit_share",
+    "lines_changed",
+    "ai_lines_changed",
+    "ai_line_share",
+    "ai_tools",
+    *(
+        f"{w}_{f}_hours_p50"
+        for f in ("cycle", "coding", "pickup", "review", "merge")
+        for w in ("ai", "other")
+    ),
+    "ai_size_p50",
+    "other_size_p50",
+    "ai_review_rounds_avg",
+    "other_review_rounds_avg",
+    "ai_risk_avg",
+    "other_risk_avg",
+    "ai_revert_rate",
+    "other_revert_rate",
+    "ai_rework_rate",
+    "other_rework_rate",
+    "ai_change_fail_rate",
+    "other_change_fail_rate",
+    "updated_at",
+    "_version",
+    "_source",
+]
+
+
+def _base(store: Store) -> None:
+    """``_fl_ai_base``: the merged PRs compared, with their facts, AI mode and the two flags."""
+    ep = _sql.epoch
+    _sql.create_work_table(
+        store,
+        BASE,
+        f"""
+        SELECT f.repo_name AS repo_name, f.repository_id AS repository_id,
+            f.pr_number AS pr_number, lower(r.source) AS source,
+            f.merged_week AS week_start, COALESCE(a.owner, f.username) AS author,
+            a.mode AS mode, a.tool AS tool, (a.mode IS NOT NULL) AS is_ai,
+            CAST(f.lines_changed AS BIGINT) AS lines, f.review_rounds AS review_rounds,
+            f.risk_score AS risk_score, {ep("f.merged_at", store)} AS merged_s,
+            'Revert "' || p.title || '"' AS revert_title,
+            {phase_hours(store, "f")}
+        FROM pr_facts f
+        JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
+        JOIN repositories r ON r.id = f.repository_id
+        LEFT JOIN ai_attribution a ON a.repository_id = f.repository_id AND a.kind = 'pr'
+            AND a.pr_number = f.pr_number
+        WHERE f.is_merged AND (f.counted OR a.mode = 'autonomous_agent')
+        """,
+    )
+
+
+def _flags(store: Store) -> None:
+    """``_fl_ai_prs``: the compared PRs with ``reverted`` (a PR titled ``Revert "<its title>"``
+    merged within 30 days after it) and ``reworked`` (one of its files changed again by the
+    next PR merged within 21 days that touched the file)."""
+    ep = _sql.epoch
+    _sql.create_work_table(
+        store,
+        REVERTED,
+        f"""
+        SELECT DISTINCT b.repository_id AS rv_repo, b.pr_number AS rv_pr
+        FROM {BASE} b
+        JOIN pull_requests p ON p.repository_id = b.repository_id AND p.title = b.revert_title
+        WHERE p.merged_at IS NOT NULL AND {ep("p.merged_at", store)} > b.merged_s
+            AND {ep("p.merged_at", store)} - b.merged_s <= {REVERT_DAYS * 86400}
+        """,
+    )
+    _sql.create_work_table(
+        store,
+        REWORKED,
+        f"""
+        SELECT DISTINCT repository_id AS rw_repo, pr_number AS rw_pr FROM (
+            SELECT f.repository_id AS repository_id, b.pr_number AS pr_number,
+                b.merged_s AS merged_s,
+                min(b.merged_s) OVER (
+                    PARTITION BY f.repository_id, f.path ORDER BY b.merged_s, b.pr_number
+                    ROWS BETWEEN 1 FOLLOWING AND 1 FOLLOWING
+                ) AS next_s
+            FROM pr_files f
+            JOIN {BASE} b ON b.repository_id = f.repository_id AND b.pr_number = f.pr_number
+        ) pf
+        WHERE next_s IS NOT NULL AND next_s - merged_s <= {REWORK_DAYS * 86400}
+        """,
+    )
+    _sql.create_work_table(
+        store,
+        PRS,
+        f"""
+        SELECT b.*, (rv.rv_pr IS NOT NULL) AS reverted, (rw.rw_pr IS NOT NULL) AS reworked
+        FROM {BASE} b
+        LEFT JOIN {REVERTED} rv ON rv.rv_repo = b.repository_id AND rv.rv_pr = b.pr_number
+        LEFT JOIN {REWORKED} rw ON rw.rw_repo = b.repository_id AND rw.rw_pr = b.pr_number
+        """,
+    )
+
+
+def write_impact(store: Store, stamp: str) -> int:
+    """Rebuild ``ai_impact_weekly``; returns its rows. ``stamp`` = ``updated_at, _version,
+    _source`` values."""
+    _base(store)
+    try:
+        _flags(store)
+        _commits(store)
+        with store.transaction():
+            store.execute("DELETE FROM ai_impact_weekly WHERE 1 = 1")
+            _sql.insert_select(store, "ai_impact_weekly", COLUMNS, _select(store, stamp))
+        return int(store.query("SELECT count(*) FROM ai_impact_weekly")[0][0])
+    finally:
+        for name in (BASE, REVERTED, REWORKED, PRS, COMMITS):
+            _sql.drop_work_table(store, name)
+
+
+def _commits(store: Store) -> None:
+    _sql.create_work_table(
+        store,
+        COMMITS,
+        f"""
+        SELECT r.full_name AS repo_name, lower(r.source) AS source,
+            COALESCE(im.username, lower(c.author_email)) AS author,
+            {_sql.utc_week("c.authored_at", store)} AS week_start,
+            (a.mode IS NOT NULL) AS is_ai
+        FROM commits c
+        JOIN repositories r ON r.id = c.repository_id
+        LEFT JOIN analytics_identity_map im ON im.alias = 'email:' || lower(c.author_email)
+        LEFT JOIN ai_attribution a ON a.repository_id = c.repository_id AND a.kind = 'commit'
+            AND a.key = c.sha
+        WHERE NOT c.is_merge AND c.authored_at IS NOT NULL
+        """,
+    )
+
+
+def _teams(store: Store) -> str:
+    return f"""
+        SELECT lower(tm.source) AS source, tm.org || '/' || tm.team_slug AS team,
+            im.username AS username
+        FROM team_members tm
+        JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
+    """
+
+
+def _scoped(store: Store, table: str, cols: str) -> str:
+    """``table``'s rows once per scope: repository, each team of the author, the author."""
+    return f"""
+        SELECT 'repository' AS scope_kind, t.repo_name AS scope, {cols} FROM {table} t
+        UNION ALL
+        SELECT 'team' AS scope_kind, tm.team AS scope, {cols} FROM {table} t
+        JOIN ({_teams(store)}) tm ON tm.source = t.source AND tm.username = t.author
+        UNION ALL
+        SELECT 'author' AS scope_kind, t.author AS scope, {cols} FROM {table} t
+    """
+
+
+def _compared(store: Store) -> list[str]:
+    """The AI and other values of each comparison, in ``COLUMNS`` order (aliased c0, c1...)."""
+    dbl = "DOUBLE PRECISION"
+    aggs = [_sql.median(store, "{x}").replace("{x}", f"{{x:{f}}}") for f in FACTS]
+    aggs.append(_sql.median(store, f"CAST({{x:lines}} AS {dbl})"))
+    aggs.append(f"avg(CAST({{x:review_rounds}} AS {dbl}))")
+    aggs.append("avg({x:risk_score})")
+    for flag in ("reverted", "reworked"):
+        aggs.append(f"avg(CASE WHEN {{x:{flag}}} THEN 1.0 WHEN NOT {{x:{flag}}} THEN 0.0 END)")
+    out = [
+        _PLACEHOLDER.sub(f"CASE WHEN {cond} THEN \\1 END", agg)
+        for agg in aggs
+        for cond in ("is_ai", "NOT is_ai")
+    ]
+    return [f"{e} AS c{i}" for i, e in enumerate(out)]
+
+
+def _select(store: Store, stamp: str) -> str:
+    dbl = "DOUBLE PRECISION"
+    compared = _compared(store)
+    pr_cols = (
+        "t.week_start AS week_start, t.is_ai AS is_ai, t.mode AS mode, t.tool AS tool, "
+        "t.lines AS lines, t.review_rounds AS review_rounds, t.risk_score AS risk_score, "
+        + ", ".join(f"t.{f} AS {f}" for f in FACTS)
+        + ", t.reverted AS reverted, t.reworked AS reworked"
+    )
+    tools = _sql.string_agg(
+        store, f"{_sql.json_str('tool', store)} || ': ' || CAST(n AS VARCHAR)", ", ", "tool"
+    )
+    return f"""
+        WITH prs AS ({_scoped(store, PRS, pr_cols)}),
+        cms AS ({_scoped(store, COMMITS, "t.week_start AS week_start, t.is_ai AS is_ai")}),
+        pg AS (
+            SELECT scope_kind, scope, week_start, count(*) AS prs_merged,
+                count(*) FILTER (WHERE is_ai) AS ai_prs,
+                count(*) FILTER (WHERE mode = 'assistant_coauthor') AS ai_assistant,
+                count(*) FILTER (WHERE mode = 'autonomous_agent') AS ai_agent,
+                sum(lines) AS sum_lines,
+                sum(CASE WHEN is_ai THEN lines ELSE 0 END) AS sum_ai_lines,
+                {", ".join(compared)}
+            FROM prs GROUP BY scope_kind, scope, week_start
+        ),
+        tg AS (
+            SELECT scope_kind, scope, week_start, {tools} AS tools
+            FROM (SELECT scope_kind, scope, week_start, tool, count(*) AS n FROM prs
+                  WHERE is_ai GROUP BY scope_kind, scope, week_start, tool) x
+            GROUP BY scope_kind, scope, week_start
+        ),
+        cg AS (
+            SELECT scope_kind, scope, week_start, count(*) AS commits,
+                count(*) FILTER (WHERE is_ai) AS ai_commits
+            FROM cms GROUP BY scope_kind, scope, week_start
+        ),
+        k AS (SELECT scope_kind, scope, week_start FROM pg
+              UNION SELECT scope_kind, scope, week_start FROM cg)
+        SELECT k.scope_kind, k.scope, k.week_start,
+            COALESCE(pg.prs_merged, 0), COALESCE(pg.ai_prs, 0), COALESCE(pg.ai_assistant, 0),
+            COALESCE(pg.ai_agent, 0),
+            CASE WHEN pg.prs_merged > 0 THEN CAST(pg.ai_prs AS {dbl}) / pg.prs_merged END,
+            COALESCE(cg.commits, 0), COALESCE(cg.ai_commits, 0),
+            CASE WHEN cg.commits > 0 THEN CAST(cg.ai_commits AS {dbl}) / cg.commits END,
+            COALESCE(pg.sum_lines, 0), COALESCE(pg.sum_ai_lines, 0),
+            CASE WHEN pg.sum_lines > 0 THEN CAST(pg.sum_ai_lines AS {dbl}) / pg.sum_lines END,
+            {_sql.as_json(store, "'{' || COALESCE(tg.tools, '') || '}'")},
+            {", ".join(f"pg.c{i}" for i in range(len(compared)))},
+            CAST(NULL AS {dbl}), CAST(NULL AS {dbl}),
+            {stamp}
+        FROM k
+        LEFT JOIN pg ON pg.scope_kind = k.scope_kind AND pg.scope = k.scope
+            AND pg.week_start = k.week_start
+        LEFT JOIN tg ON tg.scope_kind = k.scope_kind AND tg.scope = k.scope
+            AND tg.week_start = k.week_start
+        LEFT JOIN cg ON cg.scope_kind = k.scope_kind AND cg.scope = k.scope
+            AND cg.week_start = k.week_start
+    """

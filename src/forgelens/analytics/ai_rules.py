@@ -1,0 +1,361 @@
+"""Which commits, pull requests and reviews carry evidence of AI, by the rules in
+``ai_rules.yaml`` (shipped) extended by a user's rules file of the same shape.
+
+Evidence, strongest first (:data:`RANKS`): an agent account authored it; a ``Co-authored-by``
+trailer names a known assistant; a marker (``Assisted-by:``/``Made-with:`` trailers, a
+``Generated with [Claude Code]`` line, Aider's ``(aider)`` author suffix); a PR label; a PR
+head-branch prefix; a marker line in the PR body. A PR also takes the evidence of its commits
+(``pr_commits``' messages: a squash merge keeps it), ranked as the commit's. docs/metrics.md
+states every rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forgelens.errors import BadInput
+from forgelens.trailers import COAUTHOR_KEY, Person, person, trailers
+
+UNKNOWN = "unknown-ai"
+ASSISTANT, AGENT, REVIEWER = "assistant_coauthor", "autonomous_agent", "ai_reviewer"
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+RANKS = {
+    "agent_author": 1,
+    "coauthor_trailer": 2,
+    "marker": 3,
+    "label": 4,
+    "branch": 5,
+    "pr_body": 6,
+    "reviewer": 1,  # a review by an AI reviewer account
+}
+OWNER_RULES = ("coauthor", "committer", "merged_by")
+_LISTS = ("tools", "agents", "coauthors", "reviewers", "markers", "coauthor_names", "trailers")
+_MAPS = ("labels", "branches", "author_suffixes")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    tool: str
+    mode: str
+    confidence: str
+    kind: str  # a key of RANKS
+    text: str  # the login, trailer, line, label or branch that decided it
+
+    @property
+    def rank(self) -> int:
+        return RANKS[self.kind]
+
+
+def _glob(pattern: str) -> str:
+    """The regular expression (of a lower-cased name) where ``*`` is any text and nothing
+    else is special (``[bot]`` is literal, unlike fnmatch's character classes)."""
+    return ".*".join(re.escape(p) for p in pattern.lower().split("*"))
+
+
+class _Names:
+    """Exact names and ``*`` globs, each mapped to a tool (the first entry of a name wins).
+    The globs are one regular expression: one match, whatever their number."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, str] = {}
+        self.globs: list[tuple[str, str]] = []
+        self.patterns: list[str] = []  # the globs as written, lower case
+        self._any: re.Pattern[str] | None = None
+
+    def add(self, names: Iterable[str], tool: str) -> None:
+        for name in names:
+            if "*" in name:
+                self.globs.append((_glob(name), tool))
+                self.patterns.append(name.lower())
+                self._any = None
+            else:
+                self.exact.setdefault(name.lower(), tool)
+
+    def sql(self, expr: str, literal: Callable[[str], str]) -> str | None:
+        """A SQL condition true where ``get(expr)`` may find a tool (``LIKE`` for the globs),
+        or None when a glob holds ``_`` or ``%`` (LIKE's own wildcards)."""
+        if any(c in p for p in self.patterns for c in "_%"):
+            return None
+        low = f"lower({expr})"
+        parts = [f"{low} LIKE {literal(p.replace('*', '%'))}" for p in self.patterns]
+        if self.exact:
+            parts.append(f"{low} IN ({', '.join(literal(n) for n in sorted(self.exact))})")
+        return " OR ".join(parts) if parts else "FALSE"
+
+    def get(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        low = name.lower()
+        tool = self.exact.get(low)
+        if tool is not None or not self.globs:
+            return tool
+        if self._any is None:
+            self._any = re.compile("|".join(f"({g})" for g, _ in self.globs))
+        found = self._any.fullmatch(low)
+        return self.globs[found.lastindex - 1][1] if found and found.lastindex else None
+
+
+@dataclass
+class AiRules:
+    """The compiled rules; build with :func:`load_rules`."""
+
+    data: dict[str, Any]
+    digest: str
+    tools: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    agent_logins: _Names = field(default_factory=_Names)
+    agent_emails: _Names = field(default_factory=_Names)
+    coauthor_emails: _Names = field(default_factory=_Names)
+    coauthor_names: frozenset[str] = frozenset()
+    reviewer_logins: _Names = field(default_factory=_Names)
+    trailer_keys: frozenset[str] = frozenset()
+    markers: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    branches: list[tuple[str, str]] = field(default_factory=list)
+    author_suffixes: list[tuple[str, str]] = field(default_factory=list)
+    owner_rules: tuple[str, ...] = OWNER_RULES
+    hints: tuple[str, ...] = ()  # lower-case text one of which any evidence line contains
+
+    def __post_init__(self) -> None:
+        d = self.data
+        self.tools = [(t["tool"], tuple(w.lower() for w in t["words"])) for t in d["tools"]]
+        for a in d["agents"]:
+            self.agent_logins.add(a.get("logins", []), a["tool"])
+            self.agent_emails.add(a.get("emails", []), a["tool"])
+        for c in d["coauthors"]:
+            self.coauthor_emails.add(c.get("emails", []), c["tool"])
+        self.coauthor_names = frozenset(n.lower() for n in d["coauthor_names"])
+        for r in d["reviewers"]:
+            self.reviewer_logins.add(r.get("logins", []), r["tool"])
+        self.trailer_keys = frozenset(k.lower() for k in d["trailers"])
+        try:
+            self.markers = [
+                (re.compile(m["pattern"], re.IGNORECASE), m["tool"]) for m in d["markers"]
+            ]
+        except re.error as exc:
+            raise BadInput(
+                f"AI rules: a marker pattern is not a regular expression: {exc}"
+            ) from exc
+        self.labels = {k.lower(): v for k, v in d["labels"].items()}
+        self.branches = sorted(d["branches"].items(), key=lambda kv: -len(kv[0]))
+        self.author_suffixes = [(k.lower(), v) for k, v in d["author_suffixes"].items()]
+        owner = tuple(d.get("agent_owner") or OWNER_RULES)
+        bad = sorted(set(owner) - set(OWNER_RULES))
+        if bad:
+            raise BadInput(
+                f"AI rules: unknown agent_owner rule(s) {', '.join(bad)}; "
+                f"use {', '.join(OWNER_RULES)}"
+            )
+        self.owner_rules = owner
+        # A message none of these words occur in carries no trailer or marker: a few
+        # substring tests of its lower-cased text decide for most commits.
+        words = [COAUTHOR_KEY, *(f"{k}" for k in self.trailer_keys)]
+        for m in d["markers"]:
+            words.append(str(m["word"]).lower() if m.get("word") else "")
+        self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
+
+    def commit_sql(
+        self, name: str, email: str, login: str, literal: Callable[[str], str]
+    ) -> str | None:
+        """A SQL condition on a commit's author columns true where :meth:`commit` may find
+        evidence without its message (an agent author, an author-name suffix), or None when
+        it cannot be told in SQL."""
+        parts = [
+            self.agent_logins.sql(login, literal),
+            self.agent_emails.sql(email, literal),
+            self.agent_logins.sql(name, literal),
+        ]
+        parts += [f"lower({name}) LIKE {literal('%' + s)}" for s, _ in self.author_suffixes]
+        if any(p is None for p in parts) or any(
+            c in s for s, _ in self.author_suffixes for c in "_%"
+        ):
+            return None
+        return " OR ".join(f"({p})" for p in parts if p)
+
+    def hinted(self, text: str) -> bool:
+        """Whether ``text`` may carry a trailer or marker (cheap; no false negative)."""
+        low = text.lower()
+        return any(w in low for w in self.hints)
+
+    # --- the pieces -------------------------------------------------------------------------
+    def tool_named(self, text: str) -> str:
+        """The tool a free-text value names (``Assisted-by: Claude:claude-3-opus``)."""
+        low = text.lower()
+        for tool, words in self.tools:
+            if any(w in low for w in words):
+                return tool
+        return UNKNOWN
+
+    def agent(self, login: str | None, email: str | None = None) -> str | None:
+        """The agent tool behind an author login or email, if it is an agent account."""
+        return self.agent_logins.get(login) or self.agent_emails.get(email)
+
+    def reviewer(self, login: str | None) -> str | None:
+        """The AI reviewer tool of a review author's login."""
+        return self.reviewer_logins.get(login)
+
+    def ai_coauthor(self, p: Person) -> tuple[str, str] | None:
+        """(tool, confidence) when a co-author is a known assistant."""
+        tool = self.coauthor_emails.get(p.email) or self.agent_emails.get(p.email)
+        if tool is not None:
+            return tool, HIGH
+        name = p.name.lower()
+        if name in self.coauthor_names or name.split(" (", 1)[0] in self.coauthor_names:
+            return self.tool_named(name), MEDIUM
+        return None
+
+    def is_human_coauthor(self, p: Person) -> bool:
+        return self.ai_coauthor(p) is None and "[bot]" not in p.email and "[bot]" not in p.name
+
+    def message_evidence(self, message: str | None) -> Evidence | None:
+        """The strongest evidence of a commit message (trailers, then marker lines)."""
+        if not message or not self.hinted(message):
+            return None
+        best: Evidence | None = None
+        for t in trailers(message):
+            if t.key == COAUTHOR_KEY:
+                p = person(t.value)
+                found = self.ai_coauthor(p) if p is not None else None
+                if found is not None:
+                    return Evidence(
+                        found[0],
+                        ASSISTANT,
+                        found[1],
+                        "coauthor_trailer",
+                        f"Co-authored-by: {t.value}",
+                    )
+            elif t.key in self.trailer_keys and t.value and best is None:
+                best = Evidence(
+                    self.tool_named(t.value),
+                    ASSISTANT,
+                    HIGH,
+                    "marker",
+                    f"{t.key.capitalize()}: {t.value}",
+                )
+        return best or self.marker_line(message, "marker", HIGH)
+
+    def marker_line(self, text: str, kind: str, confidence: str) -> Evidence | None:
+        """The first line of ``text`` a marker matches (quoted ``>`` and indented code lines
+        skipped: they quote, not state)."""
+        for line in text.splitlines():
+            if line[:1] in (">", "\t") or line.startswith("    "):
+                continue
+            for pattern, tool in self.markers:
+                if pattern.search(line):
+                    return Evidence(tool, ASSISTANT, confidence, kind, line.strip()[:200])
+        return None
+
+    def author_suffix(self, name: str | None) -> Evidence | None:
+        if not name:
+            return None
+        low = name.lower().rstrip()
+        for suffix, tool in self.author_suffixes:
+            if low.endswith(suffix):
+                return Evidence(tool, ASSISTANT, HIGH, "marker", f"author {name}")
+        return None
+
+    # --- the decisions ----------------------------------------------------------------------
+    def commit(
+        self,
+        author_name: str | None,
+        author_email: str | None,
+        author_login: str | None,
+        message: str | None,
+    ) -> Evidence | None:
+        """The strongest evidence of one commit, or None."""
+        tool = self.agent(author_login, author_email) or self.agent_logins.get(author_name)
+        if tool is not None:
+            who = author_login or f"{author_name} <{author_email}>"
+            return Evidence(tool, AGENT, HIGH, "agent_author", f"author {who}")
+        found = self.message_evidence(message)
+        if found is not None and found.kind == "coauthor_trailer":
+            return found
+        return found or self.author_suffix(author_name)
+
+    def pr(
+        self,
+        author: str | None,
+        labels: Sequence[str],
+        head_ref: str | None,
+        body: str | None,
+        commits: Sequence[tuple[str, Evidence]] = (),
+    ) -> Evidence | None:
+        """The strongest evidence of a PR; ``commits`` are its commits' (sha, evidence)."""
+        tool = self.agent(author)
+        if tool is not None:
+            return Evidence(tool, AGENT, HIGH, "agent_author", f"author {author}")
+        best: Evidence | None = None
+        for sha, ev in commits:
+            if best is None or ev.rank < best.rank:
+                best = Evidence(
+                    ev.tool, ev.mode, ev.confidence, ev.kind, f"commit {sha[:12]}: {ev.text}"
+                )
+        if best is not None:
+            return best
+        for label in labels:
+            found_tool = self.labels.get(label.lower())
+            if found_tool is not None:
+                conf = LOW if found_tool == UNKNOWN else MEDIUM
+                return Evidence(found_tool, ASSISTANT, conf, "label", f"label {label}")
+        if head_ref:
+            for prefix, btool in self.branches:
+                if head_ref.lower().startswith(prefix.lower()):
+                    return Evidence(btool, AGENT, MEDIUM, "branch", f"branch {head_ref}")
+        if body and self.hinted(body):
+            return self.marker_line(body, "pr_body", MEDIUM)
+        return None
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any], where: str) -> dict[str, Any]:
+    unknown = sorted(set(extra) - {*_LISTS, *_MAPS, "agent_owner"})
+    if unknown:
+        raise BadInput(
+            f"{where}: unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted({*_LISTS, *_MAPS, 'agent_owner'}))}"
+        )
+    out = dict(base)
+    for key in _LISTS:
+        value = extra.get(key) or []
+        if not isinstance(value, list):
+            raise BadInput(f"{where}: {key} must be a list")
+        out[key] = [*value, *base.get(key, [])]  # the user's first: they win lookups
+    for key in _MAPS:
+        value = extra.get(key) or {}
+        if not isinstance(value, dict):
+            raise BadInput(f"{where}: {key} must be a mapping")
+        out[key] = {**base.get(key, {}), **value}
+    if extra.get("agent_owner"):
+        out["agent_owner"] = extra["agent_owner"]
+    return out
+
+
+@cache
+def _shipped() -> str:
+    return resources.files("forgelens.analytics").joinpath("ai_rules.yaml").read_text("utf-8")
+
+
+def load_rules(path: Path | None = None) -> AiRules:
+    """The shipped rules, extended by the rules file at ``path`` when given."""
+    data: dict[str, Any] = yaml.safe_load(_shipped())
+    if path is not None:
+        try:
+            extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise BadInput(f"AI rules file {path}: {exc}; fix it or drop --ai-rules") from exc
+        if not isinstance(extra, dict):
+            raise BadInput(f"AI rules file {path}: expected a mapping of lists (see ai_rules.yaml)")
+        data = _merge(data, extra, f"AI rules file {path}")
+    try:
+        blob = json.dumps(data, sort_keys=True)
+        return AiRules(data, hashlib.sha256(blob.encode()).hexdigest()[:16])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"AI rules: an entry lacks a field or has the wrong shape ({exc})") from exc

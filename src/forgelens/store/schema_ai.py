@@ -1,0 +1,116 @@
+"""Tables of AI-assisted work (issue #19; every column defined in docs/metrics.md).
+
+- ``commit_coauthors`` [repository_id, sha, position]: the ``Co-authored-by`` trailers the git
+  miner read (``forgelens.trailers``), one row per distinct co-author of a commit, in order.
+- ``ai_attribution`` [repository_id, kind, key]: the AI evidence of a commit (key = sha), PR
+  (key = number) or review (key = ``<pr number>:<review id>``). Only keys with evidence have
+  a row; ``owner`` is the person a PR counts for (the human behind an agent PR).
+- ``ai_impact_weekly`` [scope_kind, scope, week_start]: shares and AI-vs-other comparisons
+  per repository, team and author.
+- ``ai_state`` [name]: the incremental watermark and the rules' digest of ``analyze ai``.
+"""
+
+from __future__ import annotations
+
+from forgelens.store.schema import MigrationTarget, _spec, migration, register_table
+
+COMMIT_COAUTHORS = register_table(
+    _spec(
+        "commit_coauthors",
+        ("repository_id", "sha", "position"),
+        """
+        repository_id text
+        sha text
+        position int
+        name text
+        email text
+        """,
+    )
+)
+
+AI_ATTRIBUTION = register_table(
+    _spec(
+        "ai_attribution",
+        ("repository_id", "kind", "key"),
+        """
+        repository_id text
+        kind text
+        key text
+        pr_number bigint
+        tool text
+        mode text
+        confidence text
+        evidence_kind text
+        evidence text
+        author text
+        owner text
+        at ts
+        updated_at ts
+        """,
+    )
+)
+
+AI_IMPACT_WEEKLY = register_table(
+    _spec(
+        "ai_impact_weekly",
+        ("scope_kind", "scope", "week_start"),
+        """
+        scope_kind text
+        scope text
+        week_start date
+        prs_merged int
+        ai_prs int
+        ai_prs_assistant int
+        ai_prs_agent int
+        ai_pr_share double
+        commits int
+        ai_commits int
+        ai_commit_share double
+        lines_changed bigint
+        ai_lines_changed bigint
+        ai_line_share double
+        ai_tools json
+        ai_cycle_hours_p50 double
+        other_cycle_hours_p50 double
+        ai_coding_hours_p50 double
+        other_coding_hours_p50 double
+        ai_pickup_hours_p50 double
+        other_pickup_hours_p50 double
+        ai_review_hours_p50 double
+        other_review_hours_p50 double
+        ai_merge_hours_p50 double
+        other_merge_hours_p50 double
+        ai_size_p50 double
+        other_size_p50 double
+        ai_review_rounds_avg double
+        other_review_rounds_avg double
+        ai_risk_avg double
+        other_risk_avg double
+        ai_revert_rate double
+        other_revert_rate double
+        ai_rework_rate double
+        other_rework_rate double
+        ai_change_fail_rate double
+        other_change_fail_rate double
+        updated_at ts
+        """,
+    )
+)
+
+AI_STATE = register_table(
+    _spec(
+        "ai_state",
+        ("name",),
+        """
+        name text
+        value text
+        updated_at ts
+        """,
+    )
+)
+
+
+@migration("0090_ai_tables")
+def _ai_tables(db: MigrationTarget) -> None:
+    for spec in (COMMIT_COAUTHORS, AI_ATTRIBUTION, AI_IMPACT_WEEKLY, AI_STATE):
+        db.create_table(spec)

@@ -1,0 +1,66 @@
+"""The simulated forge's AI-assisted work: agent PRs, assistant co-authored commits with
+several marker spellings, AI reviewers; collected from the GitHub simulator and attributed,
+every one is found and nothing else claimed."""
+
+from __future__ import annotations
+
+import pytest
+
+from forgelens.analytics.ai_attribution import attribute
+from forgelens.analytics.ai_rules import load_rules
+from forgelens.engine.collect import collect
+from forgelens.store import Store
+from forgelens.testing.forge_sim import SimSize, generate
+from forgelens.testing.forge_sim.dataset import AGENT, AI_REVIEWERS, AI_TRAILERS
+from tests.sources.simhelp import options, running, sim_for
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("forgelens.sources.http.backoff_delay", lambda *a, **k: 0.0)
+    monkeypatch.setattr("forgelens.sources.github._base.backoff_delay", lambda *a, **k: 0.0)
+
+
+def test_the_dataset_has_every_kind_of_ai_work() -> None:
+    ds = generate(1, SimSize(repos=3, prs_per_repo=120))
+    prs = [p for r in ds.repos for p in r.prs]
+    messages = [c.message for p in prs for c in p.commits]
+    assert sum(p.author == AGENT for p in prs) >= 5
+    for trailer in AI_TRAILERS:
+        assert any(m.endswith(trailer) for m in messages), trailer
+    assert sum("ai-assisted" in p.labels for p in prs) >= 3
+    reviewers = {v.author for p in prs for v in p.reviews}
+    assert set(AI_REVIEWERS) <= reviewers
+    # the same seed, the same data
+    again = generate(1, SimSize(repos=3, prs_per_repo=120))
+    assert [c.message for r in again.repos for p in r.prs for c in p.commits] == messages
+
+
+def test_collected_from_the_simulator_every_ai_pr_found(store: Store) -> None:
+    sim = sim_for(SimSize(repos=2, prs_per_repo=60))
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url))
+    attribute(store, load_rules())
+    expected = {}
+    for repo in sim.dataset.repos:
+        for p in repo.prs:
+            if p.author == AGENT:
+                expected[(repo.full_name, p.number)] = "autonomous_agent"
+            elif any(c.message.endswith(AI_TRAILERS) for c in p.commits) or (
+                "ai-assisted" in p.labels
+            ):
+                expected[(repo.full_name, p.number)] = "assistant_coauthor"
+    found = {
+        (name, n): mode
+        for name, n, mode in store.query(
+            "SELECT r.full_name, a.pr_number, a.mode FROM ai_attribution a "
+            "JOIN repositories r ON r.id = a.repository_id WHERE a.kind = 'pr'"
+        )
+    }
+    assert expected
+    assert found == expected
+    ai_reviews = sum(
+        v.author in AI_REVIEWERS for r in sim.dataset.repos for p in r.prs for v in p.reviews
+    )
+    stored = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'review'")[0][0]
+    assert stored == ai_reviews > 0
