@@ -419,7 +419,7 @@ def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[S
         who = rng.choice(logins)
         plan = [("staging", False, False), ("production", True, False)]
         if k % 7 == 3:
-            plan.insert(0, (f"pr-{pr.number}-preview", False, True))
+            plan.insert(0, ("preview", False, True))  # a transient environment
         for env, prod, transient in plan:
             if rng.random() < 0.15 and shipped and env == "production":
                 sha_now = rng.choice(shipped[-3:])  # a rollback: an older sha again
