@@ -406,68 +406,53 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
 
 
 def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[SimDeployment]:
-    """Deployments of merged work: staging then production, some failing (error or failure),
-    some re-deploying an older sha (a rollback), a transient preview environment, one still in
-    progress. Ids: 7,000,000 + repository * 10,000 + k (deployments and statuses apart)."""
+    """Deployments of merged work: staging then production, some failing (error or failure)
+    and deployed again, some re-deploying an older sha (a rollback), now and then a transient
+    preview environment, the newest production one still in progress. Ids: deployments from
+    7,000,000 + repository id * 10,000, their statuses from 8,000,000 + the same."""
     merged = sorted((p for p in repo.prs if p.merged_at), key=lambda p: p.merged_at or EPOCH)
     out: list[SimDeployment] = []
     sid = iter(range(8_000_000 + repo.id * 10_000, 8_000_000 + (repo.id + 1) * 10_000))
     shipped: list[str] = []
+
+    def status(dep: SimDeployment, state: str, at: datetime) -> None:
+        dep.add_status(SimDeploymentStatus(next(sid), state, at, dep.creator))
+
+    def start(env: str, sha: str, at: datetime, prod: bool, transient: bool) -> SimDeployment:
+        dep = SimDeployment(
+            7_000_000 + repo.id * 10_000 + len(out), env, sha, "main", who, at, at, prod, transient
+        )
+        out.append(dep)
+        status(dep, "queued", at)
+        status(dep, "in_progress", at + timedelta(minutes=1))
+        return dep
+
     for k, pr in enumerate(merged):
         sha = pr.commits[-1].sha if pr.commits else _sha(repo.id, "merge", pr.number)
         at = (pr.merged_at or EPOCH) + timedelta(minutes=rng.randint(5, 90))
         who = rng.choice(logins)
         plan = [("staging", False, False), ("production", True, False)]
         if k % 7 == 3:
-            plan.insert(0, ("preview", False, True))  # a transient environment
+            plan.insert(0, ("preview", False, True))
         for env, prod, transient in plan:
-            if rng.random() < 0.15 and shipped and env == "production":
-                sha_now = rng.choice(shipped[-3:])  # a rollback: an older sha again
-            else:
-                sha_now = sha
-            dep = SimDeployment(
-                7_000_000 + repo.id * 10_000 + len(out),
-                env,
-                sha_now,
-                "main",
-                who,
-                at,
-                at,
-                prod,
-                transient,
-            )
-            dep.add_status(SimDeploymentStatus(next(sid), "queued", at, who))
-            dep.add_status(
-                SimDeploymentStatus(next(sid), "in_progress", at + timedelta(minutes=1), who)
-            )
+            rollback = prod and shipped and rng.random() < 0.15
+            sha_now = rng.choice(shipped[-3:]) if rollback else sha  # an older sha again
+            dep = start(env, sha_now, at, prod, transient)
             roll = rng.random()
             end = at + timedelta(minutes=rng.randint(2, 25))
-            if k == len(merged) - 1 and env == "production":
-                pass  # the newest production deployment is still in progress
-            elif roll < 0.16:
-                state = "failure" if roll < 0.12 else "error"
-                dep.add_status(SimDeploymentStatus(next(sid), state, end, who))
-                if env == "production":  # deployed again, the same sha
-                    out.append(dep)
-                    at = end + timedelta(minutes=rng.randint(10, 60))
-                    dep = SimDeployment(
-                        7_000_000 + repo.id * 10_000 + len(out),
-                        env,
-                        sha_now,
-                        "main",
-                        who,
-                        at,
-                        at,
-                        prod,
-                    )
-                    end = at + timedelta(minutes=rng.randint(2, 25))
-                    dep.add_status(SimDeploymentStatus(next(sid), "success", end, who))
-                    shipped.append(sha_now)
-            else:
-                dep.add_status(SimDeploymentStatus(next(sid), "success", end, who))
-                if env == "production":
-                    shipped.append(sha_now)
-            out.append(dep)
+            if k == len(merged) - 1 and prod:
+                continue  # the newest production deployment is still in progress
+            if roll < 0.16:
+                status(dep, "failure" if roll < 0.12 else "error", end)
+                if not prod:
+                    at = end + timedelta(minutes=rng.randint(10, 120))
+                    continue
+                at = end + timedelta(minutes=rng.randint(10, 60))
+                dep = start(env, sha_now, at, prod, transient)  # deployed again, the same sha
+                end = at + timedelta(minutes=rng.randint(2, 25))
+            status(dep, "success", end)
+            if prod:
+                shipped.append(sha_now)
             at = end + timedelta(minutes=rng.randint(10, 120))
     return out
 
