@@ -140,3 +140,34 @@ def test_a_listed_deployment_deleted_before_its_statuses_is_counted_not_fatal() 
         pages = list(source.deployments(RepoRef("acme", "service-0"), None))
     assert sum(p.errors for p in pages) == 1
     assert sum(p.items for p in pages) == len(repo.deployments) - 1
+
+
+def test_recorded_github_deployment_and_statuses() -> None:
+    """Answers api.github.com gave (recorded 2020-08-26 in PyGithub's tests/ReplayData:
+    ``Deployment.setUp`` -- the deployment, here as the one item of the listing -- and
+    ``DeploymentStatus.testGetStatuses``): a transient, non-production ``test`` environment whose
+    three statuses are all ``queued``, newest first."""
+    from tests.sources.recordedhelp import replayed
+
+    base = "/repos/jacquev6/PyGithub/deployments"
+    extra = [
+        {"path": base, "responses": [{"body": "deployments-pygithub.json"}]},
+        {
+            "path": f"{base}/263877258/statuses",
+            "responses": [{"body": "deployment-statuses-pygithub.json"}],
+        },
+    ]
+    with replayed("github", "github", extra, api="rest") as (source, replay):
+        pages = list(source.deployments(RepoRef("jacquev6", "PyGithub"), None))
+    assert replay.unmatched == []
+    records = [r for p in pages for r in p.records]
+    (dep,) = [r for r in records if type(r).__name__ == "Deployment"]
+    assert dep.deployment_id == "github:263877258"
+    assert dep.sha == "743f5a58b0bce91c4eab744ff7e39dfca9e6e8a5"
+    assert (dep.environment, dep.environment_kind) == ("test", "other")
+    assert (dep.transient_environment, dep.production_environment) == (True, False)
+    assert (dep.status, dep.finished_at) == ("in_progress", None)  # queued only: not terminal
+    assert dep.creator == "jacquev6"
+    assert dep.url == "https://example.com/deployment.log"
+    assert dep.created_at == datetime(2020, 8, 26, 11, 44, 53, tzinfo=UTC)
+    assert {r.login for r in records if type(r).__name__ == "Person"} == {"jacquev6"}
