@@ -26,7 +26,7 @@ from forgelens.engine import collect as collect_module
 from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
-from forgelens.service.webhooks import sign_github
+from forgelens.sources.webhook import hub_signature
 from forgelens.store import Store
 from forgelens.testing.forge_sim.app import ForgeSim
 from forgelens.testing.forge_sim.dataset import Dataset, SimSize, generate
@@ -119,7 +119,7 @@ def pr_update_lands_at_once(client: httpx.Client, sim: Any, store: Any) -> None:
             "Content-Type": "application/json",
             "X-GitHub-Event": "pull_request",
             "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign_github(SECRETS["github"], body),
+            "X-Hub-Signature-256": hub_signature(SECRETS["github"], body),
         },
     )
     assert answer.status_code == 202, answer.text

@@ -15,7 +15,7 @@ import pytest
 
 from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
-from forgelens.service.webhooks import parse_delivery, self_hosted_api_url
+from forgelens.service.webhooks import parse_delivery, receiver, self_hosted_api_url
 from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, fake_resolver, running_service
 
@@ -155,7 +155,7 @@ def test_a_configured_gerrit_host_delivery_syncs_from_that_server() -> None:
     _, raw = load("change_merged")
     doc = json.loads(raw)
     doc["change"]["url"] = "https://gerrit.example.com/r/c/TestRepo/+/1"
-    d = parse_delivery("gerrit", {}, json.dumps(doc).encode())
+    d = parse_delivery(receiver("gerrit", {}), {}, json.dumps(doc).encode())
     assert (d.event, d.spec) == ("change-merged", "gerrit:TestRepo")
     assert self_hosted_api_url(d, HOSTS) == "https://gerrit.example.com/r"
     assert self_hosted_api_url(d, {}) is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from forgelens.config import Settings
 from forgelens.engine.queue import QueueConfig
@@ -30,24 +30,9 @@ class ServiceSettings(Settings):
     webhook_max_bytes: int = Field(
         default=25 * 1024 * 1024, validation_alias=_F + "WEBHOOK_MAX_BYTES"
     )
-    github_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITHUB_WEBHOOK_SECRET"
-    )
-    gitlab_webhook_token: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITLAB_WEBHOOK_TOKEN"
-    )
-    gitlab_webhook_signing_key: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITLAB_WEBHOOK_SIGNING_KEY"
-    )
-    bitbucket_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=_F + "BITBUCKET_WEBHOOK_SECRET"
-    )
-    gitea_webhook_secret: SecretStr | None = Field(  # Gitea and Forgejo
-        default=None, validation_alias=_F + "GITEA_WEBHOOK_SECRET"
-    )
-    gerrit_webhook_secret: SecretStr | None = Field(  # ?token= of the webhooks plugin's URL
-        default=None, validation_alias=_F + "GERRIT_WEBHOOK_SECRET"
-    )
+    # Webhook secrets are no fields: each forge's descriptor names its own
+    # (FORGELENS_GITHUB_WEBHOOK_SECRET, FORGELENS_GITLAB_WEBHOOK_TOKEN, ...; Webhooks.secrets),
+    # read with Settings.secret like the forges' tokens.
     redis_prefix: str = Field(default="", validation_alias=_F + "REDIS_PREFIX")
     sync_interval_minutes: int = Field(default=60, validation_alias=_F + "SYNC_INTERVAL_MINUTES")
     backfill_interval_minutes: int = Field(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from forgelens.sources.forge import SourceOptions
 
 DATA_SOURCE = "insight_github"
+TOKEN = "github_token"  # noqa: S105 (the setting holding the token: GITHUB_TOKEN)
 DEFAULT_API_URL = "https://api.github.com"
 __all__ = ["DATA_SOURCE", "DEFAULT_API_URL", "GitHubSource", "from_options", "graphql_url"]
 
@@ -317,7 +318,7 @@ def from_options(
         etags=etags,
         transport=transport,
     )
-    if settings.github_app_id and settings.github_app_private_key and not settings.github_token:
+    if settings.github_app_id and settings.github_app_private_key and not settings.secret(TOKEN):
         from forgelens.sources.github.app import AppRouter, GitHubApp
 
         key = settings.github_app_private_key.get_secret_value()
@@ -328,4 +329,4 @@ def from_options(
             return GitHubSource(client(token=None, tokens=app.pool(), refresh=app.refresh), api=api)
 
         return AppRouter(for_owner)  # type: ignore[return-value]
-    return GitHubSource(client(token=settings.github_token), api=api)
+    return GitHubSource(client(token=settings.secret(TOKEN)), api=api)
