@@ -38,8 +38,10 @@ from forgelens.records import Commit, Person, PrCommit, repository_id
 from forgelens.sources.base import (
     CI_RUNS,
     CONTRIBUTORS,
+    DEPLOYMENTS,
     ISSUES,
     PULL_REQUESTS,
+    DeploymentSource,
     ForgeSource,
     Page,
     RepoRef,
@@ -320,6 +322,8 @@ def sync_repository(ctx: SyncContext, ref: RepoRef) -> int:
         CI_RUNS: source.ci_runs,
         CONTRIBUTORS: source.contributors,
     }
+    if isinstance(source, DeploymentSource):
+        entity_pages[DEPLOYMENTS] = source.deployments
     for entity, fetch in entity_pages.items():
         mark = snap.marks.get(entity)
         empty = entity in snap.marks and mark is None  # the forge says it has none of it

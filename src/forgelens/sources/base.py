@@ -32,6 +32,7 @@ PULL_REQUESTS = "pull_requests"
 ISSUES = "issues"
 CI_RUNS = "ci_runs"
 CONTRIBUTORS = "contributors"
+DEPLOYMENTS = "deployments"  # only sources that have them (``DeploymentSource``)
 ENTITIES = (PULL_REQUESTS, ISSUES, CI_RUNS, CONTRIBUTORS)
 
 
@@ -138,6 +139,15 @@ class ForgeSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DeploymentSource(Protocol):
+    """A forge source that also pages deployments (records.Deployment), newest first."""
+
+    def deployments(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
 
 
 @runtime_checkable
