@@ -74,6 +74,9 @@ def test_chdb_and_duckdb_agree(store: Store, tmp_path: Path) -> None:
     assert rows(ch, "review_policy_violations")  # the data exercises the policy
 
 
+# chDB analyses each example in ~10-20 s on an idle 2-core machine; a busy one takes longer,
+# and a timeout mid-example leaves chDB's one session open for every later test of the worker
+@pytest.mark.timeout(600)
 @settings(
     max_examples=4,
     deadline=None,
