@@ -243,6 +243,13 @@ def reference_attribute(rev: str) -> Any:
     return attr_mod.attribute, rules_mod.load_rules
 
 
+def _empty_attribution(store: Any) -> None:
+    """Both timed runs start from the same state: no rows to delete, the file checkpointed."""
+    store.execute("DELETE FROM ai_attribution WHERE 1 = 1")
+    store.execute("DELETE FROM ai_state WHERE 1 = 1")
+    store.execute("CHECKPOINT")
+
+
 def _attribution_rows(store: Any) -> list[tuple[Any, ...]]:
     return sorted(
         store.query(
@@ -286,10 +293,12 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
 
         ref_attribute, ref_load = reference_attribute(reference_rev)
         ref_rules = ref_load()
+        _empty_attribution(store)
         started, cpu = time.perf_counter(), _cpu()
         ref_attribute(store, ref_rules, full=True)
         ref_s, ref_cpu = time.perf_counter() - started, _cpu() - cpu
         ref_rows = _attribution_rows(store)
+        _empty_attribution(store)
         started, cpu = time.perf_counter(), _cpu()
         done = attribute(store, rules, full=True)
         full_s, full_cpu = time.perf_counter() - started, _cpu() - cpu
