@@ -6,8 +6,9 @@ Two figures, for a reference commit (``--before``, default the last commit befor
 redesign) and for the working tree, in the same run:
 
 - **files a forge is named in**: the files under ``src/forgelens`` outside the forge's own
-  modules and the simulator (``testing/forge_sim``) whose code (names and string literals, not
-  comments or docstrings) names the forge (``--forge``, default gitlab, standing in for a new
+  modules (``sources/<forge>/``) and the simulator (``testing/forge_sim``) whose code (names
+  and string literals, not comments, docstrings or file names like ``.gitlab-ci.yml``) names
+  the forge (``--forge``, default gitlab, standing in for a new
   one) -- what adding a forge has to touch;
 - **import circles between packages**: the strongly connected components of the import graph
   (grimp, TYPE_CHECKING imports included) that span more than one package
@@ -22,6 +23,7 @@ import argparse
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -110,6 +112,11 @@ def _scc(edges: dict[str, list[str]]) -> list[list[str]]:
     return out
 
 
+def _names(text: str, word: str) -> bool:
+    """``word`` in ``text``, not as part of a file name (``.gitlab-ci.yml`` names no forge)."""
+    return re.search(rf"(?<!\.){re.escape(word)}", text) is not None
+
+
 def _code_mentions(path: Path, word: str) -> bool:
     """Whether ``path``'s names or non-docstring string literals contain ``word``."""
     previous = tokenize.NEWLINE
@@ -122,7 +129,7 @@ def _code_mentions(path: Path, word: str) -> bool:
         if tok.type == tokenize.NAME and word in text:
             return True
         docstring = previous in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
-        if tok.type == tokenize.STRING and not docstring and word in text:
+        if tok.type == tokenize.STRING and not docstring and _names(text, word):
             return True
         if tok.type not in (tokenize.NL, tokenize.COMMENT):
             previous = tok.type
@@ -135,9 +142,10 @@ def forge_files(src: Path, forge: str) -> list[str]:
     found = []
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(pkg).as_posix()
-        own = rel.startswith(f"sources/{forge}/") or Path(rel).stem.strip("_") in (
-            forge,
-            f"{forge}_map",
+        module = forge.replace("-", "_")
+        own = rel.startswith(f"sources/{module}/") or Path(rel).stem.strip("_") in (
+            module,
+            f"{module}_map",
         )
         if own or rel.startswith("testing/forge_sim/"):
             continue

@@ -295,7 +295,7 @@ def strip(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def phase_in_process(work: Path, n: int, concurrency: int) -> dict[str, Any]:
-    from forgelens.service.webhooks import sign_github
+    from forgelens.sources.webhook import hub_signature
 
     db = f"duckdb:///{work / 'inproc.duckdb'}"
     keys = make_keys(db)
@@ -341,7 +341,7 @@ def phase_in_process(work: Path, n: int, concurrency: int) -> dict[str, Any]:
                         "headers": {
                             "X-GitHub-Event": "push",
                             "X-GitHub-Delivery": str(uuid.uuid4()),
-                            "X-Hub-Signature-256": sign_github(WEBHOOK_SECRET, body),
+                            "X-Hub-Signature-256": hub_signature(WEBHOOK_SECRET, body),
                             "Content-Type": "application/json",
                         },
                     },

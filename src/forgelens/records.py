@@ -10,6 +10,7 @@ forge or git cannot say (binary files), never a made-up zero.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -262,6 +263,44 @@ class CiRun:
     url: str | None = None
 
 
+_PRODUCTION = re.compile(r"^(prod|production|live|prd)([-_ ./].*)?$", re.IGNORECASE)
+_STAGING = re.compile(r"^(stag|staging|stage|preprod|pre-prod|uat|qa)([-_ ./].*)?$", re.IGNORECASE)
+
+
+def environment_kind(name: str, production: bool | None = None) -> str:
+    """production | staging | other, from the forge's flag or else the environment's name."""
+    if production:
+        return "production"
+    if _PRODUCTION.match(name.strip()):
+        return "production"
+    if _STAGING.match(name.strip()):
+        return "staging"
+    return "other"
+
+
+@dataclass(slots=True)
+class Deployment:
+    """A deployment a forge reports (GitHub Deployments): ``status`` is success | failure |
+    in_progress | canceled, decided by its latest terminal status (docs/metrics.md, DORA)."""
+
+    TABLE: ClassVar[str] = "deployments"
+    repository_id: str
+    deployment_id: str
+    environment: str
+    environment_kind: str
+    sha: str
+    status: str
+    created_at: datetime
+    source: str
+    ref: str | None = None
+    finished_at: datetime | None = None
+    creator: str | None = None
+    transient_environment: bool | None = None
+    production_environment: bool | None = None
+    description: str | None = None
+    url: str | None = None
+
+
 @dataclass(slots=True)
 class Contributor:
     """A person's contribution count to one repository (GitHub /contributors and the like)."""
@@ -289,6 +328,7 @@ Record = (
     | BranchProtection
     | CiRun
     | Contributor
+    | Deployment
 )
 
 RECORD_TYPES: tuple[type[Any], ...] = (
@@ -308,4 +348,4 @@ RECORD_TYPES: tuple[type[Any], ...] = (
     BranchProtection,
     CiRun,
     Contributor,
-)
+)  # Deployment's table is declared with the delivery tables (store/schema_delivery.py)

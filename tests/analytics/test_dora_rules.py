@@ -13,8 +13,9 @@ from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, analyze
 from forgelens.analytics.dora_link import Deploy
 from forgelens.analytics.dora_metrics import MONTHLY, metric_rows
 from forgelens.analytics.dora_model import Change, Incident, Rules, analyze_repo
-from forgelens.engine.deployments import environment_kind, normalize_status
+from forgelens.engine.deployments import normalize_status
 from forgelens.errors import BadInput
+from forgelens.records import environment_kind
 from forgelens.store import Store
 
 T = datetime(2026, 3, 2, tzinfo=UTC)

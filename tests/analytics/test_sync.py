@@ -22,7 +22,7 @@ COMPARED = {
     "review_policy_violations": "repo_name, pr_number",
     "review_policy_weekly": "repo_name, week_start",
 }
-SKIP = {"id", "updated_at", "_version", "_source", "pr_id"}  # pr_id: hash differs by dialect
+SKIP = {"id", "updated_at", "_version", "_source"}
 
 
 def rows(store: Any, table: str) -> list[dict[str, Any]]:

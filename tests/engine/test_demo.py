@@ -1,6 +1,7 @@
 """``make demo`` shows what the product is for: after the demo, today's Engineer Lens windows
 hold the simulated organization, and the Engineer Lens, What Shipped and Delivery pages served
-over it show engineers, high-risk pull requests, features and fixes."""
+over it show engineers, high-risk pull requests, features and fixes, and ``/dora`` the
+simulated organization's GitHub Deployments."""
 
 from __future__ import annotations
 
@@ -85,6 +86,25 @@ def test_the_dashboards_show_engineers_risky_work_features_and_fixes(svc: Servic
     assert delivery["tables"]["cycle"]["rows"]
 
 
+def test_the_dora_page_shows_the_simulated_deployments(
+    svc: Service, demo: tuple[Path, Any]
+) -> None:
+    deployed, failed = demo[1]["production deployments (failed)"].rstrip(")").split(" (")
+    assert 0 < int(failed) < int(deployed)
+    client = signed_in(svc, "viewer")
+    dora = page_view(client, "/dora?weeks=12")
+    assert not dora.get("empty")
+    assert dora["filters"]  # a repository of the simulated organization is picked
+    assert cards(dora)["deployments"] > 0
+    weekly = dora["tables"]["weekly"]["rows"]
+    assert sum(r[1] for r in weekly) > 0
+    assert sum(r[7] for r in weekly) > 0  # some deployments failed
+    assert dora["tables"]["deployments"]["rows"]
+    store: Store = svc.store()
+    kinds = {r[0] for r in store.query("SELECT DISTINCT kind FROM change_failures")}
+    assert "status" in kinds or "rollback" in kinds, kinds
+
+
 def test_the_history_ends_at_the_anchor_deterministically() -> None:
     """The same seed and anchor give the same data; the newest pull request, issue and CI
     run each fall in the day before the anchor, whatever day the demo runs."""
@@ -99,6 +119,10 @@ def test_the_history_ends_at_the_anchor_deterministically() -> None:
         items = [x for r in one.repos for x in getattr(r, kind)]
         newest = max(x.updated_at for x in items)
         assert ends - timedelta(days=1) < newest <= ends, kind
+    for r in one.repos:  # deployments ship merged work, and none lies after the anchor
+        merges = [p.merged_at for p in r.prs if p.merged_at]
+        for d in r.deployments:
+            assert min(merges) < d.created_at <= d.updated_at <= ends
     assert all(r.created_at < min(p.created_at for p in r.prs) for r in one.repos)
     assert date(2031, 5, 17) - max(p.created_at for r in one.repos for p in r.prs).date() < (
         timedelta(days=60)

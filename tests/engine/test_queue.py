@@ -339,3 +339,29 @@ def test_a_job_carries_its_spec_whole_through_the_queue_payload() -> None:
         "enqueued_at": "",
     }
     assert JobRequest.from_payload(old).spec == spec
+
+
+def test_a_scheduled_resync_of_a_self_hosted_repository_asks_its_server(tmp_path: Path) -> None:
+    """A job's spec is stored whole in service_jobs: the schedule's re-sync of a repository
+    first queued on a self-hosted server asks that server's API root, not the public API."""
+    access = StoreAccess(f"duckdb:///{tmp_path / 'j.duckdb'}")
+    store = access.get()
+    store.upsert(  # collected before: the repositories row names no API root
+        "repositories",
+        [{"id": "gitlab:group/app", "source": "gitlab", "full_name": "group/app", "name": "app"}],
+    )
+    corp = SourceSpec("gitlab", "group/app", "https://git.corp.example/api/v4")
+    q._record_job(store, JobRequest.for_spec(corp, reason="trigger").stamped(), "completed", 1, "r")
+    q._record_job(store, JobRequest.for_spec("github:o/r").stamped(), "completed", 1, "r")
+    asked: list[JobRequest] = []
+
+    class Recording:
+        async def enqueue(self, req: JobRequest) -> q.JobInfo:
+            asked.append(req)
+            return q.JobInfo("j", req.repository_id, "queued", True)
+
+    asyncio.run(q.schedule_sync(Recording(), access))  # type: ignore[arg-type]
+    assert sorted((str(r.spec), r.spec.api_url, r.reason) for r in asked) == [
+        ("github:o/r", None, "schedule"),
+        ("gitlab:group/app", "https://git.corp.example/api/v4", "schedule"),
+    ]

@@ -1,5 +1,5 @@
-"""Service fixtures: an app on a fresh DuckDB store, keys of every role, a fake DNS resolver,
-a test-only GitHub collector, and Redis isolation (a unique key prefix per test)."""
+"""Service fixtures: an app on a fresh DuckDB store, keys of every role, a
+test-only GitHub collector, and Redis isolation (a unique key prefix per test)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from forgelens.engine.collect import CollectOptions, CollectResult
 from forgelens.engine.progress import Progress
 from forgelens.engine.runs import run_settings, start_run
 from forgelens.engine.store_access import StoreAccess
-from forgelens.errors import BadInput
 from forgelens.records import Repository, repository_id
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
@@ -30,20 +29,6 @@ from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving
 
 SECRETS = {"github": "gh-hook-secret", "gitlab": "gl-hook-token", "bitbucket": "bb-hook-secret"}
-
-# What the fake resolver answers; anything else "does not resolve".
-DNS: dict[str, list[str]] = {
-    "github.com": ["140.82.112.3"],
-    "gitlab.com": ["172.65.251.78", "2606:4700:90:0:f22e:fbec:5bed:a9b9"],
-    "bitbucket.org": ["104.192.141.1"],
-    "git.corp.example": ["10.1.2.3"],
-}
-
-
-def fake_resolver(host: str) -> list[str]:
-    if host not in DNS:
-        raise BadInput(f"the host {host!r} cannot be resolved: check the repository URL")
-    return DNS[host]
 
 
 def fake_forge(
@@ -125,7 +110,7 @@ def running_service(path: Path, **overrides: Any) -> Iterator[Service]:
     store = access.get()
     roles = ("viewer", "operator", "admin")
     keys = {role: create_key(store, role, f"test {role}")[1] for role in roles}
-    app = create_app(settings, resolver=fake_resolver, access=access)
+    app = create_app(settings, access=access)
     with (
         pytest.MonkeyPatch.context() as mp,
         serving(app) as url,

@@ -10,7 +10,7 @@ from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
 from tests.service._server import serving
-from tests.service.conftest import Service, fake_resolver, service_settings
+from tests.service.conftest import Service, service_settings
 
 # (method, path, body, least role); None = open to all.
 ENDPOINTS: list[tuple[str, str, dict[str, object] | None, str | None]] = [
@@ -127,7 +127,7 @@ def test_per_key_rate_limit(tmp_path: Path) -> None:
     access = StoreAccess(settings.database_url)
     key = create_key(access.get(), "viewer")[1]
     other = create_key(access.get(), "viewer")[1]
-    app = create_app(settings, resolver=fake_resolver, access=access)
+    app = create_app(settings, access=access)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         codes = [
             client.get("/api/v1/runs", headers={"X-API-Key": key}).status_code for _ in range(5)
@@ -142,7 +142,7 @@ def test_metrics_can_be_made_public_and_docs_hidden(tmp_path: Path) -> None:
     import httpx
 
     settings = service_settings(tmp_path, FORGELENS_METRICS_PUBLIC=True, FORGELENS_DOCS=False)
-    app = create_app(settings, resolver=fake_resolver)
+    app = create_app(settings)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/metrics").status_code == 200
         assert client.get("/api/v1/runs").status_code == 401
@@ -156,7 +156,7 @@ def test_refused_attempts_per_address_are_limited(tmp_path: Path) -> None:
     settings = service_settings(tmp_path, FORGELENS_DENIED_PER_MINUTE=2)
     access = StoreAccess(settings.database_url)
     key = create_key(access.get(), "viewer")[1]
-    app = create_app(settings, resolver=fake_resolver, access=access)
+    app = create_app(settings, access=access)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         bad = {"X-API-Key": "fl_000000000000_guess"}
         codes = [client.get("/api/v1/runs", headers=bad).status_code for _ in range(4)]

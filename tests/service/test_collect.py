@@ -19,7 +19,7 @@ from forgelens.sources.spec import SourceSpec
 from forgelens.store import Store
 from tests.engine.collecthelp import swap_collector
 from tests.service._server import serving
-from tests.service.conftest import Service, fake_forge, fake_resolver, service_settings
+from tests.service.conftest import Service, fake_forge, service_settings
 
 TRIGGER = "/api/v1/collect/trigger"
 
@@ -136,7 +136,7 @@ def test_request_ids_are_echoed_and_logged_as_json(
 ) -> None:
     configure("INFO", json=True)
     try:
-        app = create_app(service_settings(tmp_path), resolver=fake_resolver)
+        app = create_app(service_settings(tmp_path))
         with serving(app) as url, httpx.Client(base_url=url) as client:
             mine = client.get("/health", headers={"X-Request-ID": "abc-123"})
             fresh = client.get("/health", headers={"X-Request-ID": "bad id\twith space"})
@@ -153,7 +153,7 @@ def test_request_ids_are_echoed_and_logged_as_json(
 
 def test_cors_origins_come_from_settings(tmp_path: Path) -> None:
     settings = service_settings(tmp_path, FORGELENS_CORS_ORIGINS="https://dash.example")
-    app = create_app(settings, resolver=fake_resolver)
+    app = create_app(settings)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         ok = client.get("/health", headers={"Origin": "https://dash.example"})
         other = client.get("/health", headers={"Origin": "https://evil.example"})

@@ -26,7 +26,7 @@ from forgelens.engine import collect as collect_module
 from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
-from forgelens.service.webhooks import sign_github
+from forgelens.sources.webhook import hub_signature
 from forgelens.store import Store
 from forgelens.testing.forge_sim.app import ForgeSim
 from forgelens.testing.forge_sim.dataset import Dataset, SimSize, generate
@@ -34,7 +34,7 @@ from forgelens.testing.forge_sim.server import serve
 from tests.engine.collecthelp import REAL_COLLECT_FORGE
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 from tests.service._server import serving
-from tests.service.conftest import SECRETS, fake_resolver, running_service, service_settings
+from tests.service.conftest import SECRETS, running_service, service_settings
 from tests.sources.forgehelp import self_signed_cert
 
 SIZE = SimSize(repos=1, prs_per_repo=20, issues_per_repo=3, runs_per_repo=2, people=6, teams=0)
@@ -119,7 +119,7 @@ def pr_update_lands_at_once(client: httpx.Client, sim: Any, store: Any) -> None:
             "Content-Type": "application/json",
             "X-GitHub-Event": "pull_request",
             "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign_github(SECRETS["github"], body),
+            "X-Hub-Signature-256": hub_signature(SECRETS["github"], body),
         },
     )
     assert answer.status_code == 202, answer.text
@@ -136,7 +136,9 @@ def test_the_service_collects_from_the_simulated_forge_in_process(
 ) -> None:
     with (
         simulated_forge(tmp_path, monkeypatch) as sim,
-        running_service(tmp_path, FORGELENS_FORGE_HOSTS=hosts(sim)) as service,
+        running_service(
+            tmp_path, FORGELENS_FORGE_HOSTS=hosts(sim), FORGELENS_FORGE_PRIVATE_HOSTS="127.0.0.1"
+        ) as service,
         pytest.MonkeyPatch.context() as mp,
     ):
         mp.setattr(collect_module, "collect_forge", REAL_COLLECT_FORGE)  # the real one
@@ -159,6 +161,7 @@ def test_the_service_and_a_worker_collect_through_redis(
             REDIS_URL=REDIS_URL,
             FORGELENS_REDIS_PREFIX=prefix,
             FORGELENS_FORGE_HOSTS=hosts(sim),
+            FORGELENS_FORGE_PRIVATE_HOSTS="127.0.0.1",
         )
         access = StoreAccess(settings.database_url, shared=True)  # service and worker take turns
         with access.session() as store:
@@ -171,6 +174,7 @@ def test_the_service_and_a_worker_collect_through_redis(
             "FORGELENS_CACHE_DIR": str(tmp_path / "cache"),
             "FORGELENS_SCHEDULE": "false",
             "FORGELENS_FORGE_HOSTS": hosts(sim),
+            "FORGELENS_FORGE_PRIVATE_HOSTS": "127.0.0.1",  # the simulator is on loopback
             "FORGELENS_RUN_FLUSH_SECONDS": "0.1",
         }
         worker = subprocess.Popen(
@@ -179,7 +183,7 @@ def test_the_service_and_a_worker_collect_through_redis(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        app = create_app(settings, resolver=fake_resolver, access=access)
+        app = create_app(settings, access=access)
         try:
             with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
                 status = trigger_and_wait(client, sim, {"X-API-Key": key})

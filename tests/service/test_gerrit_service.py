@@ -15,9 +15,9 @@ import pytest
 
 from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
-from forgelens.service.webhooks import parse_delivery, self_hosted_api_url
+from forgelens.service.webhooks import parse_delivery, receiver, self_hosted_api_url
 from tests.engine.collecthelp import swap_collector
-from tests.service.conftest import Service, fake_forge, fake_resolver, running_service
+from tests.service.conftest import Service, fake_forge, running_service
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "gerrit"
 SECRET = "gerrit-hook-secret"
@@ -155,7 +155,7 @@ def test_a_configured_gerrit_host_delivery_syncs_from_that_server() -> None:
     _, raw = load("change_merged")
     doc = json.loads(raw)
     doc["change"]["url"] = "https://gerrit.example.com/r/c/TestRepo/+/1"
-    d = parse_delivery("gerrit", {}, json.dumps(doc).encode())
+    d = parse_delivery(receiver("gerrit", {}), {}, json.dumps(doc).encode())
     assert (d.event, d.spec) == ("change-merged", "gerrit:TestRepo")
     assert self_hosted_api_url(d, HOSTS) == "https://gerrit.example.com/r"
     assert self_hosted_api_url(d, {}) is None
@@ -179,7 +179,7 @@ def test_a_configured_gerrit_host_delivery_syncs_from_that_server() -> None:
 def test_gerrit_change_and_query_urls_name_the_project_and_the_server(
     url: str, spec: str, api_url: str
 ) -> None:
-    found = validate_repository_url(url, self_hosted=HOSTS, resolver=fake_resolver)
+    found = validate_repository_url(url, self_hosted=HOSTS)
     assert (str(found), found.api_url) == (spec, "https://gerrit.example.com" + api_url)
 
 
@@ -193,12 +193,12 @@ def test_gerrit_change_and_query_urls_name_the_project_and_the_server(
 )
 def test_gerrit_urls_without_a_project_are_refused(url: str) -> None:
     with pytest.raises(BadInput):
-        validate_repository_url(url, self_hosted=HOSTS, resolver=fake_resolver)
+        validate_repository_url(url, self_hosted=HOSTS)
 
 
 def test_an_unconfigured_gerrit_host_is_refused() -> None:
     with pytest.raises(BadInput, match="not a configured forge host"):
-        validate_repository_url("https://gerrit.other.example/c/p/+/1", resolver=fake_resolver)
+        validate_repository_url("https://gerrit.other.example/c/p/+/1")
 
 
 def test_the_trigger_queues_a_gerrit_project_from_a_change_url(gerrit_service: Service) -> None:

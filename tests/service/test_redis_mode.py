@@ -17,7 +17,7 @@ from forgelens.service.keys import create_key
 from tests.engine.collecthelp import swap_collector
 from tests.redis_fixtures import REDIS_URL, isolated_prefix
 from tests.service._server import serving
-from tests.service.conftest import fake_forge, fake_resolver, service_settings
+from tests.service.conftest import fake_forge, service_settings
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_triggers_queue_on_redis_and_a_worker_completes_them(
     with access.session() as store:
         operator = create_key(store, "operator")[1]
     headers = {"X-API-Key": operator}
-    app = create_app(settings, resolver=fake_resolver, access=access)
+    app = create_app(settings, access=access)
     with serving(app) as url, httpx.Client(base_url=url, headers=headers) as client:
         body = {"repository_url": "https://github.com/o/r"}
         first = client.post("/api/v1/collect/trigger", json=body).json()

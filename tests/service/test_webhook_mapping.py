@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from forgelens.records import PullRequest
-from forgelens.service.webhooks import sign_github
+from forgelens.sources.webhook import hub_signature
 from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge
 
@@ -42,7 +42,7 @@ def post(
         headers |= {
             "X-GitHub-Event": event,
             "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": sign_github(SECRETS["github"], body),
+            "X-Hub-Signature-256": hub_signature(SECRETS["github"], body),
         }
     elif forge == "gitlab":
         headers |= {
@@ -55,7 +55,7 @@ def post(
         headers |= {
             "X-Event-Key": event,
             ("X-Request-UUID" if cloud else "X-Request-Id"): delivery,
-            "X-Hub-Signature": sign_github(SECRETS["bitbucket"], body),
+            "X-Hub-Signature": hub_signature(SECRETS["bitbucket"], body),
         }
     return service.client.post(f"/api/v1/webhooks/{forge}", content=body, headers=headers)
 

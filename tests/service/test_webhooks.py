@@ -13,13 +13,10 @@ import httpx
 import pytest
 
 from forgelens.records import PullRequest
-from forgelens.service.webhooks import (
-    Delivery,
-    self_hosted_api_url,
-    sign_github,
-    sign_gitlab,
-)
-from forgelens.sources import github
+from forgelens.service.webhooks import Delivery, self_hosted_api_url
+from forgelens.sources import bitbucket_server, forges, github
+from forgelens.sources.gitlab import webhook as gitlab_hooks
+from forgelens.sources.webhook import hub_signature
 from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge, running_service
 
@@ -37,7 +34,7 @@ def github_headers(body: bytes, event: str, delivery: str | None = None) -> dict
         "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
         "X-GitHub-Hook-ID": "109948940",
         "User-Agent": "GitHub-Hookshot/044aadd",
-        "X-Hub-Signature-256": sign_github(SECRETS["github"], body),
+        "X-Hub-Signature-256": hub_signature(SECRETS["github"], body),
     }
 
 
@@ -81,7 +78,7 @@ def test_a_bad_github_signature_is_refused_and_nothing_stored(
     body = body_of("github_pull_request")
     headers = github_headers(body, "pull_request")
     if tamper == "wrong secret":
-        headers["X-Hub-Signature-256"] = sign_github("not-the-secret", body)
+        headers["X-Hub-Signature-256"] = hub_signature("not-the-secret", body)
     elif tamper == "no header":
         del headers["X-Hub-Signature-256"]
     elif tamper == "body changed":
@@ -152,7 +149,7 @@ def gitlab_headers(body: bytes, event: str, token: str, key: str | None = None) 
             {
                 "webhook-id": idem,
                 "webhook-timestamp": stamp,
-                "webhook-signature": sign_gitlab(key, idem, stamp, body),
+                "webhook-signature": gitlab_hooks.sign(key, idem, stamp, body),
             }
         )
     return headers
@@ -214,7 +211,7 @@ def test_bitbucket_cloud_and_server_header_sets(service: Service) -> None:
             "X-Request-UUID": "4b8f2c56-0d1e-4f6b-9d3c-2d3c7a1e9f00",
             "X-Attempt-Number": "1",
             "X-Hook-UUID": "{0c0f2f8a-3f5e-4a2f-9c1d-7f0a3c9b8e11}",
-            "X-Hub-Signature": sign_github(SECRETS["bitbucket"], cloud),
+            "X-Hub-Signature": hub_signature(SECRETS["bitbucket"], cloud),
         },
     )
     assert answer.status_code == 202, answer.text
@@ -224,12 +221,12 @@ def test_bitbucket_cloud_and_server_header_sets(service: Service) -> None:
         "Content-Type": "application/json; charset=utf-8",
         "X-Event-Key": "pr:opened",
         "X-Request-Id": "b0a6e5ba-4a8d-4b3e-9f4d-1e9bd6a3f7c2",
-        "X-Hub-Signature": sign_github(SECRETS["bitbucket"], server),
+        "X-Hub-Signature": hub_signature(SECRETS["bitbucket"], server),
     }
     answer = service.client.post("/api/v1/webhooks/bitbucket", content=server, headers=headers)
     assert answer.status_code == 202, answer.text
     assert answer.json()["repository_id"] == "bitbucket-server:PROJ/repository"
-    headers["X-Hub-Signature"] = sign_github("wrong", server)
+    headers["X-Hub-Signature"] = hub_signature("wrong", server)
     headers["X-Request-Id"] = "another"
     assert (
         service.client.post(
@@ -283,9 +280,32 @@ def test_a_bitbucket_server_delivery_names_its_servers_api_for_the_sync() -> Non
             {"href": "https://bb.corp.example/bitbucket/projects/PROJ/repos/repository/browse"}
         ]
     }
-    delivery = Delivery("bitbucket", "pr:opened", "d1", "bitbucket-server:PROJ/repository", payload)
+    hooks = bitbucket_server.FORGE.webhooks
+    assert hooks is not None
+    spec = "bitbucket-server:PROJ/repository"
+    delivery = Delivery("bitbucket", "pr:opened", "d1", spec, payload, hooks)
     hosts = {"bb.corp.example": "bitbucket-server"}
     assert self_hosted_api_url(delivery, hosts) == "https://bb.corp.example/bitbucket"
     assert self_hosted_api_url(delivery, {}) is None  # not a configured host: no API named
-    other = Delivery("bitbucket", "pr:opened", "d2", "bitbucket-server:PROJ/other", payload)
+    other = Delivery("bitbucket", "pr:opened", "d2", "bitbucket-server:PROJ/other", payload, hooks)
     assert self_hosted_api_url(other, hosts) is None  # the link names another repository
+
+
+def test_every_forge_with_webhooks_has_an_endpoint_that_names_its_secret_setting(
+    tmp_path: Path,
+) -> None:
+    """The endpoints come from the forge registry: each forge's route refuses a delivery while
+    no secret is configured, naming the setting its descriptor reads, and stores nothing."""
+    routes = forges.webhook_routes()
+    assert {"github", "gitlab", "bitbucket"} <= set(routes)
+    unset = {name: None for name in forges.setting_names() if "WEBHOOK" in name}
+    with running_service(tmp_path, **unset) as service:
+        for route in routes:
+            hooks = forges.webhooks_for(route, {})
+            assert hooks is not None
+            setting = hooks.secret_names()[0]
+            answer = service.client.post(f"/api/v1/webhooks/{route}", content=b"{}")
+            assert answer.status_code == 401, (route, answer.text)
+            assert f"{route} webhook refused: no webhook" in answer.text
+            assert f"set {setting}" in answer.text
+        assert counts(service) == (0, 0)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.service.webhooks import Delivery, parse_delivery, self_hosted_api_url
+from forgelens.service.webhooks import Delivery, parse_delivery, receiver, self_hosted_api_url
 from forgelens.sources.gitea.webhook import sign
 from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import Service, fake_forge, running_service
@@ -165,7 +165,8 @@ def test_issue_comment_and_push_are_stored(gitea_service: Service) -> None:
 
 def _delivery(name: str) -> Delivery:
     headers, raw = load(name)
-    return parse_delivery("gitea", {k.lower(): v for k, v in headers.items()}, raw)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return parse_delivery(receiver("gitea", lowered), lowered, raw)
 
 
 def test_a_self_hosted_delivery_syncs_from_its_own_server() -> None:

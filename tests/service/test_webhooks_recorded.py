@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from forgelens.service.webhooks import sign_github
+from forgelens.sources.webhook import hub_signature
 from tests.engine.collecthelp import swap_collector
 from tests.service.conftest import SECRETS, Service, fake_forge, running_service
 
@@ -48,7 +48,7 @@ def recorded(name: str) -> tuple[str, dict[str, str], bytes]:
     headers = {}
     for key, value in doc["headers"].items():
         if value == "sha256=<signed>":
-            value = sign_github(SECRETS[forge], raw)
+            value = hub_signature(SECRETS[forge], raw)
         elif value == "sha1=<signed>":
             value = "sha1=" + hmac.new(SECRETS[forge].encode(), raw, hashlib.sha1).hexdigest()
         elif value == "<token>":
@@ -74,9 +74,9 @@ def post_signed(service: Service, name: str, body: bytes, **header_changes: str)
     headers.update({k.replace("_", "-"): v for k, v in header_changes.items()})
     if forge == "github":
         headers.pop("X-Hub-Signature", None)  # the SHA-1 one: not checked
-        headers["X-Hub-Signature-256"] = sign_github(SECRETS[forge], body)
+        headers["X-Hub-Signature-256"] = hub_signature(SECRETS[forge], body)
     elif forge == "bitbucket":
-        headers["X-Hub-Signature"] = sign_github(SECRETS[forge], body)
+        headers["X-Hub-Signature"] = hub_signature(SECRETS[forge], body)
     return service.client.post(f"/api/v1/webhooks/{forge}", content=body, headers=headers)
 
 

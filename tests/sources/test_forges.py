@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 
-from forgelens import config
 from forgelens.config import Settings
 from forgelens.errors import BadInput
 from forgelens.sources import forges
@@ -30,15 +31,36 @@ def test_each_forge_package_exports_one_descriptor_and_the_registry_lists_them_o
     assert forges.BY_HOST["gitea.com"].kind == "gitea"
 
 
-def test_every_token_setting_is_a_secret_setting_that_can_come_from_a_file(
-    monkeypatch: pytest.MonkeyPatch,
+def test_every_forge_setting_is_read_by_name_from_env_dotenv_or_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for forge in forges.FORGES:
-        assert forge.token_setting in Settings.model_fields, forge.kind
-        assert forge.token_setting in config._SECRET_FIELDS, forge.kind
-        monkeypatch.setenv(forge.token_setting.upper(), "tok-" + forge.kind)
-        value = getattr(Settings(_env_file=None), forge.token_setting)  # type: ignore[call-arg]
-        assert isinstance(value, SecretStr)
+    """Tokens and webhook secrets are no Settings fields (a new forge edits no config): each
+    name a descriptor gives reads the environment, else .env, else <NAME>_FILE; a value given
+    to Settings(...) wins, even None (a demo that must never send a real token)."""
+    names = forges.setting_names()
+    assert "GITHUB_TOKEN" in names
+    assert "FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY" in names
+    for name in names:
+        assert name.lower() not in Settings.model_fields, name
+        monkeypatch.delenv(name, raising=False)
+    dotenv = tmp_path / ".env"
+    for i, name in enumerate(names):
+        read = Settings(_env_file=None)  # type: ignore[call-arg]
+        assert read.secret(name) is None, name
+        if i % 3 == 0:
+            monkeypatch.setenv(name, "env-" + name)
+        elif i % 3 == 1:
+            dotenv.write_text(f"{name.lower()}=dot-{name}\n")
+        else:
+            (tmp_path / name).write_text("file-" + name + "\n")
+            monkeypatch.setenv(name + "_FILE", str(tmp_path / name))
+        read = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+        value = read.secret(name)
+        assert isinstance(value, SecretStr), name
+        assert value.get_secret_value() == ("env-", "dot-", "file-")[i % 3] + name
+        assert Settings(**{name.lower(): None}).secret(name) is None, name
+    monkeypatch.setenv("GITHUB_TOKEN", "from-env")
+    assert Settings(github_token="given").value("GITHUB_TOKEN") == "given"
 
 
 def test_an_unknown_forge_names_the_ones_there_are() -> None:

@@ -15,8 +15,10 @@ DIRTY_DAYS = "_fl_dirty_days"  # (repo_name, day) whose daily rows are recompute
 DIRTY_WEEKS = "_fl_dirty_weeks"  # (repo_name, week_start) whose weekly rows are recomputed
 NEW_ROWS = "_fl_new_rows"  # recomputed rows a write compares with the stored ones (_sync)
 REPOS = "_fl_repos"  # repositories analysed, with their mode
-SNAP_AUTHORS = "_fl_snap_authors"  # (repo_name, username|NULL=all) window rows to rebuild
-SNAP_FILES = "_fl_snap_files"  # (repo_name, path|NULL=all) ownership rows to rebuild
+SNAP_DATES = "_fl_snap_dates"  # (repo_name, end_date, whole, first_day) snapshots rebuilt
+SNAP_WINDOWS = "_fl_snap_windows"  # (end_date, window_days, start_day) of those end dates
+SNAP_AUTHORS = "_fl_snap_authors"  # (repo_name, end_date, username|NULL=all) rows to rebuild
+SNAP_FILES = "_fl_snap_files"  # (repo_name, end_date, path|NULL=all) ownership rows to rebuild
 PR = "_fl_pr"  # one row per dirty PR: base facts; pk = its integer key in the tables below
 REV = "_fl_rev"  # review facts per dirty PR
 PATHS = "_fl_paths"  # path classes
@@ -33,6 +35,8 @@ WORK_TABLES = (
     DIRTY_WEEKS,
     NEW_ROWS,
     REPOS,
+    SNAP_DATES,
+    SNAP_WINDOWS,
     SNAP_AUTHORS,
     SNAP_FILES,
     PR,

@@ -127,6 +127,8 @@ class AnalyticsConfig:
     doc_globs: list[str] = field(default_factory=lambda: list(DEFAULT_DOC_GLOBS))
     bots: list[str] = field(default_factory=lambda: list(DEFAULT_BOTS))
     include_bots: bool = False
+    # addresses never used to merge identities, beyond identity.GENERIC_EMAILS (fnmatch patterns)
+    generic_emails: list[str] = field(default_factory=list)
     duckdb_memory_limit: str = "3GB"
     dora: dict[str, Any] = field(default_factory=dict)  # [dora]: dora_model.Rules overrides
 

@@ -104,16 +104,40 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
     """
 
 
-def write_delivery(ctx: Ctx) -> None:
+def write_delivery(ctx: Ctx, all_teams: bool = False) -> None:
+    """The rows of the dirty weeks; every team row when ``all_teams`` (membership or an
+    identity changed, or a repository was recomputed in full)."""
     store = ctx.store
     # The first dirty week bounds the days read: a cheap filter before the per-row weeks.
     first = store.query(f"SELECT min(week_start) FROM {DIRTY_WEEKS}")[0][0]
-    if first is None:
-        return
-    since = f"{{day}} >= {ctx.lit(first)} AND "
-    # key_in's one brace is the {week} placeholder
-    in_dirty = since + in_dirty_period(ctx, "f.repo_name", "{week}", DIRTY_WEEKS, "week_start")
-    dirty_week = since + f"{{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
+    if first is not None:
+        since = f"{{day}} >= {ctx.lit(first)} AND "
+        # key_in's one brace is the {week} placeholder
+        in_dirty = since + in_dirty_period(ctx, "f.repo_name", "{week}", DIRTY_WEEKS, "week_start")
+        with store.transaction():
+            t = "delivery_metrics_weekly"
+            store.execute(
+                f"DELETE FROM {t} WHERE team = '*' AND "
+                + _sql.key_in(
+                    store,
+                    [f"{t}.repo_name", f"{t}.week_start"],
+                    DIRTY_WEEKS,
+                    ["repo_name", "week_start"],
+                )
+            )
+            _sql.insert_select(
+                store, t, COLUMNS, _aggregate(ctx, "f.repo_name", "'*'", "pr_facts f", in_dirty)
+            )
+    if all_teams:
+        write_team_rows(ctx, None)
+    elif first is not None:
+        write_team_rows(ctx, ctx.lit(first))
+
+
+def write_team_rows(ctx: Ctx, since: str | None) -> None:
+    """The team rows (``repo_name = '*'``) of the dirty weeks from ``since`` on, or every one
+    (``since`` None): the PRs of every repository by the team's members."""
+    store = ctx.store
     # Each team member's username first (few rows), then the PRs by it: joining the PRs to
     # every member of the forge first is PRs x members rows on an engine that keeps the order.
     teams = f"""
@@ -126,30 +150,16 @@ def write_delivery(ctx: Ctx) -> None:
             JOIN analytics_identity_map im ON im.alias = {alias_of("tm.source", "tm.login")}
         ) tm ON tm.source = lower(rr.source) AND tm.username = f.username
     """
+    if since is None:
+        old, weeks = "", "1 = 1"
+    else:
+        old = f" AND week_start IN (SELECT week_start FROM {DIRTY_WEEKS})"
+        weeks = f"{{day}} >= {since} AND {{week}} IN (SELECT week_start FROM {DIRTY_WEEKS})"
     with store.transaction():
-        t = "delivery_metrics_weekly"
-        store.execute(
-            f"DELETE FROM {t} WHERE team = '*' AND "
-            + _sql.key_in(
-                store,
-                [f"{t}.repo_name", f"{t}.week_start"],
-                DIRTY_WEEKS,
-                ["repo_name", "week_start"],
-            )
-        )
-        store.execute(
-            "DELETE FROM delivery_metrics_weekly WHERE repo_name = '*' AND week_start IN "
-            f"(SELECT week_start FROM {DIRTY_WEEKS})"
-        )
+        store.execute(f"DELETE FROM delivery_metrics_weekly WHERE repo_name = '*'{old}")
         _sql.insert_select(
             store,
             "delivery_metrics_weekly",
             COLUMNS,
-            _aggregate(ctx, "f.repo_name", "'*'", "pr_facts f", in_dirty),
-        )
-        _sql.insert_select(
-            store,
-            "delivery_metrics_weekly",
-            COLUMNS,
-            _aggregate(ctx, "'*'", "tm.team", teams, dirty_week),
+            _aggregate(ctx, "'*'", "tm.team", teams, weeks),
         )

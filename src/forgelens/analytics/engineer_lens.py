@@ -8,9 +8,7 @@ A window of ``w`` days ending on ``end_date`` covers ``end_date - w + 1 .. end_d
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, Ctx
+from forgelens.analytics._ctx import DIRTY_DAYS, SNAP_AUTHORS, SNAP_WINDOWS, Ctx
 from forgelens.analytics._sync import write_changed
 from forgelens.analytics.scope import in_dirty_period
 from forgelens.store import sql as _sql
@@ -76,41 +74,38 @@ def write_daily(ctx: Ctx) -> int:
     return ctx.count(DIRTY_DAYS)
 
 
-def windows_sql(ctx: Ctx) -> str:
-    """A small relation ``(window_days, start_day)`` for the configured windows."""
-    return " UNION ALL ".join(
-        f"SELECT {int(w)} AS window_days, {ctx.lit(ctx.end_date - timedelta(days=int(w) - 1))} "
-        "AS start_day"
-        for w in ctx.config.windows
-    )
+def window_bounds(ctx: Ctx) -> tuple[str, str] | None:
+    """The first and last day of every window rebuilt (literals), None when none is."""
+    first, last = ctx.store.query(f"SELECT min(start_day), max(end_date) FROM {SNAP_WINDOWS}")[0]
+    return None if first is None else (ctx.lit(first), ctx.lit(last))
 
 
-def first_window_day(ctx: Ctx) -> str:
-    return ctx.lit(ctx.end_date - timedelta(days=max(ctx.config.windows) - 1))
-
-
-def in_snapshot(ctx: Ctx, scope: str, repo: str, col: str, value: str) -> str:
-    """(``repo``, ``value``) is among the snapshot rows ``scope`` asks to rebuild."""
-    whole = _sql.key_in(ctx.store, [repo], scope, ["repo_name"], f"_k.{col} IS NULL")
-    one = _sql.key_in(ctx.store, [repo, value], scope, ["repo_name", col])
+def in_snapshot(ctx: Ctx, scope: str, repo: str, end_date: str, col: str, value: str) -> str:
+    """(``repo``, ``end_date``, ``value``) is among the snapshot rows ``scope`` rebuilds."""
+    keys = ["repo_name", "end_date"]
+    whole = _sql.key_in(ctx.store, [repo, end_date], scope, keys, f"_k.{col} IS NULL")
+    one = _sql.key_in(ctx.store, [repo, end_date, value], scope, [*keys, col])
     return f"({whole} OR {one})"
 
 
 def snapshot_scope(ctx: Ctx, table: str, scope: str, col: str, row_col: str) -> str:
-    """The rows of ``table`` at ``end_date`` that the snapshot ``scope`` rebuilds."""
-    return (
-        f"{table}.end_date = {ctx.lit(ctx.end_date)} "
-        f"AND {in_snapshot(ctx, scope, f'{table}.repo_name', col, f'{table}.{row_col}')}"
+    """The rows of ``table`` (windows, not ``--blame``'s) that the snapshot ``scope`` rebuilds."""
+    return f"{table}.window_days > 0 AND " + in_snapshot(
+        ctx, scope, f"{table}.repo_name", f"{table}.end_date", col, f"{table}.{row_col}"
     )
 
 
 def write_windows(ctx: Ctx) -> None:
-    """``author_metrics_window`` and ``author_prs_window`` at ``end_date`` for ``_fl_repos``."""
+    """``author_metrics_window`` and ``author_prs_window`` at every end date and for every
+    author ``_fl_snap_authors`` names."""
     store = ctx.store
-    end = ctx.lit(ctx.end_date)
-    mine = in_snapshot(ctx, SNAP_AUTHORS, "f.repo_name", "username", "f.username")
-    day_filter = f"{{day}} >= {first_window_day(ctx)} AND {{day}} <= {end} AND {mine}"
+    bounds = window_bounds(ctx)
+    if bounds is None:
+        return
+    first, last = bounds
+    day_filter = f"{{day}} >= {first} AND {{day}} <= {last}"
     events = _events("pr_facts f", day_filter)
+    mine = in_snapshot(ctx, SNAP_AUTHORS, "e.repo_name", "w.end_date", "username", "e.username")
     with store.transaction():
         t = "author_metrics_window"
         write_changed(
@@ -119,18 +114,21 @@ def write_windows(ctx: Ctx) -> None:
             WINDOW_KEYS,
             WINDOW_VALUES,
             f"""
-            SELECT e.username, e.repo_name, w.window_days, {end}, sum(submitted), sum(merged),
-                sum(risky),
+            SELECT e.username, e.repo_name, w.window_days, w.end_date, sum(submitted),
+                sum(merged), sum(risky),
                 CASE WHEN sum(merged) > 0 THEN CAST(sum(risky) AS {F8}) / sum(merged)
                      ELSE 0.0 END,
                 sum(lines), sum(own_low_risk), {ctx.stamp()}
-            FROM ({events}) e JOIN ({windows_sql(ctx)}) w ON e.day >= w.start_day
-            GROUP BY e.username, e.repo_name, w.window_days
+            FROM ({events}) e JOIN {SNAP_WINDOWS} w
+              ON e.day >= w.start_day AND e.day <= w.end_date
+            WHERE {mine}
+            GROUP BY e.username, e.repo_name, w.window_days, w.end_date
             """,
             snapshot_scope(ctx, t, SNAP_AUTHORS, "username", "username"),
         )
         t = "author_prs_window"
-        in_window = "({d} >= w.start_day AND {d} <= " + end + ")"
+        in_window = "({d} >= w.start_day AND {d} <= w.end_date)"
+        mine = mine.replace("e.repo_name", "f.repo_name").replace("e.username", "f.username")
         write_changed(
             ctx,
             t,
@@ -139,18 +137,20 @@ def write_windows(ctx: Ctx) -> None:
             # The window rows (few) are the joined side; repo_prs, every PR's title and summary,
             # is read through once instead of held whole by the join.
             f"""
-            SELECT f.username, f.repo_name, f.window_days, {end}, f.pr_id, f.pr_number,
+            SELECT f.username, f.repo_name, f.window_days, f.end_date, f.pr_id, f.pr_number,
                 rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
                 f.created_at, COALESCE(f.ai_agent, FALSE), {ctx.stamp()}
             FROM repo_prs rp
             JOIN (
-                SELECT f.username, f.repo_name, w.window_days, f.pr_id, f.pr_number,
-                    f.risk_score, f.high_risk, f.is_merged, f.merged_at, f.created_at, f.ai_agent
+                SELECT f.username, f.repo_name, w.window_days, w.end_date, f.pr_id,
+                    f.pr_number, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
+                    f.created_at, f.ai_agent
                 FROM pr_facts f
-                JOIN ({windows_sql(ctx)}) w
+                JOIN {SNAP_WINDOWS} w
                   ON {in_window.format(d="f.created_day")}
                   OR (f.merged_day IS NOT NULL AND {in_window.format(d="f.merged_day")})
-                WHERE f.counted AND {mine}
+                WHERE f.counted AND ({day_filter.format(day="f.created_day")}
+                  OR {day_filter.format(day="f.merged_day")}) AND {mine}
             ) f ON rp.repo_name = f.repo_name AND rp.pr_number = f.pr_number
             """,
             snapshot_scope(ctx, t, SNAP_AUTHORS, "username", "username"),

@@ -14,6 +14,16 @@ A group's username is the override's, else its smallest forge login, else its sm
 Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
 ``ghost`` (deleted users, or no author at all) is never merged with anyone.
 
+Generic addresses (``GENERIC_EMAILS`` plus config ``generic_emails``: ``root@localhost``,
+``*@localhost``, ``noreply@github.com``, empty, ...) are shared by people who never set their
+own: they are never evidence (no login, person or other address is joined through them); only
+the override files can still name them with a person.
+
+Each alias's row keeps its group's display name and avatar and the usernames it had before
+(``previous_usernames``, oldest first, with ``renamed_at``). ``authors`` is then rebuilt from
+the map (``write_authors``): one row per username of a PR author or reviewer of a PR that is
+not deleted, and no other (rows of people no longer such are deleted).
+
 A run resolves incrementally: the last resolution's evidence watermark and rules are kept in
 ``collection_cursors`` (repository ``*``, entity ``analytics_identities``); when the PRs,
 reviews and commits since bring no new alias and no new link, the stored map stands (a full
@@ -22,11 +32,14 @@ resolution reads every PR, review and commit author). ``--force-refresh`` resolv
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +49,34 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 1  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 2  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
+# Addresses many people share (tool defaults, placeholders): never evidence that two aliases
+# are one person. Patterns as in fnmatch, matched lower-case; the empty address is generic too.
+GENERIC_EMAILS = (
+    "root@localhost",
+    "dev@localhost",
+    "*@localhost",
+    "*@localhost.localdomain",
+    "*@*.localhost",
+    "noreply@github.com",
+    "user@example.com",
+    "none@none",
+    "nobody@nowhere",
+)
+
+
+def generic_email_test(configured: Iterable[str] = ()) -> Callable[[str | None], bool]:
+    """A predicate: is this address generic (built-in list plus ``configured`` patterns)?"""
+    patterns = [p.strip().lower() for p in (*GENERIC_EMAILS, *configured) if p.strip()]
+
+    def is_generic(email: str | None) -> bool:
+        address = (email or "").strip().lower()
+        return not address or any(fnmatch.fnmatchcase(address, p) for p in patterns)
+
+    return is_generic
 
 
 def login_alias(source: str, login: str) -> str:
@@ -152,7 +189,7 @@ def _evidence_versions(store: Store) -> dict[str, int]:
     }
 
 
-def _rules_hash(overrides: Overrides, bot_names: set[str]) -> str:
+def _rules_hash(overrides: Overrides, bot_names: set[str], generic: list[str]) -> str:
     """What, besides the store, decides the identities (bump RULES when the merging changes)."""
     blob = json.dumps(
         {
@@ -160,6 +197,7 @@ def _rules_hash(overrides: Overrides, bot_names: set[str]) -> str:
             "people": overrides.people,
             "mailmap": overrides.mailmap_groups,
             "bots": sorted(bot_names),
+            "generic": generic,
         },
         sort_keys=True,
         default=str,
@@ -168,7 +206,11 @@ def _rules_hash(overrides: Overrides, bot_names: set[str]) -> str:
 
 
 def _unchanged(
-    store: Store, cursor: dict[str, Any], versions: dict[str, int], rules: str
+    store: Store,
+    cursor: dict[str, Any],
+    versions: dict[str, int],
+    rules: str,
+    generic: Callable[[str | None], bool],
 ) -> dict[str, tuple[str, bool]] | None:
     """The stored map when nothing since the last resolution can change it, else None.
 
@@ -187,33 +229,46 @@ def _unchanged(
     for source, login in store.query(_logins_sql(newer)):
         if login.lower() != GHOST and login_alias(source, login) not in old:
             return None
-    named: set[str] = set()
+    named: set[tuple[str, str]] = set()
     for source, email, login, name in store.query(_commit_people_sql(newer)):
+        if not email.strip():
+            continue  # no address: no alias
         known = old.get(email_alias(email))
         if known is None:
             return None
-        if login and login.lower() != GHOST and old.get(login_alias(source, login)) != known:
+        if (
+            login
+            and login.lower() != GHOST
+            and not generic(email)
+            and old.get(login_alias(source, login)) != known
+        ):
             return None
-        if name:
-            named.add(email.strip().lower())
-    if named:  # a name gives an address its author's display name unless it had one
+        if name and not generic(email):
+            named.add((email.strip().lower(), str(name)))
+    if named:  # a name new for its address may become its author's display name
         email = "lower(trim(author_email))"
-        marks = ", ".join("?" for _ in named)
+        addresses = sorted({e for e, _ in named})
+        marks = ", ".join("?" for _ in addresses)
         had = store.query(
             " UNION ".join(
-                f"SELECT DISTINCT {email} FROM {table} WHERE _version <= {seen} "
+                f"SELECT DISTINCT {email}, author_name FROM {table} WHERE _version <= {seen} "
                 f"AND author_name IS NOT NULL AND {email} IN ({marks})"
                 for table in ("pr_commits", "commits")
             ),
-            sorted(named) * 2,
+            addresses * 2,
         )
-        if named - {str(e) for (e,) in had}:
+        if named - {(str(e), str(n)) for e, n in had}:
             return None
     return old
 
 
 def resolve_identities(
-    store: Store, overrides: Overrides, bots: list[str], *, full: bool = False
+    store: Store,
+    overrides: Overrides,
+    bots: list[str],
+    *,
+    full: bool = False,
+    generic_emails: Iterable[str] = (),
 ) -> IdentityResult:
     """Merge every alias the store knows into authors; write the map and ``authors``.
 
@@ -221,12 +276,17 @@ def resolve_identities(
     alias and no new link (``_unchanged``), the stored map stands and nothing is re-read.
     """
     bot_names = {b.lower() for b in bots} | overrides.bots
-    rules = _rules_hash(overrides, bot_names)
+    configured = sorted({g.strip().lower() for g in generic_emails if g.strip()})
+    generic = generic_email_test(configured)
+    rules = _rules_hash(overrides, bot_names, configured)
     versions = _evidence_versions(store)  # before reading: later rows are seen next time
     saved = store.get_cursor(*CURSOR)
+    cursor = json.loads(saved) if saved else {}
     if saved and not full:
-        old = _unchanged(store, json.loads(saved), versions, rules)
+        old = _unchanged(store, cursor, versions, rules, generic)
         if old is not None:
+            if {k: cursor.get(k) for k in versions} != versions:
+                write_authors(store)  # PRs or reviews came or went
             store.set_cursor(*CURSOR, json.dumps({"rules": rules, **versions}), None)
             return IdentityResult(mapping=old, changed_aliases=[])
     uf = _UnionFind()
@@ -239,8 +299,10 @@ def resolve_identities(
         if login.lower() != GHOST:
             uf.find(login_alias(source, login))
 
+    # Read in a fixed order: the first name and avatar seen for an alias are its own.
     for source, login, name, email, forge_id, is_bot, url in store.query(
-        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people"
+        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people "
+        "ORDER BY source, login"
     ):
         a = login_alias(source, login)
         if name:
@@ -249,7 +311,7 @@ def resolve_identities(
             avatar.setdefault(a, url)
         if is_bot:
             bot_alias.add(a)
-        if email:
+        if email and not generic(email):
             uf.union(a, email_alias(email))
         if forge_id:
             uf.union(a, f"id:{source.lower()}:{forge_id}")
@@ -262,9 +324,15 @@ def resolve_identities(
             uf.union(a, f"identity:{ident.lower()}")
         if is_bot:
             bot_alias.add(a)
-    for source, email, login, name in store.query(_commit_people_sql()):
+    for source, email, login, name in store.query(
+        f"SELECT * FROM ({_commit_people_sql()}) q ORDER BY 1, 2, 3, 4"
+    ):
+        if not email.strip():
+            continue  # no address: nothing to name or link
         e = email_alias(email)
         uf.find(e)
+        if generic(email):
+            continue  # shared by many: neither a name nor a link
         if name:
             display.setdefault(e, name)
         if login and login.lower() != GHOST:
@@ -305,7 +373,7 @@ def resolve_identities(
     for alias in list(uf.parent):
         groups[uf.find(alias)].append(alias)
     mapping: dict[str, tuple[str, bool]] = {}
-    authors: list[dict[str, Any]] = []
+    facts: dict[str, tuple[str | None, str | None]] = {}  # alias -> (display name, avatar)
     for members in groups.values():
         members.sort()
         names = [forced[m] for m in members if m in forced]
@@ -324,45 +392,126 @@ def resolve_identities(
             or any(_is_bot_login(n, bot_names) for n in login_names)
             or any(e.split("@", 1)[0].endswith("[bot]") for e in emails)
         )
+        group_facts = (
+            next((display[m] for m in members if m in display), None),
+            next((avatar[m] for m in members if m in avatar), None),
+        )
         for m in members:
             if m.startswith(("login:", "email:")):
                 mapping[m] = (username, is_bot)
-        authors.append(
-            {
-                "username": username,
-                "display_name": next((display[m] for m in members if m in display), None),
-                "avatar_url": next((avatar[m] for m in members if m in avatar), None),
-                "is_bot": is_bot,
-            }
-        )
+                facts[m] = group_facts
 
-    old_rows = store.query("SELECT alias, username, is_bot FROM analytics_identity_map")
-    old = {a: (u, b) for a, u, b in old_rows}
+    old_rows = store.query(
+        "SELECT alias, username, is_bot, display_name, avatar_url, "
+        "CAST(previous_usernames AS VARCHAR) FROM analytics_identity_map"
+    )
+    old = {str(a): (str(u), bool(b)) for a, u, b, *_ in old_rows}
+    old_facts = {str(r[0]): (r[3], r[4]) for r in old_rows}
+    history = {str(r[0]): list(json.loads(r[5])) if r[5] else [] for r in old_rows}
     changed = [a for a, v in mapping.items() if a in old and old[a] != v]
+    gone = sorted(set(old) - set(mapping))
+    now = datetime.now(UTC)
     with store.transaction():
         # Only new or changed rows are written (an incremental run usually has none).
-        aliases = sorted(a for a, v in mapping.items() if old.get(a) != v)
-        if aliases:
-            store.upsert(
-                "analytics_identity_map",
-                [{"alias": a, "username": mapping[a][0], "is_bot": mapping[a][1]} for a in aliases],
+        rows = []
+        for a in sorted(mapping):
+            if old.get(a) == mapping[a] and old_facts.get(a) == facts[a]:
+                continue
+            before = old.get(a)
+            renamed = before is not None and before[0] != mapping[a][0]
+            previous = history.get(a, [])
+            if renamed and before is not None:
+                previous = [p for p in previous if p != before[0]] + [before[0]]
+            rows.append(
+                {
+                    "alias": a,
+                    "username": mapping[a][0],
+                    "is_bot": mapping[a][1],
+                    "display_name": facts[a][0],
+                    "avatar_url": facts[a][1],
+                    "previous_usernames": previous or None,
+                    "renamed_at": now if renamed else None,
+                }
             )
-        if authors:
-            _write_authors(store, authors)
+        if rows:
+            _keep_renamed_at(store, rows)
+            store.upsert("analytics_identity_map", rows)
+        if gone:  # aliases no evidence names any more (an override dropped)
+            _delete_in(store, "analytics_identity_map", "alias", gone)
+        write_authors(store)
         store.set_cursor(*CURSOR, json.dumps({"rules": rules, **versions}), None)
-    return IdentityResult(mapping=mapping, changed_aliases=changed)
+    return IdentityResult(mapping=mapping, changed_aliases=sorted({*changed, *gone}))
 
 
-def _write_authors(store: Store, authors: list[dict[str, Any]]) -> None:
+def _keep_renamed_at(store: Store, rows: list[dict[str, Any]]) -> None:
+    """A row rewritten without a rename (a new display name) keeps its last rename's time."""
+    keep = [r["alias"] for r in rows if r["renamed_at"] is None and r["previous_usernames"]]
+    if not keep:
+        return
+    marks = ", ".join("?" for _ in keep)
+    when = dict(
+        store.query(
+            f"SELECT alias, renamed_at FROM analytics_identity_map WHERE alias IN ({marks})", keep
+        )
+    )
+    for r in rows:
+        if r["renamed_at"] is None and r["alias"] in when:
+            r["renamed_at"] = when[r["alias"]]
+
+
+def _delete_in(store: Store, table: str, column: str, values: list[str]) -> None:
+    for i in range(0, len(values), 500):
+        part = values[i : i + 500]
+        store.execute(
+            f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' for _ in part)})", part
+        )
+
+
+def _active_logins_sql(any_deleted: bool) -> str:
+    """``(source, login)`` of every author and reviewer of a PR that is not deleted (the
+    reviews are joined to their PRs only when some PR is deleted)."""
+    reviews = (
+        "SELECT DISTINCT r.source, v.author FROM pr_reviews v "
+        "JOIN pull_requests p ON p.repository_id = v.repository_id AND p.number = v.pr_number "
+        "JOIN repositories r ON r.id = v.repository_id "
+        "WHERE v.author IS NOT NULL AND p.deleted_at IS NULL"
+        if any_deleted
+        else "SELECT DISTINCT r.source, v.author FROM pr_reviews v "
+        "JOIN repositories r ON r.id = v.repository_id WHERE v.author IS NOT NULL"
+    )
+    return (
+        "SELECT DISTINCT r.source, p.author FROM pull_requests p "
+        "JOIN repositories r ON r.id = p.repository_id "
+        f"WHERE p.author IS NOT NULL AND p.deleted_at IS NULL UNION {reviews}"
+    )
+
+
+def write_authors(store: Store) -> None:
+    """Make ``authors`` the projection of the identity map on PR authors and reviewers: one row
+    per username, its display name, avatar and bot flag (the first non-empty of its aliases in
+    alias order; a bot when any is); rows of other usernames are deleted."""
+    any_deleted = bool(
+        store.query("SELECT 1 FROM pull_requests WHERE deleted_at IS NOT NULL LIMIT 1")
+    )
+    wanted = {
+        login_alias(str(source), str(login))
+        for source, login in store.query(_active_logins_sql(any_deleted))
+        if str(login).strip().lower() != GHOST
+    }
     seen: dict[str, dict[str, Any]] = {}
-    for row in authors:
-        prev = seen.get(row["username"])
-        if prev is None:
-            seen[row["username"]] = row
-        else:  # two groups forced to one username: merge their facts
-            prev["is_bot"] = prev["is_bot"] or row["is_bot"]
-            prev["display_name"] = prev["display_name"] or row["display_name"]
-            prev["avatar_url"] = prev["avatar_url"] or row["avatar_url"]
+    for alias, username, is_bot, name, url in store.query(
+        "SELECT alias, username, is_bot, display_name, avatar_url FROM analytics_identity_map "
+        "ORDER BY alias"
+    ):
+        user = str(username)
+        row = seen.setdefault(
+            user, {"username": user, "display_name": None, "avatar_url": None, "is_bot": False}
+        )
+        row["display_name"] = row["display_name"] or name
+        row["avatar_url"] = row["avatar_url"] or url
+        row["is_bot"] = row["is_bot"] or bool(is_bot)
+        row["active"] = row.get("active", False) or alias in wanted
+    authors = {u: r for u, r in seen.items() if r.pop("active")}
     have = {
         str(u): (d, a, bool(b))
         for u, d, a, b in store.query(
@@ -371,8 +520,12 @@ def _write_authors(store: Store, authors: list[dict[str, Any]]) -> None:
     }
     rows = [
         r
-        for u, r in seen.items()
+        for u, r in authors.items()
         if have.get(u) != (r["display_name"], r["avatar_url"], bool(r["is_bot"]))
     ]
-    if rows:
-        store.upsert("authors", rows)
+    with store.transaction():
+        gone = sorted(set(have) - set(authors))
+        if gone:
+            _delete_in(store, "authors", "username", gone)
+        if rows:
+            store.upsert("authors", rows)

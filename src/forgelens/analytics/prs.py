@@ -56,7 +56,7 @@ def build_pr_base(ctx: Ctx) -> None:
             COALESCE(p.deletions, fs.deletions, 0) AS deletions,
             COALESCE(p.changed_files, fs.files, 0) AS changed_files,
             mb.username AS merged_by_username,
-            pc.first_commit_at
+            pc.first_commit_at, COALESCE(nf.files, 0) AS n_files
         FROM {DIRTY} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
         JOIN repositories r ON r.id = p.repository_id
@@ -71,12 +71,19 @@ def build_pr_base(ctx: Ctx) -> None:
             GROUP BY c.repository_id, c.pr_number
         ) pc ON pc.repository_id = p.repository_id AND pc.pr_number = p.number
         LEFT JOIN (
+            SELECT f.repository_id, f.pr_number, CAST(count(*) AS BIGINT) AS files
+            FROM pr_files f JOIN {DIRTY} d2
+              ON d2.repository_id = f.repository_id AND d2.number = f.pr_number
+            GROUP BY f.repository_id, f.pr_number
+        ) nf ON nf.repository_id = p.repository_id AND nf.pr_number = p.number
+        LEFT JOIN (
             SELECT f.repository_id, f.pr_number, sum(f.additions) AS additions,
                 sum(f.deletions) AS deletions, CAST(count(*) AS BIGINT) AS files
             FROM pr_files f
             WHERE {unsized}
             GROUP BY f.repository_id, f.pr_number
         ) fs ON fs.repository_id = p.repository_id AND fs.pr_number = p.number
+        WHERE p.deleted_at IS NULL
         """,
     )
 
@@ -196,7 +203,7 @@ def build_files(ctx: Ctx) -> None:
             FROM pull_requests p
             JOIN repositories r ON r.id = p.repository_id
             LEFT JOIN analytics_identity_map m ON m.alias = {alias_of("r.source", "p.author")}
-            WHERE p.merged_at IS NOT NULL
+            WHERE p.merged_at IS NOT NULL AND p.deleted_at IS NULL
               AND {ms_merged} BETWEEN (SELECT min({ms_pr}) FROM {PR}) - 1 - {span}
                                   AND (SELECT max({ms_pr}) FROM {PR}) - 1
         ),

@@ -218,12 +218,13 @@ def build_risk(ctx: Ctx) -> None:
         WITH x AS (
             SELECT b.pk AS pk, pf.top_files, {contrib}, {raw_cols},
                 {arm} AS feature_arm, {summary} AS pr_summary, {chash} AS content_hash,
+                {issue} AS linked_issue,
                 COALESCE(pf.hist_files, 0) > 0 AND COALESCE(pf.low_files, 0) > 0 AS low_own
             FROM {PR} b
             LEFT JOIN {PRFILE} pf ON pf.pk = b.pk
             LEFT JOIN {REV} rv ON rv.pk = b.pk
             LEFT JOIN issues iss ON iss.repository_id = b.repository_id
-              AND CAST(iss.number AS VARCHAR) = {issue}
+              AND CAST(iss.number AS VARCHAR) = {issue} AND iss.deleted_at IS NULL
         ),
         y AS (
             SELECT x.*, CAST({_sql.round_to(f"LEAST(1.0, {total})", 6, store)} AS {F8})
@@ -237,7 +238,7 @@ def build_risk(ctx: Ctx) -> None:
             COALESCE(top_files, '[]') AS top_risky_files,
             feature_rule, feature_confidence,
             feature_confidence >= {cfg.feature_threshold} AS is_feature,
-            pr_summary, content_hash, low_own
+            pr_summary, content_hash, low_own, linked_issue
         FROM y
         """,
     )

@@ -127,7 +127,13 @@ def analyze(
         _sql.tune_session(store, opts.config.duckdb_memory_limit)
         with phase("identities"):
             overrides = Overrides.load(opts.identities_file, opts.mailmaps)
-            ident = resolve_identities(store, overrides, opts.config.bots, full=opts.force_refresh)
+            ident = resolve_identities(
+                store,
+                overrides,
+                opts.config.bots,
+                full=opts.force_refresh,
+                generic_emails=opts.config.generic_emails,
+            )
         # Every target: the review facts leave AI reviews and agent owners' approvals out.
         with phase("ai_attribution"):
             done = ai_attribution.attribute(store, rules, full=opts.force_refresh)
@@ -147,10 +153,15 @@ def analyze(
             result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
         result.repositories = sum(1 for p in plans if p.mode != "skip")
         result.repositories_skipped = len(plans) - result.repositories
+        teams = scope.teams_print(ctx)
+        all_teams = scope.teams_changed(ctx, opts.target, plans, bool(ident.changed_aliases))
         if result.repositories:
-            _run_phases(ctx, opts, phase, result, [n for _, n in repos])
+            _run_phases(ctx, opts, phase, result, [n for _, n in repos], all_teams)
+        elif all_teams and opts.target == "all":
+            with phase("delivery"):
+                delivery.write_team_rows(ctx, None)
         with phase("state"):
-            scope.save_state(ctx, plans, opts.target)
+            scope.save_state(ctx, plans, opts.target, teams)
         if opts.target == "all":
             _ai_impact(ctx, done, phase, result)
             with phase("dora"):  # after What Shipped: it fills repo_prs.deployed_at
@@ -186,6 +197,7 @@ def _run_phases(
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
     repo_names: list[str],
+    all_teams: bool,
 ) -> None:
     with phase("pr_facts"):
         prs.build_pr_base(ctx)
@@ -223,7 +235,7 @@ def _run_phases(
                 snapshots.close()  # the commit
     if opts.target == "all":
         with phase("delivery"):
-            delivery.write_delivery(ctx)
+            delivery.write_delivery(ctx, all_teams)
         with phase("review_policy"):
             review_policy.write_review_policy(ctx)
     if opts.llm_summaries:

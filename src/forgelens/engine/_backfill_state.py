@@ -13,14 +13,12 @@ transactions. A chunk's data, its ``completed`` status and the advanced cursor c
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from forgelens.engine.runs import _pid_alive
+from forgelens.engine._owner import Owner
 from forgelens.errors import BadInput
 from forgelens.store import Store
 
@@ -41,17 +39,20 @@ def require_compare_and_set(store: Store) -> None:
 
 
 def worker_id() -> str:
-    """``host:pid:nonce`` -- who holds a lease (the pid lets a successor on the same host see a
-    killed holder at once instead of waiting for the lease to lapse)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``host:pid:start:nonce`` -- who holds a lease (host, PID and process start time let a
+    successor on the same host see a killed holder at once instead of waiting for the lease
+    to lapse, even when the PID was given to another process since)."""
+    me = Owner.me()
+    return f"{me.host}:{me.pid}:{me.start or ''}:{uuid.uuid4().hex[:8]}"
 
 
 def _holder_dead(owner: str | None) -> bool:
     if not owner:
         return True
-    host, _, rest = owner.partition(":")
-    pid = rest.split(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+    parts = owner.split(":")  # host:pid:start:nonce (host:pid:nonce before start times)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return False
+    return Owner(parts[0], int(parts[1]), parts[2] if len(parts) > 3 else None).gone()
 
 
 @dataclass

@@ -43,8 +43,8 @@ WHERE repository_id = ? AND status = 'completed' AND completed_at >= ?
 
 def eta(store: Store, row: dict[str, Any], now: datetime) -> str | None:
     """Time to 100% at the pace of the last day's chunks (None without a pace yet)."""
-    done, total = row["progress"].split("/")  # processed/total
-    remaining = int(total) - int(done)
+    done, total = row["progress"].split("/")  # "processed/total", as the status shows it
+    remaining = max(0, int(total) - int(done))
     prs, first, last = store.query(RATE_SQL, [row["repository"], now - timedelta(days=1)])[0]
     if not prs or first is None or last is None or last <= first:
         return None

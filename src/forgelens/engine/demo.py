@@ -68,6 +68,11 @@ def run_demo(
     summary.add(
         "analyze all (PRs, high-risk, features)", f"{shipped[0]}, {shipped[1]}, {shipped[2]}"
     )
+    deployed = store.query(
+        "SELECT count(*), count(*) FILTER (WHERE failed) FROM dora_deployments "
+        "WHERE counted AND environment_kind = 'production'"
+    )[0]
+    summary.add("production deployments (failed)", f"{deployed[0]} ({deployed[1]})")
     summary.add("analyze all time", f"{analysed.seconds:.2f}s ({analysed.prs} PRs recomputed)")
     summary.add(
         "dashboard",

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.errors import BadInput
+from forgelens.records import environment_kind
 from forgelens.sources import git
 from forgelens.sources.git.tags import tags
 from forgelens.store import Store
 
-_PRODUCTION = re.compile(r"^(prod|production|live|prd)([-_ ./].*)?$", re.IGNORECASE)
-_STAGING = re.compile(r"^(stag|staging|stage|preprod|pre-prod|uat|qa)([-_ ./].*)?$", re.IGNORECASE)
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 # Every status a source may give, and what it means here.
 STATUSES: dict[str, str] = {
@@ -40,17 +39,6 @@ STATUSES: dict[str, str] = {
     "skipped": "canceled",
     "blocked": "canceled",
 }
-
-
-def environment_kind(name: str, production: bool | None = None) -> str:
-    """production | staging | other, from the forge's flag or else the environment's name."""
-    if production:
-        return "production"
-    if _PRODUCTION.match(name.strip()):
-        return "production"
-    if _STAGING.match(name.strip()):
-        return "staging"
-    return "other"
 
 
 def normalize_status(status: str) -> str:

@@ -17,6 +17,7 @@ applies the retention policy once a day.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -75,6 +76,8 @@ class QueueConfig:
     cache_dir: Path = Path.home() / ".cache" / "forgelens"
     flush_seconds: float = 5.0
     workers: int = 1  # in-process job runners
+    # Jobs connect only to public addresses (checked at connection), except at these hosts.
+    private_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -216,6 +219,7 @@ async def execute_job(
         full=req.full_sync,
         cache_dir=config.cache_dir,
         flush_seconds=config.flush_seconds,
+        extra={"private_hosts": config.private_hosts},
     )
 
     def work() -> dict[str, Any]:
@@ -268,7 +272,7 @@ def _record_job(
             {
                 "job_id": req.job_id,
                 "repository_id": req.repository_id,
-                "spec": str(req.spec),
+                "spec": json.dumps(req.spec.as_dict()),  # whole: a re-sync asks the same API
                 "full_sync": req.full_sync,
                 "reason": req.reason,
                 "status": status,
@@ -291,22 +295,36 @@ def _record_failure(access: StoreAccess, req: JobRequest, tries: int, reason: st
         log.warning("cannot record job failure", error=redact(str(exc)))
 
 
-def tracked_specs(store: Store) -> list[str]:
+def tracked_specs(store: Store) -> list[SourceSpec]:
     """Repositories the schedule keeps in sync: forge repositories collected so far and every
-    spec a job was ever queued for."""
+    spec a job was ever queued for, whole (a self-hosted repository keeps the API root its
+    newest job named, so its re-sync asks that server, not the forge's public API)."""
     kinds = ", ".join(f"'{k}'" for k in forges.kinds())
     forge = store.query(
         f"SELECT source || ':' || full_name FROM repositories "
         f"WHERE source IN ({kinds}) AND deleted_at IS NULL"
     )
-    queued = store.query("SELECT DISTINCT spec FROM service_jobs")
-    return sorted({r[0] for r in forge} | {r[0] for r in queued if r[0]})
+    found = {text: SourceSpec.of(text) for (text,) in forge}
+    queued = store.query(
+        "SELECT spec FROM service_jobs WHERE spec IS NOT NULL ORDER BY enqueued_at"
+    )
+    for (text,) in queued:
+        spec = stored_spec(text)
+        if spec.api_url or str(spec) not in found:
+            found[str(spec)] = spec
+    return [found[k] for k in sorted(found)]
+
+
+def stored_spec(text: str) -> SourceSpec:
+    """The spec of a ``service_jobs`` row: its JSON (``SourceSpec.as_dict``), or the text a job
+    recorded before specs were stored whole."""
+    return SourceSpec.of(json.loads(text) if text.startswith("{") else text)
 
 
 async def schedule_sync(queue: Queue, access: StoreAccess) -> list[JobInfo]:
     """Queue an incremental sync of every tracked repository (duplicates merge)."""
 
-    def specs() -> list[str]:
+    def specs() -> list[SourceSpec]:
         with access.session() as store:
             return tracked_specs(store)
 

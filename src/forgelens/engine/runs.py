@@ -10,8 +10,6 @@ and cleanup of runs a dead process left ``running``.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from forgelens.engine._owner import Owner
 from forgelens.logs import get_logger, redact
 from forgelens.sinks import Sink, failed_records
 from forgelens.sinks.topics import Row
@@ -106,6 +105,7 @@ class Run:
         return False
 
     def flush(self) -> None:
+        me = Owner.me()
         with self._lock:
             row: dict[str, Any] = {
                 "run_id": self.run_id,
@@ -117,8 +117,9 @@ class Run:
                 "data_source": self.data_source,
                 "failure_reason": self.failure_reason,
                 "heartbeat_at": datetime.now(UTC),
-                "pid": os.getpid(),
-                "hostname": socket.gethostname(),
+                "pid": me.pid,
+                "hostname": me.host,
+                "process_started": me.start,
             }
             self._last_flush = time.monotonic()
         version = next_version()
@@ -173,33 +174,31 @@ def new_run_id(store: Store, data_source: str, now: datetime) -> str:
 
 def _claim(store: Store, run_id: str, data_source: str, now: datetime) -> bool:
     """Insert the run's first row unless ``run_id`` exists; True when this call inserted it."""
+    me = Owner.me()
     claimed = store.query(
         "INSERT INTO git_collection_runs (run_id, started_at, status, settings, data_source, "
-        "pid, hostname, heartbeat_at, _version) VALUES (?, ?, 'running', '{}', ?, ?, ?, ?, ?) "
+        "pid, hostname, process_started, heartbeat_at, _version) "
+        "VALUES (?, ?, 'running', '{}', ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-        [run_id, now, data_source, os.getpid(), socket.gethostname(), now, next_version()],
+        [run_id, now, data_source, me.pid, me.host, me.start, now, next_version()],
     )
     return bool(claimed)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _owner(row: dict[str, Any]) -> Owner | None:
+    if not (row.get("hostname") and row.get("pid")):
+        return None
+    return Owner(str(row["hostname"]), int(row["pid"]), row.get("process_started"))
 
 
 def cleanup_stuck_runs(store: Store, stuck_after: timedelta) -> list[str]:
     """Mark as ``failed`` the runs left ``running`` by a process that is gone.
 
-    A run is stuck when its process on this host no longer exists, or when its last heartbeat
-    (or start) is older than ``stuck_after``. Returns the run ids it failed.
+    A run is stuck when its process on this host no longer exists (its PID is free or held by
+    a newer process), or when its last heartbeat (or start) is older than ``stuck_after``.
+    Returns the run ids it failed.
     """
     now = datetime.now(UTC)
-    host = socket.gethostname()
     rows = store.query_dicts(
         "SELECT * FROM git_collection_runs WHERE status = 'running' ORDER BY started_at"
     )
@@ -207,8 +206,9 @@ def cleanup_stuck_runs(store: Store, stuck_after: timedelta) -> list[str]:
     for row in rows:
         beat = row.get("heartbeat_at") or row["started_at"]
         reason = None
-        if row.get("hostname") == host and row.get("pid") and not _pid_alive(int(row["pid"])):
-            reason = f"process {row['pid']} on {host} ended without finishing the run (killed?)"
+        owner = _owner(row)
+        if owner is not None and owner.gone():
+            reason = f"{owner} ended without finishing the run (killed?)"
         elif beat is not None and now - beat > stuck_after:
             reason = (
                 f"no progress since {beat:%Y-%m-%d %H:%M:%S} UTC (stuck more than {stuck_after})"

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -38,8 +38,10 @@ from forgelens.records import Commit, Person, PrCommit, repository_id
 from forgelens.sources.base import (
     CI_RUNS,
     CONTRIBUTORS,
+    DEPLOYMENTS,
     ISSUES,
     PULL_REQUESTS,
+    DeploymentSource,
     ForgeSource,
     Page,
     RepoRef,
@@ -51,6 +53,9 @@ from forgelens.store import Store
 log = get_logger(__name__)
 
 PII_MODES = ("keep", "hash", "drop")
+# How far our clock and the forge's may disagree: a watermark set from our clock stays this
+# far behind the run's start, and a forge's second counts as over only this long after it.
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -188,30 +193,39 @@ _DONE = object()
 
 def prefetch(pages: Iterator[Page], cancel: threading.Event, depth: int = 2) -> Iterator[Page]:
     """Fetch (HTTP, decode, map) the next pages in a worker thread while the caller writes
-    the current one: network, DuckDB and Python overlap. Errors surface in the caller."""
+    the current one: network, DuckDB and Python overlap. Errors surface in the caller; once
+    ``cancel`` is set, the caller gets ``Interrupted`` instead of waiting for a page."""
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not (stop.is_set() or cancel.is_set()):
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for page in pages:
-                while not (stop.is_set() or cancel.is_set()):
-                    try:
-                        q.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set() or cancel.is_set():
+                if not offer(page):
                     return
-            q.put(_DONE)
+            offer(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            offer(exc)
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
     try:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if cancel.is_set():
+                    raise Interrupted("stopped: the run was cancelled") from None
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -227,18 +241,40 @@ def prefetch(pages: Iterator[Page], cancel: threading.Event, depth: int = 2) -> 
             close()
 
 
+def advance(since: datetime | None, newest: datetime | None, started_at: datetime) -> datetime:
+    """The watermark a complete pass that began at ``started_at`` leaves behind.
+
+    ``newest`` is the newest change the pass read (the forge's clock). A second that ended
+    before the pass began (with ``CLOCK_MARGIN`` for the two clocks) holds no change the pass
+    could have missed, so the watermark moves just past it and the next pass does not read
+    that item again; a more recent second stays inclusive (``cut(overlap=True)`` re-reads it).
+    A pass that read nothing keeps its watermark, and a first one sets it to ``started_at``
+    less the margin: e.g. GitHub's issues endpoint of a repository without issues lists only
+    pull requests, which left the watermark empty and every page read again on every run."""
+    if newest is None:
+        return since if since is not None else started_at - CLOCK_MARGIN
+    if newest + timedelta(seconds=1) + CLOCK_MARGIN <= started_at:
+        return newest + timedelta(microseconds=1)
+    return min(newest, started_at)
+
+
 def sync_entity(
     ctx: SyncContext,
     repo_id: str,
     entity: str,
     pages: Callable[[datetime | None, str | None], Iterator[Page]],
     mark: datetime | None,
+    *,
+    empty: bool = False,
 ) -> int:
-    """Page one entity of one repository into the store; return the items written."""
+    """Page one entity of one repository into the store; return the items written.
+
+    ``mark`` is the forge's latest change of the entity (None: not known) and ``empty`` says
+    the forge has none of it; a complete earlier pass that read up to ``mark`` ends here."""
     stored = None if ctx.opts.full else ctx.store.get_cursor(repo_id, entity)
     cursor = EntityCursor.loads(stored)  # --full: a fresh pass from the newest change
-    if cursor.since and not cursor.resume and mark is not None and mark <= cursor.since:
-        return 0  # the forge says nothing changed since the last complete pass
+    if cursor.since and not cursor.resume and (empty or (mark and mark <= cursor.since)):
+        return 0  # the forge says nothing changed (or it has none) since the last complete pass
     buffer: list[Any] = []
     per_table: Counter[str] = Counter()  # a chunk commits when one table's batch is full
     items = pending = 0
@@ -261,8 +297,7 @@ def sync_entity(
             nxt = EntityCursor(cursor.since, None if last else page.resume, high)
             if last:
                 newest = high or mark  # e.g. contributors: the push time the forge reported
-                watermark = min(newest, ctx.started_at) if newest else cursor.since
-                nxt = EntityCursor(watermark, None, None)
+                nxt = EntityCursor(advance(cursor.since, newest, ctx.started_at), None, None)
             commit_chunk(ctx, repo_id, entity, buffer, nxt)
             if entity == PULL_REQUESTS:  # counted once committed: a failed run's count is exact
                 ctx.run.add(prs_collected=pending)
@@ -287,8 +322,12 @@ def sync_repository(ctx: SyncContext, ref: RepoRef) -> int:
         CI_RUNS: source.ci_runs,
         CONTRIBUTORS: source.contributors,
     }
+    if isinstance(source, DeploymentSource):
+        entity_pages[DEPLOYMENTS] = source.deployments
     for entity, fetch in entity_pages.items():
-        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), snap.marks.get(entity))
+        mark = snap.marks.get(entity)
+        empty = entity in snap.marks and mark is None  # the forge says it has none of it
+        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), mark, empty=empty)
         if entity == PULL_REQUESTS:
             prs = n
     return prs
@@ -361,8 +400,11 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
     result = CollectResult(source.kind, run.run_id, [])
     ctx.progress.start(f"{source.kind} pull requests", None)
     failures: list[ForgelensError] = []
+    broken: list[tuple[RepoRef, Exception]] = []  # unexpected errors: the run fails at the end
 
     def one(ref: RepoRef) -> None:
+        if ctx.cancel.is_set():
+            return
         try:
             prs = sync_repository(ctx, ref)
         except (NotFound, ForgeError) as exc:  # this repository only; the others continue
@@ -370,6 +412,15 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             run.add(errors=1)
             ctx.progress.note(f"{ref.full_name}: {exc.message}")
             log.warning("repository failed", repository=ref.full_name, error=exc.message)
+            return
+        except ForgelensError:
+            raise  # the whole run's (credentials, budget, store, Ctrl-C): stop every worker
+        except Exception as exc:  # a fault of ours in this repository; the others finish
+            with ctx.lock:
+                broken.append((ref, exc))
+            run.add(errors=1)
+            ctx.progress.note(f"{ref.full_name}: {type(exc).__name__}: {exc}")
+            log.exception("repository failed unexpectedly", repository=ref.full_name)
             return
         with ctx.lock:
             result.repositories.append(repository_id(source.kind, ref.full_name))
@@ -389,6 +440,15 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             except BaseException:
                 ctx.cancel.set()
                 raise
+    if broken:
+        ref, exc = broken[0]
+        if len(broken) == len(refs):
+            raise exc  # nothing else was collected: the error itself
+        raise ForgelensError(
+            f"{source.kind}:{ref.full_name}: {type(exc).__name__}: {exc} ({len(broken)} of "
+            f"{len(refs)} repositories failed this way, the others were collected); this is a "
+            "fault of forgelens: please report it with the log"
+        ) from exc
     if refs and len(failures) == len(refs):
         first = failures[0]
         raise type(first)(first.message) from first

@@ -28,7 +28,6 @@ from forgelens.service.metrics import CONTENT_TYPE, ServiceMetrics
 from forgelens.service.middleware import RequestContextMiddleware, install_error_handler
 from forgelens.service.routes import admin, collect, deployments, health, runs, webhooks
 from forgelens.service.settings import ServiceSettings
-from forgelens.service.ssrf import Resolver, system_resolver
 from forgelens.sources.ratelimit_view import open_ratelimit_view
 
 log = get_logger(__name__)
@@ -37,11 +36,10 @@ log = get_logger(__name__)
 def create_app(
     settings: ServiceSettings,
     *,
-    resolver: Resolver = system_resolver,
     queue: Queue | None = None,
     access: StoreAccess | None = None,
 ) -> FastAPI:
-    """Build the service. ``resolver``/``queue``/``access`` are seams for tests and embedding."""
+    """Build the service. ``queue``/``access`` are seams for tests and embedding."""
     access = access or StoreAccess(settings.database_url, shared=bool(settings.redis_url))
     config = settings.queue_config()
     metrics = ServiceMetrics()
@@ -62,7 +60,6 @@ def create_app(
             access=access,
             queue=q,
             metrics=metrics,
-            resolver=resolver,
             ratelimits=open_ratelimit_view(settings.redis_url, settings.redis_prefix),
             limiter=RequestLimiter(settings.rate_limit_per_minute, redis, settings.redis_prefix),
             denied=RequestLimiter(settings.denied_per_minute, redis, settings.redis_prefix),

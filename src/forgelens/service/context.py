@@ -16,7 +16,6 @@ from forgelens.service.audit import audit_row, write_audit
 from forgelens.service.keys import Principal, hash_key, verify_key
 from forgelens.service.metrics import ServiceMetrics
 from forgelens.service.settings import ServiceSettings
-from forgelens.service.ssrf import Resolver
 from forgelens.sources.ratelimit_view import RateLimitView
 from forgelens.store import Store
 
@@ -59,7 +58,6 @@ class ServiceContext:
     access: StoreAccess
     queue: Queue
     metrics: ServiceMetrics
-    resolver: Resolver
     ratelimits: RateLimitView
     limiter: RequestLimiter
     denied: RequestLimiter

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from forgelens.config import Settings
 from forgelens.engine.queue import QueueConfig
@@ -22,6 +22,8 @@ class ServiceSettings(Settings):
     cors_origins: str = Field(default="", validation_alias=_F + "CORS_ORIGINS")  # comma list
     # Self-hosted forges: "git.corp.example=github,gitlab.corp.example=gitlab" (host=kind).
     forge_hosts: str = Field(default="", validation_alias=_F + "FORGE_HOSTS")
+    # Of those, the ones a job may reach at a private address: "git.corp.example,..."
+    forge_private_hosts: str = Field(default="", validation_alias=_F + "FORGE_PRIVATE_HOSTS")
     docs: bool = Field(default=True, validation_alias=_F + "DOCS")  # /docs and /openapi.json
     metrics_public: bool = Field(default=False, validation_alias=_F + "METRICS_PUBLIC")
     rate_limit_per_minute: int = Field(default=600, validation_alias=_F + "RATE_LIMIT_PER_MINUTE")
@@ -30,24 +32,9 @@ class ServiceSettings(Settings):
     webhook_max_bytes: int = Field(
         default=25 * 1024 * 1024, validation_alias=_F + "WEBHOOK_MAX_BYTES"
     )
-    github_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITHUB_WEBHOOK_SECRET"
-    )
-    gitlab_webhook_token: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITLAB_WEBHOOK_TOKEN"
-    )
-    gitlab_webhook_signing_key: SecretStr | None = Field(
-        default=None, validation_alias=_F + "GITLAB_WEBHOOK_SIGNING_KEY"
-    )
-    bitbucket_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=_F + "BITBUCKET_WEBHOOK_SECRET"
-    )
-    gitea_webhook_secret: SecretStr | None = Field(  # Gitea and Forgejo
-        default=None, validation_alias=_F + "GITEA_WEBHOOK_SECRET"
-    )
-    gerrit_webhook_secret: SecretStr | None = Field(  # ?token= of the webhooks plugin's URL
-        default=None, validation_alias=_F + "GERRIT_WEBHOOK_SECRET"
-    )
+    # Webhook secrets are no fields: each forge's descriptor names its own
+    # (FORGELENS_GITHUB_WEBHOOK_SECRET, FORGELENS_GITLAB_WEBHOOK_TOKEN, ...; Webhooks.secrets),
+    # read with Settings.secret like the forges' tokens.
     redis_prefix: str = Field(default="", validation_alias=_F + "REDIS_PREFIX")
     sync_interval_minutes: int = Field(default=60, validation_alias=_F + "SYNC_INTERVAL_MINUTES")
     backfill_interval_minutes: int = Field(
@@ -87,6 +74,9 @@ class ServiceSettings(Settings):
             retention=self.retention,
             cache_dir=self.cache_dir,
             flush_seconds=self.run_flush_seconds,
+            private_hosts=tuple(
+                h.strip().lower() for h in self.forge_private_hosts.split(",") if h.strip()
+            ),
         )
 
 

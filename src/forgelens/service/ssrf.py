@@ -6,9 +6,10 @@
 - the host is a configured forge host: github.com, gitlab.com, bitbucket.org, or a self-hosted
   host named in ``FORGELENS_FORGE_HOSTS``; IP literals in any spelling (``2130706433``,
   ``0x7f000001``, ``[::1]``, ``[::ffff:127.0.0.1]``) are not hosts we know;
-- every address the host resolves to is public, unless that host is explicitly configured as
-  self-hosted: loopback, private (RFC 1918), link-local (169.254.169.254 cloud metadata),
-  CGNAT, unique-local IPv6, IPv4-mapped forms of those, multicast and reserved are refused;
+- no DNS here: the addresses a host resolves to are checked where the job connects
+  (``sources/_address_guard.py``: public only, unless FORGELENS_FORGE_PRIVATE_HOSTS allows a
+  self-hosted host to be private), so a resolver outage is a retryable job failure and not a
+  refused trigger, and a DNS answer that changes after the check is never connected to;
 - the path names a repository (``owner/repo``; GitLab ``group/.../project``).
 
 ``guard_redirects`` keeps an HTTP client from following a redirect to another host.
@@ -16,10 +17,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,33 +27,8 @@ from forgelens.errors import BadInput
 from forgelens.sources import forges
 from forgelens.sources.spec import SourceSpec, forge_url_spec
 
-Resolver = Callable[[str], list[str]]
 _HOST = re.compile(r"^[a-z0-9.-]{1,253}$")
 MAX_URL = 2048
-
-
-def system_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to (A and AAAA)."""
-    try:
-        infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise BadInput(f"the host {host!r} cannot be resolved: check the repository URL") from exc
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def is_public_address(text: str) -> bool:
-    """True only for globally routable unicast addresses (v4-mapped and 6to4 unwrapped)."""
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address):
-        inner = addr.ipv4_mapped or addr.sixtofour
-        if inner is not None:
-            return is_public_address(str(inner))
-        if addr.teredo is not None:
-            return False
-    return bool(addr.is_global and not addr.is_multicast and not addr.is_reserved)
 
 
 def _looks_like_ip(host: str) -> bool:
@@ -67,9 +41,7 @@ def _looks_like_ip(host: str) -> bool:
     return True
 
 
-def validate_repository_url(
-    url: str, *, self_hosted: dict[str, str] | None = None, resolver: Resolver = system_resolver
-) -> SourceSpec:
+def validate_repository_url(url: str, *, self_hosted: dict[str, str] | None = None) -> SourceSpec:
     """The ``SourceSpec`` a trigger URL names, or ``BadInput`` saying why it is refused."""
     self_hosted = self_hosted or {}
     text = url.strip()
@@ -101,16 +73,6 @@ def validate_repository_url(
         )
     if not explicit and not _HOST.match(host):
         raise BadInput(f"{host!r} is not a valid host name")
-    if not explicit:
-        addresses = resolver(host)
-        if not addresses:
-            raise BadInput(f"the host {host} resolves to no address")
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused:
-            raise BadInput(
-                f"{host} resolves to a non-public address ({refused[0]}); refused. Name a "
-                "self-hosted forge explicitly in FORGELENS_FORGE_HOSTS to allow it"
-            )
     kind = self_hosted.get(host) or forges.BY_HOST[host].kind
     server = (host if port in (None, 443) else f"{host}:{port}") if explicit else None
     return forge_url_spec(kind, parts.path, server=server)

@@ -1,110 +1,55 @@
-"""Webhook deliveries: verify who sent them, read what they name, map what they carry.
+"""Webhook deliveries, whatever the forge: the forge that claims one (its ``Webhooks``
+descriptor, ``sources/<forge>/webhook.py``, found through the forge registry) verifies who sent
+it and reads what it names; this module parses its JSON, maps its payload and writes it.
 
-- GitHub: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``; event
-  ``X-GitHub-Event``; delivery ``X-GitHub-Delivery`` (stable across redeliveries).
-- GitLab: ``X-Gitlab-Token`` (the secret itself); System Hook and Test Hook deliveries are
-  read as the hook their payload's ``object_kind`` names; optionally signed (Standard Webhooks:
-  ``webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>``,
-  a ``whsec_`` key is base64); event ``X-Gitlab-Event``; delivery ``Idempotency-Key`` (17.4+),
-  else ``X-Gitlab-Event-UUID`` with the body's digest.
-- Bitbucket (Server/Data Center and Cloud): ``X-Hub-Signature: sha256=<hex>``; event
-  ``X-Event-Key``; delivery ``X-Request-Id`` (Server) or ``X-Request-UUID`` (Cloud).
-- Gitea / Forgejo: ``X-Gitea-Signature`` / ``X-Forgejo-Signature`` (hex HMAC-SHA256); event
-  ``X-Gitea-Event-Type``; delivery ``X-Gitea-Delivery`` (``sources/gitea/webhook.py``).
-- Gerrit (the webhooks plugin): the shared secret as ``?token=`` or ``Authorization: Bearer``;
-  event the payload's ``type``; delivery the body's digest (``sources/gerrit/webhook.py``).
-
-Every comparison is constant-time. The forge's own webhook mapper for the event
-(``sources/<forge>/webhook.py``, found through the forge registry) turns a verified payload
-into records that are upserted at once; push, pull request, review and issue events also
-queue a targeted sync of the repository. A mapper returns records (every column written) or
-``Carried`` records: only the columns the payload carries, versioned by the payload's own change
-time, so a webhook never blanks richer data collected earlier and an older delivery arriving
-late never overwrites newer data.
+Every forge's own mapper for the event turns a verified payload into records that are upserted
+at once; the forge's sync events also queue a targeted sync of the repository. A mapper returns
+records (every column written) or ``Carried`` records: only the columns the payload carries,
+versioned by the payload's own change time, so a webhook never blanks richer data collected
+earlier and an older delivery arriving late never overwrites newer data.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from forgelens.errors import AuthError, BadInput
+from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources import forges
-from forgelens.sources.gerrit import webhook as gerrit_hooks
-from forgelens.sources.gitea import webhook as gitea_hooks
-from forgelens.sources.spec import REPO_SEGMENT
-from forgelens.sources.webhook import Carried
+from forgelens.sources.webhook import Carried, Headers, Webhooks
 from forgelens.store import Store, to_arrow
 from forgelens.store.schema import TABLES
 
-FORGES = ("github", "gitlab", "bitbucket", "gitea", "gerrit")
-SECRET_SETTINGS = {
-    "github": "FORGELENS_GITHUB_WEBHOOK_SECRET",
-    "gitlab": "FORGELENS_GITLAB_WEBHOOK_TOKEN",
-    "bitbucket": "FORGELENS_BITBUCKET_WEBHOOK_SECRET",
-    "gitea": "FORGELENS_GITEA_WEBHOOK_SECRET",
-    "gerrit": "FORGELENS_GERRIT_WEBHOOK_SECRET",
-}
-
-SYNC_EVENTS: dict[str, tuple[str, ...]] = {
-    "github": (
-        "push",
-        "pull_request",
-        "pull_request_review",
-        "pull_request_review_comment",
-        "pull_request_review_thread",
-        "issues",
-        "issue_comment",
-    ),
-    "gitlab": (
-        "Push Hook",
-        "Tag Push Hook",
-        "Merge Request Hook",
-        "Note Hook",
-        "Issue Hook",
-        "Confidential Note Hook",
-        "Confidential Issue Hook",
-    ),
-    "bitbucket": (
-        "repo:refs_changed",
-        "repo:push",
-        "pr:",
-        "pullrequest:",
-        "issue:",
-    ),
-    "gitea": gitea_hooks.SYNC_EVENTS,
-    "gerrit": gerrit_hooks.SYNC_EVENTS,
-}
-# A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
-# object_kind (event_name on system-only events) says which hook's payload it is.
-GITLAB_KINDS = {
-    "push": "Push Hook",
-    "repository_update": "Push Hook",
-    "tag_push": "Tag Push Hook",
-    "merge_request": "Merge Request Hook",
-    "note": "Note Hook",
-    "issue": "Issue Hook",
-    "pipeline": "Pipeline Hook",
-}
 INT_RANGES = {"int": 2**31, "bigint": 2**63}  # store integer types: -N <= value < N
-# owner/name (GitLab: group/.../project), each segment a spec.REPO_SEGMENT
-_NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
-_PROJECT = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{0,20}}$")  # Gerrit: one segment too
+
+
+def receiver(route: str, headers: Headers) -> Webhooks:
+    """The webhooks of the forge that sent a delivery to ``/api/v1/webhooks/<route>``."""
+    hooks = forges.webhooks_for(route, headers)
+    if hooks is None:
+        raise BadInput(
+            f"no webhooks at {route!r}: forgelens receives them at /api/v1/webhooks/ followed "
+            f"by one of {', '.join(forges.webhook_routes())}"
+        )
+    return hooks
+
+
+def verify(
+    hooks: Webhooks, headers: Headers, body: bytes, setting: Callable[[str], str | None]
+) -> None:
+    """Raise ``AuthError`` unless the delivery proves it knows the configured secret(s):
+    ``setting(name)`` reads each setting the forge's descriptor names."""
+    hooks.verify(headers, body, {name: setting(name) for name in hooks.secret_names()})
 
 
 def map_payload(d: Delivery) -> list[Any]:
     """What the delivery's mapper makes of its payload ([] without a mapper); a payload the
     mapper cannot read raises ``BadInput`` naming the forge, event and what is wrong."""
-    mapper = forges.webhook_mapper(d.forge, d.event)
+    mapper = d.hooks.mappers.get(d.event)
     if mapper is None:
         return []
     try:
@@ -163,124 +108,16 @@ def write_mapped(store: Store, items: Sequence[Any], source: str) -> int:
 
 @dataclass
 class Delivery:
-    forge: str
+    forge: str  # the route it came to: github, gitlab, bitbucket, ...
     event: str
     delivery_id: str
     spec: str | None  # what to sync: "github:owner/repo", or None when the payload names none
     payload: dict[str, Any]
+    hooks: Webhooks  # of the forge that sent it
 
     @property
     def wants_sync(self) -> bool:
-        return self.spec is not None and any(
-            self.event == e or (e.endswith(":") and self.event.startswith(e))
-            for e in SYNC_EVENTS[self.forge]
-        )
-
-
-def _hex_sig(secret: bytes, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def sign_github(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` (also Bitbucket's ``X-Hub-Signature``) a sender computes."""
-    return _hex_sig(secret.encode(), body)
-
-
-def _signing_key(key: str) -> bytes:
-    if key.startswith("whsec_"):
-        try:
-            return base64.b64decode(key[len("whsec_") :])
-        except binascii.Error as exc:
-            raise BadInput("FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY is not valid base64") from exc
-    return key.encode()
-
-
-def sign_gitlab(key: str, webhook_id: str, timestamp: str, body: bytes) -> str:
-    """The ``webhook-signature`` header value GitLab sends for a signed webhook."""
-    message = f"{webhook_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_signing_key(key), message, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def is_test_ping(forge: str, headers: Mapping[str, str]) -> bool:
-    """Bitbucket Server's "Test connection" button: ``diagnostics:ping`` with a tiny or empty
-    body and no ``X-Hub-Signature`` even when the webhook has a secret. It carries nothing to
-    store; it is answered (a signature, when sent, must still match) and never recorded."""
-    return forge == "bitbucket" and headers.get("x-event-key") == "diagnostics:ping"
-
-
-def _denied(forge: str, why: str) -> AuthError:
-    return AuthError(f"{forge} webhook refused: {why}")
-
-
-def verify(
-    forge: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str | None]
-) -> None:
-    """Raise ``AuthError`` unless the delivery proves it knows the configured secret; the
-    message names the setting the webhook's secret must match (never the secret)."""
-    if forge == "github" or forge == "bitbucket":
-        setting = SECRET_SETTINGS[forge]
-        secret = secrets.get(forge)
-        if not secret:
-            raise _denied(forge, f"no webhook secret is configured: set {setting}")
-        header = "X-Hub-Signature-256" if forge == "github" else "X-Hub-Signature"
-        given = headers.get(header.lower(), "")
-        if not given:
-            raise _denied(forge, f"no {header} header: give the webhook the secret of {setting}")
-        if not hmac.compare_digest(given.encode(), _hex_sig(secret.encode(), body).encode()):
-            raise _denied(
-                forge, f"{header} does not match the body: the webhook's secret is not {setting}"
-            )
-        return
-    if forge == "gitlab":
-        setting = SECRET_SETTINGS[forge]
-        token = secrets.get("gitlab")
-        if not token:
-            raise _denied(forge, f"no webhook token is configured: set {setting}")
-        if not hmac.compare_digest(headers.get("x-gitlab-token", "").encode(), token.encode()):
-            raise _denied(forge, f"X-Gitlab-Token does not match {setting}")
-        key = secrets.get("gitlab_signing")
-        if key:
-            want = sign_gitlab(
-                key, headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), body
-            )
-            given_all = headers.get("webhook-signature", "").split()
-            if not any(hmac.compare_digest(g.encode(), want.encode()) for g in given_all):
-                raise _denied(
-                    forge,
-                    "webhook-signature does not match the body: the webhook's signing token "
-                    "is not FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY",
-                )
-        return
-    if forge == "gitea":
-        gitea_hooks.verify(headers, body, secrets.get("gitea"), SECRET_SETTINGS[forge])
-        return
-    if forge == "gerrit":
-        gerrit_hooks.verify(headers, secrets.get("gerrit"), SECRET_SETTINGS[forge])
-        return
-    raise BadInput(f"unknown forge {forge!r}: webhooks exist for {', '.join(FORGES)}")
-
-
-def _spec(kind: str, name: Any) -> str | None:
-    if not isinstance(name, str):
-        return None
-    # Bitbucket Server names a personal repository's project ``~USER`` (``~JANE.DOE/scratch``)
-    bare = name[1:] if kind == "bitbucket-server" and name.startswith("~") else name
-    return f"{kind}:{name}" if (_PROJECT if kind == "gerrit" else _NAME).match(bare) else None
-
-
-def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _gitlab_event_id(headers: Mapping[str, str], body: bytes) -> str:
-    """A delivery id for GitLab before 17.4 (no ``Idempotency-Key``): ``X-Gitlab-Event-UUID`` is
-    shared by every hook fired from one webhook-triggered request (a bot relabelling a merge
-    request on "open"), so the body's digest tells those apart; a resend is the same body."""
-    digest = hashlib.sha256(body).hexdigest()[:16]
-    uuid = headers.get("x-gitlab-event-uuid", "")
-    return f"{uuid}:{digest}" if uuid else f"sha256:{digest}"
+        return self.spec is not None and self.hooks.wants_sync(self.event)
 
 
 def _json_body(forge: str, headers: Mapping[str, str], body: bytes) -> Any:
@@ -299,64 +136,25 @@ def _json_body(forge: str, headers: Mapping[str, str], body: bytes) -> Any:
         ) from exc
 
 
-def parse_delivery(forge: str, headers: Mapping[str, str], body: bytes) -> Delivery:
+def parse_delivery(hooks: Webhooks, headers: Headers, body: bytes) -> Delivery:
     """Event, delivery id and repository of a verified delivery."""
+    forge = hooks.route
     payload = _json_body(forge, headers, body)
     if not isinstance(payload, dict):
         raise BadInput(f"the {forge} webhook body is not a JSON object")
-    repo = _obj(payload, "repository")
-    spec: str | None = None
-    if forge == "github":
-        event = headers.get("x-github-event", "")
-        delivery = headers.get("x-github-delivery", "")
-        spec = _spec("github", repo.get("full_name"))
-    elif forge == "gitlab":
-        event = headers.get("x-gitlab-event", "")
-        if event in ("System Hook", "Test Hook"):
-            kind = payload.get("object_kind") or payload.get("event_name")
-            event = GITLAB_KINDS.get(kind, event) if isinstance(kind, str) else event
-        delivery = headers.get("idempotency-key") or _gitlab_event_id(headers, body)
-        project = _obj(payload, "project")
-        spec = _spec("gitlab", project.get("path_with_namespace"))
-    elif forge == "gitea":
-        event, delivery = gitea_hooks.event(headers), gitea_hooks.delivery(headers)
-        spec = _spec("gitea", repo.get("full_name"))
-    elif forge == "gerrit":
-        event, delivery = gerrit_hooks.event(payload), gerrit_hooks.delivery(body)
-        spec = _spec("gerrit", gerrit_hooks.project(payload))
-    else:
-        event = headers.get("x-event-key", "")
-        delivery = headers.get("x-request-uuid") or headers.get("x-request-id", "")
-        if "x-request-uuid" in headers:  # Cloud: workspace/repo
-            spec = _spec("bitbucket", repo.get("full_name"))
-        else:  # Server / Data Center: PROJECT/slug (PR events carry it in toRef)
-            if not repo:
-                repo = _obj(_obj(_obj(payload, "pullRequest"), "toRef"), "repository")
-            project = _obj(repo, "project")
-            key, slug = project.get("key"), repo.get("slug")
-            spec = _spec("bitbucket-server", f"{key}/{slug}" if key and slug else None)
-    if not event or not delivery:
+    parsed = hooks.read(headers, body, payload)
+    if not parsed.event or not parsed.delivery_id:
         raise BadInput(f"the {forge} webhook lacks its event or delivery id header")
-    return Delivery(forge, event[:100], delivery[:200], spec, payload)
+    return Delivery(
+        forge, parsed.event[:100], parsed.delivery_id[:200], parsed.spec, payload, hooks
+    )
 
 
 def self_hosted_api_url(d: Delivery, self_hosted: Mapping[str, str]) -> str | None:
     """The API root of the self-hosted forge (``FORGELENS_FORGE_HOSTS``) a delivery came from,
     read from the repository's web URL in the payload, so its targeted sync asks that forge;
     None for the public forges or when the payload names another repository."""
-    p = d.payload
-    # Bitbucket Server names the repository at the top (repo:*) or in the PR's toRef (pr:*),
-    # its web address in links.self[0].href
-    bbs_repo = _obj(p, "repository") or _obj(_obj(_obj(p, "pullRequest"), "toRef"), "repository")
-    links = _obj(bbs_repo, "links").get("self")
-    first = links[0] if isinstance(links, list) and links else None
-    url = (
-        _obj(p, "repository").get("html_url")
-        or _obj(p, "project").get("web_url")
-        or _obj(_obj(_obj(p, "repository"), "links"), "html").get("href")
-        or (first.get("href") if isinstance(first, dict) else None)
-        or _obj(p, "change").get("url")  # Gerrit: https://host[/context]/c/project/+/123
-    )
+    url = d.hooks.web_url(d.payload)
     if not isinstance(url, str):
         return None
     try:

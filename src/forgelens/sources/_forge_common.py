@@ -191,10 +191,7 @@ def make_client(
     forge's token setting (one or several, comma-separated); ``tokens`` and ``refresh``
     replace the setting's pool (GitHub App installation tokens)."""
     api_url = api_root(opts, default_url, suffix)
-    policy = ClientPolicy(
-        no_wait=bool(opts.extra.get("no_wait", False)),
-        concurrency=max(1, int(str(opts.extra.get("concurrency", 4)))),
-    )
+    policy = ClientPolicy.from_extra(opts.extra)
     return HttpClient(
         api_url,
         tokens=tokens if tokens is not None else TokenPool.from_setting(token),

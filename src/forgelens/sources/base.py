@@ -32,6 +32,7 @@ PULL_REQUESTS = "pull_requests"
 ISSUES = "issues"
 CI_RUNS = "ci_runs"
 CONTRIBUTORS = "contributors"
+DEPLOYMENTS = "deployments"  # only sources that have them (``DeploymentSource``)
 ENTITIES = (PULL_REQUESTS, ISSUES, CI_RUNS, CONTRIBUTORS)
 
 
@@ -85,7 +86,8 @@ class RepoSnapshot:
     repository: Repository
     ref: RepoRef  # the canonical name (after a rename)
     records: list[Any] = field(default_factory=list)  # e.g. BranchProtection, Person
-    marks: dict[str, datetime | None] = field(default_factory=dict)  # entity -> latest change
+    # entity -> latest change; None for an entity present here: the forge has none of it
+    marks: dict[str, datetime | None] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -137,6 +139,15 @@ class ForgeSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DeploymentSource(Protocol):
+    """A forge source that also pages deployments (records.Deployment), newest first."""
+
+    def deployments(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
 
 
 @runtime_checkable

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from forgelens.sources.paths import PathRule, owner_repo
+
 if TYPE_CHECKING:
     from forgelens.sources.base import BackfillSource, ForgeSource
     from forgelens.sources.http import EtagCache
@@ -47,10 +49,9 @@ class Forge:
     - ``source``: builds the ``ForgeSource`` from ``SourceOptions`` (and an ETag cache);
     - ``backfill``: wraps that source as a ``BackfillSource`` (None: no backfill);
     - ``example``: a spec to show in messages;
-    - ``webhooks``: its webhook route and a payload mapper per event (None: no webhooks);
-    - ``url_path``: how its web URLs' paths name a repository, ``path -> (context path,
-      target)`` raising ``BadInput`` when they name none (None: ``owner/name`` after the host,
-      as GitHub, GitLab and Bitbucket write them).
+    - ``webhooks``: how its webhook deliveries are verified, read and mapped (None: none);
+    - ``repository_path``: how its web URLs' paths name a repository (``sources/paths.py``;
+      default ``/owner/repo``).
     """
 
     kind: str
@@ -61,4 +62,4 @@ class Forge:
     backfill: BackfillFactory | None
     example: str
     webhooks: Webhooks | None = None
-    url_path: Callable[[str], tuple[str, str]] | None = None
+    repository_path: PathRule = owner_repo

@@ -8,7 +8,7 @@ from __future__ import annotations
 from forgelens.errors import BadInput
 from forgelens.sources import bitbucket_cloud, bitbucket_server, gerrit, gitea, github, gitlab
 from forgelens.sources.forge import Forge
-from forgelens.sources.webhook import WebhookMapper
+from forgelens.sources.webhook import Headers, Webhooks
 
 FORGES: tuple[Forge, ...] = (
     github.FORGE,
@@ -40,9 +40,22 @@ def public_hosts() -> tuple[str, ...]:
     return tuple(BY_HOST)
 
 
-def webhook_mapper(route: str, event: str) -> WebhookMapper | None:
-    """The mapper of ``event`` deliveries at ``/api/v1/webhooks/<route>`` (None: not mapped)."""
+def setting_names() -> tuple[str, ...]:
+    """The secret settings the forges name: tokens and webhook secrets (each once)."""
+    names = [f.token_setting.upper() for f in FORGES if f.token_setting]
+    names += [n for f in FORGES if f.webhooks is not None for n in f.webhooks.secret_names()]
+    return tuple(dict.fromkeys(names))
+
+
+def webhook_routes() -> tuple[str, ...]:
+    """The endpoints ``/api/v1/webhooks/<route>`` there are (github, gitlab, bitbucket, ...)."""
+    return tuple(dict.fromkeys(f.webhooks.route for f in FORGES if f.webhooks is not None))
+
+
+def webhooks_for(route: str, headers: Headers) -> Webhooks | None:
+    """The webhooks of the forge whose delivery this is (of those sharing ``route``, the first
+    that claims its headers); None when no forge receives webhooks there."""
     for f in FORGES:
-        if f.webhooks is not None and f.webhooks.route == route and event in f.webhooks.mappers:
-            return f.webhooks.mappers[event]
+        if f.webhooks is not None and f.webhooks.route == route and f.webhooks.claims(headers):
+            return f.webhooks
     return None

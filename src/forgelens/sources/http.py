@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -39,6 +39,7 @@ import httpx
 from forgelens import telemetry
 from forgelens.errors import AuthError, ForgeError, NotFound, RateLimited
 from forgelens.logs import get_logger
+from forgelens.sources._address_guard import GuardedTransport
 from forgelens.sources._pagination import Paginator, RequestSpec
 from forgelens.sources._ratelimit import (
     MAX_RESET_WAIT,
@@ -144,6 +145,20 @@ class ClientPolicy:
     breaker_threshold: int = 8
     breaker_cooldown: float = 10.0
     concurrency: int = 4
+    # None: connect wherever DNS says (the CLI). A set: the service's jobs -- every address is
+    # checked where the connection is made, and only these hosts may be private (SSRF).
+    private_hosts: frozenset[str] | None = None
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any]) -> ClientPolicy:
+        """The policy of a source from its collect options' extras (``--no-wait``,
+        ``--concurrency``; ``private_hosts`` when the service runs the job)."""
+        private = extra.get("private_hosts")
+        return cls(
+            no_wait=bool(extra.get("no_wait", False)),
+            concurrency=max(1, int(str(extra.get("concurrency", 4)))),
+            private_hosts=None if private is None else frozenset(private),
+        )
 
 
 class EtagCache(Protocol):
@@ -275,13 +290,18 @@ class HttpClient:
         self._breaker = CircuitBreaker(self.policy.breaker_threshold, self.policy.breaker_cooldown)
         self._slots = threading.BoundedSemaphore(max(1, self.policy.concurrency))
         p = self.policy
+        limits = httpx.Limits(
+            max_connections=max(2, p.concurrency * 2),
+            max_keepalive_connections=max(2, p.concurrency * 2),
+        )
+        if p.private_hosts is not None:
+            transport = GuardedTransport(
+                private_hosts=p.private_hosts, inner=transport, verify=verify, limits=limits
+            )
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout, pool=p.read_timeout),
-            limits=httpx.Limits(
-                max_connections=max(2, p.concurrency * 2),
-                max_keepalive_connections=max(2, p.concurrency * 2),
-            ),
+            limits=limits,
             headers=dict(self.profile.default_headers),
             transport=transport,
             follow_redirects=False,

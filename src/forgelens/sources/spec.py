@@ -18,27 +18,13 @@ included, is what the trigger queues (``JobRequest``) and what the collection re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from forgelens.errors import BadInput
 from forgelens.sources import forges
-
-# One segment of a repository's path (owner, group, name): it may start with "." or "_" (an
-# organisation's ".github"), never with "-" (an option to git), and is never "." or "..".
-# The webhook endpoints name repositories with it too.
-REPO_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]{0,99}"
-_SEGMENT = re.compile(rf"^{REPO_SEGMENT}$")
-# Bitbucket Server / Data Center web and clone URLs, after an optional context path:
-# /projects/KEY/repos/SLUG/..., /users/NAME/repos/SLUG/... (personal: key ~NAME), /scm/key/slug.git
-_BBS_PATH = re.compile(
-    r"^(?P<context>(?:/[^/]+)*?)"
-    r"(?:/projects/(?P<key>[^/]+)/repos/(?P<slug>[^/]+)"
-    r"|/users/(?P<user>[^/]+)/repos/(?P<uslug>[^/]+)"
-    r"|/scm/(?P<scm>[^/]+)/(?P<sslug>[^/]+))(?:/.*)?$"
-)
+from forgelens.sources.paths import owner_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,39 +97,7 @@ def forge_url_spec(kind: str, path: str, *, server: str | None = None) -> Source
 
 
 def repository_path(kind: str, path: str, *, exact: bool) -> tuple[str, str]:
-    """(context path of a self-hosted server, ``owner/name``) of a forge URL's path.
-
-    ``exact`` (a trigger): the path must name one repository whose segments are
-    ``REPO_SEGMENT``s, else ``BadInput``; otherwise (the command line) an owner alone names
-    every repository of it, and the target is "" when the path names nothing."""
+    """(context path of a self-hosted server, ``owner/name``) of a forge URL's path, by the
+    forge's own rule (its descriptor's ``repository_path``; ``sources/paths.py``)."""
     known = forges.BY_KIND.get(kind)
-    if known is not None and known.url_path is not None:  # a forge's own URL shapes (Gerrit)
-        context, target = known.url_path(path)
-        if not all(_SEGMENT.match(s) and ".." not in s for s in target.split("/")):
-            raise BadInput("repository_url has characters a repository path cannot have")
-        return context, target
-    if kind == "bitbucket-server" and (m := _BBS_PATH.match("/" + path.strip("/"))):
-        key = m["key"] or (f"~{m['user']}" if m["user"] else m["scm"])
-        slug = m["slug"] or m["uslug"] or m["sslug"]
-        slug = slug[: -len(".git")] if slug.endswith(".git") else slug
-        if not all(_SEGMENT.match(s.lstrip("~")) and ".." not in s for s in (key, slug)):
-            raise BadInput("repository_url has characters a repository path cannot have")
-        return m["context"], f"{key.upper()}/{slug}"
-    if not exact:
-        path = path.strip("/")
-        if kind == "gitlab":
-            return "", path.split("/-/", 1)[0]
-        return "", "/".join(path.split("/")[:2])
-    segments = [s for s in path.strip("/").split("/") if s]
-    if kind == "gitlab" and "-" in segments:
-        segments = segments[: segments.index("-")]
-    if segments and segments[-1].endswith(".git"):
-        segments[-1] = segments[-1][: -len(".git")]
-    want_two = kind != "gitlab"
-    if kind != "gitlab" and len(segments) > 2:
-        segments = segments[:2]
-    if len(segments) < 2 or (want_two and len(segments) != 2):
-        raise BadInput("repository_url must name a repository, e.g. https://github.com/owner/repo")
-    if not all(_SEGMENT.match(s) and ".." not in s for s in segments):
-        raise BadInput("repository_url has characters a repository path cannot have")
-    return "", "/".join(segments)
+    return (known.repository_path if known else owner_repo)(path, exact)

@@ -1,4 +1,10 @@
-"""What every forge's webhook mappers share (``sources/<forge>/webhook.py``).
+"""What every forge's webhooks share (``sources/<forge>/webhook.py``): the ``Webhooks``
+descriptor (who may send, which event and delivery, which repository, how each event maps),
+the HMAC checks several forges use, and the mappers' helpers.
+
+The service (``service/routes/webhooks.py``) only routes ``/api/v1/webhooks/<route>`` to the
+forge that claims the delivery, hands it the secrets its descriptor names, dedupes, records
+and queues; everything a forge's deliveries look like is said here and in its package.
 
 Each mapper reads one event's payload with the mapper the collector uses for the same object
 and returns ``Carried`` records: only the columns the payload actually carries (a GitHub review
@@ -11,16 +17,28 @@ the delivery as ``malformed``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from forgelens.errors import AuthError
 from forgelens.records import Commit, CommitFile, Person, now_version
 from forgelens.sources._forge_common import ts
+from forgelens.sources.paths import REPO_SEGMENT
 
 WebhookMapper = Callable[[dict[str, Any]], Sequence[Any]]
+Headers = Mapping[str, str]  # a delivery's headers, names lower-cased
+Secrets = Mapping[str, str | None]  # setting name (as Webhooks.secrets names it) -> its value
+# owner/name (GitLab: group/.../project), each segment a paths.REPO_SEGMENT; a project of
+# one segment or more (Gerrit)
+_NAME = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{1,20}}$")
+_PROJECT = re.compile(rf"^{REPO_SEGMENT}(/{REPO_SEGMENT}){{0,20}}$")
+# where the route hands a verify() the secret a sender gave as ``?<query_token>=`` in its URL
+QUERY_TOKEN = "x-forgelens-webhook-token"  # noqa: S105 (a header's name)
 
 Fields = dict[str, str]  # record column -> payload key(s) that carry it ("a|b": either)
 
@@ -62,12 +80,123 @@ class Carried:
 
 
 @dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a verified delivery's headers and payload say: its event, its delivery id (stable
+    across the forge's redeliveries: the dedupe key) and the repository spec it names
+    (``github:owner/repo``; None when the payload names none or no valid one)."""
+
+    event: str
+    delivery_id: str
+    spec: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A forge's "test connection" delivery: answered, never stored. ``signed``: it carries a
+    signature, which must still match; ``unsigned_note`` is added to the answer otherwise."""
+
+    event: str
+    delivery_id: str
+    signed: bool
+    unsigned_note: str = ""
+
+
+def _always(headers: Headers) -> bool:
+    return True
+
+
+def _no_ping(headers: Headers) -> Ping | None:
+    return None
+
+
+def _no_url(payload: dict[str, Any]) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class Webhooks:
-    """A forge's webhook deliveries: the endpoint ``/api/v1/webhooks/<route>`` they arrive at
-    (Bitbucket Server and Cloud share ``bitbucket``) and a mapper per event name."""
+    """A forge's webhook deliveries, all the service needs to receive them.
+
+    - ``route``: the endpoint ``/api/v1/webhooks/<route>`` (Bitbucket Server and Cloud share
+      ``bitbucket``: ``claims`` says which of them sent a delivery);
+    - ``mappers``: a payload mapper per event name;
+    - ``verify(headers, body, secrets)``: raises ``AuthError`` naming the setting the sender's
+      secret must match (never the secret), comparing in constant time;
+    - ``read(headers, body, payload)``: the ``Parsed`` event, delivery id and repository;
+    - ``sync_events``: events after which the repository is synced (``"pr:"``: a prefix);
+    - ``secrets``: the settings ``verify`` reads (default ``FORGELENS_<ROUTE>_WEBHOOK_SECRET``;
+      ``secret_names`` resolves it);
+    - ``event_header``: the header naming the event (a refusal's metrics label);
+    - ``web_url(payload)``: the repository's web URL (which self-hosted server sent it);
+    - ``ping(headers)``: the ``Ping`` a "test connection" delivery is (None: none);
+    - ``accept_malformed``: answer a payload that cannot be stored 202, not 400 (a forge
+      that disables a webhook after a few 4xx answers);
+    - ``query_token``: a query parameter of the webhook's URL that may carry the secret (a
+      sender that cannot set headers: Gerrit's ``?token=``), handed to ``verify`` as the
+      header ``QUERY_TOKEN``.
+    """
 
     route: str
     mappers: dict[str, WebhookMapper]
+    verify: Callable[[Headers, bytes, Secrets], None]
+    read: Callable[[Headers, bytes, dict[str, Any]], Parsed]
+    sync_events: tuple[str, ...]
+    event_header: str
+    secrets: tuple[str, ...] = ()
+    web_url: Callable[[dict[str, Any]], str | None] = _no_url
+    claims: Callable[[Headers], bool] = _always
+    ping: Callable[[Headers], Ping | None] = _no_ping
+    accept_malformed: bool = False
+    query_token: str | None = None
+
+    def secret_names(self) -> tuple[str, ...]:
+        """The settings holding the secrets (the first one must be set)."""
+        return self.secrets or (f"FORGELENS_{self.route.upper()}_WEBHOOK_SECRET",)
+
+    def wants_sync(self, event: str) -> bool:
+        return any(
+            event == e or (e.endswith(":") and event.startswith(e)) for e in self.sync_events
+        )
+
+
+def denied(route: str, why: str) -> AuthError:
+    """A refused delivery: ``<route> webhook refused: <why>``."""
+    return AuthError(f"{route} webhook refused: {why}")
+
+
+def hub_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, body)>``: GitHub's ``X-Hub-Signature-256`` and
+    Bitbucket's ``X-Hub-Signature``, as a sender computes them."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_hub_signature(
+    route: str, header: str, setting: str, secret: str | None, headers: Headers, body: bytes
+) -> None:
+    """Raise ``AuthError`` unless ``header`` is the body's ``hub_signature`` with the secret of
+    ``setting`` (constant time); each refusal names the header and the setting."""
+    if not secret:
+        raise denied(route, f"no webhook secret is configured: set {setting}")
+    given = headers.get(header.lower(), "")
+    if not given:
+        raise denied(route, f"no {header} header: give the webhook the secret of {setting}")
+    if not hmac.compare_digest(given.encode(), hub_signature(secret, body).encode()):
+        raise denied(
+            route, f"{header} does not match the body: the webhook's secret is not {setting}"
+        )
+
+
+def repo_spec(kind: str, name: Any, *, one_segment: bool = False) -> str | None:
+    """``kind:name`` when ``name`` is a repository path of ``REPO_SEGMENT``s (two or more;
+    ``one_segment``: one is enough), else None (a payload's ``../etc`` names nothing)."""
+    pattern = _PROJECT if one_segment else _NAME
+    return f"{kind}:{name}" if isinstance(name, str) and pattern.match(name) else None
+
+
+def at(parent: Any, key: str) -> dict[str, Any]:
+    """``parent[key]`` when both are objects, else ``{}`` (reading what a payload names)."""
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def obj(parent: Any, key: str) -> dict[str, Any]:

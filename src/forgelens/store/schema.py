@@ -117,6 +117,7 @@ GIT_COLLECTION_RUNS = _spec(
     heartbeat_at ts
     pid bigint
     hostname text
+    process_started text
     """,
 )
 
@@ -313,6 +314,14 @@ def _seed_query_compat(db: MigrationTarget) -> None:
 
     for stmt in SEED_COMPAT_SQL.get(db.dialect, []):
         db.execute(stmt)
+
+
+@migration("0003_run_process_started")
+def _run_process_started(db: MigrationTarget) -> None:
+    """A run's owner is its host, PID and the process's start time (PIDs are reused)."""
+    from forgelens.store.sql import add_column_sql
+
+    db.execute(add_column_sql(db.dialect, GIT_COLLECTION_RUNS, "process_started"))
 
 
 # Areas with tables of their own (imported for their registrations).

@@ -34,6 +34,10 @@ ANALYTICS_IDENTITY_MAP = register_table(
         alias text
         username text
         is_bot bool
+        display_name text
+        avatar_url text
+        previous_usernames json
+        renamed_at ts
         """,
     )
 )
@@ -69,6 +73,21 @@ PR_FACTS = register_table(
         low_ownership bool
         is_feature bool
         content_hash text
+        linked_issue text
+        n_files int
+        """,
+    )
+)
+
+# Every end date a repository's window snapshots were made for (kept by --force-refresh, which
+# rebuilds each of them; late data rebuilds those whose windows it falls in).
+ANALYTICS_SNAPSHOTS = register_table(
+    _spec(
+        "analytics_snapshots",
+        ("repo_name", "end_date"),
+        """
+        repo_name text
+        end_date date
         """,
     )
 )
@@ -164,3 +183,27 @@ ANALYTICS_TABLES = (
 def _analytics_tables(db: MigrationTarget) -> None:
     for spec in ANALYTICS_TABLES:
         db.create_table(spec)
+
+
+@migration("0051_analytics_incremental_rules")
+def _analytics_incremental_rules(db: MigrationTarget) -> None:
+    """Issue #16: authors as a projection of the identity map (display name, avatar, renames
+    kept per alias), each PR's linked issue (its label changes rescope the PR) and file count
+    (a file dropped since rescopes the PRs that followed it), and the end dates
+    of window snapshots (rebuilt by late data and --force-refresh), filled from the snapshots
+    already stored."""
+    from forgelens.store.sql import add_column_sql
+
+    for column in ("display_name", "avatar_url", "previous_usernames", "renamed_at"):
+        db.execute(add_column_sql(db.dialect, ANALYTICS_IDENTITY_MAP, column))
+    for column in ("linked_issue", "n_files"):
+        db.execute(add_column_sql(db.dialect, PR_FACTS, column))
+    db.create_table(ANALYTICS_SNAPSHOTS)
+    dates = " UNION ".join(
+        f"SELECT DISTINCT repo_name, end_date FROM {t} WHERE window_days > 0"
+        for t in ("author_metrics_window", "author_file_ownership")
+    )
+    db.execute(
+        "INSERT INTO analytics_snapshots (repo_name, end_date, _version, _source) "
+        f"SELECT repo_name, end_date, 0, 'analytics' FROM ({dates}) q"
+    )

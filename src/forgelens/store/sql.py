@@ -295,21 +295,22 @@ def regex_group(store: Store, expr: str, pattern: str) -> str:
 
 
 def stable_bigint(store: Store, numeric_text: str, fallback_text: str) -> str:
-    """``numeric_text`` as a bigint when all digits, else a stable hash of ``fallback_text``."""
+    """``numeric_text`` as a bigint when it is 1 to 18 digits, else the first 15 hex digits of
+    ``md5(fallback_text)`` read as a number: the same value on every backend (and by hand:
+    ``int(hashlib.md5(text.encode()).hexdigest()[:15], 16)``)."""
+    numeric = regex_match(store, f"COALESCE({numeric_text}, '')", "^[0-9]{1,18}$")
+    number = f"CAST({numeric_text} AS BIGINT)"
     if dialect(store) == "postgres":
-        return (
-            f"(CASE WHEN {numeric_text} ~ '^[0-9]{{1,18}}$' THEN CAST({numeric_text} AS BIGINT) "
-            f"ELSE hashtextextended({fallback_text}, 0) END)"
+        digest = f"CAST(CAST('x' || substr(md5({fallback_text}), 1, 15) AS bit(60)) AS BIGINT)"
+    elif _is_ch(store):
+        digest = (
+            f"toInt64(bitShiftRight(reinterpretAsUInt64(reverse(substring(MD5("
+            f"{fallback_text}), 1, 8))), 4))"
         )
-    if _is_ch(store):
-        return (
-            f"COALESCE(toInt64OrNull({numeric_text}), "
-            f"toInt64(sipHash64({fallback_text}) % 9223372036854775807))"
-        )
-    return (
-        f"COALESCE(TRY_CAST({numeric_text} AS BIGINT), "
-        f"CAST(hash({fallback_text}) % 9223372036854775807 AS BIGINT))"
-    )
+        number = f"toInt64OrZero({numeric_text})"  # both arms are evaluated there
+    else:
+        digest = f"CAST('0x' || substr(md5({fallback_text}), 1, 15) AS BIGINT)"
+    return f"(CASE WHEN {numeric} THEN {number} ELSE {digest} END)"
 
 
 # chDB: the bytes one sort, GROUP BY, DISTINCT or join (its right side) of a statement may hold

@@ -11,6 +11,7 @@ from forgelens.service import audit, keys
 from forgelens.service.auth import require
 from forgelens.service.context import context
 from forgelens.service.keys import Principal
+from forgelens.sources import forges
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -59,7 +60,10 @@ async def revoke_key(key_id: str, request: Request, who: Admin) -> Response:
 async def settings(request: Request, who: Admin) -> dict[str, Any]:
     """The service's settings; secrets show only whether they are set."""
     out: dict[str, Any] = {}
-    for name, value in context(request).settings.model_dump().items():
+    current = context(request).settings
+    for name in forges.setting_names():  # the forges' tokens and webhook secrets
+        out[name.lower().removeprefix("forgelens_")] = "(set)" if current.secret(name) else None
+    for name, value in current.model_dump().items():
         if isinstance(value, SecretStr):
             out[name] = "(set)"
         elif name in ("redis_url", "database_url") and value and "@" in str(value):

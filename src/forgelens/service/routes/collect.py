@@ -72,7 +72,6 @@ async def trigger(
             validate_repository_url,
             body.repository_url,
             self_hosted=ctx.settings.self_hosted(),
-            resolver=ctx.resolver,
         )
         if spec.kind not in forges.BY_KIND:
             raise BadInput(f"collecting {spec.kind} sources is not available in this version")

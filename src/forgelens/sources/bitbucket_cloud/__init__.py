@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from forgelens.sources.bitbucket_cloud.backfill import BitbucketCloudBackfill
-from forgelens.sources.bitbucket_cloud.source import SOURCE, BitbucketCloudSource, from_options
+from forgelens.sources.bitbucket_cloud.source import (
+    SOURCE,
+    TOKEN,
+    BitbucketCloudSource,
+    from_options,
+)
 from forgelens.sources.bitbucket_cloud.webhook import WEBHOOKS
 from forgelens.sources.forge import Forge
 
@@ -11,7 +16,7 @@ FORGE = Forge(
     kind=SOURCE,
     hosts=("bitbucket.org",),
     api_suffix="/2.0",
-    token_setting="bitbucket_token",  # noqa: S106 (the name of the setting, not a secret)
+    token_setting=TOKEN,
     source=from_options,
     backfill=BitbucketCloudBackfill,
     example="bitbucket:workspace/repo",

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+TOKEN = "bitbucket_token"  # noqa: S105 (the setting holding the token: BITBUCKET_TOKEN)
 SOURCE = bb.CLOUD
 DATA_SOURCE = "insight_bitbucket_cloud"
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
@@ -357,7 +358,7 @@ def from_options(
         opts,
         default_url=DEFAULT_API_URL,
         profile=PROFILE,
-        token=settings.bitbucket_token,
+        token=settings.secret(TOKEN),
         etags=etags,
         transport=transport,
     )

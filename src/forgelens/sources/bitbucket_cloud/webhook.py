@@ -6,18 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from forgelens.records import repository_id
+from forgelens.sources import _bitbucket_hook as hook
 from forgelens.sources import _bitbucket_map as bb
 from forgelens.sources._forge_common import ts
 from forgelens.sources.webhook import (
     COMMENT,
     Carried,
     Fields,
+    Headers,
+    Parsed,
     Webhooks,
+    at,
     carried,
     obj,
     people,
     push_commits,
     pushed_commit,
+    repo_spec,
     tombstone,
     version_of,
 )
@@ -126,8 +131,24 @@ def bitbucket_cloud_push(p: dict[str, Any]) -> list[Any]:
     return push_commits(repo_id, items)
 
 
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    spec = repo_spec(bb.CLOUD, at(payload, "repository").get("full_name"))
+    return Parsed(headers.get(hook.EVENT, ""), headers.get("x-request-uuid", ""), spec)
+
+
+def web_url(payload: dict[str, Any]) -> str | None:
+    url = at(at(at(payload, "repository"), "links"), "html").get("href")
+    return url if isinstance(url, str) else None
+
+
 WEBHOOKS = Webhooks(
-    route="bitbucket",
+    route=hook.ROUTE,
+    verify=hook.verify,
+    read=read,
+    web_url=web_url,
+    claims=hook.from_cloud,
+    event_header=hook.EVENT,
+    sync_events=("repo:push", "pullrequest:", "issue:"),
     mappers={
         "repo:push": bitbucket_cloud_push,
         "pullrequest:unapproved": bitbucket_cloud_withdrawn,

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+TOKEN = "bitbucket_token"  # noqa: S105 (the setting holding the token: BITBUCKET_TOKEN)
 SOURCE = "bitbucket-server"
 DATA_SOURCE = "insight_bitbucket_server"
 API = "/rest/api/1.0"
@@ -318,7 +319,7 @@ def from_options(
         opts,
         default_url=opts.api_url,
         profile=PROFILE,
-        token=settings.bitbucket_token,
+        token=settings.secret(TOKEN),
         etags=etags,
         transport=transport,
     )

@@ -7,15 +7,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.records import now_version, repository_id
+from forgelens.sources import _bitbucket_hook as hook
 from forgelens.sources import _bitbucket_map as bb
 from forgelens.sources._forge_common import ms
 from forgelens.sources.webhook import (
     COMMENT,
     Fields,
+    Headers,
+    Parsed,
+    Ping,
     Webhooks,
+    at,
     carried,
     obj,
     people,
+    repo_spec,
     tombstone,
     version_of,
 )
@@ -68,8 +74,53 @@ def bitbucket_server_pr(p: dict[str, Any]) -> list[Any]:
     return out
 
 
+def _repository(payload: dict[str, Any]) -> dict[str, Any]:
+    """The repository a delivery names: at the top (``repo:*``) or in the PR's ``toRef``."""
+    return at(payload, "repository") or at(at(at(payload, "pullRequest"), "toRef"), "repository")
+
+
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    repo = _repository(payload)
+    key, slug = at(repo, "project").get("key"), repo.get("slug")
+    spec = None
+    if isinstance(key, str) and isinstance(slug, str):
+        # a personal repository's project is ``~USER`` (``~JANE.DOE/scratch``)
+        valid = repo_spec(bb.SERVER, f"{key.removeprefix('~')}/{slug}")
+        spec = f"{bb.SERVER}:{key}/{slug}" if valid else None
+    return Parsed(headers.get(hook.EVENT, ""), headers.get("x-request-id", ""), spec)
+
+
+def web_url(payload: dict[str, Any]) -> str | None:
+    """The repository's web address: ``links.self[0].href``."""
+    links = at(_repository(payload), "links").get("self")
+    first = links[0] if isinstance(links, list) and links else None
+    url = first.get("href") if isinstance(first, dict) else None
+    return url if isinstance(url, str) else None
+
+
+def ping(headers: Headers) -> Ping | None:
+    """The "Test connection" button: ``diagnostics:ping`` with a tiny or empty body and no
+    ``X-Hub-Signature`` even when the webhook has a secret. It carries nothing to store; it is
+    answered (a signature, when sent, must still match) and never recorded."""
+    if headers.get(hook.EVENT) != "diagnostics:ping":
+        return None
+    return Ping(
+        "diagnostics:ping",
+        headers.get("x-request-id", ""),
+        signed="x-hub-signature" in headers,
+        unsigned_note=" (unsigned: events must carry X-Hub-Signature from the secret)",
+    )
+
+
 WEBHOOKS = Webhooks(
-    route="bitbucket",
+    route=hook.ROUTE,
+    verify=hook.verify,
+    read=read,
+    web_url=web_url,
+    claims=lambda headers: not hook.from_cloud(headers),
+    ping=ping,
+    event_header=hook.EVENT,
+    sync_events=("repo:refs_changed", "pr:"),
     mappers={
         "pr:opened": bitbucket_server_pr,
         "pr:modified": bitbucket_server_pr,

@@ -48,6 +48,7 @@ from forgelens.records import (
     Review,
 )
 from forgelens.sources._forge_common import intval, req
+from forgelens.sources.paths import check_segments
 
 SOURCE = "gerrit"
 STATES = {"NEW": "open", "MERGED": "merged", "ABANDONED": "closed"}
@@ -564,3 +565,10 @@ def url_path(path: str) -> tuple[str, str]:
             "https://gerrit.example.com/c/project/+/123 or https://gerrit.example.com/q/project:name"
         )
     return found["context"], found["change"] or found["query"]
+
+
+def repository_path(path: str, exact: bool) -> tuple[str, str]:
+    """The descriptor's URL rule: ``url_path``, its project's segments checked."""
+    context, project = url_path(path)
+    check_segments(project.split("/"))
+    return context, project

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+TOKEN = "gerrit_token"  # noqa: S105 (the setting: GERRIT_TOKEN, the HTTP password)
+USERNAME = "gerrit_username"  # the account of that password: GERRIT_USERNAME
 DATA_SOURCE = "insight_gerrit"
 PAGE_SIZE = 100  # changes per query page; the server may serve fewer (its query limit)
 OPTIONS = (
@@ -252,9 +254,9 @@ def credentials(settings: Settings) -> SecretStr | None:
     """``GERRIT_USERNAME`` + ``GERRIT_TOKEN`` as HTTP basic credentials (None: anonymous).
     Several HTTP passwords of the account, comma-separated, form a pool (Gerrit 3.13 tokens;
     generated passwords hold no comma)."""
-    text = settings.gerrit_token.get_secret_value() if settings.gerrit_token else ""
+    text = settings.value(TOKEN) or ""
     tokens = [t.strip() for t in text.split(",") if t.strip()]
-    user = (settings.gerrit_username or "").strip()
+    user = (settings.value(USERNAME) or "").strip()
     if not tokens and not user:
         return None
     if not tokens or not user:

@@ -22,13 +22,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from forgelens.errors import AuthError
 from forgelens.records import PrCommit, PullRequest
 from forgelens.sources.gerrit import _map as gm
-from forgelens.sources.webhook import Carried, Webhooks, obj, version_of
+from forgelens.sources.webhook import (
+    QUERY_TOKEN,
+    Carried,
+    Headers,
+    Parsed,
+    Secrets,
+    Webhooks,
+    at,
+    denied,
+    obj,
+    repo_spec,
+    version_of,
+)
 
 ROUTE = "gerrit"
-TOKEN_HEADER = "x-forgelens-webhook-token"  # noqa: S105 - where the route puts ?token=
+SECRET = "FORGELENS_GERRIT_WEBHOOK_SECRET"  # noqa: S105 (the setting's name)
 EVENTS = ("patchset-created", "change-merged", "comment-added", "change-abandoned")
 # a comment-added names no message id (its votes and comments are read by the queued sync)
 SYNC_EVENTS = (*EVENTS, "change-restored", "wip-state-changed", "topic-changed", "vote-deleted")
@@ -38,22 +49,24 @@ def _given(headers: Mapping[str, str]) -> str:
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return headers.get(TOKEN_HEADER, "")
+    return headers.get(QUERY_TOKEN, "")
 
 
-def verify(headers: Mapping[str, str], secret: str | None, setting: str) -> None:
+def verify(headers: Headers, body: bytes, secrets: Secrets) -> None:
     """Raise ``AuthError`` unless the delivery carries the configured secret (constant time);
     the message names the setting, never the secret."""
+    secret = secrets.get(SECRET)
     if not secret:
-        raise AuthError(f"gerrit webhook refused: no webhook secret is configured: set {setting}")
+        raise denied(ROUTE, f"no webhook secret is configured: set {SECRET}")
     given = _given(headers)
     if not given:
-        raise AuthError(
-            "gerrit webhook refused: no token: give the webhooks plugin the URL "
-            f".../api/v1/webhooks/gerrit?token=<the value of {setting}>"
+        raise denied(
+            ROUTE,
+            "no token: give the webhooks plugin the URL "
+            f".../api/v1/webhooks/gerrit?token=<the value of {SECRET}>",
         )
     if not hmac.compare_digest(given.encode(), secret.encode()):
-        raise AuthError(f"gerrit webhook refused: the token is not {setting}")
+        raise denied(ROUTE, f"the token is not {SECRET}")
 
 
 def event(payload: Mapping[str, Any]) -> str:
@@ -150,8 +163,26 @@ def patchset_created(p: dict[str, Any]) -> list[Any]:
     return items
 
 
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    spec = repo_spec(gm.SOURCE, project(payload), one_segment=True)
+    return Parsed(event(payload), delivery(body), spec)
+
+
+def web_url(payload: dict[str, Any]) -> str | None:
+    """The change's web URL: ``https://host[/context]/c/project/+/123``."""
+    url = at(payload, "change").get("url")
+    return url if isinstance(url, str) else None
+
+
 WEBHOOKS = Webhooks(
     route=ROUTE,
+    verify=verify,
+    read=read,
+    web_url=web_url,
+    event_header="",  # the event is the payload's type
+    secrets=(SECRET,),
+    sync_events=SYNC_EVENTS,
+    query_token="token",  # noqa: S106 (the query parameter's name)
     mappers={
         "patchset-created": patchset_created,
         "change-merged": change_event,

@@ -12,6 +12,7 @@ from forgelens.sources.gitea.source import (
     API_SUFFIX,
     DATA_SOURCE,
     PROFILE,
+    TOKEN,
     GiteaSource,
     from_options,
 )
@@ -21,7 +22,7 @@ FORGE = Forge(
     kind=SOURCE,
     hosts=("gitea.com",),
     api_suffix=API_SUFFIX,
-    token_setting="gitea_token",  # noqa: S106 (the name of the setting, not a secret)
+    token_setting=TOKEN,
     source=from_options,
     backfill=GiteaBackfill,
     example="gitea:owner/repo",

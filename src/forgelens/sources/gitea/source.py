@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+TOKEN = "gitea_token"  # noqa: S105 (the setting holding the token: GITEA_TOKEN)
 DATA_SOURCE = "insight_gitea"
 DEFAULT_API_URL = "https://gitea.com"
 API_SUFFIX = "/api/v1"
@@ -378,7 +379,7 @@ def from_options(
         opts,
         default_url=DEFAULT_API_URL,
         profile=PROFILE,
-        token=settings.gitea_token,
+        token=settings.secret(TOKEN),
         etags=etags,
         transport=transport,
         suffix=API_SUFFIX,

@@ -5,7 +5,7 @@ A delivery is signed ``X-Gitea-Signature: <hex HMAC-SHA256(secret, raw body)>`` 
 Gitea names too). The event is ``X-Gitea-Event-Type`` / ``X-Forgejo-Event-Type`` (the fine
 one: ``pull_request_review_approved``), else ``X-Gitea-Event``; the delivery id
 ``X-Gitea-Delivery`` / ``X-Forgejo-Delivery`` is a UUID kept across redeliveries (the dedupe
-key). Every comparison is constant-time.
+key). Every comparison is constant-time. The secret is ``FORGELENS_GITEA_WEBHOOK_SECRET``.
 
 The payloads wrap the REST objects the collector reads (``_map.py``): ``pull_request`` (every
 ``pull_request*`` event), ``issue`` and ``comment``. A review event (``..._approved``,
@@ -21,18 +21,23 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from forgelens.errors import AuthError
 from forgelens.records import repository_id
 from forgelens.sources.gitea import _map as m
 from forgelens.sources.webhook import (
     Fields,
+    Headers,
+    Parsed,
+    Secrets,
     WebhookMapper,
     Webhooks,
+    at,
     carried,
     conversation,
+    denied,
     hub_push,
     obj,
     people,
+    repo_spec,
     tombstone,
     version_of,
 )
@@ -74,31 +79,38 @@ def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str
     return "", ""
 
 
-def verify(headers: Mapping[str, str], body: bytes, secret: str | None, setting: str) -> None:
-    """Raise ``AuthError`` unless the delivery is signed with ``secret``; the message names
+ROUTE = "gitea"
+SECRET = "FORGELENS_GITEA_WEBHOOK_SECRET"  # noqa: S105 (the setting's name)
+
+
+def verify(headers: Headers, body: bytes, secrets: Secrets) -> None:
+    """Raise ``AuthError`` unless the delivery is signed with the secret; the message names
     the header and the setting the webhook's secret must equal (never the secret)."""
+    secret = secrets.get(SECRET)
     if not secret:
-        raise AuthError(f"gitea webhook refused: no webhook secret is configured: set {setting}")
+        raise denied(ROUTE, f"no webhook secret is configured: set {SECRET}")
     name, given = _first(headers, SIGNATURES)
     if not given:
-        raise AuthError(
-            "gitea webhook refused: no X-Gitea-Signature or X-Forgejo-Signature header: give "
-            f"the webhook the secret of {setting}"
+        raise denied(
+            ROUTE,
+            "no X-Gitea-Signature or X-Forgejo-Signature header: give the webhook the secret "
+            f"of {SECRET}",
         )
     if not hmac.compare_digest(given.lower().encode(), sign(secret, body).encode()):
         shown = "X-Forgejo-Signature" if name == SIGNATURES[0] else "X-Gitea-Signature"
-        raise AuthError(
-            f"gitea webhook refused: {shown} does not match the body: the webhook's secret "
-            f"is not {setting}"
+        raise denied(
+            ROUTE, f"{shown} does not match the body: the webhook's secret is not {SECRET}"
         )
 
 
-def event(headers: Mapping[str, str]) -> str:
-    return _first(headers, EVENT_TYPES)[1]
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    spec = repo_spec(m.SOURCE, at(payload, "repository").get("full_name"))
+    return Parsed(_first(headers, EVENT_TYPES)[1], _first(headers, DELIVERIES)[1], spec)
 
 
-def delivery(headers: Mapping[str, str]) -> str:
-    return _first(headers, DELIVERIES)[1]
+def web_url(payload: dict[str, Any]) -> str | None:
+    url = at(payload, "repository").get("html_url")
+    return url if isinstance(url, str) else None
 
 
 _COMMON: Fields = {
@@ -199,4 +211,13 @@ MAPPERS: dict[str, WebhookMapper] = {
 }
 
 
-WEBHOOKS = Webhooks("gitea", MAPPERS)
+WEBHOOKS = Webhooks(
+    route=ROUTE,
+    mappers=MAPPERS,
+    verify=verify,
+    read=read,
+    web_url=web_url,
+    event_header="x-gitea-event-type",
+    secrets=(SECRET,),
+    sync_events=SYNC_EVENTS,
+)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from forgelens.sources.forge import Forge
 from forgelens.sources.github.backfill import GitHubBackfill
-from forgelens.sources.github.source import GitHubSource, from_options, graphql_url
+from forgelens.sources.github.source import TOKEN, GitHubSource, from_options, graphql_url
 from forgelens.sources.github.webhook import WEBHOOKS
 
 FORGE = Forge(
     kind="github",
     hosts=("github.com",),
     api_suffix="/api/v3",
-    token_setting="github_token",  # noqa: S106 (the name of the setting, not a secret)
+    token_setting=TOKEN,
     source=from_options,
     backfill=GitHubBackfill,
     example="github:owner/repo",

@@ -17,7 +17,7 @@ from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
 from forgelens.sources.base import PrBundle
 from forgelens.sources.github import _map as m
-from forgelens.sources.http import HttpClient, RequestSpec
+from forgelens.sources.http import HttpClient, RequestSpec, Response
 
 log = get_logger(__name__)
 
@@ -86,13 +86,28 @@ class GitHubBase:
         conditional: bool = False,
         **params: Any,
     ) -> Iterator[tuple[list[Any], str | None]]:
+        for _resp, items, nxt in self._responses(
+            path, endpoint, resume, paginator, conditional=conditional, **params
+        ):
+            yield items, nxt
+
+    def _responses(
+        self,
+        path: str,
+        endpoint: str,
+        resume: str | None = None,
+        paginator: Any = LINK,
+        *,
+        conditional: bool = False,
+        **params: Any,
+    ) -> Iterator[tuple[Response, list[Any], str | None]]:
+        """``_pages`` with each page's response (``from_cache``: the forge answered 304)."""
         spec = RequestSpec(
             "GET", path, endpoint, params={"per_page": 100, **params}, conditional=conditional
         )
         if resume:
             spec = paginator.resume(spec, resume)
-        for _resp, items, nxt in self.client.paginate(spec, paginator):
-            yield items, nxt
+        yield from self.client.paginate(spec, paginator)
 
     def graphql(
         self,

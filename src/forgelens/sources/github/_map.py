@@ -15,6 +15,7 @@ from forgelens.records import (
     CiRun,
     Comment,
     Contributor,
+    Deployment,
     Issue,
     IssueComment,
     Person,
@@ -23,6 +24,7 @@ from forgelens.records import (
     PullRequest,
     Repository,
     Review,
+    environment_kind,
     repository_id,
 )
 from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
@@ -352,3 +354,60 @@ def contributor(repo_id: str, c: dict[str, Any]) -> Contributor:
     if name is None:
         raise ValueError("contributor without a login")
     return Contributor(repo_id, name, _int(c.get("contributions")))
+
+
+# A deployment status's state -> the deployment's status (docs/metrics.md, DORA). ``inactive``
+# only says a later deployment to the environment replaced this one: it decides nothing.
+DEPLOYMENT_STATES = {
+    "success": "success",
+    "failure": "failure",
+    "error": "failure",
+    "queued": "in_progress",
+    "pending": "in_progress",
+    "in_progress": "in_progress",
+}
+TERMINAL_STATES = ("success", "failure", "error")
+
+
+def deployment(repo_id: str, d: dict[str, Any], statuses: list[Any]) -> Deployment:
+    """One REST deployment and its statuses: the latest terminal status (success, failure,
+    error) decides success/failure and its time is ``finished_at``; without one, the latest
+    status says in_progress (queued, pending, in_progress) or canceled (only ``inactive``)."""
+    sha, env, created = d.get("sha"), d.get("environment"), ts(d.get("created_at"))
+    if not isinstance(sha, str) or not isinstance(env, str) or not env or created is None:
+        raise ValueError("deployment without sha, environment or created_at")
+    seen = [
+        (ts(s.get("created_at")), int(s.get("id") or 0), s)
+        for s in statuses
+        if isinstance(s, dict) and isinstance(s.get("state"), str)
+    ]
+    ordered = [s for at, _, s in sorted((x for x in seen if x[0]), key=lambda x: x[:2])]
+    terminal = [s for s in ordered if s["state"] in TERMINAL_STATES]
+    decided = terminal[-1] if terminal else None
+    if decided is not None:
+        status, finished = DEPLOYMENT_STATES[decided["state"]], ts(decided.get("created_at"))
+    elif ordered and ordered[-1]["state"] == "inactive":
+        status, finished = "canceled", None
+    else:
+        status, finished = "in_progress", None
+    last = decided or (ordered[-1] if ordered else {})
+    production = d.get("production_environment")
+    production = production if isinstance(production, bool) else None
+    transient = d.get("transient_environment")
+    return Deployment(
+        repository_id=repo_id,
+        deployment_id=f"{SOURCE}:{int(d['id'])}",
+        environment=env,
+        environment_kind=environment_kind(env, production),
+        sha=sha.lower(),
+        status=status,
+        created_at=created,
+        source=SOURCE,
+        ref=d.get("ref") if isinstance(d.get("ref"), str) else None,
+        finished_at=finished,
+        creator=login(d.get("creator")),
+        transient_environment=transient if isinstance(transient, bool) else None,
+        production_environment=production,
+        description=d.get("description") if isinstance(d.get("description"), str) else None,
+        url=last.get("log_url") or last.get("target_url") or None,
+    )

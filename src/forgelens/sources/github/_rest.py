@@ -108,6 +108,9 @@ class RestFetch(GitHubBase):
             for i in items:
                 if not isinstance(i, dict) or "pull_request" in i:
                     continue  # pull requests are listed among issues
+                if _older(i.get("updated_at"), since):  # read by an earlier pass: stop
+                    yield out, errors, None
+                    return
                 try:
                     issue = m.issue(repo_id, i)
                     path = f"/repos/{ref.full_name}/issues/{issue.number}/comments"

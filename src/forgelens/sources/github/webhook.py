@@ -1,4 +1,7 @@
-"""GitHub webhook payloads -> records, through the collector's own mappers (``_map.py``)."""
+"""GitHub webhooks: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>``
+(``FORGELENS_GITHUB_WEBHOOK_SECRET``), event ``X-GitHub-Event``, delivery ``X-GitHub-Delivery``
+(stable across redeliveries); payloads -> records through the collector's own mappers
+(``_map.py``)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,18 @@ from forgelens.sources.github import _map as gh
 from forgelens.sources.webhook import (
     COMMENT,
     Fields,
+    Headers,
+    Parsed,
+    Secrets,
     Webhooks,
+    at,
     carried,
+    check_hub_signature,
     conversation,
     hub_push,
     obj,
     people,
+    repo_spec,
     tombstone,
     version_of,
 )
@@ -144,8 +153,39 @@ def github_workflow_run(p: dict[str, Any]) -> list[Any]:
     return [carried(rec, run, GH_RUN, version_of(rec.updated_at))]
 
 
+SECRET = "FORGELENS_GITHUB_WEBHOOK_SECRET"  # noqa: S105 (the setting's name)
+
+
+def verify(headers: Headers, body: bytes, secrets: Secrets) -> None:
+    check_hub_signature("github", "X-Hub-Signature-256", SECRET, secrets.get(SECRET), headers, body)
+
+
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    spec = repo_spec("github", at(payload, "repository").get("full_name"))
+    return Parsed(headers.get("x-github-event", ""), headers.get("x-github-delivery", ""), spec)
+
+
+def web_url(payload: dict[str, Any]) -> str | None:
+    url = at(payload, "repository").get("html_url")
+    return url if isinstance(url, str) else None
+
+
 WEBHOOKS = Webhooks(
     route="github",
+    verify=verify,
+    read=read,
+    web_url=web_url,
+    event_header="x-github-event",
+    secrets=(SECRET,),
+    sync_events=(
+        "push",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "pull_request_review_thread",
+        "issues",
+        "issue_comment",
+    ),
     mappers={
         "pull_request": github_pull_request,
         "pull_request_review": github_review,

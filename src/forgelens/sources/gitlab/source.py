@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DATA_SOURCE = "insight_gitlab"
+TOKEN = "gitlab_token"  # noqa: S105 (the setting holding the token: GITLAB_TOKEN)
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 LINK = LinkHeaderPaginator()
 MIN_VERSION = (13, 0)  # MR ``draft``, keyset pagination and ``merge_user`` era
@@ -362,7 +363,7 @@ def from_options(
         opts,
         default_url=DEFAULT_API_URL,
         profile=PROFILE,
-        token=settings.gitlab_token,
+        token=settings.secret(TOKEN),
         etags=etags,
         transport=transport,
         suffix="/api/v4",

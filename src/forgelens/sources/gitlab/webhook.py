@@ -1,9 +1,20 @@
-"""GitLab webhook payloads (hooks) -> records, through the collector's own mappers (_map.py)."""
+"""GitLab webhooks: ``X-Gitlab-Token`` (the secret itself, ``FORGELENS_GITLAB_WEBHOOK_TOKEN``),
+optionally signed (Standard Webhooks: ``webhook-signature: v1,<base64 HMAC-SHA256(key,
+"{webhook-id}.{webhook-timestamp}.{body}")>`` with ``FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY``, a
+``whsec_`` key is base64); event ``X-Gitlab-Event`` (System Hook and Test Hook deliveries are
+read as the hook their payload's ``object_kind`` names); delivery ``Idempotency-Key`` (17.4+),
+else ``X-Gitlab-Event-UUID`` with the body's digest. Payloads -> records through the collector's
+own mappers (``_map.py``)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 from typing import Any
 
+from forgelens.errors import BadInput
 from forgelens.records import repository_id
 from forgelens.sources._forge_common import ts
 from forgelens.sources.gitlab import _map as gl
@@ -11,12 +22,18 @@ from forgelens.sources.webhook import (
     COMMENT,
     Carried,
     Fields,
+    Headers,
+    Parsed,
+    Secrets,
     Webhooks,
+    at,
     carried,
+    denied,
     obj,
     people,
     push_commits,
     pushed_commit,
+    repo_spec,
     version_of,
 )
 
@@ -196,8 +213,99 @@ def gitlab_pipeline(p: dict[str, Any]) -> list[Any]:
     return [carried(rec, attrs, GL_PIPELINE, version)]
 
 
+TOKEN = "FORGELENS_GITLAB_WEBHOOK_TOKEN"  # noqa: S105 (the setting's name)
+SIGNING_KEY = "FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY"
+# A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
+# object_kind (event_name on system-only events) says which hook's payload it is.
+KINDS = {
+    "push": "Push Hook",
+    "repository_update": "Push Hook",
+    "tag_push": "Tag Push Hook",
+    "merge_request": "Merge Request Hook",
+    "note": "Note Hook",
+    "issue": "Issue Hook",
+    "pipeline": "Pipeline Hook",
+}
+
+
+def _signing_key(key: str) -> bytes:
+    if key.startswith("whsec_"):
+        try:
+            return base64.b64decode(key[len("whsec_") :])
+        except binascii.Error as exc:
+            raise BadInput(f"{SIGNING_KEY} is not valid base64") from exc
+    return key.encode()
+
+
+def sign(key: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """The ``webhook-signature`` header value GitLab sends for a signed webhook."""
+    message = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_signing_key(key), message, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(headers: Headers, body: bytes, secrets: Secrets) -> None:
+    token = secrets.get(TOKEN)
+    if not token:
+        raise denied("gitlab", f"no webhook token is configured: set {TOKEN}")
+    if not hmac.compare_digest(headers.get("x-gitlab-token", "").encode(), token.encode()):
+        raise denied("gitlab", f"X-Gitlab-Token does not match {TOKEN}")
+    key = secrets.get(SIGNING_KEY)
+    if key:
+        want = sign(key, headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), body)
+        given_all = headers.get("webhook-signature", "").split()
+        if not any(hmac.compare_digest(g.encode(), want.encode()) for g in given_all):
+            raise denied(
+                "gitlab",
+                "webhook-signature does not match the body: the webhook's signing token "
+                f"is not {SIGNING_KEY}",
+            )
+
+
+def _event_id(headers: Headers, body: bytes) -> str:
+    """A delivery id for GitLab before 17.4 (no ``Idempotency-Key``): ``X-Gitlab-Event-UUID`` is
+    shared by every hook fired from one webhook-triggered request (a bot relabelling a merge
+    request on "open"), so the body's digest tells those apart; a resend is the same body."""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    uuid = headers.get("x-gitlab-event-uuid", "")
+    return f"{uuid}:{digest}" if uuid else f"sha256:{digest}"
+
+
+def read(headers: Headers, body: bytes, payload: dict[str, Any]) -> Parsed:
+    event = headers.get("x-gitlab-event", "")
+    if event in ("System Hook", "Test Hook"):
+        kind = payload.get("object_kind") or payload.get("event_name")
+        event = KINDS.get(kind, event) if isinstance(kind, str) else event
+    delivery = headers.get("idempotency-key") or _event_id(headers, body)
+    spec = repo_spec("gitlab", at(payload, "project").get("path_with_namespace"))
+    return Parsed(event, delivery, spec)
+
+
+def web_url(payload: dict[str, Any]) -> str | None:
+    url = at(payload, "project").get("web_url")
+    return url if isinstance(url, str) else None
+
+
 WEBHOOKS = Webhooks(
     route="gitlab",
+    verify=verify,
+    read=read,
+    web_url=web_url,
+    event_header="x-gitlab-event",
+    secrets=(TOKEN, SIGNING_KEY),
+    # GitLab disables a webhook after 4 failed deliveries in a row, 4xx included: a payload it
+    # cannot store is answered 202 "malformed" (recorded, with the reason) rather than 400, so
+    # one unreadable event kind does not stop every merge request and push after it.
+    accept_malformed=True,
+    sync_events=(
+        "Push Hook",
+        "Tag Push Hook",
+        "Merge Request Hook",
+        "Note Hook",
+        "Issue Hook",
+        "Confidential Note Hook",
+        "Confidential Issue Hook",
+    ),
     mappers={
         "Merge Request Hook": gitlab_merge_request,
         "Note Hook": gitlab_note,

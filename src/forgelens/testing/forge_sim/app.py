@@ -229,7 +229,8 @@ class ForgeSim:
             resp.headers["etag"] = etag
             if req.headers.get("if-none-match") == etag:
                 budget = self.budgets.get(who, resp.resource)  # a 304 costs nothing
-                headers = {"etag": etag, **renderer.rate_headers(resp.resource, budget)}
+                # the page's own headers too: GitHub's 304 carries the Link of the next page
+                headers = {**resp.headers, **renderer.rate_headers(resp.resource, budget)}
                 return SimResponse(304, b"", headers, resp.resource, 0), delay
         budget = self.budgets.spend(who, resp.resource, resp.cost)
         resp.headers.update(renderer.rate_headers(resp.resource, budget))

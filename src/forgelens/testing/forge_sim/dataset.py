@@ -146,6 +146,32 @@ class SimRun:
 
 
 @dataclass
+class SimDeploymentStatus:
+    id: int
+    state: str  # queued | in_progress | success | failure | error | inactive
+    created_at: datetime
+    creator: str | None
+
+
+@dataclass
+class SimDeployment:
+    id: int
+    environment: str
+    sha: str
+    ref: str
+    creator: str | None
+    created_at: datetime
+    updated_at: datetime  # moves with each status, as GitHub's does
+    production: bool
+    transient: bool = False
+    statuses: list[SimDeploymentStatus] = field(default_factory=list)
+
+    def add_status(self, status: SimDeploymentStatus) -> None:
+        self.statuses.append(status)
+        self.updated_at = max(self.updated_at, status.created_at)
+
+
+@dataclass
 class SimProtection:
     branch: str
     required_approvals: int
@@ -172,6 +198,7 @@ class SimRepo:
     prs: list[SimPR] = field(default_factory=list)
     issues: list[SimIssue] = field(default_factory=list)
     runs: list[SimRun] = field(default_factory=list)
+    deployments: list[SimDeployment] = field(default_factory=list)
     protection: SimProtection | None = None
     contributors: dict[str, int] = field(default_factory=dict)
     deleted: bool = False
@@ -340,6 +367,8 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
                     rng.choice(["push", "pull_request"]),
                 )
             )
+        if r % 3 != 2:  # some repositories deploy through GitHub Deployments
+            repo.deployments = _deployments(random.Random(f"deploy-{seed}-{r}"), repo, logins)
         if r % 3 != 2:
             repo.protection = SimProtection(
                 "main",
@@ -374,6 +403,58 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
             SimTeam(f"team-{t}", f"Team {t}", f"Team number {t}", "team-0" if t else None, members)
         )
     return Dataset(org, True, people, repos, teams)
+
+
+def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[SimDeployment]:
+    """Deployments of merged work: staging then production, some failing (error or failure)
+    and deployed again, some re-deploying an older sha (a rollback), now and then a transient
+    preview environment, the newest production one still in progress. Ids: deployments from
+    7,000,000 + repository id * 10,000, their statuses from 8,000,000 + the same."""
+    merged = sorted((p for p in repo.prs if p.merged_at), key=lambda p: p.merged_at or EPOCH)
+    out: list[SimDeployment] = []
+    sid = iter(range(8_000_000 + repo.id * 10_000, 8_000_000 + (repo.id + 1) * 10_000))
+    shipped: list[str] = []
+
+    def status(dep: SimDeployment, state: str, at: datetime) -> None:
+        dep.add_status(SimDeploymentStatus(next(sid), state, at, dep.creator))
+
+    def start(env: str, sha: str, at: datetime, prod: bool, transient: bool) -> SimDeployment:
+        dep = SimDeployment(
+            7_000_000 + repo.id * 10_000 + len(out), env, sha, "main", who, at, at, prod, transient
+        )
+        out.append(dep)
+        status(dep, "queued", at)
+        status(dep, "in_progress", at + timedelta(minutes=1))
+        return dep
+
+    for k, pr in enumerate(merged):
+        sha = pr.commits[-1].sha if pr.commits else _sha(repo.id, "merge", pr.number)
+        at = (pr.merged_at or EPOCH) + timedelta(minutes=rng.randint(5, 90))
+        who = rng.choice(logins)
+        plan = [("staging", False, False), ("production", True, False)]
+        if k % 7 == 3:
+            plan.insert(0, ("preview", False, True))
+        for env, prod, transient in plan:
+            rollback = prod and shipped and rng.random() < 0.15
+            sha_now = rng.choice(shipped[-3:]) if rollback else sha  # an older sha again
+            dep = start(env, sha_now, at, prod, transient)
+            roll = rng.random()
+            end = at + timedelta(minutes=rng.randint(2, 25))
+            if k == len(merged) - 1 and prod:
+                continue  # the newest production deployment is still in progress
+            if roll < 0.16:
+                status(dep, "failure" if roll < 0.12 else "error", end)
+                if not prod:
+                    at = end + timedelta(minutes=rng.randint(10, 120))
+                    continue
+                at = end + timedelta(minutes=rng.randint(10, 60))
+                dep = start(env, sha_now, at, prod, transient)  # deployed again, the same sha
+                end = at + timedelta(minutes=rng.randint(2, 25))
+            status(dep, "success", end)
+            if prod:
+                shipped.append(sha_now)
+            at = end + timedelta(minutes=rng.randint(10, 120))
+    return out
 
 
 # AI-assisted work (docs/metrics.md "AI-assisted work"): several spellings of each marker

@@ -17,6 +17,7 @@ from forgelens.testing.forge_sim.dataset import (
     GITHUB_FILE_CAP,
     Dataset,
     SimComment,
+    SimDeployment,
     SimIssue,
     SimPR,
     SimRepo,
@@ -64,6 +65,8 @@ class GitHubRenderer:
             ("GET", r(repo + r"/contributors$"), self.contributors),
             ("GET", r(repo + r"/branches/(?P<branch>[^/]+)/protection$"), self.protection),
             ("GET", r(repo + r"/actions/runs$"), self.runs),
+            ("GET", r(repo + r"/deployments$"), self.deployments),
+            ("GET", r(repo + r"/deployments/(?P<did>\d+)/statuses$"), self.deployment_statuses),
         ]
         self.app_installations: dict[str, int] = {dataset.org: 42}
         self.app_tokens: list[str] = []  # installation tokens handed out (valid for requests)
@@ -486,3 +489,66 @@ class GitHubRenderer:
             if since is None or r.created_at >= since
         ]
         return self.page(req, items, wrap="workflow_runs")
+
+    def deployment_json(self, repo: SimRepo, d: SimDeployment) -> dict[str, Any]:
+        api = f"https://api.github.example/repos/{repo.full_name}/deployments/{d.id}"
+        return {
+            "url": api,
+            "id": d.id,
+            "node_id": f"DE_{d.id}",
+            "sha": d.sha,
+            "ref": d.ref,
+            "task": "deploy",
+            "payload": {},
+            "original_environment": d.environment,
+            "environment": d.environment,
+            "description": None,
+            "creator": self.user(d.creator),
+            "created_at": ts(d.created_at),
+            "updated_at": ts(d.updated_at),
+            "statuses_url": f"{api}/statuses",
+            "repository_url": f"https://api.github.example/repos/{repo.full_name}",
+            "transient_environment": d.transient,
+            "production_environment": d.production,
+        }
+
+    def deployments(self, req: SimRequest, owner: str, name: str) -> SimResponse:
+        """Newest created first; ``sha``, ``ref`` and ``environment`` filter as GitHub's do."""
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        wanted = {k: req.query[k] for k in ("sha", "ref", "environment") if k in req.query}
+        deps = sorted(repo.deployments, key=lambda d: (d.created_at, d.id), reverse=True)
+        items = [
+            self.deployment_json(repo, d)
+            for d in deps
+            if all(getattr(d, k) == v for k, v in wanted.items())
+        ]
+        return self.page(req, items)
+
+    def deployment_statuses(self, req: SimRequest, owner: str, name: str, did: str) -> SimResponse:
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        dep = next((d for d in repo.deployments if d.id == int(did)), None)
+        if dep is None:
+            return self.not_found()
+        base = f"https://github.example/{repo.full_name}/actions/runs/{dep.id}"
+        items = [
+            {
+                "id": s.id,
+                "node_id": f"DES_{s.id}",
+                "state": s.state,
+                "creator": self.user(s.creator),
+                "description": "",
+                "environment": dep.environment,
+                "target_url": base,
+                "log_url": base,
+                "environment_url": "",
+                "created_at": ts(s.created_at),
+                "updated_at": ts(s.created_at),
+                "deployment_url": f"https://api.github.example/repos/{repo.full_name}/deployments/{dep.id}",
+            }
+            for s in sorted(dep.statuses, key=lambda s: (s.created_at, s.id), reverse=True)
+        ]
+        return self.page(req, items)

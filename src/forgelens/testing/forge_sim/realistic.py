@@ -54,20 +54,22 @@ LOCKFILE = "poetry.lock"
 
 def anchored(ds: Dataset, ends: datetime) -> Dataset:
     """``ds`` moved by whole days so that its newest pull request, newest issue and newest CI
-    run each fall in the day before ``ends``; repositories start before all of them."""
-    groups: dict[str, list[Any]] = {
-        "prs": [p for r in ds.repos for p in r.prs],
-        "issues": [i for r in ds.repos for i in r.issues],
-        "runs": [c for r in ds.repos for c in r.runs],
+    run each fall in the day before ends; deployments move with the pull requests they ship;
+    repositories start before all of them."""
+    groups: dict[str, tuple[list[Any], list[Any]]] = {  # (what sets the shift, what else moves)
+        "prs": ([p for r in ds.repos for p in r.prs], [d for r in ds.repos for d in r.deployments]),
+        "issues": ([i for r in ds.repos for i in r.issues], []),
+        "runs": ([c for r in ds.repos for c in r.runs], []),
     }
-    for items in groups.values():
+    for items, along in groups.values():
         if not items:
             continue
         newest = max(t for item in items for t in _times(item))
         days = (ends - newest).days  # whole days: the times of day stay as generated
-        for item in items:
+        for item in (*items, *along):
             _shift(item, timedelta(days=days))
     for repo in ds.repos:
+        repo.deployments = [d for d in repo.deployments if d.updated_at <= ends]  # not yet
         _restamp(repo)
     return ds
 

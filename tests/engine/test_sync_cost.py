@@ -1,0 +1,161 @@
+"""What an incremental run costs (engine/sync.py watermarks), and how one failing repository
+of many ends when several are collected at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from forgelens.engine.collect import collect
+from forgelens.engine.sync import EntityCursor
+from forgelens.store import Store
+from forgelens.testing.forge_sim import SimSize
+from tests.sources.simhelp import options, running, sim_for
+
+
+def requests_by_repository(log: list[tuple[str, str, int]]) -> Counter[str]:
+    """Requests per repository (``/repos/OWNER/NAME/...``) in the simulator's log."""
+    out: Counter[str] = Counter()
+    for _method, path, _status in log:
+        parts = path.split("/")
+        if len(parts) > 3 and parts[1] == "repos":
+            out[f"{parts[2]}/{parts[3]}"] += 1
+    return out
+
+
+def test_rest_unchanged_repository_costs_five_requests_whatever_its_size(store: Store) -> None:
+    # 250 pull requests and no issue: /issues lists three pages of pull requests only
+    sim = sim_for(SimSize(repos=1, prs_per_repo=250, issues_per_repo=0))
+    with running(sim) as url:
+        collect(store, ["github:acme/service-0"], options(url, api="rest"))
+        issues = EntityCursor.loads(store.get_cursor("github:acme/service-0", "issues"))
+        assert issues.since is not None  # the complete pass moved it although it held no issue
+        for _ in range(2):  # the second unchanged run costs what the first did
+            sim.log.clear()
+            again = collect(store, ["github:acme/service-0"], options(url, api="rest"))[0]
+            assert again.prs == 0  # the newest pull request is not read again
+            paths = [p for _m, p, _s in sim.log]
+            assert len(paths) <= 5, paths
+            assert paths.count("/repos/acme/service-0/issues") == 1
+            assert not [p for p in paths if "/pulls/" in p]
+
+
+def test_rest_touched_pull_request_is_the_only_one_read_again(store: Store) -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=30, issues_per_repo=5))
+    with running(sim) as url:
+        collect(store, ["github:acme/service-0"], options(url, api="rest"))
+        sim.dataset.touch_pr("acme/service-0", 3, datetime(2026, 6, 1, tzinfo=UTC), "new title")
+        sim.log.clear()
+        again = collect(store, ["github:acme/service-0"], options(url, api="rest"))[0]
+        assert again.prs == 1
+        details = {p for _m, p, _s in sim.log if "/pulls/" in p}
+        assert details == {
+            f"/repos/acme/service-0/pulls/3{tail}"
+            for tail in ("", "/commits", "/comments", "/files", "/reviews")
+        }
+    title = store.query("SELECT title FROM pull_requests WHERE number = 3")
+    assert title == [("new title",)]
+
+
+def test_rest_unchanged_organisation_costs_at_most_five_requests_per_repository(
+    store: Store,
+) -> None:
+    sim = sim_for(SimSize(repos=12, prs_per_repo=15, issues_per_repo=2))
+    with running(sim) as url:
+        first = collect(store, ["github:acme"], options(url, api="rest", concurrency=4))[0]
+        assert first.prs == 12 * 15
+        sim.log.clear()
+        again = collect(store, ["github:acme"], options(url, api="rest", concurrency=4))[0]
+    assert again.prs == 0
+    per_repo = requests_by_repository(sim.log)
+    assert len(per_repo) == 12
+    assert max(per_repo.values()) <= 5, per_repo
+
+
+def test_graphql_unchanged_repository_still_costs_two_requests(store: Store) -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=40, issues_per_repo=0))
+    with running(sim) as url:
+        collect(store, ["github:acme/service-0"], options(url))
+        sim.requests = 0
+        assert collect(store, ["github:acme/service-0"], options(url))[0].prs == 0
+    assert sim.requests <= 2
+
+
+def test_a_change_in_the_last_seconds_before_a_run_is_read_again(store: Store) -> None:
+    """The boundary of a watermark is re-read while another change could share its second."""
+    sim = sim_for(SimSize(repos=1, prs_per_repo=5, issues_per_repo=0))
+    just_now = datetime.now(UTC).replace(microsecond=0)
+    sim.dataset.touch_pr("acme/service-0", 2, just_now)
+    with running(sim) as url:
+        collect(store, ["github:acme/service-0"], options(url, api="rest"))
+        again = collect(store, ["github:acme/service-0"], options(url, api="rest"))[0]
+    assert again.prs == 1  # PR 2, whose second may not have ended when it was read
+
+
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_cursor_of_an_entity_the_forge_has_none_of_still_advances(store: Store, api: str) -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=3, issues_per_repo=0, runs_per_repo=0))
+    with running(sim) as url:
+        before = datetime.now(UTC)
+        collect(store, ["github:acme/service-0"], options(url, api=api))
+    for entity in ("issues", "ci_runs"):
+        cursor = EntityCursor.loads(store.get_cursor("github:acme/service-0", entity))
+        assert cursor.since is not None, entity
+        assert cursor.since < before  # never past the run's start, less the clock margin
+
+
+@pytest.mark.timeout(90, method="thread")  # a hang ends the session, with stacks
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finish(
+    store: Store, monkeypatch: pytest.MonkeyPatch, api: str
+) -> None:
+    """Concurrency 8: the failing repository's error reaches the run row, the others finish
+    (it used to set cancel, and every other worker then waited forever on its prefetch)."""
+    from forgelens.errors import ForgelensError
+    from forgelens.sources.github import _map as _github_map
+
+    mapper = "pr_graphql" if api == "graphql" else "pr_rest"
+    real = getattr(_github_map, mapper)
+
+    def faulty(repo_id: str, payload: Any) -> Any:
+        pr = real(repo_id, payload)
+        if repo_id == "github:acme/service-3" and pr.number < 40:  # past its first page
+            raise RuntimeError("injected fault")
+        return pr
+
+    monkeypatch.setattr(_github_map, mapper, faulty)
+    prs = 120 if api == "graphql" else 60
+    sim = sim_for(SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2))
+    with running(sim) as url, pytest.raises(ForgelensError) as err:
+        collect(store, ["github:acme"], options(url, api=api, concurrency=8, batch_size=20))
+    assert "acme/service-3" in str(err.value)
+    assert "RuntimeError: injected fault" in str(err.value)
+    row = store.query_dicts("SELECT * FROM git_collection_runs")[0]
+    assert row["status"] == "failed"
+    assert "acme/service-3" in row["failure_reason"]
+    assert "injected fault" in row["failure_reason"]
+    assert row["repos_processed"] == 11
+    assert row["errors"] >= 1
+    stored = dict(
+        store.query("SELECT repository_id, count(*) FROM pull_requests GROUP BY repository_id")
+    )
+    for r in range(12):
+        if r != 3:
+            assert stored[f"github:acme/service-{r}"] == prs, r
+
+
+def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repository(
+    store: Store,
+) -> None:
+    """The organisation's repository list answers 304 on an unchanged run; its next page
+    still comes from the Link header (GitHub sends it with the 304)."""
+    sim = sim_for(SimSize(repos=105, prs_per_repo=1, issues_per_repo=0, runs_per_repo=0))
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url, api="rest", concurrency=8))
+        sim.log.clear()
+        again = collect(store, ["github:acme"], options(url, api="rest", concurrency=8))[0]
+    assert len(again.repositories) == 105
+    assert len(requests_by_repository(sim.log)) == 105
