@@ -11,8 +11,10 @@
     a shared machine they measure the neighbours); goal ratio <= 1.05;
 (b) ``analyze ai`` attribution over a DuckDB store of ``--commits`` commits and ``--prs`` PRs
     (3 commits each in ``pr_commits``), about 1 in 4 with a marker of some kind: goal <= 10 s
-    for 1,000,000 commits and 200,000 PRs; the reference in the same run is reading every
-    commit's and PR commit's message into Python (no decision);
+    for 1,000,000 commits and 200,000 PRs; the references in the same run are reading every
+    commit's and PR commit's message into Python (no decision) and the previous approach
+    (``attribute`` as it was at ``--reference-rev``, loaded from git) on the same store, whose
+    rows must be identical to ours; compared by CPU seconds as well as wall seconds;
 (c) the comparisons (``ai_impact_weekly``) over the same store's PRs: goal <= 5 s.
 
 Prints the figures and writes ``benchmarks/results/ai_attribution.json``.
@@ -184,7 +186,7 @@ def build_store(path: Path, commits: int, prs: int) -> None:
         SELECT {repo.format(i="i")}, i, md5('p' || i || '-' || k), 'Dev ' || (i % 500),
             'dev' || (i % 500) || '@example.com', 'dev' || (i % 500),
             to_timestamp({start} + i * 31536000 // {prs} - 3600 * (3 - k)),
-            'wip ' || k || {_MARKERS.format(i="(i * 3 + k)")}, 1, 'gen'
+            'wip ' || k || ' of change ' || i || {_MARKERS.format(i="(i * 3 + k)")}, 1, 'gen'
         FROM range(1, {prs} + 1) t(i), range(3) r(k)
         """
     )
@@ -213,11 +215,57 @@ def build_store(path: Path, commits: int, prs: int) -> None:
     con.close()
 
 
-def bench_attribution(commits: int, prs: int) -> dict[str, Any]:
-    from forgelens.analytics import AnalyzeOptions, _sql, ai_impact, analyze
+def reference_attribute(rev: str) -> Any:
+    """``attribute`` as it was at git revision ``rev`` (its ``ai_attribution`` and
+    ``ai_rules`` modules), to time the previous approach in the same run on the same store."""
+    import subprocess
+    import types
+
+    def load(name: str, path: str, replace: tuple[str, str] = ("", "")) -> types.ModuleType:
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], check=True, capture_output=True, text=True
+        ).stdout
+        module = types.ModuleType(name)
+        module.__dict__["__file__"] = path
+        sys.modules[name] = module  # dataclasses look their module up
+        exec(compile(text.replace(*replace), path, "exec"), module.__dict__)
+        return module
+
+    rules_mod = load("_ref_ai_rules", "src/forgelens/analytics/ai_rules.py")
+    rules_mod.__dict__["_shipped"] = lambda: (
+        Path(__file__).resolve().parents[1] / "src/forgelens/analytics/ai_rules.yaml"
+    ).read_text("utf-8")
+    attr_mod = load(
+        "_ref_ai_attribution",
+        "src/forgelens/analytics/ai_attribution.py",
+        ("from forgelens.analytics.ai_rules import", "from _ref_ai_rules import"),
+    )
+    return attr_mod.attribute, rules_mod.load_rules
+
+
+def _empty_attribution(store: Any) -> None:
+    """Both timed runs start from the same state: no rows to delete, the file checkpointed."""
+    store.execute("DELETE FROM ai_attribution WHERE 1 = 1")
+    store.execute("DELETE FROM ai_state WHERE 1 = 1")
+    store.execute("CHECKPOINT")
+
+
+def _attribution_rows(store: Any) -> list[tuple[Any, ...]]:
+    return sorted(
+        store.query(
+            "SELECT kind, repository_id, key, tool, mode, confidence, evidence_kind, evidence, "
+            "owner FROM ai_attribution"
+        ),
+        key=repr,
+    )
+
+
+def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, Any]:
+    from forgelens.analytics import AnalyzeOptions, ai_impact, analyze
     from forgelens.analytics.ai_attribution import _tuples, attribute
     from forgelens.analytics.ai_rules import load_rules
     from forgelens.store import open_store
+    from forgelens.store import sql as _sql
     from forgelens.store._arrow import now_version
 
     path = WORK / f"ai-{commits}-{prs}.duckdb"
@@ -239,9 +287,22 @@ def bench_attribution(commits: int, prs: int) -> dict[str, Any]:
             )
         )
         scan = time.perf_counter() - started
-        started = time.perf_counter()
+        # the previous approach (reference_rev's code), then ours, on the same store; pandas
+        # (which pyarrow imports to convert the rows' timestamps, 1-2 s) loaded before either
+        import pandas  # noqa: F401
+
+        ref_attribute, ref_load = reference_attribute(reference_rev)
+        ref_rules = ref_load()
+        _empty_attribution(store)
+        started, cpu = time.perf_counter(), _cpu()
+        ref_attribute(store, ref_rules, full=True)
+        ref_s, ref_cpu = time.perf_counter() - started, _cpu() - cpu
+        ref_rows = _attribution_rows(store)
+        _empty_attribution(store)
+        started, cpu = time.perf_counter(), _cpu()
         done = attribute(store, rules, full=True)
-        full_s = time.perf_counter() - started
+        full_s, full_cpu = time.perf_counter() - started, _cpu() - cpu
+        identical = _attribution_rows(store) == ref_rows
         started = time.perf_counter()
         attribute(store, rules)
         again_s = time.perf_counter() - started
@@ -261,7 +322,14 @@ def bench_attribution(commits: int, prs: int) -> dict[str, Any]:
         "store_build_seconds": round(built, 1),
         "reference_read_messages_into_python_seconds": round(scan, 3),
         "reference_rows_read": scanned,
+        "reference": f"attribute at git {reference_rev} (the previous approach), same store",
+        "reference_attribution_full_seconds": round(ref_s, 3),
+        "reference_attribution_full_cpu_seconds": round(ref_cpu, 3),
         "attribution_full_seconds": round(full_s, 3),
+        "attribution_full_cpu_seconds": round(full_cpu, 3),
+        "ratio_vs_reference_wall": round(full_s / ref_s, 3) if ref_s else None,
+        "ratio_vs_reference_cpu": round(full_cpu / ref_cpu, 3) if ref_cpu else None,
+        "rows_identical_to_reference": identical,
         "attribution_vs_scan_ratio": round(full_s / scan, 1) if scan else None,
         "attribution_rows": done.rows,
         "ai_prs": ai_prs,
@@ -275,7 +343,9 @@ def bench_attribution(commits: int, prs: int) -> dict[str, Any]:
         "comparisons_goal_met": impact_s <= GOAL_COMPARISON_SECONDS,
     }
     print(
-        f"attribution over {commits:,} commits and {prs:,} PRs: {full_s:.2f}s "
+        f"attribution over {commits:,} commits and {prs:,} PRs: {full_s:.2f}s, CPU "
+        f"{full_cpu:.2f}s; the previous approach (git {reference_rev}) {ref_s:.2f}s, CPU "
+        f"{ref_cpu:.2f}s: CPU ratio {full_cpu / ref_cpu:.3f}; rows identical: {identical}; "
         f"(goal <= {GOAL_ATTRIBUTION_SECONDS}s; reading the messages alone {scan:.2f}s), "
         f"again with nothing new {again_s:.2f}s; comparisons {impact_s:.2f}s "
         f"(goal <= {GOAL_COMPARISON_SECONDS}s, {weekly:,} rows)"
@@ -289,6 +359,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--commits", type=int, default=1_000_000)
     parser.add_argument("--prs", type=int, default=200_000)
+    parser.add_argument(
+        "--reference-rev",
+        default="8efa77c",
+        help="the git revision whose attribution code is the reference (the previous approach)",
+    )
     parser.add_argument("--skip-mining", action="store_true")
     parser.add_argument("--skip-attribution", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the results JSON")
@@ -302,8 +377,12 @@ def main() -> None:
     }
     if not args.skip_mining:
         result["mining"] = bench_mining(args.mine_commits, args.rounds)
+    result["load"] = (
+        "2 cores shared with other sessions' tests and benchmarks; load average at the start "
+        f"of the last run {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}"
+    )
     if not args.skip_attribution:
-        result["attribution"] = bench_attribution(args.commits, args.prs)
+        result["attribution"] = bench_attribution(args.commits, args.prs, args.reference_rev)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")

@@ -4,6 +4,7 @@ incremental runs, on DuckDB, PostgreSQL and chDB."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +194,45 @@ def test_incremental_reads_only_what_changed_and_drops_evidence_gone(store: Stor
     # the same store analysed in full gives the same rows
     assert attribute(store, rules, full=True).mode == "full"
     assert rows(store) == want
+
+
+# co-author spellings the store's prefilter must let through when the rules find an assistant
+# (and may leave out when they find a human): folded over lines, name only, glob emails, a
+# user's rules
+COAUTHOR_SPELLINGS = [
+    "Co-authored-by: Amazon\n  Q <q@corp.example>",
+    "Co-authored-by: Claude\n Code <someone@corp.example>",
+    'Co-authored-by: "Cursor" <x@corp.example>',
+    "CO-AUTHORED-BY : GitHub Copilot <12+Copilot@users.noreply.github.com>",
+    "Co-authored-by: Robo Helper (bot) <r@corp.example>",
+    "Co-authored-by: Someone <build@AI.example>",
+    "Co-authored-by: Dev 7 <dev7@example.com>",
+    "Co-authored-by: Ada <ada@example.com>\nCo-authored-by: Bob <bob@example.com>",
+    "Co-authored-by: Copilot Fan <fan@example.com>",
+]
+
+
+def test_store_prefilter_keeps_every_commit_the_rules_attribute(
+    store: Store, tmp_path: Path
+) -> None:
+    extra = tmp_path / "rules.yaml"
+    extra.write_text(
+        "coauthors:\n  - {tool: Robo, emails: ['*@ai.example']}\ncoauthor_names: [robo helper]\n"
+    )
+    rules = load_rules(extra)
+    repo = R.Repository(id=GH, source="github", full_name="octo/app", name="app")
+    commits = [
+        commit(f"{i:040x}", f"Change {i}\n\nBody.\n\n{trailer}")
+        for i, trailer in enumerate(COAUTHOR_SPELLINGS)
+    ]
+    store.write_records([repo, *commits])
+    attribute(store, rules)
+    got = {key: (v[0], v[3]) for (kind, key), v in rows(store).items() if kind == "commit"}
+    want = {}
+    for c in commits:
+        ev = rules.commit(c.author_name, c.author_email, None, c.message)
+        if ev is not None:
+            want[c.sha] = (ev.tool, ev.kind)
+    assert got == want
+    # the human co-authors stay out, the assistants are all in
+    assert len(want) == 6

@@ -88,6 +88,20 @@ def check(store: Store) -> None:
     assert facts[3] == ("alice", False, 0, False)
     assert facts[2] == ("bob", False, 0, True)  # nobody but its owner and Copilot reviewed
     assert facts[7][0] == "carol"
+    # the per-engineer PR rows mark the PRs an agent made for the person they count for
+    # (PR 4: alice's from a cursor/ branch, the agent's for her)
+    marked = {n: bool(a) for n, a in store.query("SELECT pr_number, ai_agent FROM pr_facts")}
+    assert {n for n, a in marked.items() if a} == {2, 4, 7}
+    listed = store.query(
+        "SELECT DISTINCT username, pr_number, ai_agent FROM author_prs_window "
+        "WHERE pr_number IN (1, 2, 4, 7)"
+    )
+    assert sorted((u, n, bool(a)) for u, n, a in listed) == [
+        ("alice", 1, False),
+        ("alice", 4, True),
+        ("bob", 2, True),
+        ("carol", 7, True),
+    ]
     alice = row(store, "author", "alice")
     assert (alice["prs_merged"], alice["ai_prs"]) == (6, 4)
 

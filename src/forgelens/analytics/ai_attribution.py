@@ -26,7 +26,7 @@ from forgelens.analytics.identity import email_alias, login_alias
 from forgelens.store import Store
 from forgelens.store import sql as _sql
 from forgelens.store._arrow import now_version
-from forgelens.trailers import coauthors
+from forgelens.trailers import COAUTHOR_KEY, coauthors
 
 _NOREPLY = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.github\.com$")
 CHANGED_PRS = "_fl_ai_prs"  # (repository_id, number) of the PRs this run reads again
@@ -78,19 +78,32 @@ def _tuples(store: Store, sql: str) -> Iterator[tuple[Any, ...]]:
         yield from zip(*(col.to_pylist() for col in batch.columns), strict=True)
 
 
-def _candidates(rules: AiRules, store: Store) -> str:
+def _candidates(rules: AiRules, store: Store, table: str = "", message: str = "message") -> str:
     """The commits that may carry evidence: a hinted message or a telling author (the store
-    leaves the others out; they are most of a history)."""
+    leaves the others out; they are most of a history). ``table``: the alias of the author
+    columns' table (with its dot). A message whose only hint is ``co-authored-by`` is one
+    when it also holds a piece of a known assistant's name or email (humans' co-authors,
+    the most of them, stay in the store)."""
 
     def lit(value: str) -> str:
         return _sql.literal(value, store)
 
-    author = rules.commit_sql("author_name", "author_email", "author_login", lit)
+    author = rules.commit_sql(
+        f"{table}author_name", f"{table}author_email", f"{table}author_login", lit
+    )
     if author is None or "" in rules.hints:
         return "TRUE"
-    low = "lower(message)"
-    words = " OR ".join(f"position({lit(w)} IN {low}) > 0" for w in rules.hints)
-    return f"(({words}) OR {author})"
+    low = f"lower({message})"
+
+    def any_of(words: Sequence[str]) -> str:
+        return " OR ".join(f"position({lit(w)} IN {low}) > 0" for w in words) or "FALSE"
+
+    pieces = rules.identity_pieces()
+    if pieces is None or COAUTHOR_KEY not in rules.hints:
+        return f"(({any_of(rules.hints)}) OR {author})"
+    others = [w for w in rules.hints if w != COAUTHOR_KEY]
+    coauthor = f"position({lit(COAUTHOR_KEY)} IN {low}) > 0 AND ({any_of(pieces)})"
+    return f"(({any_of(others)}) OR ({coauthor}) OR {author})"
 
 
 def hinted_sql(rules: AiRules, expr: str) -> str:
@@ -206,6 +219,7 @@ def _delete_stale(store: Store, newer: str) -> None:
 def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> int:
     """PR rows into ``out``; returns the number of PRs read. One query, a PR's commits on
     consecutive rows (the store answers one query at a time)."""
+    candidate = _candidates(rules, store, "pc.", "COALESCE(pc.message, c.message)")
     sql = f"""
         SELECT p.repository_id AS repository_id, p.number AS number,
             lower(r.source) AS source, p.author AS author, p.labels AS labels,
@@ -213,7 +227,8 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
             {_sql.epoch_ms(store, "p.created_at")} AS created_at, pc.sha AS sha,
             {hinted_sql(rules, "COALESCE(pc.message, c.message)")} AS message,
             pc.author_name AS author_name,
-            pc.author_email AS author_email, pc.author_login AS author_login
+            pc.author_email AS author_email, pc.author_login AS author_login,
+            pc.sha IS NOT NULL AND {candidate} AS candidate
         FROM {CHANGED_PRS} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
         JOIN repositories r ON r.id = p.repository_id
@@ -247,7 +262,7 @@ PR_COLUMNS = (
     "merged_by",
     "created_at",
 )
-SHA, MESSAGE, NAME, EMAIL, LOGIN = range(len(PR_COLUMNS), len(PR_COLUMNS) + 5)
+SHA, MESSAGE, NAME, EMAIL, LOGIN, CANDIDATE = range(len(PR_COLUMNS), len(PR_COLUMNS) + 6)
 
 
 def _one_pr(rules: AiRules, group: Sequence[tuple[Any, ...]], out: list[dict[str, Any]]) -> None:
@@ -255,7 +270,7 @@ def _one_pr(rules: AiRules, group: Sequence[tuple[Any, ...]], out: list[dict[str
     commits: list[tuple[str, Evidence]] = []
     decide = rules.commit
     for c in group:
-        if c[SHA] is not None:
+        if c[CANDIDATE]:  # the store's test: it may carry evidence (as for commits)
             ev = decide(c[NAME], c[EMAIL], c[LOGIN], c[MESSAGE])
             if ev is not None:
                 commits.append((c[SHA], ev))

@@ -38,6 +38,7 @@ RANKS = {
     "pr_body": 6,
     "reviewer": 1,  # a review by an AI reviewer account
 }
+MEMO_SIZE = 500_000  # messages whose evidence is kept (about 100 MB at most)
 OWNER_RULES = ("coauthor", "committer", "merged_by")
 _LISTS = ("tools", "agents", "coauthors", "reviewers", "markers", "coauthor_names", "trailers")
 _MAPS = ("labels", "branches", "author_suffixes")
@@ -124,6 +125,10 @@ class AiRules:
     author_suffixes: list[tuple[str, str]] = field(default_factory=list)
     owner_rules: tuple[str, ...] = OWNER_RULES
     hints: tuple[str, ...] = ()  # lower-case text one of which any evidence line contains
+    # a line that may start a trailer message_evidence reads (``trailers`` keys are the token
+    # at a line's start, lower-cased): without one, the message's trailers cannot decide
+    _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
+    _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         d = self.data
@@ -162,6 +167,8 @@ class AiRules:
         for m in d["markers"]:
             words.append(str(m["word"]).lower() if m.get("word") else "")
         self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
+        keys = "|".join(re.escape(k) for k in sorted({COAUTHOR_KEY, *self.trailer_keys}))
+        self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
     def commit_sql(
         self, name: str, email: str, login: str, literal: Callable[[str], str]
@@ -180,6 +187,25 @@ class AiRules:
         ):
             return None
         return " OR ".join(f"({p})" for p in parts if p)
+
+    def identity_pieces(self) -> tuple[str, ...] | None:
+        """Lower-case text a message contains when one of its ``Co-authored-by`` trailers may
+        name an assistant (:meth:`ai_coauthor`): the longest word of a known name (a name's
+        words stay whole when its trailer folds over lines) or the longest literal part of a
+        known email (an email has no space). None when any text would match (a glob of
+        ``*`` only, a blank name)."""
+        pieces = {max(n.split(), key=len, default="") for n in self.coauthor_names}
+        if "" in pieces:
+            return None
+        for names in (self.coauthor_emails, self.agent_emails):
+            pieces.update(names.exact)
+            for pattern in names.patterns:
+                longest = max(pattern.split("*"), key=len)
+                if not longest:
+                    return None
+                pieces.add(longest)
+        # a piece holding another is redundant: the shorter one is in the message too
+        return tuple(sorted(p for p in pieces if not any(q != p and q in p for q in pieces)))
 
     def hinted(self, text: str) -> bool:
         """Whether ``text`` may carry a trailer or marker (cheap; no false negative)."""
@@ -217,11 +243,23 @@ class AiRules:
         return self.ai_coauthor(p) is None and "[bot]" not in p.email and "[bot]" not in p.name
 
     def message_evidence(self, message: str | None) -> Evidence | None:
-        """The strongest evidence of a commit message (trailers, then marker lines)."""
+        """The strongest evidence of a commit message (trailers, then marker lines); a
+        message decided before is not parsed again (a merged PR's commits are read twice:
+        from ``commits`` and from ``pr_commits``)."""
         if not message or not self.hinted(message):
             return None
+        memo = self._memo
+        if message in memo:
+            return memo[message]
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        found = memo[message] = self._message_evidence(message)
+        return found
+
+    def _message_evidence(self, message: str) -> Evidence | None:
         best: Evidence | None = None
-        for t in trailers(message):
+        has_trailer = self._trailer_line.search(message) is not None
+        for t in trailers(message) if has_trailer else ():
             if t.key == COAUTHOR_KEY:
                 p = person(t.value)
                 found = self.ai_coauthor(p) if p is not None else None

@@ -33,6 +33,7 @@ PRS_VALUES = [
     "is_merged",
     "merged_at",
     "created_at",
+    "ai_agent",
 ]
 F8 = "DOUBLE PRECISION"
 
@@ -138,12 +139,12 @@ def write_windows(ctx: Ctx) -> None:
             f"""
             SELECT f.username, f.repo_name, f.window_days, f.end_date, f.pr_id, f.pr_number,
                 rp.title, rp.pr_summary, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
-                f.created_at, {ctx.stamp()}
+                f.created_at, COALESCE(f.ai_agent, FALSE), {ctx.stamp()}
             FROM repo_prs rp
             JOIN (
                 SELECT f.username, f.repo_name, w.window_days, w.end_date, f.pr_id,
                     f.pr_number, f.risk_score, f.high_risk, f.is_merged, f.merged_at,
-                    f.created_at
+                    f.created_at, f.ai_agent
                 FROM pr_facts f
                 JOIN {SNAP_WINDOWS} w
                   ON {in_window.format(d="f.created_day")}

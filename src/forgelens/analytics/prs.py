@@ -44,6 +44,7 @@ def build_pr_base(ctx: Ctx) -> None:
             lower(r.source) AS source, p.number AS pr_number, {pr_id} AS pr_id,
             COALESCE(ap.owner, m.username, '{GHOST}') AS username,
             ({counted}) AS counted,
+            (ap.repository_id IS NOT NULL) AS ai_agent,
             COALESCE(p.author, '{GHOST}') AS raw_author,
             p.title, p.body, p.labels, p.head_ref, p.base_ref, p.created_at, p.merged_at,
             (p.merged_at IS NOT NULL) AS is_merged,

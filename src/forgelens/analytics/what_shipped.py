@@ -60,6 +60,7 @@ PR_FACTS_COLUMNS = [
     "content_hash",
     "linked_issue",
     "n_files",
+    "ai_agent",
     "_version",
     "_source",
 ]
@@ -123,7 +124,7 @@ def write_what_shipped(ctx: Ctx) -> int:
                 CASE WHEN COALESCE(rv.reviews, 0) > 0 THEN 1 + rv.changes_requested ELSE 0 END,
                 COALESCE(rv.approvals, 0), COALESCE(rv.self_approved, FALSE),
                 k.risk_score, k.high_risk, k.low_own, k.is_feature, k.content_hash,
-                k.linked_issue, b.n_files, {ctx.version}, 'analytics'
+                k.linked_issue, b.n_files, b.ai_agent, {ctx.version}, 'analytics'
             {_JOINS}
             """,
             match,

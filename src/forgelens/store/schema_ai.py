@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from forgelens.store.schema import MigrationTarget, _spec, migration, register_table
+from forgelens.store import schema_analytics as _schema_analytics  # noqa: F401  (pr_facts)
+from forgelens.store.schema import TABLES, MigrationTarget, _spec, migration, register_table
 
 COMMIT_COAUTHORS = register_table(
     _spec(
@@ -114,3 +115,22 @@ AI_STATE = register_table(
 def _ai_tables(db: MigrationTarget) -> None:
     for spec in (COMMIT_COAUTHORS, AI_ATTRIBUTION, AI_IMPACT_WEEKLY, AI_STATE):
         db.create_table(spec)
+
+
+# the per-engineer PR rows say which PRs an agent made for the person they count for
+AI_AGENT_COLUMN = ("ai_agent", "bool")
+AI_AGENT_TABLES = ("pr_facts", "author_prs_window")
+for _name in AI_AGENT_TABLES:
+    _table = TABLES[_name]
+    register_table(
+        type(_table)(_name, (*_table.columns, AI_AGENT_COLUMN), _table.key, _table.versioned)
+    )
+
+
+@migration("0091_ai_agent_marks")
+def _ai_agent_marks(db: MigrationTarget) -> None:
+    """``pr_facts.ai_agent`` and ``author_prs_window.ai_agent``."""
+    from forgelens.store.sql import add_column_sql
+
+    for name in AI_AGENT_TABLES:
+        db.execute(add_column_sql(db.dialect, TABLES[name], AI_AGENT_COLUMN[0]))
