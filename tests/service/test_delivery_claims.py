@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from forgelens.service import _delivery_claims as claims
 from forgelens.service.webhooks import Delivery
+from forgelens.sources.github import FORGE
 from forgelens.store import Store
 
-D = Delivery("github", "ping", "d-1", "github:o/r", {})
+assert FORGE.webhooks is not None
+D = Delivery("github", "ping", "d-1", "github:o/r", {}, FORGE.webhooks)
 
 
 def test_a_claim_is_taken_once_and_released_after_a_failure(store: Store) -> None:

@@ -15,7 +15,7 @@ import pytest
 from forgelens.errors import BadInput
 from forgelens.service.ssrf import validate_repository_url
 from forgelens.sources.gitea.webhook import sign
-from tests.service.conftest import fake_resolver, running_service
+from tests.service.conftest import running_service
 from tests.service.test_e2e_sim import simulated_forge
 
 HOSTS = {"gitea.example.com": "gitea"}
@@ -31,25 +31,19 @@ HOSTS = {"gitea.example.com": "gitea"}
     ],
 )
 def test_a_configured_gitea_host_names_the_repository_and_its_api(url: str) -> None:
-    spec = validate_repository_url(
-        url, self_hosted=HOSTS, resolver=lambda host: ["10.0.0.7"]
-    )  # explicitly configured: a private address is allowed
+    spec = validate_repository_url(url, self_hosted=HOSTS)  # names are checked, not addresses
     assert (str(spec), spec.api_url) == ("gitea:owner/repo", "https://gitea.example.com/api/v1")
 
 
 def test_gitea_com_is_a_public_forge_and_other_gitea_hosts_must_be_configured() -> None:
-    spec = validate_repository_url(
-        "https://gitea.com/gitea/tea", resolver=lambda host: ["18.192.147.66"]
-    )
+    # a public forge is allowed by name, without a DNS look-up at trigger time (the addresses a
+    # job connects to are checked where it connects: tests/sources/test_address_guard.py)
+    spec = validate_repository_url("https://gitea.com/gitea/tea")
     assert (str(spec), spec.api_url) == ("gitea:gitea/tea", None)  # the default API applies
     with pytest.raises(BadInput, match="not a configured forge host"):
-        validate_repository_url("https://codeberg.example/o/r", resolver=fake_resolver)
-    with pytest.raises(BadInput, match="non-public address"):
-        validate_repository_url("https://gitea.com/o/r", resolver=lambda host: ["127.0.0.1"])
+        validate_repository_url("https://codeberg.example/o/r")
     with pytest.raises(BadInput, match="must name a repository"):
-        validate_repository_url(
-            "https://gitea.example.com/owner", self_hosted=HOSTS, resolver=fake_resolver
-        )
+        validate_repository_url("https://gitea.example.com/owner", self_hosted=HOSTS)
 
 
 def test_a_triggered_collection_reads_the_self_hosted_gitea_and_a_webhook_lands_at_once(
@@ -62,6 +56,7 @@ def test_a_triggered_collection_reads_the_self_hosted_gitea_and_a_webhook_lands_
             running_service(
                 tmp_path,
                 FORGELENS_FORGE_HOSTS=f"{host}=gitea",
+                FORGELENS_FORGE_PRIVATE_HOSTS="127.0.0.1",  # the simulator is on loopback
                 FORGELENS_GITEA_WEBHOOK_SECRET=secret,
             ) as service,
         ):  # the service's own Gitea collector: only GitHub's is a stand-in there
