@@ -38,6 +38,7 @@ from forgelens.sources._forge_common import (
 )
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
+from forgelens.sources.gitlab import _deploy as deploy
 from forgelens.sources.gitlab import _map as m
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
@@ -337,6 +338,44 @@ class GitLabSource(RestSource):
                 except BAD_ITEM:
                     errors += 1
             yield out, errors, nxt
+
+    def deployments(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]:
+        """Deployments newest update first (a status change moves ``updated_at``), with
+        ``updated_after`` on incremental runs: GitLab accepts that filter only together with
+        ``order_by=updated_at`` (400 otherwise). An unchanged project costs the one listing
+        request, answered with an empty page. A project without the environments feature
+        answers 404: it has none."""
+        return cut(self._deployment_pages(ref, since, resume), since)
+
+    def _deployment_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> RawPages:
+        pid = self._project_id(ref)
+        repo_id = repository_id(self.kind, ref.full_name)
+        params: dict[str, Any] = {"order_by": "updated_at", "sort": "desc"}
+        if since is not None:
+            params["updated_after"] = iso(since)
+        endpoint = "GET /projects/{id}/deployments"
+        try:
+            for items, nxt in self._pages(
+                f"/projects/{pid}/deployments", endpoint, resume, **params
+            ):
+                out: list[Item] = []
+                errors = 0
+                for d in items:
+                    try:
+                        rec = deploy.deployment(repo_id, d)
+                        changed = ts(d.get("updated_at")) or rec.created_at
+                    except BAD_ITEM as exc:  # UnknownStatus too: a ValueError
+                        errors += 1
+                        log.warning("deployment skipped", repository=ref.full_name, error=str(exc))
+                        continue
+                    out.append((changed, finish([rec], [m.person(d.get("user"))])))
+                yield out, errors, nxt
+        except NotFound as exc:  # a server or project without environments
+            log.info("deployments not readable", repository=ref.full_name, reason=exc.message)
 
     def contributors(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
