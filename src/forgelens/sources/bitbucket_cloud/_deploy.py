@@ -18,6 +18,7 @@ from typing import Any
 from forgelens.records import Deployment, environment_kind
 from forgelens.sources._bitbucket_map import CLOUD, cloud_login
 from forgelens.sources._forge_common import ts
+from forgelens.sources.webhook import at
 
 COMPLETED = {"SUCCESSFUL": "success", "FAILED": "failure", "STOPPED": "canceled"}
 KINDS = {"production": "production", "staging": "staging", "test": "other"}
@@ -36,7 +37,7 @@ def environment(e: dict[str, Any]) -> tuple[str, str] | None:
     name = e.get("name")
     if not isinstance(name, str) or not name:
         return None
-    typ = e.get("environment_type") if isinstance(e.get("environment_type"), dict) else {}
+    typ = at(e, "environment_type")
     label = str(typ.get("name") or "").strip().lower()
     return name, KINDS[label] if label in KINDS else environment_kind(name)
 
@@ -62,14 +63,14 @@ def status_of(d: dict[str, Any]) -> str:
 
 
 def started(d: dict[str, Any]) -> datetime | None:
-    state = d.get("state") if isinstance(d.get("state"), dict) else {}
-    release = d.get("release") if isinstance(d.get("release"), dict) else {}
+    state = at(d, "state")
+    release = at(d, "release")
     return ts(state.get("start_date")) or ts(release.get("created_on"))
 
 
 def changed(d: dict[str, Any]) -> datetime | None:
     """When a deployment last changed: its completion, else its start."""
-    state = d.get("state") if isinstance(d.get("state"), dict) else {}
+    state = at(d, "state")
     return ts(d.get("last_update_time")) or ts(state.get("completion_date")) or started(d)
 
 
@@ -78,10 +79,10 @@ def deployment(repo_id: str, d: dict[str, Any], envs: dict[str, tuple[str, str]]
     an UNDEPLOYED one, ``UnknownState`` / ``ValueError`` for what cannot be mapped."""
     status = status_of(d)
     uuid = d.get("uuid")
-    env_ref = d.get("environment") if isinstance(d.get("environment"), dict) else {}
+    env_ref = at(d, "environment")
     env = envs.get(str(env_ref.get("uuid")))
-    release = d.get("release") if isinstance(d.get("release"), dict) else {}
-    commit = release.get("commit") if isinstance(release.get("commit"), dict) else {}
+    release = at(d, "release")
+    commit = at(release, "commit")
     sha, created = commit.get("hash"), started(d)
     if not isinstance(uuid, str) or env is None or not isinstance(sha, str) or created is None:
         raise ValueError("deployment without uuid, known environment, commit or start")

@@ -18,6 +18,7 @@ from typing import Any
 from forgelens.records import Deployment, environment_kind
 from forgelens.sources._forge_common import ts
 from forgelens.sources.gitlab._map import SOURCE, login
+from forgelens.sources.webhook import at
 
 STATUSES = {
     "success": "success",
@@ -56,13 +57,13 @@ def kind_of(name: str, tier: Any) -> str:
 
 def deployment(repo_id: str, d: dict[str, Any]) -> Deployment:
     """One deployment of ``GET /projects/:id/deployments``."""
-    env = d.get("environment") if isinstance(d.get("environment"), dict) else {}
+    env = at(d, "environment")
     name, sha, created = env.get("name"), d.get("sha"), ts(d.get("created_at"))
     if not isinstance(name, str) or not name or not isinstance(sha, str) or created is None:
         raise ValueError("deployment without environment, sha or created_at")
     raw = str(d.get("status"))
     status = status_of(raw)
-    job = d.get("deployable") if isinstance(d.get("deployable"), dict) else {}
+    job = at(d, "deployable")
     finished = None
     if raw in TERMINAL:  # ``finished_at`` since GitLab 15.x; the job's end or the last update
         finished = ts(d.get("finished_at")) or ts(job.get("finished_at")) or ts(d.get("updated_at"))
