@@ -138,6 +138,12 @@ def test_issues_after_a_bare_429_and_pipelines() -> None:
     assert by_number[7].state == "closed"
     assert by_number[5].author == "ghost"
     assert by_number[5].updated_at == datetime(2024, 1, 5, 10, 0, tzinfo=UTC)
+    # GitLab's kind of issue: an incident (DORA) by type, whatever its labels and title say
+    assert {n: i.issue_type for n, i in by_number.items()} == {
+        7: "issue",
+        6: "incident",
+        5: "issue",
+    }
     notes = sorted(c.comment_id for c in issues if isinstance(c, IssueComment))
     assert notes == ["2001", "2002"]
     state = {r.run_id: (r.status, r.conclusion, r.event) for r in runs if isinstance(r, CiRun)}

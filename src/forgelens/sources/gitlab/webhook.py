@@ -59,7 +59,7 @@ GL_MR: Fields = {
 }
 
 
-GL_ISSUE: Fields = {**_GL_COMMON, "closed_at": "closed_at"}
+GL_ISSUE: Fields = {**_GL_COMMON, "closed_at": "closed_at", "issue_type": "issue_type|type"}
 
 
 def _gl_repo(p: dict[str, Any]) -> str:
