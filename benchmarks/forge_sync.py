@@ -7,8 +7,8 @@ GitHub (GraphQL), GitLab, Bitbucket Server, Bitbucket Cloud, Gitea / Forgejo and
 forge: API requests per PR for a full sync and for an incremental sync of the unchanged
 repository, and end-to-end
 PRs/s into DuckDB; GitHub is the reference each ratio is taken against. "deploy req. incr." is
-what the deployments step costs the unchanged repository (issue #18: at most 2). Prints the table and
-writes benchmarks/results/forge_sync.json.
+what the deployments step costs the unchanged repository (issue #18: at most 2). Prints the
+table and writes benchmarks/results/forge_sync.json.
 """
 
 from __future__ import annotations

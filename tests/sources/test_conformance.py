@@ -80,7 +80,7 @@ def test_every_forge_stores_the_same_canonical_records(kind: str, clean: dict[st
     assert sizes["branch_protections"] == 2  # service-0 and service-1 protect main
 
 
-@pytest.mark.parametrize("kind", ("gitlab", "bitbucket"))
+@pytest.mark.parametrize("kind", ["gitlab", "bitbucket"])
 def test_deployments_are_the_same_canonical_rows_on_every_forge_that_has_them(
     kind: str, clean: dict[str, Store]
 ) -> None:
