@@ -190,3 +190,26 @@ def test_what_cannot_be_mapped_is_skipped_and_counted_the_rest_kept(
     assert not {deployment_id(kind, d) for d in broken} & set(got)
     run = store.query_dicts("SELECT status, errors FROM git_collection_runs")[0]
     assert run == {"status": "completed", "errors": errors}
+
+
+def test_gitlab_listing_moves_to_updated_before_windows_under_the_offset_cap(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitLab answers 405 past 50,000 rows of an offset listing (the simulator past
+    ``offset_cap``): the listing restarts before the oldest update seen well before that, and
+    every deployment is still read."""
+    from forgelens.sources.gitlab import source as gitlab_source
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=200, issues_per_repo=0, runs_per_repo=0))
+    renderer = next(r for r in sim.renderers if isinstance(r, GitLabRenderer))
+    renderer.offset_cap = 250  # rows: page 4 of 100 would be refused
+    monkeypatch.setattr(gitlab_source, "OFFSET_WINDOW", 150)  # a new window from page 3 on
+    repo = sim.dataset.repos[0]
+    assert len(repo.deployments) > 300  # one offset listing would need page 4: a 405
+    with running(sim) as url:
+        collect(store, ["gitlab:acme/service-0"], options("gitlab", url))
+    listings = [s for _m, p, s in sim.log if p.endswith("/deployments")]
+    assert set(listings) == {200}  # never a 405
+    assert len(listings) == 4  # two windows of two pages (one listing: 4 pages, the 4th a 405)
+    assert len(stored(store, "gitlab", repo)) == len(repo.deployments)
+    assert store.query("SELECT status, errors FROM git_collection_runs") == [("completed", 0)]
