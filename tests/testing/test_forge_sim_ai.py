@@ -4,6 +4,8 @@ every one is found and nothing else claimed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from forgelens.analytics.ai_attribution import attribute
@@ -64,3 +66,35 @@ def test_collected_from_the_simulator_every_ai_pr_found(store: Store) -> None:
     )
     stored = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'review'")[0][0]
     assert stored == ai_reviews > 0
+
+
+def test_an_agent_pr_collected_from_the_simulator_counts_for_who_asked_it(store: Store) -> None:
+    """Assignees and review requests travel from the simulator (GraphQL) into the store, and
+    an agent PR's owner is its human assignee, even when no commit credits them."""
+    sim = sim_for(SimSize(repos=2, prs_per_repo=100))  # 5 agent PRs, 4 credit nobody
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url))
+    attribute(store, load_rules())
+    expected, asked = {}, {}
+    for repo in sim.dataset.repos:
+        for p in repo.prs:
+            if p.author == AGENT:
+                expected[(repo.full_name, p.number)] = p.assignees[1]
+            if p.requested_reviewers:
+                asked[(repo.full_name, p.number)] = p.requested_reviewers
+    owners = {
+        (name, n): owner
+        for name, n, owner in store.query(
+            "SELECT r.full_name, a.pr_number, a.owner FROM ai_attribution a "
+            "JOIN repositories r ON r.id = a.repository_id WHERE a.mode = 'autonomous_agent'"
+        )
+    }
+    assert len(expected) >= 5 and owners == expected
+    stored = {
+        (name, n): json.loads(v) if isinstance(v, str) else v
+        for name, n, v in store.query(
+            "SELECT r.full_name, p.number, p.requested_reviewers FROM pull_requests p "
+            "JOIN repositories r ON r.id = p.repository_id"
+        )
+    }
+    assert asked and {k: v for k, v in stored.items() if v} == asked

@@ -40,12 +40,18 @@ REVIEW = (
 FILE = "path additions deletions changeType"
 COMMIT = "commit { oid message authoredDate author { name email user { login } } }"
 RATE = "rateLimit { limit cost remaining resetAt }"
+# who a PR is assigned to and whose review it awaits (users and bots; teams have no login)
+PEOPLE = (
+    "assignees(first: 10) { nodes { login } } "
+    "reviewRequests(first: 10) { nodes { requestedReviewer { __typename "
+    "... on User { login } ... on Bot { login } ... on Mannequin { login } } } }"
+)
 
 PR_FIELDS = (
     "id databaseId number title body state isDraft createdAt updatedAt mergedAt closedAt "
     "baseRefName headRefName additions deletions changedFiles url "
     f"{ACTOR} mergedBy {{ __typename login avatarUrl }} labels(first: 20) {{ nodes {{ name }} }} "
-    f"files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
+    f"{PEOPLE} files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
     f"reviews(first: $reviews) {{ {PAGE_INFO} nodes {{ {REVIEW} }} }} "
     f"comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }} "
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"

@@ -77,6 +77,12 @@ def _nodes(conn: Any) -> list[Any]:
     return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
 
 
+def logins(actors: Any) -> list[str]:
+    """The logins of a REST list of users (teams and ghosts have none: left out)."""
+    found = (login(a) for a in actors) if isinstance(actors, list) else ()
+    return [name for name in found if name]
+
+
 # -- repositories -----------------------------------------------------------------------------
 def repo_rest(p: dict[str, Any]) -> Repository:
     full = str(p["full_name"])
@@ -189,6 +195,8 @@ def pr_rest(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("merged_by")),
         commits=_int(p.get("commits")),
         url=p.get("html_url"),
+        assignees=logins(p.get("assignees")),
+        requested_reviewers=logins(p.get("requested_reviewers")),
     )
 
 
@@ -215,6 +223,10 @@ def pr_graphql(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("mergedBy")),
         commits=_int((p.get("commits") or {}).get("totalCount")),
         url=p.get("url"),
+        assignees=logins(_nodes(p.get("assignees"))),
+        requested_reviewers=logins(
+            [n.get("requestedReviewer") for n in _nodes(p.get("reviewRequests"))]
+        ),
     )
 
 
