@@ -89,7 +89,8 @@ def test_an_agent_pr_collected_from_the_simulator_counts_for_who_asked_it(store:
             "JOIN repositories r ON r.id = a.repository_id WHERE a.mode = 'autonomous_agent'"
         )
     }
-    assert len(expected) >= 5 and owners == expected
+    assert len(expected) >= 5
+    assert owners == expected
     stored = {
         (name, n): json.loads(v) if isinstance(v, str) else v
         for name, n, v in store.query(
@@ -97,4 +98,5 @@ def test_an_agent_pr_collected_from_the_simulator_counts_for_who_asked_it(store:
             "JOIN repositories r ON r.id = p.repository_id"
         )
     }
-    assert asked and {k: v for k, v in stored.items() if v} == asked
+    assert asked
+    assert {k: v for k, v in stored.items() if v} == asked

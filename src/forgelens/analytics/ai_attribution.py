@@ -333,9 +333,9 @@ def _listed_owner(rules: AiRules, logins: Sequence[str]) -> str | None:
     """The first human of a PR's assignees or requested reviewers (an agent account, an AI
     reviewer or any ``[bot]`` is none)."""
     for login in logins:
-        if login and not login.lower().endswith("[bot]") and not rules.agent(login):
-            if not rules.reviewer(login):
-                return login
+        bot = not login or login.lower().endswith("[bot]")
+        if not bot and not rules.agent(login) and not rules.reviewer(login):
+            return login
     return None
 
 
