@@ -109,25 +109,31 @@ def dataset() -> list[Any]:
         pr(7, "copilot-swe-agent[bot]"),
         pc(7, "d1" * 20, "plan", login="copilot-swe-agent[bot]", email="x@y"),
         pc(7, "d2" * 20, "fix", login="carol", email="carol@x.org"),
-        # 8: assigned to the agent and erin (who asked it): erin, before bob the co-author
-        pr(8, "Copilot", assignees=["Copilot", "erin"], requested_reviewers=["bob"]),
+        review(2, "r1", "copilot-pull-request-reviewer[bot]", "COMMENTED"),
+        review(2, "r2", "bob"),
+        review(3, "r3", "coderabbitai[bot]", "COMMENTED"),
+    ]
+
+
+def asked_dataset() -> list[Any]:
+    """Agent PRs whose owner comes from the forge's assignees and review requests."""
+    return [
+        # 10: assigned to the agent and erin (who asked it): erin, before bob the co-author
+        pr(10, "Copilot", assignees=["Copilot", "erin"], requested_reviewers=["bob"]),
         pc(
-            8,
+            10,
             "e1" * 20,
             "Fix\n\nCo-authored-by: bob <1234+bob@users.noreply.github.com>",
             login="Copilot",
             email="198982749+Copilot@users.noreply.github.com",
         ),
-        # 9: Devin's, nobody assigned, no commit yet: the human whose review it awaits
+        # 11: Devin's, nobody assigned, no commit yet: the human whose review it awaits
         pr(
-            9,
+            11,
             "devin-ai-integration[bot]",
             assignees=[],
             requested_reviewers=["coderabbitai[bot]", "Frank"],
         ),
-        review(2, "r1", "copilot-pull-request-reviewer[bot]", "COMMENTED"),
-        review(2, "r2", "bob"),
-        review(3, "r3", "coderabbitai[bot]", "COMMENTED"),
     ]
 
 
@@ -148,18 +154,20 @@ EXPECTED = {
     ("pr", "4"): ("Cursor", "autonomous_agent", "medium", "branch", None),
     ("pr", "5"): ("Claude Code", "assistant_coauthor", "medium", "pr_body", None),
     ("pr", "7"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "carol"),
-    ("pr", "8"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "erin"),
-    ("pr", "9"): ("Devin", "autonomous_agent", "high", "agent_author", "frank"),
     ("review", "2:r1"): ("GitHub Copilot", "ai_reviewer", "high", "reviewer", None),
     ("review", "3:r3"): ("CodeRabbit", "ai_reviewer", "high", "reviewer", None),
+}
+ASKED = {
+    ("pr", "10"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "erin"),
+    ("pr", "11"): ("Devin", "autonomous_agent", "high", "agent_author", "frank"),
 }
 
 
 def check(store: Store) -> None:
-    store.write_records(dataset())
+    store.write_records([*dataset(), *asked_dataset()])
     result = attribute(store, load_rules())
     assert result.mode == "full"
-    assert rows(store) == EXPECTED
+    assert rows(store) == {**EXPECTED, **ASKED}
     evidence = store.query("SELECT evidence FROM ai_attribution WHERE kind = 'pr' AND key = '1'")[
         0
     ][0]
