@@ -12,7 +12,7 @@ import pytest
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store
-from tests.analytics.test_ai_attribution import GH, T0, pc, pr, review
+from tests.analytics.test_ai_attribution import GH, pc, pr, review
 
 
 def policy_dataset() -> list[Any]:
