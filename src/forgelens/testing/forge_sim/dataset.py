@@ -105,6 +105,25 @@ class SimPR:
     changed_files: int = 0
     assignees: list[str] = field(default_factory=list)
     requested_reviewers: list[str] = field(default_factory=list)  # still pending
+    merge_method: str = "merge"  # of a merged PR: merge | squash
+
+    @property
+    def squashed(self) -> bool:
+        return self.state == "merged" and self.merge_method == "squash"
+
+    def squash_message(self) -> str:
+        """GitHub's default message of a squash merge: ``<title> (#n)``, each commit's message
+        as a ``*`` item (its trailers with it, mid-body), then after a ``---------`` line a
+        ``Co-authored-by`` trailer per other author of its commits."""
+        items = "\n\n".join(f"* {c.message}" for c in self.commits)
+        others: dict[str, str] = {}
+        for c in self.commits:
+            if c.author != self.author:
+                others.setdefault(c.author_email.lower(), f"{c.author_name} <{c.author_email}>")
+        tail = "".join(f"\nCo-authored-by: {who}" for who in others.values())
+        return f"{self.title} (#{self.number})\n\n{items}" + (
+            f"\n\n---------\n{tail}" if tail else ""
+        )
 
     @property
     def additions(self) -> int:
@@ -508,7 +527,10 @@ def _ai_work(rng: random.Random, pr: SimPR) -> SimPR:
 def _asked(pr: SimPR, logins: list[str]) -> SimPR:
     """Assignees and pending review requests (no draw of the random streams: the rest of the
     data stays as it was): every third human PR is assigned to its author (an agent's PR got its
-    assignees in ``_ai_work``); an open PR awaits a colleague's review."""
+    assignees in ``_ai_work``); an open PR awaits a colleague's review. Every merged agent PR and
+    every other merged PR of an even number is squash-merged."""
+    if pr.state == "merged" and (pr.author == AGENT or pr.number % 2 == 0):
+        pr.merge_method = "squash"  # an agent's PR is squash-merged, as Copilot's usually are
     if pr.author != AGENT and pr.author and pr.number % 3 == 0:
         pr.assignees = [pr.author]
     if pr.state == "open":
