@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze, reads
 from forgelens.service.dashboards.views_lens import engineering_lens
@@ -81,20 +79,5 @@ def check(store: Store) -> None:
     assert card["value"] == 2
 
 
-def test_coauthored_duckdb(store: Store) -> None:
-    check(store)
-
-
-@pytest.mark.integration
-def test_coauthored_postgres(pg_url: str) -> None:
-    from forgelens.store import open_store
-
-    s = open_store(pg_url)
-    try:
-        check(s)
-    finally:
-        s.close()
-
-
-def test_coauthored_chdb(chdb_store: Store) -> None:
-    check(chdb_store)
+def test_coauthored(every_store: Store) -> None:
+    check(every_store)

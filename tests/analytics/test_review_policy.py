@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
-
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.store import Store
@@ -86,20 +84,5 @@ def check(store: Store) -> None:
     assert unreviewed == 2  # PRs 1 and 3
 
 
-def test_review_policy_duckdb(store: Store) -> None:
-    check(store)
-
-
-@pytest.mark.integration
-def test_review_policy_postgres(pg_url: str) -> None:
-    from forgelens.store import open_store
-
-    s = open_store(pg_url)
-    try:
-        check(s)
-    finally:
-        s.close()
-
-
-def test_review_policy_chdb(chdb_store: Store) -> None:
-    check(chdb_store)
+def test_review_policy(every_store: Store) -> None:
+    check(every_store)
