@@ -40,11 +40,14 @@ REVIEW = (
 FILE = "path additions deletions changeType"
 COMMIT = "commit { oid message authoredDate author { name email user { login } } }"
 RATE = "rateLimit { limit cost remaining resetAt }"
-# who a PR is assigned to and whose review it awaits (users and bots; teams have no login)
+# Who a PR is assigned to and whose review it awaits. A requested reviewer is a union (User,
+# Team, Mannequin, and Bot where the server knows one): the Actor interface spreads into every
+# version of it, where a fragment on a member an older Enterprise Server lacks fails the whole
+# query; a Team has no login, and a token that may not read teams gets a null reviewer.
 PEOPLE = (
     "assignees(first: 10) { nodes { login } } "
-    "reviewRequests(first: 10) { nodes { requestedReviewer { __typename "
-    "... on User { login } ... on Bot { login } ... on Mannequin { login } } } }"
+    "reviewRequests(first: 10) { nodes { requestedReviewer { "
+    "__typename ... on Actor { login } } } }"
 )
 
 PR_FIELDS = (
