@@ -240,3 +240,25 @@ def test_assignees_and_review_requests_map_from_rest_and_graphql() -> None:
     assert (gql.assignees, gql.requested_reviewers) == (["ann"], ["coderabbitai[bot]", "bob"])
     bare = _map.pr_rest("github:o/r", base)
     assert (bare.assignees, bare.requested_reviewers) == ([], [])
+
+
+def test_a_pull_request_webhook_carries_its_assignees_and_review_requests() -> None:
+    """A ``pull_request`` delivery (``assigned``, ``review_requested``, ...) updates both lists;
+    a team request has no login and is left out."""
+    import json
+    from pathlib import Path
+
+    from forgelens.sources.github.webhook import github_pull_request
+
+    recorded = Path(__file__).parent.parent / "fixtures" / "webhooks" / "recorded" / "github"
+    payload = json.loads((recorded / "pull_request_opened.json").read_text())
+    payload = payload["body"]
+    payload["action"] = "review_requested"
+    pr = payload["pull_request"]
+    pr["assignees"] = [{"login": "Copilot", "type": "Bot"}, {"login": "ann", "type": "User"}]
+    pr["requested_reviewers"] = [{"login": "bob", "type": "User"}]
+    pr["requested_teams"] = [{"slug": "core"}]
+    carried = next(c for c in github_pull_request(payload) if isinstance(c.record, PullRequest))
+    assert {"assignees", "requested_reviewers"} <= set(carried.columns)
+    assert carried.record.assignees == ["Copilot", "ann"]
+    assert carried.record.requested_reviewers == ["bob"]
