@@ -205,7 +205,7 @@ def test_contributor_list_refused_is_an_error_not_a_failed_repository(store: Any
 
 def test_assignees_and_review_requests_map_from_rest_and_graphql() -> None:
     """Logins of users and bots; a team request (no login) and a ghost are left out; a PR the
-    forge sent without them has them empty, not unknown."""
+    forge sent without them has them unknown (None), not empty."""
     from forgelens.sources.github import _map
 
     base = {"number": 3, "title": "t", "created_at": "2026-01-01T00:00:00Z"}
@@ -239,7 +239,7 @@ def test_assignees_and_review_requests_map_from_rest_and_graphql() -> None:
     )
     assert (gql.assignees, gql.requested_reviewers) == (["ann"], ["coderabbitai[bot]", "bob"])
     bare = _map.pr_rest("github:o/r", base)
-    assert (bare.assignees, bare.requested_reviewers) == ([], [])
+    assert (bare.assignees, bare.requested_reviewers) == (None, None)
 
 
 def test_a_pull_request_webhook_carries_its_assignees_and_review_requests() -> None:

@@ -27,6 +27,7 @@ from forgelens.records import (
     environment_kind,
     repository_id,
 )
+from forgelens.sources._forge_common import logins
 from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
 
 SOURCE = "github"
@@ -75,12 +76,6 @@ def _int(value: Any) -> int | None:
 def _nodes(conn: Any) -> list[Any]:
     nodes = conn.get("nodes") if isinstance(conn, dict) else None
     return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
-
-
-def logins(actors: Any) -> list[str]:
-    """The logins of a REST list of users (teams and ghosts have none: left out)."""
-    found = (login(a) for a in actors) if isinstance(actors, list) else ()
-    return [name for name in found if name]
 
 
 # -- repositories -----------------------------------------------------------------------------
@@ -195,8 +190,8 @@ def pr_rest(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("merged_by")),
         commits=_int(p.get("commits")),
         url=p.get("html_url"),
-        assignees=logins(p.get("assignees")),
-        requested_reviewers=logins(p.get("requested_reviewers")),
+        assignees=logins(p.get("assignees"), login),
+        requested_reviewers=logins(p.get("requested_reviewers"), login),
     )
 
 
@@ -223,9 +218,12 @@ def pr_graphql(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("mergedBy")),
         commits=_int((p.get("commits") or {}).get("totalCount")),
         url=p.get("url"),
-        assignees=logins(_nodes(p.get("assignees"))),
+        assignees=logins(_nodes(p["assignees"]) if "assignees" in p else None, login),
         requested_reviewers=logins(
-            [n.get("requestedReviewer") for n in _nodes(p.get("reviewRequests"))]
+            [n.get("requestedReviewer") for n in _nodes(p["reviewRequests"])]
+            if "reviewRequests" in p
+            else None,
+            login,
         ),
     )
 
