@@ -9,10 +9,13 @@ watermark kept in ``analytics_state`` (target ``dora``), or the ``[dora]`` rules
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,30 +179,40 @@ class _Inputs:
 _PARENTS_SHAPE = r'^\[("[0-9A-Za-z]*"(,\s*"[0-9A-Za-z]*")*)?\]$'
 
 
-def _parent_lists(column: pa.ChunkedArray) -> list[list[str]]:
-    """Each commit's parents, split by Arrow in one pass when every value has the plain shape
-    (a million commits: no million JSON parses); anything else by ``_parents``."""
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        return [list(v or ()) for v in column.to_pylist()]
+def _parent_lists(
+    column: pa.ChunkedArray, shas: pa.ChunkedArray, names: list[str]
+) -> list[list[str]]:
+    """Each commit's parents among the commits read (``shas``; ``names`` the same as Python
+    strings): a parent that was not mined is left out, as linking skips it anyway. Split and
+    matched by Arrow when every value has the plain shape, so a million commits need no
+    million JSON parses nor a second string per parent; anything else by ``_parents``."""
     text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if text and pc.all(pc.match_substring_regex(column, _PARENTS_SHAPE)).as_py() is not False:
-        inner = pc.utf8_slice_codeunits(column, 2, -2)
-        split = pc.split_pattern_regex(inner, r'",\s*"').to_pylist()
-        return [v if v and v[0] else [] for v in split]
-    return [_parents(v) for v in column.to_pylist()]
+        inner = pc.utf8_slice_codeunits(column, 2, -2).combine_chunks()
+        split = pc.split_pattern_regex(inner, r'",\s*"')
+        found = pc.index_in(split.flatten(), value_set=shas)
+        flat = [None if i is None else names[i] for i in found.to_pylist()]
+        out: list[list[Any]] = [flat[a:b] for a, b in itertools.pairwise(split.offsets.to_pylist())]
+        for row in set(pc.list_parent_indices(split).filter(pc.is_null(found)).to_pylist()):
+            out[row] = [p for p in out[row] if p is not None]  # a root, or a parent not mined
+        return out
+    values = column.to_pylist()
+    known = set(names)
+    return [[p for p in (v if isinstance(v, list) else _parents(v)) if p in known] for v in values]
 
 
 def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], list[list[str]], list[Any]]]:
     """(repository id, shas, parents, committed_at micros) per repository of ``table``
-    (repository_id, sha, parents, committed_at; ordered by repository_id)."""
+    (repository_id, sha, parents, committed_at)."""
     if table.num_rows == 0:
         return
-    rids = table.column(0)
+    rids = pc.dictionary_encode(table.column(0)).combine_chunks()
+    table = table.take(pc.sort_indices(rids.indices))  # one repository's commits together
     shas = table.column(1).to_pylist()
-    parents = _parent_lists(table.column(2))
+    parents = _parent_lists(table.column(2), table.column(1), shas)
     micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
     start = 0
-    for item in pc.value_counts(rids).to_pylist():  # in order of first appearance: sorted
+    for item in pc.value_counts(table.column(0)).to_pylist():  # in order of first appearance
         end = start + int(item["counts"])
         yield str(item["values"]), shas[start:end], parents[start:end], micros[start:end]
         start = end
@@ -219,7 +232,7 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
     m = _marks(len(ids))
     table = store.query_arrow(
         "SELECT repository_id, sha, parents, committed_at FROM commits "
-        f"WHERE repository_id IN ({m}) ORDER BY repository_id",
+        f"WHERE repository_id IN ({m})",
         ids,
     )
     for rid, graph_shas, parents, times in _graphs(table):
@@ -347,10 +360,24 @@ def write_dora(
             "analytics_state", _state_rows(idle, newest, h, now, set(), version), version=version
         )
     # a first analysis of the store inserts its links without looking for stored ones
-    with store.bulk_load(new_keys=("deployment_commits",)):
+    with store.bulk_load(new_keys=("deployment_commits",)), _no_gc():
         for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
             _write_chunk(store, chunk, rules, found, result, version=version, now=now)
     return result
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Python's cycle collector paused: the graphs are millions of small lists and strings
+    (no cycles), which it would otherwise walk again and again as they are built (40% of the
+    time reading a graph)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _write_chunk(
