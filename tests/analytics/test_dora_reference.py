@@ -122,6 +122,26 @@ def _write(store: Store, h: dict[str, Any], deps: list[ref.Dep], incs: list[ref.
                 *(R.PrCommit(REPO, pr.number, s) for s in pr.shas),
             ]
         )
+    _write_deployments(store, deps)
+    if incs:
+        store.upsert(
+            "incidents",
+            [
+                {
+                    "repository_id": REPO,
+                    "incident_id": i.id,
+                    "source": "api",
+                    "created_at": i.created,
+                    "resolved_at": i.resolved,
+                    "sha": i.sha,
+                    "deployment_id": i.deployment_id,
+                }
+                for i in incs
+            ],
+        )
+
+
+def _write_deployments(store: Store, deps: list[ref.Dep]) -> None:
     if deps:
         store.upsert(
             "deployments",
@@ -138,22 +158,6 @@ def _write(store: Store, h: dict[str, Any], deps: list[ref.Dep], incs: list[ref.
                     "source": d.source,
                 }
                 for d in deps
-            ],
-        )
-    if incs:
-        store.upsert(
-            "incidents",
-            [
-                {
-                    "repository_id": REPO,
-                    "incident_id": i.id,
-                    "source": "api",
-                    "created_at": i.created,
-                    "resolved_at": i.resolved,
-                    "sha": i.sha,
-                    "deployment_id": i.deployment_id,
-                }
-                for i in incs
             ],
         )
 
@@ -229,5 +233,98 @@ def test_dora_matches_the_reference_full_and_incremental(
         _write(store, h, h["deps"][cut:], h["incs"])  # new deployments and incidents arrive
         analyze(store, AnalyzeOptions(target="dora"))
         check(store, h)
+    finally:
+        store.close()
+
+
+_VOLATILE = {"updated_at", "_version", "_source", "_ingested_at", "id"}
+
+
+def _snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every DORA output, row by row (without write times and versions)."""
+    out = {}
+    for table in (
+        "deployment_commits",
+        "change_failures",
+        "dora_deployments",
+        "dora_metrics_weekly",
+        "dora_metrics_monthly",
+        "incidents",
+    ):
+        rows = store.query_dicts(f"SELECT * FROM {table}")
+        out[table] = sorted(
+            (
+                tuple(
+                    (k, round(v, 9) if isinstance(v, float) else v)
+                    for k, v in sorted(r.items())
+                    if k not in _VOLATILE
+                )
+                for r in rows
+            ),
+            key=repr,
+        )
+    out["repo_prs"] = sorted(
+        store.query("SELECT repo_name, pr_number, deployed_at, deployment_id FROM repo_prs"),
+        key=repr,
+    )
+    return out
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    n_commits=st.integers(1, 30),
+    n_deps=st.integers(2, 14),
+    n_new=st.integers(1, 4),
+    n_incs=st.integers(0, 3),
+    restatus=st.booleans(),
+    duplicates_late=st.booleans(),
+)
+def test_incremental_after_new_deployments_equals_a_forced_refresh(
+    seed: int,
+    n_commits: int,
+    n_deps: int,
+    n_new: int,
+    n_incs: int,
+    restatus: bool,
+    duplicates_late: bool,
+) -> None:
+    """New deployments (the latest, or placed among the earlier ones by their time; one of
+    two sources of a deployment arriving after the other; an earlier deployment whose status
+    changed) recomputed incrementally — only the environments and times they can affect —
+    give every row a forced recompute of everything gives. A second production environment
+    shares the incidents with the first."""
+    h = history(seed, n_commits, n_deps + n_new, n_incs)
+    rnd = random.Random(seed)
+    second = {d.id.rstrip("b") for d in h["deps"] if d.env == "production" and rnd.random() < 0.4}
+    h["deps"] = [
+        ref.Dep(d.id, "prod-eu", "production", d.sha, d.status, d.at, d.source)
+        if d.id.rstrip("b") in second
+        else d
+        for d in h["deps"]
+    ]
+    new = rnd.sample(h["deps"], min(n_new, len(h["deps"]) - 1))
+    if duplicates_late:  # the first source of each deployment that has two arrives last
+        ids = {d.id for d in h["deps"]}
+        new += [d for d in h["deps"] if d.id + "b" in ids and d not in new]
+    old = [d for d in h["deps"] if d not in new]
+    store = open_store("duckdb:///:memory:")
+    try:
+        _write(store, h, old, h["incs"])
+        analyze(store, AnalyzeOptions(target="dora"))
+        later = list(new)
+        if restatus and old:
+            d = rnd.choice(old)
+            later.append(ref.Dep(d.id, d.env, d.kind, d.sha, "failure", d.at, d.source))
+        _write_deployments(store, later)  # deployments only: the rest is unchanged
+        inc = analyze(store, AnalyzeOptions(target="dora"))
+        assert inc.dora["repositories"] == 1
+        incremental = _snapshot(store)
+        analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
+        assert _snapshot(store) == incremental
     finally:
         store.close()

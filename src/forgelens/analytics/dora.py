@@ -110,7 +110,8 @@ class Dirty:
 
     repos: list[tuple[str, str]]
     newest: dict[str, int]
-    graph: dict[str, int]
+    graph: dict[str, int]  # commits
+    others: dict[str, int]  # every input but deployments
     analysed: dict[str, int]
 
 
@@ -142,10 +143,14 @@ def dirty_repositories(
     )
     newest: dict[str, int] = {}
     graph: dict[str, int] = {}
+    others: dict[str, int] = {}
     for r, v, t in store.query(" UNION ALL ".join(parts)):
-        newest[str(r)] = max(newest.get(str(r), 0), int(v))
+        rid = str(r)
+        newest[rid] = max(newest.get(rid, 0), int(v))
         if t == "commits":
-            graph[str(r)] = int(v)
+            graph[rid] = int(v)
+        if t != "deployments":
+            others[rid] = max(others.get(rid, 0), int(v))
     h = rules_hash(rules)
     dirty = []
     analysed = {}
@@ -155,7 +160,7 @@ def dirty_repositories(
             analysed[rid] = wm
         if force or old_hash != h or newest.get(rid, 0) > wm:
             dirty.append((rid, name))
-    return Dirty(dirty, newest, graph, analysed)
+    return Dirty(dirty, newest, graph, others, analysed)
 
 
 def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tuple[str, str]]]:
@@ -395,16 +400,8 @@ def _write_chunk(
     placed = _placed(store, ids)
     out = _Rows()
     scopes: dict[str, dict[str, int] | None] = {}
+    envs: dict[str, set[str] | None] = {}
     for rid, name in chunk:
-        dora = analyze_repo(
-            inp.parents[rid],
-            inp.commits[rid],
-            inp.deploys[rid],
-            inp.incidents[rid],
-            inp.prs[rid],
-            rules,
-            inp.times[rid],
-        )
         wm = found.analysed.get(rid)
         if wm is None or found.graph.get(rid, 0) > wm:
             scopes[rid] = None  # a new graph (or rules, or no earlier run): any link may change
@@ -412,7 +409,22 @@ def _write_chunk(
             scopes[rid] = link_scope(
                 inp.deploys[rid], inp.versions[rid], wm, placed.get(rid, {}), rules
             )
-        out.add(rid, name, dora, inp, now, scopes[rid])
+        deploys = inp.deploys[rid]
+        envs[rid] = None
+        scope = scopes[rid]
+        if scope is not None and wm is not None and found.others.get(rid, 0) <= wm:
+            envs[rid] = recomputed_environments(deploys, scope)
+            deploys = [d for d in deploys if d.environment in (envs[rid] or ())]
+        dora = analyze_repo(
+            inp.parents[rid],
+            inp.commits[rid],
+            deploys,
+            inp.incidents[rid],
+            inp.prs[rid],
+            rules,
+            inp.times[rid],
+        )
+        out.add(rid, name, dora, inp, now, scope)
         result.per_repo[name] = len(dora.facts)
         result.linked_commits += sum(len(v) for v in dora.links.commits.values())
     inp.parents.clear()  # the graphs are the bulk of the memory: not kept while writing
@@ -420,7 +432,7 @@ def _write_chunk(
     result.failures += len(out.failures)
     result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
     with store.transaction():
-        _replace(store, ids, [n for _, n in chunk])
+        _replace(store, chunk, envs)
         _write_links(store, scopes, out.links, version)
         for table, rows in (
             ("change_failures", out.failures),
@@ -584,23 +596,38 @@ def _write_links(
     the whole repository): only the deployments whose links changed are rewritten (a new
     deployment adds its rows; the earlier ones stay as they are, also on a forced run: deleting
     index entries costs far more than comparing)."""
-    where: list[str] = []
-    params: list[Any] = []
     whole = [rid for rid, scope in scopes.items() if scope is None]
-    if whole:
-        where.append(f"repository_id IN ({_marks(len(whole))})")
-        params += whole
-    for rid, scope in scopes.items():
-        for env, first in (scope or {}).items():
-            where.append("(repository_id = ? AND environment = ? AND deployed_at >= ?)")
-            params += [rid, env, _EPOCH + timedelta(microseconds=max(first, _FIRST))]
-    if not where:
-        return  # nothing any link depends on changed
-    old = store.query_arrow(
-        "SELECT repository_id, deployment_id, sha, deployed_at FROM deployment_commits "
-        f"WHERE {' OR '.join(where)}",
-        params,
+    cut = {(rid, env): at for rid, scope in scopes.items() for env, at in (scope or {}).items()}
+    cols = (
+        "SELECT repository_id, deployment_id, sha, deployed_at, environment FROM deployment_commits"
     )
+    parts = []
+    if whole:
+        parts.append(
+            store.query_arrow(f"{cols} WHERE repository_id IN ({_marks(len(whole))})", whole)
+        )
+    if cut:  # one scan for every scoped repository, from the earliest start on; then each's own
+        rids = sorted({rid for rid, _ in cut})
+        envs = sorted({env for _, env in cut})
+        first = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
+        found = store.query_arrow(
+            f"{cols} WHERE repository_id IN ({_marks(len(rids))}) "
+            f"AND environment IN ({_marks(len(envs))}) AND deployed_at >= ?",
+            [*rids, *envs, first],
+        )
+        keep = [
+            cut.get((r, e), _NEVER) <= at
+            for r, e, at in zip(
+                _plain(found, "repository_id"),
+                _plain(found, "environment"),
+                _plain(found, "deployed_at"),
+                strict=True,
+            )
+        ]
+        parts.append(found.filter(pa.array(keep, pa.bool_())))
+    if not parts:
+        return  # nothing any link depends on changed
+    old = pa.concat_tables(parts)
     if not links.sha and old.num_rows == 0:
         return
     new = links.table(version)
@@ -639,15 +666,45 @@ def _plain(table: pa.Table, column: str) -> list[Any]:
     return out
 
 
-def _replace(store: Store, ids: list[str], names: list[str]) -> None:
+def _replace(
+    store: Store, chunk: Sequence[tuple[str, str]], envs: Mapping[str, set[str] | None]
+) -> None:
+    """Delete the rows about to be written again: of the whole repository, or of the
+    environments recomputed (``envs``)."""
+    ids = [rid for rid, _ in chunk]
     m = _marks(len(ids))
-    for t in _OUTPUTS_BY_ID:
-        store.execute(f"DELETE FROM {t} WHERE repository_id IN ({m})", ids)
     store.execute(
         f"DELETE FROM incidents WHERE repository_id IN ({m}) AND source = '{ISSUE_SOURCE}'", ids
     )
-    for t in _OUTPUTS_BY_NAME:
-        store.execute(f"DELETE FROM {t} WHERE repo_name IN ({_marks(len(names))})", names)
+    groups: dict[tuple[str, ...] | None, list[tuple[str, str]]] = {}
+    for rid, name in chunk:  # one statement per set of environments (most share one)
+        mine = envs.get(rid)
+        groups.setdefault(None if mine is None else tuple(sorted(mine)), []).append((rid, name))
+    for some, repos in groups.items():
+        if some is not None and not some:
+            continue
+        only, params = "", list(some or ())
+        if some is not None:
+            only = f" AND environment IN ({_marks(len(some))})"
+        m = _marks(len(repos))
+        for t in _OUTPUTS_BY_ID:
+            store.execute(
+                f"DELETE FROM {t} WHERE repository_id IN ({m}){only}",
+                [*(r for r, _ in repos), *params],
+            )
+        for t in _OUTPUTS_BY_NAME:
+            store.execute(
+                f"DELETE FROM {t} WHERE repo_name IN ({m}){only}", [*(n for _, n in repos), *params]
+            )
+
+
+def recomputed_environments(deploys: Sequence[Deploy], scope: Mapping[str, int]) -> set[str]:
+    """When only deployments changed: the environments whose rows may change — those with a
+    changed deployment (``scope``) and every production one (an incident links to the latest
+    production deployment of the repository, whatever its environment). Every other
+    environment's facts depend on its own deployments and the (unchanged) commits, PRs and
+    incidents alone."""
+    return set(scope) | {d.environment for d in deploys if d.kind == PRODUCTION}
 
 
 @dataclass
