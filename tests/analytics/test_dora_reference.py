@@ -23,6 +23,7 @@ from tests.analytics import dora_reference as ref
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 REPO = R.repository_id("github", "o/app")
 SOURCES = ["github", "api", "ci", "tag"]
+TEAMS = {"core": ["ann", "Bob"], "web": ["cy"], "idle": ["dee"]}  # team_members on github
 
 
 def _sha(i: int | str) -> str:
@@ -78,7 +79,8 @@ def history(seed: int, n_commits: int, n_deps: int, n_incs: int) -> dict[str, An
         merged = T0 + timedelta(hours=rnd.randint(0, 400)) if rnd.random() < 0.8 else None
         head = rnd.choice(["feature/x", "hotfix/y", "fix-z"])
         labels = rnd.choice([[], ["hotfix"], ["bug"]])
-        prs.append(ref.PullRequest(n, merged, head, labels, shas))
+        author = rnd.choice(["Ann", "bob", "cy", None])
+        prs.append(ref.PullRequest(n, merged, head, labels, shas, author))
     return {"commits": commits, "deps": deps, "incs": incs, "prs": prs}
 
 
@@ -118,10 +120,14 @@ def _write(store: Store, h: dict[str, Any], deps: list[ref.Dep], incs: list[ref.
                     merged_at=pr.merged_at,
                     head_ref=pr.head_ref,
                     labels=pr.labels,
+                    author=pr.author,
                 ),
                 *(R.PrCommit(REPO, pr.number, s) for s in pr.shas),
             ]
         )
+    store.write_records(
+        [R.TeamMember("github", "o", t, login) for t, logins in TEAMS.items() for login in logins]
+    )
     _write_deployments(store, deps)
     if incs:
         store.upsert(
@@ -173,7 +179,8 @@ def _utc(v: datetime | None) -> datetime | None:
 
 
 def check(store: Store, h: dict[str, Any]) -> None:
-    want = ref.compute(h["commits"], h["deps"], h["incs"], h["prs"])
+    teams = {f"o/{t}": {x.lower() for x in logins} for t, logins in TEAMS.items()}
+    want = ref.compute(h["commits"], h["deps"], h["incs"], h["prs"], teams)
     facts = {
         r["deployment_id"]: r
         for r in store.query_dicts("SELECT * FROM dora_deployments WHERE repository_id = ?", [REPO])
@@ -200,10 +207,19 @@ def check(store: Store, h: dict[str, Any]) -> None:
     for table, period, expected in (
         ("dora_metrics_weekly", "week_start", want.weekly),
         ("dora_metrics_monthly", "month_start", want.monthly),
+        ("dora_metrics_weekly", "week_start", want.team_weekly),
+        ("dora_metrics_monthly", "month_start", want.team_monthly),
     ):
         rows = store.query_dicts(f"SELECT * FROM {table}")
-        got = {(r["environment"], r[period]): r for r in rows}
-        assert set(got) == set(expected), table
+        per_team = expected is want.team_weekly or expected is want.team_monthly
+        got: dict[Any, dict[str, Any]] = {
+            (r["team"], r["environment"], r[period])
+            if per_team
+            else (r["environment"], r[period]): r
+            for r in rows
+            if (r["team"] != "*") == per_team
+        }
+        assert set(got) == set(expected), (table, per_team, set(got) ^ set(expected))
         for key, exp in expected.items():
             for col, value in exp.items():
                 assert _close(got[key][col], value), (table, key, col, got[key][col], value)

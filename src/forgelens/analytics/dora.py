@@ -137,6 +137,11 @@ def dirty_repositories(
         f"JOIN repositories r ON r.full_name = p.repo_name WHERE p._version > {floor} "
         "GROUP BY r.id"
     )
+    parts.append(  # a team's membership: its forge's repositories (their team rows)
+        f"SELECT r.id AS repository_id, max(tm._version) AS v, 'team_members' AS t "
+        f"FROM team_members tm JOIN repositories r ON lower(r.source) = lower(tm.source) "
+        f"WHERE tm._version > {floor} GROUP BY r.id"
+    )
     parts.append(
         f"SELECT repository_id, max(_version) AS v, 'incidents' AS t FROM incidents "
         f"WHERE _version > {floor} AND source <> '{ISSUE_SOURCE}' GROUP BY repository_id"
@@ -178,6 +183,8 @@ class _Inputs:
     incidents: dict[str, list[Incident]] = field(default_factory=dict)
     issue_incidents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prs: dict[str, list[Pr]] = field(default_factory=dict)
+    # {repository: {team: its members' merged PRs}} (team_members, by login on the same forge)
+    teams: dict[str, dict[str, set[int]]] = field(default_factory=dict)
 
 
 # ``commits.parents`` as our writers store it: a JSON array of hex shas
@@ -317,15 +324,26 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         f"SELECT repository_id, pr_number, sha FROM pr_commits WHERE repository_id IN ({m})", ids
     ):
         shas.setdefault((rid, int(number)), []).append(sha)
-    for rid, number, merged, head, labels in store.query(
-        "SELECT repository_id, number, merged_at, head_ref, labels FROM pull_requests "
+    for rid, number, merged, head, labels, author in store.query(
+        "SELECT repository_id, number, merged_at, head_ref, labels, author FROM pull_requests "
         f"WHERE repository_id IN ({m}) AND merged_at IS NOT NULL",
         ids,
     ):
         n = int(number)
-        inp.prs[rid].append(
-            Pr(n, _utc(merged), head, _labels(labels), tuple(shas.get((rid, n), ())))
-        )
+        pr = Pr(n, _utc(merged), head, _labels(labels), tuple(shas.get((rid, n), ())), author)
+        inp.prs[rid].append(pr)
+    members: dict[tuple[str, str], set[str]] = {}
+    for source, team, login in store.query(
+        "SELECT lower(source), org || '/' || team_slug, lower(login) FROM team_members"
+    ):
+        members.setdefault((str(source), str(login)), set()).add(str(team))
+    if members:
+        for rid, source in store.query(
+            f"SELECT id, lower(source) FROM repositories WHERE id IN ({m})", ids
+        ):
+            for pr in inp.prs.get(str(rid), ()):
+                for team in members.get((str(source), (pr.author or "").lower()), ()):
+                    inp.teams.setdefault(str(rid), {}).setdefault(team, set()).add(pr.number)
     return inp
 
 
@@ -764,11 +782,14 @@ class _Rows:
                 }
             )
         prs = inp.prs[rid]
+        teams: list[tuple[str, set[int] | None]] = [("*", None)]
+        teams += sorted(inp.teams.get(rid, {}).items())
         for period, target in ((WEEKLY, self.weekly), (MONTHLY, self.monthly)):
-            target.extend(
-                {**r, "updated_at": now}
-                for r in metric_rows(name, dora, inp.commits[rid], prs, period)
-            )
+            for team, numbers in teams:
+                target.extend(
+                    {**r, "updated_at": now}
+                    for r in metric_rows(name, dora, inp.commits[rid], prs, period, team, numbers)
+                )
         for (_env, number), d in dora.pr_deploys.items():
             if d.kind != PRODUCTION:
                 continue

@@ -87,6 +87,7 @@ class Pr:
     head_ref: str | None = None
     labels: tuple[str, ...] = ()
     shas: tuple[str, ...] = ()
+    author: str | None = None  # login on the repository's forge
 
 
 @dataclass(frozen=True, slots=True)
