@@ -344,3 +344,46 @@ def test_incremental_after_new_deployments_equals_a_forced_refresh(
         assert _snapshot(store) == incremental
     finally:
         store.close()
+
+
+def test_a_later_deployment_from_a_preferred_source_takes_the_links_of_its_duplicate() -> None:
+    """The push API reported a deployment; the forge's report of it arrives in a later run,
+    10 minutes later by its time: the forge's is kept, and the incremental run moves the
+    links to it (the earlier, now duplicate, deployment is before the new one's time)."""
+    commits = {}
+    parents: list[str] = []
+    for i in range(5):
+        sha = _sha(f"dup-{i}")
+        commits[sha] = ref.Commit(sha, parents, T0 + timedelta(hours=i), "change")
+        parents = [sha]
+    shas = list(commits)
+    h = {"commits": commits, "deps": [], "incs": [], "prs": []}
+    at = T0 + timedelta(days=1)
+    api = [
+        ref.Dep("base", "production", "production", shas[1], "success", at, "api"),
+        ref.Dep(
+            "api", "production", "production", shas[3], "success", at + timedelta(hours=5), "api"
+        ),
+    ]
+    forge = ref.Dep(
+        "forge",
+        "production",
+        "production",
+        shas[3],
+        "success",
+        at + timedelta(hours=5, minutes=10),
+        "github",
+    )
+    store = open_store("duckdb:///:memory:")
+    try:
+        _write(store, h, api, [])
+        analyze(store, AnalyzeOptions(target="dora"))
+        _write_deployments(store, [forge])
+        analyze(store, AnalyzeOptions(target="dora"))
+        links = sorted(store.query("SELECT deployment_id, sha FROM deployment_commits"))
+        assert links == sorted([("forge", shas[2]), ("forge", shas[3])])
+        incremental = _snapshot(store)
+        analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
+        assert _snapshot(store) == incremental
+    finally:
+        store.close()
