@@ -14,7 +14,8 @@ def scopes(store: Store) -> list[tuple[str, str, int]]:
     """(repo_name, environment, deployments) with DORA rows, busiest first."""
     rows = store.query(
         "SELECT repo_name, environment, sum(deployments) AS n FROM dora_metrics_monthly "
-        "WHERE team = '*' GROUP BY repo_name, environment ORDER BY n DESC, repo_name, environment LIMIT 2000"
+        "WHERE team = '*' GROUP BY repo_name, environment "
+        "ORDER BY n DESC, repo_name, environment LIMIT 2000"
     )
     return [(str(r), str(e), int(n or 0)) for r, e, n in rows]
 
