@@ -23,6 +23,9 @@ from tests.analytics import dora_reference as ref
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 REPO = R.repository_id("github", "o/app")
 SOURCES = ["github", "api", "ci", "tag"]
+_GENERATED = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 TEAMS = {"core": ["ann", "Bob"], "web": ["cy"], "idle": ["dee"]}  # team_members on github
 
 
@@ -225,11 +228,7 @@ def check(store: Store, h: dict[str, Any]) -> None:
                 assert _close(got[key][col], value), (table, key, col, got[key][col], value)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(_GENERATED, max_examples=25)
 @given(
     seed=st.integers(0, 10_000),
     n_commits=st.integers(0, 30),
@@ -286,11 +285,7 @@ def _snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(_GENERATED, max_examples=15)
 @given(
     seed=st.integers(0, 10_000),
     n_commits=st.integers(1, 30),
