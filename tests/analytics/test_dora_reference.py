@@ -382,3 +382,19 @@ def test_a_later_deployment_from_a_preferred_source_takes_the_links_of_its_dupli
         assert _snapshot(store) == incremental
     finally:
         store.close()
+
+
+def test_incremental_deployments_on_every_store(every_store: Store) -> None:
+    """The incremental path (a late duplicate, a new latest deployment, a team) on every
+    backend: its rows equal a forced recompute's."""
+    h = history(7, 25, 10, 2)
+    new = [d for d in h["deps"] if d.id.endswith("b")] + h["deps"][-2:]
+    old = [d for d in h["deps"] if d not in new]
+    _write(every_store, h, old, h["incs"])
+    analyze(every_store, AnalyzeOptions(target="dora"))
+    _write_deployments(every_store, new)
+    analyze(every_store, AnalyzeOptions(target="dora"))
+    incremental = _snapshot(every_store)
+    assert incremental["deployment_commits"]
+    analyze(every_store, AnalyzeOptions(target="dora", force_refresh=True))
+    assert _snapshot(every_store) == incremental

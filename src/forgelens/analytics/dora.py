@@ -48,7 +48,7 @@ _INPUTS = ("deployments", "commits", "issues", "pull_requests", "pr_commits")
 _OUTPUTS_BY_ID = ("change_failures", "dora_deployments")  # + deployment_commits, by diff
 _MAX_CHANGED = 500  # deployment ids per DELETE statement
 _NEVER = 2**62  # a scope's start for an environment none of whose links may change
-_FIRST = -(2**55)  # micros before any deployment (year -1 million is out of range)
+_FIRST = 0  # the earliest start read (1970: in range on every store, before any deployment)
 _OUTPUTS_BY_NAME = ("dora_metrics_weekly", "dora_metrics_monthly")
 
 
@@ -432,7 +432,7 @@ def _write_chunk(
         envs[rid] = None
         scope = scopes[rid]
         if scope is not None and wm is not None and found.others.get(rid, 0) <= wm:
-            envs[rid] = recomputed_environments(deploys, scope)
+            envs[rid] = recomputed_environments(deploys, scope, inp.incidents[rid])
             deploys = [d for d in deploys if d.environment in (envs[rid] or ())]
         dora = analyze_repo(
             inp.parents[rid],
@@ -717,13 +717,21 @@ def _replace(
             )
 
 
-def recomputed_environments(deploys: Sequence[Deploy], scope: Mapping[str, int]) -> set[str]:
+def recomputed_environments(
+    deploys: Sequence[Deploy], scope: Mapping[str, int], incidents: Sequence[Incident]
+) -> set[str]:
     """When only deployments changed: the environments whose rows may change — those with a
-    changed deployment (``scope``) and every production one (an incident links to the latest
-    production deployment of the repository, whatever its environment). Every other
-    environment's facts depend on its own deployments and the (unchanged) commits, PRs and
-    incidents alone."""
-    return set(scope) | {d.environment for d in deploys if d.kind == PRODUCTION}
+    changed deployment (``scope``), every production one (an incident without a deployment
+    of its own links to the latest production deployment of the repository, whatever its
+    environment) and those of the deployments incidents name (a named deployment takes the
+    incident from them). Every other environment's facts depend on its own deployments and
+    the (unchanged) commits, PRs and incidents alone."""
+    named = {i.deployment_id for i in incidents if i.deployment_id}
+    return (
+        set(scope)
+        | {d.environment for d in deploys if d.kind == PRODUCTION}
+        | {d.environment for d in deploys if d.id in named}
+    )
 
 
 @dataclass
