@@ -281,9 +281,9 @@ PERSON_COLUMNS = ("author", "merged_by", "author_login", "login")
 
 def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:
     """The simulated people's key on ``kind`` -> their login, for forges that key people by
-    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``) rather than by
-    login."""
-    if kind == "gerrit":
+    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``, Gitea's ``id``)
+    rather than by login."""
+    if kind in ("gerrit", "gitea"):
         return {str(p.id): p.login for p in dataset.people}
     if kind != "bitbucket":
         return {}
