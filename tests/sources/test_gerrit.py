@@ -237,3 +237,37 @@ def test_times_are_utc_text_with_nanoseconds() -> None:
     )
     assert m.ts("2013-02-01 09:59:32") == datetime(2013, 2, 1, 9, 59, 32, tzinfo=UTC)
     assert m.ts("yesterday") is None
+
+
+def test_every_patch_set_is_stored_with_its_number(tmp_path: Any) -> None:
+    """Each revision of a change is a ``pr_commits`` row carrying its patch-set number, the
+    numbers Gerrit gave (1 for the first upload), whatever order the revisions come in."""
+    from forgelens.store import open_store
+    from tests.sources.forgehelp import sync
+
+    s = ForgeSim(generate(5, SimSize(repos=1, prs_per_repo=4, commits=4.0)))
+    store = open_store(f"duckdb:///{tmp_path / 'g.duckdb'}")
+    with serve(s) as url:
+        sync(store, "gerrit", url, "acme/service-0")
+    stored = {
+        (int(n), str(sha)): p
+        for n, sha, p in store.query("SELECT pr_number, sha, patch_set FROM pr_commits")
+    }
+    store.close()
+    want = {
+        (pr.number, c.sha): k for pr in s.dataset.repos[0].prs for k, c in enumerate(pr.commits, 1)
+    }
+    assert stored == want
+    assert max(want.values()) > 1  # changes with several patch sets
+
+
+def test_patch_set_numbers_come_from_the_revisions_not_their_order() -> None:
+    change = {
+        "_number": 7,
+        "revisions": {
+            "b" * 40: {"_number": 3, "commit": {"author": {"name": "A", "email": "a@x"}}},
+            "a" * 40: {"_number": 1, "commit": {"author": {"name": "A", "email": "a@x"}}},
+        },
+    }
+    got = [(c.sha[0], c.patch_set) for c in m.patch_sets("gerrit:p", change)]
+    assert got == [("a", 1), ("b", 3)]  # oldest first; patch set 2 was not asked for

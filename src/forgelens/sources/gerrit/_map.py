@@ -452,15 +452,15 @@ def files(repo_id: str, c: dict[str, Any]) -> list[PrFile]:
 
 
 def patch_sets(repo_id: str, c: dict[str, Any]) -> list[PrCommit]:
-    """Every patch set (revision) of the change, oldest first."""
+    """Every patch set (revision) of the change with its number, oldest first."""
     number = int(c["_number"])
     revs = [
-        (r.get("_number") or 0, sha, r)
+        (intval(r.get("_number")), sha, r)
         for sha, r in (c.get("revisions") or {}).items()
         if isinstance(r, dict)
     ]
     out = []
-    for _n, sha, r in sorted(revs, key=lambda t: (t[0], t[1])):
+    for n, sha, r in sorted(revs, key=lambda t: (t[0] or 0, t[1])):
         commit = r.get("commit") or {}
         author = commit.get("author") or {}
         out.append(
@@ -472,6 +472,7 @@ def patch_sets(repo_id: str, c: dict[str, Any]) -> list[PrCommit]:
                 author_email=author.get("email"),
                 authored_at=ts(author.get("date")) or ts(r.get("created")),
                 message=commit.get("message"),
+                patch_set=n,
             )
         )
     return out
