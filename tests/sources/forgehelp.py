@@ -257,8 +257,8 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "issue_comments": ("*",),
         "ci_runs": ("*",),  # CI verdicts are votes (Verified), kept as reviews
         "branch_protections": ("allow_force_pushes",),  # access rights, not submit rules
-        "teams": ("*",),  # groups are access groups
-        "team_members": ("*",),
+        "teams": ("name",),  # a group has a name only: the slug
+        "team_members": ("role",),  # a group gives its members no roles
         "contributors": ("*",),
     },
 }

@@ -12,6 +12,7 @@ import pytest
 from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions
 from forgelens.errors import AuthError, BadInput, ForgeError
+from forgelens.records import Person, Team, TeamMember
 from forgelens.sources import gerrit
 from forgelens.sources.base import RepoRef
 from forgelens.sources.gerrit import _map as m
@@ -271,3 +272,43 @@ def test_patch_set_numbers_come_from_the_revisions_not_their_order() -> None:
     }
     got = [(c.sha[0], c.patch_set) for c in m.patch_sets("gerrit:p", change)]
     assert got == [("a", 1), ("b", 3)]  # oldest first; patch set 2 was not asked for
+
+
+def test_groups_are_teams_with_members_and_included_groups_as_sub_teams() -> None:
+    """``/groups/?o=MEMBERS&o=INCLUDES`` as Gerrit documents it: a group's members are
+    accounts (keyed by ``_account_id``), an included group is a sub-team of the including
+    one, a system group lists no members."""
+    admin = {"_account_id": 1000096, "name": "John Doe", "email": "john.doe@example.com"}
+    dev = {"_account_id": 1000097, "name": "Jane Roe", "username": "jroe"}
+    found = {
+        "Administrators": {
+            "id": "6a1e70e1a88782771a91808c8af9bbb7a9871389",
+            "description": "Gerrit Site Administrators",
+            "group_id": 1,
+            "owner": "Administrators",
+            "members": [admin],
+            "includes": [{"id": "e5a1c6a8d4e1f2b3c4d5e6f7a8b9c0d1e2f3a4b5", "name": "Core"}],
+        },
+        "Core": {
+            "id": "e5a1c6a8d4e1f2b3c4d5e6f7a8b9c0d1e2f3a4b5",
+            "group_id": 9,
+            "members": [dev, admin],
+            "includes": [],
+        },
+        "Registered Users": {"id": "global%3ARegistered-Users", "options": {}},
+    }
+    out = m.groups("platform", found)
+    teams = {t.slug: t for t in out if isinstance(t, Team)}
+    assert {k: (t.description, t.parent_slug) for k, t in teams.items()} == {
+        "Administrators": ("Gerrit Site Administrators", None),
+        "Core": (None, "Administrators"),
+        "Registered Users": (None, None),
+    }
+    members = {(x.team_slug, x.login) for x in out if isinstance(x, TeamMember)}
+    assert members == {
+        ("Administrators", "1000096"),
+        ("Core", "1000097"),
+        ("Core", "1000096"),
+    }
+    people = {p.login: p.name for p in out if isinstance(p, Person)}
+    assert people == {"1000096": "John Doe", "1000097": "Jane Roe"}

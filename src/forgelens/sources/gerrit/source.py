@@ -14,8 +14,9 @@ comments costs one more call (``/changes/{n}/comments``). Incremental runs ask
 ``after:"<watermark>"``; the snapshot reads the newest change's update time, so an unchanged
 project is not queried again. Paging: ``S=`` offsets, then ``before:`` windows (``_paging``).
 
-Gerrit has no issues, CI runs of its own (the checks live in labels such as ``Verified``),
-contributor statistics or teams (groups are not organisations' teams): those are empty. Branch
+Groups are teams (``GET /groups/?o=MEMBERS&o=INCLUDES``: members, and included groups as
+sub-teams). Gerrit has no issues, CI runs of its own (the checks live in labels such as
+``Verified``) or contributor statistics: those are empty. Branch
 protection is what the project's labels and submit requirements demand. Gerrit has no rate
 limit of its own; the quota plugin's 429 + ``Retry-After`` is honoured by the client.
 """
@@ -60,6 +61,8 @@ OPTIONS = (
 )
 CHANGES_ENDPOINT = "GET /changes/"
 PROJECTS_PAGE = 500
+GROUPS_ENDPOINT = "GET /groups/"
+GROUPS_PAGE = 500
 
 PROFILE = ForgeProfile(
     name="Gerrit",
@@ -173,8 +176,30 @@ class GerritSource(RestSource):
         return m.protection(repo_id, branch, lists[0], lists[1])
 
     def teams(self, owner: str) -> list[Any]:
-        """Gerrit groups are access groups, not an organisation's teams: none are collected."""
-        return []
+        """The server's groups visible to the account, with their members and the groups they
+        include, as teams of ``owner`` (the prefix collected); a server or account that may
+        not list groups has none (``_map.groups``)."""
+        found: dict[str, Any] = {}
+        start = 0
+        try:
+            while True:
+                page = self._get(
+                    "/groups/", GROUPS_ENDPOINT, o=["MEMBERS", "INCLUDES"], n=GROUPS_PAGE, S=start
+                )
+                page = page if isinstance(page, dict) else {}
+                found.update(page)
+                last = list(page.values())[-1] if page else {}
+                more = bool(page) and (
+                    (isinstance(last, dict) and last.get("_more_groups") is True)
+                    or len(page) >= GROUPS_PAGE
+                )
+                if not more:
+                    break
+                start += len(page)
+        except (NotFound, ForgeError) as exc:  # no permission to list groups
+            log.debug("groups skipped", owner=owner, reason=str(exc))
+            return []
+        return m.groups(owner, found)
 
     # -- changes ------------------------------------------------------------------------------
     def pull_requests(
