@@ -104,7 +104,7 @@ def test_project_pages_are_all_read(monkeypatch: pytest.MonkeyPatch, says_more: 
     from forgelens.sources.gerrit import source as gerrit_source
     from forgelens.testing.forge_sim.gerrit import GerritRenderer
 
-    monkeypatch.setattr(gerrit_source, "PROJECTS_PAGE", 2)
+    monkeypatch.setattr(gerrit_source, "NAMED_PAGE", 2)
     sim = ForgeSim(generate(1, SimSize(repos=5, prs_per_repo=1)))
     next(r for r in sim.renderers if isinstance(r, GerritRenderer)).more_projects = says_more
     with serve(sim) as url, _source(url, Settings()) as source:

@@ -60,9 +60,7 @@ OPTIONS = (
     "ALL_FILES",
 )
 CHANGES_ENDPOINT = "GET /changes/"
-PROJECTS_PAGE = 500
-GROUPS_ENDPOINT = "GET /groups/"
-GROUPS_PAGE = 500
+NAMED_PAGE = 500  # projects or groups a page
 
 PROFILE = ForgeProfile(
     name="Gerrit",
@@ -101,25 +99,28 @@ class GerritSource(RestSource):
         target = target.strip("/")
         if "/" in target:
             return [RepoRef.parse(target)]
-        found: list[RepoRef] = []
+        names = self._named("/projects/", "GET /projects/", "_more_projects", p=target + "/")
+        found = [RepoRef.parse(name) for name in names]
+        return found or [RepoRef.parse(target)]
+
+    def _named(self, path: str, endpoint: str, more_key: str, **params: Any) -> dict[str, Any]:
+        """Every entry of a list Gerrit answers as a map by name (projects, groups), paged by
+        ``n``/``S``. ``more_key`` (``_more_projects``) on the last entry says more follow
+        (3.x); older servers say nothing: a full page may have a next one (an empty page ends
+        the list)."""
+        found: dict[str, Any] = {}
         start = 0
         while True:
-            page = self._get(
-                "/projects/", "GET /projects/", p=target + "/", n=PROJECTS_PAGE, S=start
-            )
+            page = self._get(path, endpoint, **params, n=NAMED_PAGE, S=start)
             page = page if isinstance(page, dict) else {}
-            found += [RepoRef.parse(str(name)) for name in page]
-            # ``_more_projects`` on the last entry (3.x); older servers say nothing: a full
-            # page may have a next one (an empty page ends the list)
+            found.update(page)
             last = list(page.values())[-1] if page else {}
             more = bool(page) and (
-                (isinstance(last, dict) and last.get("_more_projects") is True)
-                or len(page) >= PROJECTS_PAGE
+                (isinstance(last, dict) and last.get(more_key) is True) or len(page) >= NAMED_PAGE
             )
             if not more:
-                break
+                return found
             start += len(page)
-        return found or [RepoRef.parse(target)]
 
     def _missing(self, what: str) -> NotFound | ForgeError:
         """A not-found that says whether the server is no Gerrit at all (wrong --api-url)."""
@@ -179,23 +180,10 @@ class GerritSource(RestSource):
         """The server's groups visible to the account, with their members and the groups they
         include, as teams of ``owner`` (the prefix collected); a server or account that may
         not list groups has none (``_map.groups``)."""
-        found: dict[str, Any] = {}
-        start = 0
         try:
-            while True:
-                page = self._get(
-                    "/groups/", GROUPS_ENDPOINT, o=["MEMBERS", "INCLUDES"], n=GROUPS_PAGE, S=start
-                )
-                page = page if isinstance(page, dict) else {}
-                found.update(page)
-                last = list(page.values())[-1] if page else {}
-                more = bool(page) and (
-                    (isinstance(last, dict) and last.get("_more_groups") is True)
-                    or len(page) >= GROUPS_PAGE
-                )
-                if not more:
-                    break
-                start += len(page)
+            found = self._named(
+                "/groups/", "GET /groups/", "_more_groups", o=["MEMBERS", "INCLUDES"]
+            )
         except (NotFound, ForgeError) as exc:  # no permission to list groups
             log.debug("groups skipped", owner=owner, reason=str(exc))
             return []
