@@ -196,7 +196,7 @@ LATE_COLUMNS = [  # (migration, table, column, a record that fills it, its key c
         "comment_id",
     ),
     (
-        "0022_pr_commit_patch_set",
+        "0023_pr_commit_patch_set",
         "pr_commits",
         "patch_set",
         records.PrCommit("gerrit:p", 1, "c1", patch_set=3),
@@ -210,7 +210,7 @@ def test_a_store_made_before_a_column_existed_gains_it(
     every_store: Store, name: str, table: str, column: str, record: Any, key: str
 ) -> None:
     """Stores from before a column get it from its migration (idempotent): ``deleted_at`` on
-    comments (0021), a Gerrit patch set's number on PR commits (0022)."""
+    comments (0021), a Gerrit patch set's number on PR commits (0023)."""
     every_store.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     add = dict(MIGRATIONS)[name]
     add(every_store)  # type: ignore[arg-type]
