@@ -186,3 +186,27 @@ def test_issues_read_before_are_not_read_again_and_a_changed_one_is() -> None:
     assert [p for _, p, _ in s.log if "/comments" in p] == [
         f"/api/v1/repos/acme/service-0/issues/{changed.number}/comments"
     ]
+
+
+def test_assignees_and_review_requests_of_a_pull_request() -> None:
+    """Assignees and pending review requests, keyed by account id as every Gitea person (a
+    ghost left out), and known as people by name; a server that sends no list leaves them
+    unknown."""
+    base = {"number": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+    pr = m.pull_request(
+        "r",
+        {
+            **base,
+            "assignees": [{"id": 3, "login": "ann"}, {"id": -1, "login": "Ghost"}],
+            "requested_reviewers": [{"id": 4, "login": "bob"}],
+        },
+    )
+    assert (pr.assignees, pr.requested_reviewers) == (["3"], ["4"])
+    listed = {
+        "assignees": [{"id": 3, "login": "ann", "full_name": "Ann Lee"}],
+        "requested_reviewers": [{"id": 4, "login": "bob"}],
+    }
+    named = {(p.login, p.name) for p in m.pr_people(listed) if p is not None}
+    assert named == {("3", "Ann Lee"), ("4", "bob")}
+    bare = m.pull_request("r", base)
+    assert (bare.assignees, bare.requested_reviewers) == (None, None)

@@ -218,3 +218,20 @@ def test_a_store_made_before_a_column_existed_gains_it(
     every_store.write_records([record])
     want = [("c1", getattr(record, column))]
     assert every_store.query(f"SELECT {key}, {column} FROM {table}") == want
+
+
+def test_a_store_from_before_pr_assignees_gains_them(every_store: Store) -> None:
+    """``assignees`` and ``requested_reviewers`` of pull requests come by migration 0022."""
+    for column in ("assignees", "requested_reviewers"):
+        every_store.execute(f"ALTER TABLE pull_requests DROP COLUMN {column}")
+    add = dict(MIGRATIONS)["0022_pr_assignees"]
+    add(every_store)  # type: ignore[arg-type]
+    add(every_store)  # type: ignore[arg-type]
+    pr = records.PullRequest(
+        "git:r", 1, "t", "open", NOW, NOW, assignees=["ann", "Copilot"], requested_reviewers=[]
+    )
+    every_store.write_records([pr])
+    got = every_store.query("SELECT assignees, requested_reviewers FROM pull_requests")
+    assert [tuple(json.loads(v) if isinstance(v, str) else v for v in row) for row in got] == [
+        (["ann", "Copilot"], [])
+    ]

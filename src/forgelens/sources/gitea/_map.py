@@ -38,7 +38,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
-from forgelens.sources._forge_common import intval, req, ts
+from forgelens.sources._forge_common import intval, logins, req, ts
 
 SOURCE = "gitea"
 GHOST_IDS = (-1, -2)  # Gitea's Ghost (deleted) user and its Actions bot (-2: "gitea-actions")
@@ -101,6 +101,13 @@ def person(user: Any) -> Person | None:
         is_bot=uid == -2 or name.endswith("[bot]") or name.endswith("-bot"),
         avatar_url=user.get("avatar_url") or None,
     )
+
+
+def pr_people(p: dict[str, Any]) -> list[Person | None]:
+    """Everyone a pull request's own payload names: its author, who merged it, its assignees
+    and requested reviewers (people are keyed by id: their names come with them)."""
+    listed = [*(p.get("assignees") or []), *(p.get("requested_reviewers") or [])]
+    return [person(p.get("user")), person(p.get("merged_by")), *map(person, listed)]
 
 
 def _labels(items: Any) -> list[str]:
@@ -194,6 +201,8 @@ def pull_request(repo_id: str, p: dict[str, Any]) -> PullRequest:
         labels=_labels(p.get("labels")),
         merged_by=login(p.get("merged_by")),
         url=p.get("html_url"),
+        assignees=logins(p.get("assignees"), login),
+        requested_reviewers=logins(p.get("requested_reviewers"), login),
     )
 
 

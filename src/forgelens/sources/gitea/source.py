@@ -248,7 +248,7 @@ class GiteaSource(RestSource):
         n = pr.number
         base = self._base(ref)
         b = PrBundle(pr)
-        people = [m.person(item.get("user")), m.person(item.get("merged_by"))]
+        people = m.pr_people(item)
         for r in self._all(f"{base}/pulls/{n}/reviews", f"GET {PR}/reviews"):
             state = m.review_state(r)
             if state is None:
