@@ -1,0 +1,47 @@
+"""Commits of a forge's compare answer (``base...head``) as ``records.Commit`` rows with their
+parents: what deployment linking needs when a repository is not mined locally. GitHub and
+Gitea / Forgejo list commits in the same shape (``sha``, ``commit.author`` / ``committer`` with
+name, email and date, ``commit.message``, ``author.login``, ``parents[].sha``); neither sends
+per-commit line counts there, so ``additions`` / ``deletions`` stay unknown (None) and
+``files_changed`` 0 until the repository is mined.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forgelens.records import Commit
+from forgelens.sources._forge_common import ts
+
+
+def compare_commit(repo_id: str, c: Any) -> Commit:
+    """One listed commit; ``ValueError`` without a sha."""
+    if not isinstance(c, dict) or not isinstance(c.get("sha"), str) or not c["sha"]:
+        raise ValueError("commit without sha")
+    git = c.get("commit") if isinstance(c.get("commit"), dict) else {}
+    author = git.get("author") if isinstance(git.get("author"), dict) else {}
+    committer = git.get("committer") if isinstance(git.get("committer"), dict) else {}
+    parents = [
+        str(p["sha"]).lower()
+        for p in c.get("parents") or []
+        if isinstance(p, dict) and isinstance(p.get("sha"), str)
+    ]
+    account = c.get("author") if isinstance(c.get("author"), dict) else {}
+    login = account.get("login") or account.get("username")
+    return Commit(
+        repository_id=repo_id,
+        sha=c["sha"].lower(),
+        author_name=author.get("name"),
+        author_email=author.get("email"),
+        authored_at=ts(author.get("date")),
+        committer_name=committer.get("name"),
+        committer_email=committer.get("email"),
+        committed_at=ts(committer.get("date")) or ts(author.get("date")),
+        message=str(git.get("message") or ""),
+        additions=None,
+        deletions=None,
+        files_changed=0,
+        is_merge=len(parents) > 1,
+        parents=parents,
+        author_login=login if isinstance(login, str) and login else None,
+    )

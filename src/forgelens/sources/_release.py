@@ -1,0 +1,90 @@
+"""The one rule that makes a forge release a deployment (GitHub Releases, Gitea / Forgejo
+releases; their JSON shapes agree on every field read here).
+
+A **published** release is a successful deployment of its tag's commit at ``published_at``:
+source ``release``, ref ``refs/tags/<tag>``, environment ``production`` (or the configured
+one). A draft is no deployment (it has shipped nothing). A prerelease (release candidates,
+betas) is kept, as a deployment to the ``prerelease`` environment (environment kind from its
+name: "other"), so it never counts in production DORA figures yet stays visible.
+
+The sha is the commit the tag points to, peeled through an annotated tag: the caller resolves
+it (one request on the forge) -- ``target_commitish`` is only what a tag was to be created from
+when the release was drafted, often a branch name, and is ignored once the tag exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from forgelens.records import Deployment, environment_kind
+from forgelens.sources._forge_common import ts
+
+SOURCE = "release"
+PRODUCTION = "production"
+PRERELEASE = "prerelease"
+_SHA = re.compile(r"^[0-9a-fA-F]{40}([0-9a-fA-F]{24})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRule:
+    """Where releases deploy to (``--release-environment``; prereleases to ``prerelease``)."""
+
+    environment: str = PRODUCTION
+    prerelease_environment: str = PRERELEASE
+
+    @classmethod
+    def from_extra(cls, extra: Any) -> ReleaseRule:
+        env = str(extra.get("release_environment") or PRODUCTION).strip() or PRODUCTION
+        pre = str(extra.get("prerelease_environment") or PRERELEASE).strip() or PRERELEASE
+        return cls(env, pre)
+
+
+def published(release: Any) -> bool:
+    """A release that shipped: not a draft, with a tag and a publication time."""
+    return (
+        isinstance(release, dict)
+        and release.get("draft") is not True
+        and isinstance(release.get("tag_name"), str)
+        and bool(release["tag_name"])
+        and ts(release.get("published_at")) is not None
+    )
+
+
+def commitish_sha(release: dict[str, Any]) -> str | None:
+    """``target_commitish`` when it is a full commit id (a fallback when the tag is gone)."""
+    value = release.get("target_commitish")
+    return value.lower() if isinstance(value, str) and _SHA.match(value) else None
+
+
+def release_deployment(
+    repo_id: str, release: dict[str, Any], sha: str, rule: ReleaseRule | None = None
+) -> Deployment:
+    """The deployment a published release stands for; ``ValueError`` for a draft or a
+    release without tag, id, publication time or a commit id."""
+    if not published(release):
+        raise ValueError("draft, or release without tag or published_at")
+    at = ts(release["published_at"])
+    if at is None or not _SHA.match(sha or ""):
+        raise ValueError(f"release {release.get('tag_name')!r}: no commit id for its tag")
+    rule = rule or ReleaseRule()
+    env = rule.prerelease_environment if release.get("prerelease") is True else rule.environment
+    author = release.get("author")
+    creator = author.get("login") if isinstance(author, dict) else None
+    name = release.get("name")
+    return Deployment(
+        repository_id=repo_id,
+        deployment_id=f"{SOURCE}:{int(release['id'])}",
+        environment=env,
+        environment_kind=environment_kind(env),
+        sha=sha.lower(),
+        status="success",
+        created_at=at,
+        source=SOURCE,
+        ref=f"refs/tags/{release['tag_name']}",
+        finished_at=at,
+        creator=creator if isinstance(creator, str) and creator else None,
+        description=name if isinstance(name, str) and name else None,
+        url=release.get("html_url") if isinstance(release.get("html_url"), str) else None,
+    )
