@@ -116,7 +116,8 @@ def link_by_compare(
         }
         commits: list[Any] = []
         try:
-            found = source.compare(ref, base, head)
+            known = base in todo.graph or base in todo.mined
+            found = source.compare(ref, base, head, need_base=not known)
         except (NotFound, ForgeError) as exc:  # a sha gone (force push), a range too big
             row.update(status="error", total_commits=0, listed_commits=0, truncated=False)
             row["error"] = exc.message[:500]

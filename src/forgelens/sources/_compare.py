@@ -45,3 +45,15 @@ def compare_commit(repo_id: str, c: Any) -> Commit:
         parents=parents,
         author_login=login if isinstance(login, str) and login else None,
     )
+
+
+def compare_commits(repo_id: str, items: list[Any]) -> list[Commit]:
+    """The listed commits that can be read (one without a sha is left out: linking stops
+    there as it does at any commit it does not know)."""
+    out = []
+    for c in items:
+        try:
+            out.append(compare_commit(repo_id, c))
+        except ValueError:
+            continue
+    return out

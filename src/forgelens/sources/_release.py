@@ -15,15 +15,24 @@ when the release was drafted, often a branch name, and is ignored once the tag e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from forgelens.records import Deployment, environment_kind
-from forgelens.sources._forge_common import ts
+from forgelens.logs import get_logger
+from forgelens.records import Deployment, Person, environment_kind
+from forgelens.sources._forge_common import BAD_ITEM, older, ts
+from forgelens.sources.base import Page
+
+log = get_logger(__name__)
 
 SOURCE = "release"
 PRODUCTION = "production"
 PRERELEASE = "prerelease"
+# An incremental listing (newest created first) stops at releases created this long before the
+# watermark: a draft created earlier and published since lies deeper (``--full`` reads it).
+DRAFT_LOOKBACK = timedelta(days=30)
 _SHA = re.compile(r"^[0-9a-fA-F]{40}([0-9a-fA-F]{24})?$")
 
 
@@ -88,3 +97,49 @@ def release_deployment(
         description=name if isinstance(name, str) and name else None,
         url=release.get("html_url") if isinstance(release.get("html_url"), str) else None,
     )
+
+
+def release_page(
+    repo_id: str,
+    items: list[Any],
+    since: datetime | None,
+    resolve: Callable[[dict[str, Any]], str | None],
+    person: Callable[[Any], Person | None],
+    rule: ReleaseRule,
+    *,
+    overlap: bool = True,
+    nxt: str | None = None,
+) -> Page:
+    """One listing page of releases as a ``Page`` of deployments: each release published since
+    the watermark (``overlap``: its second read again) costs ``resolve`` (its tag's commit,
+    None when the tag is gone: ``target_commitish`` if a full sha, else the release is skipped
+    and counted); the page is the last when it reaches releases created ``DRAFT_LOOKBACK``
+    before the watermark."""
+    floor = since - DRAFT_LOOKBACK if since is not None else None
+    records: list[Any] = []
+    high: datetime | None = None
+    count = errors = 0
+    done = False
+    for r in items:
+        if not isinstance(r, dict):
+            errors += 1
+            continue
+        done = done or older(ts(r.get("created_at")), floor)
+        at = ts(r.get("published_at"))
+        if not published(r) or older(at, since, overlap=overlap):
+            continue
+        try:
+            sha = resolve(r) or commitish_sha(r)
+            if sha is None:
+                raise ValueError(f"tag {r['tag_name']!r} not found")
+            records.append(release_deployment(repo_id, r, sha, rule))
+        except BAD_ITEM as exc:
+            errors += 1
+            log.warning("release skipped", repository=repo_id, error=str(exc))
+            continue
+        who = person(r.get("author"))
+        if who is not None:
+            records.append(who)
+        count += 1
+        high = at if high is None or (at and at > high) else high
+    return Page(records, count, high, None if done else nxt, errors, done)

@@ -169,7 +169,9 @@ class CompareSource(Protocol):
     """A forge source that lists the commits between two commits (``base...head``), with their
     parents, for linking deployments when the repository is not mined locally."""
 
-    def compare(self, ref: RepoRef, base: str, head: str) -> Comparison: ...
+    def compare(self, ref: RepoRef, base: str, head: str, *, need_base: bool = True) -> Comparison:
+        """``need_base``: also the base commit (GitHub sends it anyway; Gitea costs a request)."""
+        ...
 
 
 COMPARE = "compare"  # the ``_source`` of commit rows that came from a compare answer
