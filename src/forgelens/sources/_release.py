@@ -143,3 +143,32 @@ def release_page(
         count += 1
         high = at if high is None or (at and at > high) else high
     return Page(records, count, high, None if done else nxt, errors, done)
+
+
+# Release webhook actions after which the release stands published (GitHub: published,
+# released, prereleased, edited; Gitea / Forgejo: published, updated). Deleting or unpublishing
+# a release does not undo a deployment that happened: those map to nothing.
+PUBLISHED_ACTIONS = frozenset({"published", "released", "prereleased", "edited", "updated"})
+
+
+def release_event(
+    repo_id: str,
+    payload: dict[str, Any],
+    person: Callable[[Any], Person | None],
+    rule: ReleaseRule | None = None,
+) -> list[Any]:
+    """A ``release`` webhook payload as the deployment its release stands for. The payload
+    names the tag, not its commit: only a ``target_commitish`` that is a full sha gives it
+    here; otherwise [] and the targeted sync the event queues resolves the tag (one request).
+    A payload without ``release`` or ``action`` raises ``KeyError`` (a malformed delivery)."""
+    action, release = payload["action"], payload["release"]
+    if not isinstance(release, dict):
+        raise ValueError("release is not an object")
+    if action not in PUBLISHED_ACTIONS or not published(release):
+        return []
+    sha = commitish_sha(release)
+    if sha is None:
+        return []
+    out: list[Any] = [release_deployment(repo_id, release, sha, rule)]
+    who = person(release.get("author"))
+    return [*out, who] if who is not None else out
