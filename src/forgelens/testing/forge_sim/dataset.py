@@ -182,6 +182,7 @@ class SimRelease:
     published_at: datetime | None  # None: a draft
     prerelease: bool = False
     annotated: bool = False  # an annotated tag object between the ref and the commit
+    tag_deleted: bool = False  # the tag was deleted after the release was published
 
     @property
     def draft(self) -> bool:

@@ -536,7 +536,14 @@ class GiteaRenderer(RestRenderer):
 
     def tag(self, req: SimRequest, owner: str, name: str, tag: str) -> SimResponse:
         repo = self.ds.repo(owner, name)
-        r = next((r for r in repo.releases if r.tag == tag and not r.draft), None) if repo else None
+        r = (
+            next(
+                (r for r in repo.releases if r.tag == tag and not r.draft and not r.tag_deleted),
+                None,
+            )
+            if repo
+            else None
+        )
         if repo is None or r is None:
             return self.not_found()
         return SimResponse(

@@ -588,7 +588,9 @@ class GitHubRenderer:
         return self.page(req, [self.release_json(repo, r) for r in items])
 
     def _tagged(self, repo: SimRepo, tag: str) -> SimRelease | None:
-        return next((r for r in repo.releases if r.tag == tag and not r.draft), None)
+        return next(
+            (r for r in repo.releases if r.tag == tag and not r.draft and not r.tag_deleted), None
+        )
 
     def tag_ref(self, req: SimRequest, owner: str, name: str, tag: str) -> SimResponse:
         repo = self.find_repo(owner, name)
