@@ -18,9 +18,10 @@ from forgelens.errors import BadInput
 
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 PRODUCTION = "production"
-# A deployment from a forge is preferred to the push API's, the API's to a CI run's, a CI run's
-# to a tag's, when several describe the same deployment.
-_PRECEDENCE = {"api": 1, "ci": 2, "tag": 3}
+# A deployment from a forge's deployments is preferred to a forge release's, a release's to the
+# push API's, the API's to a CI run's, a CI run's to a tag's, when several describe the same
+# deployment.
+_PRECEDENCE = {"release": 1, "api": 2, "ci": 3, "tag": 4}
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def dedupe(deploys: Iterable[Deploy], window: timedelta) -> dict[str, str]:
     """``{duplicate id: kept id}``: deployments of one environment and sha from different
     sources within ``window`` of each other describe one deployment; the forge's is kept, then
-    the push API's, the CI run's, the tag's (earliest first among equals)."""
+    the forge release's, the push API's, the CI run's, the tag's (earliest first among
+    equals)."""
     groups: dict[tuple[str, str], list[Deploy]] = {}
     for d in deploys:
         groups.setdefault((d.environment, d.sha), []).append(d)
