@@ -14,19 +14,23 @@ from forgelens.records import Commit
 from forgelens.sources._forge_common import ts
 
 
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def compare_commit(repo_id: str, c: Any) -> Commit:
     """One listed commit; ``ValueError`` without a sha."""
     if not isinstance(c, dict) or not isinstance(c.get("sha"), str) or not c["sha"]:
         raise ValueError("commit without sha")
-    git = c.get("commit") if isinstance(c.get("commit"), dict) else {}
-    author = git.get("author") if isinstance(git.get("author"), dict) else {}
-    committer = git.get("committer") if isinstance(git.get("committer"), dict) else {}
+    git = _obj(c, "commit")
+    author, committer = _obj(git, "author"), _obj(git, "committer")
     parents = [
         str(p["sha"]).lower()
         for p in c.get("parents") or []
         if isinstance(p, dict) and isinstance(p.get("sha"), str)
     ]
-    account = c.get("author") if isinstance(c.get("author"), dict) else {}
+    account = _obj(c, "author")
     login = account.get("login") or account.get("username")
     return Commit(
         repository_id=repo_id,
