@@ -71,7 +71,7 @@ class GiteaDelivery(RestSource):
         """The commit ``tag`` points to (None: no such tag)."""
         try:
             found = self._get(
-                f"{base}/tags/{quote(tag, safe='')}", "GET /repos/{owner}/{repo}/tags/{tag}"
+                f"{base}/tags/{quote(tag, safe='/')}", "GET /repos/{owner}/{repo}/tags/{tag}"
             )
         except NotFound:
             return None
