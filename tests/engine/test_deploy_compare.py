@@ -16,7 +16,7 @@ import pytest
 from forgelens.analytics import AnalyzeOptions, analyze
 from forgelens.engine import deploy_compare
 from forgelens.engine.deploy_compare import link_by_compare, pending
-from forgelens.errors import NotFound
+from forgelens.errors import ForgeError, NotFound
 from forgelens.records import Commit, Deployment
 from forgelens.sources.base import Comparison, RepoRef
 from forgelens.sources.github import _delivery
@@ -170,14 +170,24 @@ def test_a_sha_gone_is_recorded_once_and_a_mined_repository_is_never_compared(
     assert "gone" in rows[0]["error"]
     link_by_compare(store, fake, RepoRef("o", "r"), REPO_ID)  # nothing asked again
     assert len(fake.asked) == 2
+    # a failure that may pass (a 5xx after the client's retries) is asked again next run
+    e = "e" * 40
+    _deploy(store, 4, e)
+    fake.answers[(c, e)] = ForgeError("GitHub answered 502")
+    for _ in range(2):
+        link_by_compare(store, fake, RepoRef("o", "r"), REPO_ID)
+    assert fake.asked[2:] == [(c, e), (c, e)]
+    assert store.query("SELECT count(*) FROM deployment_compares WHERE head_sha = ?", [e]) == [(0,)]
+    fake.asked.clear()
     # a locally mined head (a git collection's row): compared never, its row kept
     d = "d" * 40
     store.write_records([_commit(d, [c])], source="git")
     _deploy(store, 3, d)
+    fake.answers[(d, e)] = Comparison([_commit(e, [d])], 1)
     link_by_compare(store, fake, RepoRef("o", "r"), REPO_ID)
-    assert len(fake.asked) == 2
+    assert fake.asked == [(d, e)]  # after the mined d: d...e, and c...e no more
     todo = pending(store, REPO_ID)
-    assert [(b, h) for b, h, _ in todo.pairs] == [(a, b), (b, c)]  # (c, d): d is mined
+    assert [(b, h) for b, h, _ in todo.pairs] == [(a, b), (b, c), (d, e)]  # (c, d): d is mined
     assert not [p for p in todo.pairs if todo.needed(p[0], p[1])]
 
 

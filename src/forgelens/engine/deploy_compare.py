@@ -9,9 +9,9 @@ unchanged: the first deployment of an environment stays the baseline (never comp
 nothing), each later one links what its comparison listed.
 
 Each pair is asked once: ``deployment_compares`` records the answer (how many commits the forge
-counts, how many it listed, ``truncated`` when fewer; an error such as a sha the forge no
+counts, how many it listed, ``truncated`` when fewer; or ``error`` for a sha the forge no
 longer has), so an unchanged repository costs no request here, and the next run asks only for
-deployments new since.
+deployments new since (and again for a pair whose comparison failed otherwise, e.g. a 5xx).
 """
 
 from __future__ import annotations
@@ -118,12 +118,15 @@ def link_by_compare(
         try:
             known = base in todo.graph or base in todo.mined
             found = source.compare(ref, base, head, need_base=not known)
-        except (NotFound, ForgeError) as exc:  # a sha gone (force push), a range too big
-            row.update(status="error", total_commits=0, listed_commits=0, truncated=False)
-            row["error"] = exc.message[:500]
+        except (NotFound, ForgeError) as exc:  # the forge's answer after the client's retries
             log.warning("compare failed", repository=ref.full_name, base=base, head=head)
             if add is not None:
                 add(errors=1)
+            if not isinstance(exc, NotFound):
+                continue  # e.g. a 5xx or a timeout on a huge range: asked again next run
+            # a sha the forge no longer has (a force push): recorded, never asked again
+            row.update(status="error", total_commits=0, listed_commits=0, truncated=False)
+            row["error"] = exc.message[:500]
         else:
             commits = [*found.commits, *([found.base] if found.base is not None else [])]
             row.update(
