@@ -50,9 +50,15 @@ class GiteaDelivery(RestSource):
         """Published releases (newest first) as deployments; drafts skipped."""
         repo_id = repository_id(m.SOURCE, ref.full_name)
         base = self._base(ref)
-        for items, nxt in self._pages(
-            base + "/releases", "GET /repos/{owner}/{repo}/releases", resume
-        ):
+        pages = self._pages(base + "/releases", "GET /repos/{owner}/{repo}/releases", resume)
+        while True:
+            try:
+                items, nxt = next(pages)
+            except StopIteration:
+                return
+            except NotFound:  # the repository's releases unit is turned off: none to read
+                yield Page([], 0, done=True)  # a complete pass: the count is kept
+                return
             page = release_page(
                 repo_id,
                 items,
