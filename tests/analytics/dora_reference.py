@@ -11,7 +11,7 @@ from typing import Any
 
 WINDOW = timedelta(days=7)
 DEDUPE = timedelta(hours=1)
-PREFERENCE = {"api": 1, "ci": 2, "tag": 3}  # any forge: 0
+PREFERENCE = {"release": 1, "api": 2, "ci": 3, "tag": 4}  # any forge's deployments: 0
 
 
 @dataclass

@@ -21,9 +21,10 @@ PRODUCTION = "production"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 _MICROS_PER_HOUR = 3_600_000_000
-# A deployment from a forge is preferred to the push API's, the API's to a CI run's, a CI run's
-# to a tag's, when several describe the same deployment.
-_PRECEDENCE = {"api": 1, "ci": 2, "tag": 3}
+# A deployment from a forge's deployments is preferred to a forge release's, a release's to the
+# push API's, the API's to a CI run's, a CI run's to a tag's, when several describe the same
+# deployment.
+_PRECEDENCE = {"release": 1, "api": 2, "ci": 3, "tag": 4}
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def dedupe(deploys: Iterable[Deploy], window: timedelta) -> dict[str, str]:
     """``{duplicate id: kept id}``: deployments of one environment and sha from different
     sources within ``window`` of each other describe one deployment; the forge's is kept, then
-    the push API's, the CI run's, the tag's (earliest first among equals)."""
+    the forge release's, the push API's, the CI run's, the tag's (earliest first among
+    equals)."""
     groups: dict[tuple[str, str], list[Deploy]] = {}
     for d in deploys:
         groups.setdefault((d.environment, d.sha), []).append(d)

@@ -21,10 +21,12 @@ from forgelens.config import Settings, get_settings
 from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
 from forgelens.sources._forge_common import api_root, cut, make_client, older
+from forgelens.sources._release import ReleaseRule
 from forgelens.sources.base import Page, RepoRef, RepoSnapshot
 from forgelens.sources.github import _graphql as gq
 from forgelens.sources.github import _map as m
 from forgelens.sources.github._base import _BAD_ITEM, RUNS, graphql_url, log
+from forgelens.sources.github._delivery import DeliveryFetch
 from forgelens.sources.github._graphql import GraphQLFetch
 from forgelens.sources.github._rest import RestFetch
 from forgelens.sources.http import EtagCache
@@ -38,7 +40,7 @@ DEFAULT_API_URL = "https://api.github.com"
 __all__ = ["DATA_SOURCE", "DEFAULT_API_URL", "GitHubSource", "from_options", "graphql_url"]
 
 
-class GitHubSource(RestFetch, GraphQLFetch):
+class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
     kind = m.SOURCE
     data_source = DATA_SOURCE
 
@@ -310,6 +312,7 @@ def from_options(
     if api not in ("graphql", "rest"):
         raise BadInput(f"--api {api!r}: use graphql or rest")
     api_url = api_root(opts, DEFAULT_API_URL)
+    rule = ReleaseRule.from_extra(opts.extra)
     client = partial(
         make_client,
         opts,
@@ -326,7 +329,11 @@ def from_options(
 
         def for_owner(owner: str) -> GitHubSource:
             app = GitHubApp(app_id, key, api_url, transport=transport, owner=owner)
-            return GitHubSource(client(token=None, tokens=app.pool(), refresh=app.refresh), api=api)
+            src = GitHubSource(client(token=None, tokens=app.pool(), refresh=app.refresh), api=api)
+            src.release_rule = rule
+            return src
 
         return AppRouter(for_owner)  # type: ignore[return-value]
-    return GitHubSource(client(token=settings.secret(TOKEN)), api=api)
+    src = GitHubSource(client(token=settings.secret(TOKEN)), api=api)
+    src.release_rule = rule
+    return src
