@@ -181,7 +181,8 @@ class AiRules:
             self.agent_emails.sql(email, literal),
             self.agent_logins.sql(name, literal),
         ]
-        parts += [f"lower({name}) LIKE {literal('%' + s)}" for s, _ in self.author_suffixes]
+        # contains, not ends with: author_suffix strips trailing whitespace first
+        parts += [f"lower({name}) LIKE {literal('%' + s + '%')}" for s, _ in self.author_suffixes]
         if any(p is None for p in parts) or any(
             c in s for s, _ in self.author_suffixes for c in "_%"
         ):
