@@ -128,16 +128,29 @@ def _parse(lines: list[str], in_block: bool) -> list[Trailer]:
 def trailers(message: str) -> list[Trailer]:
     """Every trailer of ``message``: those of git's trailer block, and those of the
     trailer-only paragraphs before it (see the module docstring), in message order."""
-    if _UNPLAIN.search(message) is None:
+    if _is_plain(message):
         found = _plain_trailers(message)
         if found is not None:
             return found
     return _trailers(message)
 
 
-# A line that starts with "#" (a comment) or whitespace (a continuation, or a blank line of
-# spaces), or a carriage return: a message without any is "plain"
-_UNPLAIN = re.compile(r"^(?:#|[^\S\n])|\r", re.MULTILINE)
+# a line after the first that starts with "#" (a comment) or whitespace but a newline (a
+# continuation, or a blank line of spaces): a literal first, which the engine scans for fast
+_UNPLAIN = re.compile(r"\n(?:#|[^\S\n])")
+
+
+def _is_plain(message: str) -> bool:
+    """No line starts with ``#`` or whitespace (a line break aside), no carriage return."""
+    first = message[:1]
+    return (
+        _UNPLAIN.search(message) is None
+        and "\r" not in message
+        and first != "#"
+        and (first == "\n" or not first.isspace())
+    )
+
+
 _BLANK_LINES = re.compile(r"\n\n+")
 _TRAILER_PARAGRAPH = re.compile(r"[A-Za-z0-9-]+[ \t]*:[^\n]*(?:\n[A-Za-z0-9-]+[ \t]*:[^\n]*)*")
 _TRAILER = re.compile(r"^([A-Za-z0-9-]+)[ \t]*:(.*)$", re.MULTILINE)

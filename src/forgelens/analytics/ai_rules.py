@@ -125,8 +125,9 @@ class AiRules:
     author_suffixes: list[tuple[str, str]] = field(default_factory=list)
     owner_rules: tuple[str, ...] = OWNER_RULES
     hints: tuple[str, ...] = ()  # lower-case text one of which any evidence line contains
-    # a line that may start a trailer message_evidence reads (``trailers`` keys are the token
-    # at a line's start, lower-cased): without one, the message's trailers cannot decide
+    # a line of the lower-cased message that may start a trailer message_evidence reads
+    # (``trailers`` keys are an ASCII token at a line's start, compared lower-cased): without
+    # one, the message's trailers cannot decide
     _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
     _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
 
@@ -168,7 +169,7 @@ class AiRules:
             words.append(str(m["word"]).lower() if m.get("word") else "")
         self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
         keys = "|".join(re.escape(k) for k in sorted({COAUTHOR_KEY, *self.trailer_keys}))
-        self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.IGNORECASE | re.MULTILINE)
+        self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.MULTILINE)
 
     def commit_sql(
         self, name: str, email: str, login: str, literal: Callable[[str], str]
@@ -247,19 +248,22 @@ class AiRules:
         """The strongest evidence of a commit message (trailers, then marker lines); a
         message decided before is not parsed again (a merged PR's commits are read twice:
         from ``commits`` and from ``pr_commits``)."""
-        if not message or not self.hinted(message):
+        if not message:
+            return None
+        low = message.lower()  # once: the hints, then the trailer lines
+        if not any(w in low for w in self.hints):
             return None
         memo = self._memo
         if message in memo:
             return memo[message]
         if len(memo) >= MEMO_SIZE:
             memo.clear()
-        found = memo[message] = self._message_evidence(message)
+        found = memo[message] = self._message_evidence(message, low)
         return found
 
-    def _message_evidence(self, message: str) -> Evidence | None:
+    def _message_evidence(self, message: str, low: str) -> Evidence | None:
         best: Evidence | None = None
-        has_trailer = self._trailer_line.search(message) is not None
+        has_trailer = self._trailer_line.search(low) is not None
         for t in trailers(message) if has_trailer else ():
             if t.key == COAUTHOR_KEY:
                 p = person(t.value)
