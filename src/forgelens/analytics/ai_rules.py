@@ -130,6 +130,9 @@ class AiRules:
     # one, the message's trailers cannot decide
     _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
     _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
+    _authors: dict[
+        tuple[str | None, str | None, str | None], tuple[Evidence | None, Evidence | None]
+    ] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         d = self.data
@@ -315,14 +318,28 @@ class AiRules:
         message: str | None,
     ) -> Evidence | None:
         """The strongest evidence of one commit, or None."""
-        tool = self.agent(author_login, author_email) or self.agent_logins.get(author_name)
-        if tool is not None:
-            who = author_login or f"{author_name} <{author_email}>"
-            return Evidence(tool, AGENT, HIGH, "agent_author", f"author {who}")
-        found = self.message_evidence(message)
-        if found is not None and found.kind == "coauthor_trailer":
-            return found
-        return found or self.author_suffix(author_name)
+        agent, suffix = self._author(author_name, author_email, author_login)
+        if agent is not None:
+            return agent
+        return self.message_evidence(message) or suffix
+
+    def _author(
+        self, name: str | None, email: str | None, login: str | None
+    ) -> tuple[Evidence | None, Evidence | None]:
+        """A commit author's evidence: (an agent account's, the name suffix's); remembered
+        per author (a history has far fewer authors than commits)."""
+        key = (name, email, login)
+        found = self._authors.get(key)
+        if found is None:
+            if len(self._authors) >= MEMO_SIZE:
+                self._authors.clear()
+            agent: Evidence | None = None
+            tool = self.agent(login, email) or self.agent_logins.get(name)
+            if tool is not None:
+                who = login or f"{name} <{email}>"
+                agent = Evidence(tool, AGENT, HIGH, "agent_author", f"author {who}")
+            found = self._authors[key] = (agent, self.author_suffix(name))
+        return found
 
     def pr(
         self,
