@@ -305,7 +305,9 @@ def _attribution_rows(store: Any) -> list[tuple[Any, ...]]:
     )
 
 
-def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, Any]:
+def bench_attribution(
+    commits: int, prs: int, reference_rev: str, rounds: int = 1
+) -> dict[str, Any]:
     from forgelens.analytics import AnalyzeOptions, ai_impact, analyze
     from forgelens.analytics.ai_attribution import _tuples, attribute
     from forgelens.analytics.ai_rules import load_rules
@@ -338,17 +340,30 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
 
         load_before = os.getloadavg()
         ref_attribute, ref_load = reference_attribute(reference_rev)
-        ref_rules = ref_load()
-        _empty_attribution(store)
-        started, cpu = time.perf_counter(), _cpu()
-        ref_attribute(store, ref_rules, full=True)
-        ref_s, ref_cpu = time.perf_counter() - started, _cpu() - cpu
-        ref_rows = _attribution_rows(store)
-        _empty_attribution(store)
-        started, cpu = time.perf_counter(), _cpu()
-        done = attribute(store, rules, full=True)
-        full_s, full_cpu = time.perf_counter() - started, _cpu() - cpu
-        identical = _attribution_rows(store) == ref_rows
+        # rounds alternate the previous approach and ours (fresh rules each: no memo carried
+        # over); the medians are compared, each round's rows checked identical
+        ref_walls: list[float] = []
+        ref_cpus: list[float] = []
+        walls: list[float] = []
+        cpus: list[float] = []
+        identical = True
+        for _ in range(rounds):
+            _empty_attribution(store)
+            started, cpu = time.perf_counter(), _cpu()
+            ref_attribute(store, ref_load(), full=True)
+            ref_walls.append(time.perf_counter() - started)
+            ref_cpus.append(_cpu() - cpu)
+            ref_rows = _attribution_rows(store)
+            _empty_attribution(store)
+            rules = load_rules()
+            started, cpu = time.perf_counter(), _cpu()
+            done = attribute(store, rules, full=True)
+            walls.append(time.perf_counter() - started)
+            cpus.append(_cpu() - cpu)
+            identical = identical and _attribution_rows(store) == ref_rows
+            del ref_rows
+        ref_s, ref_cpu = statistics.median(ref_walls), statistics.median(ref_cpus)
+        full_s, full_cpu = statistics.median(walls), statistics.median(cpus)
         started, cpu = time.perf_counter(), _cpu()
         attribute(store, rules)
         again_s, again_cpu = time.perf_counter() - started, _cpu() - cpu
@@ -375,6 +390,11 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
         "reference_read_messages_into_python_seconds": round(scan, 3),
         "reference_rows_read": scanned,
         "reference": f"attribute at git {reference_rev} (the previous approach), same store",
+        "rounds": rounds,
+        "reference_attribution_full_seconds_each": [round(x, 3) for x in ref_walls],
+        "reference_attribution_full_cpu_seconds_each": [round(x, 3) for x in ref_cpus],
+        "attribution_full_seconds_each": [round(x, 3) for x in walls],
+        "attribution_full_cpu_seconds_each": [round(x, 3) for x in cpus],
         "reference_attribution_full_seconds": round(ref_s, 3),
         "reference_attribution_full_cpu_seconds": round(ref_cpu, 3),
         "attribution_full_seconds": round(full_s, 3),
@@ -425,6 +445,12 @@ def main() -> None:
         help="the git revision whose attribution code is the reference (the previous "
         "approach); recorded as its commit",
     )
+    parser.add_argument(
+        "--attribution-rounds",
+        type=int,
+        default=1,
+        help="full attributions of each approach, alternated (medians compared)",
+    )
     parser.add_argument("--skip-mining", action="store_true")
     parser.add_argument("--skip-attribution", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the results JSON")
@@ -451,7 +477,9 @@ def main() -> None:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        result["attribution"] = bench_attribution(args.commits, args.prs, rev)
+        result["attribution"] = bench_attribution(
+            args.commits, args.prs, rev, args.attribution_rounds
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")
