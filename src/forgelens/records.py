@@ -195,6 +195,9 @@ class Issue:
     comments_count: int | None = None
     url: str | None = None
     deleted_at: datetime | None = None
+    # the forge's own kind of issue where it has one: GitLab's issue_type (issue, incident,
+    # test_case, task); None elsewhere
+    issue_type: str | None = None
 
 
 @dataclass(slots=True)

@@ -23,6 +23,14 @@ def _http_cache(db: MigrationTarget) -> None:
     db.create_table(HTTP_CACHE)
 
 
+@migration("0022_issue_type")
+def _issue_type(db: MigrationTarget) -> None:
+    """``issues.issue_type``: GitLab's kind of issue (an ``incident`` is a DORA incident)."""
+    from forgelens.store.sql import add_column_sql
+
+    db.execute(add_column_sql(db.dialect, TABLES["issues"], "issue_type"))
+
+
 @migration("0021_comment_tombstones")
 def _comment_tombstones(db: MigrationTarget) -> None:
     """``deleted_at`` on PR and issue comments: a comment deleted on the forge is kept, marked."""

@@ -237,7 +237,18 @@ def issue(repo_id: str, i: dict[str, Any]) -> Issue:
         labels=[str(x) for x in i.get("labels") or [] if isinstance(x, str)],
         comments_count=intval(i.get("user_notes_count")),
         url=i.get("web_url"),
+        issue_type=issue_type(i),
     )
+
+
+def issue_type(i: dict[str, Any]) -> str | None:
+    """GitLab's kind of issue, lower case: ``issue_type`` (``incident``), else ``type``
+    (``INCIDENT``; the only one on some GitLab versions and in Issue Hooks, ``Incident``)."""
+    for key in ("issue_type", "type"):
+        value = i.get(key)
+        if isinstance(value, str) and value:
+            return value.strip().lower()
+    return None
 
 
 def issue_comment(repo_id: str, number: int, note: dict[str, Any]) -> IssueComment:
