@@ -7,6 +7,13 @@ above the watermark kept in ``ai_state``) are read again, and a PR is read again
 its commits changed; their old rows are replaced. A change of rules (their digest, also in
 ``ai_state``) or ``--force-refresh`` redoes everything.
 
+Where the time goes (benchmarks/ai_attribution.py): the store rejects what cannot carry
+evidence (one regular expression over each lower-cased message, SQL on the author columns), so
+Python decides only the candidate commits and PR commits (:meth:`AiRules.commit`, git's trailer
+rules: that is the hot path, a few microseconds a message); the PRs are read once each with
+light columns, and only the agent PRs' commits come back for their owners. The rows go to the
+store as one Arrow table.
+
 An agent PR's ``owner`` is the human behind it (``agent_owner`` rules: the first human
 co-author of its commits, else the first human who pushed a commit to it, else who merged it),
 as an analytics username when the identity map knows the person.
