@@ -291,17 +291,28 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         labels = f"CASE WHEN {test} THEN p.labels END"
     sql = f"""
         SELECT p.repository_id, p.number, lower(r.source), p.author, {labels}, p.head_ref,
-            {body}, p.merged_by, {_sql.epoch_ms(store, "p.created_at")}
+            {body}, p.merged_by, {_sql.epoch_ms(store, "p.created_at")}, p.assignees,
+            p.requested_reviewers
         FROM {CHANGED_PRS} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
         JOIN repositories r ON r.id = p.repository_id
     """
     count = 0
-    agents: dict[tuple[str, int], tuple[dict[str, Any], str, str | None]] = {}
+    agents: dict[tuple[str, int], tuple[dict[str, Any], str, _PrPeople]] = {}
     decide = rules.pr
-    for repo, number, source, author, label_list, head_ref, text, merged_by, at in _tuples(
-        store, sql
-    ):
+    for (
+        repo,
+        number,
+        source,
+        author,
+        label_list,
+        head_ref,
+        text,
+        merged_by,
+        at,
+        assignees,
+        requested,
+    ) in _tuples(store, sql):
         count += 1
         ev = decide(author, _labels(label_list), head_ref, text, found.get((repo, number), ()))
         if ev is None:
@@ -309,16 +320,17 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         row = _row("pr", repo, str(number), ev, pr_number=number, author=author, owner=None, at=at)
         out.append(row)
         if ev.mode == "autonomous_agent":
-            agents[(repo, number)] = (row, source, merged_by)
+            people = {"merged_by": merged_by, "assignees": assignees}
+            agents[(repo, number)] = (row, source, people | {"requested_reviewers": requested})
     if agents:
         for key, commits in _agent_pr_commits(store, rules):
             agent = agents.get(key)
             if agent is not None:
-                row, source, merged_by = agent
-                row["owner"] = _owner(rules, source, merged_by, commits)
+                row, source, people = agent
+                row["owner"] = _owner(rules, source, people, commits)
                 del agents[key]
-        for row, source, merged_by in agents.values():  # no commits
-            row["owner"] = _owner(rules, source, merged_by, [])
+        for row, source, people in agents.values():  # no commits
+            row["owner"] = _owner(rules, source, people, [])
     return count
 
 
@@ -404,13 +416,19 @@ def _agent_pr_commits(
 def _owner(
     rules: AiRules,
     source: str,
-    merged_by: str | None,
+    people: _PrPeople,
     commits: Sequence[tuple[str, str | None, str | None, str | None]],
 ) -> str | None:
     """The identity-map alias of the human behind an agent PR (resolved to a username later);
+    ``people``: the PR's ``merged_by``, ``assignees`` and ``requested_reviewers``;
     ``commits``: its commits' (sha, login, email, message) in order."""
+    merged_by = people["merged_by"]
     for rule in rules.owner_rules:
-        if rule == "coauthor":
+        if rule in LISTED_OWNERS:
+            found = _listed_owner(rules, _labels(people[LISTED_OWNERS[rule]]))
+            if found:
+                return login_alias(source, found)
+        elif rule == "coauthor":
             for _sha, _login, _email, message in commits:
                 for person in coauthors(message or ""):
                     if rules.is_human_coauthor(person) and rules.agent(None, person.email) is None:
@@ -430,6 +448,21 @@ def _owner(
             and not merged_by.endswith("[bot]")
         ):
             return login_alias(source, merged_by)
+    return None
+
+
+# owner rules read from a list of logins the forge keeps on the PR
+LISTED_OWNERS = {"assignee": "assignees", "review_request": "requested_reviewers"}
+_PrPeople = dict[str, Any]  # merged_by, assignees, requested_reviewers of an agent PR
+
+
+def _listed_owner(rules: AiRules, logins: Sequence[str]) -> str | None:
+    """The first human of a PR's assignees or requested reviewers (an agent account, an AI
+    reviewer or any ``[bot]`` is none)."""
+    for login in logins:
+        bot = not login or login.lower().endswith("[bot]")
+        if not bot and not rules.agent(login) and not rules.reviewer(login):
+            return login
     return None
 
 

@@ -38,3 +38,12 @@ def _comment_tombstones(db: MigrationTarget) -> None:
 
     for table in ("pr_comments", "issue_comments"):
         db.execute(add_column_sql(db.dialect, TABLES[table], "deleted_at"))
+
+
+@migration("0022_pr_assignees")
+def _pr_assignees(db: MigrationTarget) -> None:
+    """``assignees`` and ``requested_reviewers`` on pull requests (the human behind an agent PR)."""
+    from forgelens.store.sql import add_column_sql
+
+    for column in ("assignees", "requested_reviewers"):
+        db.execute(add_column_sql(db.dialect, TABLES["pull_requests"], column))

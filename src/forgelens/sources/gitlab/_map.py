@@ -26,7 +26,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
-from forgelens.sources._forge_common import intval, req, ts
+from forgelens.sources._forge_common import intval, logins, req, ts
 
 SOURCE = "gitlab"
 MR_STATES = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
@@ -132,6 +132,8 @@ def merge_request(repo_id: str, m: dict[str, Any]) -> PullRequest:
         labels=[str(x) for x in m.get("labels") or [] if isinstance(x, str)],
         merged_by=login(m.get("merge_user") or m.get("merged_by")),
         url=m.get("web_url"),
+        assignees=logins(m.get("assignees"), login),
+        requested_reviewers=logins(m.get("reviewers"), login),  # every reviewer set on it
     )
 
 

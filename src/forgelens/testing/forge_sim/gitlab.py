@@ -179,6 +179,8 @@ class GitLabRenderer(RestRenderer):
             "closed_at": iso(pr.closed_at) if pr.state == "closed" else None,
             "merged_by": self.user(pr.merged_by),
             "merge_user": self.user(pr.merged_by),
+            "assignees": [self.user(a) for a in pr.assignees],
+            "reviewers": [self.user(r) for r in pr.requested_reviewers],
             "author": self.user(pr.author),
             "source_branch": pr.head,
             "target_branch": pr.base,
