@@ -204,6 +204,8 @@ class ForgeSim:
             delay = self.faults.slow_seconds
         if self.faults.graphql_max_first is not None:
             req.headers["x-sim-max-first"] = str(self.faults.graphql_max_first)
+        if self.faults.graphql_max_nodes is not None:
+            req.headers["x-sim-max-nodes"] = str(self.faults.graphql_max_nodes)
         if fault == "graphql_error":
             req.headers["x-sim-graphql-error"] = "1"
         with self.dataset.lock:

@@ -29,6 +29,7 @@ class Faults:
     login_rate: float = 0.0  # share redirected to a sign-in page (SSO in front of the API)
     revoke_after: dict[str, int] = field(default_factory=dict)  # token -> requests it survives
     graphql_max_first: int | None = None  # larger GraphQL pages time out (502), like GitHub's
+    graphql_max_nodes: int | None = None  # answers with more nodes: 502 stream error CANCEL
     only_paths: tuple[str, ...] = ()  # limit 5xx/secondary/truncation to these path prefixes
     requests: int = 0
     by_token: dict[str, int] = field(default_factory=dict)

@@ -1,9 +1,12 @@
 """The dataset through GitHub's GraphQL API, for the operations forgelens sends.
 
-Operations are recognised by ``operationName`` and answered from their variables (the
-simulator does not parse GraphQL documents). Connections page with opaque cursors and
-``pageInfo``; every answer carries ``rateLimit {limit cost remaining resetAt}``; a missing or
-renamed repository is a ``NOT_FOUND`` error (GitHub does not follow renames in GraphQL).
+Operations are recognised by ``operationName`` and answered from their variables; the
+document itself is read only for its cost (``github_cost.py``: GitHub's rule, the points
+charged and ``rateLimit.cost``) and node count (over 500,000: ``MAX_NODE_LIMIT_EXCEEDED``).
+Connections page with opaque cursors and ``pageInfo``; every answer carries ``rateLimit {limit
+cost remaining resetAt}``; a missing or renamed repository is a ``NOT_FOUND`` error (GitHub
+does not follow renames in GraphQL). An answer holding more nodes than the fault
+``graphql_max_nodes`` is a 502 ``stream error: CANCEL`` (GitHub gives up on big pages).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from forgelens.testing.forge_sim.dataset import (
     SimReview,
 )
 from forgelens.testing.forge_sim.faults import Budget
+from forgelens.testing.forge_sim.github_cost import NODE_LIMIT, QueryError, query_cost
 
 if TYPE_CHECKING:
     from forgelens.testing.forge_sim.github import GitHubRenderer
@@ -73,6 +77,21 @@ class GraphQL:
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             return SimResponse(200, {"errors": [{"message": f"unknown operation {op!r}"}]})
+        priced = None
+        if isinstance(payload.get("query"), str):
+            try:
+                priced = query_cost(payload["query"], v)
+            except QueryError as exc:
+                return SimResponse(200, {"errors": [{"message": f"Parse error: {exc}"}]})
+            if priced.nodes > NODE_LIMIT:
+                msg = (
+                    f"By the time this query traverses to the nodes, it requests up to "
+                    f"{priced.nodes:,} possible nodes which exceeds the maximum limit of "
+                    f"{NODE_LIMIT:,}."
+                )
+                return SimResponse(
+                    200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": msg}]}
+                )
         repo = self.ds.repo(v.get("owner", ""), v.get("name", "")) if "owner" in v else None
         if "owner" in v and repo is None:
             msg = f"Could not resolve to a Repository with the name '{v['owner']}/{v['name']}'."
@@ -82,6 +101,13 @@ class GraphQL:
             }
             return self._answer(missing, 1)
         data, cost = handler(repo, v)
+        if priced is not None:
+            cost = priced.points
+        most = req.headers.get("x-sim-max-nodes")
+        if most and _count_nodes(data) > int(most):
+            # GitHub cancels the stream of a page too big to produce in time (devlake#8614)
+            message = "stream error: stream ID 3; CANCEL; received from peer"
+            return SimResponse(502, {"message": message}, resource="graphql", cost=0)
         body: dict[str, Any] = {"data": data}
         if req.headers.get("x-sim-graphql-error"):
             body["errors"] = [
@@ -251,7 +277,7 @@ class GraphQL:
                 "stargazerCount": repo.stars,
                 "forkCount": 0,
                 "openIssues": {"totalCount": sum(i.state == "open" for i in repo.issues)},
-                "openPullRequests": {"totalCount": sum(x.state == "open" for x in repo.prs)},
+                "openPullRequests": {"totalCount": repo.open_prs()},
                 "defaultBranchRef": {"name": repo.default_branch},
                 "createdAt": _ts(repo.created_at),
                 "updatedAt": _ts(repo.updated_at),
@@ -348,6 +374,18 @@ class GraphQL:
             return {"repository": {"issue": None}}, 1
         conn = connection(i.comments, v.get("first", 100), v.get("after"), self.comment)
         return {"repository": {"issue": {"comments": conn}}}, 1
+
+
+def _count_nodes(value: Any) -> int:
+    """Objects inside every ``nodes`` list of an answer (what a page makes GitHub produce)."""
+    if isinstance(value, dict):
+        return sum(
+            (len(v) if k == "nodes" and isinstance(v, list) else 0) + _count_nodes(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return sum(_count_nodes(v) for v in value)
+    return 0
 
 
 def _ts(value: datetime | None) -> str | None:
