@@ -48,7 +48,7 @@ class GitHubBase:
         self.api = api
         self.graphql_url = graphql_url(client.base_url)
         self.graphql_retries = graphql_retries
-        self.pr_page = PR_PAGE
+        self.pr_page = self.pr_page_max = PR_PAGE
 
     @property
     def api_calls(self) -> int:

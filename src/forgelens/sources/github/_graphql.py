@@ -163,7 +163,32 @@ ISSUE_COMMENTS = f"""query IssueComments($owner: String!, $name: String!, $numbe
 NESTED_SIZES = {"files": 50, "reviews": 20, "reviewComments": 10, "comments": 30, "commits": 30}
 
 
+MIN_NESTED = {"files": 10, "reviews": 5, "reviewComments": 5, "comments": 5, "commits": 5}
+GROW_AFTER = 4  # pages in a row that went through before page sizes grow back
+
+
 class GraphQLFetch(GitHubBase):
+    def _shrink(self, nested: dict[str, int]) -> bool:
+        """GitHub gave up on a page (502/504 after ~10 s, ``stream error: CANCEL``): ask for
+        half as many PRs, then -- one PR per page already -- half as many nested items (the
+        rest come through follow-up queries). False when nothing is left to shrink."""
+        if self.pr_page > 1:
+            self.pr_page = max(1, self.pr_page // 2)
+        elif any(nested[k] > MIN_NESTED[k] for k in nested):
+            for k in nested:
+                nested[k] = max(MIN_NESTED[k], nested[k] // 2)
+        else:
+            return False
+        log.info("graphql page size reduced", size=self.pr_page, nested=dict(nested))
+        return True
+
+    def _grow(self, nested: dict[str, int]) -> None:
+        """Back toward the usual sizes after pages went through: one heavy stretch of a
+        repository must not make every later page small (a small page costs more per PR)."""
+        for k in nested:
+            nested[k] = min(NESTED_SIZES[k], nested[k] * 2)
+        self.pr_page = min(self.pr_page_max, self.pr_page * 2)
+
     def _graphql_pr_pages(
         self, ref: RepoRef, since: datetime | None, resume: str | None
     ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
@@ -171,25 +196,28 @@ class GraphQLFetch(GitHubBase):
         after = resume or None
         seen = {after} if after else set()
         paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
+        nested = dict(NESTED_SIZES)
+        good = 0
         while True:
             variables = {
                 "owner": ref.owner,
                 "name": ref.name,
                 "first": self.pr_page,
                 "after": after,
-                **NESTED_SIZES,
+                **nested,
             }
+            smallest = self.pr_page == 1 and all(nested[k] <= MIN_NESTED[k] for k in nested)
             try:
-                # a large page may time out (GitHub answers 502/504 after ~10 s): after two
-                # tries ask for half as many PRs instead of retrying the same page
-                attempts = 2 if self.pr_page > 5 else None
+                # a large page may time out (502/504) or be cancelled: after two tries ask
+                # for a smaller one instead of retrying the same page
+                attempts = None if smallest else 2
                 data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables, attempts)
             except ForgeError:
-                if self.pr_page <= 5:
+                if not self._shrink(nested):
                     raise
-                self.pr_page = max(5, self.pr_page // 2)  # GitHub timed out: ask for less
-                log.info("graphql page size reduced", size=self.pr_page)
+                good = 0
                 continue
+            good += 1
             conn = paginator.connection({"data": data})
             out: list[tuple[datetime, list[Any]]] = []
             nodes: list[Any] = conn.get("nodes") or []
@@ -209,6 +237,9 @@ class GraphQLFetch(GitHubBase):
             if not nxt:
                 return
             after = nxt
+            if good >= GROW_AFTER and (self.pr_page < self.pr_page_max or nested != NESTED_SIZES):
+                self._grow(nested)
+                good = 0
 
     def _follow(
         self,
@@ -224,10 +255,22 @@ class GraphQLFetch(GitHubBase):
         nodes = [n for n in conn.get("nodes") or [] if isinstance(n, dict)]
         seen: set[str] = set()
         after = next_cursor(conn.get("pageInfo"), seen, operation)
+        size = 100
         while after:
             if cap is not None and len(nodes) >= cap:
                 break
-            data, _ = self.graphql(document, operation, {**variables, "first": 100, "after": after})
+            try:  # a page GitHub gives up on: half as many items (down to 10), then fail
+                data, _ = self.graphql(
+                    document,
+                    operation,
+                    {**variables, "first": size, "after": after},
+                    None if size <= 10 else 2,
+                )
+            except ForgeError:
+                if size <= 10:
+                    raise
+                size = max(10, size // 2)
+                continue
             for key in path:
                 data = data.get(key) if isinstance(data, dict) else None
             conn = data if isinstance(data, dict) else {}
@@ -241,7 +284,7 @@ class GraphQLFetch(GitHubBase):
         pr = m.pr_graphql(repo_id, node)
         n = pr.number
         pr_vars = {"owner": ref.owner, "name": ref.name, "number": n}
-        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]
+        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]  # follow-ups: full size
         nested = {
             x.key: self._follow(
                 node.get(x.key),
