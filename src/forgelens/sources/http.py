@@ -450,7 +450,7 @@ class HttpClient:
     # -- one attempt --------------------------------------------------------------------------
     def _attempt(self, spec: RequestSpec) -> tuple[Response, Verdict, Credential | None]:
         self._respect_breaker()
-        cred = self._credential(spec.resource)
+        cred = self._credential(spec.resource, spec.cost)
         headers: dict[str, str] = {}
         if cred is not None and cred.secret:
             headers.update(self.profile.auth_headers(cred.secret))
@@ -458,7 +458,7 @@ class HttpClient:
         cached = self.etags.get(cache_key) if cache_key and self.etags is not None else None
         if cached:
             headers["If-None-Match"] = cached[0]
-        self._take_shared(cred, spec.resource)
+        self._take_shared(cred, spec.resource, spec.cost)
         started = time.monotonic()
         try:
             with self._slots:
@@ -521,9 +521,11 @@ class HttpClient:
                 self.etags.put(cache_key, etag, content)
         return response, verdict, cred
 
-    def _credential(self, resource: str) -> Credential | None:
+    def _credential(self, resource: str, cost: int = 1) -> Credential | None:
         now = time.time()
-        if self.tokens.all_exhausted(resource, self.policy.reserve, now):
+        # a query that costs more than what is left above the reserve waits for the reset
+        # instead of being refused by the forge (GraphQL: RATE_LIMITED)
+        if self.tokens.all_exhausted(resource, max(self.policy.reserve, cost - 1), now):
             self.wait_for_reset(resource)
         try:
             cred = self.tokens.pick(resource, time.time())
@@ -551,12 +553,13 @@ class HttpClient:
                 reset_at=budget.reset_at,
             )
 
-    def _take_shared(self, cred: Credential | None, resource: str) -> None:
-        """Spend one request of the budget shared with every worker (Redis); when the
-        workers together have spent it, wait for the reset (``no_wait``: fail)."""
+    def _take_shared(self, cred: Credential | None, resource: str, cost: int = 1) -> None:
+        """Spend the request's expected cost (1 for REST, GraphQL's points) of the budget
+        shared with every worker (Redis); when the workers together have spent it, wait for
+        the reset (``no_wait``: fail) rather than send what the forge would refuse."""
         if self.ratelimits is None or cred is None:
             return
-        wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource))
+        wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource), max(1, cost))
         if wait > 0:
             self._wait(min(wait, MAX_RESET_WAIT), f"{resource} rate limit (shared by every worker)")
 

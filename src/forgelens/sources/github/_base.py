@@ -49,6 +49,7 @@ class GitHubBase:
         self.graphql_url = graphql_url(client.base_url)
         self.graphql_retries = graphql_retries
         self.pr_page = self.pr_page_max = PR_PAGE
+        self._costs: dict[tuple[str, Any], int] = {}  # (operation, first) -> points it cost
 
     @property
     def api_calls(self) -> int:
@@ -119,22 +120,23 @@ class GitHubBase:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
         waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
         payload = {"query": document, "variables": variables, "operationName": operation}
-        spec = RequestSpec(
-            "POST",
-            self.graphql_url,
-            f"POST /graphql {operation}",
-            json=payload,
-            resource="graphql",
-            attempts=attempts,
-        )
         attempt = limited = 0
         while True:
+            spec = RequestSpec(
+                "POST",
+                self.graphql_url,
+                f"POST /graphql {operation}",
+                json=payload,
+                resource="graphql",
+                attempts=attempts,
+                cost=self._costs.get((operation, variables.get("first")), 1),
+            )
             response = self.client.send(spec)
             body = response.json()
             if not isinstance(body, dict):
                 raise ForgeError(f"GitHub GraphQL answered {operation} with something unusable")
             data, errors = body.get("data"), body.get("errors") or []
-            self._note_budget(data, response.credential)
+            self._note_budget(data, response.credential, (operation, variables.get("first")))
             if not errors:
                 return data, 0
             types = {str(e.get("type")) for e in errors if isinstance(e, dict)}
@@ -171,8 +173,13 @@ class GitHubBase:
                 "collected data is kept and the next run resumes from here"
             )
 
-    def _note_budget(self, data: Any, cred: Credential | None) -> None:
+    def _note_budget(self, data: Any, cred: Credential | None, shape: tuple[str, Any]) -> None:
+        """Record the points left and what this shape of query (operation, page size) cost:
+        the next one of its shape is expected to cost as much (shared budgets take it
+        before sending)."""
         rate = data.get("rateLimit") if isinstance(data, dict) else None
+        if isinstance(rate, dict) and isinstance(rate.get("cost"), int):
+            self._costs[shape] = max(self._costs.get(shape, 1), rate["cost"])
         if isinstance(rate, dict) and isinstance(rate.get("remaining"), int):
             reset = m.ts(rate.get("resetAt"))
             self.client.update_budget(

@@ -103,8 +103,8 @@ class GraphQL:
         data, cost = handler(repo, v)
         if priced is not None:
             cost = priced.points
-        most = req.headers.get("x-sim-max-nodes")
-        if most and _count_nodes(data) > int(most):
+        most, nodes = req.headers.get("x-sim-max-nodes"), _count_nodes(data)
+        if most and nodes > int(most):
             # GitHub cancels the stream of a page too big to produce in time (devlake#8614)
             message = "stream error: stream ID 3; CANCEL; received from peer"
             return SimResponse(502, {"message": message}, resource="graphql", cost=0)
@@ -118,7 +118,9 @@ class GraphQL:
                 }
             ]
             self._break(data)
-        return self._answer(body, cost)
+        resp = self._answer(body, cost)
+        resp.nodes = nodes
+        return resp
 
     @staticmethod
     def _break(data: dict[str, Any]) -> None:
