@@ -5,6 +5,7 @@ repositories, transient errors retried, partial data refused).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Self
@@ -15,7 +16,7 @@ from forgelens.records import Issue, Person
 from forgelens.sources._forge_common import finish, older
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
-from forgelens.sources.base import PrBundle
+from forgelens.sources.base import PrBundle, RepoSnapshot
 from forgelens.sources.github import _map as m
 from forgelens.sources.http import HttpClient, RequestSpec, Response
 
@@ -50,6 +51,9 @@ class GitHubBase:
         self.graphql_retries = graphql_retries
         self.pr_page = self.pr_page_max = PR_PAGE
         self._costs: dict[tuple[str, Any], int] = {}  # (operation, first) -> points it cost
+        self._probed: dict[str, tuple[float, RepoSnapshot]] = {}  # full name -> (when, probe)
+        self._pr_totals: dict[str, int] = {}  # full name -> pull requests the probe counted
+        self._probe_lock = threading.Lock()
 
     @property
     def api_calls(self) -> int:
@@ -119,19 +123,11 @@ class GitHubBase:
     ) -> tuple[Any, int]:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
         waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
-        payload = {"query": document, "variables": variables, "operationName": operation}
         attempt = limited = 0
         while True:
-            spec = RequestSpec(
-                "POST",
-                self.graphql_url,
-                f"POST /graphql {operation}",
-                json=payload,
-                resource="graphql",
-                attempts=attempts,
-                cost=self._costs.get((operation, variables.get("first")), 1),
+            response = self.client.send(
+                self._graphql_spec(document, operation, variables, attempts)
             )
-            response = self.client.send(spec)
             body = response.json()
             if not isinstance(body, dict):
                 raise ForgeError(f"GitHub GraphQL answered {operation} with something unusable")
@@ -172,6 +168,26 @@ class GitHubBase:
                 f"GitHub GraphQL {operation} kept returning errors ({str(first)[:200]}); "
                 "collected data is kept and the next run resumes from here"
             )
+
+    def _graphql_spec(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        attempts: int | None = None,
+    ) -> RequestSpec:
+        """The POST of one query, expected to cost what its shape cost last time."""
+        payload = {"query": document, "variables": variables, "operationName": operation}
+        shape = (operation, variables.get("first"))
+        return RequestSpec(
+            "POST",
+            self.graphql_url,
+            f"POST /graphql {operation}",
+            json=payload,
+            resource="graphql",
+            attempts=attempts,
+            cost=self._costs.get(shape, 1),
+        )
 
     def _note_budget(self, data: Any, cred: Credential | None, shape: tuple[str, Any]) -> None:
         """Record the points left and what this shape of query (operation, page size) cost:

@@ -51,23 +51,37 @@ PR_FIELDS = (
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
 )
 
-REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
-  repository(owner: $owner, name: $name) {{
-    databaseId id name nameWithOwner owner {{ login }} description isPrivate isFork isArchived
-    primaryLanguage {{ name }} stargazerCount forkCount url createdAt updatedAt pushedAt
-    openIssues: issues(states: OPEN) {{ totalCount }}
-    openPullRequests: pullRequests(states: OPEN) {{ totalCount }}
-    defaultBranchRef {{ name }}
-    branchProtectionRules(first: 20) {{ nodes {{ pattern requiredApprovingReviewCount
+REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description isPrivate
+    isFork isArchived primaryLanguage { name } stargazerCount forkCount url createdAt updatedAt
+    pushedAt
+    openIssues: issues(states: OPEN) { totalCount }
+    openPullRequests: pullRequests(states: OPEN) { totalCount }
+    defaultBranchRef { name }
+    branchProtectionRules(first: 20) { nodes { pattern requiredApprovingReviewCount
       requiresCodeOwnerReviews dismissesStaleReviews requiredStatusCheckContexts
-      isAdminEnforced allowsForcePushes }} }}
-    pullRequests(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
-      nodes {{ updatedAt }} }}
-    issues(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
-      nodes {{ updatedAt }} }}
-  }}
+      isAdminEnforced allowsForcePushes } }
+    pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes { updatedAt } }
+    issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes { updatedAt } }
+    allPullRequests: pullRequests { totalCount }"""
+
+REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
+  repository(owner: $owner, name: $name) {{ {REPO_FIELDS} }}
   {RATE}
 }}"""
+PROBE_BATCH = 50  # repositories per RepoProbes query: 3 connections each, 2 points per 50
+
+
+def repo_probes(count: int) -> str:
+    """One query probing ``count`` repositories (aliases ``r0`` ...; variables ``o0``/``n0``
+    ...): an org's unchanged repositories cost 2 points per 50 instead of 1 point each."""
+    params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(count))
+    body = "\n".join(
+        f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ {REPO_FIELDS} }}" for i in range(count)
+    )
+    return f"query RepoProbes({params}) {{\n{body}\n  {RATE}\n}}"
+
 
 PULL_REQUESTS = f"""query PullRequests($owner: String!, $name: String!, $first: Int!,
   $after: String, $files: Int!, $reviews: Int!, $reviewComments: Int!, $comments: Int!,
@@ -165,6 +179,7 @@ NESTED_SIZES = {"files": 50, "reviews": 20, "reviewComments": 10, "comments": 30
 
 MIN_NESTED = {"files": 10, "reviews": 5, "reviewComments": 5, "comments": 5, "commits": 5}
 GROW_AFTER = 4  # pages in a row that went through before page sizes grow back
+INCREMENTAL_FIRST = 5  # PRs on an incremental run's first page (1 point), doubling after
 
 
 class GraphQLFetch(GitHubBase):
@@ -198,11 +213,17 @@ class GraphQLFetch(GitHubBase):
         paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
         nested = dict(NESTED_SIZES)
         good = 0
+        # GitHub charges for ``first``, not for what comes back: a repository of 3 PRs asked
+        # for 50 costs 13 points. The first page is sized by what the probe counted (a full
+        # run) or starts small and doubles (an incremental run usually finds a few changes).
+        with self._probe_lock:
+            total = self._pr_totals.get(ref.full_name.lower())
+        cap = INCREMENTAL_FIRST if since is not None else max(1, total or self.pr_page_max)
         while True:
             variables = {
                 "owner": ref.owner,
                 "name": ref.name,
-                "first": self.pr_page,
+                "first": min(self.pr_page, cap),
                 "after": after,
                 **nested,
             }
@@ -237,6 +258,7 @@ class GraphQLFetch(GitHubBase):
             if not nxt:
                 return
             after = nxt
+            cap = self.pr_page_max if since is None else cap * 2
             if good >= GROW_AFTER and (self.pr_page < self.pr_page_max or nested != NESTED_SIZES):
                 self._grow(nested)
                 good = 0

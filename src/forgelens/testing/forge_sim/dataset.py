@@ -227,6 +227,10 @@ class SimRepo:
     def open_prs(self) -> int:
         return sum(p.state == "open" for p in self.prs)
 
+    def size_kb(self) -> int:
+        """What GitHub's ``size`` says (KB of git data): grows with the history."""
+        return 200 + 40 * len(self.prs)
+
 
 @dataclass
 class SimTeam:

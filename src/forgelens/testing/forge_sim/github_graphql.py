@@ -109,6 +109,8 @@ class GraphQL:
             message = "stream error: stream ID 3; CANCEL; received from peer"
             return SimResponse(502, {"message": message}, resource="graphql", cost=0)
         body: dict[str, Any] = {"data": data}
+        if "__errors__" in data:  # partial data: some aliases did not resolve
+            body["errors"] = data.pop("__errors__")
         if req.headers.get("x-sim-graphql-error"):
             body["errors"] = [
                 {
@@ -261,52 +263,71 @@ class GraphQL:
 
     # -- operations ---------------------------------------------------------------------------
     def op_RepoProbe(self, repo: SimRepo, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        return {"repository": self.repo_node(repo)}, 1
+
+    def op_RepoProbes(self, _repo: None, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Repositories under aliases ``r0`` ... (variables ``o0``/``n0`` ...); one that does
+        not resolve is null, with a NOT_FOUND error on its alias (GitHub's partial answer)."""
+        data: dict[str, Any] = {}
+        errors = []
+        i = 0
+        while f"o{i}" in v:
+            repo = self.ds.repo(str(v[f"o{i}"]), str(v.get(f"n{i}", "")))
+            data[f"r{i}"] = self.repo_node(repo) if repo is not None else None
+            if repo is None:
+                name = f"{v[f'o{i}']}/{v.get(f'n{i}')}"
+                msg = f"Could not resolve to a Repository with the name '{name}'."
+                errors.append({"type": "NOT_FOUND", "path": [f"r{i}"], "message": msg})
+            i += 1
+        if errors:
+            data["__errors__"] = errors
+        return data, 1
+
+    def repo_node(self, repo: SimRepo) -> dict[str, Any]:
         p = repo.protection
         latest_issue = max(repo.issues, key=lambda i: i.updated_at, default=None)
         prs = repo.prs_by_updated()
-        data = {
-            "repository": {
-                "databaseId": repo.id,
-                "id": f"R_{repo.id}",
-                "name": repo.name,
-                "nameWithOwner": repo.full_name,
-                "owner": {"login": repo.owner},
-                "description": repo.description,
-                "isPrivate": repo.private,
-                "isFork": False,
-                "isArchived": False,
-                "primaryLanguage": {"name": repo.language},
-                "stargazerCount": repo.stars,
-                "forkCount": 0,
-                "openIssues": {"totalCount": sum(i.state == "open" for i in repo.issues)},
-                "openPullRequests": {"totalCount": repo.open_prs()},
-                "defaultBranchRef": {"name": repo.default_branch},
-                "createdAt": _ts(repo.created_at),
-                "updatedAt": _ts(repo.updated_at),
-                "pushedAt": _ts(repo.pushed_at),
-                "url": f"https://github.example/{repo.full_name}",
-                "branchProtectionRules": {
-                    "nodes": []
-                    if p is None
-                    else [
-                        {
-                            "pattern": p.branch,
-                            "requiredApprovingReviewCount": p.required_approvals,
-                            "requiresCodeOwnerReviews": p.code_owner_reviews,
-                            "dismissesStaleReviews": p.dismiss_stale,
-                            "requiredStatusCheckContexts": p.checks,
-                            "isAdminEnforced": p.enforce_admins,
-                            "allowsForcePushes": p.allow_force_pushes,
-                        }
-                    ]
-                },
-                "pullRequests": {"nodes": [{"updatedAt": _ts(prs[0].updated_at)}] if prs else []},
-                "issues": {
-                    "nodes": [{"updatedAt": _ts(latest_issue.updated_at)}] if latest_issue else []
-                },
-            }
+        return {
+            "databaseId": repo.id,
+            "id": f"R_{repo.id}",
+            "name": repo.name,
+            "nameWithOwner": repo.full_name,
+            "owner": {"login": repo.owner},
+            "description": repo.description,
+            "isPrivate": repo.private,
+            "isFork": False,
+            "isArchived": False,
+            "primaryLanguage": {"name": repo.language},
+            "stargazerCount": repo.stars,
+            "forkCount": 0,
+            "openIssues": {"totalCount": sum(i.state == "open" for i in repo.issues)},
+            "openPullRequests": {"totalCount": repo.open_prs()},
+            "defaultBranchRef": {"name": repo.default_branch},
+            "createdAt": _ts(repo.created_at),
+            "updatedAt": _ts(repo.updated_at),
+            "pushedAt": _ts(repo.pushed_at),
+            "url": f"https://github.example/{repo.full_name}",
+            "branchProtectionRules": {
+                "nodes": []
+                if p is None
+                else [
+                    {
+                        "pattern": p.branch,
+                        "requiredApprovingReviewCount": p.required_approvals,
+                        "requiresCodeOwnerReviews": p.code_owner_reviews,
+                        "dismissesStaleReviews": p.dismiss_stale,
+                        "requiredStatusCheckContexts": p.checks,
+                        "isAdminEnforced": p.enforce_admins,
+                        "allowsForcePushes": p.allow_force_pushes,
+                    }
+                ]
+            },
+            "pullRequests": {"nodes": [{"updatedAt": _ts(prs[0].updated_at)}] if prs else []},
+            "issues": {
+                "nodes": [{"updatedAt": _ts(latest_issue.updated_at)}] if latest_issue else []
+            },
+            "allPullRequests": {"totalCount": len(repo.prs)},
         }
-        return data, 1
 
     def op_PullRequests(self, repo: SimRepo, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
         first = int(v.get("first", 50))

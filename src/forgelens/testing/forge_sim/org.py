@@ -65,6 +65,7 @@ class OrgRepo(SimRepo):
     touched: dict[int, datetime]
     cache: OrderedDict[int, SimPR]
     _stamps: list[tuple[datetime, datetime, str]] | None
+    _open: int | None
 
     def stamps(self, n: int) -> tuple[datetime, datetime, str]:
         if self._stamps is None:
@@ -109,7 +110,9 @@ class OrgRepo(SimRepo):
         return self._by_updated
 
     def open_prs(self) -> int:
-        return sum(self.stamps(n)[2] == "open" for n in range(1, self.size + 1))
+        if self._open is None:
+            self._open = sum(self.stamps(n)[2] == "open" for n in range(1, self.size + 1))
+        return self._open
 
     def touch(self, number: int, at: datetime) -> None:
         self.touched[number] = at
@@ -174,7 +177,8 @@ def org_dataset(
             pushed_at=created,
         )
         repo.size, repo.seed, repo.logins, repo.sim_size = count, seed, logins, size
-        repo.touched, repo.cache, repo._stamps = {}, OrderedDict(), None
+        repo.touched, repo.cache, repo._stamps, repo._open = {}, OrderedDict(), None, None
+        repo.prs = cast(list[SimPR], _LazyPRs(repo, list(range(1, count + 1))))
         rng = random.Random(f"issues-{seed}-{r}")
         ids = range(2 * 10**9 + r * 1000, 2 * 10**9 + (r + 1) * 1000)
         repo.issues = [_issue(rng, repo, count + 1 + k, logins, ids) for k in range(2)]
