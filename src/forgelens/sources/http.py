@@ -48,7 +48,12 @@ from forgelens.sources._ratelimit import (
     TokenPool,
     backoff_delay,
 )
-from forgelens.sources.ratelimit_view import RateLimitView, shared_view, token_scope
+from forgelens.sources.ratelimit_view import (
+    FIRST_WAIT,
+    RateLimitView,
+    shared_view,
+    token_scope,
+)
 
 __all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
 
@@ -559,9 +564,19 @@ class HttpClient:
         the reset (``no_wait``: fail) rather than send what the forge would refuse."""
         if self.ratelimits is None or cred is None:
             return
-        wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource), max(1, cost))
-        if wait > 0:
-            self._wait(min(wait, MAX_RESET_WAIT), f"{resource} rate limit (shared by every worker)")
+        waited = False
+        for _ in range(400):  # bounded: at most a reset and ~20 s of first-answer waits
+            wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource), max(1, cost))
+            if wait <= 0:
+                return
+            if wait <= FIRST_WAIT:  # another worker is finding out the new window's budget
+                self._sleep(wait)
+                continue
+            if waited:
+                return  # waited for a reset already: the forge's answer will tell
+            why = f"{resource} rate limit (shared by every worker)"
+            self._wait(min(wait, MAX_RESET_WAIT), why)
+            waited = True  # then take again: the new window is counted like the first
 
     @staticmethod
     def update_budget(

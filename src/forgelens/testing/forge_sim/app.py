@@ -121,6 +121,7 @@ class ForgeSim:
         self.dataset = dataset
         self.secondary = secondary  # GitHub's secondary limits (None: not enforced)
         self.in_flight = 0
+        self.over_budget = 0
         self.faults = faults or Faults()
         self.budgets = budgets or Budgets()
         self.tokens = set(tokens or ())
@@ -230,6 +231,7 @@ class ForgeSim:
                 return renderer.secondary_limit(req, after), delay
         if resp.status < 400 and self.budgets.exhausted(who, resp.resource, resp.cost):
             budget = self.budgets.get(who, resp.resource)
+            self.over_budget += 1  # a client overspent: the forge refused on its primary limit
             limited = renderer.primary_limit(req, resp, budget)
             limited.headers.update(renderer.rate_headers(resp.resource, budget))
             return limited, delay
