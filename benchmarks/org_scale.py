@@ -11,7 +11,9 @@ token of ``--budget`` points (5,000; 12,500 for the App) per *simulated hour* of
 ``--hour-seconds`` real seconds (the client honours it through ``x-ratelimit-reset`` and
 ``rateLimit.resetAt``, as on GitHub), and enforces the secondary limits (``forge_sim.secondary``,
 minutes of ``hour-seconds / 60``). Workers are processes: each takes the next repository from
-one Redis list filled largest first (the org listing's ``size``) and runs ``collect`` on it,
+one Redis list filled largest first (the org listing's ``size``) -- a batch of them, up to an
+eighth of a worker's share of the org or 50 repositories (one probe query) -- and runs
+``collect`` on it,
 with the rate-limit view shared on Redis (``REDIS_URL``); each writes its own DuckDB file (the
 store is not what is measured here).
 
@@ -63,13 +65,24 @@ def worker(url: str, queue: str, db: str) -> None:
     opts = CollectOptions(api_url=url, extra={"api": "graphql", "concurrency": 1})
     done = prs = errors = 0
     started = time.process_time()
+    batch_weight = int(r.get(queue + ":batch") or 1)
     try:
         while True:
-            raw = r.lpop(queue)
-            if raw is None:
+            # a batch: repositories from the head of the largest-first list until their size
+            # reaches the batch weight (a giant is a batch of its own) or 50 of them (one
+            # probe query); each repository's cursors are its own: resumable per repository
+            specs, weight = [], 0
+            while weight < batch_weight and len(specs) < 50:
+                raw = r.lpop(queue)
+                if raw is None:
+                    break
+                name, _, size = raw.decode().partition(" ")
+                specs.append(f"github:{name}")
+                weight += int(size or 1)
+            if not specs:
                 break
-            result = collect(store, [f"github:{raw.decode()}"], opts)[0]
-            done, prs, errors = done + 1, prs + result.prs, errors + result.errors
+            result = collect(store, specs, opts)[0]
+            done, prs, errors = done + len(specs), prs + result.prs, errors + result.errors
     finally:
         store.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -78,7 +91,7 @@ def worker(url: str, queue: str, db: str) -> None:
 
 
 # -- the orchestration -----------------------------------------------------------------------
-def _schedule(url: str, queue: str) -> int:
+def _schedule(url: str, queue: str, workers: int) -> int:
     """List the org (REST, as a run does), largest first, onto the Redis list."""
     import redis
 
@@ -94,7 +107,9 @@ def _schedule(url: str, queue: str) -> int:
     refs.sort(key=lambda ref: -ref.weight)
     r = redis.Redis.from_url(REDIS_URL)
     r.delete(queue)
-    r.rpush(queue, *[ref.full_name for ref in refs])
+    r.rpush(queue, *[f"{ref.full_name} {max(1, ref.weight)}" for ref in refs])
+    total = sum(max(1, ref.weight) for ref in refs)
+    r.set(queue + ":batch", max(1, total // (workers * 8)))  # ~8 batches per worker
     return len(refs)
 
 
@@ -102,7 +117,7 @@ def run_workers(
     url: str, n: int, tokens: list[str], tmp: Path, name: str, prefix: str
 ) -> dict[str, Any]:
     queue = f"{prefix}bench:orgscale:{name}"
-    repos = _schedule(url, queue)
+    repos = _schedule(url, queue, n)
     env = {
         **os.environ,
         "REDIS_URL": REDIS_URL,

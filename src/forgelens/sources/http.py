@@ -144,7 +144,7 @@ class ClientPolicy:
     max_attempts: int = 6
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    reserve: int = 50  # never spend the last N points of a budget
+    reserve: int = 50  # never spend the last N points of a budget (at most 1 % of it)
     no_wait: bool = False
     secondary_wait: float = 60.0  # first pause after a secondary limit without retry-after
     breaker_threshold: int = 8
@@ -530,7 +530,7 @@ class HttpClient:
         now = time.time()
         # a query that costs more than what is left above the reserve waits for the reset
         # instead of being refused by the forge (GraphQL: RATE_LIMITED)
-        if self.tokens.all_exhausted(resource, max(self.policy.reserve, cost - 1), now):
+        if self.tokens.all_exhausted(resource, self.policy.reserve, now, cost):
             self.wait_for_reset(resource)
         try:
             cred = self.tokens.pick(resource, time.time())
