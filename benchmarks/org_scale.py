@@ -189,6 +189,7 @@ def scenario(
         "hours_vs_minimum": round(hours / max(minimum, 1e-9), 3),
         "unused_points_of_ended_hours": [rem for _t, _lim, rem in gql],
         "refused_403_429": statuses[403] + statuses[429],
+        "rate_limited_over_budget": sim.over_budget,  # the forge refused: a client overspent
         "secondary_refused": sim.secondary.refused if sim.secondary else 0,
         "server_errors_5xx": sum(v for k, v in statuses.items() if k >= 500),
         "peak_rss_mb_per_worker": [round(w["rss_mb"], 1) for w in out["workers"]],
