@@ -122,6 +122,10 @@ class PullRequest:
     url: str | None = None
     files_truncated: bool = False
     deleted_at: datetime | None = None
+    # logins: the PR's assignees, and the users (or bots) whose review is requested and
+    # still pending (a forge drops a request once its reviewer reviews)
+    assignees: list[str] | None = None
+    requested_reviewers: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -176,6 +180,9 @@ class PrCommit:
     author_login: str | None = None
     authored_at: datetime | None = None
     message: str | None = None
+    # Gerrit: the patch set (revision) number this commit is, 1 for the first upload. NULL on
+    # forges whose pull requests are a series of commits, not numbered revisions of one.
+    patch_set: int | None = None
 
 
 @dataclass(slots=True)
@@ -195,6 +202,9 @@ class Issue:
     comments_count: int | None = None
     url: str | None = None
     deleted_at: datetime | None = None
+    # the forge's own kind of issue where it has one: GitLab's issue_type (issue, incident,
+    # test_case, task); None elsewhere
+    issue_type: str | None = None
 
 
 @dataclass(slots=True)

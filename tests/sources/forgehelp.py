@@ -211,6 +211,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "teams": ("org", "slug", "name", "description", "parent_slug"),
     "team_members": ("org", "team_slug", "login", "role"),
     "contributors": ("repository_id", "login", "contributions"),
+    # the forge's own deployment ids differ (GitHub's number, Bitbucket's UUID): not compared
+    "deployments": (
+        "repository_id",
+        "environment",
+        "environment_kind",
+        "sha",
+        "ref",
+        "status",
+        "created_at",
+        "finished_at",
+        "creator",
+    ),
 }
 # What a forge's API cannot express: those columns (or whole tables) are not compared.
 NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -221,6 +233,7 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "contributors": ("*",),
     },
     "bitbucket-server": {
+        "deployments": ("*",),  # no deployments API
         "repositories": (),
         "pull_requests": ("labels",),
         "issues": ("*",),  # Jira, not Bitbucket
@@ -232,6 +245,7 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "contributors": ("*",),
     },
     "bitbucket": {
+        "deployments": ("ref",),  # a deployment names its commit, not a branch
         "pull_requests": ("labels",),
         "issues": ("closed_at", "labels"),
         "ci_runs": ("name", "updated_at"),
@@ -247,8 +261,10 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "teams": ("name", "parent_slug"),  # flat teams, named by their slug
         "team_members": ("role",),  # a permission per team, not a role per member
         "contributors": ("*",),  # no contributor statistics in the API
+        "deployments": ("*",),  # releases, not deployments: another dataset
     },
     "gerrit": {
+        "deployments": ("*",),  # no deployments
         "repositories": ("is_private",),  # read access rules, not a flag
         # a change is one commit, amended: the current patch set carries the change's
         # description; commits name authors by name and email, not accounts
@@ -257,8 +273,8 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "issue_comments": ("*",),
         "ci_runs": ("*",),  # CI verdicts are votes (Verified), kept as reviews
         "branch_protections": ("allow_force_pushes",),  # access rights, not submit rules
-        "teams": ("*",),  # groups are access groups
-        "team_members": ("*",),
+        "teams": ("name",),  # a group has a name only: the slug
+        "team_members": ("role",),  # a group gives its members no roles
         "contributors": ("*",),
     },
 }
@@ -276,14 +292,14 @@ def _norm(column: str, value: Any) -> Any:
 
 
 # Columns naming a person by the forge's key for people (a login, or an account id).
-PERSON_COLUMNS = ("author", "merged_by", "author_login", "login")
+PERSON_COLUMNS = ("author", "merged_by", "author_login", "login", "creator")
 
 
 def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:
     """The simulated people's key on ``kind`` -> their login, for forges that key people by
-    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``) rather than by
-    login."""
-    if kind == "gerrit":
+    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``, Gitea's ``id``)
+    rather than by login."""
+    if kind in ("gerrit", "gitea"):
         return {str(p.id): p.login for p in dataset.people}
     if kind != "bitbucket":
         return {}

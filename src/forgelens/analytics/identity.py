@@ -10,7 +10,16 @@ Aliases are ``login:<source>:<login>`` and ``email:<address>`` (lower-cased). Th
 4. the store: ``people`` (login with email, logins sharing a forge user id), ``identities``
    (login -> identity), ``pr_commits`` / ``commits`` rows carrying both a login and an email.
 
-A group's username is the override's, else its smallest forge login, else its smallest email.
+The addresses of ``Co-authored-by`` trailers (``commit_coauthors``) are aliases too, with the
+trailer's name, but link nothing by themselves (a trailer names no login): a co-author's
+address is its person's when that person committed with it, when an override or ``.mailmap``
+says so, or when it is a GitHub noreply address (rule 3).
+
+A group's username is the override's, else its smallest forge login that is no account id,
+else the name its forge shows for an account id (Bitbucket Cloud, Gerrit and Gitea key people by
+the id: ``people.login == people.forge_id``; their display name, nickname or login is shown, with
+``(source:id)`` added when another author has that name), else its smallest account id, else its
+smallest email.
 Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
 ``ghost`` (deleted users, or no author at all) is never merged with anyone.
 
@@ -36,7 +45,7 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,7 +58,7 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 2  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 4  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
@@ -176,6 +185,14 @@ def _commit_people_sql(cond: str = "") -> str:
     )
 
 
+def _coauthors_sql(cond: str = "") -> str:
+    """``(email, name)`` of ``Co-authored-by`` trailers (rows matching ``cond`` on ``x``)."""
+    where = f" AND {cond}" if cond else ""
+    return (
+        f"SELECT DISTINCT x.email, x.name FROM commit_coauthors x WHERE x.email IS NOT NULL{where}"
+    )
+
+
 def _evidence_versions(store: Store) -> dict[str, int]:
     """The newest ``_version`` of the directory tables and of the activity tables."""
 
@@ -185,7 +202,9 @@ def _evidence_versions(store: Store) -> dict[str, int]:
 
     return {
         "directory": newest(("people", "identities")),
-        "activity": newest(("pull_requests", "pr_reviews", "pr_commits", "commits")),
+        "activity": newest(
+            ("pull_requests", "pr_reviews", "pr_commits", "commits", "commit_coauthors")
+        ),
     }
 
 
@@ -245,17 +264,28 @@ def _unchanged(
             return None
         if name and not generic(email):
             named.add((email.strip().lower(), str(name)))
+    for email, name in store.query(_coauthors_sql(newer)):
+        if not email.strip():
+            continue
+        if email_alias(email) not in old:
+            return None
+        if name and not generic(email):
+            named.add((email.strip().lower(), str(name)))
     if named:  # a name new for its address may become its author's display name
-        email = "lower(trim(author_email))"
         addresses = sorted({e for e, _ in named})
         marks = ", ".join("?" for _ in addresses)
+        named_by = (
+            ("pr_commits", "author_email", "author_name"),
+            ("commits", "author_email", "author_name"),
+            ("commit_coauthors", "email", "name"),
+        )
         had = store.query(
             " UNION ".join(
-                f"SELECT DISTINCT {email}, author_name FROM {table} WHERE _version <= {seen} "
-                f"AND author_name IS NOT NULL AND {email} IN ({marks})"
-                for table in ("pr_commits", "commits")
+                f"SELECT DISTINCT lower(trim({e})), {n} FROM {table} WHERE _version <= {seen} "
+                f"AND {n} IS NOT NULL AND lower(trim({e})) IN ({marks})"
+                for table, e, n in named_by
             ),
-            addresses * 2,
+            addresses * len(named_by),
         )
         if named - {(str(e), str(n)) for e, n in had}:
             return None
@@ -294,6 +324,8 @@ def resolve_identities(
     avatar: dict[str, str] = {}
     bot_alias: set[str] = set()
     forced: dict[str, str] = {}  # alias -> override username
+    # logins that are a forge's account id (Bitbucket Cloud, Gerrit, Gitea) -> the name shown
+    opaque: dict[str, str | None] = {}
 
     for source, login in store.query(_logins_sql()):
         if login.lower() != GHOST:
@@ -315,6 +347,8 @@ def resolve_identities(
             uf.union(a, email_alias(email))
         if forge_id:
             uf.union(a, f"id:{source.lower()}:{forge_id}")
+            if str(forge_id).strip().lower() == str(login).strip().lower():
+                opaque[a] = name or opaque.get(a)
     for source, login, ident, is_bot in store.query(
         "SELECT source, login, identity, is_bot FROM identities"
     ):
@@ -337,6 +371,13 @@ def resolve_identities(
             display.setdefault(e, name)
         if login and login.lower() != GHOST:
             uf.union(e, login_alias(source, login))
+    for email, name in store.query(f"SELECT * FROM ({_coauthors_sql()}) q ORDER BY 1, 2"):
+        if not email.strip():
+            continue
+        e = email_alias(email)
+        uf.find(e)  # an alias; its links come from the rules above and below
+        if name and not generic(email):
+            display.setdefault(e, name)
 
     # Evidence from addresses themselves and from the override files.
     known_sources = defaultdict(set)
@@ -374,13 +415,23 @@ def resolve_identities(
         groups[uf.find(alias)].append(alias)
     mapping: dict[str, tuple[str, bool]] = {}
     facts: dict[str, tuple[str | None, str | None]] = {}  # alias -> (display name, avatar)
+    chosen: list[tuple[list[str], str, str | None, bool, tuple[str | None, str | None]]] = []
     for members in groups.values():
         members.sort()
         names = [forced[m] for m in members if m in forced]
         login_names = [m.split(":", 2)[2] for m in members if m.startswith("login:")]
+        readable = [
+            m.split(":", 2)[2] for m in members if m.startswith("login:") and m not in opaque
+        ]
+        shown = next(((m, opaque[m]) for m in members if (opaque.get(m) or "").strip()), None)
         emails = [m[len("email:") :] for m in members if m.startswith("email:")]
+        key: str | None = None  # set when the username is a shown name: told apart by it
         if names:
             username = names[0]
+        elif readable:
+            username = min(readable)
+        elif shown is not None:
+            username, key = str(shown[1]).strip(), shown[0].split(":", 1)[1]
         elif login_names:
             username = min(login_names)
         elif emails:
@@ -396,6 +447,13 @@ def resolve_identities(
             next((display[m] for m in members if m in display), None),
             next((avatar[m] for m in members if m in avatar), None),
         )
+        chosen.append((members, username, key, is_bot, group_facts))
+    # A shown name is a username only while no other author has it (two people may share a
+    # name, or a nickname): those that share one are told apart by their forge key.
+    taken = Counter(u.lower() for _, u, *_ in chosen)
+    for members, username, key, is_bot, group_facts in chosen:
+        if key is not None and (taken[username.lower()] > 1 or username.lower() == GHOST):
+            username = f"{username} ({key})"
         for m in members:
             if m.startswith(("login:", "email:")):
                 mapping[m] = (username, is_bot)

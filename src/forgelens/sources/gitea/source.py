@@ -248,7 +248,7 @@ class GiteaSource(RestSource):
         n = pr.number
         base = self._base(ref)
         b = PrBundle(pr)
-        people = [m.person(item.get("user")), m.person(item.get("merged_by"))]
+        people = m.pr_people(item)
         for r in self._all(f"{base}/pulls/{n}/reviews", f"GET {PR}/reviews"):
             state = m.review_state(r)
             if state is None:
@@ -288,10 +288,10 @@ class GiteaSource(RestSource):
     ) -> Iterator[Page]:
         if not self._on(ref, "issues"):
             return iter(())
-        # the list comes newest *created* first, already cut by ``since`` on the server: no
-        # item may end it early, so the cut is at the watermark's whole second
-        floor = since.replace(microsecond=0) if since is not None else None
-        return cut(self._issue_pages(ref, since, resume), floor, overlap=True)
+        # the list comes newest *created* first, cut by ``since`` on the server to the whole
+        # second: the issues of the watermark's second that were read before are skipped
+        # (their comments not asked for again) and none ends the list early
+        return cut(self._issue_pages(ref, since, resume), since, overlap=True)
 
     def _issue_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
         repo_id = repository_id(self.kind, ref.full_name)
@@ -303,9 +303,10 @@ class GiteaSource(RestSource):
             "GET /repos/{owner}/{repo}/issues",
             resume,
             params,
-            None,
+            since,
             _updated,
             partial(self._issue, ref, repo_id),
+            ordered=False,
         )
 
     def _issue(self, ref: RepoRef, repo_id: str, i: dict[str, Any]) -> Item:

@@ -158,7 +158,7 @@ def _repo(p: dict[str, Any]) -> str:
 def _pr(repo_id: str, raw: dict[str, Any]) -> list[Any]:
     rec = m.pull_request(repo_id, raw)
     version = version_of(rec.updated_at)
-    found = [m.person(raw.get("user")), m.person(raw.get("merged_by"))]
+    found = m.pr_people(raw)
     return [carried(rec, raw, PR, version), *people(found, version)]
 
 
