@@ -424,6 +424,12 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             team_records = source.teams(target)
             if team_records:
                 ctx.store.write_records(team_records, source=source.kind)
+    # largest first (the forge's size hint; stable for equal sizes): with several workers the
+    # giants start at once and the many small repositories fill in around them
+    refs.sort(key=lambda ref: -ref.weight)
+    prefetch = getattr(source, "prefetch", None)  # a forge that probes many repos at once
+    if prefetch is not None and len(refs) > 1:
+        prefetch(refs)
     result = CollectResult(source.kind, run.run_id, [])
     ctx.progress.start(f"{source.kind} pull requests", None)
     failures: list[ForgelensError] = []

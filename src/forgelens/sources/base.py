@@ -39,10 +39,13 @@ ENTITIES = (PULL_REQUESTS, ISSUES, CI_RUNS, CONTRIBUTORS)
 
 @dataclass(frozen=True, slots=True)
 class RepoRef:
-    """A repository as the forge names it (``owner/name``; GitLab groups may nest)."""
+    """A repository as the forge names it (``owner/name``; GitLab groups may nest).
+    ``weight``: how big the forge says it is (GitHub's ``size``, KB), when the listing said;
+    an org's repositories are scheduled largest first so a few giants don't finish last."""
 
     owner: str
     name: str
+    weight: int = field(default=0, compare=False)
 
     @property
     def full_name(self) -> str:

@@ -10,6 +10,7 @@ unchanged resources cost a 304.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -40,6 +41,9 @@ DEFAULT_API_URL = "https://api.github.com"
 __all__ = ["DATA_SOURCE", "DEFAULT_API_URL", "GitHubSource", "from_options", "graphql_url"]
 
 
+PROBE_FRESH = 600.0  # seconds a prefetched probe stands for the repository's own
+
+
 class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
     kind = m.SOURCE
     data_source = DATA_SOURCE
@@ -67,13 +71,52 @@ class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
                     f"github:{owner}: organization or user not found or the token has no access"
                 ) from None
         return [
-            RepoRef.parse(str(r["full_name"]))
+            _weighed(RepoRef.parse(str(r["full_name"])), r.get("size"))
             for items, _ in pages
             for r in items
             if isinstance(r, dict) and r.get("full_name")
         ]
 
+    def prefetch(self, refs: list[RepoRef]) -> None:
+        """Probe ``refs`` ahead, 50 per GraphQL query (2 points per 50 instead of 1 point per
+        repository): an org's incremental run mostly finds them unchanged. A repository the
+        batch cannot resolve (renamed, gone) is probed alone later, as without a prefetch."""
+        if self.api != "graphql":
+            return
+        for start in range(0, len(refs), gq.PROBE_BATCH):
+            chunk = refs[start : start + gq.PROBE_BATCH]
+            variables: dict[str, Any] = {}
+            for i, ref in enumerate(chunk):
+                variables[f"o{i}"], variables[f"n{i}"] = ref.owner, ref.name
+            try:
+                data = self._probe_batch(len(chunk), variables)
+            except ForgeError as exc:
+                log.info("batched probe failed, probing one by one", error=exc.message)
+                return
+            now = time.monotonic()
+            for i, ref in enumerate(chunk):
+                node = data.get(f"r{i}") if isinstance(data, dict) else None
+                if isinstance(node, dict):
+                    snap = self._snapshot(node)
+                    with self._probe_lock:
+                        self._probed[ref.full_name.lower()] = (now, snap)
+
+    def _probe_batch(self, count: int, variables: dict[str, Any]) -> Any:
+        """A RepoProbes query; a missing repository is an error of its alias only."""
+        spec_doc = gq.repo_probes(count)
+        response = self.client.send(self._graphql_spec(spec_doc, "RepoProbes", variables))
+        body = response.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        self._note_budget(data, response.credential, ("RepoProbes", None))
+        if not isinstance(data, dict):
+            raise ForgeError("GitHub GraphQL answered RepoProbes without data")
+        return data
+
     def repository(self, ref: RepoRef) -> RepoSnapshot:
+        with self._probe_lock:
+            probed = self._probed.pop(ref.full_name.lower(), None)
+        if probed is not None and time.monotonic() - probed[0] < PROBE_FRESH:
+            return probed[1]
         try:
             return (
                 self._graphql_snapshot(ref) if self.api == "graphql" else self._rest_snapshot(ref)
@@ -108,7 +151,9 @@ class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
 
     def _graphql_snapshot(self, ref: RepoRef) -> RepoSnapshot:
         data, _ = self.graphql(gq.REPO_PROBE, "RepoProbe", {"owner": ref.owner, "name": ref.name})
-        node = data["repository"]
+        return self._snapshot(data["repository"])
+
+    def _snapshot(self, node: dict[str, Any]) -> RepoSnapshot:
         repo = m.repo_graphql(node)
         snap = RepoSnapshot(repo, RepoRef.parse(repo.full_name))
         for rule in (node.get("branchProtectionRules") or {}).get("nodes") or []:
@@ -121,6 +166,10 @@ class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
             issues=m.ts((latest_issue or {}).get("updatedAt")) if latest_issue else None,
             contributors=repo.pushed_at,
         )
+        total = (node.get("allPullRequests") or {}).get("totalCount")
+        if isinstance(total, int):
+            with self._probe_lock:
+                self._pr_totals[snap.ref.full_name.lower()] = total
         return snap
 
     def branch_protection(self, ref: RepoRef, branch: str) -> BranchProtection | None:
@@ -297,6 +346,12 @@ class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
             yield Page(records, count, high, None if done else nxt, errors, done)
             if done:
                 return
+
+
+def _weighed(ref: RepoRef, size: Any) -> RepoRef:
+    """``ref`` with GitHub's ``size`` (KB of git data) as its scheduling weight."""
+    ok = isinstance(size, int) and not isinstance(size, bool) and size > 0
+    return RepoRef(ref.owner, ref.name, size) if ok else ref
 
 
 def from_options(

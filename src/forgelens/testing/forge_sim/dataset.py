@@ -318,6 +318,13 @@ class SimRepo:
     def issue(self, number: int) -> SimIssue | None:
         return next((i for i in self.issues if i.number == number), None)
 
+    def open_prs(self) -> int:
+        return sum(p.state == "open" for p in self.prs)
+
+    def size_kb(self) -> int:
+        """What GitHub's ``size`` says (KB of git data): grows with the history."""
+        return 200 + 40 * len(self.prs)
+
 
 @dataclass
 class SimTeam:
@@ -656,15 +663,26 @@ def _pick(rng: random.Random, logins: list[str]) -> str | None:
 
 
 def _pr(
-    rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: object, size: SimSize
+    rng: random.Random,
+    repo: SimRepo,
+    n: int,
+    logins: list[str],
+    ids: object,
+    size: SimSize,
+    stamps: tuple[datetime, datetime, str] | None = None,
 ) -> SimPR:
+    """One pull request; ``stamps`` = (created, updated, state) decided by the caller (the
+    lazy org of ``org.py`` orders PRs without generating them)."""
     it = iter(ids)  # type: ignore[call-overload]
-    created = repo.created_at + timedelta(
-        days=n * 0.05 + rng.random() * 30, seconds=rng.randint(0, 86399)
-    )
-    updated = created + timedelta(hours=rng.randint(1, 200), seconds=rng.randint(0, 3599))
-    roll = rng.random()
-    state = "merged" if roll < 0.7 else ("closed" if roll < 0.85 else "open")
+    if stamps is None:
+        created = repo.created_at + timedelta(
+            days=n * 0.05 + rng.random() * 30, seconds=rng.randint(0, 86399)
+        )
+        updated = created + timedelta(hours=rng.randint(1, 200), seconds=rng.randint(0, 3599))
+        roll = rng.random()
+        state = "merged" if roll < 0.7 else ("closed" if roll < 0.85 else "open")
+    else:
+        created, updated, state = stamps
     author = _pick(rng, logins)
     merged_at = updated - timedelta(minutes=5) if state == "merged" else None
     closed_at = merged_at if state == "merged" else (updated if state == "closed" else None)

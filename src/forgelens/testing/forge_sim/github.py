@@ -202,9 +202,7 @@ class GitHubRenderer:
 
     # -- shapes -------------------------------------------------------------------------------
     def repo_json(self, repo: SimRepo) -> dict[str, Any]:
-        open_items = sum(p.state == "open" for p in repo.prs) + sum(
-            i.state == "open" for i in repo.issues
-        )
+        open_items = repo.open_prs() + sum(i.state == "open" for i in repo.issues)
         return {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
@@ -219,6 +217,7 @@ class GitHubRenderer:
             "stargazers_count": repo.stars,
             "forks_count": 0,
             "open_issues_count": open_items,
+            "size": repo.size_kb(),  # GitHub: the git repository's size in KB
             "default_branch": repo.default_branch,
             "created_at": ts(repo.created_at),
             "updated_at": ts(repo.updated_at),
