@@ -37,7 +37,8 @@ def _expected(d: SimDeployment) -> tuple[str, datetime | None]:
 
 def _stored(store: Any, repo: SimRepo) -> dict[str, dict[str, Any]]:
     rows = store.query_dicts(
-        "SELECT * FROM deployments WHERE repository_id = ?", [f"github:{repo.full_name}"]
+        "SELECT * FROM deployments WHERE repository_id = ? AND source = 'github'",  # no release
+        [f"github:{repo.full_name}"],
     )
     return {r["deployment_id"]: r for r in rows}
 
@@ -230,7 +231,8 @@ def test_graphql_statuses_store_the_same_rows_as_rest(tmp_path: Any) -> None:
         assert by_graphql[STATUSES_QUERY] == len(deploying)  # one page of them per repository
         assert by_graphql[REST_STATUSES] == 1  # the tie: its order is REST's to tell
         assert _rows(graphql) == _rows(rest)
-        assert len(_rows(rest)) == total
+        ids = {f"github:{d.id}" for r in deploying for d in r.deployments}
+        assert ids <= {r["deployment_id"] for r in _rows(rest)}  # releases are rows too
         tie = graphql.query(
             "SELECT status FROM deployments WHERE deployment_id = 'github:98000000'"
         )
@@ -265,7 +267,7 @@ def test_a_null_node_or_a_null_status_falls_back_to_rest_for_that_deployment_onl
         for i, node in enumerate(data["nodes"]):
             if node["databaseId"] == lost:  # GitHub could not resolve it just now
                 data["nodes"][i] = None
-                data["errors"] = [{"type": "INTERNAL", "path": ["nodes", i], "message": "x"}]
+                data["__errors__"] = [{"type": "INTERNAL", "path": ["nodes", i], "message": "x"}]
             elif node["databaseId"] == broken:  # partial data inside the connection
                 node["statuses"]["nodes"][0] = None
         return data, cost
