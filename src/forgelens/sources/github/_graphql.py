@@ -60,6 +60,11 @@ PR_FIELDS = (
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
 )
 
+# The probe's look at the newest deployments and releases: a change among them (a new one, a
+# status added, a draft published) lets the REST listings run; a change only older ones see (a
+# status on the 11th newest deployment) waits for ``collect --full``.
+PROBED = 10
+
 REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
   repository(owner: $owner, name: $name) {{
     databaseId id name nameWithOwner owner {{ login }} description isPrivate isFork isArchived
@@ -74,6 +79,10 @@ REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
       nodes {{ updatedAt }} }}
     issues(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
       nodes {{ updatedAt }} }}
+    deployments(first: {PROBED}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{
+      nodes {{ updatedAt latestStatus {{ createdAt }} }} }}
+    releases(first: {PROBED}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{
+      nodes {{ publishedAt isDraft }} }}
   }}
   {RATE}
 }}"""
