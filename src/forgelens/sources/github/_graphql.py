@@ -60,6 +60,10 @@ PR_FIELDS = (
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
 )
 
+# The probe's look at the newest deployments and releases: a change among them (a new one, a
+# status added, a draft published) lets the REST listings run; a change only older ones see (a
+# status on the 11th newest deployment) waits for ``collect --full``. Two connections more per
+# repository: no more points for one, +1 per 50 in a RepoProbes batch.
 REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description isPrivate
     isFork isArchived primaryLanguage { name } stargazerCount forkCount url createdAt updatedAt
     pushedAt
@@ -73,7 +77,11 @@ REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description is
       nodes { updatedAt } }
     issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
       nodes { updatedAt } }
-    allPullRequests: pullRequests { totalCount }"""
+    allPullRequests: pullRequests { totalCount }
+    deployments(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { updatedAt latestStatus { createdAt } } }
+    releases(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { publishedAt isDraft } }"""
 
 REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
   repository(owner: $owner, name: $name) {{ {REPO_FIELDS} }}
