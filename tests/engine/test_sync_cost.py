@@ -14,6 +14,7 @@ from forgelens.engine.sync import EntityCursor
 from forgelens.store import Store
 from forgelens.testing.forge_sim import SimSize
 from forgelens.testing.forge_sim.dataset import SimDeploymentStatus
+from forgelens.testing.forge_sim.faults import Budgets
 from tests.sources.simhelp import options, running, sim_for
 
 
@@ -173,7 +174,10 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
 
     monkeypatch.setattr(_github_map, mapper, faulty)
     prs = 120 if api == "graphql" else 60
-    sim = sim_for(SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2))
+    size = SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2)
+    # limits off (GHES): the REST run's ~5,000 requests (deployment statuses and compares
+    # included) would otherwise wait an hour for the budget's reset
+    sim = sim_for(size, budgets=Budgets(limit=0))
     with running(sim) as url, pytest.raises(ForgelensError) as err:
         collect(store, ["github:acme"], options(url, api=api, concurrency=8, batch_size=20))
     assert "acme/service-3" in str(err.value)
