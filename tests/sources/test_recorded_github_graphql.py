@@ -76,6 +76,14 @@ def test_pull_requests_over_cursor_pages_after_a_rate_limited_answer() -> None:
     assert comments["1201"].author == "dependabot[bot]"  # GraphQL names bots without [bot]
     people = {p.login: p for p in records if isinstance(p, Person)}
     assert people["dependabot[bot]"].is_bot
+    # ``databaseId`` of User and Bot is the id REST calls ``id``: the same person either way
+    ids = {login: p.forge_id for login, p in people.items()}
+    assert ids == {
+        "monalisa": "2",
+        "octocat": "583231",
+        "hubot": "9919",
+        "dependabot[bot]": "49699333",
+    }
 
 
 def test_issues() -> None:
