@@ -9,14 +9,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from datetime import date
+from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from forgelens import records as R
 from forgelens.analytics import AnalyzeOptions, analyze
+from forgelens.engine.collect import collect
 from forgelens.sources.github import _map as gh
 from forgelens.store import Store
+from forgelens.testing.forge_sim import SimSize
+from tests.sources.simhelp import options, running, sim_for
 
 RECORDED = Path(__file__).parent.parent / "fixtures" / "recorded" / "github"
 REPO = "octo-org/hello-world"
@@ -57,9 +63,9 @@ def graphql_pr(node: dict[str, Any], number: int, author: dict[str, Any]) -> lis
     return [gh.pr_graphql(REPO_ID, raw), gh.person(author)]
 
 
-def usernames(store: Store) -> dict[str, str]:
+def usernames(store: Store, end: date = date(2024, 3, 31)) -> dict[str, str]:
     """PR author login -> the username ``authors`` and every analytics table show."""
-    analyze(store, AnalyzeOptions(end_date=date(2024, 3, 31)))
+    analyze(store, AnalyzeOptions(end_date=end))
     return {
         str(author): str(user)
         for author, user in store.query(
@@ -133,3 +139,33 @@ def test_two_accounts_and_the_ghost_stay_apart(store: Store) -> None:
         "hubot",
         "octocat",
     ]
+
+
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_a_rename_between_two_simulated_collections(store: Store, api: str) -> None:
+    """Collected from the simulated GitHub, then the author of #1 renames their account and
+    edits #1: the next (incremental) run reads #1 under the new login only, the other PRs
+    stay stored under the old one -- one author, shown by the new login."""
+    sim = sim_for(SimSize(repos=1, prs_per_repo=12, issues_per_repo=0))
+    repo = sim.dataset.repos[0]
+    humans = Counter(p.author for p in repo.prs if p.author and not p.author.endswith("[bot]"))
+    old = humans.most_common(1)[0][0]
+    new = f"{old}-renamed"  # sorts after the old login: shown because it is newer
+    with running(sim) as url:
+        collect(store, [f"github:{repo.full_name}"], options(url, api=api))
+        theirs = [p.number for p in repo.prs if p.author == old]
+        assert len(theirs) > 1
+        sim.dataset.rename_person(old, new)
+        sim.dataset.touch_pr(repo.full_name, theirs[0], datetime.now(UTC), "after the rename")
+        collect(store, [f"github:{repo.full_name}"], options(url, api=api))
+    stored = dict(store.query("SELECT number, author FROM pull_requests"))
+    assert stored[theirs[0]] == new
+    assert {stored[n] for n in theirs[1:]} == {old}  # not read again: still the old login
+    ids = dict(store.query("SELECT login, forge_id FROM people WHERE login IN (?, ?)", [old, new]))
+    assert ids[old] == ids[new] == str(sim.dataset.person(new).id)  # type: ignore[union-attr]
+
+    names = usernames(store, end=date(2026, 12, 31))
+    assert {names[old], names[new]} == {new}
+    authors = {r[0] for r in store.query("SELECT username FROM authors")}
+    assert new in authors
+    assert old not in authors
