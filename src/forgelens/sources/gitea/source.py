@@ -38,15 +38,16 @@ from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
     RawPages,
-    RestSource,
     cut,
     finish,
     iso,
     make_client,
     ts,
 )
+from forgelens.sources._release import ReleaseRule
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.gitea import _map as m
+from forgelens.sources.gitea._delivery import GiteaDelivery, release_counts
 from forgelens.sources.gitea._paging import PAGES
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
@@ -83,7 +84,7 @@ def _updated(item: dict[str, Any]) -> datetime | None:
     return ts(item.get("updated_at"))
 
 
-class GiteaSource(RestSource):
+class GiteaSource(GiteaDelivery):
     kind = m.SOURCE
     data_source = DATA_SOURCE
     paginator = PAGES
@@ -141,6 +142,7 @@ class GiteaSource(RestSource):
             raise self._missing(ref.full_name) from None
         repo = m.repository(payload)
         snap = RepoSnapshot(repo, RepoRef.parse(repo.full_name))
+        snap.counts.update(release_counts(payload))  # releases: listed when the count moves
         if repo.full_name != ref.full_name:
             log.info("repository renamed", old=ref.full_name, new=repo.full_name)
         units = {
@@ -385,4 +387,6 @@ def from_options(
         transport=transport,
         suffix=API_SUFFIX,
     )
-    return GiteaSource(client)
+    source = GiteaSource(client)
+    source.release_rule = ReleaseRule.from_extra(opts.extra)
+    return source
