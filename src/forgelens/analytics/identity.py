@@ -15,7 +15,10 @@ trailer's name, but link nothing by themselves (a trailer names no login): a co-
 address is its person's when that person committed with it, when an override or ``.mailmap``
 says so, or when it is a GitHub noreply address (rule 3).
 
-A group's username is the override's, else its smallest forge login that is no account id,
+A group's username is the override's, else its smallest forge login that is no account id and
+was not renamed (of the logins that share one forge user id -- GitHub and GitLab key people by a
+login that its owner can rename, and carry the id -- only the one whose ``people`` row was written
+last counts: the forge answers with the current login only, so that is the account's name now),
 else the name its forge shows for an account id (Bitbucket Cloud, Gerrit and Gitea key people by
 the id: ``people.login == people.forge_id``; their display name, nickname or login is shown, with
 ``(source:id)`` added when another author has that name), else its smallest account id, else its
@@ -58,7 +61,7 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 4  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 5  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
@@ -332,8 +335,10 @@ def resolve_identities(
             uf.find(login_alias(source, login))
 
     # Read in a fixed order: the first name and avatar seen for an alias are its own.
-    for source, login, name, email, forge_id, is_bot, url in store.query(
-        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people "
+    # logins of one forge account (renamed: GitHub, GitLab) -> (newest people row, login)
+    account_logins: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for source, login, name, email, forge_id, is_bot, url, version in store.query(
+        "SELECT source, login, name, email, forge_id, is_bot, avatar_url, _version FROM people "
         "ORDER BY source, login"
     ):
         a = login_alias(source, login)
@@ -349,6 +354,8 @@ def resolve_identities(
             uf.union(a, f"id:{source.lower()}:{forge_id}")
             if str(forge_id).strip().lower() == str(login).strip().lower():
                 opaque[a] = name or opaque.get(a)
+            else:
+                account_logins[f"{source.lower()}:{forge_id}"].append((int(version or 0), a))
     for source, login, ident, is_bot in store.query(
         "SELECT source, login, identity, is_bot FROM identities"
     ):
@@ -410,6 +417,15 @@ def resolve_identities(
             display[anchor] = str(spec["display_name"])
         forced[anchor] = username
 
+    # A renamed account's older logins are not its name: the login written last is the one
+    # the forge shows now (it answers every request with the current login); a tie (both
+    # written in one batch) leaves both, and the smallest is shown.
+    superseded = {
+        a
+        for seen in account_logins.values()
+        for version, a in seen
+        if version < max(v for v, _ in seen)
+    }
     groups: dict[str, list[str]] = defaultdict(list)
     for alias in list(uf.parent):
         groups[uf.find(alias)].append(alias)
@@ -421,7 +437,9 @@ def resolve_identities(
         names = [forced[m] for m in members if m in forced]
         login_names = [m.split(":", 2)[2] for m in members if m.startswith("login:")]
         readable = [
-            m.split(":", 2)[2] for m in members if m.startswith("login:") and m not in opaque
+            m.split(":", 2)[2]
+            for m in members
+            if m.startswith("login:") and m not in opaque and m not in superseded
         ]
         shown = next(((m, opaque[m]) for m in members if (opaque.get(m) or "").strip()), None)
         emails = [m[len("email:") :] for m in members if m.startswith("email:")]

@@ -29,7 +29,13 @@ from forgelens.sources.github._base import (
     next_cursor,
 )
 
-ACTOR = "author { __typename login avatarUrl }"
+# An actor's account id is a field of its types (Actor has none): the same number as a REST
+# user's ``id``, the key that joins a renamed login's two names. Scalars cost nothing.
+ACTOR_FIELDS = (
+    "__typename login avatarUrl ... on User { databaseId } ... on Bot { databaseId } "
+    "... on Mannequin { databaseId } ... on Organization { databaseId }"
+)
+ACTOR = f"author {{ {ACTOR_FIELDS} }}"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
 REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line originalLine {ACTOR}"
 PAGE_INFO = "totalCount pageInfo { hasNextPage endCursor }"
@@ -53,7 +59,7 @@ PEOPLE = (
 PR_FIELDS = (
     "id databaseId number title body state isDraft createdAt updatedAt mergedAt closedAt "
     "baseRefName headRefName additions deletions changedFiles url "
-    f"{ACTOR} mergedBy {{ __typename login avatarUrl }} labels(first: 20) {{ nodes {{ name }} }} "
+    f"{ACTOR} mergedBy {{ {ACTOR_FIELDS} }} labels(first: 20) {{ nodes {{ name }} }} "
     f"{PEOPLE} files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
     f"reviews(first: $reviews) {{ {PAGE_INFO} nodes {{ {REVIEW} }} }} "
     f"comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }} "

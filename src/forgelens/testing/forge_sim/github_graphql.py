@@ -164,6 +164,7 @@ class GraphQL:
             "__typename": "Bot" if bot else "User",
             "login": name,
             "avatarUrl": user["avatar_url"],
+            "databaseId": user["id"],
         }
 
     def comment(self, c: SimComment) -> dict[str, Any]:
