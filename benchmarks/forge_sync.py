@@ -6,8 +6,9 @@ One repository of N pull requests (avg 3 reviews, 5 comments, 8 files) rendered 
 GitHub (GraphQL), GitLab, Bitbucket Server, Bitbucket Cloud, Gitea / Forgejo and Gerrit. Per
 forge: API requests per PR for a full sync and for an incremental sync of the unchanged
 repository, and end-to-end
-PRs/s into DuckDB; GitHub is the reference each ratio is taken against. Prints the table and
-writes benchmarks/results/forge_sync.json.
+PRs/s into DuckDB; GitHub is the reference each ratio is taken against. "deploy req. incr." is
+what the deployments step costs the unchanged repository (issue #18: at most 2). Prints the
+table and writes benchmarks/results/forge_sync.json.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def sync(kind: str, url: str, db: Path, concurrency: int) -> dict[str, Any]:
         "seconds": round(elapsed, 3),
         "prs_per_second": round(result.prs / elapsed, 1) if elapsed and result.prs else None,
         "by_endpoint": dict(source.client.stats.by_endpoint.most_common(6)),
+        "deployment_requests": sum(
+            n
+            for endpoint, n in source.client.stats.by_endpoint.items()
+            if "/deployments" in endpoint or "/environments" in endpoint
+        ),
     }
 
 
@@ -134,7 +140,7 @@ def main() -> None:
         )
     header = (
         f"{'forge':<18}{'PRs':>6}{'req/PR full':>13}{'x GitHub':>10}"
-        f"{'incr. requests':>16}{'req/PR incr.':>14}{'PRs/s':>9}"
+        f"{'incr. requests':>16}{'req/PR incr.':>14}{'PRs/s':>9}{'deploy req. incr.':>19}"
     )
     print(
         f"one repository, {args.prs} pull requests, simulated forge on a local socket, "
@@ -146,6 +152,7 @@ def main() -> None:
             f"{kind:<18}{row['full']['prs']:>6}{row['requests_per_pr_full']:>13}"
             f"{row['full_requests_vs_github']:>10}{row['incremental_unchanged']['requests']:>16}"
             f"{row['requests_per_pr_incremental']:>14}{row['prs_per_second'] or 0:>9}"
+            f"{row['incremental_unchanged']['deployment_requests']:>19}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(

@@ -74,5 +74,9 @@ class StoreLocked(StoreError):
     pass
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached just now (refused, reset, restarting): worth a retry."""
+
+
 class Interrupted(ForgelensError):
     exit_code = 130

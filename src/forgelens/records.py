@@ -122,6 +122,10 @@ class PullRequest:
     url: str | None = None
     files_truncated: bool = False
     deleted_at: datetime | None = None
+    # logins: the PR's assignees, and the users (or bots) whose review is requested and
+    # still pending (a forge drops a request once its reviewer reviews)
+    assignees: list[str] | None = None
+    requested_reviewers: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -195,6 +199,9 @@ class Issue:
     comments_count: int | None = None
     url: str | None = None
     deleted_at: datetime | None = None
+    # the forge's own kind of issue where it has one: GitLab's issue_type (issue, incident,
+    # test_case, task); None elsewhere
+    issue_type: str | None = None
 
 
 @dataclass(slots=True)

@@ -115,6 +115,28 @@ def dataset() -> list[Any]:
     ]
 
 
+def asked_dataset() -> list[Any]:
+    """Agent PRs whose owner comes from the forge's assignees and review requests."""
+    return [
+        # 10: assigned to the agent and erin (who asked it): erin, before bob the co-author
+        pr(10, "Copilot", assignees=["Copilot", "erin"], requested_reviewers=["bob"]),
+        pc(
+            10,
+            "e1" * 20,
+            "Fix\n\nCo-authored-by: bob <1234+bob@users.noreply.github.com>",
+            login="Copilot",
+            email="198982749+Copilot@users.noreply.github.com",
+        ),
+        # 11: Devin's, nobody assigned, no commit yet: the human whose review it awaits
+        pr(
+            11,
+            "devin-ai-integration[bot]",
+            assignees=[],
+            requested_reviewers=["coderabbitai[bot]", "Frank"],
+        ),
+    ]
+
+
 def rows(store: Store) -> dict[tuple[str, str], tuple[Any, ...]]:
     got = store.query(
         "SELECT kind, key, tool, mode, confidence, evidence_kind, owner FROM ai_attribution"
@@ -135,13 +157,17 @@ EXPECTED = {
     ("review", "2:r1"): ("GitHub Copilot", "ai_reviewer", "high", "reviewer", None),
     ("review", "3:r3"): ("CodeRabbit", "ai_reviewer", "high", "reviewer", None),
 }
+ASKED = {
+    ("pr", "10"): ("Copilot coding agent", "autonomous_agent", "high", "agent_author", "erin"),
+    ("pr", "11"): ("Devin", "autonomous_agent", "high", "agent_author", "frank"),
+}
 
 
 def check(store: Store) -> None:
-    store.write_records(dataset())
+    store.write_records([*dataset(), *asked_dataset()])
     result = attribute(store, load_rules())
     assert result.mode == "full"
-    assert rows(store) == EXPECTED
+    assert rows(store) == {**EXPECTED, **ASKED}
     evidence = store.query("SELECT evidence FROM ai_attribution WHERE kind = 'pr' AND key = '1'")[
         0
     ][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,3 +124,21 @@ def test_impact_postgres(pg_url: str) -> None:
 
 def test_impact_chdb(chdb_store: Store) -> None:
     check(chdb_store)
+
+
+def test_a_rules_change_moves_an_agent_pr_to_its_new_owner_incrementally(
+    store: Store, tmp_path: Path
+) -> None:
+    """The owner comes from ``analyze ai``: when new rules name another one, the next
+    incremental run counts the PR for them, as ``--force-refresh`` would."""
+    store.write_records(impact_dataset())
+    end = date(2026, 3, 31)
+    analyze(store, AnalyzeOptions(target="all", end_date=end))
+    owner = "SELECT username FROM pr_facts WHERE pr_number = 2"
+    assert store.query(owner) == [("bob",)]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("agent_owner: [merged_by]\n")
+    analyze(store, AnalyzeOptions(target="all", end_date=end, ai_rules=rules))
+    assert store.query(owner) == [("dave",)]
+    windows = "SELECT DISTINCT username FROM author_prs_window WHERE pr_number = 2"
+    assert store.query(windows) == [("dave",)]

@@ -147,6 +147,24 @@ def test_issues_become_incidents_by_label_or_title(store: Store) -> None:
     assert store.query("SELECT incident_id FROM incidents") == [("issue:1",)]
 
 
+def test_gitlab_issues_of_type_incident_are_incidents(store: Store) -> None:
+    """GitLab's issue type says incident although no label or title does; a task does not."""
+    rid = "gitlab:o/app"
+    _seed(
+        store,
+        rid,
+        R.Issue(rid, 6, "502s after deploy", "closed", T + 25 * H, T, issue_type="incident"),
+        R.Issue(rid, 8, "rotate keys", "open", T + 26 * H, T, issue_type="task"),
+        R.Issue(rid, 9, "plain issue", "open", T + 26 * H, T, issue_type=None),
+    )
+    analyze(store, AnalyzeOptions(target="dora"))
+    assert store.query("SELECT incident_id FROM incidents") == [("issue:6",)]
+    assert store.query("SELECT deployment_id, kind FROM change_failures") == [("d2", "incident")]
+    cfg = AnalyticsConfig(dora={"incident_issue_types": []})  # the rule can be turned off
+    analyze(store, AnalyzeOptions(target="dora", config=cfg))
+    assert store.query("SELECT count(*) FROM incidents") == [(0,)]
+
+
 def test_repo_prs_get_the_production_deployment_that_shipped_them(store: Store) -> None:
     rid = "github:o/app"
     _seed(

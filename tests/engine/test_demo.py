@@ -105,6 +105,26 @@ def test_the_dora_page_shows_the_simulated_deployments(
     assert "status" in kinds or "rollback" in kinds, kinds
 
 
+def test_the_ai_impact_page_shows_the_simulated_ai_work(svc: Service) -> None:
+    """The simulated organization's agent PRs (squash-merged, counted for who asked the agent),
+    assistant co-authored PRs and AI reviews reach ``/ai-impact``."""
+    client = signed_in(svc, "viewer")
+    view = page_view(client, "/ai-impact?kind=repository&scope=acme/service-0&weeks=12")
+    got = cards(view)
+    assert got["ai_prs_agent"] > 0
+    assert got["ai_prs_assistant"] > 0
+    assert view["tables"]["prs"]["rows"]
+    store: Store = svc.store()
+    owners = store.query(
+        "SELECT count(*), count(owner) FILTER (WHERE owner <> 'Copilot') FROM ai_attribution "
+        "WHERE mode = 'autonomous_agent' AND kind = 'pr'"
+    )[0]
+    assert owners[0] > 0
+    assert owners[1] == owners[0]  # every agent PR counts for a person
+    reviews = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'review'")[0][0]
+    assert reviews > 0
+
+
 def test_the_history_ends_at_the_anchor_deterministically() -> None:
     """The same seed and anchor give the same data; the newest pull request, issue and CI
     run each fall in the day before the anchor, whatever day the demo runs."""

@@ -174,3 +174,25 @@ def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repositor
         again = collect(store, ["github:acme"], options(url, api="rest", concurrency=8))[0]
     assert len(again.repositories) == 105
     assert len(requests_by_repository(sim.log)) == 105
+
+
+@pytest.mark.parametrize(
+    ("kind", "listing"), [("gitlab", "/deployments"), ("bitbucket", "/deployments/")]
+)
+def test_deployments_add_one_request_to_an_unchanged_gitlab_or_bitbucket_repository(
+    store: Store, kind: str, listing: str
+) -> None:
+    """GitLab lists ``updated_after`` the watermark (an empty page); Bitbucket Cloud's first
+    page, newest start first, holds nothing changed: no environments, no second page."""
+    from tests.sources.forgehelp import options as forge_options
+
+    sim = sim_for(SimSize(repos=1, prs_per_repo=250, issues_per_repo=0))
+    assert len(sim.dataset.repos[0].deployments) > 100  # more than one page of them
+    with running(sim) as url:
+        collect(store, [f"{kind}:acme/service-0"], forge_options(kind, url))
+        sim.log.clear()
+        collect(store, [f"{kind}:acme/service-0"], forge_options(kind, url))
+    deploying = [(p, s) for _m, p, s in sim.log if "/deployments" in p or "/environments" in p]
+    assert len(deploying) == 1, deploying
+    assert deploying[0][0].endswith(listing)
+    assert deploying[0][1] == 200

@@ -427,11 +427,18 @@ def test_gitlab_hooks(service: Service) -> None:
             "url": "https://gitlab.com/gitlabhq/gitlab-test/-/issues/23",
             "labels": [{"title": "API"}],
             "action": "open",
+            "type": "Incident",  # GitLab's issue type: a DORA incident whatever its labels
         },
     }
     assert post(service, "gitlab", "Issue Hook", issue).status_code == 202
-    assert rows(service, "SELECT number, state, author, labels FROM issues") == [
-        {"number": 23, "state": "open", "author": "root", "labels": '["API"]'}
+    assert rows(service, "SELECT number, state, author, labels, issue_type FROM issues") == [
+        {
+            "number": 23,
+            "state": "open",
+            "author": "root",
+            "labels": '["API"]',
+            "issue_type": "incident",
+        }
     ]
     assert post(service, "gitlab", "Push Hook", fixture("gitlab_push")).status_code == 202
     assert rows(service, "SELECT repository_id, sha, additions, files_changed FROM commits") == [

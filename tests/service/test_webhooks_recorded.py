@@ -176,6 +176,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
         )
     },
     "gitlab/pipeline_success": ("recorded", GL),
+    "gitlab/deployment_running": ("queued", GL),
+    "gitlab/deployment_success": ("queued", GL),
     "gitlab/system_hook_project_create": ("recorded", None),
     **{
         f"bitbucket_cloud/{name}": ("queued", BBC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,87 @@ def test_gitlab_confidential_hooks_are_stored_and_synced_like_the_others(
     assert (answer.status_code, answer.json()["status"]) == (202, "queued"), answer.text
     assert answer.json()["event"] == event
     assert count(service, "pr_comments") + count(service, "issue_comments") == 1
+
+
+# -- Deployment Hook --------------------------------------------------------------------------
+DEPLOY_SQL = (
+    "SELECT deployment_id, environment, environment_kind, sha, ref, status, created_at, "
+    "finished_at, source, creator, url FROM deployments"
+)
+
+
+def test_gitlab_deployment_hooks_upsert_one_deployment_whatever_the_order(
+    service: Service,
+) -> None:
+    """running then success: one row, started and finished; the running hook delivered again
+    afterwards (a retry arriving late) does not overwrite the newer status."""
+    job = "https://gitlab.example.com/platform/observability/exporter/-/jobs/99117"
+    want = {
+        "deployment_id": "gitlab:2207",
+        "environment": "production",
+        "environment_kind": "production",
+        "sha": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",  # from commit_url: no full sha
+        "ref": "main",
+        "status": "success",
+        "created_at": datetime(2024, 3, 5, 16, 2, 11, tzinfo=UTC),  # +01:00 in the hook
+        "finished_at": datetime(2024, 3, 5, 16, 6, 40, tzinfo=UTC),
+        "source": "gitlab",
+        "creator": "bob",
+        "url": job,
+    }
+    answers = delivered(service, "gitlab/deployment_running", "gitlab/deployment_success")
+    assert [a.json()["status"] for a in answers] == ["queued", "queued"]
+    late = deliver(service, "gitlab/deployment_running", Idempotency_Key="late-retry")
+    assert late.status_code == 202, late.text
+    got = rows(service, DEPLOY_SQL)
+    for r in got:
+        for k in ("created_at", "finished_at"):
+            r[k] = r[k].astimezone(UTC) if r[k] else None
+    assert got == [want]
+    assert rows(service, "SELECT login, name FROM people WHERE login = 'bob'") == [
+        {"login": "bob", "name": "Bob Deployer"}
+    ]
+
+
+def _deployment_hook(**changes: Any) -> bytes:
+    _, _, raw = recorded("gitlab/deployment_running")
+    body = json.loads(raw)
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"deployment_id": None},
+        {"status_changed_at": "yesterday"},
+        {"environment": ""},
+        {"status": "exploded"},  # a status GitLab may add one day: refused, not guessed
+    ],
+)
+def test_gitlab_deployment_hook_that_cannot_be_stored_is_recorded_malformed(
+    service: Service, changes: dict[str, Any]
+) -> None:
+    answer = post_signed(service, "gitlab/deployment_running", _deployment_hook(**changes))
+    assert answer.status_code == 202, answer.text  # GitLab disables hooks after 4xx answers
+    assert answer.json()["status"] == "malformed"
+    assert count(service, "deployments") == 0
+
+
+def test_gitlab_deployment_hook_without_tier_or_full_sha(service: Service) -> None:
+    body = _deployment_hook(environment_tier=None, commit_url=None, environment="prod-eu")
+    answer = post_signed(service, "gitlab/deployment_running", body)
+    assert answer.status_code == 202, answer.text
+    got = rows(service, "SELECT environment_kind, sha, status, finished_at FROM deployments")
+    assert got == [
+        {
+            "environment_kind": "production",
+            "sha": None,
+            "status": "in_progress",
+            "finished_at": None,
+        }
+    ]

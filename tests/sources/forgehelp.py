@@ -211,6 +211,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "teams": ("org", "slug", "name", "description", "parent_slug"),
     "team_members": ("org", "team_slug", "login", "role"),
     "contributors": ("repository_id", "login", "contributions"),
+    # the forge's own deployment ids differ (GitHub's number, Bitbucket's UUID): not compared
+    "deployments": (
+        "repository_id",
+        "environment",
+        "environment_kind",
+        "sha",
+        "ref",
+        "status",
+        "created_at",
+        "finished_at",
+        "creator",
+    ),
 }
 # What a forge's API cannot express: those columns (or whole tables) are not compared.
 NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -221,6 +233,7 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "contributors": ("*",),
     },
     "bitbucket-server": {
+        "deployments": ("*",),  # no deployments API
         "repositories": (),
         "pull_requests": ("labels",),
         "issues": ("*",),  # Jira, not Bitbucket
@@ -232,6 +245,7 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "contributors": ("*",),
     },
     "bitbucket": {
+        "deployments": ("ref",),  # a deployment names its commit, not a branch
         "pull_requests": ("labels",),
         "issues": ("closed_at", "labels"),
         "ci_runs": ("name", "updated_at"),
@@ -247,8 +261,10 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "teams": ("name", "parent_slug"),  # flat teams, named by their slug
         "team_members": ("role",),  # a permission per team, not a role per member
         "contributors": ("*",),  # no contributor statistics in the API
+        "deployments": ("*",),  # releases, not deployments: another dataset
     },
     "gerrit": {
+        "deployments": ("*",),  # no deployments
         "repositories": ("is_private",),  # read access rules, not a flag
         # a change is one commit, amended: the current patch set carries the change's
         # description; commits name authors by name and email, not accounts
@@ -276,7 +292,7 @@ def _norm(column: str, value: Any) -> Any:
 
 
 # Columns naming a person by the forge's key for people (a login, or an account id).
-PERSON_COLUMNS = ("author", "merged_by", "author_login", "login")
+PERSON_COLUMNS = ("author", "merged_by", "author_login", "login", "creator")
 
 
 def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:

@@ -80,6 +80,22 @@ def test_every_forge_stores_the_same_canonical_records(kind: str, clean: dict[st
     assert sizes["branch_protections"] == 2  # service-0 and service-1 protect main
 
 
+@pytest.mark.parametrize("kind", ["gitlab", "bitbucket"])
+def test_deployments_are_the_same_canonical_rows_on_every_forge_that_has_them(
+    kind: str, clean: dict[str, Store]
+) -> None:
+    """One dataset's deployments through GitHub (statuses), GitLab (one status, tier) and
+    Bitbucket Cloud (state, environment type): the same environment, kind, sha, status, times
+    and deployer, deployment by deployment."""
+    mine = canonical(clean[kind], kind, "github", account_logins(kind, generate(1, SIZE)))
+    github = canonical(clean["github"], "github", kind)
+    assert mine["deployments"] == github["deployments"]
+    rows = clean[kind].query_dicts("SELECT status, environment_kind FROM deployments")
+    assert len(rows) > 20
+    assert {r["status"] for r in rows} == {"success", "failure", "in_progress"}
+    assert {r["environment_kind"] for r in rows} == {"production", "staging", "other"}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_runs_are_recorded_under_the_forge_data_source(kind: str, clean: dict[str, Store]) -> None:
     runs = clean[kind].query_dicts(

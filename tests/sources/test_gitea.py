@@ -155,3 +155,20 @@ def test_a_glob_rule_protects_the_branches_it_matches() -> None:
     assert m.protection_rule(rules, "main") == {"rule_name": "main"}
     assert m.protection_rule(rules, "release/2.0") == rules[0]
     assert m.protection_rule(rules, "feature/x") is None
+
+
+def test_assignees_and_review_requests_of_a_pull_request() -> None:
+    """Logins of assignees and pending review requests (a ghost left out); a server that
+    sends no list leaves them unknown."""
+    base = {"number": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+    pr = m.pull_request(
+        "r",
+        {
+            **base,
+            "assignees": [{"id": 3, "login": "ann"}, {"id": -1, "login": "Ghost"}],
+            "requested_reviewers": [{"id": 4, "login": "bob"}],
+        },
+    )
+    assert (pr.assignees, pr.requested_reviewers) == (["ann"], ["bob"])
+    bare = m.pull_request("r", base)
+    assert (bare.assignees, bare.requested_reviewers) == (None, None)

@@ -201,3 +201,64 @@ def test_contributor_list_refused_is_an_error_not_a_failed_repository(store: Any
     assert result.prs == 3
     assert result.errors == 1
     assert store.query("SELECT count(*) FROM contributors") == [(0,)]
+
+
+def test_assignees_and_review_requests_map_from_rest_and_graphql() -> None:
+    """Logins of users and bots; a team request (no login) and a ghost are left out; a PR the
+    forge sent without them has them unknown (None), not empty."""
+    from forgelens.sources.github import _map
+
+    base = {"number": 3, "title": "t", "created_at": "2026-01-01T00:00:00Z"}
+    base["updated_at"] = base["created_at"]
+    rest = _map.pr_rest(
+        "github:o/r",
+        {
+            **base,
+            "assignees": [{"login": "Copilot", "type": "Bot"}, {"login": "ann"}],
+            "requested_reviewers": [{"login": "bob"}, None],
+            "requested_teams": [{"slug": "core"}],
+        },
+    )
+    assert (rest.assignees, rest.requested_reviewers) == (["Copilot", "ann"], ["bob"])
+    gql = _map.pr_graphql(
+        "github:o/r",
+        {
+            "number": 3,
+            "title": "t",
+            "createdAt": base["created_at"],
+            "updatedAt": base["created_at"],
+            "assignees": {"nodes": [{"login": "ann"}]},
+            "reviewRequests": {
+                "nodes": [
+                    {"requestedReviewer": {"__typename": "Bot", "login": "coderabbitai"}},
+                    {"requestedReviewer": {"__typename": "Team"}},
+                    {"requestedReviewer": {"__typename": "User", "login": "bob"}},
+                ]
+            },
+        },
+    )
+    assert (gql.assignees, gql.requested_reviewers) == (["ann"], ["coderabbitai[bot]", "bob"])
+    bare = _map.pr_rest("github:o/r", base)
+    assert (bare.assignees, bare.requested_reviewers) == (None, None)
+
+
+def test_a_pull_request_webhook_carries_its_assignees_and_review_requests() -> None:
+    """A ``pull_request`` delivery (``assigned``, ``review_requested``, ...) updates both lists;
+    a team request has no login and is left out."""
+    import json
+    from pathlib import Path
+
+    from forgelens.sources.github.webhook import github_pull_request
+
+    recorded = Path(__file__).parent.parent / "fixtures" / "webhooks" / "recorded" / "github"
+    payload = json.loads((recorded / "pull_request_opened.json").read_text())
+    payload = payload["body"]
+    payload["action"] = "review_requested"
+    pr = payload["pull_request"]
+    pr["assignees"] = [{"login": "Copilot", "type": "Bot"}, {"login": "ann", "type": "User"}]
+    pr["requested_reviewers"] = [{"login": "bob", "type": "User"}]
+    pr["requested_teams"] = [{"slug": "core"}]
+    carried = next(c for c in github_pull_request(payload) if isinstance(c.record, PullRequest))
+    assert {"assignees", "requested_reviewers"} <= set(carried.columns)
+    assert carried.record.assignees == ["Copilot", "ann"]
+    assert carried.record.requested_reviewers == ["bob"]

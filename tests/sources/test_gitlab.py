@@ -112,3 +112,17 @@ def test_self_signed_certificate_needs_ca_bundle(tmp_path: Path) -> None:
         assert "--ca-bundle" in str(err.value)
         with source_for("gitlab", url, ca_bundle=cert) as trusted:
             assert trusted.repository(REF).repository.name == "service-0"
+
+
+def test_assignees_and_reviewers_of_a_merge_request() -> None:
+    """GitLab's ``assignees`` and ``reviewers`` (every reviewer set on the MR, reviewed or not);
+    a server that sends no list leaves them unknown."""
+    from forgelens.sources.gitlab import _map as m
+
+    base = {"iid": 7, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+    mr = m.merge_request(
+        "r", {**base, "assignees": [{"username": "ann"}], "reviewers": [{"username": "bob"}]}
+    )
+    assert (mr.assignees, mr.requested_reviewers) == (["ann"], ["bob"])
+    bare = m.merge_request("r", base)
+    assert (bare.assignees, bare.requested_reviewers) == (None, None)

@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from forgelens.errors import ForgeError
-from forgelens.records import CiRun, Comment, Person, PrCommit, PrFile, PullRequest, Review
+from forgelens.records import (
+    CiRun,
+    Comment,
+    Deployment,
+    Person,
+    PrCommit,
+    PrFile,
+    PullRequest,
+    Review,
+)
 from forgelens.sources.base import RepoRef
 from forgelens.sources.bitbucket_cloud import BitbucketCloudBackfill
 from tests.sources.recordedhelp import RECORDED, replayed
@@ -260,3 +269,54 @@ def test_an_approval_withdrawn_is_dismissed() -> None:
     assert replay.hits(PRS, fields="+values.participants") == 1
     reviews = sorted((r.pr_number, r.author, r.state) for r in records if isinstance(r, Review))
     assert reviews == [(12, ALICE, "DISMISSED"), (13, BOB, "CHANGES_REQUESTED")]
+
+
+def test_deployments_with_environment_types_and_every_state() -> None:
+    """Two ``next`` pages newest start first: an UNDEPLOYED step (never ran: not kept), one in
+    progress, a success to "EU live" (type Production), a stopped one to Test, a failed one by
+    the Pipelines app user; no ``last_update_time``: the completion (else the start) is the
+    change time. The environments are read once."""
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        pages = list(source.deployments(REF, None))
+    assert replay.unmatched == []
+    assert replay.hits("/2.0/repositories/acme-ws/web-app/environments/") == 1
+    got = {r.deployment_id[-3:-1]: r for p in pages for r in p.records if isinstance(r, Deployment)}
+    assert sum(p.errors for p in pages) == 0
+    assert {k: (d.status, d.environment, d.environment_kind) for k, d in got.items()} == {
+        "13": ("in_progress", "Staging", "staging"),
+        "12": ("success", "EU live", "production"),
+        "11": ("canceled", "Test", "other"),
+        "10": ("failure", "EU live", "production"),
+    }
+    ok = got["12"]
+    assert ok.deployment_id == "bitbucket:{d0000000-0000-4000-8000-000000000012}"
+    assert ok.created_at == datetime(2024, 3, 6, 10, 0, 5, 500000, tzinfo=UTC)
+    assert ok.finished_at == datetime(2024, 3, 6, 10, 4, 41, 250000, tzinfo=UTC)
+    assert (ok.sha, ok.ref, ok.creator) == ("3" * 40, None, "557058:dana-0042")
+    assert (
+        ok.url == "https://bitbucket.org/acme-ws/web-app/addon/pipelines/home#!/results/112/steps"
+    )
+    assert got["13"].finished_at is None
+    assert got["10"].creator == "{a0000000-0000-4000-8000-000000000001}"  # an app user: its uuid
+    people = {p.login: p for page in pages for p in page.records if isinstance(p, Person)}
+    assert people["{a0000000-0000-4000-8000-000000000001}"].is_bot
+
+
+def test_an_incremental_deployments_pass_stops_a_day_before_the_watermark() -> None:
+    """Only what changed after the watermark is kept; the listing stops on the page that
+    reaches deployments started more than a day before the watermark (finished by then)."""
+    since = datetime(2024, 3, 6, 10, 4, 41, 250000, tzinfo=UTC)  # the success's completion
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        pages = list(source.deployments(REF, since))
+    got = [r.deployment_id[-3:-1] for p in pages for r in p.records if isinstance(r, Deployment)]
+    assert got == ["13"]  # in progress, started after it; the success is already stored
+    # page 2 starts within the day before the watermark (03-05 10:00 is not a day before)...
+    assert replay.hits("/2.0/repositories/acme-ws/web-app/deployments/", page="2") == 1
+    assert pages[-1].done
+    later = datetime(2024, 3, 7, 12, 0, tzinfo=UTC)
+    with replayed("bitbucket_cloud", "bitbucket") as (source, replay):
+        pages = list(source.deployments(REF, later))
+    assert [r for p in pages for r in p.records] == []
+    # ... while a day after the first page's oldest start, nothing more is read
+    assert replay.hits("/2.0/repositories/acme-ws/web-app/deployments/", page="2") == 0
+    assert replay.hits("/2.0/repositories/acme-ws/web-app/environments/") == 0

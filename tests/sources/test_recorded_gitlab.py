@@ -12,8 +12,10 @@ from typing import Any
 from forgelens.records import (
     CiRun,
     Comment,
+    Deployment,
     Issue,
     IssueComment,
+    Person,
     PrCommit,
     PrFile,
     PullRequest,
@@ -138,6 +140,12 @@ def test_issues_after_a_bare_429_and_pipelines() -> None:
     assert by_number[7].state == "closed"
     assert by_number[5].author == "ghost"
     assert by_number[5].updated_at == datetime(2024, 1, 5, 10, 0, tzinfo=UTC)
+    # GitLab's kind of issue: an incident (DORA) by type, whatever its labels and title say
+    assert {n: i.issue_type for n, i in by_number.items()} == {
+        7: "issue",
+        6: "incident",
+        5: "issue",
+    }
     notes = sorted(c.comment_id for c in issues if isinstance(c, IssueComment))
     assert notes == ["2001", "2002"]
     state = {r.run_id: (r.status, r.conclusion, r.event) for r in runs if isinstance(r, CiRun)}
@@ -189,3 +197,35 @@ def test_a_merge_request_deleted_while_the_pass_runs_is_skipped_not_fatal() -> N
     numbers = [r.number for p in pages for r in p.records if isinstance(r, PullRequest)]
     assert numbers == [43, 40, 39]
     assert sum(p.errors for p in pages) == 1
+
+
+def test_deployments_one_status_each_tier_or_name_the_deploy_job_kept() -> None:
+    """A success with ``finished_at`` (+01:00 offsets), a failed review app of GitLab before
+    ``finished_at`` and ``tier`` (the job's end; the kind from the name), a deployment blocked
+    for approval and created through the API (no deployable), a skipped one."""
+    with replayed("gitlab", "gitlab") as (source, replay):
+        pages = list(source.deployments(REF, None))
+    assert replay.unmatched == []
+    got = {r.deployment_id: r for p in pages for r in p.records if isinstance(r, Deployment)}
+    assert sum(p.errors for p in pages) == 0
+    assert {k: (d.status, d.environment_kind) for k, d in got.items()} == {
+        "gitlab:4141": ("success", "production"),
+        "gitlab:4140": ("failure", "other"),
+        "gitlab:4139": ("in_progress", "staging"),
+        "gitlab:4138": ("canceled", "other"),
+    }
+    ok, failed, blocked = got["gitlab:4141"], got["gitlab:4140"], got["gitlab:4139"]
+    assert ok.created_at == datetime(2024, 3, 6, 9, 2, tzinfo=UTC)
+    assert ok.finished_at == datetime(2024, 3, 6, 9, 9, 31, 118000, tzinfo=UTC)
+    assert (ok.description, ok.url) == (
+        "deploy:production",
+        "https://gitlab.example.com/acme/platform/api/-/jobs/880441",
+    )
+    assert (ok.creator, ok.ref, ok.production_environment) == ("alice", "main", True)
+    assert failed.finished_at == datetime(2024, 3, 5, 15, 3, 55, tzinfo=UTC)  # the job's end
+    assert failed.sha == "badc0de1aa34bb56cc78dd90ee12ff34aa56bb78"  # lower case
+    assert failed.production_environment is None  # no tier: GitLab did not say
+    assert (blocked.finished_at, blocked.description, blocked.url) == (None, None, None)
+    assert blocked.creator == "project_278964_bot_3f1c"
+    bots = {p.login for p in pages[0].records if isinstance(p, Person) and p.is_bot}
+    assert bots == {"project_278964_bot_3f1c"}

@@ -195,3 +195,20 @@ def test_a_store_made_before_a_column_existed_gains_it(every_store: Store) -> No
     gone = records.Comment("git:r", 1, "c1", "a", "body", NOW, deleted_at=NOW)
     every_store.write_records([gone])
     assert every_store.query("SELECT comment_id, deleted_at FROM pr_comments") == [("c1", NOW)]
+
+
+def test_a_store_from_before_pr_assignees_gains_them(every_store: Store) -> None:
+    """``assignees`` and ``requested_reviewers`` of pull requests come by migration 0022."""
+    for column in ("assignees", "requested_reviewers"):
+        every_store.execute(f"ALTER TABLE pull_requests DROP COLUMN {column}")
+    add = dict(MIGRATIONS)["0022_pr_assignees"]
+    add(every_store)  # type: ignore[arg-type]
+    add(every_store)  # type: ignore[arg-type]
+    pr = records.PullRequest(
+        "git:r", 1, "t", "open", NOW, NOW, assignees=["ann", "Copilot"], requested_reviewers=[]
+    )
+    every_store.write_records([pr])
+    got = every_store.query("SELECT assignees, requested_reviewers FROM pull_requests")
+    assert [tuple(json.loads(v) if isinstance(v, str) else v for v in row) for row in got] == [
+        (["ann", "Copilot"], [])
+    ]

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from forgelens.errors import StoreError
+from forgelens.errors import StoreError, StoreUnavailable
 from forgelens.store import open_store, postgres
 from forgelens.store.postgres import PostgresStore
 
@@ -131,7 +131,7 @@ def test_nul_characters_are_dropped_not_fatal(pg_url: str) -> None:
 
 
 def test_unreachable_server_says_where_and_hides_the_password() -> None:
-    with pytest.raises(StoreError) as err:
+    with pytest.raises(StoreUnavailable) as err:  # a job queue retries this one later
         PostgresStore("postgresql://bob:s3cret-pw@127.0.0.1:1/test")
     message = str(err.value)
     assert "cannot reach PostgreSQL at 127.0.0.1:1: is it running? check --db" in message
@@ -140,8 +140,9 @@ def test_unreachable_server_says_where_and_hides_the_password() -> None:
 
 def test_missing_database_and_unknown_user_are_named(pg_url: str) -> None:
     base = pg_url.split("?")[0].rsplit("/", 1)[0]
-    with pytest.raises(StoreError, match=r"database 'no_such_db_fl' does not exist.*createdb"):
+    with pytest.raises(StoreError, match=r"database 'no_such_db_fl' does not exist.*createdb") as e:
         PostgresStore(f"{base}/no_such_db_fl")
+    assert not isinstance(e.value, StoreUnavailable)  # retrying will not create it
     host = base.split("@", 1)[-1]
     with pytest.raises(StoreError, match="rejected user nobody_fl: check the user and password"):
         PostgresStore(f"postgresql://nobody_fl:pw@{host}/test")

@@ -4,14 +4,19 @@ every one is found and nothing else claimed."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from forgelens.analytics.ai_attribution import attribute
 from forgelens.analytics.ai_rules import load_rules
 from forgelens.engine.collect import collect
+from forgelens.engine.git_collect import GitCollectOptions, collect_git
 from forgelens.store import Store
 from forgelens.testing.forge_sim import SimSize, generate
 from forgelens.testing.forge_sim.dataset import AGENT, AI_REVIEWERS, AI_TRAILERS
+from forgelens.testing.forge_sim.git_history import write_git_history
 from tests.sources.simhelp import options, running, sim_for
 
 
@@ -64,3 +69,79 @@ def test_collected_from_the_simulator_every_ai_pr_found(store: Store) -> None:
     )
     stored = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'review'")[0][0]
     assert stored == ai_reviews > 0
+
+
+def test_an_agent_pr_collected_from_the_simulator_counts_for_who_asked_it(store: Store) -> None:
+    """Assignees and review requests travel from the simulator (GraphQL) into the store, and
+    an agent PR's owner is its human assignee, even when no commit credits them."""
+    sim = sim_for(SimSize(repos=2, prs_per_repo=100))  # 5 agent PRs, 4 credit nobody
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url))
+    attribute(store, load_rules())
+    expected, asked = {}, {}
+    for repo in sim.dataset.repos:
+        for p in repo.prs:
+            if p.author == AGENT:
+                expected[(repo.full_name, p.number)] = p.assignees[1]
+            if p.requested_reviewers:
+                asked[(repo.full_name, p.number)] = p.requested_reviewers
+    owners = {
+        (name, n): owner
+        for name, n, owner in store.query(
+            "SELECT r.full_name, a.pr_number, a.owner FROM ai_attribution a "
+            "JOIN repositories r ON r.id = a.repository_id WHERE a.mode = 'autonomous_agent'"
+        )
+    }
+    assert len(expected) >= 5
+    assert owners == expected
+    stored = {
+        (name, n): json.loads(v) if isinstance(v, str) else v
+        for name, n, v in store.query(
+            "SELECT r.full_name, p.number, p.requested_reviewers FROM pull_requests p "
+            "JOIN repositories r ON r.id = p.repository_id"
+        )
+    }
+    assert asked
+    assert {k: v for k, v in stored.items() if v} == asked
+
+
+def test_a_squash_merged_pr_keeps_its_commits_attribution_end_to_end(
+    store: Store, tmp_path: Path
+) -> None:
+    """The simulator's squash merges: on the base branch (a real git repository, mined) one
+    commit per PR carrying its commits' trailers mid-body; on the forge the PR with its own
+    commits (``pr_commits``). Both sides find the same tool; nothing else is claimed."""
+    sim = sim_for(SimSize(repos=2, prs_per_repo=100))
+    ds = sim.dataset
+    with running(sim) as url:
+        collect(store, ["github:acme"], options(url))
+    paths = [write_git_history(r, tmp_path / f"{r.name}.git", ds) for r in ds.repos]
+    collect_git(store, [f"git:{p}" for p in paths], GitCollectOptions())
+    attribute(store, load_rules())
+    prs = {
+        (name, n): tool
+        for name, n, tool in store.query(
+            "SELECT r.full_name, a.pr_number, a.tool FROM ai_attribution a "
+            "JOIN repositories r ON r.id = a.repository_id WHERE a.kind = 'pr'"
+        )
+    }
+    by_message = dict(
+        store.query(
+            "SELECT c.message, a.tool FROM ai_attribution a JOIN commits c "
+            "ON c.repository_id = a.repository_id AND c.sha = a.key WHERE a.kind = 'commit'"
+        )
+    )
+    squashed = [(r, p) for r in ds.repos for p in r.prs if p.squashed]
+    marked = [
+        (r, p)
+        for r, p in squashed
+        if p.author == AGENT or any(c.message.endswith(AI_TRAILERS) for c in p.commits)
+    ]
+    assert len(squashed) > 50
+    assert len(marked) >= 10
+    for r, p in marked:
+        message = p.squash_message()
+        assert message in by_message, (r.name, p.number)
+        assert by_message[message] == prs[(r.full_name, p.number)], (r.name, p.number)
+    claimed = {p.squash_message() for _, p in squashed} & set(by_message)
+    assert claimed == {p.squash_message() for _, p in marked}

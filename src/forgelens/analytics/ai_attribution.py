@@ -224,7 +224,9 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         SELECT p.repository_id AS repository_id, p.number AS number,
             lower(r.source) AS source, p.author AS author, p.labels AS labels,
             p.head_ref AS head_ref, p.body AS body, p.merged_by AS merged_by,
-            {_sql.epoch_ms(store, "p.created_at")} AS created_at, pc.sha AS sha,
+            {_sql.epoch_ms(store, "p.created_at")} AS created_at,
+            p.assignees AS assignees, p.requested_reviewers AS requested_reviewers,
+            pc.sha AS sha,
             {hinted_sql(rules, "COALESCE(pc.message, c.message)")} AS message,
             pc.author_name AS author_name,
             pc.author_email AS author_email, pc.author_login AS author_login,
@@ -261,6 +263,8 @@ PR_COLUMNS = (
     "body",
     "merged_by",
     "created_at",
+    "assignees",
+    "requested_reviewers",
 )
 SHA, MESSAGE, NAME, EMAIL, LOGIN, CANDIDATE = range(len(PR_COLUMNS), len(PR_COLUMNS) + 6)
 
@@ -296,7 +300,11 @@ def _owner(rules: AiRules, p: dict[str, Any], group: Sequence[tuple[Any, ...]]) 
     """The identity-map alias of the human behind an agent PR (resolved to a username later)."""
     source = p["source"]
     for rule in rules.owner_rules:
-        if rule == "coauthor":
+        if rule in LISTED_OWNERS:
+            found = _listed_owner(rules, _labels(p[LISTED_OWNERS[rule]]))
+            if found:
+                return login_alias(source, found)
+        elif rule == "coauthor":
             for c in group:
                 for person in coauthors(c[MESSAGE] or ""):
                     if rules.is_human_coauthor(person) and rules.agent(None, person.email) is None:
@@ -314,6 +322,20 @@ def _owner(rules: AiRules, p: dict[str, Any], group: Sequence[tuple[Any, ...]]) 
             merged_by = p["merged_by"]
             if merged_by and not rules.agent(merged_by) and not merged_by.endswith("[bot]"):
                 return login_alias(source, merged_by)
+    return None
+
+
+# owner rules read from a list of logins the forge keeps on the PR
+LISTED_OWNERS = {"assignee": "assignees", "review_request": "requested_reviewers"}
+
+
+def _listed_owner(rules: AiRules, logins: Sequence[str]) -> str | None:
+    """The first human of a PR's assignees or requested reviewers (an agent account, an AI
+    reviewer or any ``[bot]`` is none)."""
+    for login in logins:
+        bot = not login or login.lower().endswith("[bot]")
+        if not bot and not rules.agent(login) and not rules.reviewer(login):
+            return login
     return None
 
 

@@ -39,7 +39,7 @@ RANKS = {
     "reviewer": 1,  # a review by an AI reviewer account
 }
 MEMO_SIZE = 500_000  # messages whose evidence is kept (about 100 MB at most)
-OWNER_RULES = ("coauthor", "committer", "merged_by")
+OWNER_RULES = ("assignee", "coauthor", "review_request", "committer", "merged_by")
 _LISTS = ("tools", "agents", "coauthors", "reviewers", "markers", "coauthor_names", "trailers")
 _MAPS = ("labels", "branches", "author_suffixes")
 

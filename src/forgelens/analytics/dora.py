@@ -225,13 +225,14 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
             inp.incidents[rid].append(Incident(str(inc_id), c, _utc(resolved), sha, dep_id))
     title_re = re.compile(rules.incident_title, re.IGNORECASE)
     wanted = {lab.lower() for lab in rules.incident_labels}
-    for rid, number, title, labels, created, closed, url in store.query(
-        "SELECT repository_id, number, title, labels, created_at, closed_at, url FROM issues "
-        f"WHERE repository_id IN ({m}) AND deleted_at IS NULL",
+    types = {t.lower() for t in rules.incident_issue_types}
+    for rid, number, title, labels, created, closed, url, typ in store.query(
+        "SELECT repository_id, number, title, labels, created_at, closed_at, url, issue_type "
+        f"FROM issues WHERE repository_id IN ({m}) AND deleted_at IS NULL",
         ids,
     ):
         labs = {lab.lower() for lab in _labels(labels)}
-        if not (labs & wanted or title_re.search(title or "")):
+        if not (labs & wanted or title_re.search(title or "") or (typ or "").lower() in types):
             continue
         c = _utc(created)
         if c is None:

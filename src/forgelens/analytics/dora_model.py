@@ -34,6 +34,7 @@ class Rules:
     hotfix_prefixes: tuple[str, ...] = ("hotfix", "hot fix", "hot-fix")  # commit subject
     incident_labels: tuple[str, ...] = ("incident",)
     incident_title: str = r"^(incident|outage)\b"
+    incident_issue_types: tuple[str, ...] = ("incident",)  # GitLab's issue type
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Rules:
@@ -50,7 +51,7 @@ class Rules:
                 if not isinstance(value, int | float) or value < 0:
                     raise BadInput(f"[dora] {key} = {value!r}: give hours, a number >= 0")
                 out[key] = timedelta(hours=float(value))
-            elif key in ("incident_labels", "hotfix_prefixes"):
+            elif key in ("incident_labels", "hotfix_prefixes", "incident_issue_types"):
                 out[key] = tuple(str(v) for v in value)
             else:
                 try:

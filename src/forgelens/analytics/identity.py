@@ -10,6 +10,11 @@ Aliases are ``login:<source>:<login>`` and ``email:<address>`` (lower-cased). Th
 4. the store: ``people`` (login with email, logins sharing a forge user id), ``identities``
    (login -> identity), ``pr_commits`` / ``commits`` rows carrying both a login and an email.
 
+The addresses of ``Co-authored-by`` trailers (``commit_coauthors``) are aliases too, with the
+trailer's name, but link nothing by themselves (a trailer names no login): a co-author's
+address is its person's when that person committed with it, when an override or ``.mailmap``
+says so, or when it is a GitHub noreply address (rule 3).
+
 A group's username is the override's, else its smallest forge login, else its smallest email.
 Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
 ``ghost`` (deleted users, or no author at all) is never merged with anyone.
@@ -49,7 +54,7 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 2  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 3  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
@@ -176,6 +181,14 @@ def _commit_people_sql(cond: str = "") -> str:
     )
 
 
+def _coauthors_sql(cond: str = "") -> str:
+    """``(email, name)`` of ``Co-authored-by`` trailers (rows matching ``cond`` on ``x``)."""
+    where = f" AND {cond}" if cond else ""
+    return (
+        f"SELECT DISTINCT x.email, x.name FROM commit_coauthors x WHERE x.email IS NOT NULL{where}"
+    )
+
+
 def _evidence_versions(store: Store) -> dict[str, int]:
     """The newest ``_version`` of the directory tables and of the activity tables."""
 
@@ -185,7 +198,9 @@ def _evidence_versions(store: Store) -> dict[str, int]:
 
     return {
         "directory": newest(("people", "identities")),
-        "activity": newest(("pull_requests", "pr_reviews", "pr_commits", "commits")),
+        "activity": newest(
+            ("pull_requests", "pr_reviews", "pr_commits", "commits", "commit_coauthors")
+        ),
     }
 
 
@@ -245,17 +260,28 @@ def _unchanged(
             return None
         if name and not generic(email):
             named.add((email.strip().lower(), str(name)))
+    for email, name in store.query(_coauthors_sql(newer)):
+        if not email.strip():
+            continue
+        if email_alias(email) not in old:
+            return None
+        if name and not generic(email):
+            named.add((email.strip().lower(), str(name)))
     if named:  # a name new for its address may become its author's display name
-        email = "lower(trim(author_email))"
         addresses = sorted({e for e, _ in named})
         marks = ", ".join("?" for _ in addresses)
+        named_by = (
+            ("pr_commits", "author_email", "author_name"),
+            ("commits", "author_email", "author_name"),
+            ("commit_coauthors", "email", "name"),
+        )
         had = store.query(
             " UNION ".join(
-                f"SELECT DISTINCT {email}, author_name FROM {table} WHERE _version <= {seen} "
-                f"AND author_name IS NOT NULL AND {email} IN ({marks})"
-                for table in ("pr_commits", "commits")
+                f"SELECT DISTINCT lower(trim({e})), {n} FROM {table} WHERE _version <= {seen} "
+                f"AND {n} IS NOT NULL AND lower(trim({e})) IN ({marks})"
+                for table, e, n in named_by
             ),
-            addresses * 2,
+            addresses * len(named_by),
         )
         if named - {(str(e), str(n)) for e, n in had}:
             return None
@@ -405,6 +431,13 @@ def resolve_identities(
             display.setdefault(e, name)
         if login and login.lower() != GHOST:
             uf.union(e, login_alias(source, login))
+    for email, name in store.query(f"SELECT * FROM ({_coauthors_sql()}) q ORDER BY 1, 2"):
+        if not email.strip():
+            continue
+        e = email_alias(email)
+        uf.find(e)  # an alias; its links come from the rules above and below
+        if name and not generic(email):
+            display.setdefault(e, name)
 
     # Evidence from addresses themselves and from the override files.
     known_sources = defaultdict(set)

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from forgelens.store import Store
+from forgelens.store import sql as _sql
 from forgelens.store.schema import TABLES
 
 STAMPS = ("updated_at", "_version", "_source")
@@ -84,3 +85,31 @@ def review_policy_violations(
         "ORDER BY merged_at DESC, pr_number DESC LIMIT ?",
         [repo_name, since, limit],
     )
+
+
+def coauthored_commits(
+    store: Store, username: str, first: date, last: date, repo_name: str = ""
+) -> tuple[int, int]:
+    """(commits, lines) ``username`` co-authored from day ``first`` to ``last`` (UTC), in one
+    repository or all: the non-merge commits whose ``Co-authored-by`` trailer's address is
+    theirs in the identity map, authored by someone else (docs/metrics.md, Engineer Lens)."""
+    day = _sql.utc_day("c.authored_at", store)
+    repo = " AND r.full_name = ?" if repo_name else ""
+    found = store.query(
+        f"""
+        SELECT count(*), COALESCE(sum(lines), 0) FROM (
+            SELECT DISTINCT c.repository_id, c.sha,
+                COALESCE(c.additions, 0) + COALESCE(c.deletions, 0) AS lines
+            FROM commit_coauthors ca
+            JOIN analytics_identity_map m ON m.alias = 'email:' || lower(trim(ca.email))
+            JOIN commits c ON c.repository_id = ca.repository_id AND c.sha = ca.sha
+            JOIN repositories r ON r.id = c.repository_id
+            LEFT JOIN analytics_identity_map am
+              ON am.alias = 'email:' || lower(trim(c.author_email))
+            WHERE m.username = ? AND NOT COALESCE(c.is_merge, FALSE)
+              AND {day} >= ? AND {day} <= ?{repo} AND COALESCE(am.username, '') <> ?
+        ) q
+        """,
+        [username, first, last, *([repo_name] if repo_name else []), username],
+    )
+    return int(found[0][0]), int(found[0][1])

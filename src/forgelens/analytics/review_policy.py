@@ -6,6 +6,9 @@ A branch is protected when ``branch_protections`` has a row for it requiring app
 - ``fewer_approvals``: fewer distinct approvers other than its author (up to the merge) than
   required;
 - ``self_approved``: its author approved it (possible on GitLab / Bitbucket);
+- ``agent_owner_approved``: an agent PR (``pr_facts.ai_agent``) approved by the human behind it
+  (its owner, ``ai_attribution``): as GitHub rules for Copilot's PRs, that approval is no
+  approval (it is left out of ``approvals``) and is reported apart from ``self_approved``;
 - ``failing_checks``: for a required check, the latest CI run of that name on the PR's head
   branch started before the merge did not conclude success, neutral or skipped.
 
@@ -33,7 +36,9 @@ def write_review_policy(ctx: Ctx) -> None:
             f.repository_id AS repository_id, f.merged_week AS merged_week,
             f.base_ref AS base_ref, f.username AS username, f.merged_at AS merged_at,
             COALESCE(bp.required_approvals, 0) AS required, f.approvals AS approvals,
-            f.self_approved AS self_approved, {checks_text} AS checks, p.head_ref AS head_ref
+            f.self_approved AND NOT COALESCE(f.ai_agent, FALSE) AS self_approved,
+            f.self_approved AND COALESCE(f.ai_agent, FALSE) AS owner_approved,
+            {checks_text} AS checks, p.head_ref AS head_ref
         FROM pr_facts f
         JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number
         JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
@@ -84,6 +89,7 @@ def write_review_policy(ctx: Ctx) -> None:
                 "fewer_approvals",
                 "self_approved",
                 "failing_checks",
+                "agent_owner_approved",
                 "updated_at",
                 "_version",
                 "_source",
@@ -93,9 +99,10 @@ def write_review_policy(ctx: Ctx) -> None:
             SELECT c.repo_name, c.pr_number, c.merged_week, c.base_ref, c.username,
                 c.merged_at, c.required, c.approvals, c.approvals < c.required,
                 c.self_approved, {_sql.as_json(store, "COALESCE(fl.failing, '[]')")},
-                {ctx.stamp()}
+                c.owner_approved, {ctx.stamp()}
             FROM {c} c LEFT JOIN fl ON fl.repo_name = c.repo_name AND fl.pr_number = c.pr_number
-            WHERE c.approvals < c.required OR c.self_approved OR fl.failing IS NOT NULL
+            WHERE c.approvals < c.required OR c.self_approved OR c.owner_approved
+                OR fl.failing IS NOT NULL
             """,
         )
         if c != "c":
@@ -117,6 +124,7 @@ def write_review_policy(ctx: Ctx) -> None:
                 "fewer_approvals",
                 "self_approved",
                 "failing_checks",
+                "agent_owner_approved",
                 "updated_at",
                 "_version",
                 "_source",
@@ -126,6 +134,7 @@ def write_review_policy(ctx: Ctx) -> None:
                 count(*) FILTER (WHERE v.fewer_approvals),
                 count(*) FILTER (WHERE v.self_approved),
                 count(*) FILTER (WHERE CAST(v.failing_checks AS VARCHAR) <> '[]'),
+                count(*) FILTER (WHERE v.agent_owner_approved),
                 {ctx.stamp()}
             FROM pr_facts f
             JOIN branch_protections bp

@@ -6,9 +6,10 @@ recomputes, per repository:
 
 - ``full``: every PR (first analysis, ``--force-refresh`` after clearing its rows, or a changed
   analytics configuration);
-- ``incremental``: the PRs with an input row (PR, files, reviews, commits, comments) newer than
-  the watermark, whose author's, merger's or a reviewer's identity changed, whose linked issue
-  changed, or whose CI runs / branch protection changed;
+- ``incremental``: the PRs with an input row (PR, files, reviews, commits, comments, their
+  ``ai_attribution`` PR and review rows) newer than the watermark, whose author's, merger's or a
+  reviewer's identity changed, whose linked issue changed, or whose CI runs / branch protection
+  changed;
 - ``windows``: no PR, only the window snapshots (the end date moved);
 - ``skip``: nothing changed.
 
@@ -38,6 +39,10 @@ from forgelens.errors import BadInput
 from forgelens.store import sql as _sql
 
 PR_INPUTS = ("pr_files", "pr_reviews", "pr_commits", "pr_comments")
+# A PR or review row ``analyze ai`` wrote since: its owner or an AI review changes the PR's facts
+# (a rules change rewrites every row; a PR whose evidence a rules change took away has no row
+# left to say so: ``--force-refresh``).
+AI_INPUT = "ai_attribution"
 REPO_TABLES = (
     "repo_prs",
     "pr_facts",
@@ -118,8 +123,8 @@ def plan(
     floor = 0 if force or not olds else min(olds)
     parts = " UNION ALL ".join(
         f"SELECT repository_id, max(_version) AS v FROM {t} WHERE _version > {floor} "
-        "GROUP BY repository_id"
-        for t in ("pull_requests", *PR_INPUTS, "branch_protections", "ci_runs", "issues")
+        f"{'AND pr_number IS NOT NULL ' if t == AI_INPUT else ''}GROUP BY repository_id"
+        for t in ("pull_requests", *PR_INPUTS, AI_INPUT, "branch_protections", "ci_runs", "issues")
     )
     marks = dict(
         store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
@@ -201,7 +206,8 @@ def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> 
         f"SELECT x.repository_id, x.pr_number AS number FROM {t} x JOIN {REPOS} r "
         f"ON r.repository_id = x.repository_id WHERE x._version > {floor} "
         f"AND r.mode = 'incremental' AND x._version > r.old_wm"
-        for t in PR_INPUTS
+        + (" AND x.pr_number IS NOT NULL" if t == AI_INPUT else "")
+        for t in (*PR_INPUTS, AI_INPUT)
     )
     full_only = f"""
         SELECT p.repository_id, r.repo_name, p.number FROM pull_requests p JOIN {REPOS} r

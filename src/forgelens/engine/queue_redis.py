@@ -36,7 +36,7 @@ from forgelens.engine.queue import (
     schedule_sync,
 )
 from forgelens.engine.store_access import StoreAccess
-from forgelens.errors import ForgeError, RateLimited, StoreError, StoreLocked
+from forgelens.errors import ForgeError, RateLimited, StoreError, StoreLocked, StoreUnavailable
 
 _MARK_QUEUED = """
 if redis.call('HGET', KEYS[1], 'job_id') == ARGV[1] then return 0 end
@@ -44,7 +44,26 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 """
-RETRIABLE = (RateLimited, ForgeError, StoreLocked)
+RETRIABLE = (RateLimited, ForgeError, StoreLocked, StoreUnavailable)
+STORE_RETRY_SECONDS = 10.0  # a store that cannot be reached is usually back within seconds
+BOARD_PATIENCE_SECONDS = 60.0  # how long a status write waits out a Redis outage
+
+
+async def _patiently(write: Any) -> None:
+    """Run the status write ``write()`` (a coroutine factory), retrying while Redis cannot be
+    reached for up to ``BOARD_PATIENCE_SECONDS``: a job that ran must not stay ``running`` on
+    the board, nor be failed by arq, because Redis blinked as it ended."""
+    deadline = asyncio.get_running_loop().time() + BOARD_PATIENCE_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            await write()
+            return
+        except (RedisError, OSError):
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _dumps(value: Any) -> bytes:
@@ -111,18 +130,23 @@ class RedisStatusBoard:
             "started_at": datetime.now(UTC).isoformat(),
             "tries": try_no,
         }
-        await self.redis.hset(self._status(req.repository_id), mapping=_mapping(row))  # type: ignore[misc]
+        name, mapping = self._status(req.repository_id), _mapping(row)
+        await _patiently(lambda: self.redis.hset(name, mapping=mapping))
 
     async def mark_finished(self, req: JobRequest, ok: bool, detail: dict[str, Any]) -> None:
         now = datetime.now(UTC).isoformat()
         outcome = "completed" if ok else "failed"
         row = {"status": outcome, "finished_at": now, **detail}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._status(req.repository_id), mapping=_mapping(row))
-            pipe.hincrby(self._counts(), outcome, 1)
-            if ok:
-                pipe.set(self._last(req.repository_id), now)
-            await pipe.execute()
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(self._status(req.repository_id), mapping=_mapping(row))
+                pipe.hincrby(self._counts(), outcome, 1)
+                if ok:
+                    pipe.set(self._last(req.repository_id), now)
+                await pipe.execute()
+
+        await _patiently(write)
 
     async def last_sync(self, repository_id: str) -> str | None:
         raw = await self.redis.get(self._last(repository_id))
@@ -233,6 +257,8 @@ def build_worker(
             if int(ctx["job_try"]) < config.max_tries:
                 delay = getattr(exc, "reset_at", None)
                 wait = max(5.0, float(delay) - datetime.now(UTC).timestamp()) if delay else 30.0
+                if isinstance(exc, StoreUnavailable):
+                    wait = STORE_RETRY_SECONDS
                 raise Retry(defer=min(wait, 3600.0)) from exc
             raise
 

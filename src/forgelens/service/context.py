@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
+from redis.exceptions import RedisError
 
 from forgelens.engine.queue import Queue
 from forgelens.engine.store_access import StoreAccess
+from forgelens.logs import get_logger
 from forgelens.service.audit import audit_row, write_audit
 from forgelens.service.keys import Principal, hash_key, verify_key
 from forgelens.service.metrics import ServiceMetrics
@@ -19,6 +21,7 @@ from forgelens.service.settings import ServiceSettings
 from forgelens.sources.ratelimit_view import RateLimitView
 from forgelens.store import Store
 
+log = get_logger(__name__)
 T = TypeVar("T")
 KEY_CACHE_SECONDS = 30.0
 
@@ -32,6 +35,7 @@ class RequestLimiter:
         self.redis = redis
         self.prefix = prefix
         self._windows: dict[str, tuple[int, int]] = {}
+        self._warned = -1  # the window in which Redis was last found away
 
     async def hit(self, key_id: str) -> float:
         """0 when the request may go on, else seconds until the next window."""
@@ -39,13 +43,19 @@ class RequestLimiter:
             return 0.0
         now = time.time()
         window = int(now // 60)
+        count = 0
         if self.redis is not None:
             name = f"{self.prefix}forgelens:reqlimit:{key_id}:{window}"
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, 61)
-                count = int((await pipe.execute())[0])
-        else:
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.incr(name)
+                    pipe.expire(name, 61)
+                    count = int((await pipe.execute())[0])
+            except (RedisError, OSError) as exc:  # Redis away: this replica counts alone
+                if self._warned != window:
+                    self._warned = window
+                    log.warning("request limit counted per replica", error=type(exc).__name__)
+        if not count:
             start, count = self._windows.get(key_id, (window, 0))
             count = count + 1 if start == window else 1
             self._windows[key_id] = (window, count)

@@ -47,6 +47,14 @@ def ts(value: Any) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def logins(users: Any, login: Callable[[Any], str | None]) -> list[str] | None:
+    """The logins of a forge's list of users (``login`` reads one; a team or a ghost has none
+    and is left out), None when the answer carries no list (unknown, not empty)."""
+    if not isinstance(users, list):
+        return None
+    return [name for name in map(login, users) if name]
+
+
 def ms(value: Any) -> datetime | None:
     """A Bitbucket Server / Data Center time -> aware UTC datetime: epoch milliseconds (a
     number, or its digits as text), or ISO-8601 text, which Data Center 10 sends in webhook

@@ -12,7 +12,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import errors as pg_errors
 
-from forgelens.errors import BadInput, StoreError
+from forgelens.errors import BadInput, StoreError, StoreUnavailable
 from forgelens.logs import redact
 
 # Query parameters of a store URL that are ours, not libpq's.
@@ -90,6 +90,7 @@ def _first_line(exc: BaseException) -> str:
 def translate(exc: BaseException, target: PgTarget) -> StoreError:
     """One actionable ``StoreError`` for a psycopg (or pool) failure; secrets never included."""
     where = f"{target.host}:{target.port}"
+    unavailable = False
     text = str(exc)
     low = text.lower()
     if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
@@ -106,6 +107,7 @@ def translate(exc: BaseException, target: PgTarget) -> StoreError:
         elif isinstance(exc, pg_errors.QueryCanceled):
             msg = f"PostgreSQL at {where} cancelled the statement: {_first_line(exc)}"
         else:
+            unavailable = True
             msg = f"cannot reach PostgreSQL at {where}: is it running? check --db ({target.url})"
     elif isinstance(exc, pg_errors.UndefinedTable):
         msg = (
@@ -123,7 +125,7 @@ def translate(exc: BaseException, target: PgTarget) -> StoreError:
         msg = f"PostgreSQL {target.url}: a row has no value for a key column: {_first_line(exc)}"
     else:
         msg = f"PostgreSQL {target.url}: {_first_line(exc)}"
-    return StoreError(redact(msg))
+    return (StoreUnavailable if unavailable else StoreError)(redact(msg))
 
 
 # Result columns to Arrow: by type OID, so empty results keep their types.

@@ -134,3 +134,22 @@ def _ai_agent_marks(db: MigrationTarget) -> None:
 
     for name in AI_AGENT_TABLES:
         db.execute(add_column_sql(db.dialect, TABLES[name], AI_AGENT_COLUMN[0]))
+
+
+# an approval by the human behind an agent PR: a review-policy violation of its own kind
+OWNER_APPROVED_COLUMNS = {
+    "review_policy_violations": ("agent_owner_approved", "bool"),
+    "review_policy_weekly": ("agent_owner_approved", "int"),
+}
+for _name, _column in OWNER_APPROVED_COLUMNS.items():
+    _table = TABLES[_name]
+    register_table(type(_table)(_name, (*_table.columns, _column), _table.key, _table.versioned))
+
+
+@migration("0092_agent_owner_approvals")
+def _agent_owner_approvals(db: MigrationTarget) -> None:
+    """``agent_owner_approved`` of ``review_policy_violations`` and ``review_policy_weekly``."""
+    from forgelens.store.sql import add_column_sql
+
+    for name, (column, _) in OWNER_APPROVED_COLUMNS.items():
+        db.execute(add_column_sql(db.dialect, TABLES[name], column))

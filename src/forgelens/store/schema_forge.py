@@ -23,6 +23,14 @@ def _http_cache(db: MigrationTarget) -> None:
     db.create_table(HTTP_CACHE)
 
 
+@migration("0022_issue_type")
+def _issue_type(db: MigrationTarget) -> None:
+    """``issues.issue_type``: GitLab's kind of issue (an ``incident`` is a DORA incident)."""
+    from forgelens.store.sql import add_column_sql
+
+    db.execute(add_column_sql(db.dialect, TABLES["issues"], "issue_type"))
+
+
 @migration("0021_comment_tombstones")
 def _comment_tombstones(db: MigrationTarget) -> None:
     """``deleted_at`` on PR and issue comments: a comment deleted on the forge is kept, marked."""
@@ -30,3 +38,12 @@ def _comment_tombstones(db: MigrationTarget) -> None:
 
     for table in ("pr_comments", "issue_comments"):
         db.execute(add_column_sql(db.dialect, TABLES[table], "deleted_at"))
+
+
+@migration("0022_pr_assignees")
+def _pr_assignees(db: MigrationTarget) -> None:
+    """``assignees`` and ``requested_reviewers`` on pull requests (the human behind an agent PR)."""
+    from forgelens.store.sql import add_column_sql
+
+    for column in ("assignees", "requested_reviewers"):
+        db.execute(add_column_sql(db.dialect, TABLES["pull_requests"], column))

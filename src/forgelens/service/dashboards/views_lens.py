@@ -116,6 +116,14 @@ def engineering_lens(store: Store, params: Mapping[str, str]) -> dict[str, Any]:
         "of merged PRs",
     )
     add_card(v, "features_merged", "Features merged", sum(int(r[5]) for r in trend))
+    coauthored, co_lines = reads.coauthored_commits(store, user, first, end, repo)
+    add_card(
+        v,
+        "coauthored_commits",
+        "Co-authored commits",
+        coauthored,
+        f"{co_lines} lines; others' commits crediting them",
+    )
     add_table(
         v,
         "trend",

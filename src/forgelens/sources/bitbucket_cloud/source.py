@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +42,13 @@ from forgelens.sources._forge_common import (
     cut,
     finish,
     make_client,
+    older,
     req,
     ts,
 )
 from forgelens.sources._pagination import NextUrlPaginator
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
+from forgelens.sources.bitbucket_cloud import _deploy as deploy
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 PAGER = NextUrlPaginator()
 PR_STATES = ("OPEN", "MERGED", "DECLINED", "SUPERSEDED")
 PR_FIELDS = "+values.participants"  # who approves now: the list leaves it out by default
+RUNNING_WINDOW = timedelta(days=1)  # a deployment still running after a day is not waited for
 CLOSED_ISSUES = {"resolved", "closed", "invalid", "duplicate", "wontfix"}
 
 
@@ -316,6 +319,63 @@ class BitbucketCloudSource(RestSource):
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]:
         return iter(())  # no contributor statistics in the 2.0 API
+
+    def deployments(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]:
+        """Deployments newest start first (``sort=-state.started_on``; the API has no filter
+        on update time). One that changed since the watermark is kept; the listing stops after
+        the page reaching deployments that started ``RUNNING_WINDOW`` before it, which are
+        finished by then. Environments (names and types) are read once, and only when a
+        changed deployment needs them: an unchanged repository costs the first listing page."""
+        repo_id = repository_id(SOURCE, ref.full_name)
+        envs: dict[str, tuple[str, str]] | None = None
+        endpoint = "GET /repositories/{workspace}/{repo}/deployments"
+        pages = self._pages(
+            self._base(ref) + "/deployments/", endpoint, resume, sort="-state.started_on"
+        )
+        try:
+            for items, nxt in pages:
+                records: list[Any] = []
+                high: datetime | None = None
+                count = errors = 0
+                done = False
+                for d in items:
+                    start, change = deploy.started(d), deploy.changed(d)
+                    if since is not None and start is not None:
+                        done = done or start < since - RUNNING_WINDOW
+                    if older(change, since):
+                        continue
+                    if envs is None:
+                        envs = self._environments(ref)
+                    try:
+                        records.append(deploy.deployment(repo_id, d, envs))
+                    except deploy.NotDeployed:
+                        continue
+                    except BAD_ITEM as exc:  # deploy.UnknownState too
+                        errors += 1
+                        log.warning("deployment skipped", repository=ref.full_name, error=str(exc))
+                        continue
+                    who = bb.cloud_person((d.get("state") or {}).get("deployer"))
+                    if who is not None:
+                        records.append(who)
+                    count += 1
+                    high = change if high is None or (change and change > high) else high
+                yield Page(records, count, high, None if done else nxt, errors, done)
+                if done:
+                    return
+        except NotFound:  # Pipelines (and with it deployments) not enabled
+            log.info("deployments not enabled", repository=ref.full_name)
+
+    def _environments(self, ref: RepoRef) -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
+        for e in self._all(
+            self._base(ref) + "/environments/", "GET /repositories/{workspace}/{repo}/environments"
+        ):
+            found = deploy.environment(e)
+            if found is not None and isinstance(e.get("uuid"), str):
+                out[e["uuid"]] = found
+        return out
 
 
 def bbql_time(value: datetime) -> str:

@@ -36,7 +36,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
-from forgelens.sources._forge_common import intval, req, ts
+from forgelens.sources._forge_common import intval, logins, req, ts
 
 SOURCE = "gitea"
 GHOST_IDS = (-1, -2)  # Gitea's Ghost (deleted) user and its Actions bot (-2: "gitea-actions")
@@ -179,6 +179,8 @@ def pull_request(repo_id: str, p: dict[str, Any]) -> PullRequest:
         labels=_labels(p.get("labels")),
         merged_by=login(p.get("merged_by")),
         url=p.get("html_url"),
+        assignees=logins(p.get("assignees"), login),
+        requested_reviewers=logins(p.get("requested_reviewers"), login),
     )
 
 

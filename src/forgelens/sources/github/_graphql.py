@@ -40,12 +40,21 @@ REVIEW = (
 FILE = "path additions deletions changeType"
 COMMIT = "commit { oid message authoredDate author { name email user { login } } }"
 RATE = "rateLimit { limit cost remaining resetAt }"
+# Who a PR is assigned to and whose review it awaits. A requested reviewer is a union (User,
+# Team, Mannequin, and Bot where the server knows one): the Actor interface spreads into every
+# version of it, where a fragment on a member an older Enterprise Server lacks fails the whole
+# query; a Team has no login, and a token that may not read teams gets a null reviewer.
+PEOPLE = (
+    "assignees(first: 10) { nodes { login } } "
+    "reviewRequests(first: 10) { nodes { requestedReviewer { "
+    "__typename ... on Actor { login } } } }"
+)
 
 PR_FIELDS = (
     "id databaseId number title body state isDraft createdAt updatedAt mergedAt closedAt "
     "baseRefName headRefName additions deletions changedFiles url "
     f"{ACTOR} mergedBy {{ __typename login avatarUrl }} labels(first: 20) {{ nodes {{ name }} }} "
-    f"files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
+    f"{PEOPLE} files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
     f"reviews(first: $reviews) {{ {PAGE_INFO} nodes {{ {REVIEW} }} }} "
     f"comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }} "
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"

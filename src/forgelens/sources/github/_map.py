@@ -27,6 +27,7 @@ from forgelens.records import (
     environment_kind,
     repository_id,
 )
+from forgelens.sources._forge_common import logins
 from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
 
 SOURCE = "github"
@@ -189,6 +190,8 @@ def pr_rest(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("merged_by")),
         commits=_int(p.get("commits")),
         url=p.get("html_url"),
+        assignees=logins(p.get("assignees"), login),
+        requested_reviewers=logins(p.get("requested_reviewers"), login),
     )
 
 
@@ -215,6 +218,13 @@ def pr_graphql(repo_id: str, p: dict[str, Any]) -> PullRequest:
         merged_by=login(p.get("mergedBy")),
         commits=_int((p.get("commits") or {}).get("totalCount")),
         url=p.get("url"),
+        assignees=logins(_nodes(p["assignees"]) if "assignees" in p else None, login),
+        requested_reviewers=logins(
+            [n.get("requestedReviewer") for n in _nodes(p["reviewRequests"])]
+            if "reviewRequests" in p
+            else None,
+            login,
+        ),
     )
 
 

@@ -54,6 +54,8 @@ GH_PR: Fields = {
     "changed_files": "changed_files",
     "merged_by": "merged_by",
     "commits": "commits",
+    "assignees": "assignees",
+    "requested_reviewers": "requested_reviewers",
 }
 
 

@@ -26,7 +26,7 @@ from forgelens.records import (
     Review,
     repository_id,
 )
-from forgelens.sources._forge_common import intval, req, ts
+from forgelens.sources._forge_common import intval, logins, req, ts
 
 SOURCE = "gitlab"
 MR_STATES = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
@@ -132,6 +132,8 @@ def merge_request(repo_id: str, m: dict[str, Any]) -> PullRequest:
         labels=[str(x) for x in m.get("labels") or [] if isinstance(x, str)],
         merged_by=login(m.get("merge_user") or m.get("merged_by")),
         url=m.get("web_url"),
+        assignees=logins(m.get("assignees"), login),
+        requested_reviewers=logins(m.get("reviewers"), login),  # every reviewer set on it
     )
 
 
@@ -237,7 +239,18 @@ def issue(repo_id: str, i: dict[str, Any]) -> Issue:
         labels=[str(x) for x in i.get("labels") or [] if isinstance(x, str)],
         comments_count=intval(i.get("user_notes_count")),
         url=i.get("web_url"),
+        issue_type=issue_type(i),
     )
+
+
+def issue_type(i: dict[str, Any]) -> str | None:
+    """GitLab's kind of issue, lower case: ``issue_type`` (``incident``), else ``type``
+    (``INCIDENT``; the only one on some GitLab versions and in Issue Hooks, ``Incident``)."""
+    for key in ("issue_type", "type"):
+        value = i.get(key)
+        if isinstance(value, str) and value:
+            return value.strip().lower()
+    return None
 
 
 def issue_comment(repo_id: str, number: int, note: dict[str, Any]) -> IssueComment:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -36,8 +36,9 @@ from forgelens.sources._forge_common import (
     ts,
     withdraw,
 )
-from forgelens.sources._pagination import LinkHeaderPaginator
+from forgelens.sources._pagination import LinkHeaderPaginator, RequestSpec
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
+from forgelens.sources.gitlab import _deploy as deploy
 from forgelens.sources.gitlab import _map as m
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
@@ -50,6 +51,7 @@ DATA_SOURCE = "insight_gitlab"
 TOKEN = "gitlab_token"  # noqa: S105 (the setting holding the token: GITLAB_TOKEN)
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 LINK = LinkHeaderPaginator()
+OFFSET_WINDOW = 40_000  # rows of one offset listing, under GitLab's 50,000-row cap
 MIN_VERSION = (13, 0)  # MR ``draft``, keyset pagination and ``merge_user`` era
 
 
@@ -337,6 +339,75 @@ class GitLabSource(RestSource):
                 except BAD_ITEM:
                     errors += 1
             yield out, errors, nxt
+
+    def deployments(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]:
+        """Deployments newest update first (a status change moves ``updated_at``), with
+        ``updated_after`` on incremental runs: GitLab accepts that filter only together with
+        ``order_by=updated_at`` (400 otherwise). An unchanged project costs the one listing
+        request, answered with an empty page. A project without the environments feature
+        answers 404: it has none."""
+        return cut(self._deployment_pages(ref, since, resume), since)
+
+    def _deployment_pages(
+        self, ref: RepoRef, since: datetime | None, resume: str | None
+    ) -> RawPages:
+        """Offset pages, in windows of ``updated_before``: GitLab refuses offsets past 50,000
+        rows (405) and deployments have no keyset pagination, so once a window's next page
+        lies past ``OFFSET_WINDOW`` rows the listing starts again before the oldest update
+        seen (its second included: those deployments are read twice, the upserts dedupe)."""
+        pid = self._project_id(ref)
+        repo_id = repository_id(self.kind, ref.full_name)
+        path, endpoint = f"/projects/{pid}/deployments", "GET /projects/{id}/deployments"
+        params: dict[str, Any] = {"order_by": "updated_at", "sort": "desc"}
+        if since is not None:
+            params["updated_after"] = iso(since)
+        try:
+            while True:
+                window = None
+                for items, nxt in self._pages(path, endpoint, resume, **params):
+                    out: list[Item] = []
+                    errors = 0
+                    for d in items:
+                        try:
+                            rec = deploy.deployment(repo_id, d)
+                            changed = ts(d.get("updated_at")) or rec.created_at
+                        except BAD_ITEM as exc:  # UnknownStatus too: a ValueError
+                            errors += 1
+                            log.warning(
+                                "deployment skipped", repository=ref.full_name, error=str(exc)
+                            )
+                            continue
+                        out.append((changed, finish([rec], [m.person(d.get("user"))])))
+                    window = self._next_window(nxt, [c for c, _ in out], params)
+                    if window is not None:
+                        params = window
+                        nxt = LINK.token(RequestSpec("GET", path, endpoint, params=window))
+                    yield out, errors, nxt
+                    if window is not None:
+                        break
+                if window is None:
+                    return
+                resume = nxt
+        except NotFound as exc:  # a server or project without environments
+            log.info("deployments not readable", repository=ref.full_name, reason=exc.message)
+
+    def _next_window(
+        self, nxt: str | None, changed: list[datetime], params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The listing parameters of the next ``updated_before`` window, or None to go on."""
+        query = httpx.URL(nxt).params if nxt else None
+        if query is None or not changed:
+            return None
+        page = int(query.get("page") or 1)
+        per_page = int(query.get("per_page") or self.page_params["per_page"])
+        if (page - 1) * per_page < OFFSET_WINDOW:
+            return None
+        before = iso(min(changed) + timedelta(seconds=1))
+        if before == params.get("updated_before"):  # one second holds a whole window
+            return None
+        return {**self.page_params, **params, "updated_before": before}
 
     def contributors(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None

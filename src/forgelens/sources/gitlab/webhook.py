@@ -15,8 +15,9 @@ import hmac
 from typing import Any
 
 from forgelens.errors import BadInput
-from forgelens.records import repository_id
+from forgelens.records import Deployment, repository_id
 from forgelens.sources._forge_common import ts
+from forgelens.sources.gitlab import _deploy as deploy
 from forgelens.sources.gitlab import _map as gl
 from forgelens.sources.webhook import (
     COMMENT,
@@ -58,7 +59,7 @@ GL_MR: Fields = {
 }
 
 
-GL_ISSUE: Fields = {**_GL_COMMON, "closed_at": "closed_at"}
+GL_ISSUE: Fields = {**_GL_COMMON, "closed_at": "closed_at", "issue_type": "issue_type|type"}
 
 
 def _gl_repo(p: dict[str, Any]) -> str:
@@ -213,6 +214,50 @@ def gitlab_pipeline(p: dict[str, Any]) -> list[Any]:
     return [carried(rec, attrs, GL_PIPELINE, version)]
 
 
+# A Deployment Hook's statuses in the order one deployment goes through them.
+_GL_DEPLOY_ORDER = ("created", "blocked", "running")
+
+
+def gitlab_deployment(p: dict[str, Any]) -> list[Any]:
+    """A Deployment Hook (``object_kind: deployment``: a deployment started, succeeded, failed
+    or was canceled) as its ``deployments`` row: environment (kind from ``environment_tier``,
+    else the name), status, the full sha (from ``commit_url``; the hook has only ``short_sha``
+    otherwise), ref, who, the deploy job's page; ``finished_at`` when the status ends it,
+    ``created_at`` when it starts it. Versioned by ``status_changed_at`` (plus how far along
+    the status is), so an older hook delivered late never overwrites a newer status. The sync
+    the service queues after it fills in what the hook lacks (created_at of a deployment first
+    seen finished)."""
+    repo_id = _gl_repo(p)
+    dep_id, env, raw = p.get("deployment_id"), p.get("environment"), p.get("status")
+    when = deploy.hook_time(p.get("status_changed_at"))
+    if not isinstance(dep_id, int) or not isinstance(env, str) or not env or when is None:
+        raise ValueError("deployment hook without deployment_id, environment or status_changed_at")
+    status = deploy.status_of(raw)
+    sha = deploy.hook_sha(p)
+    rec = Deployment(
+        repository_id=repo_id,
+        deployment_id=f"{gl.SOURCE}:{dep_id}",
+        environment=env,
+        environment_kind=deploy.kind_of(env, p.get("environment_tier")),
+        sha=sha or "",
+        status=status,
+        created_at=when,
+        source=gl.SOURCE,
+        ref=p.get("ref") if isinstance(p.get("ref"), str) else None,
+        finished_at=when if raw in deploy.TERMINAL else None,
+        creator=gl.login(p.get("user")),
+        url=p.get("deployable_url") if isinstance(p.get("deployable_url"), str) else None,
+    )
+    cols = ["environment", "environment_kind", "status", "source", "finished_at"]
+    cols += [c for c, v in (("sha", sha), ("ref", rec.ref), ("url", rec.url)) if v]
+    cols += ["creator"] if rec.creator else []
+    cols += ["created_at"] if raw in ("created", "running") else []
+    step = _GL_DEPLOY_ORDER.index(raw) if raw in _GL_DEPLOY_ORDER else len(_GL_DEPLOY_ORDER)
+    version = version_of(when) + step
+    found = people([gl.person(p.get("user"))], version, bot_known=False)
+    return [Carried(rec, tuple(cols), version), *found]
+
+
 TOKEN = "FORGELENS_GITLAB_WEBHOOK_TOKEN"  # noqa: S105 (the setting's name)
 SIGNING_KEY = "FORGELENS_GITLAB_WEBHOOK_SIGNING_KEY"
 # A GitLab System Hook (and a hook's "Test" delivery) names no event in its header: the payload's
@@ -225,6 +270,7 @@ KINDS = {
     "note": "Note Hook",
     "issue": "Issue Hook",
     "pipeline": "Pipeline Hook",
+    "deployment": "Deployment Hook",
 }
 
 
@@ -305,6 +351,7 @@ WEBHOOKS = Webhooks(
         "Issue Hook",
         "Confidential Note Hook",
         "Confidential Issue Hook",
+        "Deployment Hook",  # fills in what the hook lacks (a full sha, created_at)
     ),
     mappers={
         "Merge Request Hook": gitlab_merge_request,
@@ -314,5 +361,6 @@ WEBHOOKS = Webhooks(
         "Confidential Note Hook": gitlab_note,
         "Push Hook": gitlab_push,
         "Pipeline Hook": gitlab_pipeline,
+        "Deployment Hook": gitlab_deployment,
     },
 )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import Dataset, SimIssue, SimPR, SimRepo
+from forgelens.testing.forge_sim.dataset import Dataset, SimDeployment, SimIssue, SimPR, SimRepo
 from forgelens.testing.forge_sim.faults import Budget
 
 Route = tuple[str, "re.Pattern[str]", Callable[..., SimResponse]]
@@ -38,6 +38,21 @@ def parse_iso(value: str) -> datetime:
 
 def reviews_of(pr: SimPR) -> list[Any]:
     return [r for r in pr.reviews if r.state in EXPRESSIBLE_REVIEWS]
+
+
+def deployment_outcome(d: SimDeployment) -> tuple[str, datetime | None]:
+    """A deployment's one current state on forges that keep one (GitLab, Bitbucket Cloud) and
+    its finish time: its latest terminal GitHub-style status (success, or failure / error ->
+    failure), else canceled when only ``inactive`` ended it, else ``running`` once its job
+    started, else ``created`` -- the rule docs/metrics.md gives GitHub's statuses."""
+    ordered = sorted(d.statuses, key=lambda s: (s.created_at, s.id))
+    terminal = [s for s in ordered if s.state in ("success", "failure", "error")]
+    if terminal:
+        last = terminal[-1]
+        return ("success" if last.state == "success" else "failure"), last.created_at
+    if ordered and ordered[-1].state == "inactive":
+        return "canceled", None
+    return ("running" if any(s.state == "in_progress" for s in ordered) else "created"), None
 
 
 def diff_text(additions: int, deletions: int) -> str:

@@ -14,13 +14,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from forgelens.testing.forge_sim._rest import RestRenderer, iso, new_issue, parse_iso, reviews_of
+from forgelens.testing.forge_sim._rest import (
+    RestRenderer,
+    deployment_outcome,
+    iso,
+    new_issue,
+    parse_iso,
+    reviews_of,
+)
 from forgelens.testing.forge_sim.app import SimRequest, SimResponse
-from forgelens.testing.forge_sim.dataset import Dataset, SimComment, SimIssue, SimPR, SimRepo
+from forgelens.testing.forge_sim.dataset import (
+    Dataset,
+    SimComment,
+    SimDeployment,
+    SimIssue,
+    SimPR,
+    SimRepo,
+)
 from forgelens.testing.forge_sim.faults import Budget
 
 PR_STATES = {"open": "OPEN", "closed": "DECLINED", "merged": "MERGED"}
 RESULTS = {"success": "SUCCESSFUL", "failure": "FAILED"}
+ENV_TYPES = {"production": "Production", "staging": "Staging"}
+DEPLOY_STATUS = {"success": "SUCCESSFUL", "failure": "FAILED", "canceled": "STOPPED"}
 _Q_UPDATED = re.compile(r'updated_on\s*>=?\s*"?([0-9T:.+\-Z]+)"?')
 _Q_BEFORE = re.compile(r'updated_on\s*<=?\s*"?([0-9T:.+\-Z]+)"?')
 
@@ -47,6 +63,8 @@ class BitbucketCloudRenderer(RestRenderer):
         self.add("GET", repo + r"/issues/(?P<n>\d+)/comments", self.issue_comments)
         self.add("GET", repo + r"/pipelines/?", self.pipelines)
         self.add("GET", repo + r"/branch-restrictions", self.restrictions)
+        self.add("GET", repo + r"/deployments/?", self.deployments)
+        self.add("GET", repo + r"/environments/?", self.environments)
 
     # -- protocol -----------------------------------------------------------------------------
     def token(self, req: SimRequest) -> str | None:
@@ -339,6 +357,78 @@ class BitbucketCloudRenderer(RestRenderer):
             )
         return self.page(req, items)
 
+    def environments(self, req: SimRequest, ws: str, slug: str) -> SimResponse:
+        """The environments the repository's deployments went to, typed by name."""
+        repo = self.find_repo(ws, slug)
+        if isinstance(repo, SimResponse):
+            return repo
+        names = sorted({d.environment for d in repo.deployments})
+        items = [
+            {
+                "type": "deployment_environment",
+                "uuid": env_uuid(repo, name),
+                "name": name,
+                "slug": name,
+                "environment_type": {
+                    "type": "deployment_environment_type",
+                    "name": ENV_TYPES.get(name, "Test"),
+                },
+                "hidden": False,
+            }
+            for name in names
+        ]
+        return self.page(req, items)
+
+    def deployments(self, req: SimRequest, ws: str, slug: str) -> SimResponse:
+        """Newest start first when asked ``sort=-state.started_on`` (oldest first otherwise);
+        each deployment's state from ``deployment_outcome``."""
+        repo = self.find_repo(ws, slug)
+        if isinstance(repo, SimResponse):
+            return repo
+        deps = sorted(repo.deployments, key=lambda d: (d.created_at, d.id))
+        if req.query.get("sort") == "-state.started_on":
+            deps.reverse()
+        return self.page(req, [self.deployment_json(repo, d) for d in deps])
+
+    def deployment_json(self, repo: SimRepo, d: SimDeployment) -> dict[str, Any]:
+        outcome, finished = deployment_outcome(d)
+        pipeline = f"https://bitbucket.example/{repo.full_name}/pipelines/results/{d.id}"
+        state: dict[str, Any] = {
+            "deployer": self.user(d.creator),
+            "url": pipeline,
+            "start_date": iso(d.created_at),
+        }
+        if outcome in DEPLOY_STATUS:
+            name = DEPLOY_STATUS[outcome]
+            state.update(
+                type="deployment_state_completed",
+                name="COMPLETED",
+                status={"type": f"deployment_state_completed_status_{name.lower()}", "name": name},
+                completion_date=iso(finished),
+            )
+        else:
+            state.update(type="deployment_state_in_progress", name="IN_PROGRESS")
+        return {
+            "type": "deployment",
+            "uuid": f"{{dep-{d.id}}}",
+            "key": f"dep-{d.id}",
+            "state": state,
+            "environment": {
+                "type": "deployment_environment",
+                "uuid": env_uuid(repo, d.environment),
+            },
+            "release": {
+                "type": "deployment_release",
+                "uuid": f"{{rel-{d.id}}}",
+                "name": f"#{d.id}",
+                "url": pipeline,
+                "commit": {"type": "commit", "hash": d.sha},
+                "pipeline": {"type": "pipeline", "uuid": f"{{pipe-{d.id}}}"},
+                "created_on": iso(d.created_at),
+            },
+            "last_update_time": iso(d.updated_at),
+        }
+
     def restrictions(self, req: SimRequest, ws: str, slug: str) -> SimResponse:
         repo = self.find_repo(ws, slug)
         if isinstance(repo, SimResponse):
@@ -365,3 +455,7 @@ class BitbucketCloudRenderer(RestRenderer):
                 for k, (kind, value) in enumerate(rules)
             ]
         return self.page(req, items)
+
+
+def env_uuid(repo: SimRepo, name: str) -> str:
+    return f"{{env-{repo.id}-{name}}}"

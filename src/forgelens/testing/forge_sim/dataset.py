@@ -103,6 +103,27 @@ class SimPR:
     files: list[SimFile] = field(default_factory=list)
     commits: list[SimCommit] = field(default_factory=list)
     changed_files: int = 0
+    assignees: list[str] = field(default_factory=list)
+    requested_reviewers: list[str] = field(default_factory=list)  # still pending
+    merge_method: str = "merge"  # of a merged PR: merge | squash
+
+    @property
+    def squashed(self) -> bool:
+        return self.state == "merged" and self.merge_method == "squash"
+
+    def squash_message(self) -> str:
+        """GitHub's default message of a squash merge: ``<title> (#n)``, each commit's message
+        as a ``*`` item (its trailers with it, mid-body), then after a ``---------`` line a
+        ``Co-authored-by`` trailer per other author of its commits."""
+        items = "\n\n".join(f"* {c.message}" for c in self.commits)
+        others: dict[str, str] = {}
+        for c in self.commits:
+            if c.author != self.author:
+                others.setdefault(c.author_email.lower(), f"{c.author_name} <{c.author_email}>")
+        tail = "".join(f"\nCo-authored-by: {who}" for who in others.values())
+        return f"{self.title} (#{self.number})\n\n{items}" + (
+            f"\n\n---------\n{tail}" if tail else ""
+        )
 
     @property
     def additions(self) -> int:
@@ -348,7 +369,8 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
         )
         ai_rng = random.Random(f"ai-{seed}-{r}")  # its own stream: the rest stays as it was
         for n in range(1, size.prs_per_repo + 1):
-            repo.prs.append(_ai_work(ai_rng, _pr(rng, repo, n, logins, ids, size)))
+            pr = _ai_work(ai_rng, _pr(rng, repo, n, logins, ids, size))
+            repo.prs.append(_asked(pr, logins))
         for k in range(size.issues_per_repo):
             repo.issues.append(_issue(rng, repo, size.prs_per_repo + 1 + k, logins, ids))
         for k in range(size.runs_per_repo):
@@ -479,6 +501,7 @@ def _ai_work(rng: random.Random, pr: SimPR) -> SimPR:
     human = pr.author
     if roll < 0.04 and human and pr.state == "merged":
         pr.author, pr.head = AGENT, f"copilot/fix-{pr.number}"
+        pr.assignees = [AGENT, human]  # GitHub assigns it to the agent and who asked it
         for i, c in enumerate(pr.commits):
             c.author, c.author_name, c.author_email = AGENT, AGENT, AGENT_EMAIL
             c.message = (
@@ -498,6 +521,21 @@ def _ai_work(rng: random.Random, pr: SimPR) -> SimPR:
     if pr.reviews and rng.random() < 0.1:
         pr.reviews[0].author = rng.choice(AI_REVIEWERS)
         pr.reviews[0].state = "COMMENTED"
+    return pr
+
+
+def _asked(pr: SimPR, logins: list[str]) -> SimPR:
+    """Assignees and pending review requests (no draw of the random streams: the rest of the
+    data stays as it was): every third human PR is assigned to its author (an agent's PR got its
+    assignees in ``_ai_work``); an open PR awaits a colleague's review. Every merged agent PR and
+    every other merged PR of an even number is squash-merged."""
+    if pr.state == "merged" and (pr.author == AGENT or pr.number % 2 == 0):
+        pr.merge_method = "squash"  # an agent's PR is squash-merged, as Copilot's usually are
+    if pr.author != AGENT and pr.author and pr.number % 3 == 0:
+        pr.assignees = [pr.author]
+    if pr.state == "open":
+        other = logins[pr.number % len(logins)]
+        pr.requested_reviewers = [other] if other != pr.author else []
     return pr
 
 

@@ -187,6 +187,8 @@ class GiteaRenderer(RestRenderer):
             "merged": pr.state == "merged",
             "merged_at": when(pr.merged_at),
             "merged_by": self.user(pr.merged_by) if pr.merged_by else None,
+            "assignees": [self.user(a) for a in pr.assignees],
+            "requested_reviewers": [self.user(r) for r in pr.requested_reviewers],
             "base": {"label": pr.base, "ref": pr.base, "repo_id": repo.id},
             "head": {
                 "label": pr.head,

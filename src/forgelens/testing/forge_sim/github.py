@@ -238,6 +238,9 @@ class GitHubRenderer:
             "merged_at": ts(pr.merged_at),
             "head": {"ref": pr.head, "sha": pr.commits[-1].sha if pr.commits else None},
             "base": {"ref": pr.base},
+            "assignees": [self.user(login) for login in pr.assignees],
+            "requested_reviewers": [self.user(login) for login in pr.requested_reviewers],
+            "requested_teams": [],
         }
         if full:
             out.update(

@@ -206,6 +206,10 @@ class GraphQL:
             "author": self.actor(p.author),
             "mergedBy": self.actor(p.merged_by),
             "labels": {"nodes": [{"name": n} for n in p.labels]},
+            "assignees": {"nodes": [{"login": login} for login in p.assignees]},
+            "reviewRequests": {
+                "nodes": [{"requestedReviewer": self.actor(r)} for r in p.requested_reviewers]
+            },
             "files": connection(p.files[:GITHUB_FILE_CAP], v.get("files", 50), None, self.file),
             "reviews": connection(
                 p.reviews, v.get("reviews", 20), None, lambda r: self.review(r, v)

@@ -14,6 +14,7 @@ from typing import Any
 
 from forgelens.testing.forge_sim._rest import (
     RestRenderer,
+    deployment_outcome,
     diff_text,
     iso,
     new_issue,
@@ -24,6 +25,7 @@ from forgelens.testing.forge_sim.app import SimRequest, SimResponse
 from forgelens.testing.forge_sim.dataset import (
     Dataset,
     SimComment,
+    SimDeployment,
     SimIssue,
     SimPR,
     SimRepo,
@@ -35,6 +37,8 @@ MR_STATES = {"open": "opened", "closed": "closed", "merged": "merged"}
 REVIEW_NOTES = {"APPROVED": "approved this merge request", "CHANGES_REQUESTED": "requested changes"}
 PIPELINE_STATUS = {"success": "success", "failure": "failed", None: "running"}
 PIPELINE_SOURCE = {"push": "push", "pull_request": "merge_request_event"}
+TIERS = {"staging": "staging", "production": "production"}
+DEPLOY_STATES = {"failure": "failed"}  # the rest are spelled as GitLab spells them
 
 
 class GitLabRenderer(RestRenderer):
@@ -58,6 +62,7 @@ class GitLabRenderer(RestRenderer):
         self.add("GET", p + r"/issues", self.issues)
         self.add("GET", p + r"/issues/(?P<iid>\d+)/notes", self.issue_notes)
         self.add("GET", p + r"/pipelines", self.pipelines)
+        self.add("GET", p + r"/deployments", self.deployments)
         self.add("GET", p + r"/protected_branches/(?P<branch>[^/]+)", self.protected_branch)
         self.add("GET", p + r"/approvals", self.approvals)
         self.add("GET", mr, self.one_mr)
@@ -174,6 +179,8 @@ class GitLabRenderer(RestRenderer):
             "closed_at": iso(pr.closed_at) if pr.state == "closed" else None,
             "merged_by": self.user(pr.merged_by),
             "merge_user": self.user(pr.merged_by),
+            "assignees": [self.user(a) for a in pr.assignees],
+            "reviewers": [self.user(r) for r in pr.requested_reviewers],
             "author": self.user(pr.author),
             "source_branch": pr.head,
             "target_branch": pr.base,
@@ -458,6 +465,73 @@ class GitLabRenderer(RestRenderer):
             if since is None or r.updated_at >= since
         ]
         return self.page(req, items)
+
+    def deployments(self, req: SimRequest, pid: str) -> SimResponse:
+        """The dataset's deployments as GitLab's: one current status each (``deployment_outcome``),
+        the environment with its ``tier``, the
+        deploy job as the deployable. ``updated_after`` needs ``order_by=updated_at`` (400
+        otherwise, as GitLab answers)."""
+        repo = self.by_id(pid)
+        if isinstance(repo, SimResponse):
+            return repo
+        order = req.query.get("order_by", "id")
+        after, before = req.query.get("updated_after"), req.query.get("updated_before")
+        if (after or before) and order != "updated_at":
+            message = "`updated_at` filter and `updated_at` sorting must be paired"
+            return SimResponse(400, {"message": message})
+        since = parse_iso(after) if after else None
+        until = parse_iso(before) if before else None
+        deps = [
+            d
+            for d in repo.deployments
+            if (since is None or d.updated_at > since) and (until is None or d.updated_at < until)
+        ]
+        key = {
+            "updated_at": lambda d: (d.updated_at, d.id),
+            "created_at": lambda d: (d.created_at, d.id),
+        }
+        deps.sort(
+            key=key.get(order, lambda d: (d.id, d.id)), reverse=req.query.get("sort") == "desc"
+        )
+        return self.page(req, [self.deployment_json(repo, d) for d in deps])
+
+    def deployment_json(self, repo: SimRepo, d: SimDeployment) -> dict[str, Any]:
+        outcome, finished = deployment_outcome(d)
+        status = DEPLOY_STATES.get(outcome, outcome)
+        tier = "production" if d.production else TIERS.get(d.environment, "development")
+        job_url = f"https://gitlab.example/{repo.full_name}/-/jobs/{d.id}"
+        return {
+            "id": d.id,
+            "iid": d.id % 10_000 + 1,
+            "ref": d.ref,
+            "sha": d.sha,
+            "created_at": iso(d.created_at),
+            "updated_at": iso(d.updated_at),
+            "finished_at": iso(finished),
+            "status": status,
+            "user": self.user(d.creator),
+            "environment": {
+                "id": abs(hash((repo.id, d.environment))) % 10**6,
+                "name": d.environment,
+                "slug": d.environment,
+                "external_url": f"https://{d.environment}.example",
+                "tier": tier,
+            },
+            "deployable": {
+                "id": d.id,
+                "name": f"deploy-{d.environment}",
+                "stage": "deploy",
+                "status": status,
+                "ref": d.ref,
+                "tag": False,
+                "created_at": iso(d.created_at),
+                "started_at": iso(d.created_at),
+                "finished_at": iso(finished),
+                "user": self.user(d.creator),
+                "web_url": job_url,
+                "pipeline": {"id": d.id, "sha": d.sha, "ref": d.ref, "status": status},
+            },
+        }
 
     def protected_branch(self, req: SimRequest, pid: str, branch: str) -> SimResponse:
         repo = self.by_id(pid)
