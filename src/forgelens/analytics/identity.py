@@ -327,6 +327,9 @@ def _evidenced_aliases(
         emails.add(email_alias(email))
         if login and login.lower() != GHOST and not generic(email):
             logins.add(login_alias(source, login))
+    emails |= {
+        email_alias(e) for e, _ in store.query(_coauthors_sql()) if e.strip()
+    }  # Co-authored-by addresses
     known_sources = defaultdict(set)
     for alias in logins:
         _, source, login = alias.split(":", 2)
