@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -215,6 +216,50 @@ def build_store(path: Path, commits: int, prs: int) -> None:
     con.close()
 
 
+NEW_PRS = 1_000
+
+
+def add_prs(store: Any, commits: int, prs: int, n: int) -> None:
+    """``n`` PRs numbered after the store's, with their commits in ``commits`` and
+    ``pr_commits``, at a newer ``_version`` (what a collection run after attribution adds)."""
+    repo = "'github:org/repo' || (i % 50)"
+    start = 1_735_689_600 + 31_536_000
+    store.execute(
+        f"""
+        INSERT INTO pull_requests (repository_id, number, title, state, created_at, updated_at,
+            author, merged_at, closed_at, base_ref, head_ref, labels, body, additions,
+            deletions, changed_files, merged_by, commits, _version, _source)
+        SELECT {repo}, i, 'Change ' || i, 'merged', to_timestamp({start} + i),
+            to_timestamp({start} + i), 'dev' || (i % 500), to_timestamp({start} + i + 3600),
+            to_timestamp({start} + i + 3600), 'main', 'feature/' || i, '["enhancement"]',
+            'Body of ' || i, 40, 10, 2, 'dev' || (i % 7), 3, 2, 'gen'
+        FROM range({prs + 1}, {prs + n + 1}) t(i)
+        """
+    )
+    store.execute(
+        f"""
+        INSERT INTO pr_commits (repository_id, pr_number, sha, author_name, author_email,
+            author_login, authored_at, message, _version, _source)
+        SELECT {repo}, i, md5('p' || i || '-' || k), 'Dev ' || (i % 500),
+            'dev' || (i % 500) || '@example.com', 'dev' || (i % 500),
+            to_timestamp({start} + i - 3600 * (3 - k)),
+            'wip ' || k || ' of change ' || i || {_MARKERS.format(i="(i * 3 + k)")}, 2, 'gen'
+        FROM range({prs + 1}, {prs + n + 1}) t(i), range(3) r(k)
+        """
+    )
+    store.execute(
+        f"""
+        INSERT INTO commits (repository_id, sha, author_name, author_email, author_login,
+            authored_at, committer_name, committer_email, committed_at, message, additions,
+            deletions, files_changed, is_merge, parents, _version, _source)
+        SELECT {repo}, md5('c' || i), 'Dev ' || (i % 500), 'dev' || (i % 500) || '@example.com',
+            NULL, to_timestamp({start} + i), 'Dev', 'dev@example.com', to_timestamp({start} + i),
+            'feat: change ' || i || {_MARKERS.format(i="i")}, 10, 2, 1, FALSE, '[]', 2, 'gen'
+        FROM range({commits}, {commits + n}) t(i)
+        """
+    )
+
+
 def reference_attribute(rev: str) -> Any:
     """``attribute`` as it was at git revision ``rev`` (its ``ai_attribution`` and
     ``ai_rules`` modules), to time the previous approach in the same run on the same store."""
@@ -260,7 +305,9 @@ def _attribution_rows(store: Any) -> list[tuple[Any, ...]]:
     )
 
 
-def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, Any]:
+def bench_attribution(
+    commits: int, prs: int, reference_rev: str, rounds: int = 1
+) -> dict[str, Any]:
     from forgelens.analytics import AnalyzeOptions, ai_impact, analyze
     from forgelens.analytics.ai_attribution import _tuples, attribute
     from forgelens.analytics.ai_rules import load_rules
@@ -291,28 +338,48 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
         # (which pyarrow imports to convert the rows' timestamps, 1-2 s) loaded before either
         import pandas  # noqa: F401
 
+        load_before = os.getloadavg()
         ref_attribute, ref_load = reference_attribute(reference_rev)
-        ref_rules = ref_load()
-        _empty_attribution(store)
+        # rounds alternate the previous approach and ours (fresh rules each: no memo carried
+        # over); the medians are compared, each round's rows checked identical
+        ref_walls: list[float] = []
+        ref_cpus: list[float] = []
+        walls: list[float] = []
+        cpus: list[float] = []
+        identical = True
+        for _ in range(rounds):
+            _empty_attribution(store)
+            started, cpu = time.perf_counter(), _cpu()
+            ref_attribute(store, ref_load(), full=True)
+            ref_walls.append(time.perf_counter() - started)
+            ref_cpus.append(_cpu() - cpu)
+            ref_rows = _attribution_rows(store)
+            _empty_attribution(store)
+            rules = load_rules()
+            started, cpu = time.perf_counter(), _cpu()
+            done = attribute(store, rules, full=True)
+            walls.append(time.perf_counter() - started)
+            cpus.append(_cpu() - cpu)
+            identical = identical and _attribution_rows(store) == ref_rows
+            del ref_rows
+        ref_s, ref_cpu = statistics.median(ref_walls), statistics.median(ref_cpus)
+        full_s, full_cpu = statistics.median(walls), statistics.median(cpus)
         started, cpu = time.perf_counter(), _cpu()
-        ref_attribute(store, ref_rules, full=True)
-        ref_s, ref_cpu = time.perf_counter() - started, _cpu() - cpu
-        ref_rows = _attribution_rows(store)
-        _empty_attribution(store)
-        started, cpu = time.perf_counter(), _cpu()
-        done = attribute(store, rules, full=True)
-        full_s, full_cpu = time.perf_counter() - started, _cpu() - cpu
-        identical = _attribution_rows(store) == ref_rows
-        started = time.perf_counter()
         attribute(store, rules)
-        again_s = time.perf_counter() - started
+        again_s, again_cpu = time.perf_counter() - started, _cpu() - cpu
+        # a small change: NEW_PRS merged PRs (3 commits each, one in 5 with a marker) and as
+        # many commits written after the last run; only they are read again
+        add_prs(store, commits, prs, NEW_PRS)
+        started, cpu = time.perf_counter(), _cpu()
+        small = attribute(store, rules)
+        small_s, small_cpu = time.perf_counter() - started, _cpu() - cpu
         started = time.perf_counter()
         analyze(store, AnalyzeOptions(target="all"))
         analyze_s = time.perf_counter() - started
         stamp = f"{_sql.timestamp(store, datetime.now(UTC))}, {now_version()}, 'analytics'"
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         weekly = ai_impact.write_impact(store, stamp)
-        impact_s = time.perf_counter() - started
+        impact_s, impact_cpu = time.perf_counter() - started, _cpu() - cpu
         ai_prs = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'pr'")[0][0]
     finally:
         store.close()
@@ -323,6 +390,11 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
         "reference_read_messages_into_python_seconds": round(scan, 3),
         "reference_rows_read": scanned,
         "reference": f"attribute at git {reference_rev} (the previous approach), same store",
+        "rounds": rounds,
+        "reference_attribution_full_seconds_each": [round(x, 3) for x in ref_walls],
+        "reference_attribution_full_cpu_seconds_each": [round(x, 3) for x in ref_cpus],
+        "attribution_full_seconds_each": [round(x, 3) for x in walls],
+        "attribution_full_cpu_seconds_each": [round(x, 3) for x in cpus],
         "reference_attribution_full_seconds": round(ref_s, 3),
         "reference_attribution_full_cpu_seconds": round(ref_cpu, 3),
         "attribution_full_seconds": round(full_s, 3),
@@ -334,10 +406,17 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
         "attribution_rows": done.rows,
         "ai_prs": ai_prs,
         "attribution_incremental_nothing_new_seconds": round(again_s, 3),
+        "attribution_incremental_nothing_new_cpu_seconds": round(again_cpu, 3),
+        "attribution_incremental_new_prs": NEW_PRS,
+        "attribution_incremental_new_prs_read": {"commits": small.commits, "prs": small.prs},
+        "attribution_incremental_new_prs_seconds": round(small_s, 3),
+        "attribution_incremental_new_prs_cpu_seconds": round(small_cpu, 3),
+        "load_average_before_attribution": [round(x, 1) for x in load_before],
         "goal_attribution_seconds": GOAL_ATTRIBUTION_SECONDS,
         "attribution_goal_met": full_s <= GOAL_ATTRIBUTION_SECONDS,
         "analyze_all_seconds_untimed_goal": round(analyze_s, 1),
         "comparisons_seconds": round(impact_s, 3),
+        "comparisons_cpu_seconds": round(impact_cpu, 3),
         "comparisons_rows": weekly,
         "goal_comparison_seconds": GOAL_COMPARISON_SECONDS,
         "comparisons_goal_met": impact_s <= GOAL_COMPARISON_SECONDS,
@@ -347,7 +426,8 @@ def bench_attribution(commits: int, prs: int, reference_rev: str) -> dict[str, A
         f"{full_cpu:.2f}s; the previous approach (git {reference_rev}) {ref_s:.2f}s, CPU "
         f"{ref_cpu:.2f}s: CPU ratio {full_cpu / ref_cpu:.3f}; rows identical: {identical}; "
         f"(goal <= {GOAL_ATTRIBUTION_SECONDS}s; reading the messages alone {scan:.2f}s), "
-        f"again with nothing new {again_s:.2f}s; comparisons {impact_s:.2f}s "
+        f"again with nothing new {again_s:.2f}s, with {NEW_PRS:,} new PRs {small_s:.2f}s "
+        f"(CPU {small_cpu:.2f}s); comparisons {impact_s:.2f}s, CPU {impact_cpu:.2f}s "
         f"(goal <= {GOAL_COMPARISON_SECONDS}s, {weekly:,} rows)"
     )
     return out
@@ -361,8 +441,15 @@ def main() -> None:
     parser.add_argument("--prs", type=int, default=200_000)
     parser.add_argument(
         "--reference-rev",
-        default="8efa77c",
-        help="the git revision whose attribution code is the reference (the previous approach)",
+        default="main",
+        help="the git revision whose attribution code is the reference (the previous "
+        "approach); recorded as its commit",
+    )
+    parser.add_argument(
+        "--attribution-rounds",
+        type=int,
+        default=1,
+        help="full attributions of each approach, alternated (medians compared)",
     )
     parser.add_argument("--skip-mining", action="store_true")
     parser.add_argument("--skip-attribution", action="store_true")
@@ -382,7 +469,17 @@ def main() -> None:
         f"of the last run {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}"
     )
     if not args.skip_attribution:
-        result["attribution"] = bench_attribution(args.commits, args.prs, args.reference_rev)
+        import subprocess
+
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", args.reference_rev],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        result["attribution"] = bench_attribution(
+            args.commits, args.prs, rev, args.attribution_rounds
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}")

@@ -24,6 +24,8 @@ import os
 import platform
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -168,6 +170,54 @@ def _dep_row(r: int, d: Deploy) -> dict[str, object]:
     }
 
 
+def analyze_runs(db: Path, rnd: random.Random) -> dict[str, float]:
+    """``analyze dora`` full (no DORA rows yet), forced, after 100 new production deployments
+    (each the latest of a random repository, at its newest commit) and with nothing new."""
+    store = open_store(f"duckdb:///{db}")
+    out: dict[str, float] = {}
+    try:
+        for table in DORA_OUTPUTS:  # a first analysis: no DORA rows yet (not timed)
+            store.execute(f"DELETE FROM {table}")
+        store.execute("DELETE FROM analytics_state WHERE target = 'dora'")
+        full = analyze(store, AnalyzeOptions(target="dora"))
+        out["full_s"], out["full_cpu_s"] = full.seconds, sum(full.phases_cpu.values())
+        print(
+            f"analyze dora full: {full.seconds:.2f} s wall, {out['full_cpu_s']:.2f} s CPU",
+            file=sys.stderr,
+        )
+        forced = analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
+        out["force_refresh_s"] = forced.seconds
+        out["force_refresh_cpu_s"] = sum(forced.phases_cpu.values())
+        newest = store.query(
+            "SELECT repository_id, arg_max(sha, committed_at), max(committed_at) FROM commits "
+            "GROUP BY repository_id ORDER BY repository_id"
+        )
+        stamp = int(time.time())
+        new = []
+        for k in range(100):
+            rid, sha, at = newest[rnd.randrange(len(newest))]
+            r = int(str(rid).removeprefix("git:r"))
+            when = at + timedelta(days=1, minutes=k)
+            new.append(
+                _dep_row(
+                    r,
+                    Deploy(
+                        f"new-{stamp}-{k}", "production", sha, "success", when, "api", "production"
+                    ),
+                )
+            )
+        store.upsert("deployments", new)
+        inc = analyze(store, AnalyzeOptions(target="dora"))
+        out["incremental_100_s"] = inc.seconds
+        out["incremental_100_cpu_s"] = sum(inc.phases_cpu.values())
+        noop = analyze(store, AnalyzeOptions(target="dora"))
+        out["nothing_new_s"] = noop.seconds
+        out["load_average_1m"] = os.getloadavg()[0]
+    finally:
+        store.close()
+    return {k: round(v, 3) for k, v in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="forgelens DORA benchmark")
     ap.add_argument("--commits", type=int, default=1_000_000)
@@ -176,8 +226,18 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path("/tmp/forgelens-dora-bench.duckdb"))
     ap.add_argument("--sample", type=int, default=10, help="repositories timed the naive way")
     ap.add_argument("--reuse", action="store_true", help="keep the store --db if it exists")
+    ap.add_argument(
+        "--previous",
+        type=Path,
+        help="a src/ directory of the previous code: its analysis runs on a copy of the store "
+        "in the same run, for the ratio (e.g. `git archive main src | tar -x -C /tmp/prev`)",
+    )
+    ap.add_argument("--analyze-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     rnd = random.Random(18)
+    if args.analyze_only:  # the --previous child: the analysis figures as one JSON line
+        print(json.dumps(analyze_runs(args.db, rnd)))
+        return
     t = time.perf_counter()
     repos = [
         gen_repo(r, args.commits // args.repos, args.deploys // args.repos, rnd)
@@ -210,48 +270,22 @@ def main() -> None:
         write_store(args.db, repos)
         print(f"store written in {time.perf_counter() - t:.1f} s: {args.db}")
 
-    store = open_store(f"duckdb:///{args.db}")
-    try:
-        for table in DORA_OUTPUTS:  # a first analysis: no DORA rows yet (not timed)
-            store.execute(f"DELETE FROM {table}")
-        store.execute("DELETE FROM analytics_state WHERE target = 'dora'")
-        full = analyze(store, AnalyzeOptions(target="dora"))
-        full_s, full_cpu = full.seconds, sum(full.phases_cpu.values())
-        print(f"analyze dora full: {full_s:.2f} s wall, {full_cpu:.2f} s CPU ({full.dora})")
-        forced = analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
-        forced_s, forced_cpu = forced.seconds, sum(forced.phases_cpu.values())
-        print(f"analyze dora --force-refresh: {forced_s:.2f} s wall, {forced_cpu:.2f} s CPU")
-        new = []
-        stamp = int(time.time())
-        for k in range(100):
-            r = rnd.randrange(args.repos)
-            parents, times, _ = repos[r]
-            sha = list(parents)[-1]
-            new.append(
-                _dep_row(
-                    r,
-                    Deploy(
-                        f"new-{stamp}-{k}",
-                        "production",
-                        sha,
-                        "success",
-                        times[-1] + timedelta(days=1, minutes=k),
-                        "api",
-                        "production",
-                    ),
-                )
-            )
-        store.upsert("deployments", new)
-        inc = analyze(store, AnalyzeOptions(target="dora"))
-        inc_s, inc_cpu = inc.seconds, sum(inc.phases_cpu.values())
-        print(
-            f"analyze dora incremental after 100 new deployments: {inc_s:.2f} s wall, "
-            f"{inc_cpu:.2f} s CPU ({inc.dora})"
+    figures = analyze_runs(args.db, rnd)
+    previous: dict[str, float] = {}
+    if args.previous is not None:  # the same runs with the previous code, on a copy
+        copy = args.db.with_name(args.db.stem + "-previous.duckdb")
+        shutil.copy(args.db, copy)
+        env = {**os.environ, "PYTHONPATH": str(args.previous)}
+        done = subprocess.run(
+            [sys.executable, __file__, "--analyze-only", "--db", str(copy)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
-        noop = analyze(store, AnalyzeOptions(target="dora"))
-        print(f"analyze dora with nothing new: {noop.seconds:.2f} s")
-    finally:
-        store.close()
+        previous = json.loads(done.stdout.strip().splitlines()[-1])
+        copy.unlink(missing_ok=True)
+        print(f"previous code ({args.previous}): {previous}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {
         "command": " ".join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
@@ -265,14 +299,21 @@ def main() -> None:
         "linked_commits": linked,
         "naive_linking_cpu_s_scaled": round(naive_cpu, 3),
         "ratio_naive_over_linking_cpu": round(naive_cpu / link_cpu, 2),
-        "analyze_dora_full_s": round(full_s, 3),
-        "analyze_dora_full_cpu_s": round(full_cpu, 3),
-        "analyze_dora_force_refresh_s": round(forced_s, 3),
-        "analyze_dora_force_refresh_cpu_s": round(forced_cpu, 3),
-        "analyze_dora_incremental_100_s": round(inc_s, 3),
-        "analyze_dora_incremental_100_cpu_s": round(inc_cpu, 3),
+        **{f"analyze_dora_{k}": v for k, v in figures.items() if k != "load_average_1m"},
         "load_average_1m": round(os.getloadavg()[0], 1),
-        "analyze_dora_nothing_new_s": round(noop.seconds, 3),
+        "load_average_1m_during_analysis": figures["load_average_1m"],
+        "previous_code": {
+            **{f"analyze_dora_{k}": v for k, v in previous.items() if k != "load_average_1m"},
+            "load_average_1m": previous.get("load_average_1m"),
+        }
+        if previous
+        else None,
+        "ratio_previous_over_new_cpu": {
+            k: round(previous[k] / figures[k], 2)
+            for k in ("full_cpu_s", "force_refresh_cpu_s", "incremental_100_cpu_s")
+            if previous and figures.get(k)
+        }
+        or None,
         "peak_rss_mb": round(rss_mb),
         "goals": {"linking_s": 10, "full_s": 10, "incremental_s": 1},
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

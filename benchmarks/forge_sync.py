@@ -90,9 +90,21 @@ def sync(kind: str, url: str, db: Path, concurrency: int) -> dict[str, Any]:
         "deployment_requests": sum(
             n
             for endpoint, n in source.client.stats.by_endpoint.items()
-            if "/deployments" in endpoint or "/environments" in endpoint
+            if any(part in endpoint for part in DEPLOYMENT_STEP)
         ),
     }
+
+
+# endpoints of the deployments step: deployments and their statuses / environments, releases and
+# their tags, and the compare API that links deployments of repositories not mined locally
+DEPLOYMENT_STEP = (
+    "/deployments",
+    "/environments",
+    "/releases",
+    "/tags/",
+    "/compare/",
+    "/git/commits/",
+)
 
 
 def main() -> None:

@@ -7,8 +7,11 @@ requests and no issue (GitHub's /issues then lists pull requests only), and ``--
 repositories of 3 pull requests and 1 issue each. Each is collected in full, then twice more
 unchanged, through REST and through GraphQL (the reference: 2 requests per repository); the
 figures are the requests the simulator answered, per repository, and the ratio REST /
-GraphQL. Goal: an unchanged REST run <= 5 requests per repository whatever its size. Prints
-the table and writes benchmarks/results/unchanged_runs.json.
+GraphQL. Goal: an unchanged REST run <= 5 requests per repository whatever its size, besides
+the deployments step (GitHub Deployments and Releases listings, one conditional request each,
+answered 304: issue #18 allows that step <= 2 per unchanged repository), counted apart as
+``deployment_step_per_repository``. Prints the table and writes
+benchmarks/results/unchanged_runs.json.
 """
 
 from __future__ import annotations
@@ -52,10 +55,14 @@ def measure(size: SimSize, api: str, tmp: Path, concurrency: int) -> dict[str, A
             sim.requests, sim.log = 0, []
             row = run(url, db, api, concurrency)
             org_level = sum(1 for _m, p, _s in sim.log if p.startswith("/orgs/"))
+            delivery = sum(1 for _m, p, _s in sim.log if p.endswith(("/deployments", "/releases")))
             row.update(
                 requests=sim.requests,
                 org_level_requests=org_level,  # the org's repository and team lists
-                requests_per_repository=round((sim.requests - org_level) / size.repos, 2),
+                requests_per_repository=round(
+                    (sim.requests - org_level - delivery) / size.repos, 2
+                ),
+                deployment_step_per_repository=round(delivery / size.repos, 2),
                 by_endpoint=dict(Counter(_shape(p) for _m, p, _s in sim.log).most_common(8)),
             )
             out[name] = row
@@ -103,7 +110,7 @@ def main() -> None:
     )
     print(
         f"{'case':<42}{'api':<9}{'full req':>10}{'unchanged':>11}{'again':>8}"
-        f"{'org-level':>10}{'per repo':>10}"
+        f"{'org-level':>10}{'per repo':>10}{'+ deploy step':>14}"
     )
     for label, row in rows.items():
         for api in ("rest", "graphql"):
@@ -113,6 +120,7 @@ def main() -> None:
                 f"{r['unchanged_again']['requests']:>8}"
                 f"{r['unchanged_again']['org_level_requests']:>10}"
                 f"{r['unchanged_again']['requests_per_repository']:>10}"
+                f"{r['unchanged_again']['deployment_step_per_repository']:>14}"
             )
         print(f"{'':<42}REST / GraphQL unchanged: {row['rest_vs_graphql_unchanged']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -133,3 +133,56 @@ def test_coauthors_in_order_each_once_and_only_from_trailers() -> None:
         Person("Claude", "noreply@anthropic.com"),
     ]
     assert coauthors("Fix\n\nno trailers here") == []
+
+
+# Lines that make the walk over a message's lines take each of its turns: blank and
+# whitespace-only lines, comments, continuations, git's own prefixes, prose with a colon,
+# tokens with spaces before the colon, a carriage return, non-ASCII whitespace.
+_PIECES = [
+    "",
+    "",
+    "",
+    " ",
+    "\t",
+    "# a comment",
+    "#",
+    "Co-authored-by: Claude <noreply@anthropic.com>",
+    "co-authored-by:Alice <a@x.org>",
+    "Co-Authored-By : Bob <b@x.org>",
+    "Assisted-by: GitHub Copilot",
+    "Made-with: Cursor",
+    "Signed-off-by: Dev <dev@x.org>",
+    "(cherry picked from commit 0123456789abcdef)",
+    "  folded onto the trailer above",
+    "\tfolded by a tab",
+    "prose: with a colon in it",
+    "Just prose, no colon",
+    "> Co-authored-by: quoted <q@x.org>",
+    "Key:",
+    "Key-2:   spaced value  ",
+    "a line with a carriage return\r",
+    "\u2003Co-authored-by: em space <e@x.org>",
+    "Fixes: #12",
+    "🤖 Generated with [Claude Code](https://claude.com/claude-code)",
+]
+
+
+def test_plain_messages_read_as_git_reads_them() -> None:
+    """The regular-expression reading of plain messages gives what the walk over the lines
+    gives, for thousands of messages built from lines that take every turn of the walk (and
+    both readings see each kind of message: plain and not)."""
+    import random
+
+    from forgelens import trailers as t
+
+    rng = random.Random(19)
+    plain = 0
+    for _ in range(20_000):
+        message = "\n".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 9)))
+        if rng.random() < 0.3:
+            message = "Title line\n\n" + message
+        elif rng.random() < 0.1:
+            message = rng.choice(["\n", " ", "#", "\t", "\u2003"]) + message
+        plain += t._is_plain(message)
+        assert t.trailers(message) == t._trailers(message), repr(message)
+    assert 2_000 < plain < 18_000

@@ -180,6 +180,9 @@ class PrCommit:
     author_login: str | None = None
     authored_at: datetime | None = None
     message: str | None = None
+    # Gerrit: the patch set (revision) number this commit is, 1 for the first upload. NULL on
+    # forges whose pull requests are a series of commits, not numbered revisions of one.
+    patch_set: int | None = None
 
 
 @dataclass(slots=True)

@@ -128,6 +128,65 @@ def _parse(lines: list[str], in_block: bool) -> list[Trailer]:
 def trailers(message: str) -> list[Trailer]:
     """Every trailer of ``message``: those of git's trailer block, and those of the
     trailer-only paragraphs before it (see the module docstring), in message order."""
+    if _is_plain(message):
+        found = _plain_trailers(message)
+        if found is not None:
+            return found
+    return _trailers(message)
+
+
+# a line after the first that starts with "#" (a comment) or whitespace but a newline (a
+# continuation, or a blank line of spaces): a literal first, which the engine scans for fast
+_UNPLAIN = re.compile(r"\n(?:#|[^\S\n])")
+
+
+def _is_plain(message: str) -> bool:
+    """No line starts with ``#`` or whitespace (a line break aside), no carriage return."""
+    first = message[:1]
+    return (
+        _UNPLAIN.search(message) is None
+        and "\r" not in message
+        and first != "#"
+        and (first == "\n" or not first.isspace())
+    )
+
+
+_BLANK_LINES = re.compile(r"\n\n+")
+_TRAILER_PARAGRAPH = re.compile(r"[A-Za-z0-9-]+[ \t]*:[^\n]*(?:\n[A-Za-z0-9-]+[ \t]*:[^\n]*)*")
+_TRAILER = re.compile(r"^([A-Za-z0-9-]+)[ \t]*:(.*)$", re.MULTILINE)
+
+
+def _plain_trailers(message: str) -> list[Trailer] | None:
+    """:func:`trailers` of a plain message (see ``_UNPLAIN``), by a few regular expressions
+    instead of a walk over its lines (the same result: blank lines are empty, a paragraph
+    holds no comment or continuation line); None when the last paragraph may be a block by
+    git's own prefixes (the general walk decides)."""
+    if message.startswith("\n"):  # no title: every paragraph counts
+        rest = message
+    else:
+        cut = message.find("\n\n")
+        if cut < 0:
+            return []
+        rest = message[cut:]
+    paragraphs = _BLANK_LINES.split(rest.strip("\n"))
+    last = len(paragraphs) - 1
+    out: list[Trailer] = []
+    for n, paragraph in enumerate(paragraphs):
+        if paragraph and _TRAILER_PARAGRAPH.fullmatch(paragraph):
+            out.extend(
+                Trailer(key.lower(), value.strip(), n == last)
+                for key, value in _TRAILER.findall(paragraph)
+            )
+        elif n == last and _MAYBE_GIT_PREFIX.search(paragraph):
+            return None
+    return out
+
+
+_MAYBE_GIT_PREFIX = re.compile(r"signed-off-by|\(cherry picked", re.IGNORECASE)
+
+
+def _trailers(message: str) -> list[Trailer]:
+    """:func:`trailers` by git's walk over the lines (any message)."""
     lines = list(message.replace("\r\n", "\n").split("\n"))
     paras = _paragraphs(lines, _title_end(lines))
     out: list[Trailer] = []

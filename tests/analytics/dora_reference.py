@@ -11,7 +11,7 @@ from typing import Any
 
 WINDOW = timedelta(days=7)
 DEDUPE = timedelta(hours=1)
-PREFERENCE = {"api": 1, "ci": 2, "tag": 3}  # any forge: 0
+PREFERENCE = {"release": 1, "api": 2, "ci": 3, "tag": 4}  # any forge's deployments: 0
 
 
 @dataclass
@@ -41,6 +41,7 @@ class PullRequest:
     head_ref: str | None
     labels: list[str]
     shas: list[str]
+    author: str | None = None
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Ref:
     baseline: set[str] = field(default_factory=set)
     failures: dict[str, set[str]] = field(default_factory=dict)  # deployment -> kinds
     unplanned: dict[str, set[str]] = field(default_factory=dict)
+    team_weekly: dict[tuple[str, str, date], dict[str, Any]] = field(default_factory=dict)
+    team_monthly: dict[tuple[str, str, date], dict[str, Any]] = field(default_factory=dict)
     restored: dict[str, datetime | None] = field(default_factory=dict)  # failed deployments
     incident_link: dict[str, tuple[str, str]] = field(default_factory=dict)
     weekly: dict[tuple[str, date], dict[str, Any]] = field(default_factory=dict)
@@ -92,8 +95,13 @@ def _hours(a: datetime, b: datetime) -> float:
 
 
 def compute(
-    commits: dict[str, Commit], deps: list[Dep], incs: list[Inc], prs: list[PullRequest]
+    commits: dict[str, Commit],
+    deps: list[Dep],
+    incs: list[Inc],
+    prs: list[PullRequest],
+    teams: dict[str, set[str]] | None = None,
 ) -> Ref:
+    """``teams``: team -> its members' logins (lower case)."""
     r = Ref()
     pref = {d.id: PREFERENCE.get(d.source, 0) for d in deps}
     for d in deps:
@@ -223,6 +231,16 @@ def compute(
                 pr_dep[(env, pr.number)] = min(cands, key=lambda d: (d.at, d.id))
     for period, out in (("week", r.weekly), ("month", r.monthly)):
         _metrics(r, live, commits, prs, pr_dep, period, out)
+    for team, logins in (teams or {}).items():
+        # a team's deployments: those that shipped a commit of a merged PR by a member
+        mine = {p.number for p in prs if p.merged_at and (p.author or "").lower() in logins}
+        shas = {s for p in prs if p.number in mine for s in p.shas}
+        team_live = [d for d in live if r.shipped.get(d.id, set()) & shas]
+        team_pr_dep = {k: v for k, v in pr_dep.items() if k[1] in mine}
+        for period, rows in (("week", r.team_weekly), ("month", r.team_monthly)):
+            out: dict[tuple[str, date], dict[str, Any]] = {}
+            _metrics(r, team_live, commits, prs, team_pr_dep, period, out)
+            rows.update({(team, *k): v for k, v in out.items()})
     return r
 
 

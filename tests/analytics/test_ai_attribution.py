@@ -235,15 +235,37 @@ COAUTHOR_SPELLINGS = [
     "Co-authored-by: Dev 7 <dev7@example.com>",
     "Co-authored-by: Ada <ada@example.com>\nCo-authored-by: Bob <bob@example.com>",
     "Co-authored-by: Copilot Fan <fan@example.com>",
+    # regular-expression characters in the email the store's test looks for
+    "Co-authored-by: R <7+robo.x[bot]@users.noreply.github.com>",
 ]
 
 
 def test_store_prefilter_keeps_every_commit_the_rules_attribute(
     store: Store, tmp_path: Path
 ) -> None:
+    _prefilter_keeps_every_commit(store, tmp_path)
+
+
+@pytest.mark.integration
+def test_store_prefilter_keeps_every_commit_postgres(pg_url: str, tmp_path: Path) -> None:
+    from forgelens.store import open_store
+
+    s = open_store(pg_url)
+    try:
+        _prefilter_keeps_every_commit(s, tmp_path)
+    finally:
+        s.close()
+
+
+def test_store_prefilter_keeps_every_commit_chdb(chdb_store: Store, tmp_path: Path) -> None:
+    _prefilter_keeps_every_commit(chdb_store, tmp_path)
+
+
+def _prefilter_keeps_every_commit(store: Store, tmp_path: Path) -> None:
     extra = tmp_path / "rules.yaml"
     extra.write_text(
-        "coauthors:\n  - {tool: Robo, emails: ['*@ai.example']}\ncoauthor_names: [robo helper]\n"
+        "coauthors:\n  - {tool: Robo, emails: ['*@ai.example', "
+        "'*+robo.x[bot]@users.noreply.github.com']}\ncoauthor_names: [robo helper]\n"
     )
     rules = load_rules(extra)
     repo = R.Repository(id=GH, source="github", full_name="octo/app", name="app")
@@ -261,4 +283,4 @@ def test_store_prefilter_keeps_every_commit_the_rules_attribute(
             want[c.sha] = (ev.tool, ev.kind)
     assert got == want
     # the human co-authors stay out, the assistants are all in
-    assert len(want) == 6
+    assert len(want) == 7

@@ -23,6 +23,10 @@ from tests.analytics import dora_reference as ref
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 REPO = R.repository_id("github", "o/app")
 SOURCES = ["github", "api", "ci", "tag"]
+_GENERATED = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+TEAMS = {"core": ["ann", "Bob"], "web": ["cy"], "idle": ["dee"]}  # team_members on github
 
 
 def _sha(i: int | str) -> str:
@@ -78,7 +82,8 @@ def history(seed: int, n_commits: int, n_deps: int, n_incs: int) -> dict[str, An
         merged = T0 + timedelta(hours=rnd.randint(0, 400)) if rnd.random() < 0.8 else None
         head = rnd.choice(["feature/x", "hotfix/y", "fix-z"])
         labels = rnd.choice([[], ["hotfix"], ["bug"]])
-        prs.append(ref.PullRequest(n, merged, head, labels, shas))
+        author = rnd.choice(["Ann", "bob", "cy", None])
+        prs.append(ref.PullRequest(n, merged, head, labels, shas, author))
     return {"commits": commits, "deps": deps, "incs": incs, "prs": prs}
 
 
@@ -118,28 +123,15 @@ def _write(store: Store, h: dict[str, Any], deps: list[ref.Dep], incs: list[ref.
                     merged_at=pr.merged_at,
                     head_ref=pr.head_ref,
                     labels=pr.labels,
+                    author=pr.author,
                 ),
                 *(R.PrCommit(REPO, pr.number, s) for s in pr.shas),
             ]
         )
-    if deps:
-        store.upsert(
-            "deployments",
-            [
-                {
-                    "repository_id": REPO,
-                    "deployment_id": d.id,
-                    "environment": d.env,
-                    "environment_kind": d.kind,
-                    "sha": d.sha,
-                    "status": d.status,
-                    "created_at": d.at - timedelta(minutes=5),
-                    "finished_at": d.at,
-                    "source": d.source,
-                }
-                for d in deps
-            ],
-        )
+    store.write_records(
+        [R.TeamMember("github", "o", t, login) for t, logins in TEAMS.items() for login in logins]
+    )
+    _write_deployments(store, deps)
     if incs:
         store.upsert(
             "incidents",
@@ -158,6 +150,27 @@ def _write(store: Store, h: dict[str, Any], deps: list[ref.Dep], incs: list[ref.
         )
 
 
+def _write_deployments(store: Store, deps: list[ref.Dep]) -> None:
+    if deps:
+        store.upsert(
+            "deployments",
+            [
+                {
+                    "repository_id": REPO,
+                    "deployment_id": d.id,
+                    "environment": d.env,
+                    "environment_kind": d.kind,
+                    "sha": d.sha,
+                    "status": d.status,
+                    "created_at": d.at - timedelta(minutes=5),
+                    "finished_at": d.at,
+                    "source": d.source,
+                }
+                for d in deps
+            ],
+        )
+
+
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and math.isclose(a, b, abs_tol=1e-6)
@@ -169,7 +182,8 @@ def _utc(v: datetime | None) -> datetime | None:
 
 
 def check(store: Store, h: dict[str, Any]) -> None:
-    want = ref.compute(h["commits"], h["deps"], h["incs"], h["prs"])
+    teams = {f"o/{t}": {x.lower() for x in logins} for t, logins in TEAMS.items()}
+    want = ref.compute(h["commits"], h["deps"], h["incs"], h["prs"], teams)
     facts = {
         r["deployment_id"]: r
         for r in store.query_dicts("SELECT * FROM dora_deployments WHERE repository_id = ?", [REPO])
@@ -196,20 +210,25 @@ def check(store: Store, h: dict[str, Any]) -> None:
     for table, period, expected in (
         ("dora_metrics_weekly", "week_start", want.weekly),
         ("dora_metrics_monthly", "month_start", want.monthly),
+        ("dora_metrics_weekly", "week_start", want.team_weekly),
+        ("dora_metrics_monthly", "month_start", want.team_monthly),
     ):
         rows = store.query_dicts(f"SELECT * FROM {table}")
-        got = {(r["environment"], r[period]): r for r in rows}
-        assert set(got) == set(expected), table
+        per_team = expected is want.team_weekly or expected is want.team_monthly
+        got: dict[Any, dict[str, Any]] = {
+            (r["team"], r["environment"], r[period])
+            if per_team
+            else (r["environment"], r[period]): r
+            for r in rows
+            if (r["team"] != "*") == per_team
+        }
+        assert set(got) == set(expected), (table, per_team, set(got) ^ set(expected))
         for key, exp in expected.items():
             for col, value in exp.items():
                 assert _close(got[key][col], value), (table, key, col, got[key][col], value)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(_GENERATED, max_examples=25)
 @given(
     seed=st.integers(0, 10_000),
     n_commits=st.integers(0, 30),
@@ -231,3 +250,151 @@ def test_dora_matches_the_reference_full_and_incremental(
         check(store, h)
     finally:
         store.close()
+
+
+_VOLATILE = {"updated_at", "_version", "_source", "_ingested_at", "id"}
+
+
+def _snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every DORA output, row by row (without write times and versions)."""
+    out = {}
+    for table in (
+        "deployment_commits",
+        "change_failures",
+        "dora_deployments",
+        "dora_metrics_weekly",
+        "dora_metrics_monthly",
+        "incidents",
+    ):
+        rows = store.query_dicts(f"SELECT * FROM {table}")
+        out[table] = sorted(
+            (
+                tuple(
+                    (k, round(v, 9) if isinstance(v, float) else v)
+                    for k, v in sorted(r.items())
+                    if k not in _VOLATILE
+                )
+                for r in rows
+            ),
+            key=repr,
+        )
+    out["repo_prs"] = sorted(
+        store.query("SELECT repo_name, pr_number, deployed_at, deployment_id FROM repo_prs"),
+        key=repr,
+    )
+    return out
+
+
+@settings(_GENERATED, max_examples=15)
+@given(
+    seed=st.integers(0, 10_000),
+    n_commits=st.integers(1, 30),
+    n_deps=st.integers(2, 14),
+    n_new=st.integers(1, 4),
+    n_incs=st.integers(0, 3),
+    restatus=st.booleans(),
+    duplicates_late=st.booleans(),
+)
+def test_incremental_after_new_deployments_equals_a_forced_refresh(
+    seed: int,
+    n_commits: int,
+    n_deps: int,
+    n_new: int,
+    n_incs: int,
+    restatus: bool,
+    duplicates_late: bool,
+) -> None:
+    """New deployments (the latest, or placed among the earlier ones by their time; one of
+    two sources of a deployment arriving after the other; an earlier deployment whose status
+    changed) recomputed incrementally — only the environments and times they can affect —
+    give every row a forced recompute of everything gives. A second production environment
+    shares the incidents with the first."""
+    h = history(seed, n_commits, n_deps + n_new, n_incs)
+    rnd = random.Random(seed)
+    second = {d.id.rstrip("b") for d in h["deps"] if d.env == "production" and rnd.random() < 0.4}
+    h["deps"] = [
+        ref.Dep(d.id, "prod-eu", "production", d.sha, d.status, d.at, d.source)
+        if d.id.rstrip("b") in second
+        else d
+        for d in h["deps"]
+    ]
+    new = rnd.sample(h["deps"], min(n_new, len(h["deps"]) - 1))
+    if duplicates_late:  # the first source of each deployment that has two arrives last
+        ids = {d.id for d in h["deps"]}
+        new += [d for d in h["deps"] if d.id + "b" in ids and d not in new]
+    old = [d for d in h["deps"] if d not in new]
+    store = open_store("duckdb:///:memory:")
+    try:
+        _write(store, h, old, h["incs"])
+        analyze(store, AnalyzeOptions(target="dora"))
+        later = list(new)
+        if restatus and old:
+            d = rnd.choice(old)
+            later.append(ref.Dep(d.id, d.env, d.kind, d.sha, "failure", d.at, d.source))
+        _write_deployments(store, later)  # deployments only: the rest is unchanged
+        inc = analyze(store, AnalyzeOptions(target="dora"))
+        assert inc.dora["repositories"] == 1
+        incremental = _snapshot(store)
+        analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
+        assert _snapshot(store) == incremental
+    finally:
+        store.close()
+
+
+def test_a_later_deployment_from_a_preferred_source_takes_the_links_of_its_duplicate() -> None:
+    """The push API reported a deployment; the forge's report of it arrives in a later run,
+    10 minutes later by its time: the forge's is kept, and the incremental run moves the
+    links to it (the earlier, now duplicate, deployment is before the new one's time)."""
+    commits = {}
+    parents: list[str] = []
+    for i in range(5):
+        sha = _sha(f"dup-{i}")
+        commits[sha] = ref.Commit(sha, parents, T0 + timedelta(hours=i), "change")
+        parents = [sha]
+    shas = list(commits)
+    h = {"commits": commits, "deps": [], "incs": [], "prs": []}
+    at = T0 + timedelta(days=1)
+    api = [
+        ref.Dep("base", "production", "production", shas[1], "success", at, "api"),
+        ref.Dep(
+            "api", "production", "production", shas[3], "success", at + timedelta(hours=5), "api"
+        ),
+    ]
+    forge = ref.Dep(
+        "forge",
+        "production",
+        "production",
+        shas[3],
+        "success",
+        at + timedelta(hours=5, minutes=10),
+        "github",
+    )
+    store = open_store("duckdb:///:memory:")
+    try:
+        _write(store, h, api, [])
+        analyze(store, AnalyzeOptions(target="dora"))
+        _write_deployments(store, [forge])
+        analyze(store, AnalyzeOptions(target="dora"))
+        links = sorted(store.query("SELECT deployment_id, sha FROM deployment_commits"))
+        assert links == sorted([("forge", shas[2]), ("forge", shas[3])])
+        incremental = _snapshot(store)
+        analyze(store, AnalyzeOptions(target="dora", force_refresh=True))
+        assert _snapshot(store) == incremental
+    finally:
+        store.close()
+
+
+def test_incremental_deployments_on_every_store(every_store: Store) -> None:
+    """The incremental path (a late duplicate, a new latest deployment, a team) on every
+    backend: its rows equal a forced recompute's."""
+    h = history(7, 25, 10, 2)
+    new = [d for d in h["deps"] if d.id.endswith("b")] + h["deps"][-2:]
+    old = [d for d in h["deps"] if d not in new]
+    _write(every_store, h, old, h["incs"])
+    analyze(every_store, AnalyzeOptions(target="dora"))
+    _write_deployments(every_store, new)
+    analyze(every_store, AnalyzeOptions(target="dora"))
+    incremental = _snapshot(every_store)
+    assert incremental["deployment_commits"]
+    analyze(every_store, AnalyzeOptions(target="dora", force_refresh=True))
+    assert _snapshot(every_store) == incremental

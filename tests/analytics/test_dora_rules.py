@@ -212,3 +212,27 @@ def test_repo_prs_get_the_production_deployment_that_shipped_them(store: Store) 
     assert deployed()[0][1] is None
     analyze(store, AnalyzeOptions(target="dora"))
     assert deployed() == want
+
+
+def test_a_release_describing_a_forge_deployment_or_a_tag_is_deduped_by_precedence() -> None:
+    """One shipment seen as a GitHub deployment, a release, a pushed deployment and a tag within
+    the window: the forge's deployment is kept; without it the release is; a release and the
+    same tag pushed a day later stay two deployments."""
+    from forgelens.analytics.dora_model import dedupe
+
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+    def d(dep_id: str, source: str, minutes: int = 0) -> Deploy:
+        return Deploy(
+            dep_id, "production", "a" * 40, "success", at + timedelta(minutes=minutes), source
+        )
+
+    seen = [d("tag:v1", "tag", 5), d("release:7", "release", 20), d("api:x", "api", 10)]
+    assert dedupe([*seen, d("github:1", "github", 30)], timedelta(hours=1)) == {
+        "tag:v1": "github:1",
+        "release:7": "github:1",
+        "api:x": "github:1",
+    }
+    assert dedupe(seen, timedelta(hours=1)) == {"tag:v1": "release:7", "api:x": "release:7"}
+    later = d("tag:v1", "tag", 24 * 60)
+    assert dedupe([d("release:7", "release"), later], timedelta(hours=1)) == {}

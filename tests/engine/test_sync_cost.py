@@ -26,16 +26,23 @@ def requests_by_repository(log: list[tuple[str, str, int]]) -> Counter[str]:
     return out
 
 
-DEPLOYMENTS = "/repos/acme/service-0/deployments"
+DELIVERY = ("/repos/acme/service-0/deployments", "/repos/acme/service-0/releases")
+
+
+def is_delivery(path: str) -> bool:
+    """A listing of the deployments step: GitHub Deployments or Releases."""
+    return path.endswith(("/deployments", "/releases"))
 
 
 def unchanged_deployments(log: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-    """The rest of the log, once the deployments listing is checked: one conditional request a
-    run, answered 304 (which GitHub does not charge to the rate limit; issue #18 allows the
-    deployments step up to 2 requests an unchanged repository)."""
-    listing = [row for row in log if row[1] == DEPLOYMENTS]
-    assert [status for _m, _p, status in listing] == [304], listing
-    return [row for row in log if row[1] != DEPLOYMENTS]
+    """The rest of the log, once the deployments step is checked: the Deployments and the
+    Releases listings, one conditional request each a run, answered 304 (which GitHub does not
+    charge to the rate limit; issue #18 allows the deployments step up to 2 requests an
+    unchanged repository); no compare request (every deployment was linked already)."""
+    listing = [row for row in log if row[1] in DELIVERY]
+    assert sorted((p, status) for _m, p, status in listing) == [(p, 304) for p in DELIVERY]
+    assert not [row for row in log if "/compare/" in row[1]]
+    return [row for row in log if row[1] not in DELIVERY]
 
 
 def test_rest_unchanged_repository_costs_five_requests_whatever_its_size(store: Store) -> None:
@@ -82,8 +89,8 @@ def test_rest_unchanged_organisation_costs_at_most_five_requests_per_repository(
         sim.log.clear()
         again = collect(store, ["github:acme"], options(url, api="rest", concurrency=4))[0]
     assert again.prs == 0
-    deployments = [row for row in sim.log if row[1].endswith("/deployments")]
-    assert len(deployments) == 12
+    deployments = [row for row in sim.log if is_delivery(row[1])]
+    assert len(deployments) == 2 * 12  # Deployments and Releases, one listing each
     assert {status for *_, status in deployments} == {304}
     per_repo = requests_by_repository([row for row in sim.log if row not in deployments])
     assert len(per_repo) == 12

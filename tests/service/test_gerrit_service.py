@@ -119,11 +119,13 @@ def test_a_change_lifecycle_is_stored_from_the_events(gerrit_service: Service) -
 def test_a_new_patch_set_stores_its_commit(gerrit_service: Service) -> None:
     assert post(gerrit_service, "patchset_created").status_code == 202
     [commit] = rows(
-        gerrit_service, "SELECT pr_number, sha, author_name, author_email FROM pr_commits"
+        gerrit_service,
+        "SELECT pr_number, sha, patch_set, author_name, author_email FROM pr_commits",
     )
     assert commit == {
         "pr_number": 2,
         "sha": "b59138869113bfd9d3e7fbf9439d74e1ae6c54b8",
+        "patch_set": 1,
         "author_name": "Administrator",
         "author_email": "admin@example.com",
     }

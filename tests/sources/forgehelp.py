@@ -273,8 +273,8 @@ NOT_EXPRESSIBLE: dict[str, dict[str, tuple[str, ...]]] = {
         "issue_comments": ("*",),
         "ci_runs": ("*",),  # CI verdicts are votes (Verified), kept as reviews
         "branch_protections": ("allow_force_pushes",),  # access rights, not submit rules
-        "teams": ("*",),  # groups are access groups
-        "team_members": ("*",),
+        "teams": ("name",),  # a group has a name only: the slug
+        "team_members": ("role",),  # a group gives its members no roles
         "contributors": ("*",),
     },
 }
@@ -297,9 +297,9 @@ PERSON_COLUMNS = ("author", "merged_by", "author_login", "login", "creator")
 
 def account_logins(kind: str, dataset: Dataset) -> dict[str, str]:
     """The simulated people's key on ``kind`` -> their login, for forges that key people by
-    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``) rather than by
-    login."""
-    if kind == "gerrit":
+    an account id (Bitbucket Cloud's ``account_id``, Gerrit's ``_account_id``, Gitea's ``id``)
+    rather than by login."""
+    if kind in ("gerrit", "gitea"):
         return {str(p.id): p.login for p in dataset.people}
     if kind != "bitbucket":
         return {}

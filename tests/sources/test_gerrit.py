@@ -12,6 +12,7 @@ import pytest
 from forgelens.config import Settings
 from forgelens.engine.collect import CollectOptions
 from forgelens.errors import AuthError, BadInput, ForgeError
+from forgelens.records import Person, Team, TeamMember
 from forgelens.sources import gerrit
 from forgelens.sources.base import RepoRef
 from forgelens.sources.gerrit import _map as m
@@ -103,7 +104,7 @@ def test_project_pages_are_all_read(monkeypatch: pytest.MonkeyPatch, says_more: 
     from forgelens.sources.gerrit import source as gerrit_source
     from forgelens.testing.forge_sim.gerrit import GerritRenderer
 
-    monkeypatch.setattr(gerrit_source, "PROJECTS_PAGE", 2)
+    monkeypatch.setattr(gerrit_source, "NAMED_PAGE", 2)
     sim = ForgeSim(generate(1, SimSize(repos=5, prs_per_repo=1)))
     next(r for r in sim.renderers if isinstance(r, GerritRenderer)).more_projects = says_more
     with serve(sim) as url, _source(url, Settings()) as source:
@@ -237,3 +238,77 @@ def test_times_are_utc_text_with_nanoseconds() -> None:
     )
     assert m.ts("2013-02-01 09:59:32") == datetime(2013, 2, 1, 9, 59, 32, tzinfo=UTC)
     assert m.ts("yesterday") is None
+
+
+def test_every_patch_set_is_stored_with_its_number(tmp_path: Any) -> None:
+    """Each revision of a change is a ``pr_commits`` row carrying its patch-set number, the
+    numbers Gerrit gave (1 for the first upload), whatever order the revisions come in."""
+    from forgelens.store import open_store
+    from tests.sources.forgehelp import sync
+
+    s = ForgeSim(generate(5, SimSize(repos=1, prs_per_repo=4, commits=4.0)))
+    store = open_store(f"duckdb:///{tmp_path / 'g.duckdb'}")
+    with serve(s) as url:
+        sync(store, "gerrit", url, "acme/service-0")
+    stored = {
+        (int(n), str(sha)): p
+        for n, sha, p in store.query("SELECT pr_number, sha, patch_set FROM pr_commits")
+    }
+    store.close()
+    want = {
+        (pr.number, c.sha): k for pr in s.dataset.repos[0].prs for k, c in enumerate(pr.commits, 1)
+    }
+    assert stored == want
+    assert max(want.values()) > 1  # changes with several patch sets
+
+
+def test_patch_set_numbers_come_from_the_revisions_not_their_order() -> None:
+    change = {
+        "_number": 7,
+        "revisions": {
+            "b" * 40: {"_number": 3, "commit": {"author": {"name": "A", "email": "a@x"}}},
+            "a" * 40: {"_number": 1, "commit": {"author": {"name": "A", "email": "a@x"}}},
+        },
+    }
+    got = [(c.sha[0], c.patch_set) for c in m.patch_sets("gerrit:p", change)]
+    assert got == [("a", 1), ("b", 3)]  # oldest first; patch set 2 was not asked for
+
+
+def test_groups_are_teams_with_members_and_included_groups_as_sub_teams() -> None:
+    """``/groups/?o=MEMBERS&o=INCLUDES`` as Gerrit documents it: a group's members are
+    accounts (keyed by ``_account_id``), an included group is a sub-team of the including
+    one, a system group lists no members."""
+    admin = {"_account_id": 1000096, "name": "John Doe", "email": "john.doe@example.com"}
+    dev = {"_account_id": 1000097, "name": "Jane Roe", "username": "jroe"}
+    found = {
+        "Administrators": {
+            "id": "6a1e70e1a88782771a91808c8af9bbb7a9871389",
+            "description": "Gerrit Site Administrators",
+            "group_id": 1,
+            "owner": "Administrators",
+            "members": [admin],
+            "includes": [{"id": "e5a1c6a8d4e1f2b3c4d5e6f7a8b9c0d1e2f3a4b5", "name": "Core"}],
+        },
+        "Core": {
+            "id": "e5a1c6a8d4e1f2b3c4d5e6f7a8b9c0d1e2f3a4b5",
+            "group_id": 9,
+            "members": [dev, admin],
+            "includes": [],
+        },
+        "Registered Users": {"id": "global%3ARegistered-Users", "options": {}},
+    }
+    out = m.groups("platform", found)
+    teams = {t.slug: t for t in out if isinstance(t, Team)}
+    assert {k: (t.description, t.parent_slug) for k, t in teams.items()} == {
+        "Administrators": ("Gerrit Site Administrators", None),
+        "Core": (None, "Administrators"),
+        "Registered Users": (None, None),
+    }
+    members = {(x.team_slug, x.login) for x in out if isinstance(x, TeamMember)}
+    assert members == {
+        ("Administrators", "1000096"),
+        ("Core", "1000097"),
+        ("Core", "1000096"),
+    }
+    people = {p.login: p.name for p in out if isinstance(p, Person)}
+    assert people == {"1000096": "John Doe", "1000097": "Jane Roe"}

@@ -5,12 +5,13 @@ files than a page, a server without Actions, a user instead of an organization, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from forgelens.errors import ForgeError
-from forgelens.records import PrFile, PullRequest, Review
+from forgelens.records import Issue, IssueComment, PrFile, PullRequest, Review
 from forgelens.sources.base import RepoRef
 from forgelens.sources.gitea import _map as m
 from forgelens.testing.forge_sim import ForgeSim, SimSize, generate, serve
@@ -157,9 +158,40 @@ def test_a_glob_rule_protects_the_branches_it_matches() -> None:
     assert m.protection_rule(rules, "feature/x") is None
 
 
+def test_issues_read_before_are_not_read_again_and_a_changed_one_is() -> None:
+    """The issue list comes newest *created* first and the server keeps every issue updated
+    in the watermark's second. After a pass that read up to the newest issue (the watermark
+    just past its second) that issue and its comments are not asked for again; an issue
+    created earlier (listed after it) and changed since is read with its comments."""
+    s = sim(issues_per_repo=10)
+    issues = s.dataset.repos[0].issues
+    boundary = max(issues, key=lambda i: i.updated_at)
+    changed = min(issues, key=lambda i: i.created_at)
+    assert boundary is not changed
+    assert boundary.comments
+    assert changed.comments
+    newest = boundary.updated_at.replace(microsecond=0)
+    since = newest + timedelta(microseconds=1)  # engine.sync.advance after that pass
+    with serve(s) as url, source_for("gitea", url) as source:
+        unchanged = [r for p in source.issues(REF, since) for r in p.records]
+        assert unchanged == []
+        assert [p for _, p, _ in s.log if "/comments" in p] == []
+        changed.updated_at, changed.title = newest + timedelta(seconds=30), "reopened"
+        again = [r for p in source.issues(REF, since) for r in p.records]
+    assert [(i.number, i.title) for i in again if isinstance(i, Issue)] == [
+        (changed.number, "reopened")
+    ]
+    got = {c.comment_id for c in again if isinstance(c, IssueComment)}
+    assert got == {str(c.id) for c in changed.comments}
+    assert [p for _, p, _ in s.log if "/comments" in p] == [
+        f"/api/v1/repos/acme/service-0/issues/{changed.number}/comments"
+    ]
+
+
 def test_assignees_and_review_requests_of_a_pull_request() -> None:
-    """Logins of assignees and pending review requests (a ghost left out); a server that
-    sends no list leaves them unknown."""
+    """Assignees and pending review requests, keyed by account id as every Gitea person (a
+    ghost left out), and known as people by name; a server that sends no list leaves them
+    unknown."""
     base = {"number": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
     pr = m.pull_request(
         "r",
@@ -169,6 +201,12 @@ def test_assignees_and_review_requests_of_a_pull_request() -> None:
             "requested_reviewers": [{"id": 4, "login": "bob"}],
         },
     )
-    assert (pr.assignees, pr.requested_reviewers) == (["ann"], ["bob"])
+    assert (pr.assignees, pr.requested_reviewers) == (["3"], ["4"])
+    listed = {
+        "assignees": [{"id": 3, "login": "ann", "full_name": "Ann Lee"}],
+        "requested_reviewers": [{"id": 4, "login": "bob"}],
+    }
+    named = {(p.login, p.name) for p in m.pr_people(listed) if p is not None}
+    assert named == {("3", "Ann Lee"), ("4", "bob")}
     bare = m.pull_request("r", base)
     assert (bare.assignees, bare.requested_reviewers) == (None, None)

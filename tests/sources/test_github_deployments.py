@@ -30,7 +30,8 @@ def _expected(d: SimDeployment) -> tuple[str, datetime | None]:
 
 def _stored(store: Any, repo: SimRepo) -> dict[str, dict[str, Any]]:
     rows = store.query_dicts(
-        "SELECT * FROM deployments WHERE repository_id = ?", [f"github:{repo.full_name}"]
+        "SELECT * FROM deployments WHERE repository_id = ? AND source = 'github'",  # no release
+        [f"github:{repo.full_name}"],
     )
     return {r["deployment_id"]: r for r in rows}
 

@@ -132,6 +132,8 @@ def test_a_merged_change_with_its_current_patch_set() -> None:
         "Paladox none",
         datetime(2019, 11, 20, 15, 52, 35, tzinfo=UTC),
     )
+    # the current revision only was asked for here: it is the change's 58th patch set
+    assert (ps.sha, ps.patch_set) == ("a669b899d3a6af2beee8e045c6a30dcad30fb577", 58)
     people = {p.login: p for p in m.people(c) if p is not None}
     assert people["1022687"].is_bot
     assert people["1022687"].name == "GerritForge CI"

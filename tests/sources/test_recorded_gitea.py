@@ -34,6 +34,8 @@ from tests.sources.recordedhelp import replayed
 
 REF = RepoRef("lab", "forge-scripts")
 A = "/api/v1/repos/lab/forge-scripts"
+# the recorded accounts' ids: people are keyed by id (a login can be renamed)
+MIRA, JONAS, OPS_LEAD, RENOVATE = "12", "15", "21", "40"
 
 
 def _pull_requests(since: datetime | None = None) -> tuple[list[Any], Any]:
@@ -70,7 +72,7 @@ def test_pull_requests_in_every_state_over_a_503_and_another_hosts_next_link() -
     prs = {p.number: p for p in of(records, PullRequest)}
     assert sorted(prs) == [29, 30, 31]
     merged, closed, draft = prs[31], prs[30], prs[29]
-    assert (merged.state, merged.merged_by, merged.author) == ("merged", "jonas.b", "mira")
+    assert (merged.state, merged.merged_by, merged.author) == ("merged", JONAS, MIRA)
     assert merged.merged_at == datetime(2024, 6, 3, 15, 45, 10, tzinfo=UTC)
     assert merged.labels == ["kind/enhancement", "backport/v1"]
     assert (merged.additions, merged.deletions, merged.changed_files, merged.commits) == (
@@ -79,7 +81,7 @@ def test_pull_requests_in_every_state_over_a_503_and_another_hosts_next_link() -
         3,
         2,
     )
-    assert (closed.state, closed.merged_at, closed.author) == ("closed", None, "renovate-bot")
+    assert (closed.state, closed.merged_at, closed.author) == ("closed", None, RENOVATE)
     assert closed.commits is None  # its commits are gone (404): kept without them
     assert (draft.state, draft.draft) == ("open", True)
     assert draft.created_at == datetime(2024, 5, 20, 14, 30, tzinfo=UTC)
@@ -91,10 +93,10 @@ def test_reviews_dismissed_changes_requested_and_no_review_requests_or_drafts() 
     records, _ = _pull_requests()
     reviews = {r.review_id: r for r in of(records, Review)}
     assert {k: (r.author, r.state) for k, r in reviews.items()} == {
-        "501": ("jonas.b", "DISMISSED"),  # a withdrawn approval never counts as one
-        "502": ("ops-lead", "CHANGES_REQUESTED"),
-        "504": ("mira", "COMMENTED"),
-        "505": ("jonas.b", "APPROVED"),
+        "501": (JONAS, "DISMISSED"),  # a withdrawn approval never counts as one
+        "502": (OPS_LEAD, "CHANGES_REQUESTED"),
+        "504": (MIRA, "COMMENTED"),
+        "505": (JONAS, "APPROVED"),
     }
     assert reviews["505"].submitted_at == datetime(2024, 6, 3, 15, 40, 2, tzinfo=UTC)
 
@@ -108,9 +110,12 @@ def test_inline_and_conversation_comments_and_the_ghost() -> None:
     ghost, rebased = comments["7650"], comments["7690"]
     assert (ghost.kind, ghost.author) == ("conversation", None)  # a deleted account
     assert rebased.updated_at == datetime(2024, 6, 3, 15, 39, 2, tzinfo=UTC)
-    logins = {p.login for p in of(records, Person)}
-    assert "Ghost" not in logins
-    assert {"mira", "jonas.b", "ops-lead", "renovate-bot"} <= logins
+    people = {p.login: p for p in of(records, Person)}
+    assert "Ghost" not in {p.name for p in people.values()}
+    assert {MIRA, JONAS, OPS_LEAD, RENOVATE} <= set(people)
+    # keyed by id, shown by full name else login; the id is the forge id identities merge by
+    assert (people[MIRA].name, people[MIRA].forge_id) == ("Mira Kowalski", MIRA)
+    assert (people[RENOVATE].name, people[RENOVATE].is_bot) == ("Renovate Bot", True)
 
 
 def test_files_over_has_more_pages_and_commits() -> None:
@@ -124,7 +129,7 @@ def test_files_over_has_more_pages_and_commits() -> None:
     assert files["backup/stream.sh"].old_path == "backup/tmpfile.sh"
     assert replay.hits(A + "/pulls/31/files", page="2") == 1
     commits = {c.sha[:4]: c for c in of(records, PrCommit) if c.pr_number == 31}
-    assert commits["5e5e"].author_login == "mira"
+    assert commits["5e5e"].author_login == MIRA
     assert (commits["6a6a"].author_login, commits["6a6a"].author_email) == (
         None,
         "mira.k@old-mail.example",
@@ -178,9 +183,9 @@ def test_teams_and_their_members() -> None:
     assert [t.slug for t in out if isinstance(t, Team)] == ["maintainers", "oncall"]
     members = {(m.team_slug, m.login, m.role) for m in out if isinstance(m, TeamMember)}
     assert members == {
-        ("maintainers", "mira", "maintainer"),
-        ("maintainers", "jonas.b", "maintainer"),
-        ("oncall", "jonas.b", "member"),
+        ("maintainers", MIRA, "maintainer"),
+        ("maintainers", JONAS, "maintainer"),
+        ("oncall", JONAS, "member"),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -186,15 +187,37 @@ def test_question_marks_inside_literals_are_not_placeholders(every_store: Store)
     assert got == [("a",)]
 
 
-def test_a_store_made_before_a_column_existed_gains_it(every_store: Store) -> None:
-    """Stores from before ``deleted_at`` on comments get it from migration 0021 (idempotent)."""
-    every_store.execute("ALTER TABLE pr_comments DROP COLUMN deleted_at")
-    add = dict(MIGRATIONS)["0021_comment_tombstones"]
+LATE_COLUMNS = [  # (migration, table, column, a record that fills it, its key column)
+    (
+        "0021_comment_tombstones",
+        "pr_comments",
+        "deleted_at",
+        records.Comment("git:r", 1, "c1", "a", "body", NOW, deleted_at=NOW),
+        "comment_id",
+    ),
+    (
+        "0023_pr_commit_patch_set",
+        "pr_commits",
+        "patch_set",
+        records.PrCommit("gerrit:p", 1, "c1", patch_set=3),
+        "sha",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "table", "column", "record", "key"), LATE_COLUMNS)
+def test_a_store_made_before_a_column_existed_gains_it(
+    every_store: Store, name: str, table: str, column: str, record: Any, key: str
+) -> None:
+    """Stores from before a column get it from its migration (idempotent): ``deleted_at`` on
+    comments (0021), a Gerrit patch set's number on PR commits (0023)."""
+    every_store.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    add = dict(MIGRATIONS)[name]
     add(every_store)  # type: ignore[arg-type]
     add(every_store)  # type: ignore[arg-type]
-    gone = records.Comment("git:r", 1, "c1", "a", "body", NOW, deleted_at=NOW)
-    every_store.write_records([gone])
-    assert every_store.query("SELECT comment_id, deleted_at FROM pr_comments") == [("c1", NOW)]
+    every_store.write_records([record])
+    want = [("c1", getattr(record, column))]
+    assert every_store.query(f"SELECT {key}, {column} FROM {table}") == want
 
 
 def test_a_store_from_before_pr_assignees_gains_them(every_store: Store) -> None:

@@ -7,12 +7,13 @@ import json
 import httpx
 import pytest
 
+from forgelens.sources.github._graphql import PULL_REQUESTS
 from forgelens.testing.forge_sim import Budgets, Faults, SimSize, generate
 from tests.sources.simhelp import running, sim_for
 
 QUERY = {
     "operationName": "PullRequests",
-    "query": "query PullRequests { ... }",
+    "query": PULL_REQUESTS,  # the real document: the simulator prices it
     "variables": {
         "owner": "acme",
         "name": "service-0",

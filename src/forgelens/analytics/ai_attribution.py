@@ -7,6 +7,13 @@ above the watermark kept in ``ai_state``) are read again, and a PR is read again
 its commits changed; their old rows are replaced. A change of rules (their digest, also in
 ``ai_state``) or ``--force-refresh`` redoes everything.
 
+Where the time goes (benchmarks/ai_attribution.py): the store rejects what cannot carry
+evidence (one regular expression over each lower-cased message, SQL on the author columns), so
+Python decides only the candidate commits and PR commits (:meth:`AiRules.commit`, git's trailer
+rules: that is the hot path, a few microseconds a message); the PRs are read once each with
+light columns, and only the agent PRs' commits come back for their owners. The rows go to the
+store as one Arrow table.
+
 An agent PR's ``owner`` is the human behind it (``agent_owner`` rules: the first human
 co-author of its commits, else the first human who pushed a commit to it, else who merged it),
 as an analytics username when the identity map knows the person.
@@ -14,18 +21,23 @@ as an analytics username when the identity map knows the person.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from forgelens.analytics.ai_rules import AiRules, Evidence
 from forgelens.analytics.identity import email_alias, login_alias
 from forgelens.store import Store
 from forgelens.store import sql as _sql
-from forgelens.store._arrow import now_version
+from forgelens.store._arrow import ARROW_TYPES, now_version, writable_columns
 from forgelens.trailers import COAUTHOR_KEY, coauthors
 
 _NOREPLY = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.github\.com$")
@@ -66,12 +78,6 @@ def _rows(store: Store, sql: str) -> Iterator[dict[str, Any]]:
             yield {name: values[i] for name, values in cols.items()}
 
 
-def _when(ms: int | None) -> datetime | None:
-    """A UTC datetime of epoch milliseconds (timestamps are read as numbers: converting Arrow
-    timestamps with a time zone to Python imports pandas, 3 s of a run)."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def _tuples(store: Store, sql: str) -> Iterator[tuple[Any, ...]]:
     """The rows of ``sql`` as tuples (the hot loops: no dict per row)."""
     for batch in store.iter_batches(sql, batch_size=50_000):
@@ -83,41 +89,48 @@ def _candidates(rules: AiRules, store: Store, table: str = "", message: str = "m
     leaves the others out; they are most of a history). ``table``: the alias of the author
     columns' table (with its dot). A message whose only hint is ``co-authored-by`` is one
     when it also holds a piece of a known assistant's name or email (humans' co-authors,
-    the most of them, stay in the store)."""
-
-    def lit(value: str) -> str:
-        return _sql.literal(value, store)
-
-    author = rules.commit_sql(
-        f"{table}author_name", f"{table}author_email", f"{table}author_login", lit
-    )
+    the most of them, stay in the store). Each test is one regular expression over the
+    lower-cased message (a pass per word cost the store more than the rest of the run)."""
+    author = _author_sql(rules, store, table)
     if author is None or "" in rules.hints:
         return "TRUE"
     low = f"lower({message})"
-
-    def any_of(words: Sequence[str]) -> str:
-        return " OR ".join(f"position({lit(w)} IN {low}) > 0" for w in words) or "FALSE"
-
     pieces = rules.identity_pieces()
     if pieces is None or COAUTHOR_KEY not in rules.hints:
-        return f"(({any_of(rules.hints)}) OR {author})"
+        return f"({_sql.contains_any(store, low, rules.hints)} OR {author})"
     others = [w for w in rules.hints if w != COAUTHOR_KEY]
-    coauthor = f"position({lit(COAUTHOR_KEY)} IN {low}) > 0 AND ({any_of(pieces)})"
-    return f"(({any_of(others)}) OR ({coauthor}) OR {author})"
+    coauthor = (
+        f"position({_sql.literal(COAUTHOR_KEY, store)} IN {low}) > 0 "
+        f"AND {_sql.contains_any(store, low, pieces)}"
+    )
+    return f"({_sql.contains_any(store, low, others)} OR ({coauthor}) OR {author})"
 
 
-def hinted_sql(rules: AiRules, expr: str) -> str:
+def _author_sql(rules: AiRules, store: Store, table: str = "") -> str | None:
+    """Where a commit's author columns may decide (an agent account, a name suffix)."""
+    return rules.commit_sql(
+        f"{table}author_name",
+        f"{table}author_email",
+        f"{table}author_login",
+        lambda value: _sql.literal(value, store),
+    )
+
+
+def hinted_sql(rules: AiRules, expr: str, store: Store) -> str:
     """``expr`` where it may carry a trailer or marker, else NULL: the store tests the words
     (vectorised) so that only those messages travel to Python."""
     if "" in rules.hints:
         return expr
-    low = f"lower({expr})"
-    test = " OR ".join(f"position({_sql.literal(w)} IN {low}) > 0" for w in rules.hints)
-    return f"CASE WHEN {test} THEN {expr} END"
+    return f"CASE WHEN {_sql.contains_any(store, f'lower({expr})', rules.hints)} THEN {expr} END"
 
 
 def _row(kind: str, repo: str, key: str, ev: Evidence, **extra: Any) -> dict[str, Any]:
+    """A row of ``ai_attribution`` (``at`` in epoch milliseconds), every column there."""
     return {
+        "pr_number": None,
+        "author": None,
+        "owner": None,
+        "at": None,
         "repository_id": repo,
         "kind": kind,
         "key": key,
@@ -130,8 +143,27 @@ def _row(kind: str, repo: str, key: str, ev: Evidence, **extra: Any) -> dict[str
     }
 
 
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """A run makes millions of small objects (rows, evidence, memo entries) that all live
+    until the write and hold no cycles: the cyclic collector, triggered by their number,
+    would walk them again and again (a tenth of a run's CPU on a million commits)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def attribute(store: Store, rules: AiRules, *, full: bool = False) -> AttributionResult:
     """Bring ``ai_attribution`` up to date with the store; see the module docstring."""
+    with _without_cycle_collection():
+        return _attribute(store, rules, full)
+
+
+def _attribute(store: Store, rules: AiRules, full: bool) -> AttributionResult:
     state = _state(store)
     full = full or state.get(STATE_DIGEST) != rules.digest or STATE_WATERMARK not in state
     since = -1 if full else int(state[STATE_WATERMARK])
@@ -144,16 +176,16 @@ def attribute(store: Store, rules: AiRules, *, full: bool = False) -> Attributio
     newer = f"_version > {since}"
     decide = rules.commit
     result.commits = int(store.query(f"SELECT count(*) FROM commits WHERE {newer}")[0][0])
+    # the hot loop: one Python decision per candidate commit (the store leaves the others out)
     for repo, sha, name, email, login, at, message in _tuples(
         store,
         "SELECT repository_id, sha, author_name, author_email, author_login, "
-        f"{_sql.epoch_ms(store, 'authored_at')}, {hinted_sql(rules, 'message')} "
+        f"{_sql.epoch_ms(store, 'authored_at')}, message "
         f"FROM commits WHERE {newer} AND {_candidates(rules, store)}",
     ):
         ev = decide(name, email, login, message)
         if ev is not None:
-            who = login or email or name
-            out.append(_row("commit", repo, sha, ev, author=who, at=_when(at)))
+            out.append(_row("commit", repo, sha, ev, author=login or email or name, at=at))
     _sql.create_work_table(
         store,
         CHANGED_PRS,
@@ -166,17 +198,16 @@ def attribute(store: Store, rules: AiRules, *, full: bool = False) -> Attributio
         result.reviews = len(reviews)
         out.extend(reviews)
         _resolve_owners(store, out)
-        stamp = datetime.now(UTC)
         for row in out:
-            row.setdefault("updated_at", stamp)
             result.rows[row["kind"]] = result.rows.get(row["kind"], 0) + 1
+        stamp = datetime.now(UTC)
         with store.transaction():
             if full:
                 store.execute("DELETE FROM ai_attribution WHERE 1 = 1")  # ClickHouse: a WHERE
             else:
                 _delete_stale(store, newer)
             if out:
-                store.upsert("ai_attribution", out, version=now_version(), source="analytics")
+                store.upsert("ai_attribution", _table(store, out, stamp, now_version()))
             store.upsert(
                 "ai_state",
                 [
@@ -189,6 +220,35 @@ def attribute(store: Store, rules: AiRules, *, full: bool = False) -> Attributio
     finally:
         _sql.drop_work_table(store, CHANGED_PRS)
     return result
+
+
+def _table(store: Store, rows: list[dict[str, Any]], stamp: datetime, version: int) -> pa.Table:
+    """``rows`` (``at`` in epoch milliseconds) as an Arrow table of ``ai_attribution``'s
+    columns, built column by column (a getter call per value cost seconds on a million)."""
+    ts = pa.timestamp("us", tz="UTC")
+    columns = [
+        (name, logical)
+        for name, logical in writable_columns(store.table_spec("ai_attribution"))
+        if name not in ("updated_at", "_version", "_source")
+    ]
+    names = [name for name, _ in columns]
+    values = [[r.get(name) for r in rows] for name in names]
+    arrays = {
+        name: pc.multiply(pa.array(v, pa.int64()), 1000).cast(ts)
+        if name == "at"
+        else pa.array(v, ARROW_TYPES[logical])
+        for (name, logical), v in zip(columns, values, strict=True)
+    }
+    n = len(rows)
+    return pa.table(
+        {
+            **arrays,
+            # a timestamp per row from a number (from datetimes: a time zone lookup each)
+            "updated_at": pa.array([int(stamp.timestamp() * 1_000_000)] * n, pa.int64()).cast(ts),
+            "_version": pa.array([version] * n, pa.int64()),
+            "_source": pa.array(["analytics"] * n, pa.string()),
+        }
+    )
 
 
 def _delete_stale(store: Store, newer: str) -> None:
@@ -217,116 +277,183 @@ def _delete_stale(store: Store, newer: str) -> None:
 
 
 def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> int:
-    """PR rows into ``out``; returns the number of PRs read. One query, a PR's commits on
-    consecutive rows (the store answers one query at a time)."""
-    candidate = _candidates(rules, store, "pc.", "COALESCE(pc.message, c.message)")
+    """PR rows into ``out``; returns the number of PRs read. Three queries, none of which
+    sends a PR's columns once per commit: the evidence of the PRs' candidate commits, the
+    PRs (a body or labels only when they may decide), and the commits of the agent PRs,
+    whose owner they name."""
+    found = _pr_commit_evidence(store, rules)
+    body = hinted_sql(rules, "p.body", store)
+    names = list(rules.labels)
+    labels = "p.labels"
+    if names and all(_PLAIN_LABEL.fullmatch(n) for n in names):
+        # JSON text holds a plain label verbatim: the others never decide
+        test = _sql.contains_any(store, _sql.json_text("p.labels"), names)
+        labels = f"CASE WHEN {test} THEN p.labels END"
     sql = f"""
-        SELECT p.repository_id AS repository_id, p.number AS number,
-            lower(r.source) AS source, p.author AS author, p.labels AS labels,
-            p.head_ref AS head_ref, p.body AS body, p.merged_by AS merged_by,
-            {_sql.epoch_ms(store, "p.created_at")} AS created_at,
-            p.assignees AS assignees, p.requested_reviewers AS requested_reviewers,
-            pc.sha AS sha,
-            {hinted_sql(rules, "COALESCE(pc.message, c.message)")} AS message,
-            pc.author_name AS author_name,
-            pc.author_email AS author_email, pc.author_login AS author_login,
-            pc.sha IS NOT NULL AND {candidate} AS candidate
+        SELECT p.repository_id, p.number, lower(r.source), p.author, {labels}, p.head_ref,
+            {body}, p.merged_by, {_sql.epoch_ms(store, "p.created_at")}, p.assignees,
+            p.requested_reviewers
         FROM {CHANGED_PRS} d
         JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
         JOIN repositories r ON r.id = p.repository_id
-        LEFT JOIN pr_commits pc ON pc.repository_id = p.repository_id AND pc.pr_number = p.number
-        LEFT JOIN commits c ON c.repository_id = pc.repository_id AND c.sha = pc.sha
-        ORDER BY p.repository_id, p.number, pc.authored_at, pc.sha
     """
     count = 0
-    group: list[tuple[Any, ...]] = []
-    for r in _tuples(store, sql):
-        if group and (r[0], r[1]) != (group[0][0], group[0][1]):
-            _one_pr(rules, group, out)
-            count += 1
-            group = []
-        group.append(r)
-    if group:
-        _one_pr(rules, group, out)
+    agents: dict[tuple[str, int], tuple[dict[str, Any], str, _PrPeople]] = {}
+    decide = rules.pr
+    for (
+        repo,
+        number,
+        source,
+        author,
+        label_list,
+        head_ref,
+        text,
+        merged_by,
+        at,
+        assignees,
+        requested,
+    ) in _tuples(store, sql):
         count += 1
+        ev = decide(author, _labels(label_list), head_ref, text, found.get((repo, number), ()))
+        if ev is None:
+            continue
+        row = _row("pr", repo, str(number), ev, pr_number=number, author=author, owner=None, at=at)
+        out.append(row)
+        if ev.mode == "autonomous_agent":
+            people = {"merged_by": merged_by, "assignees": assignees}
+            agents[(repo, number)] = (row, source, people | {"requested_reviewers": requested})
+    if agents:
+        for key, commits in _agent_pr_commits(store, rules):
+            agent = agents.get(key)
+            if agent is not None:
+                row, source, people = agent
+                row["owner"] = _owner(rules, source, people, commits)
+                del agents[key]
+        for row, source, people in agents.values():  # no commits
+            row["owner"] = _owner(rules, source, people, [])
     return count
 
 
-# the columns of _attribute_prs's rows: the PR's, then one of its commits'
-PR_COLUMNS = (
-    "repository_id",
-    "number",
-    "source",
-    "author",
-    "labels",
-    "head_ref",
-    "body",
-    "merged_by",
-    "created_at",
-    "assignees",
-    "requested_reviewers",
-)
-SHA, MESSAGE, NAME, EMAIL, LOGIN, CANDIDATE = range(len(PR_COLUMNS), len(PR_COLUMNS) + 6)
+_PLAIN_LABEL = re.compile(r"[a-z0-9 _.:-]+")
 
 
-def _one_pr(rules: AiRules, group: Sequence[tuple[Any, ...]], out: list[dict[str, Any]]) -> None:
-    p = dict(zip(PR_COLUMNS, group[0], strict=False))
-    commits: list[tuple[str, Evidence]] = []
+def _pr_commit_evidence(
+    store: Store, rules: AiRules
+) -> dict[tuple[str, int], list[tuple[str, Evidence]]]:
+    """(repository, PR number) -> (sha, evidence) of its commits that carry some, in the
+    PR's commit order (``pr_commits``' messages, else those of ``commits``)."""
+    message = "COALESCE(pc.message, c.message)"
+    found: dict[tuple[str, int], list[tuple[str, Evidence]]] = {}
     decide = rules.commit
-    for c in group:
-        if c[CANDIDATE]:  # the store's test: it may carry evidence (as for commits)
-            ev = decide(c[NAME], c[EMAIL], c[LOGIN], c[MESSAGE])
-            if ev is not None:
-                commits.append((c[SHA], ev))
-    ev = rules.pr(p["author"], _labels(p["labels"]), p["head_ref"], p["body"], commits)
-    if ev is None:
-        return
-    owner = _owner(rules, p, group) if ev.mode == "autonomous_agent" else None
-    out.append(
-        _row(
-            "pr",
-            p["repository_id"],
-            str(p["number"]),
-            ev,
-            pr_number=p["number"],
-            author=p["author"],
-            owner=owner,
-            at=_when(p["created_at"]),
-        )
-    )
+    for repo, number, sha, name, email, login, text in _tuples(
+        store,
+        f"""
+        SELECT pc.repository_id, pc.pr_number, pc.sha, pc.author_name, pc.author_email,
+            pc.author_login, {message}
+        FROM {CHANGED_PRS} d
+        JOIN pr_commits pc ON pc.repository_id = d.repository_id AND pc.pr_number = d.number
+        LEFT JOIN commits c ON c.repository_id = pc.repository_id AND c.sha = pc.sha
+        WHERE {_candidates(rules, store, "pc.", message)}
+        ORDER BY pc.repository_id, pc.pr_number, pc.authored_at, pc.sha
+        """,
+    ):
+        ev = decide(name, email, login, text)
+        if ev is not None:
+            found.setdefault((repo, number), []).append((sha, ev))
+    return found
 
 
-def _owner(rules: AiRules, p: dict[str, Any], group: Sequence[tuple[Any, ...]]) -> str | None:
-    """The identity-map alias of the human behind an agent PR (resolved to a username later)."""
-    source = p["source"]
+def _agent_pr_commits(
+    store: Store, rules: AiRules
+) -> Iterator[tuple[tuple[str, int], list[tuple[str, str | None, str | None, str | None]]]]:
+    """(repository, PR number) and (sha, login, email, hinted message) of every commit, in
+    order, of the PRs that may be agent PRs: an agent author, an agent branch, or a commit by
+    an agent (what gives a PR the mode ``autonomous_agent``)."""
+
+    def lit(value: str) -> str:
+        return _sql.literal(value, store)
+
+    by_author = rules.agent_logins.sql("p.author", lit)
+    by_commit = _author_sql(rules, store, "pc.")
+    prefixes = [prefix.lower() for prefix, _ in rules.branches]
+    if by_author is None or by_commit is None or not all(p.isascii() for p in prefixes):
+        may_be = f"SELECT repository_id, number FROM {CHANGED_PRS}"
+    else:
+        branch = " OR ".join(f"position({lit(p)} IN lower(p.head_ref)) = 1" for p in prefixes)
+        may_be = f"""
+            SELECT p.repository_id AS repository_id, p.number AS number FROM {CHANGED_PRS} d
+            JOIN pull_requests p ON p.repository_id = d.repository_id AND p.number = d.number
+            WHERE ({by_author}) OR ({branch or "FALSE"})
+            UNION
+            SELECT pc.repository_id AS repository_id, pc.pr_number AS number
+            FROM {CHANGED_PRS} d
+            JOIN pr_commits pc ON pc.repository_id = d.repository_id AND pc.pr_number = d.number
+            WHERE {by_commit}
+        """
+    message = hinted_sql(rules, "COALESCE(pc.message, c.message)", store)
+    key: tuple[str, int] | None = None
+    group: list[tuple[str, str | None, str | None, str | None]] = []
+    for repo, number, sha, login, email, text in _tuples(
+        store,
+        f"""
+        SELECT pc.repository_id, pc.pr_number, pc.sha, pc.author_login, pc.author_email,
+            {message}
+        FROM ({may_be}) a
+        JOIN pr_commits pc ON pc.repository_id = a.repository_id AND pc.pr_number = a.number
+        LEFT JOIN commits c ON c.repository_id = pc.repository_id AND c.sha = pc.sha
+        ORDER BY pc.repository_id, pc.pr_number, pc.authored_at, pc.sha
+        """,
+    ):
+        if key != (repo, number):
+            if key is not None:
+                yield key, group
+            key, group = (repo, number), []
+        group.append((sha, login, email, text))
+    if key is not None:
+        yield key, group
+
+
+def _owner(
+    rules: AiRules,
+    source: str,
+    people: _PrPeople,
+    commits: Sequence[tuple[str, str | None, str | None, str | None]],
+) -> str | None:
+    """The identity-map alias of the human behind an agent PR (resolved to a username later);
+    ``people``: the PR's ``merged_by``, ``assignees`` and ``requested_reviewers``;
+    ``commits``: its commits' (sha, login, email, message) in order."""
+    merged_by = people["merged_by"]
     for rule in rules.owner_rules:
         if rule in LISTED_OWNERS:
-            found = _listed_owner(rules, _labels(p[LISTED_OWNERS[rule]]))
+            found = _listed_owner(rules, _labels(people[LISTED_OWNERS[rule]]))
             if found:
                 return login_alias(source, found)
         elif rule == "coauthor":
-            for c in group:
-                for person in coauthors(c[MESSAGE] or ""):
+            for _sha, _login, _email, message in commits:
+                for person in coauthors(message or ""):
                     if rules.is_human_coauthor(person) and rules.agent(None, person.email) is None:
                         return email_alias(person.email)
         elif rule == "committer":
-            for c in group:
-                if c[SHA] is None or rules.agent(c[LOGIN], c[EMAIL]):
+            for _sha, login, email, _message in commits:
+                if rules.agent(login, email):
                     continue
-                login, email = c[LOGIN], c[EMAIL]
                 if login and not login.endswith("[bot]"):
                     return login_alias(source, login)
                 if email and not login and "[bot]" not in email:
                     return email_alias(email)
-        elif rule == "merged_by":
-            merged_by = p["merged_by"]
-            if merged_by and not rules.agent(merged_by) and not merged_by.endswith("[bot]"):
-                return login_alias(source, merged_by)
+        elif (
+            rule == "merged_by"
+            and merged_by
+            and not rules.agent(merged_by)
+            and not merged_by.endswith("[bot]")
+        ):
+            return login_alias(source, merged_by)
     return None
 
 
 # owner rules read from a list of logins the forge keeps on the PR
 LISTED_OWNERS = {"assignee": "assignees", "review_request": "requested_reviewers"}
+_PrPeople = dict[str, Any]  # merged_by, assignees, requested_reviewers of an agent PR
 
 
 def _listed_owner(rules: AiRules, logins: Sequence[str]) -> str | None:
@@ -366,7 +493,7 @@ def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, A
                 ev,
                 pr_number=r["pr_number"],
                 author=r["author"],
-                at=_when(r["submitted_at"]),
+                at=r["submitted_at"],
             )
         )
     return out

@@ -152,20 +152,25 @@ def write_impact(store: Store, stamp: str) -> int:
 
 
 def _commits(store: Store) -> None:
+    """``_fl_ai_commits``: the commits counted per repository, author and week (and how many
+    carry AI evidence); the scopes add these up (a row per commit, three times over, cost
+    the most of the comparisons)."""
+    week = _sql.utc_week("c.authored_at", store)
+    author = "COALESCE(im.username, lower(c.author_email))"
     _sql.create_work_table(
         store,
         COMMITS,
         f"""
-        SELECT r.full_name AS repo_name, lower(r.source) AS source,
-            COALESCE(im.username, lower(c.author_email)) AS author,
-            {_sql.utc_week("c.authored_at", store)} AS week_start,
-            (a.mode IS NOT NULL) AS is_ai
+        SELECT r.full_name AS repo_name, lower(r.source) AS source, {author} AS author,
+            {week} AS week_start, CAST(count(*) AS BIGINT) AS n,
+            CAST(count(*) FILTER (WHERE a.mode IS NOT NULL) AS BIGINT) AS n_ai
         FROM commits c
         JOIN repositories r ON r.id = c.repository_id
         LEFT JOIN analytics_identity_map im ON im.alias = 'email:' || lower(c.author_email)
         LEFT JOIN ai_attribution a ON a.repository_id = c.repository_id AND a.kind = 'commit'
             AND a.key = c.sha
         WHERE NOT c.is_merge AND c.authored_at IS NOT NULL
+        GROUP BY r.full_name, lower(r.source), {author}, {week}
         """,
     )
 
@@ -222,7 +227,7 @@ def _select(store: Store, stamp: str) -> str:
     )
     return f"""
         WITH prs AS ({_scoped(store, PRS, pr_cols)}),
-        cms AS ({_scoped(store, COMMITS, "t.week_start AS week_start, t.is_ai AS is_ai")}),
+        cms AS ({_scoped(store, COMMITS, "t.week_start AS week_start, t.n AS n, t.n_ai AS n_ai")}),
         pg AS (
             SELECT scope_kind, scope, week_start, count(*) AS prs_merged,
                 count(*) FILTER (WHERE is_ai) AS ai_prs,
@@ -240,8 +245,8 @@ def _select(store: Store, stamp: str) -> str:
             GROUP BY scope_kind, scope, week_start
         ),
         cg AS (
-            SELECT scope_kind, scope, week_start, count(*) AS commits,
-                count(*) FILTER (WHERE is_ai) AS ai_commits
+            SELECT scope_kind, scope, week_start, CAST(sum(n) AS BIGINT) AS commits,
+                CAST(sum(n_ai) AS BIGINT) AS ai_commits
             FROM cms GROUP BY scope_kind, scope, week_start
         ),
         k AS (SELECT scope_kind, scope, week_start FROM pg

@@ -125,10 +125,14 @@ class AiRules:
     author_suffixes: list[tuple[str, str]] = field(default_factory=list)
     owner_rules: tuple[str, ...] = OWNER_RULES
     hints: tuple[str, ...] = ()  # lower-case text one of which any evidence line contains
-    # a line that may start a trailer message_evidence reads (``trailers`` keys are the token
-    # at a line's start, lower-cased): without one, the message's trailers cannot decide
+    # a line of the lower-cased message that may start a trailer message_evidence reads
+    # (``trailers`` keys are an ASCII token at a line's start, compared lower-cased): without
+    # one, the message's trailers cannot decide
     _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
     _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
+    _authors: dict[
+        tuple[str | None, str | None, str | None], tuple[Evidence | None, Evidence | None]
+    ] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         d = self.data
@@ -168,7 +172,7 @@ class AiRules:
             words.append(str(m["word"]).lower() if m.get("word") else "")
         self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
         keys = "|".join(re.escape(k) for k in sorted({COAUTHOR_KEY, *self.trailer_keys}))
-        self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.IGNORECASE | re.MULTILINE)
+        self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.MULTILINE)
 
     def commit_sql(
         self, name: str, email: str, login: str, literal: Callable[[str], str]
@@ -181,7 +185,8 @@ class AiRules:
             self.agent_emails.sql(email, literal),
             self.agent_logins.sql(name, literal),
         ]
-        parts += [f"lower({name}) LIKE {literal('%' + s)}" for s, _ in self.author_suffixes]
+        # contains, not ends with: author_suffix strips trailing whitespace first
+        parts += [f"lower({name}) LIKE {literal('%' + s + '%')}" for s, _ in self.author_suffixes]
         if any(p is None for p in parts) or any(
             c in s for s, _ in self.author_suffixes for c in "_%"
         ):
@@ -246,19 +251,22 @@ class AiRules:
         """The strongest evidence of a commit message (trailers, then marker lines); a
         message decided before is not parsed again (a merged PR's commits are read twice:
         from ``commits`` and from ``pr_commits``)."""
-        if not message or not self.hinted(message):
+        if not message:
+            return None
+        low = message.lower()  # once: the hints, then the trailer lines
+        if not any(w in low for w in self.hints):
             return None
         memo = self._memo
         if message in memo:
             return memo[message]
         if len(memo) >= MEMO_SIZE:
             memo.clear()
-        found = memo[message] = self._message_evidence(message)
+        found = memo[message] = self._message_evidence(message, low)
         return found
 
-    def _message_evidence(self, message: str) -> Evidence | None:
+    def _message_evidence(self, message: str, low: str) -> Evidence | None:
         best: Evidence | None = None
-        has_trailer = self._trailer_line.search(message) is not None
+        has_trailer = self._trailer_line.search(low) is not None
         for t in trailers(message) if has_trailer else ():
             if t.key == COAUTHOR_KEY:
                 p = person(t.value)
@@ -310,14 +318,28 @@ class AiRules:
         message: str | None,
     ) -> Evidence | None:
         """The strongest evidence of one commit, or None."""
-        tool = self.agent(author_login, author_email) or self.agent_logins.get(author_name)
-        if tool is not None:
-            who = author_login or f"{author_name} <{author_email}>"
-            return Evidence(tool, AGENT, HIGH, "agent_author", f"author {who}")
-        found = self.message_evidence(message)
-        if found is not None and found.kind == "coauthor_trailer":
-            return found
-        return found or self.author_suffix(author_name)
+        agent, suffix = self._author(author_name, author_email, author_login)
+        if agent is not None:
+            return agent
+        return self.message_evidence(message) or suffix
+
+    def _author(
+        self, name: str | None, email: str | None, login: str | None
+    ) -> tuple[Evidence | None, Evidence | None]:
+        """A commit author's evidence: (an agent account's, the name suffix's); remembered
+        per author (a history has far fewer authors than commits)."""
+        key = (name, email, login)
+        found = self._authors.get(key)
+        if found is None:
+            if len(self._authors) >= MEMO_SIZE:
+                self._authors.clear()
+            agent: Evidence | None = None
+            tool = self.agent(login, email) or self.agent_logins.get(name)
+            if tool is not None:
+                who = login or f"{name} <{email}>"
+                agent = Evidence(tool, AGENT, HIGH, "agent_author", f"author {who}")
+            found = self._authors[key] = (agent, self.author_suffix(name))
+        return found
 
     def pr(
         self,

@@ -9,15 +9,19 @@ watermark kept in ``analytics_state`` (target ``dora``), or the ``[dora]`` rules
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from forgelens.analytics._ctx import Ctx
 from forgelens.analytics.dora_link import Deploy
@@ -30,6 +34,7 @@ from forgelens.analytics.dora_model import (
     RepoDora,
     Rules,
     analyze_repo,
+    micros,
 )
 from forgelens.store import Store
 from forgelens.store import sql as _sql
@@ -42,15 +47,8 @@ ISSUE_SOURCE = "issue"  # incidents this analysis derives from issues
 _INPUTS = ("deployments", "commits", "issues", "pull_requests", "pr_commits")
 _OUTPUTS_BY_ID = ("change_failures", "dora_deployments")  # + deployment_commits, by diff
 _MAX_CHANGED = 500  # deployment ids per DELETE statement
-_LINK_COLUMNS = (
-    "repository_id",
-    "deployment_id",
-    "sha",
-    "environment",
-    "committed_at",
-    "deployed_at",
-    "lead_time_hours",
-)
+_NEVER = 2**62  # a scope's start for an environment none of whose links may change
+_FIRST = 0  # the earliest start read (1970: in range on every store, before any deployment)
 _OUTPUTS_BY_NAME = ("dora_metrics_weekly", "dora_metrics_monthly")
 
 
@@ -104,10 +102,23 @@ def _marks(n: int) -> str:
     return ", ".join("?" for _ in range(n))
 
 
+@dataclass
+class Dirty:
+    """What ``dirty_repositories`` found: the repositories to recompute, each one's newest input
+    version now, the newest ``commits`` version of each, and the watermark each was analysed
+    at with unchanged rules (absent: a first analysis, new rules or a forced run)."""
+
+    repos: list[tuple[str, str]]
+    newest: dict[str, int]
+    graph: dict[str, int]  # commits
+    others: dict[str, int]  # every input but deployments
+    analysed: dict[str, int]
+
+
 def dirty_repositories(
     store: Store, repos: Sequence[tuple[str, str]], rules: Rules, force: bool
-) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """The repositories to recompute, and each one's newest input version now."""
+) -> Dirty:
+    """The repositories to recompute, and what changed since each one's last analysis."""
     state = {
         str(name): (int(wm or 0), ch)
         for name, wm, ch in store.query(
@@ -117,33 +128,44 @@ def dirty_repositories(
     }
     floor = 0 if force else min((state.get(n, (0, ""))[0] for _, n in repos), default=0)
     parts = [
-        f"SELECT repository_id, max(_version) AS v FROM {t} WHERE _version > {floor} "
+        f"SELECT repository_id, max(_version) AS v, '{t}' AS t FROM {t} WHERE _version > {floor} "
         "GROUP BY repository_id"
         for t in _INPUTS
     ]
     parts.append(
-        f"SELECT r.id AS repository_id, max(p._version) AS v FROM repo_prs p "
+        f"SELECT r.id AS repository_id, max(p._version) AS v, 'repo_prs' AS t FROM repo_prs p "
         f"JOIN repositories r ON r.full_name = p.repo_name WHERE p._version > {floor} "
         "GROUP BY r.id"
     )
-    parts.append(
-        f"SELECT repository_id, max(_version) AS v FROM incidents WHERE _version > {floor} "
-        f"AND source <> '{ISSUE_SOURCE}' GROUP BY repository_id"
+    parts.append(  # a team's membership: its forge's repositories (their team rows)
+        f"SELECT r.id AS repository_id, max(tm._version) AS v, 'team_members' AS t "
+        f"FROM team_members tm JOIN repositories r ON lower(r.source) = lower(tm.source) "
+        f"WHERE tm._version > {floor} GROUP BY r.id"
     )
-    newest = {
-        str(r): int(v)
-        for r, v in store.query(
-            f"SELECT repository_id, max(v) FROM ({' UNION ALL '.join(parts)}) u "
-            "GROUP BY repository_id"
-        )
-    }
+    parts.append(
+        f"SELECT repository_id, max(_version) AS v, 'incidents' AS t FROM incidents "
+        f"WHERE _version > {floor} AND source <> '{ISSUE_SOURCE}' GROUP BY repository_id"
+    )
+    newest: dict[str, int] = {}
+    graph: dict[str, int] = {}
+    others: dict[str, int] = {}
+    for r, v, t in store.query(" UNION ALL ".join(parts)):
+        rid = str(r)
+        newest[rid] = max(newest.get(rid, 0), int(v))
+        if t == "commits":
+            graph[rid] = int(v)
+        if t != "deployments":
+            others[rid] = max(others.get(rid, 0), int(v))
     h = rules_hash(rules)
     dirty = []
+    analysed = {}
     for rid, name in repos:
         wm, old_hash = state.get(name, (0, ""))
+        if not force and old_hash == h and wm > 0:
+            analysed[rid] = wm
         if force or old_hash != h or newest.get(rid, 0) > wm:
             dirty.append((rid, name))
-    return dirty, newest
+    return Dirty(dirty, newest, graph, others, analysed)
 
 
 def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tuple[str, str]]]:
@@ -154,18 +176,67 @@ def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tu
 @dataclass
 class _Inputs:
     parents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    commits: dict[str, dict[str, Change]] = field(default_factory=dict)
+    times: dict[str, dict[str, int | None]] = field(default_factory=dict)  # epoch micros
+    commits: dict[str, dict[str, Change]] = field(default_factory=dict)  # those with a message
     deploys: dict[str, list[Deploy]] = field(default_factory=dict)
+    versions: dict[str, dict[str, int]] = field(default_factory=dict)  # deployment _version
     incidents: dict[str, list[Incident]] = field(default_factory=dict)
     issue_incidents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prs: dict[str, list[Pr]] = field(default_factory=dict)
+    # {repository: {team: its members' merged PRs}} (team_members, by login on the same forge)
+    teams: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+
+
+# ``commits.parents`` as our writers store it: a JSON array of hex shas
+_PARENTS_SHAPE = r'^\[("[0-9A-Za-z]*"(,\s*"[0-9A-Za-z]*")*)?\]$'
+
+
+def _parent_lists(
+    column: pa.ChunkedArray, shas: pa.ChunkedArray, names: list[str]
+) -> list[list[str]]:
+    """Each commit's parents among the commits read (``shas``; ``names`` the same as Python
+    strings): a parent that was not mined is left out, as linking skips it anyway. Split and
+    matched by Arrow when every value has the plain shape, so a million commits need no
+    million JSON parses nor a second string per parent; anything else by ``_parents``."""
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if text and pc.all(pc.match_substring_regex(column, _PARENTS_SHAPE)).as_py() is not False:
+        inner = pc.utf8_slice_codeunits(column, 2, -2).combine_chunks()
+        split = pc.split_pattern_regex(inner, r'",\s*"')
+        found = pc.index_in(split.flatten(), value_set=shas)
+        flat = [None if i is None else names[i] for i in found.to_pylist()]
+        out: list[list[Any]] = [flat[a:b] for a, b in itertools.pairwise(split.offsets.to_pylist())]
+        for row in set(pc.list_parent_indices(split).filter(pc.is_null(found)).to_pylist()):
+            out[row] = [p for p in out[row] if p is not None]  # a root, or a parent not mined
+        return out
+    values = column.to_pylist()
+    known = set(names)
+    return [[p for p in (v if isinstance(v, list) else _parents(v)) if p in known] for v in values]
+
+
+def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], list[list[str]], list[Any]]]:
+    """(repository id, shas, parents, committed_at micros) per repository of ``table``
+    (repository_id, sha, parents, committed_at)."""
+    if table.num_rows == 0:
+        return
+    rids = pc.dictionary_encode(table.column(0)).combine_chunks()
+    table = table.take(pc.sort_indices(rids.indices))  # one repository's commits together
+    shas = table.column(1).to_pylist()
+    parents = _parent_lists(table.column(2), table.column(1), shas)
+    micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    start = 0
+    for item in pc.value_counts(table.column(0)).to_pylist():  # in order of first appearance
+        end = start + int(item["counts"])
+        yield str(item["values"]), shas[start:end], parents[start:end], micros[start:end]
+        start = end
 
 
 def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
     inp = _Inputs(
         parents={i: {} for i in ids},
+        times={i: {} for i in ids},
         commits={i: {} for i in ids},
         deploys={i: [] for i in ids},
+        versions={i: {} for i in ids},
         incidents={i: [] for i in ids},
         issue_incidents={i: [] for i in ids},
         prs={i: [] for i in ids},
@@ -176,13 +247,10 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         f"WHERE repository_id IN ({m})",
         ids,
     )
-    # times as integer microseconds: Arrow makes zone-aware datetimes slowly, one by one
-    micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    cols = [table.column(i).to_pylist() for i in range(3)]
-    for rid, sha, parents, us in zip(*cols, micros, strict=True):
-        inp.parents[rid][sha] = _parents(parents)
-        at = None if us is None else _EPOCH + timedelta(microseconds=us)
-        inp.commits[rid][sha] = Change(sha, at)
+    for rid, graph_shas, parents, times in _graphs(table):
+        inp.parents[rid] = dict(zip(graph_shas, parents, strict=True))
+        inp.times[rid] = dict(zip(graph_shas, times, strict=True))
+    del table
     like = " OR ".join(
         ["message LIKE '%This reverts commit %'"]
         + [
@@ -196,11 +264,13 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         ids,
     ):
         inp.commits[rid][sha] = Change(sha, _utc(at), message or "")
-    for rid, dep_id, env, kind, sha, status, at, source in store.query(
+    for rid, dep_id, env, kind, sha, status, at, source, v in store.query(
         "SELECT repository_id, deployment_id, environment, environment_kind, sha, status, "
-        f"COALESCE(finished_at, created_at), source FROM deployments WHERE repository_id IN ({m})",
+        "COALESCE(finished_at, created_at), source, _version FROM deployments "
+        f"WHERE repository_id IN ({m})",
         ids,
     ):
+        inp.versions[rid][str(dep_id)] = int(v or 0)
         when = _utc(at)
         if when is None or not sha:
             continue  # a deployment without a time or sha cannot be placed
@@ -255,15 +325,26 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         f"SELECT repository_id, pr_number, sha FROM pr_commits WHERE repository_id IN ({m})", ids
     ):
         shas.setdefault((rid, int(number)), []).append(sha)
-    for rid, number, merged, head, labels in store.query(
-        "SELECT repository_id, number, merged_at, head_ref, labels FROM pull_requests "
+    for rid, number, merged, head, labels, author in store.query(
+        "SELECT repository_id, number, merged_at, head_ref, labels, author FROM pull_requests "
         f"WHERE repository_id IN ({m}) AND merged_at IS NOT NULL",
         ids,
     ):
         n = int(number)
-        inp.prs[rid].append(
-            Pr(n, _utc(merged), head, _labels(labels), tuple(shas.get((rid, n), ())))
-        )
+        pr = Pr(n, _utc(merged), head, _labels(labels), tuple(shas.get((rid, n), ())), author)
+        inp.prs[rid].append(pr)
+    members: dict[tuple[str, str], set[str]] = {}
+    for source, team, login in store.query(
+        "SELECT lower(source), org || '/' || team_slug, lower(login) FROM team_members"
+    ):
+        members.setdefault((str(source), str(login)), set()).add(str(team))
+    if members:
+        for rid, source in store.query(
+            f"SELECT id, lower(source) FROM repositories WHERE id IN ({m})", ids
+        ):
+            for pr in inp.prs.get(str(rid), ()):
+                for team in members.get((str(source), (pr.author or "").lower()), ()):
+                    inp.teams.setdefault(str(rid), {}).setdefault(team, set()).add(pr.number)
     return inp
 
 
@@ -292,7 +373,8 @@ def write_dora(
 ) -> DoraResult:
     """Recompute DORA for the repositories ``(repository_id, full_name)`` that changed."""
     result = DoraResult()
-    dirty, newest = dirty_repositories(store, repos, rules, force)
+    found = dirty_repositories(store, repos, rules, force)
+    dirty, newest = found.repos, found.newest
     result.repositories, result.skipped = len(dirty), len(repos) - len(dirty)
     h = rules_hash(rules)
     active = _with_deployments(store, dirty)
@@ -301,59 +383,186 @@ def write_dora(
         store.upsert(
             "analytics_state", _state_rows(idle, newest, h, now, set(), version), version=version
         )
-    for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
-        ids = [rid for rid, _ in chunk]
-        inp = _read(store, ids, rules)
-        out = _Rows()
-        for rid, name in chunk:
-            dora = analyze_repo(
-                inp.parents[rid],
-                inp.commits[rid],
-                inp.deploys[rid],
-                inp.incidents[rid],
-                inp.prs[rid],
-                rules,
-            )
-            out.add(rid, name, dora, inp, now)
-            result.per_repo[name] = len(dora.facts)
-        result.deployments += len(out.deployments)
-        result.linked_commits += len(out.commits["sha"])
-        result.failures += len(out.failures)
-        result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
-        with store.transaction():
-            _replace(store, ids, [n for _, n in chunk])
-            _write_links(store, ids, out.commits, version)
-            for table, rows in (
-                ("change_failures", out.failures),
-                ("dora_deployments", out.deployments),
-                ("dora_metrics_weekly", out.weekly),
-                ("dora_metrics_monthly", out.monthly),
-                ("incidents", [r for i in ids for r in inp.issue_incidents[i]]),
-            ):
-                if rows:
-                    store.upsert(table, rows, version=version, source="analytics")
-            touched = _repo_prs(store, [n for _, n in chunk], out.pr_deployed, version)
-            store.upsert(
-                "analytics_state",
-                _state_rows(chunk, newest, h, now, touched, version),
-                version=version,
-            )
+    # a first analysis of the store inserts its links without looking for stored ones
+    with store.bulk_load(new_keys=("deployment_commits",)), _no_gc():
+        for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
+            _write_chunk(store, chunk, rules, found, result, version=version, now=now)
     return result
 
 
-def _link_table(cols: dict[str, list[Any]], version: int) -> pa.Table:
-    ts = pa.timestamp("us", tz="UTC")
-    n = len(cols["sha"])
-    return pa.table(
-        {
-            **{k: pa.array(cols[k], pa.string()) for k in _LINK_COLUMNS[:4]},
-            "committed_at": pa.array(cols["committed_at"], ts),
-            "deployed_at": pa.array(cols["deployed_at"], ts),
-            "lead_time_hours": pa.array(cols["lead_time_hours"], pa.float64()),
-            "_version": pa.array([version] * n, pa.int64()),
-            "_source": pa.array(["analytics"] * n, pa.string()),
-        }
-    )
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Python's cycle collector paused: the graphs are millions of small lists and strings
+    (no cycles), which it would otherwise walk again and again as they are built (40% of the
+    time reading a graph)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _write_chunk(
+    store: Store,
+    chunk: Sequence[tuple[str, str]],
+    rules: Rules,
+    found: Dirty,
+    result: DoraResult,
+    *,
+    version: int,
+    now: datetime,
+) -> None:
+    ids = [rid for rid, _ in chunk]
+    inp = _read(store, ids, rules)
+    placed = _placed(store, ids)
+    out = _Rows()
+    scopes: dict[str, dict[str, int] | None] = {}
+    envs: dict[str, set[str] | None] = {}
+    for rid, name in chunk:
+        wm = found.analysed.get(rid)
+        if wm is None or found.graph.get(rid, 0) > wm:
+            scopes[rid] = None  # a new graph (or rules, or no earlier run): any link may change
+        else:
+            scopes[rid] = link_scope(
+                inp.deploys[rid], inp.versions[rid], wm, placed.get(rid, {}), rules
+            )
+        deploys = inp.deploys[rid]
+        envs[rid] = None
+        scope = scopes[rid]
+        if scope is not None and wm is not None and found.others.get(rid, 0) <= wm:
+            envs[rid] = recomputed_environments(deploys, scope, inp.incidents[rid])
+            deploys = [d for d in deploys if d.environment in (envs[rid] or ())]
+        dora = analyze_repo(
+            inp.parents[rid],
+            inp.commits[rid],
+            deploys,
+            inp.incidents[rid],
+            inp.prs[rid],
+            rules,
+            inp.times[rid],
+        )
+        out.add(rid, name, dora, inp, now, scope)
+        result.per_repo[name] = len(dora.facts)
+        result.linked_commits += sum(len(v) for v in dora.links.commits.values())
+    inp.parents.clear()  # the graphs are the bulk of the memory: not kept while writing
+    result.deployments += len(out.deployments)
+    result.failures += len(out.failures)
+    result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
+    with store.transaction():
+        _replace(store, chunk, envs)
+        _write_links(store, scopes, out.links, version)
+        for table, rows in (
+            ("change_failures", out.failures),
+            ("dora_deployments", out.deployments),
+            ("dora_metrics_weekly", out.weekly),
+            ("dora_metrics_monthly", out.monthly),
+            ("incidents", [r for i in ids for r in inp.issue_incidents[i]]),
+        ):
+            if rows:
+                store.upsert(table, rows, version=version, source="analytics")
+        touched = _repo_prs(store, [n for _, n in chunk], out.pr_deployed, version)
+        store.upsert(
+            "analytics_state",
+            _state_rows(chunk, found.newest, rules_hash(rules), now, touched, version),
+            version=version,
+        )
+
+
+def _placed(store: Store, ids: list[str]) -> dict[str, dict[str, tuple[str, int | None]]]:
+    """Where the last analysis placed each deployment: {repository: {id: (environment,
+    deployed_at micros)}}."""
+    out: dict[str, dict[str, tuple[str, int | None]]] = {}
+    for rid, dep_id, env, at in store.query(
+        "SELECT repository_id, deployment_id, environment, deployed_at FROM dora_deployments "
+        f"WHERE repository_id IN ({_marks(len(ids))})",
+        ids,
+    ):
+        out.setdefault(str(rid), {})[str(dep_id)] = (str(env), micros(_utc(at)))
+    return out
+
+
+def link_scope(
+    deploys: Sequence[Deploy],
+    versions: Mapping[str, int],
+    watermark: int,
+    placed: Mapping[str, tuple[str, int | None]],
+    rules: Rules,
+) -> dict[str, int]:
+    """{environment: epoch micros}: the only links that may differ from the stored ones, with
+    the commit graph unchanged since ``watermark``. Linking walks each environment's
+    deployments in time order, so a deployment added, changed or gone (at its old place and its
+    new one) changes no link of its environment's deployments before it, less the dedupe
+    window (a later duplicate can take an earlier deployment's place); other environments'
+    links stay as they are."""
+    now = {d.id: d for d in deploys}
+    changed = {i for i, v in versions.items() if v > watermark}
+    changed |= set(placed) ^ set(now)
+    window = int(rules.dedupe_window.total_seconds() * 1_000_000)
+    out: dict[str, int] = {}
+    for dep_id in changed:
+        where = []
+        if dep_id in now:
+            where.append((now[dep_id].environment, micros(now[dep_id].at)))
+        if dep_id in placed:
+            where.append(placed[dep_id])
+        for env, at in where:
+            first = -(2**62) if at is None else at - window
+            out[env] = min(out.get(env, first), first)
+    return out
+
+
+@dataclass
+class _Links:
+    """``deployment_commits`` rows being collected: per deployment (run-length) its repository,
+    id, environment and time (epoch micros); per commit its sha and committed_at."""
+
+    repository_id: list[str] = field(default_factory=list)
+    deployment_id: list[str] = field(default_factory=list)
+    environment: list[str] = field(default_factory=list)
+    deployed_at: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # cumulative row count after each deployment
+    sha: list[str] = field(default_factory=list)
+    committed_at: list[int | None] = field(default_factory=list)
+
+    def add(self, rid: str, d: Deploy, at: int, shas: list[str], times: Mapping[str, Any]) -> None:
+        self.repository_id.append(rid)
+        self.deployment_id.append(d.id)
+        self.environment.append(d.environment)
+        self.deployed_at.append(at)
+        self.sha += shas
+        self.ends.append(len(self.sha))
+        self.committed_at += [times.get(sha) for sha in shas]
+
+    def table(self, version: int) -> pa.Table:
+        """The rows; the lead time computed by Arrow (deployed - committed, in hours; NULL
+        without a commit time)."""
+        ts = pa.timestamp("us", tz="UTC")
+        ends = pa.array(self.ends, pa.int64())
+
+        def per_row(values: list[Any], kind: pa.DataType) -> pa.Array:
+            return pc.run_end_decode(
+                pa.RunEndEncodedArray.from_arrays(ends, pa.array(values, kind))
+            )
+
+        n = len(self.sha)
+        committed = pa.array(self.committed_at, pa.int64())
+        deployed = per_row(self.deployed_at, pa.int64())
+        lead = pc.divide(pc.cast(pc.subtract(deployed, committed), pa.float64()), 3_600_000_000.0)
+        return pa.table(
+            {
+                "repository_id": per_row(self.repository_id, pa.string()),
+                "deployment_id": per_row(self.deployment_id, pa.string()),
+                "sha": pa.array(self.sha, pa.string()),
+                "environment": per_row(self.environment, pa.string()),
+                "committed_at": committed.cast(ts),
+                "deployed_at": deployed.cast(ts),
+                "lead_time_hours": lead,
+                "_version": pa.array([version] * n, pa.int64()),
+                "_source": pa.array(["analytics"] * n, pa.string()),
+            }
+        )
 
 
 def _with_deployments(store: Store, repos: Sequence[tuple[str, str]]) -> set[str]:
@@ -396,88 +605,162 @@ def _state_rows(
     ]
 
 
-def _write_links(store: Store, ids: list[str], cols: dict[str, list[Any]], version: int) -> None:
-    """``deployment_commits`` of these repositories: only the deployments whose links changed
-    are rewritten (a new deployment adds its rows; the earlier ones stay as they are, also on a
-    forced run: deleting index entries costs far more than comparing)."""
-    m = _marks(len(ids))
-    old = store.query_arrow(
-        "SELECT deployment_id, sha, deployed_at FROM deployment_commits "
-        f"WHERE repository_id IN ({m})",
-        ids,
+def _write_links(
+    store: Store,
+    scopes: Mapping[str, Mapping[str, int] | None],
+    links: _Links,
+    version: int,
+) -> None:
+    """``deployment_commits`` of these repositories within their scopes (``link_scope``; None:
+    the whole repository): only the deployments whose links changed are rewritten (a new
+    deployment adds its rows; the earlier ones stay as they are, also on a forced run: deleting
+    index entries costs far more than comparing)."""
+    whole = [rid for rid, scope in scopes.items() if scope is None]
+    cut = {(rid, env): at for rid, scope in scopes.items() for env, at in (scope or {}).items()}
+    cols = (
+        "SELECT repository_id, deployment_id, sha, deployed_at, environment FROM deployment_commits"
     )
-    if old.num_rows == 0:  # a first analysis: everything is new
-        if cols["sha"]:
-            store.upsert("deployment_commits", _link_table(cols, version))
-        return
-    new = set(zip(cols["deployment_id"], cols["sha"], _micros(cols["deployed_at"]), strict=True))
-    stored = set(
-        zip(
-            old.column(0).to_pylist(),
-            old.column(1).to_pylist(),
-            old.column(2).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist(),
-            strict=True,
+    parts = []
+    if whole:
+        parts.append(
+            store.query_arrow(f"{cols} WHERE repository_id IN ({_marks(len(whole))})", whole)
         )
-    )
-    changed = {k[0] for k in stored ^ new}
+    if cut:  # one scan for every scoped repository, from the earliest start on; then each's own
+        rids = sorted({rid for rid, _ in cut})
+        envs = sorted({env for _, env in cut})
+        first = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
+        found = store.query_arrow(
+            f"{cols} WHERE repository_id IN ({_marks(len(rids))}) "
+            f"AND environment IN ({_marks(len(envs))}) AND deployed_at >= ?",
+            [*rids, *envs, first],
+        )
+        keep = [
+            cut.get((r, e), _NEVER) <= at
+            for r, e, at in zip(
+                _plain(found, "repository_id"),
+                _plain(found, "environment"),
+                _plain(found, "deployed_at"),
+                strict=True,
+            )
+        ]
+        parts.append(found.filter(pa.array(keep, pa.bool_())))
+    if not parts:
+        return  # nothing any link depends on changed
+    old = pa.concat_tables(parts)
+    if not links.sha and old.num_rows == 0:
+        return
+    new = links.table(version)
+    if old.num_rows == 0:  # nothing stored in scope: everything is new
+        store.upsert("deployment_commits", new)
+        return
+    keys = ["repository_id", "deployment_id", "sha", "deployed_at"]
+    fresh = set(zip(*(_plain(new, k) for k in keys), strict=True))
+    stored = set(zip(*(_plain(old, k) for k in keys), strict=True))
+    changed = {k[:2] for k in stored ^ fresh}
     if not changed:
         return
-    gone = sorted({k[0] for k in stored} & changed)
-    for i in range(0, len(gone), _MAX_CHANGED):
-        part = gone[i : i + _MAX_CHANGED]
-        store.execute(
-            f"DELETE FROM deployment_commits WHERE repository_id IN ({m}) "
-            f"AND deployment_id IN ({_marks(len(part))})",
-            [*ids, *part],
-        )
-    keep = [i for i, d in enumerate(cols["deployment_id"]) if d in changed]
-    if keep:
-        store.upsert(
-            "deployment_commits",
-            _link_table({k: [v[i] for i in keep] for k, v in cols.items()}, version),
-        )
+    gone: dict[str, list[str]] = {}
+    for rid, dep_id in sorted({k[:2] for k in stored} & changed):
+        gone.setdefault(rid, []).append(dep_id)
+    for rid, deps in gone.items():
+        for i in range(0, len(deps), _MAX_CHANGED):
+            part = deps[i : i + _MAX_CHANGED]
+            store.execute(
+                "DELETE FROM deployment_commits WHERE repository_id = ? "
+                f"AND deployment_id IN ({_marks(len(part))})",
+                [rid, *part],
+            )
+    pairs = zip(_plain(new, "repository_id"), _plain(new, "deployment_id"), strict=True)
+    mask = pa.array([k in changed for k in pairs], pa.bool_())
+    if pc.any(mask).as_py():
+        store.upsert("deployment_commits", new.filter(mask))
 
 
-def _micros(values: list[datetime]) -> list[int]:
-    out: list[int] = pa.array(values, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+def _plain(table: pa.Table, column: str) -> list[Any]:
+    """A column as Python values; times as epoch micros."""
+    col = table.column(column)
+    if pa.types.is_timestamp(col.type):
+        col = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    out: list[Any] = col.to_pylist()
     return out
 
 
-def _replace(store: Store, ids: list[str], names: list[str]) -> None:
+def _replace(
+    store: Store, chunk: Sequence[tuple[str, str]], envs: Mapping[str, set[str] | None]
+) -> None:
+    """Delete the rows about to be written again: of the whole repository, or of the
+    environments recomputed (``envs``)."""
+    ids = [rid for rid, _ in chunk]
     m = _marks(len(ids))
-    for t in _OUTPUTS_BY_ID:
-        store.execute(f"DELETE FROM {t} WHERE repository_id IN ({m})", ids)
     store.execute(
         f"DELETE FROM incidents WHERE repository_id IN ({m}) AND source = '{ISSUE_SOURCE}'", ids
     )
-    for t in _OUTPUTS_BY_NAME:
-        store.execute(f"DELETE FROM {t} WHERE repo_name IN ({_marks(len(names))})", names)
+    groups: dict[tuple[str, ...] | None, list[tuple[str, str]]] = {}
+    for rid, name in chunk:  # one statement per set of environments (most share one)
+        mine = envs.get(rid)
+        groups.setdefault(None if mine is None else tuple(sorted(mine)), []).append((rid, name))
+    for some, repos in groups.items():
+        if some is not None and not some:
+            continue
+        only, params = "", list(some or ())
+        if some is not None:
+            only = f" AND environment IN ({_marks(len(some))})"
+        m = _marks(len(repos))
+        for t in _OUTPUTS_BY_ID:
+            store.execute(
+                f"DELETE FROM {t} WHERE repository_id IN ({m}){only}",
+                [*(r for r, _ in repos), *params],
+            )
+        for t in _OUTPUTS_BY_NAME:
+            store.execute(
+                f"DELETE FROM {t} WHERE repo_name IN ({m}){only}", [*(n for _, n in repos), *params]
+            )
+
+
+def recomputed_environments(
+    deploys: Sequence[Deploy], scope: Mapping[str, int], incidents: Sequence[Incident]
+) -> set[str]:
+    """When only deployments changed: the environments whose rows may change — those with a
+    changed deployment (``scope``), every production one (an incident without a deployment
+    of its own links to the latest production deployment of the repository, whatever its
+    environment) and those of the deployments incidents name (a named deployment takes the
+    incident from them). Every other environment's facts depend on its own deployments and
+    the (unchanged) commits, PRs and incidents alone."""
+    named = {i.deployment_id for i in incidents if i.deployment_id}
+    return (
+        set(scope)
+        | {d.environment for d in deploys if d.kind == PRODUCTION}
+        | {d.environment for d in deploys if d.id in named}
+    )
 
 
 @dataclass
 class _Rows:
-    commits: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in _LINK_COLUMNS})
+    links: _Links = field(default_factory=_Links)
     failures: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     weekly: list[dict[str, Any]] = field(default_factory=list)
     monthly: list[dict[str, Any]] = field(default_factory=list)
     pr_deployed: dict[tuple[str, int], tuple[datetime, str]] = field(default_factory=dict)
 
-    def add(self, rid: str, name: str, dora: RepoDora, inp: _Inputs, now: datetime) -> None:
-        commits = inp.commits[rid]
-        c = self.commits
+    def add(
+        self,
+        rid: str,
+        name: str,
+        dora: RepoDora,
+        inp: _Inputs,
+        now: datetime,
+        scope: Mapping[str, int] | None,
+    ) -> None:
+        """The rows of one repository; ``deployment_commits`` only within ``scope``."""
+        times = inp.times[rid]
         for dep_id, shas in dora.links.commits.items():
             d = dora.facts[dep_id].deploy
-            n = len(shas)
-            c["repository_id"] += [rid] * n
-            c["deployment_id"] += [dep_id] * n
-            c["sha"] += shas
-            c["environment"] += [d.environment] * n
-            c["deployed_at"] += [d.at] * n
-            for sha in shas:
-                at = commits[sha].committed_at
-                c["committed_at"].append(at)
-                c["lead_time_hours"].append((d.at - at).total_seconds() / 3600 if at else None)
+            at = micros(d.at)
+            assert at is not None
+            if not shas or (scope is not None and at < scope.get(d.environment, _NEVER)):
+                continue
+            self.links.add(rid, d, at, shas, times)
         for f in dora.failures:
             row = asdict(f)
             self.failures.append({**row, "repository_id": rid, "updated_at": now})
@@ -508,10 +791,14 @@ class _Rows:
                 }
             )
         prs = inp.prs[rid]
+        teams: list[tuple[str, set[int] | None]] = [("*", None)]
+        teams += sorted(inp.teams.get(rid, {}).items())
         for period, target in ((WEEKLY, self.weekly), (MONTHLY, self.monthly)):
-            target.extend(
-                {**r, "updated_at": now} for r in metric_rows(name, dora, commits, prs, period)
-            )
+            for team, numbers in teams:
+                target.extend(
+                    {**r, "updated_at": now}
+                    for r in metric_rows(name, dora, inp.commits[rid], prs, period, team, numbers)
+                )
         for (_env, number), d in dora.pr_deploys.items():
             if d.kind != PRODUCTION:
                 continue

@@ -99,11 +99,12 @@ def _walk(
     owner[start] = dep_id
     stack = [start]
     found: list[str] = []
+    pop, push, note, known = stack.pop, stack.append, found.append, parents.get
     while stack:
-        sha = stack.pop()
-        found.append(sha)
-        for p in parents.get(sha, ()):
+        sha = pop()
+        note(sha)
+        for p in known(sha, ()):
             if p not in owner and p in parents:
                 owner[p] = dep_id
-                stack.append(p)
+                push(p)
     return found

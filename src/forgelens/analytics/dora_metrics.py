@@ -1,5 +1,6 @@
-"""The five DORA metrics (dora.dev, 2025 report) per repository and environment, weekly
-(Monday, UTC) and monthly, with the report's buckets; plain Python over ``RepoDora``."""
+"""The five DORA metrics (dora.dev, 2025 report) per repository and environment, and per
+team within a repository, weekly (Monday, UTC) and monthly, with the report's buckets; plain
+Python over ``RepoDora``."""
 
 from __future__ import annotations
 
@@ -98,17 +99,29 @@ def metric_rows(
     commits: Mapping[str, Change],
     prs: list[Pr],
     period: str,
+    team: str = "*",
+    team_prs: set[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (environment, period) with at least one counted deployment."""
+    """One row per (environment, period) with at least one counted deployment. With a
+    ``team`` (its members' merged PRs ``team_prs``): over the team's deployments only, those
+    that shipped a commit of one of these PRs, and these PRs' lead times."""
+    pr_deploys = dora.pr_deploys
+    facts = list(dora.facts.values())
+    if team_prs is not None:
+        pr_deploys = {k: d for k, d in pr_deploys.items() if k[1] in team_prs}
+        shas = {s for p in prs if p.number in team_prs for s in p.shas}
+        facts = [
+            f for f in facts if any(s in shas for s in dora.links.commits.get(f.deploy.id, ()))
+        ]
     groups: dict[tuple[str, date], list[Fact]] = {}
-    for f in dora.facts.values():
+    for f in facts:
         if f.terminal:
             groups.setdefault((f.deploy.environment, period_start(f.deploy.at, period)), []).append(
                 f
             )
     merged = {p.number: p.merged_at for p in prs}
     pr_groups: dict[tuple[str, date], list[float]] = {}
-    for (env, number), d in dora.pr_deploys.items():
+    for (env, number), d in pr_deploys.items():
         at = merged.get(number)
         if at is not None:
             key = (env, period_start(d.at, period))
@@ -128,7 +141,7 @@ def metric_rows(
         rows.append(
             {
                 "repo_name": repo_name,
-                "team": "*",
+                "team": team,
                 "environment": env,
                 period: start,
                 "environment_kind": facts[0].deploy.kind,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from forgelens.analytics.dora_link import FAILURE, SUCCESS, Deploy, Links, by_environment, link
@@ -18,9 +18,13 @@ from forgelens.errors import BadInput
 
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 PRODUCTION = "production"
-# A deployment from a forge is preferred to the push API's, the API's to a CI run's, a CI run's
-# to a tag's, when several describe the same deployment.
-_PRECEDENCE = {"api": 1, "ci": 2, "tag": 3}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_MICROS_PER_HOUR = 3_600_000_000
+# A deployment from a forge's deployments is preferred to a forge release's, a release's to the
+# push API's, the API's to a CI run's, a CI run's to a tag's, when several describe the same
+# deployment.
+_PRECEDENCE = {"release": 1, "api": 2, "ci": 3, "tag": 4}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Pr:
     head_ref: str | None = None
     labels: tuple[str, ...] = ()
     shas: tuple[str, ...] = ()
+    author: str | None = None  # login on the repository's forge
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +176,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def dedupe(deploys: Iterable[Deploy], window: timedelta) -> dict[str, str]:
     """``{duplicate id: kept id}``: deployments of one environment and sha from different
     sources within ``window`` of each other describe one deployment; the forge's is kept, then
-    the push API's, the CI run's, the tag's (earliest first among equals)."""
+    the forge release's, the push API's, the CI run's, the tag's (earliest first among
+    equals)."""
     groups: dict[tuple[str, str], list[Deploy]] = {}
     for d in deploys:
         groups.setdefault((d.environment, d.sha), []).append(d)
@@ -197,8 +203,15 @@ def analyze_repo(
     incidents: Sequence[Incident] = (),
     prs: Sequence[Pr] = (),
     rules: Rules | None = None,
+    times: Mapping[str, int | None] | None = None,
 ) -> RepoDora:
+    """DORA of one repository. ``commits`` must hold every commit whose message matters (reverts,
+    hotfixes; all may be given); ``times`` is each mined commit's committed_at in epoch
+    microseconds (by default those of ``commits``): the store passes the two apart, so a
+    million commits need no million objects."""
     rules = rules or Rules()
+    if times is None:
+        times = {s: micros(c.committed_at) for s, c in commits.items()}
     facts = {d.id: Fact(d) for d in deploys}
     for dup, kept in dedupe(deploys, rules.dedupe_window).items():
         facts[dup].counted, facts[dup].duplicate_of = False, kept
@@ -208,7 +221,7 @@ def analyze_repo(
         f = facts[dep_id]
         f.baseline = dep_id in links.baseline
         f.changes = len(shas)
-        f.lead_hours = _lead_hours(commits, shas, f.deploy)
+        f.lead_hours = _lead_hours(times, shas, f.deploy)
         f.lead_time_hours_p50 = percentile(f.lead_hours, 0.5)
     failures: list[Failure] = []
     incident_links = _link_incidents(incidents, counted)
@@ -243,13 +256,16 @@ def analyze_repo(
     return RepoDora(facts, links, failures, incident_links, _pr_deploys(prs, links, by_id))
 
 
-def _lead_hours(commits: Mapping[str, Change], shas: Iterable[str], d: Deploy) -> list[float]:
-    out = []
-    for sha in shas:
-        c = commits.get(sha)
-        if c is not None and c.committed_at is not None:
-            out.append(hours(d.at - c.committed_at))
-    return out
+def micros(at: datetime | None) -> int | None:
+    """Epoch microseconds of a zone-aware time."""
+    return None if at is None else (at - _EPOCH) // _MICRO
+
+
+def _lead_hours(times: Mapping[str, int | None], shas: Iterable[str], d: Deploy) -> list[float]:
+    at = micros(d.at)
+    assert at is not None
+    found = [times.get(s) for s in shas]
+    return [(at - t) / _MICROS_PER_HOUR for t in found if t is not None]
 
 
 def _link_incidents(

@@ -1,5 +1,6 @@
 """Reads of the DORA tables for the ``/dora`` page, the HTML report and the API: each figure is
-selected here once (definitions: ``docs/metrics.md``, "DORA")."""
+selected here once (definitions: ``docs/metrics.md``, "DORA"). The page shows the repository
+rows (``team = '*'``); the per-team rows are in the tables for queries."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ def scopes(store: Store) -> list[tuple[str, str, int]]:
     """(repo_name, environment, deployments) with DORA rows, busiest first."""
     rows = store.query(
         "SELECT repo_name, environment, sum(deployments) AS n FROM dora_metrics_monthly "
-        "GROUP BY repo_name, environment ORDER BY n DESC, repo_name, environment LIMIT 2000"
+        "WHERE team = '*' GROUP BY repo_name, environment "
+        "ORDER BY n DESC, repo_name, environment LIMIT 2000"
     )
     return [(str(r), str(e), int(n or 0)) for r, e, n in rows]
 
@@ -21,7 +23,7 @@ def scopes(store: Store) -> list[tuple[str, str, int]]:
 def latest_month(store: Store, repo: str, env: str) -> dict[str, Any] | None:
     rows = store.query_dicts(
         "SELECT * FROM dora_metrics_monthly WHERE repo_name = ? AND environment = ? "
-        "ORDER BY month_start DESC LIMIT 1",
+        "AND team = '*' ORDER BY month_start DESC LIMIT 1",
         [repo, env],
     )
     return rows[0] if rows else None
@@ -30,14 +32,15 @@ def latest_month(store: Store, repo: str, env: str) -> dict[str, Any] | None:
 def weeks(store: Store, repo: str, env: str, count: int) -> list[dict[str, Any]]:
     """The last ``count`` weeks' rows (weeks without a deployment have none)."""
     latest = store.query(
-        "SELECT max(week_start) FROM dora_metrics_weekly WHERE repo_name = ? AND environment = ?",
+        "SELECT max(week_start) FROM dora_metrics_weekly WHERE repo_name = ? AND environment = ? "
+        "AND team = '*'",
         [repo, env],
     )[0][0]
     if latest is None:
         return []
     return store.query_dicts(
         "SELECT * FROM dora_metrics_weekly WHERE repo_name = ? AND environment = ? "
-        "AND week_start >= ? ORDER BY week_start",
+        "AND team = '*' AND week_start >= ? ORDER BY week_start",
         [repo, env, latest - timedelta(weeks=count - 1)],
     )
 

@@ -15,7 +15,11 @@ trailer's name, but link nothing by themselves (a trailer names no login): a co-
 address is its person's when that person committed with it, when an override or ``.mailmap``
 says so, or when it is a GitHub noreply address (rule 3).
 
-A group's username is the override's, else its smallest forge login, else its smallest email.
+A group's username is the override's, else its smallest forge login that is no account id,
+else the name its forge shows for an account id (Bitbucket Cloud, Gerrit and Gitea key people by
+the id: ``people.login == people.forge_id``; their display name, nickname or login is shown, with
+``(source:id)`` added when another author has that name), else its smallest account id, else its
+smallest email.
 Bots (login ending ``[bot]``, a configured bot name, ``people.is_bot``) are flagged; the author
 ``ghost`` (deleted users, or no author at all) is never merged with anyone.
 
@@ -41,7 +45,7 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +58,7 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 3  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 4  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
@@ -391,6 +395,8 @@ def resolve_identities(
     avatar: dict[str, str] = {}
     bot_alias: set[str] = set()
     forced: dict[str, str] = {}  # alias -> override username
+    # logins that are a forge's account id (Bitbucket Cloud, Gerrit, Gitea) -> the name shown
+    opaque: dict[str, str | None] = {}
 
     for source, login in store.query(_logins_sql()):
         if login.lower() != GHOST:
@@ -412,6 +418,8 @@ def resolve_identities(
             uf.union(a, email_alias(email))
         if forge_id:
             uf.union(a, f"id:{source.lower()}:{forge_id}")
+            if str(forge_id).strip().lower() == str(login).strip().lower():
+                opaque[a] = name or opaque.get(a)
     for source, login, ident, is_bot in store.query(
         "SELECT source, login, identity, is_bot FROM identities"
     ):
@@ -478,13 +486,23 @@ def resolve_identities(
         groups[uf.find(alias)].append(alias)
     mapping: dict[str, tuple[str, bool]] = {}
     facts: dict[str, tuple[str | None, str | None]] = {}  # alias -> (display name, avatar)
+    chosen: list[tuple[list[str], str, str | None, bool, tuple[str | None, str | None]]] = []
     for members in groups.values():
         members.sort()
         names = [forced[m] for m in members if m in forced]
         login_names = [m.split(":", 2)[2] for m in members if m.startswith("login:")]
+        readable = [
+            m.split(":", 2)[2] for m in members if m.startswith("login:") and m not in opaque
+        ]
+        shown = next(((m, opaque[m]) for m in members if (opaque.get(m) or "").strip()), None)
         emails = [m[len("email:") :] for m in members if m.startswith("email:")]
+        key: str | None = None  # set when the username is a shown name: told apart by it
         if names:
             username = names[0]
+        elif readable:
+            username = min(readable)
+        elif shown is not None:
+            username, key = str(shown[1]).strip(), shown[0].split(":", 1)[1]
         elif login_names:
             username = min(login_names)
         elif emails:
@@ -500,6 +518,13 @@ def resolve_identities(
             next((display[m] for m in members if m in display), None),
             next((avatar[m] for m in members if m in avatar), None),
         )
+        chosen.append((members, username, key, is_bot, group_facts))
+    # A shown name is a username only while no other author has it (two people may share a
+    # name, or a nickname): those that share one are told apart by their forge key.
+    taken = Counter(u.lower() for _, u, *_ in chosen)
+    for members, username, key, is_bot, group_facts in chosen:
+        if key is not None and (taken[username.lower()] > 1 or username.lower() == GHOST):
+            username = f"{username} ({key})"
         for m in members:
             if m.startswith(("login:", "email:")):
                 mapping[m] = (username, is_bot)

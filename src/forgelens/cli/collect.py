@@ -68,6 +68,14 @@ def collect_cmd(
             help="git sources: tags matching this glob (e.g. 'v*') are production deployments.",
         ),
     ] = None,
+    release_environment: Annotated[
+        str,
+        typer.Option(
+            "--release-environment",
+            help="Forge sources: the environment published releases deploy to (prereleases: "
+            "'prerelease').",
+        ),
+    ] = "production",
     db: DbOption = None,
 ) -> None:
     """Collect commits with per-file line stats (and forge data) into the store.
@@ -91,6 +99,7 @@ def collect_cmd(
             "concurrency": concurrency,
             "pii": pii,
             "ca_bundle": ca_bundle,
+            "release_environment": release_environment,
         },
     )
     opts.sink = kafka_sink_for(sink, settings)

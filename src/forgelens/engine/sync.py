@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from forgelens.engine.collect import CollectOptions, CollectResult
+from forgelens.engine.deploy_compare import link_by_compare
 from forgelens.engine.progress import NullProgress, Progress
 from forgelens.engine.runs import Run, run_settings, start_run
 from forgelens.errors import BadInput, ForgeError, ForgelensError, Interrupted, NotFound
@@ -41,9 +42,12 @@ from forgelens.sources.base import (
     DEPLOYMENTS,
     ISSUES,
     PULL_REQUESTS,
+    RELEASES,
+    CompareSource,
     DeploymentSource,
     ForgeSource,
     Page,
+    ReleaseSource,
     RepoRef,
 )
 from forgelens.sources.forge import Forge
@@ -65,15 +69,17 @@ class EntityCursor:
     since: datetime | None = None  # watermark of the last complete pass
     resume: str | None = None  # next page of an unfinished pass
     high: datetime | None = None  # newest change seen by the unfinished pass
+    count: int | None = None  # how many the forge counted at the last complete pass
 
     def dumps(self) -> str:
-        return json.dumps(
-            {
-                "since": _iso(self.since),
-                "resume": self.resume,
-                "high": _iso(self.high),
-            }
-        )
+        raw: dict[str, Any] = {
+            "since": _iso(self.since),
+            "resume": self.resume,
+            "high": _iso(self.high),
+        }
+        if self.count is not None:
+            raw["count"] = self.count
+        return json.dumps(raw)
 
     @classmethod
     def loads(cls, text: str | None) -> EntityCursor:
@@ -81,7 +87,13 @@ class EntityCursor:
             return cls()
         try:
             raw = json.loads(text)
-            return cls(_dt(raw.get("since")), raw.get("resume"), _dt(raw.get("high")))
+            count = raw.get("count")
+            return cls(
+                _dt(raw.get("since")),
+                raw.get("resume"),
+                _dt(raw.get("high")),
+                count if isinstance(count, int) else None,
+            )
         except (ValueError, AttributeError, TypeError):
             log.warning("unreadable cursor ignored (full pass)", cursor=text[:100])
             return cls()
@@ -266,14 +278,21 @@ def sync_entity(
     mark: datetime | None,
     *,
     empty: bool = False,
+    count: int | None = None,
 ) -> int:
     """Page one entity of one repository into the store; return the items written.
 
     ``mark`` is the forge's latest change of the entity (None: not known) and ``empty`` says
-    the forge has none of it; a complete earlier pass that read up to ``mark`` ends here."""
+    the forge has none of it; a complete earlier pass that read up to ``mark`` ends here, as
+    does one that saw the same ``count`` of items the forge counts now (Gitea's releases)."""
     stored = None if ctx.opts.full else ctx.store.get_cursor(repo_id, entity)
     cursor = EntityCursor.loads(stored)  # --full: a fresh pass from the newest change
-    if cursor.since and not cursor.resume and (empty or (mark and mark <= cursor.since)):
+    same_count = count is not None and cursor.count == count
+    if (
+        cursor.since
+        and not cursor.resume
+        and (empty or (mark and mark <= cursor.since) or same_count)
+    ):
         return 0  # the forge says nothing changed (or it has none) since the last complete pass
     buffer: list[Any] = []
     per_table: Counter[str] = Counter()  # a chunk commits when one table's batch is full
@@ -297,7 +316,8 @@ def sync_entity(
             nxt = EntityCursor(cursor.since, None if last else page.resume, high)
             if last:
                 newest = high or mark  # e.g. contributors: the push time the forge reported
-                nxt = EntityCursor(advance(cursor.since, newest, ctx.started_at), None, None)
+                since = advance(cursor.since, newest, ctx.started_at)
+                nxt = EntityCursor(since, None, None, count)
             commit_chunk(ctx, repo_id, entity, buffer, nxt)
             if entity == PULL_REQUESTS:  # counted once committed: a failed run's count is exact
                 ctx.run.add(prs_collected=pending)
@@ -324,12 +344,19 @@ def sync_repository(ctx: SyncContext, ref: RepoRef) -> int:
     }
     if isinstance(source, DeploymentSource):
         entity_pages[DEPLOYMENTS] = source.deployments
+    if isinstance(source, ReleaseSource):
+        entity_pages[RELEASES] = source.releases
     for entity, fetch in entity_pages.items():
         mark = snap.marks.get(entity)
         empty = entity in snap.marks and mark is None  # the forge says it has none of it
-        n = sync_entity(ctx, repo_id, entity, partial(fetch, snap.ref), mark, empty=empty)
+        count = snap.counts.get(entity)
+        n = sync_entity(
+            ctx, repo_id, entity, partial(fetch, snap.ref), mark, empty=empty, count=count
+        )
         if entity == PULL_REQUESTS:
             prs = n
+    if isinstance(source, CompareSource):
+        link_by_compare(ctx.store, source, snap.ref, repo_id, ctx.run.add)
     return prs
 
 
@@ -397,6 +424,12 @@ def _sync_all(ctx: SyncContext, targets: Sequence[str], concurrency: int) -> Col
             team_records = source.teams(target)
             if team_records:
                 ctx.store.write_records(team_records, source=source.kind)
+    # largest first (the forge's size hint; stable for equal sizes): with several workers the
+    # giants start at once and the many small repositories fill in around them
+    refs.sort(key=lambda ref: -ref.weight)
+    prefetch = getattr(source, "prefetch", None)  # a forge that probes many repos at once
+    if prefetch is not None and len(refs) > 1:
+        prefetch(refs)
     result = CollectResult(source.kind, run.run_id, [])
     ctx.progress.start(f"{source.kind} pull requests", None)
     failures: list[ForgelensError] = []

@@ -244,15 +244,25 @@ class RestSource:
         changed: Callable[[dict[str, Any]], datetime | None],
         since: datetime | None,
         fetch: Callable[[dict[str, Any]], Item],
+        *,
+        ordered: bool = True,
     ) -> tuple[list[Item], int, bool]:
         """Fetch the details of each listed item newer than ``since`` -- several at once, the
         client bounding the requests in flight -- in list order. Returns (items, errors,
         reached ``since``). An item ``fetch`` cannot map, or that is gone (404) by the time
-        its details are read, is skipped and counted."""
+        its details are read, is skipped and counted.
+
+        ``ordered``: the list comes newest change first, so the first item at or before
+        ``since`` ends it. A list in another order that the server already cut at ``since``
+        to the second (Gitea's issues, newest *created* first) is not ``ordered``: an item of
+        the watermark's second that was read before is skipped, its details not fetched
+        again, and the list goes on."""
         fresh: list[dict[str, Any]] = []
         reached = False
         for item in items:
             if older(changed(item), since, overlap=self.overlap):
+                if not ordered:
+                    continue
                 reached = True
                 break
             fresh.append(item)
@@ -287,10 +297,13 @@ class RestSource:
         since: datetime | None,
         changed: Callable[[dict[str, Any]], datetime | None],
         fetch: Callable[[dict[str, Any]], Item],
+        *,
+        ordered: bool = True,
     ) -> RawPages:
-        """List ``path`` newest change first and fetch each item's details until ``since``."""
+        """List ``path`` newest change first (``ordered``; else see ``fetch_items``) and fetch
+        each item's details until ``since``."""
         for items, nxt in self._pages(path, endpoint, resume, **params):
-            out, errors, reached = self.fetch_items(items, changed, since, fetch)
+            out, errors, reached = self.fetch_items(items, changed, since, fetch, ordered=ordered)
             yield out, errors, None if reached else nxt
             if reached:
                 return

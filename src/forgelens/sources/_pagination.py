@@ -30,6 +30,7 @@ class RequestSpec:
     resource: str = "core"  # rate-limit bucket
     conditional: bool = False  # send If-None-Match from the ETag cache
     attempts: int | None = None  # retry budget for this request (default: the client policy)
+    cost: int = 1  # points it is expected to spend (GraphQL: the last cost GitHub reported)
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:

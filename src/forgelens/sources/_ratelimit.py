@@ -42,13 +42,17 @@ class Budget:
     def unlimited(self) -> bool:
         return self.limit == 0 or (self.limit == UNKNOWN and self.remaining == UNKNOWN)
 
-    def usable(self, reserve: int, now: float) -> bool:
-        """True when a request may be sent without eating into the reserve."""
+    def usable(self, reserve: int, now: float, cost: int = 1) -> bool:
+        """True when a request of ``cost`` may be sent without eating into the reserve --
+        ``reserve`` points, but never more than 1 % of the budget (a small budget is not
+        mostly held back)."""
         if self.unlimited or self.remaining == UNKNOWN:
             return True
         if self.reset_at is not None and self.reset_at <= now:
             return True  # the window rolled over since the forge last told us
-        return self.remaining > reserve
+        if self.limit > 0:
+            reserve = min(reserve, self.limit // 100)
+        return self.remaining - reserve >= max(1, cost)
 
     def wait_seconds(self, now: float) -> float | None:
         """How long until this budget refills, or None when the reset is unknown or bogus."""
@@ -116,10 +120,10 @@ class TokenPool:
                 raise NoCredentialsLeft
             return max(self.credentials, key=lambda c: c.score(resource, now))
 
-    def all_exhausted(self, resource: str, reserve: int, now: float) -> bool:
+    def all_exhausted(self, resource: str, reserve: int, now: float, cost: int = 1) -> bool:
         with self._lock:
             return bool(self.credentials) and not any(
-                c.budget(resource).usable(reserve, now) for c in self.credentials
+                c.budget(resource).usable(reserve, now, cost) for c in self.credentials
             )
 
     def earliest_reset(self, resource: str, now: float) -> float | None:

@@ -33,15 +33,19 @@ ISSUES = "issues"
 CI_RUNS = "ci_runs"
 CONTRIBUTORS = "contributors"
 DEPLOYMENTS = "deployments"  # only sources that have them (``DeploymentSource``)
+RELEASES = "releases"  # published releases as deployments (``ReleaseSource``)
 ENTITIES = (PULL_REQUESTS, ISSUES, CI_RUNS, CONTRIBUTORS)
 
 
 @dataclass(frozen=True, slots=True)
 class RepoRef:
-    """A repository as the forge names it (``owner/name``; GitLab groups may nest)."""
+    """A repository as the forge names it (``owner/name``; GitLab groups may nest).
+    ``weight``: how big the forge says it is (GitHub's ``size``, KB), when the listing said;
+    an org's repositories are scheduled largest first so a few giants don't finish last."""
 
     owner: str
     name: str
+    weight: int = field(default=0, compare=False)
 
     @property
     def full_name(self) -> str:
@@ -88,6 +92,9 @@ class RepoSnapshot:
     records: list[Any] = field(default_factory=list)  # e.g. BranchProtection, Person
     # entity -> latest change; None for an entity present here: the forge has none of it
     marks: dict[str, datetime | None] = field(default_factory=dict)
+    # entity -> how many the forge counts (e.g. Gitea's ``release_counter``): a count equal to
+    # the one the last complete pass saw skips the entity (no time mark to compare)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -148,6 +155,45 @@ class DeploymentSource(Protocol):
     def deployments(
         self, ref: RepoRef, since: datetime | None, resume: str | None = None
     ) -> Iterator[Page]: ...
+
+
+@runtime_checkable
+class ReleaseSource(Protocol):
+    """A forge source that pages its published releases as deployments (``sources/_release``),
+    newest first; drafts are skipped."""
+
+    def releases(
+        self, ref: RepoRef, since: datetime | None, resume: str | None = None
+    ) -> Iterator[Page]: ...
+
+
+@runtime_checkable
+class CompareSource(Protocol):
+    """A forge source that lists the commits between two commits (``base...head``), with their
+    parents, for linking deployments when the repository is not mined locally."""
+
+    def compare(self, ref: RepoRef, base: str, head: str, *, need_base: bool = True) -> Comparison:
+        """``need_base``: also the base commit (GitHub sends it anyway; Gitea costs a request)."""
+        ...
+
+
+COMPARE = "compare"  # the ``_source`` of commit rows that came from a compare answer
+
+
+@dataclass
+class Comparison:
+    """What ``base...head`` holds: the commits reachable from head and not from base (with
+    parents), the base commit itself when the forge sends it, and how many commits the forge
+    counts (``total``); ``truncated`` when fewer were listed than it counts."""
+
+    commits: list[Any]  # records.Commit
+    total: int
+    base: Any = None  # records.Commit of ``base`` (None when the forge does not send it)
+    status: str = ""  # ahead | behind | diverged | identical (GitHub), "" when not said
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.commits) < self.total
 
 
 @runtime_checkable

@@ -48,7 +48,12 @@ from forgelens.sources._ratelimit import (
     TokenPool,
     backoff_delay,
 )
-from forgelens.sources.ratelimit_view import RateLimitView, shared_view, token_scope
+from forgelens.sources.ratelimit_view import (
+    FIRST_WAIT,
+    RateLimitView,
+    shared_view,
+    token_scope,
+)
 
 __all__ = ["ClientPolicy", "EtagCache", "ForgeProfile", "HttpClient", "RequestSpec", "Response"]
 
@@ -139,7 +144,7 @@ class ClientPolicy:
     max_attempts: int = 6
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    reserve: int = 50  # never spend the last N points of a budget
+    reserve: int = 50  # never spend the last N points of a budget (at most 1 % of it)
     no_wait: bool = False
     secondary_wait: float = 60.0  # first pause after a secondary limit without retry-after
     breaker_threshold: int = 8
@@ -450,7 +455,7 @@ class HttpClient:
     # -- one attempt --------------------------------------------------------------------------
     def _attempt(self, spec: RequestSpec) -> tuple[Response, Verdict, Credential | None]:
         self._respect_breaker()
-        cred = self._credential(spec.resource)
+        cred = self._credential(spec.resource, spec.cost)
         headers: dict[str, str] = {}
         if cred is not None and cred.secret:
             headers.update(self.profile.auth_headers(cred.secret))
@@ -458,7 +463,7 @@ class HttpClient:
         cached = self.etags.get(cache_key) if cache_key and self.etags is not None else None
         if cached:
             headers["If-None-Match"] = cached[0]
-        self._take_shared(cred, spec.resource)
+        self._take_shared(cred, spec.resource, spec.cost)
         started = time.monotonic()
         try:
             with self._slots:
@@ -521,9 +526,11 @@ class HttpClient:
                 self.etags.put(cache_key, etag, content)
         return response, verdict, cred
 
-    def _credential(self, resource: str) -> Credential | None:
+    def _credential(self, resource: str, cost: int = 1) -> Credential | None:
         now = time.time()
-        if self.tokens.all_exhausted(resource, self.policy.reserve, now):
+        # a query that costs more than what is left above the reserve waits for the reset
+        # instead of being refused by the forge (GraphQL: RATE_LIMITED)
+        if self.tokens.all_exhausted(resource, self.policy.reserve, now, cost):
             self.wait_for_reset(resource)
         try:
             cred = self.tokens.pick(resource, time.time())
@@ -551,14 +558,25 @@ class HttpClient:
                 reset_at=budget.reset_at,
             )
 
-    def _take_shared(self, cred: Credential | None, resource: str) -> None:
-        """Spend one request of the budget shared with every worker (Redis); when the
-        workers together have spent it, wait for the reset (``no_wait``: fail)."""
+    def _take_shared(self, cred: Credential | None, resource: str, cost: int = 1) -> None:
+        """Spend the request's expected cost (1 for REST, GraphQL's points) of the budget
+        shared with every worker (Redis); when the workers together have spent it, wait for
+        the reset (``no_wait``: fail) rather than send what the forge would refuse."""
         if self.ratelimits is None or cred is None:
             return
-        wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource))
-        if wait > 0:
-            self._wait(min(wait, MAX_RESET_WAIT), f"{resource} rate limit (shared by every worker)")
+        waited = False
+        for _ in range(400):  # bounded: at most a reset and ~20 s of first-answer waits
+            wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource), max(1, cost))
+            if wait <= 0:
+                return
+            if wait <= FIRST_WAIT:  # another worker is finding out the new window's budget
+                self._sleep(wait)
+                continue
+            if waited:
+                return  # waited for a reset already: the forge's answer will tell
+            why = f"{resource} rate limit (shared by every worker)"
+            self._wait(min(wait, MAX_RESET_WAIT), why)
+            waited = True  # then take again: the new window is counted like the first
 
     @staticmethod
     def update_budget(

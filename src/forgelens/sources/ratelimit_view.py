@@ -96,6 +96,8 @@ class MemoryRateLimitView:
         return [s for s in self._states.values() if s.reset_at >= now]
 
 
+FIRST_WAIT = 0.05  # seconds a worker waits for the first answer of a new window
+
 # remaining only goes down within one window (several workers report out of order); a new
 # window (another reset time) replaces it. TTL: until a minute after the reset.
 _UPDATE = """
@@ -109,18 +111,28 @@ redis.call('HSET', KEYS[1], 'remaining', remaining, 'limit', ARGV[2], 'reset_at'
 redis.call('EXPIREAT', KEYS[1], math.floor(tonumber(ARGV[3])) + 60)
 return remaining
 """
-_TAKE = """
+# Unknown window (none yet, or its reset has passed): one request goes first and reports the
+# new window; the others wait a moment for it instead of spending points nobody counts.
+_TAKE = (
+    """
 local remaining = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
-if remaining == nil then return '0' end
+local reset = tonumber(redis.call('HGET', KEYS[1], 'reset_at'))
+if remaining == nil or reset == nil or reset <= tonumber(ARGV[2]) then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'PX', 2000) then return '0' end
+  return '"""
+    + str(FIRST_WAIT)
+    + """'
+end
 local n = tonumber(ARGV[1])
 if remaining >= n then
   redis.call('HINCRBY', KEYS[1], 'remaining', -n)
   return '0'
 end
-local wait = tonumber(redis.call('HGET', KEYS[1], 'reset_at')) - tonumber(ARGV[2])
+local wait = reset - tonumber(ARGV[2])
 if wait < 0 then wait = 0 end
 return tostring(wait)
 """
+)
 
 
 class RedisRateLimitView:
@@ -143,7 +155,8 @@ class RedisRateLimitView:
         return _state(platform, scope, raw) if raw else None
 
     def take(self, platform: str, scope: str, n: int = 1) -> float:
-        return float(self.redis.eval(_TAKE, 1, self._key(platform, scope), n, time.time()))
+        key = self._key(platform, scope)
+        return float(self.redis.eval(_TAKE, 2, key, key + ":first", n, time.time()))
 
     def all(self) -> list[RateLimitState]:
         out = []

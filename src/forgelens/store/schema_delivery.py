@@ -197,3 +197,30 @@ def _repo_prs_deployed(db: MigrationTarget) -> None:
 
     for name, _ in REPO_PRS_DELIVERY_COLUMNS:
         db.execute(add_column_sql(db.dialect, TABLES["repo_prs"], name))
+
+
+# What a forge's compare API answered for consecutive successful deployments of an environment
+# (``engine/deploy_compare.py``): asked once per pair, truncation recorded, never asked again.
+DEPLOYMENT_COMPARES = register_table(
+    _spec(
+        "deployment_compares",
+        ("repository_id", "base_sha", "head_sha"),
+        """
+        repository_id text
+        base_sha text
+        head_sha text
+        deployment_id text
+        status text
+        total_commits bigint
+        listed_commits bigint
+        truncated bool
+        error text
+        compared_at ts
+        """,
+    )
+)
+
+
+@migration("0075_deployment_compares")
+def _deployment_compares(db: MigrationTarget) -> None:
+    db.create_table(DEPLOYMENT_COMPARES)

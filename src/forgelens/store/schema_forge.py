@@ -47,3 +47,11 @@ def _pr_assignees(db: MigrationTarget) -> None:
 
     for column in ("assignees", "requested_reviewers"):
         db.execute(add_column_sql(db.dialect, TABLES["pull_requests"], column))
+
+
+@migration("0023_pr_commit_patch_set")
+def _pr_commit_patch_set(db: MigrationTarget) -> None:
+    """``patch_set`` on PR commits: the number of a Gerrit change's revision (NULL elsewhere)."""
+    from forgelens.store.sql import add_column_sql
+
+    db.execute(add_column_sql(db.dialect, TABLES["pr_commits"], "patch_set"))

@@ -284,6 +284,21 @@ def regex_match(store: Store, expr: str, pattern: str) -> str:
     return f"regexp_matches({expr}, {lit})"
 
 
+_REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+def contains_any(store: Store, expr: str, words: Iterable[str]) -> str:
+    """``expr`` contains one of ``words`` (literal text): one regular expression, one pass
+    over the text, where ``position`` per word reads it once per word (and PostgreSQL and
+    DuckDB compute a repeated ``lower(...)`` each time). FALSE when ``words`` is empty."""
+    alternatives = sorted({_REGEX_SPECIAL.sub(r"\\\1", w) for w in words})
+    if not alternatives:
+        return "FALSE"
+    if "" in alternatives:
+        return "TRUE"
+    return regex_match(store, expr, "|".join(alternatives))
+
+
 def regex_group(store: Store, expr: str, pattern: str) -> str:
     """The first capture group of ``pattern`` in ``expr``, NULL when it does not match."""
     lit = literal(pattern, store)

@@ -46,6 +46,8 @@ from forgelens.records import (
     PullRequest,
     Repository,
     Review,
+    Team,
+    TeamMember,
 )
 from forgelens.sources._forge_common import intval, req
 from forgelens.sources.paths import check_segments
@@ -452,15 +454,15 @@ def files(repo_id: str, c: dict[str, Any]) -> list[PrFile]:
 
 
 def patch_sets(repo_id: str, c: dict[str, Any]) -> list[PrCommit]:
-    """Every patch set (revision) of the change, oldest first."""
+    """Every patch set (revision) of the change with its number, oldest first."""
     number = int(c["_number"])
     revs = [
-        (r.get("_number") or 0, sha, r)
+        (intval(r.get("_number")), sha, r)
         for sha, r in (c.get("revisions") or {}).items()
         if isinstance(r, dict)
     ]
     out = []
-    for _n, sha, r in sorted(revs, key=lambda t: (t[0], t[1])):
+    for n, sha, r in sorted(revs, key=lambda t: (t[0] or 0, t[1])):
         commit = r.get("commit") or {}
         author = commit.get("author") or {}
         out.append(
@@ -472,6 +474,7 @@ def patch_sets(repo_id: str, c: dict[str, Any]) -> list[PrCommit]:
                 author_email=author.get("email"),
                 authored_at=ts(author.get("date")) or ts(r.get("created")),
                 message=commit.get("message"),
+                patch_set=n,
             )
         )
     return out
@@ -572,3 +575,33 @@ def repository_path(path: str, exact: bool) -> tuple[str, str]:
     context, project = url_path(path)
     check_segments(project.split("/"))
     return context, project
+
+
+def groups(org: str, found: dict[str, Any]) -> list[Any]:
+    """``GET /groups/?o=MEMBERS&o=INCLUDES`` (group name -> GroupInfo) -> teams of ``org``
+    with their members (and those members as people).
+
+    A group is a team named by its name (Gerrit's unique key a user sees; its UUID is not
+    shown anywhere else); a group included in another is that group's sub-team
+    (``parent_slug``: the first including group by name, as a team has one parent); members
+    are accounts (``role`` "member": a group gives its members no roles). A group with
+    external members (LDAP, a system group such as Registered Users) lists none: a team
+    without members."""
+    out: list[Any] = []
+    parent: dict[str, str] = {}
+    infos = {str(k): v for k, v in sorted(found.items()) if isinstance(v, dict)}
+    by_id = {str(g.get("id")): str(g.get("name") or k) for k, g in infos.items()}
+    for key, g in infos.items():
+        for sub in g.get("includes") or []:
+            if isinstance(sub, dict):
+                child = by_id.get(str(sub.get("id"))) or sub.get("name")
+                if isinstance(child, str) and child and child != (g.get("name") or key):
+                    parent.setdefault(child, str(g.get("name") or key))
+    for key, g in infos.items():
+        name = str(g.get("name") or key)
+        out.append(Team(SOURCE, org, name, name, g.get("description") or None, parent.get(name)))
+        for a in g.get("members") or []:
+            who = person(a)
+            if who is not None:
+                out += [who, TeamMember(SOURCE, org, name, who.login, "member")]
+    return out

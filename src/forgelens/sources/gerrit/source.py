@@ -14,8 +14,9 @@ comments costs one more call (``/changes/{n}/comments``). Incremental runs ask
 ``after:"<watermark>"``; the snapshot reads the newest change's update time, so an unchanged
 project is not queried again. Paging: ``S=`` offsets, then ``before:`` windows (``_paging``).
 
-Gerrit has no issues, CI runs of its own (the checks live in labels such as ``Verified``),
-contributor statistics or teams (groups are not organisations' teams): those are empty. Branch
+Groups are teams (``GET /groups/?o=MEMBERS&o=INCLUDES``: members, and included groups as
+sub-teams). Gerrit has no issues, CI runs of its own (the checks live in labels such as
+``Verified``) or contributor statistics: those are empty. Branch
 protection is what the project's labels and submit requirements demand. Gerrit has no rate
 limit of its own; the quota plugin's 429 + ``Retry-After`` is honoured by the client.
 """
@@ -59,7 +60,7 @@ OPTIONS = (
     "ALL_FILES",
 )
 CHANGES_ENDPOINT = "GET /changes/"
-PROJECTS_PAGE = 500
+NAMED_PAGE = 500  # projects or groups a page
 
 PROFILE = ForgeProfile(
     name="Gerrit",
@@ -98,25 +99,28 @@ class GerritSource(RestSource):
         target = target.strip("/")
         if "/" in target:
             return [RepoRef.parse(target)]
-        found: list[RepoRef] = []
+        names = self._named("/projects/", "GET /projects/", "_more_projects", p=target + "/")
+        found = [RepoRef.parse(name) for name in names]
+        return found or [RepoRef.parse(target)]
+
+    def _named(self, path: str, endpoint: str, more_key: str, **params: Any) -> dict[str, Any]:
+        """Every entry of a list Gerrit answers as a map by name (projects, groups), paged by
+        ``n``/``S``. ``more_key`` (``_more_projects``) on the last entry says more follow
+        (3.x); older servers say nothing: a full page may have a next one (an empty page ends
+        the list)."""
+        found: dict[str, Any] = {}
         start = 0
         while True:
-            page = self._get(
-                "/projects/", "GET /projects/", p=target + "/", n=PROJECTS_PAGE, S=start
-            )
+            page = self._get(path, endpoint, **params, n=NAMED_PAGE, S=start)
             page = page if isinstance(page, dict) else {}
-            found += [RepoRef.parse(str(name)) for name in page]
-            # ``_more_projects`` on the last entry (3.x); older servers say nothing: a full
-            # page may have a next one (an empty page ends the list)
+            found.update(page)
             last = list(page.values())[-1] if page else {}
             more = bool(page) and (
-                (isinstance(last, dict) and last.get("_more_projects") is True)
-                or len(page) >= PROJECTS_PAGE
+                (isinstance(last, dict) and last.get(more_key) is True) or len(page) >= NAMED_PAGE
             )
             if not more:
-                break
+                return found
             start += len(page)
-        return found or [RepoRef.parse(target)]
 
     def _missing(self, what: str) -> NotFound | ForgeError:
         """A not-found that says whether the server is no Gerrit at all (wrong --api-url)."""
@@ -173,8 +177,17 @@ class GerritSource(RestSource):
         return m.protection(repo_id, branch, lists[0], lists[1])
 
     def teams(self, owner: str) -> list[Any]:
-        """Gerrit groups are access groups, not an organisation's teams: none are collected."""
-        return []
+        """The server's groups visible to the account, with their members and the groups they
+        include, as teams of ``owner`` (the prefix collected); a server or account that may
+        not list groups has none (``_map.groups``)."""
+        try:
+            found = self._named(
+                "/groups/", "GET /groups/", "_more_groups", o=["MEMBERS", "INCLUDES"]
+            )
+        except (NotFound, ForgeError) as exc:  # no permission to list groups
+            log.debug("groups skipped", owner=owner, reason=str(exc))
+            return []
+        return m.groups(owner, found)
 
     # -- changes ------------------------------------------------------------------------------
     def pull_requests(

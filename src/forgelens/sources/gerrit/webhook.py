@@ -89,12 +89,17 @@ def project(payload: Mapping[str, Any]) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
+def _whole(value: Any) -> int | None:
+    """A number of an event (epoch seconds, a patch set's number): an integer, or its digits
+    as text (older servers' stream-events)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None if isinstance(value, bool) or not isinstance(value, int) else value
+
+
 def _epoch(value: Any) -> datetime | None:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return datetime.fromtimestamp(value, UTC)
+    seconds = _whole(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
 def _change(p: dict[str, Any]) -> tuple[str, int, list[Any]]:
@@ -146,7 +151,8 @@ def change_event(p: dict[str, Any]) -> list[Any]:
 
 
 def patchset_created(p: dict[str, Any]) -> list[Any]:
-    """A new patch set: the change, and the patch set's commit (sha, author's name, email)."""
+    """A new patch set: the change, and the patch set's commit (sha, its number, author's
+    name and email)."""
     repo_id, number, items = _change(p)
     ps = obj(p, "patchSet")
     found = ps.get("author")
@@ -157,9 +163,11 @@ def patchset_created(p: dict[str, Any]) -> list[Any]:
         sha=str(ps["revision"]),
         author_name=author.get("name"),
         author_email=author.get("email"),
+        patch_set=_whole(ps.get("number")),
     )
     when = _epoch(p.get("eventCreatedOn"))
-    items.append(Carried(commit, ("author_name", "author_email"), version_of(when)))
+    carried = ("author_name", "author_email", "patch_set")
+    items.append(Carried(commit, carried, version_of(when)))
     return items
 
 

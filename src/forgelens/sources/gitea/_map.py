@@ -11,6 +11,8 @@ Gitea copies much of GitHub's REST shape, with its own words where it differs:
 - a changed file's ``status`` is ``added`` / ``deleted`` / ``renamed`` / ``copied`` or
   ``changed`` (-> ``modified``);
 - a deleted account is the ``Ghost`` user (id -1): stored as no one, as GitHub's ``null``;
+- people are keyed by their numeric account ``id`` (a login can be renamed) and shown by
+  their full name, else their login (``person``); identities merge them with other forges;
 - times carry the server's offset (``2024-03-07T08:26:40+08:00``) and whole seconds;
 - Actions runs (``/actions/runs``, Gitea 1.24 / Forgejo) already speak GitHub's
   status/conclusion; the older ``/actions/tasks`` (1.22) say ``success``/``failure``/
@@ -60,8 +62,9 @@ TASK_STATUS = {
 }
 
 
-def login(user: Any) -> str | None:
-    """The account's login; None for no one and for the Ghost of a deleted account."""
+def handle(user: Any) -> str | None:
+    """The account's login (shown, and renamable); None for no one and for the Ghost of a
+    deleted account."""
     if not isinstance(user, dict):
         return None
     name = user.get("login") or user.get("username")
@@ -72,20 +75,39 @@ def login(user: Any) -> str | None:
     return name
 
 
-def person(user: Any) -> Person | None:
-    name = login(user)
-    if name is None or not isinstance(user, dict):
+def login(user: Any) -> str | None:
+    """The key of a Gitea account: its numeric ``id`` (a login can be renamed, and a new
+    account may then take the old one); the Actions bot (id -2) and a payload without an id
+    by their login; None for no one and for the Ghost."""
+    name = handle(user)
+    if name is None:
         return None
-    uid = user.get("id")
+    uid = intval(user.get("id"))
+    return str(uid) if uid is not None and uid > 0 else name
+
+
+def person(user: Any) -> Person | None:
+    """A Gitea account keyed by ``login`` (its id), shown by its full name, else its login."""
+    key, name = login(user), handle(user)
+    if key is None or name is None or not isinstance(user, dict):
+        return None
+    uid = intval(user.get("id"))
     return Person(
         SOURCE,
-        name,
-        name=user.get("full_name") or None,
+        key,
+        name=user.get("full_name") or name,
         email=user.get("email") or None,
-        forge_id=str(uid) if isinstance(uid, int) and uid > 0 else None,
+        forge_id=str(uid) if uid is not None and uid > 0 else None,
         is_bot=uid == -2 or name.endswith("[bot]") or name.endswith("-bot"),
         avatar_url=user.get("avatar_url") or None,
     )
+
+
+def pr_people(p: dict[str, Any]) -> list[Person | None]:
+    """Everyone a pull request's own payload names: its author, who merged it, its assignees
+    and requested reviewers (people are keyed by id: their names come with them)."""
+    listed = [*(p.get("assignees") or []), *(p.get("requested_reviewers") or [])]
+    return [person(p.get("user")), person(p.get("merged_by")), *map(person, listed)]
 
 
 def _labels(items: Any) -> list[str]:
@@ -94,7 +116,7 @@ def _labels(items: Any) -> list[str]:
 
 def repository(p: dict[str, Any]) -> Repository:
     full = str(p["full_name"])
-    owner = login(p.get("owner")) or full.partition("/")[0]
+    owner = handle(p.get("owner")) or full.partition("/")[0]
     return Repository(
         id=repository_id(SOURCE, full),
         source=SOURCE,

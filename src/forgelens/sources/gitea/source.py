@@ -38,15 +38,16 @@ from forgelens.sources._forge_common import (
     BAD_ITEM,
     Item,
     RawPages,
-    RestSource,
     cut,
     finish,
     iso,
     make_client,
     ts,
 )
+from forgelens.sources._release import ReleaseRule
 from forgelens.sources.base import Page, PrBundle, RepoRef, RepoSnapshot
 from forgelens.sources.gitea import _map as m
+from forgelens.sources.gitea._delivery import GiteaDelivery, release_counts
 from forgelens.sources.gitea._paging import PAGES
 from forgelens.sources.http import EtagCache, ForgeProfile, HttpClient
 
@@ -83,7 +84,7 @@ def _updated(item: dict[str, Any]) -> datetime | None:
     return ts(item.get("updated_at"))
 
 
-class GiteaSource(RestSource):
+class GiteaSource(GiteaDelivery):
     kind = m.SOURCE
     data_source = DATA_SOURCE
     paginator = PAGES
@@ -141,6 +142,7 @@ class GiteaSource(RestSource):
             raise self._missing(ref.full_name) from None
         repo = m.repository(payload)
         snap = RepoSnapshot(repo, RepoRef.parse(repo.full_name))
+        snap.counts.update(release_counts(payload))  # releases: listed when the count moves
         if repo.full_name != ref.full_name:
             log.info("repository renamed", old=ref.full_name, new=repo.full_name)
         units = {
@@ -248,7 +250,7 @@ class GiteaSource(RestSource):
         n = pr.number
         base = self._base(ref)
         b = PrBundle(pr)
-        people = [m.person(item.get("user")), m.person(item.get("merged_by"))]
+        people = m.pr_people(item)
         for r in self._all(f"{base}/pulls/{n}/reviews", f"GET {PR}/reviews"):
             state = m.review_state(r)
             if state is None:
@@ -288,10 +290,10 @@ class GiteaSource(RestSource):
     ) -> Iterator[Page]:
         if not self._on(ref, "issues"):
             return iter(())
-        # the list comes newest *created* first, already cut by ``since`` on the server: no
-        # item may end it early, so the cut is at the watermark's whole second
-        floor = since.replace(microsecond=0) if since is not None else None
-        return cut(self._issue_pages(ref, since, resume), floor, overlap=True)
+        # the list comes newest *created* first, cut by ``since`` on the server to the whole
+        # second: the issues of the watermark's second that were read before are skipped
+        # (their comments not asked for again) and none ends the list early
+        return cut(self._issue_pages(ref, since, resume), since, overlap=True)
 
     def _issue_pages(self, ref: RepoRef, since: datetime | None, resume: str | None) -> RawPages:
         repo_id = repository_id(self.kind, ref.full_name)
@@ -303,9 +305,10 @@ class GiteaSource(RestSource):
             "GET /repos/{owner}/{repo}/issues",
             resume,
             params,
-            None,
+            since,
             _updated,
             partial(self._issue, ref, repo_id),
+            ordered=False,
         )
 
     def _issue(self, ref: RepoRef, repo_id: str, i: dict[str, Any]) -> Item:
@@ -384,4 +387,6 @@ def from_options(
         transport=transport,
         suffix=API_SUFFIX,
     )
-    return GiteaSource(client)
+    source = GiteaSource(client)
+    source.release_rule = ReleaseRule.from_extra(opts.extra)
+    return source

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forgelens.records import repository_id
+from forgelens.sources._release import release_event
 from forgelens.sources.gitea import _map as m
 from forgelens.sources.webhook import (
     Fields,
@@ -62,6 +63,7 @@ SYNC_EVENTS = (
     "issue_label",
     "issue_milestone",
     "issue_comment",
+    "release",  # the payload names the tag, not its commit: the sync resolves it
 )
 
 
@@ -158,7 +160,7 @@ def _repo(p: dict[str, Any]) -> str:
 def _pr(repo_id: str, raw: dict[str, Any]) -> list[Any]:
     rec = m.pull_request(repo_id, raw)
     version = version_of(rec.updated_at)
-    found = [m.person(raw.get("user")), m.person(raw.get("merged_by"))]
+    found = m.pr_people(raw)
     return [carried(rec, raw, PR, version), *people(found, version)]
 
 
@@ -202,12 +204,18 @@ def push(p: dict[str, Any]) -> list[Any]:
     return hub_push(_repo(p), p)
 
 
+def release(p: dict[str, Any]) -> list[Any]:
+    """A published release as its deployment (``sources/_release.release_event``)."""
+    return release_event(_repo(p), p, m.person)
+
+
 MAPPERS: dict[str, WebhookMapper] = {
     **dict.fromkeys(PR_EVENTS, pull_request),
     **dict.fromkeys(ISSUE_EVENTS, issue),
     "issue_comment": comment,
     "pull_request_comment": comment,
     "push": push,
+    "release": release,
 }
 
 

@@ -5,6 +5,7 @@ repositories, transient errors retried, partial data refused).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Self
@@ -15,7 +16,7 @@ from forgelens.records import Issue, Person
 from forgelens.sources._forge_common import finish, older
 from forgelens.sources._pagination import LinkHeaderPaginator
 from forgelens.sources._ratelimit import Credential, backoff_delay
-from forgelens.sources.base import PrBundle
+from forgelens.sources.base import PrBundle, RepoSnapshot
 from forgelens.sources.github import _map as m
 from forgelens.sources.http import HttpClient, RequestSpec, Response
 
@@ -48,7 +49,11 @@ class GitHubBase:
         self.api = api
         self.graphql_url = graphql_url(client.base_url)
         self.graphql_retries = graphql_retries
-        self.pr_page = PR_PAGE
+        self.pr_page = self.pr_page_max = PR_PAGE
+        self._costs: dict[tuple[str, Any], int] = {}  # (operation, first) -> points it cost
+        self._probed: dict[str, tuple[float, RepoSnapshot]] = {}  # full name -> (when, probe)
+        self._pr_totals: dict[str, int] = {}  # full name -> pull requests the probe counted
+        self._probe_lock = threading.Lock()
 
     @property
     def api_calls(self) -> int:
@@ -118,23 +123,16 @@ class GitHubBase:
     ) -> tuple[Any, int]:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
         waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
-        payload = {"query": document, "variables": variables, "operationName": operation}
-        spec = RequestSpec(
-            "POST",
-            self.graphql_url,
-            f"POST /graphql {operation}",
-            json=payload,
-            resource="graphql",
-            attempts=attempts,
-        )
         attempt = limited = 0
         while True:
-            response = self.client.send(spec)
+            response = self.client.send(
+                self._graphql_spec(document, operation, variables, attempts)
+            )
             body = response.json()
             if not isinstance(body, dict):
                 raise ForgeError(f"GitHub GraphQL answered {operation} with something unusable")
             data, errors = body.get("data"), body.get("errors") or []
-            self._note_budget(data, response.credential)
+            self._note_budget(data, response.credential, (operation, variables.get("first")))
             if not errors:
                 return data, 0
             types = {str(e.get("type")) for e in errors if isinstance(e, dict)}
@@ -171,8 +169,33 @@ class GitHubBase:
                 "collected data is kept and the next run resumes from here"
             )
 
-    def _note_budget(self, data: Any, cred: Credential | None) -> None:
+    def _graphql_spec(
+        self,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        attempts: int | None = None,
+    ) -> RequestSpec:
+        """The POST of one query, expected to cost what its shape cost last time."""
+        payload = {"query": document, "variables": variables, "operationName": operation}
+        shape = (operation, variables.get("first"))
+        return RequestSpec(
+            "POST",
+            self.graphql_url,
+            f"POST /graphql {operation}",
+            json=payload,
+            resource="graphql",
+            attempts=attempts,
+            cost=self._costs.get(shape, 1),
+        )
+
+    def _note_budget(self, data: Any, cred: Credential | None, shape: tuple[str, Any]) -> None:
+        """Record the points left and what this shape of query (operation, page size) cost:
+        the next one of its shape is expected to cost as much (shared budgets take it
+        before sending)."""
         rate = data.get("rateLimit") if isinstance(data, dict) else None
+        if isinstance(rate, dict) and isinstance(rate.get("cost"), int):
+            self._costs[shape] = max(self._costs.get(shape, 1), rate["cost"])
         if isinstance(rate, dict) and isinstance(rate.get("remaining"), int):
             reset = m.ts(rate.get("resetAt"))
             self.client.update_budget(

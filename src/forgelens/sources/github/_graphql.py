@@ -60,23 +60,37 @@ PR_FIELDS = (
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
 )
 
-REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
-  repository(owner: $owner, name: $name) {{
-    databaseId id name nameWithOwner owner {{ login }} description isPrivate isFork isArchived
-    primaryLanguage {{ name }} stargazerCount forkCount url createdAt updatedAt pushedAt
-    openIssues: issues(states: OPEN) {{ totalCount }}
-    openPullRequests: pullRequests(states: OPEN) {{ totalCount }}
-    defaultBranchRef {{ name }}
-    branchProtectionRules(first: 20) {{ nodes {{ pattern requiredApprovingReviewCount
+REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description isPrivate
+    isFork isArchived primaryLanguage { name } stargazerCount forkCount url createdAt updatedAt
+    pushedAt
+    openIssues: issues(states: OPEN) { totalCount }
+    openPullRequests: pullRequests(states: OPEN) { totalCount }
+    defaultBranchRef { name }
+    branchProtectionRules(first: 20) { nodes { pattern requiredApprovingReviewCount
       requiresCodeOwnerReviews dismissesStaleReviews requiredStatusCheckContexts
-      isAdminEnforced allowsForcePushes }} }}
-    pullRequests(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
-      nodes {{ updatedAt }} }}
-    issues(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
-      nodes {{ updatedAt }} }}
-  }}
+      isAdminEnforced allowsForcePushes } }
+    pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes { updatedAt } }
+    issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes { updatedAt } }
+    allPullRequests: pullRequests { totalCount }"""
+
+REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
+  repository(owner: $owner, name: $name) {{ {REPO_FIELDS} }}
   {RATE}
 }}"""
+PROBE_BATCH = 50  # repositories per RepoProbes query: 3 connections each, 2 points per 50
+
+
+def repo_probes(count: int) -> str:
+    """One query probing ``count`` repositories (aliases ``r0`` ...; variables ``o0``/``n0``
+    ...): an org's unchanged repositories cost 2 points per 50 instead of 1 point each."""
+    params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(count))
+    body = "\n".join(
+        f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ {REPO_FIELDS} }}" for i in range(count)
+    )
+    return f"query RepoProbes({params}) {{\n{body}\n  {RATE}\n}}"
+
 
 PULL_REQUESTS = f"""query PullRequests($owner: String!, $name: String!, $first: Int!,
   $after: String, $files: Int!, $reviews: Int!, $reviewComments: Int!, $comments: Int!,
@@ -172,7 +186,33 @@ ISSUE_COMMENTS = f"""query IssueComments($owner: String!, $name: String!, $numbe
 NESTED_SIZES = {"files": 50, "reviews": 20, "reviewComments": 10, "comments": 30, "commits": 30}
 
 
+MIN_NESTED = {"files": 10, "reviews": 5, "reviewComments": 5, "comments": 5, "commits": 5}
+GROW_AFTER = 4  # pages in a row that went through before page sizes grow back
+INCREMENTAL_FIRST = 5  # PRs on an incremental run's first page (1 point), doubling after
+
+
 class GraphQLFetch(GitHubBase):
+    def _shrink(self, nested: dict[str, int]) -> bool:
+        """GitHub gave up on a page (502/504 after ~10 s, ``stream error: CANCEL``): ask for
+        half as many PRs, then -- one PR per page already -- half as many nested items (the
+        rest come through follow-up queries). False when nothing is left to shrink."""
+        if self.pr_page > 1:
+            self.pr_page = max(1, self.pr_page // 2)
+        elif any(nested[k] > MIN_NESTED[k] for k in nested):
+            for k in nested:
+                nested[k] = max(MIN_NESTED[k], nested[k] // 2)
+        else:
+            return False
+        log.info("graphql page size reduced", size=self.pr_page, nested=dict(nested))
+        return True
+
+    def _grow(self, nested: dict[str, int]) -> None:
+        """Back toward the usual sizes after pages went through: one heavy stretch of a
+        repository must not make every later page small (a small page costs more per PR)."""
+        for k in nested:
+            nested[k] = min(NESTED_SIZES[k], nested[k] * 2)
+        self.pr_page = min(self.pr_page_max, self.pr_page * 2)
+
     def _graphql_pr_pages(
         self, ref: RepoRef, since: datetime | None, resume: str | None
     ) -> Iterator[tuple[list[tuple[datetime, list[Any]]], int, str | None]]:
@@ -180,25 +220,34 @@ class GraphQLFetch(GitHubBase):
         after = resume or None
         seen = {after} if after else set()
         paginator = GraphQLCursorPaginator(("repository", "pullRequests"))
+        nested = dict(NESTED_SIZES)
+        good = 0
+        # GitHub charges for ``first``, not for what comes back: a repository of 3 PRs asked
+        # for 50 costs 13 points. The first page is sized by what the probe counted (a full
+        # run) or starts small and doubles (an incremental run usually finds a few changes).
+        with self._probe_lock:
+            total = self._pr_totals.get(ref.full_name.lower())
+        cap = INCREMENTAL_FIRST if since is not None else max(1, total or self.pr_page_max)
         while True:
             variables = {
                 "owner": ref.owner,
                 "name": ref.name,
-                "first": self.pr_page,
+                "first": min(self.pr_page, cap),
                 "after": after,
-                **NESTED_SIZES,
+                **nested,
             }
+            smallest = self.pr_page == 1 and all(nested[k] <= MIN_NESTED[k] for k in nested)
             try:
-                # a large page may time out (GitHub answers 502/504 after ~10 s): after two
-                # tries ask for half as many PRs instead of retrying the same page
-                attempts = 2 if self.pr_page > 5 else None
+                # a large page may time out (502/504) or be cancelled: after two tries ask
+                # for a smaller one instead of retrying the same page
+                attempts = None if smallest else 2
                 data, errors = self.graphql(PULL_REQUESTS, "PullRequests", variables, attempts)
             except ForgeError:
-                if self.pr_page <= 5:
+                if not self._shrink(nested):
                     raise
-                self.pr_page = max(5, self.pr_page // 2)  # GitHub timed out: ask for less
-                log.info("graphql page size reduced", size=self.pr_page)
+                good = 0
                 continue
+            good += 1
             conn = paginator.connection({"data": data})
             out: list[tuple[datetime, list[Any]]] = []
             nodes: list[Any] = conn.get("nodes") or []
@@ -218,6 +267,10 @@ class GraphQLFetch(GitHubBase):
             if not nxt:
                 return
             after = nxt
+            cap = self.pr_page_max if since is None else cap * 2
+            if good >= GROW_AFTER and (self.pr_page < self.pr_page_max or nested != NESTED_SIZES):
+                self._grow(nested)
+                good = 0
 
     def _follow(
         self,
@@ -233,10 +286,22 @@ class GraphQLFetch(GitHubBase):
         nodes = [n for n in conn.get("nodes") or [] if isinstance(n, dict)]
         seen: set[str] = set()
         after = next_cursor(conn.get("pageInfo"), seen, operation)
+        size = 100
         while after:
             if cap is not None and len(nodes) >= cap:
                 break
-            data, _ = self.graphql(document, operation, {**variables, "first": 100, "after": after})
+            try:  # a page GitHub gives up on: half as many items (down to 10), then fail
+                data, _ = self.graphql(
+                    document,
+                    operation,
+                    {**variables, "first": size, "after": after},
+                    None if size <= 10 else 2,
+                )
+            except ForgeError:
+                if size <= 10:
+                    raise
+                size = max(10, size // 2)
+                continue
             for key in path:
                 data = data.get(key) if isinstance(data, dict) else None
             conn = data if isinstance(data, dict) else {}
@@ -250,7 +315,7 @@ class GraphQLFetch(GitHubBase):
         pr = m.pr_graphql(repo_id, node)
         n = pr.number
         pr_vars = {"owner": ref.owner, "name": ref.name, "number": n}
-        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]
+        pr_vars["reviewComments"] = NESTED_SIZES["reviewComments"]  # follow-ups: full size
         nested = {
             x.key: self._follow(
                 node.get(x.key),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forgelens.records import now_version, repository_id
+from forgelens.sources._release import release_event
 from forgelens.sources.github import _map as gh
 from forgelens.sources.webhook import (
     COMMENT,
@@ -155,6 +156,53 @@ def github_workflow_run(p: dict[str, Any]) -> list[Any]:
     return [carried(rec, run, GH_RUN, version_of(rec.updated_at))]
 
 
+# A deployment's own columns (its status comes from its statuses: ``deployment_status``)
+GH_DEPLOYMENT: Fields = {
+    "environment": "environment",
+    "environment_kind": "environment|production_environment",
+    "sha": "sha",
+    "ref": "ref",
+    "created_at": "created_at",
+    "creator": "creator",
+    "transient_environment": "transient_environment",
+    "production_environment": "production_environment",
+    "description": "description",
+}
+
+
+def github_deployment(p: dict[str, Any]) -> list[Any]:
+    """A deployment just created (``deployment`` event): in progress until a status decides,
+    versioned by its creation time so that any status delivered before it stays."""
+    raw = obj(p, "deployment")
+    rec = gh.deployment(_gh_repo(p), raw, [])
+    version = version_of(rec.created_at)
+    found = people([gh.person(raw.get("creator"))], version)
+    return [carried(rec, raw, GH_DEPLOYMENT, version, "source", "status"), *found]
+
+
+def github_deployment_status(p: dict[str, Any]) -> list[Any]:
+    """One new status of a deployment (``deployment_status`` event), decided the way a
+    collection decides from all of them (``_map.deployment``): versioned by the status's time,
+    so the latest status delivered wins whatever the order of delivery. ``inactive`` decides
+    nothing: it only keeps the deployment's own columns."""
+    raw, status = obj(p, "deployment"), obj(p, "deployment_status")
+    if not isinstance(status.get("state"), str) or gh.ts(status.get("created_at")) is None:
+        raise ValueError("deployment_status without state or created_at")
+    repo_id = _gh_repo(p)
+    if status["state"] == "inactive":
+        return github_deployment({**p, "deployment": raw})[:1]
+    rec = gh.deployment(repo_id, raw, [status])
+    version = version_of(gh.ts(status.get("created_at")))
+    cols = ("source", "status", "finished_at", "url")
+    found = people([gh.person(raw.get("creator"))], version)
+    return [carried(rec, raw, GH_DEPLOYMENT, version, *cols), *found]
+
+
+def github_release(p: dict[str, Any]) -> list[Any]:
+    """A published release as its deployment (``sources/_release.release_event``)."""
+    return release_event(_gh_repo(p), p, gh.person)
+
+
 SECRET = "FORGELENS_GITHUB_WEBHOOK_SECRET"  # noqa: S105 (the setting's name)
 
 
@@ -187,6 +235,7 @@ WEBHOOKS = Webhooks(
         "pull_request_review_thread",
         "issues",
         "issue_comment",
+        "release",  # the payload names the tag, not its commit: the sync resolves it
     ),
     mappers={
         "pull_request": github_pull_request,
@@ -196,5 +245,8 @@ WEBHOOKS = Webhooks(
         "issue_comment": github_issue_comment,
         "push": github_push,
         "workflow_run": github_workflow_run,
+        "deployment": github_deployment,
+        "deployment_status": github_deployment_status,
+        "release": github_release,
     },
 )

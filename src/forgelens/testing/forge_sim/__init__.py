@@ -12,6 +12,9 @@ from __future__ import annotations
 from forgelens.testing.forge_sim.app import ForgeSim, SimRequest, SimResponse
 from forgelens.testing.forge_sim.dataset import Dataset, SimSize, generate
 from forgelens.testing.forge_sim.faults import Budgets, Faults
+from forgelens.testing.forge_sim.github_cost import QueryCost, query_cost
+from forgelens.testing.forge_sim.org import org_dataset, touch
+from forgelens.testing.forge_sim.secondary import SecondaryLimits
 from forgelens.testing.forge_sim.server import serve
 
 __all__ = [
@@ -19,9 +22,14 @@ __all__ = [
     "Dataset",
     "Faults",
     "ForgeSim",
+    "QueryCost",
+    "SecondaryLimits",
     "SimRequest",
     "SimResponse",
     "SimSize",
     "generate",
+    "org_dataset",
+    "query_cost",
     "serve",
+    "touch",
 ]

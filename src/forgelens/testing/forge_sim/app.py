@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from forgelens.testing.forge_sim.dataset import Dataset
 from forgelens.testing.forge_sim.faults import Budget, Budgets, Faults
+from forgelens.testing.forge_sim.secondary import SecondaryLimits
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -51,6 +52,7 @@ class SimResponse:
     resource: str = "core"
     cost: int = 1
     after_spend: Callable[[Budget], None] | None = None  # e.g. fill GraphQL ``rateLimit``
+    nodes: int = 0  # GraphQL: nodes in the answer (the server work secondary limits weigh)
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -114,8 +116,12 @@ class ForgeSim:
         budgets: Budgets | None = None,
         tokens: set[str] | None = None,
         renderers: list[Renderer] | None = None,
+        secondary: SecondaryLimits | None = None,
     ) -> None:
         self.dataset = dataset
+        self.secondary = secondary  # GitHub's secondary limits (None: not enforced)
+        self.in_flight = 0
+        self.over_budget = 0
         self.faults = faults or Faults()
         self.budgets = budgets or Budgets()
         self.tokens = set(tokens or ())
@@ -160,17 +166,22 @@ class ForgeSim:
             body,
             f"{scope.get('scheme', 'http')}://{host}",
         )
-        resp, delay = self.handle(req)
-        if delay:
-            await asyncio.sleep(delay)
-        payload = resp.encoded()
-        raw_headers = []
-        if "content-type" not in resp.headers:
-            raw_headers.append((b"content-type", b"application/json; charset=utf-8"))
-        raw_headers += [(k.encode(), str(v).encode()) for k, v in resp.headers.items()]
-        raw_headers.append((b"content-length", str(len(payload)).encode()))
-        await send({"type": "http.response.start", "status": resp.status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": payload})
+        self.in_flight += 1
+        try:
+            resp, delay = self.handle(req)
+            if delay:
+                await asyncio.sleep(delay)
+            payload = resp.encoded()
+            raw_headers = []
+            if "content-type" not in resp.headers:
+                raw_headers.append((b"content-type", b"application/json; charset=utf-8"))
+            raw_headers += [(k.encode(), str(v).encode()) for k, v in resp.headers.items()]
+            raw_headers.append((b"content-length", str(len(payload)).encode()))
+            start = {"type": "http.response.start", "status": resp.status, "headers": raw_headers}
+            await send(start)
+            await send({"type": "http.response.body", "body": payload})
+        finally:
+            self.in_flight -= 1
 
     def handle(self, req: SimRequest) -> tuple[SimResponse, float]:
         """Answer one request; returns the response and a delay to apply before sending."""
@@ -204,13 +215,23 @@ class ForgeSim:
             delay = self.faults.slow_seconds
         if self.faults.graphql_max_first is not None:
             req.headers["x-sim-max-first"] = str(self.faults.graphql_max_first)
+        if self.faults.graphql_max_nodes is not None:
+            req.headers["x-sim-max-nodes"] = str(self.faults.graphql_max_nodes)
         if fault == "graphql_error":
             req.headers["x-sim-graphql-error"] = "1"
         with self.dataset.lock:
             resp = renderer.handle(req)
         who = req.token or "anonymous"
+        limits = self.secondary
+        if limits is not None and resp.status < 400:
+            cpu = limits.cpu(resp.nodes)
+            wait = limits.check(who, resp.resource, self.in_flight, 1, cpu)
+            if wait is not None:  # a query is 1 secondary point (the client sends no mutation)
+                after = round(max(wait, 0.001), 3) if limits.retry_after else None
+                return renderer.secondary_limit(req, after), delay
         if resp.status < 400 and self.budgets.exhausted(who, resp.resource, resp.cost):
             budget = self.budgets.get(who, resp.resource)
+            self.over_budget += 1  # a client overspent: the forge refused on its primary limit
             limited = renderer.primary_limit(req, resp, budget)
             limited.headers.update(renderer.rate_headers(resp.resource, budget))
             return limited, delay

@@ -193,6 +193,41 @@ class SimDeployment:
 
 
 @dataclass
+class SimRelease:
+    id: int
+    tag: str
+    sha: str  # the commit the tag points to
+    target_commitish: str  # what the release was drafted from (a branch name, usually)
+    author: str | None
+    created_at: datetime
+    published_at: datetime | None  # None: a draft
+    prerelease: bool = False
+    annotated: bool = False  # an annotated tag object between the ref and the commit
+    tag_deleted: bool = False  # the tag was deleted after the release was published
+
+    @property
+    def draft(self) -> bool:
+        return self.published_at is None
+
+    @property
+    def tag_object(self) -> str:
+        return _sha("tag-object", self.tag, self.sha)
+
+
+@dataclass
+class SimGitCommit:
+    """A commit of the default branch's history (PR commits in merge order, one line)."""
+
+    sha: str
+    parents: list[str]
+    message: str
+    author: str | None
+    author_name: str
+    author_email: str
+    at: datetime
+
+
+@dataclass
 class SimProtection:
     branch: str
     required_approvals: int
@@ -220,10 +255,12 @@ class SimRepo:
     issues: list[SimIssue] = field(default_factory=list)
     runs: list[SimRun] = field(default_factory=list)
     deployments: list[SimDeployment] = field(default_factory=list)
+    releases: list[SimRelease] = field(default_factory=list)
     protection: SimProtection | None = None
     contributors: dict[str, int] = field(default_factory=dict)
     deleted: bool = False
     _by_updated: list[SimPR] | None = None
+    _history: list[SimGitCommit] | None = None
 
     @property
     def full_name(self) -> str:
@@ -237,6 +274,42 @@ class SimRepo:
             )
         return self._by_updated
 
+    def history(self) -> list[SimGitCommit]:
+        """The default branch, oldest first: merged PRs in merge order, each PR's commits in
+        order (a PR without commits as one merge commit), each commit the parent of the next.
+        Deployments and releases ship shas of this line (``shipped_sha``)."""
+        if self._history is None:
+            line: list[SimGitCommit] = []
+            merged = sorted(
+                (p for p in self.prs if p.merged_at), key=lambda p: p.merged_at or EPOCH
+            )
+            for pr in merged:
+                commits = pr.commits or [
+                    SimCommit(
+                        shipped_sha(self, pr),
+                        f"Merge #{pr.number}",
+                        pr.author,
+                        "",
+                        "",
+                        pr.merged_at or EPOCH,
+                    )
+                ]
+                for c in commits:
+                    parents = [line[-1].sha] if line else []
+                    line.append(
+                        SimGitCommit(
+                            c.sha,
+                            parents,
+                            c.message,
+                            c.author,
+                            c.author_name,
+                            c.author_email,
+                            c.authored_at,
+                        )
+                    )
+            self._history = line
+        return self._history
+
     def pr(self, number: int) -> SimPR | None:
         if 1 <= number <= len(self.prs) and self.prs[number - 1].number == number:
             return self.prs[number - 1]
@@ -244,6 +317,13 @@ class SimRepo:
 
     def issue(self, number: int) -> SimIssue | None:
         return next((i for i in self.issues if i.number == number), None)
+
+    def open_prs(self) -> int:
+        return sum(p.state == "open" for p in self.prs)
+
+    def size_kb(self) -> int:
+        """What GitHub's ``size`` says (KB of git data): grows with the history."""
+        return 200 + 40 * len(self.prs)
 
 
 @dataclass
@@ -391,6 +471,8 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
             )
         if r % 3 != 2:  # some repositories deploy through GitHub Deployments
             repo.deployments = _deployments(random.Random(f"deploy-{seed}-{r}"), repo, logins)
+        if r % 3 != 1:  # some publish releases (with deployments or without)
+            repo.releases = _releases(random.Random(f"release-{seed}-{r}"), repo, logins)
         if r % 3 != 2:
             repo.protection = SimProtection(
                 "main",
@@ -427,6 +509,43 @@ def generate(seed: int = 1, size: SimSize | None = None, org: str = "acme") -> D
     return Dataset(org, True, people, repos, teams)
 
 
+def shipped_sha(repo: SimRepo, pr: SimPR) -> str:
+    """The sha a merged PR leaves on the default branch (its last commit)."""
+    return pr.commits[-1].sha if pr.commits else _sha(repo.id, "merge", pr.number)
+
+
+def _releases(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[SimRelease]:
+    """Releases of every fourth merged PR: published some hours after the merge (drafted a
+    while before, from ``main``), lightweight and annotated tags, every fifth a prerelease
+    (``-rc``), and a newest draft not yet published. Ids from 9,000,000 + repository id *
+    1,000."""
+    merged = sorted((p for p in repo.prs if p.merged_at), key=lambda p: p.merged_at or EPOCH)
+    out: list[SimRelease] = []
+    for k, pr in enumerate(merged[3::4]):
+        merged_at = pr.merged_at or EPOCH
+        pre = k % 5 == 4
+        published = merged_at + timedelta(hours=rng.randint(2, 30))
+        out.append(
+            SimRelease(
+                9_000_000 + repo.id * 1_000 + k,
+                f"v1.{k}.0" + ("-rc.1" if pre else ""),
+                shipped_sha(repo, pr),
+                "main",
+                rng.choice(logins),
+                published - timedelta(days=rng.randint(0, 3)),
+                published,
+                prerelease=pre,
+                annotated=k % 2 == 1,
+            )
+        )
+    if out:
+        last = out[-1]
+        out.append(
+            SimRelease(last.id + 1, "v9.9.9", last.sha, "main", last.author, last.created_at, None)
+        )
+    return out
+
+
 def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[SimDeployment]:
     """Deployments of merged work: staging then production, some failing (error or failure)
     and deployed again, some re-deploying an older sha (a rollback), now and then a transient
@@ -450,7 +569,7 @@ def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[S
         return dep
 
     for k, pr in enumerate(merged):
-        sha = pr.commits[-1].sha if pr.commits else _sha(repo.id, "merge", pr.number)
+        sha = shipped_sha(repo, pr)
         at = (pr.merged_at or EPOCH) + timedelta(minutes=rng.randint(5, 90))
         who = rng.choice(logins)
         plan = [("staging", False, False), ("production", True, False)]
@@ -544,15 +663,26 @@ def _pick(rng: random.Random, logins: list[str]) -> str | None:
 
 
 def _pr(
-    rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: object, size: SimSize
+    rng: random.Random,
+    repo: SimRepo,
+    n: int,
+    logins: list[str],
+    ids: object,
+    size: SimSize,
+    stamps: tuple[datetime, datetime, str] | None = None,
 ) -> SimPR:
+    """One pull request; ``stamps`` = (created, updated, state) decided by the caller (the
+    lazy org of ``org.py`` orders PRs without generating them)."""
     it = iter(ids)  # type: ignore[call-overload]
-    created = repo.created_at + timedelta(
-        days=n * 0.05 + rng.random() * 30, seconds=rng.randint(0, 86399)
-    )
-    updated = created + timedelta(hours=rng.randint(1, 200), seconds=rng.randint(0, 3599))
-    roll = rng.random()
-    state = "merged" if roll < 0.7 else ("closed" if roll < 0.85 else "open")
+    if stamps is None:
+        created = repo.created_at + timedelta(
+            days=n * 0.05 + rng.random() * 30, seconds=rng.randint(0, 86399)
+        )
+        updated = created + timedelta(hours=rng.randint(1, 200), seconds=rng.randint(0, 3599))
+        roll = rng.random()
+        state = "merged" if roll < 0.7 else ("closed" if roll < 0.85 else "open")
+    else:
+        created, updated, state = stamps
     author = _pick(rng, logins)
     merged_at = updated - timedelta(minutes=5) if state == "merged" else None
     closed_at = merged_at if state == "merged" else (updated if state == "closed" else None)

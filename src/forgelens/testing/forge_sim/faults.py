@@ -29,6 +29,7 @@ class Faults:
     login_rate: float = 0.0  # share redirected to a sign-in page (SSO in front of the API)
     revoke_after: dict[str, int] = field(default_factory=dict)  # token -> requests it survives
     graphql_max_first: int | None = None  # larger GraphQL pages time out (502), like GitHub's
+    graphql_max_nodes: int | None = None  # answers with more nodes: 502 stream error CANCEL
     only_paths: tuple[str, ...] = ()  # limit 5xx/secondary/truncation to these path prefixes
     requests: int = 0
     by_token: dict[str, int] = field(default_factory=dict)
@@ -81,6 +82,8 @@ class Budgets:
     window: float = 3600.0
     limits: dict[str, int] = field(default_factory=dict)  # per-resource override
     clock: Callable[[], float] = time.time  # a simulated clock makes windows simulated hours
+    # every window that ended: (token, resource, reset_at, limit, remaining) -- unused budget
+    ended: list[tuple[str, str, float, int, int]] = field(default_factory=list)
     _state: dict[tuple[str, str], Budget] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,6 +93,8 @@ class Budgets:
             b = self._state.get((token, resource))
             limit = self.limits.get(resource, self.limit)
             if b is None or b.reset_at <= now:
+                if b is not None:
+                    self.ended.append((token, resource, b.reset_at, b.limit, b.remaining))
                 b = Budget(limit, limit, now + self.window)
                 self._state[(token, resource)] = b
             return b

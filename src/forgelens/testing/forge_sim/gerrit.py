@@ -9,7 +9,8 @@ times are UTC text with nanoseconds; people are accounts (``_account_id``); a pu
 change whose patch sets are the dataset's commits (the last is current and carries the files),
 whose reviews are ``Code-Review`` votes written in messages (approved +2, changes requested -2,
 commented +1) and whose review comments are inline comments (``/changes/{n}/comments``); an
-organisation is a project prefix; branch protection is labels and submit requirements. No rate
+organisation is a project prefix, its teams the groups (``/groups/``, members and included groups);
+branch protection is labels and submit requirements. No rate
 limit: the quota plugin answers 429 with ``Retry-After`` when the budget is spent.
 """
 
@@ -69,6 +70,7 @@ class GerritRenderer(RestRenderer):
         self.more_projects = True  # False: an older server, no _more_projects on project pages
         self.add("GET", r"/config/server/version", self.get_version)
         self.add("GET", r"/projects/", self.projects)
+        self.add("GET", r"/groups/", self.groups)
         self.add("GET", r"/projects/(?P<name>.+)/HEAD", self.head)
         self.add("GET", r"/projects/(?P<name>.+)/labels/", self.labels)
         self.add("GET", r"/projects/(?P<name>.+)/submit_requirements", self.requirements)
@@ -292,6 +294,33 @@ class GerritRenderer(RestRenderer):
         if chunk and start + n < len(names) and self.more_projects:
             body[chunk[-1]]["_more_projects"] = True
         return self.ok(body)
+
+    def groups(self, req: SimRequest) -> SimResponse:
+        """The dataset's teams as groups named by their slug, with their members and the
+        groups they include (a team's sub-teams); ``_more_groups`` on a page's last group."""
+        uuid = {
+            t.slug: hashlib.sha1(t.slug.encode(), usedforsecurity=False).hexdigest()
+            for t in self.ds.teams
+        }
+        body: dict[str, Any] = {}
+        for k, t in enumerate(sorted(self.ds.teams, key=lambda t: t.slug)):
+            members = [self.account(login) for login, _ in t.members]
+            subs = [s for s in self.ds.teams if s.parent == t.slug]
+            body[t.slug] = {
+                "id": uuid[t.slug],
+                "name": t.slug,
+                "group_id": 10 + k,
+                "description": t.description,
+                "owner": "Administrators",
+                "members": [a for a in members if a is not None],
+                "includes": [{"id": uuid[s.slug], "name": s.slug} for s in subs],
+            }
+        names = list(body)
+        n, start = int(req.query.get("n") or 500), int(req.query.get("S") or 0)
+        page = {name: body[name] for name in names[start : start + n]}
+        if page and start + n < len(names):
+            page[names[start + n - 1]]["_more_groups"] = True
+        return self.ok(page)
 
     def project(self, req: SimRequest, name: str) -> SimResponse:
         repo = self._repo(name)

@@ -24,8 +24,10 @@ from forgelens.testing.forge_sim.app import SimRequest, SimResponse
 from forgelens.testing.forge_sim.dataset import (
     Dataset,
     SimComment,
+    SimGitCommit,
     SimIssue,
     SimPR,
+    SimRelease,
     SimRepo,
     SimReview,
 )
@@ -73,6 +75,12 @@ class GiteaRenderer(RestRenderer):
         self.add("GET", repo + r"/issues/(?P<n>\d+)", self.one_issue)
         self.add("GET", repo + r"/issues/(?P<n>\d+)/comments", self.comments)
         self.add("GET", repo + r"/actions/runs", self.runs)
+        self.add("GET", repo + r"/releases", self.releases)
+        self.add("GET", repo + r"/tags/(?P<tag>[^/]+)", self.tag)
+        self.add(
+            "GET", repo + r"/compare/(?P<base>[0-9a-f]+)\.\.\.(?P<head>[0-9a-f]+)", self.compare
+        )
+        self.add("GET", repo + r"/git/commits/(?P<sha>[0-9a-f]{40})", self.git_commit)
 
     # -- protocol -----------------------------------------------------------------------------
     def token(self, req: SimRequest) -> str | None:
@@ -165,6 +173,7 @@ class GiteaRenderer(RestRenderer):
             "has_issues": True,
             "has_pull_requests": True,
             "has_actions": True,
+            "release_counter": sum(not r.draft for r in repo.releases),
         }
 
     def pull_json(self, repo: SimRepo, pr: SimPR) -> dict[str, Any]:
@@ -494,6 +503,95 @@ class GiteaRenderer(RestRenderer):
         response.headers.pop("x-total-count", None)
         response.body = {"workflow_runs": response.body, "total_count": len(items)}
         return response
+
+    # -- releases, tags, compare --------------------------------------------------------------
+    def release_json(self, repo: SimRepo, r: SimRelease) -> dict[str, Any]:
+        web = f"https://gitea.example/{repo.full_name}"
+        return {
+            "id": r.id,
+            "tag_name": r.tag,
+            "target_commitish": r.target_commitish,
+            "name": f"Release {r.tag}",
+            "body": "What changed",
+            "url": f"https://gitea.example/api/v1/repos/{repo.full_name}/releases/{r.id}",
+            "html_url": f"{web}/releases/tag/{r.tag}",
+            "tarball_url": f"{web}/archive/{r.tag}.tar.gz",
+            "zipball_url": f"{web}/archive/{r.tag}.zip",
+            "draft": r.draft,
+            "prerelease": r.prerelease,
+            # Gitea sends the release's one stamp as both (set again when a draft is published)
+            "created_at": when(r.published_at or r.created_at),
+            "published_at": when(r.published_at or r.created_at),
+            "author": self.user(r.author),
+            "assets": [],
+        }
+
+    def releases(self, req: SimRequest, owner: str, name: str) -> SimResponse:
+        """Newest created first, drafts included (the token may write)."""
+        repo = self.ds.repo(owner, name)
+        if repo is None:
+            return self.not_found()
+        items = sorted(
+            repo.releases, key=lambda r: (r.published_at or r.created_at, r.id), reverse=True
+        )
+        return self.page(req, [self.release_json(repo, r) for r in items])
+
+    def tag(self, req: SimRequest, owner: str, name: str, tag: str) -> SimResponse:
+        repo = self.ds.repo(owner, name)
+        r = (
+            next(
+                (r for r in repo.releases if r.tag == tag and not r.draft and not r.tag_deleted),
+                None,
+            )
+            if repo
+            else None
+        )
+        if repo is None or r is None:
+            return self.not_found()
+        return SimResponse(
+            200,
+            {
+                "name": r.tag,
+                "message": f"Release {r.tag}" if r.annotated else "",
+                "id": r.tag_object if r.annotated else r.sha,
+                "commit": {"sha": r.sha, "url": "", "created": when(r.created_at)},
+            },
+        )
+
+    def git_commit_json(self, repo: SimRepo, c: SimGitCommit) -> dict[str, Any]:
+        who = {"name": c.author_name, "email": c.author_email, "date": when(c.at)}
+        return {
+            "sha": c.sha,
+            "created": when(c.at),
+            "commit": {"author": who, "committer": who, "message": c.message},
+            "author": self.user(c.author) if c.author else None,
+            "committer": self.user(c.author) if c.author else None,
+            "parents": [{"sha": p, "url": "", "created": when(c.at)} for p in c.parents],
+        }
+
+    def compare(self, req: SimRequest, owner: str, name: str, base: str, head: str) -> SimResponse:
+        """Gitea 1.22's compare: every commit of ``base...head`` (unpaged), total_commits."""
+        repo = self.ds.repo(owner, name)
+        if repo is None:
+            return self.not_found()
+        line = repo.history()
+        at = {c.sha: i for i, c in enumerate(line)}
+        if base not in at or head not in at:
+            return self.not_found()
+        listed = line[at[base] + 1 : at[head] + 1]
+        body = {
+            "total_commits": len(listed),
+            "commits": [self.git_commit_json(repo, c) for c in listed],
+            "files": [],
+        }
+        return SimResponse(200, body)
+
+    def git_commit(self, req: SimRequest, owner: str, name: str, sha: str) -> SimResponse:
+        repo = self.ds.repo(owner, name)
+        found = next((c for c in repo.history() if c.sha == sha), None) if repo else None
+        if repo is None or found is None:
+            return self.not_found()
+        return SimResponse(200, self.git_commit_json(repo, found))
 
 
 def _query(params: dict[str, Any]) -> str:

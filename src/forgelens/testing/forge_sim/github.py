@@ -18,8 +18,10 @@ from forgelens.testing.forge_sim.dataset import (
     Dataset,
     SimComment,
     SimDeployment,
+    SimGitCommit,
     SimIssue,
     SimPR,
+    SimRelease,
     SimRepo,
 )
 from forgelens.testing.forge_sim.faults import Budget
@@ -67,6 +69,10 @@ class GitHubRenderer:
             ("GET", r(repo + r"/actions/runs$"), self.runs),
             ("GET", r(repo + r"/deployments$"), self.deployments),
             ("GET", r(repo + r"/deployments/(?P<did>\d+)/statuses$"), self.deployment_statuses),
+            ("GET", r(repo + r"/releases$"), self.releases),
+            ("GET", r(repo + r"/git/ref/tags/(?P<tag>.+)$"), self.tag_ref),
+            ("GET", r(repo + r"/git/tags/(?P<sha>[0-9a-f]{40})$"), self.tag_object),
+            ("GET", r(repo + r"/compare/(?P<base>[^/.]+)\.\.\.(?P<head>[^/.]+)$"), self.compare),
         ]
         self.app_installations: dict[str, int] = {dataset.org: 42}
         self.app_tokens: list[str] = []  # installation tokens handed out (valid for requests)
@@ -196,9 +202,7 @@ class GitHubRenderer:
 
     # -- shapes -------------------------------------------------------------------------------
     def repo_json(self, repo: SimRepo) -> dict[str, Any]:
-        open_items = sum(p.state == "open" for p in repo.prs) + sum(
-            i.state == "open" for i in repo.issues
-        )
+        open_items = repo.open_prs() + sum(i.state == "open" for i in repo.issues)
         return {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
@@ -213,6 +217,7 @@ class GitHubRenderer:
             "stargazers_count": repo.stars,
             "forks_count": 0,
             "open_issues_count": open_items,
+            "size": repo.size_kb(),  # GitHub: the git repository's size in KB
             "default_branch": repo.default_branch,
             "created_at": ts(repo.created_at),
             "updated_at": ts(repo.updated_at),
@@ -555,3 +560,113 @@ class GitHubRenderer:
             for s in sorted(dep.statuses, key=lambda s: (s.created_at, s.id), reverse=True)
         ]
         return self.page(req, items)
+
+    # -- releases, tags, compare --------------------------------------------------------------
+    def release_json(self, repo: SimRepo, r: SimRelease) -> dict[str, Any]:
+        web = f"https://github.example/{repo.full_name}/releases"
+        return {
+            "url": f"https://api.github.example/repos/{repo.full_name}/releases/{r.id}",
+            "html_url": f"{web}/tag/{r.tag}" if not r.draft else f"{web}/untagged-{r.id}",
+            "id": r.id,
+            "node_id": f"RE_{r.id}",
+            "tag_name": r.tag,
+            "target_commitish": r.target_commitish,
+            "name": f"Release {r.tag}",
+            "body": "What changed",
+            "draft": r.draft,
+            "prerelease": r.prerelease,
+            "created_at": ts(r.created_at),
+            "published_at": ts(r.published_at),
+            "author": self.user(r.author),
+            "assets": [],
+        }
+
+    def releases(self, req: SimRequest, owner: str, name: str) -> SimResponse:
+        """Newest created first, drafts included (the token may push)."""
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        items = sorted(repo.releases, key=lambda r: (r.created_at, r.id), reverse=True)
+        return self.page(req, [self.release_json(repo, r) for r in items])
+
+    def _tagged(self, repo: SimRepo, tag: str) -> SimRelease | None:
+        return next(
+            (r for r in repo.releases if r.tag == tag and not r.draft and not r.tag_deleted), None
+        )
+
+    def tag_ref(self, req: SimRequest, owner: str, name: str, tag: str) -> SimResponse:
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        r = self._tagged(repo, tag)
+        if r is None:
+            return self.not_found()
+        obj = (
+            {"type": "tag", "sha": r.tag_object}
+            if r.annotated
+            else {"type": "commit", "sha": r.sha}
+        )
+        return SimResponse(
+            200, {"ref": f"refs/tags/{tag}", "node_id": f"REF_{r.id}", "object": obj}
+        )
+
+    def tag_object(self, req: SimRequest, owner: str, name: str, sha: str) -> SimResponse:
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        r = next((r for r in repo.releases if r.annotated and r.tag_object == sha), None)
+        if r is None:
+            return self.not_found()
+        body = {
+            "sha": sha,
+            "tag": r.tag,
+            "message": f"Release {r.tag}",
+            "object": {"type": "commit", "sha": r.sha},
+        }
+        return SimResponse(200, body)
+
+    def git_commit_json(self, repo: SimRepo, c: SimGitCommit) -> dict[str, Any]:
+        who = {"name": c.author_name, "email": c.author_email, "date": ts(c.at)}
+        api = f"https://api.github.example/repos/{repo.full_name}/commits"
+        return {
+            "sha": c.sha,
+            "commit": {"author": who, "committer": who, "message": c.message},
+            "author": self.user(c.author),
+            "committer": self.user(c.author),
+            "parents": [{"sha": p, "url": f"{api}/{p}"} for p in c.parents],
+        }
+
+    def compare(self, req: SimRequest, owner: str, name: str, base: str, head: str) -> SimResponse:
+        """GitHub's compare of one line of history: up to 250 commits unless paged
+        (``per_page`` / ``page``, Link header), ``total_commits`` always the whole count."""
+        repo = self.find_repo(owner, name)
+        if isinstance(repo, SimResponse):
+            return repo
+        line = repo.history()
+        at = {c.sha: i for i, c in enumerate(line)}
+        if base not in at or head not in at:
+            return SimResponse(404, {"message": "Not Found"})
+        b, h = at[base], at[head]
+        listed = line[b + 1 : h + 1] if h > b else []
+        status = "identical" if h == b else "ahead" if h > b else "behind"
+        headers: dict[str, str] = {}
+        if "per_page" in req.query or "page" in req.query:
+            per_page = max(1, min(100, int(req.query.get("per_page", 30))))
+            page = max(1, int(req.query.get("page", 1)))
+            chunk = listed[(page - 1) * per_page : page * per_page]
+            if page * per_page < len(listed):
+                nxt = req.url(req.path, **{**req.query, "page": page + 1})
+                headers["link"] = f'<{nxt}>; rel="next"'
+        else:
+            chunk = listed[:250]
+        body = {
+            "status": status,
+            "ahead_by": len(listed),
+            "behind_by": b - h if h < b else 0,
+            "total_commits": len(listed),
+            "base_commit": self.git_commit_json(repo, line[b]),
+            "merge_base_commit": self.git_commit_json(repo, line[min(b, h)]),
+            "commits": [self.git_commit_json(repo, c) for c in chunk],
+            "files": [],
+        }
+        return SimResponse(200, body, headers)

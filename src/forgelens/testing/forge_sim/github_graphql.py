@@ -1,9 +1,12 @@
 """The dataset through GitHub's GraphQL API, for the operations forgelens sends.
 
-Operations are recognised by ``operationName`` and answered from their variables (the
-simulator does not parse GraphQL documents). Connections page with opaque cursors and
-``pageInfo``; every answer carries ``rateLimit {limit cost remaining resetAt}``; a missing or
-renamed repository is a ``NOT_FOUND`` error (GitHub does not follow renames in GraphQL).
+Operations are recognised by ``operationName`` and answered from their variables; the
+document itself is read only for its cost (``github_cost.py``: GitHub's rule, the points
+charged and ``rateLimit.cost``) and node count (over 500,000: ``MAX_NODE_LIMIT_EXCEEDED``).
+Connections page with opaque cursors and ``pageInfo``; every answer carries ``rateLimit {limit
+cost remaining resetAt}``; a missing or renamed repository is a ``NOT_FOUND`` error (GitHub
+does not follow renames in GraphQL). An answer holding more nodes than the fault
+``graphql_max_nodes`` is a 502 ``stream error: CANCEL`` (GitHub gives up on big pages).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from forgelens.testing.forge_sim.dataset import (
     SimReview,
 )
 from forgelens.testing.forge_sim.faults import Budget
+from forgelens.testing.forge_sim.github_cost import NODE_LIMIT, QueryError, query_cost
 
 if TYPE_CHECKING:
     from forgelens.testing.forge_sim.github import GitHubRenderer
@@ -73,6 +77,21 @@ class GraphQL:
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             return SimResponse(200, {"errors": [{"message": f"unknown operation {op!r}"}]})
+        priced = None
+        if isinstance(payload.get("query"), str):
+            try:
+                priced = query_cost(payload["query"], v)
+            except QueryError as exc:
+                return SimResponse(200, {"errors": [{"message": f"Parse error: {exc}"}]})
+            if priced.nodes > NODE_LIMIT:
+                msg = (
+                    f"By the time this query traverses to the nodes, it requests up to "
+                    f"{priced.nodes:,} possible nodes which exceeds the maximum limit of "
+                    f"{NODE_LIMIT:,}."
+                )
+                return SimResponse(
+                    200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": msg}]}
+                )
         repo = self.ds.repo(v.get("owner", ""), v.get("name", "")) if "owner" in v else None
         if "owner" in v and repo is None:
             msg = f"Could not resolve to a Repository with the name '{v['owner']}/{v['name']}'."
@@ -82,7 +101,16 @@ class GraphQL:
             }
             return self._answer(missing, 1)
         data, cost = handler(repo, v)
+        if priced is not None:
+            cost = priced.points
+        most, nodes = req.headers.get("x-sim-max-nodes"), _count_nodes(data)
+        if most and nodes > int(most):
+            # GitHub cancels the stream of a page too big to produce in time (devlake#8614)
+            message = "stream error: stream ID 3; CANCEL; received from peer"
+            return SimResponse(502, {"message": message}, resource="graphql", cost=0)
         body: dict[str, Any] = {"data": data}
+        if "__errors__" in data:  # partial data: some aliases did not resolve
+            body["errors"] = data.pop("__errors__")
         if req.headers.get("x-sim-graphql-error"):
             body["errors"] = [
                 {
@@ -92,7 +120,9 @@ class GraphQL:
                 }
             ]
             self._break(data)
-        return self._answer(body, cost)
+        resp = self._answer(body, cost)
+        resp.nodes = nodes
+        return resp
 
     @staticmethod
     def _break(data: dict[str, Any]) -> None:
@@ -237,52 +267,71 @@ class GraphQL:
 
     # -- operations ---------------------------------------------------------------------------
     def op_RepoProbe(self, repo: SimRepo, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        return {"repository": self.repo_node(repo)}, 1
+
+    def op_RepoProbes(self, _repo: None, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Repositories under aliases ``r0`` ... (variables ``o0``/``n0`` ...); one that does
+        not resolve is null, with a NOT_FOUND error on its alias (GitHub's partial answer)."""
+        data: dict[str, Any] = {}
+        errors = []
+        i = 0
+        while f"o{i}" in v:
+            repo = self.ds.repo(str(v[f"o{i}"]), str(v.get(f"n{i}", "")))
+            data[f"r{i}"] = self.repo_node(repo) if repo is not None else None
+            if repo is None:
+                name = f"{v[f'o{i}']}/{v.get(f'n{i}')}"
+                msg = f"Could not resolve to a Repository with the name '{name}'."
+                errors.append({"type": "NOT_FOUND", "path": [f"r{i}"], "message": msg})
+            i += 1
+        if errors:
+            data["__errors__"] = errors
+        return data, 1
+
+    def repo_node(self, repo: SimRepo) -> dict[str, Any]:
         p = repo.protection
         latest_issue = max(repo.issues, key=lambda i: i.updated_at, default=None)
         prs = repo.prs_by_updated()
-        data = {
-            "repository": {
-                "databaseId": repo.id,
-                "id": f"R_{repo.id}",
-                "name": repo.name,
-                "nameWithOwner": repo.full_name,
-                "owner": {"login": repo.owner},
-                "description": repo.description,
-                "isPrivate": repo.private,
-                "isFork": False,
-                "isArchived": False,
-                "primaryLanguage": {"name": repo.language},
-                "stargazerCount": repo.stars,
-                "forkCount": 0,
-                "openIssues": {"totalCount": sum(i.state == "open" for i in repo.issues)},
-                "openPullRequests": {"totalCount": sum(x.state == "open" for x in repo.prs)},
-                "defaultBranchRef": {"name": repo.default_branch},
-                "createdAt": _ts(repo.created_at),
-                "updatedAt": _ts(repo.updated_at),
-                "pushedAt": _ts(repo.pushed_at),
-                "url": f"https://github.example/{repo.full_name}",
-                "branchProtectionRules": {
-                    "nodes": []
-                    if p is None
-                    else [
-                        {
-                            "pattern": p.branch,
-                            "requiredApprovingReviewCount": p.required_approvals,
-                            "requiresCodeOwnerReviews": p.code_owner_reviews,
-                            "dismissesStaleReviews": p.dismiss_stale,
-                            "requiredStatusCheckContexts": p.checks,
-                            "isAdminEnforced": p.enforce_admins,
-                            "allowsForcePushes": p.allow_force_pushes,
-                        }
-                    ]
-                },
-                "pullRequests": {"nodes": [{"updatedAt": _ts(prs[0].updated_at)}] if prs else []},
-                "issues": {
-                    "nodes": [{"updatedAt": _ts(latest_issue.updated_at)}] if latest_issue else []
-                },
-            }
+        return {
+            "databaseId": repo.id,
+            "id": f"R_{repo.id}",
+            "name": repo.name,
+            "nameWithOwner": repo.full_name,
+            "owner": {"login": repo.owner},
+            "description": repo.description,
+            "isPrivate": repo.private,
+            "isFork": False,
+            "isArchived": False,
+            "primaryLanguage": {"name": repo.language},
+            "stargazerCount": repo.stars,
+            "forkCount": 0,
+            "openIssues": {"totalCount": sum(i.state == "open" for i in repo.issues)},
+            "openPullRequests": {"totalCount": repo.open_prs()},
+            "defaultBranchRef": {"name": repo.default_branch},
+            "createdAt": _ts(repo.created_at),
+            "updatedAt": _ts(repo.updated_at),
+            "pushedAt": _ts(repo.pushed_at),
+            "url": f"https://github.example/{repo.full_name}",
+            "branchProtectionRules": {
+                "nodes": []
+                if p is None
+                else [
+                    {
+                        "pattern": p.branch,
+                        "requiredApprovingReviewCount": p.required_approvals,
+                        "requiresCodeOwnerReviews": p.code_owner_reviews,
+                        "dismissesStaleReviews": p.dismiss_stale,
+                        "requiredStatusCheckContexts": p.checks,
+                        "isAdminEnforced": p.enforce_admins,
+                        "allowsForcePushes": p.allow_force_pushes,
+                    }
+                ]
+            },
+            "pullRequests": {"nodes": [{"updatedAt": _ts(prs[0].updated_at)}] if prs else []},
+            "issues": {
+                "nodes": [{"updatedAt": _ts(latest_issue.updated_at)}] if latest_issue else []
+            },
+            "allPullRequests": {"totalCount": len(repo.prs)},
         }
-        return data, 1
 
     def op_PullRequests(self, repo: SimRepo, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
         first = int(v.get("first", 50))
@@ -352,6 +401,18 @@ class GraphQL:
             return {"repository": {"issue": None}}, 1
         conn = connection(i.comments, v.get("first", 100), v.get("after"), self.comment)
         return {"repository": {"issue": {"comments": conn}}}, 1
+
+
+def _count_nodes(value: Any) -> int:
+    """Objects inside every ``nodes`` list of an answer (what a page makes GitHub produce)."""
+    if isinstance(value, dict):
+        return sum(
+            (len(v) if k == "nodes" and isinstance(v, list) else 0) + _count_nodes(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return sum(_count_nodes(v) for v in value)
+    return 0
 
 
 def _ts(value: datetime | None) -> str | None:

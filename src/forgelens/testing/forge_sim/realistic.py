@@ -54,10 +54,13 @@ LOCKFILE = "poetry.lock"
 
 def anchored(ds: Dataset, ends: datetime) -> Dataset:
     """``ds`` moved by whole days so that its newest pull request, newest issue and newest CI
-    run each fall in the day before ends; deployments move with the pull requests they ship;
-    repositories start before all of them."""
+    run each fall in the day before ends; deployments and releases move with the pull requests
+    they ship; repositories start before all of them."""
     groups: dict[str, tuple[list[Any], list[Any]]] = {  # (what sets the shift, what else moves)
-        "prs": ([p for r in ds.repos for p in r.prs], [d for r in ds.repos for d in r.deployments]),
+        "prs": (
+            [p for r in ds.repos for p in r.prs],
+            [d for r in ds.repos for d in (*r.deployments, *r.releases)],
+        ),
         "issues": ([i for r in ds.repos for i in r.issues], []),
         "runs": ([c for r in ds.repos for c in r.runs], []),
     }
@@ -70,6 +73,7 @@ def anchored(ds: Dataset, ends: datetime) -> Dataset:
             _shift(item, timedelta(days=days))
     for repo in ds.repos:
         repo.deployments = [d for d in repo.deployments if d.updated_at <= ends]  # not yet
+        repo.releases = [r for r in repo.releases if (r.published_at or r.created_at) <= ends]
         _restamp(repo)
     return ds
 
@@ -106,6 +110,7 @@ def realistic(ds: Dataset, seed: int = 1) -> Dataset:
             pr.files = _files(pr.files, paths)
             pr.changed_files = len(pr.files)
         repo._by_updated = None
+    repo._history = None
     return ds
 
 
@@ -177,3 +182,4 @@ def _restamp(repo: SimRepo) -> None:
     pushes = [c.authored_at for p in repo.prs for c in p.commits]
     repo.pushed_at = max([repo.created_at, *pushes])
     repo._by_updated = None
+    repo._history = None
