@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -99,7 +100,7 @@ PR_SPECS = st.fixed_dictionaries(
         "day": st.integers(0, 40),
         "merged_hours": st.one_of(st.none(), st.integers(1, 60)),
         "title": st.sampled_from(TITLES),
-        "labels": st.sampled_from(LABELS),
+        "labels": st.sampled_from([[], *LABELS]),  # unlabelled: the linked issue decides
         "body": st.sampled_from(BODIES),
         "head": st.sampled_from(HEADS),
         "files": st.lists(st.tuples(st.sampled_from(PATHS), st.integers(0, 400)), max_size=3),
@@ -314,12 +315,17 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
             self.reviews[key] = dataclasses.replace(self.reviews[key], state="DISMISSED")
             self.write(self.reviews[key])
 
-    @rule(
-        repo=st.sampled_from(sorted(REPOS)),
-        number=st.sampled_from([1, 2]),
-        labels=st.sampled_from(LABELS),
-    )
-    def label_issue(self, repo: str, number: int, labels: list[str]) -> None:
+    @rule(data=st.data(), labels=st.sampled_from(LABELS))
+    def label_issue(self, data: st.DataObject, labels: list[str]) -> None:
+        """An issue's labels change: any issue, twice as likely one a PR's body closes (the
+        PR must then be recomputed, though nothing of its own changed)."""
+        closed = {
+            (pr.repository_id, int(m[1]))
+            for pr in self.prs.values()
+            if (m := re.search(r"#(\d+)", pr.body or ""))
+        }
+        issues = [(r, n) for r in sorted(REPOS) for n in (1, 2)]
+        repo, number = data.draw(st.sampled_from(issues + sorted(closed)))
         self.write(
             R.Issue(
                 repository_id=repo,
@@ -462,7 +468,10 @@ def run_machine(backend: Backend, examples: int, steps: int) -> None:
     )
 
 
-# About 40 s of CPU in all on an idle 2-core machine; the timeout leaves room for a busy one.
+# Sized to about 50 CPU s for the three engines (DuckDB ~0.4 CPU s an analysis of these small
+# stores, chDB ~1.4; each step analyses both stores): 4 x 6 steps on DuckDB still fail with the
+# ownership rows of a dropped file (or a deleted PR) left behind re-introduced, and the timeout
+# leaves room for a busy machine.
 BUSY_MACHINE = pytest.mark.timeout(900)
 
 
@@ -475,7 +484,7 @@ def test_duckdb(tmp_path: Path) -> None:
             open_store(f"duckdb:///{tmp_path / f'{name}-full.duckdb'}"),
         )
 
-    run_machine(Backend(pair, tmp_path), examples=5, steps=8)
+    run_machine(Backend(pair, tmp_path), examples=4, steps=6)
 
 
 @BUSY_MACHINE
@@ -497,7 +506,7 @@ def test_postgres(pg_url: str, tmp_path: Path) -> None:
         return open_store(urls[0]), open_store(urls[1])
 
     try:
-        run_machine(Backend(pair, tmp_path), examples=3, steps=6)
+        run_machine(Backend(pair, tmp_path), examples=2, steps=6)
     finally:
         with psycopg.connect(PG_BASE_URL, autocommit=True) as conn:
             for schema in made:
@@ -519,4 +528,4 @@ def test_chdb(chdb_dir: Path, tmp_path: Path) -> None:
             open_store(f"chdb:///{chdb_dir}?database=sm{uuid.uuid4().hex[:12]}") for _ in range(2)
         )
 
-    run_machine(Backend(pair, tmp_path), examples=2, steps=4)
+    run_machine(Backend(pair, tmp_path), examples=1, steps=6)

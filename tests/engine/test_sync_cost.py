@@ -4,7 +4,7 @@ of many ends when several are collected at once."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from forgelens.engine.collect import collect
 from forgelens.engine.sync import EntityCursor
 from forgelens.store import Store
 from forgelens.testing.forge_sim import SimSize
+from forgelens.testing.forge_sim.dataset import SimDeploymentStatus
+from forgelens.testing.forge_sim.faults import Budgets
 from tests.sources.simhelp import options, running, sim_for
 
 
@@ -98,12 +100,34 @@ def test_rest_unchanged_organisation_costs_at_most_five_requests_per_repository(
 
 
 def test_graphql_unchanged_repository_still_costs_two_requests(store: Store) -> None:
+    """The probe sees the newest deployments and releases: unchanged, neither listing is
+    asked (deployments and releases included, an unchanged repository costs 2 requests)."""
     sim = sim_for(SimSize(repos=1, prs_per_repo=40, issues_per_repo=0))
+    assert sim.dataset.repos[0].deployments
+    assert sim.dataset.repos[0].releases
     with running(sim) as url:
         collect(store, ["github:acme/service-0"], options(url))
         sim.log.clear()
         assert collect(store, ["github:acme/service-0"], options(url))[0].prs == 0
-    assert len(unchanged_deployments(sim.log)) <= 2, sim.log
+    assert len(sim.log) == 2, sim.log
+    assert not [row for row in sim.log if is_delivery(row[1])]
+
+
+def test_graphql_probe_lets_a_new_deployment_status_through(store: Store) -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=40, issues_per_repo=0))
+    repo = sim.dataset.repos[0]
+    newest = max(repo.deployments, key=lambda d: (d.created_at, d.id))
+    with running(sim) as url:
+        collect(store, ["github:acme/service-0"], options(url))
+        later = max(newest.updated_at, datetime(2026, 1, 1, tzinfo=UTC)) + timedelta(hours=1)
+        newest.add_status(SimDeploymentStatus(987654, "failure", later, None))
+        sim.log.clear()
+        collect(store, ["github:acme/service-0"], options(url))
+    assert "/repos/acme/service-0/deployments" in [p for _m, p, _s in sim.log]
+    status = store.query(
+        "SELECT status FROM deployments WHERE deployment_id = ?", [f"github:{newest.id}"]
+    )
+    assert status == [("failure",)]
 
 
 def test_a_change_in_the_last_seconds_before_a_run_is_read_again(store: Store) -> None:
@@ -150,7 +174,10 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
 
     monkeypatch.setattr(_github_map, mapper, faulty)
     prs = 120 if api == "graphql" else 60
-    sim = sim_for(SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2))
+    size = SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2)
+    # limits off (GHES): the REST run's ~5,000 requests (deployment statuses and compares
+    # included) would otherwise wait an hour for the budget's reset
+    sim = sim_for(size, budgets=Budgets(limit=0))
     with running(sim) as url, pytest.raises(ForgelensError) as err:
         collect(store, ["github:acme"], options(url, api=api, concurrency=8, batch_size=20))
     assert "acme/service-3" in str(err.value)

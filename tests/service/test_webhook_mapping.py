@@ -79,6 +79,9 @@ def test_github_events_store_what_they_carry_and_queue_a_sync(service: Service) 
     assert (pr[0]["additions"], pr[0]["deletions"], pr[0]["changed_files"]) == (1, 1, 1)
     assert pr[0]["forge_id"] == "MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3"
     assert pr[0]["created_at"] == datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC)
+    # the author's account id comes along: a later rename of the login is the same person
+    people = rows(service, "SELECT login, forge_id FROM people")
+    assert people == [{"login": "Codertocat", "forge_id": "21031067"}]
 
     simple = {
         k: v

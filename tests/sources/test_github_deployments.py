@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from forgelens.config import Settings
 from forgelens.engine.collect import collect
 from forgelens.engine.sync import StoreEtagCache, sync_forge
@@ -75,17 +77,22 @@ def test_deployments_and_their_statuses_are_collected(store: Any) -> None:
     assert kinds == {"production", "staging", "other"}  # previews are "other"
 
 
-def test_an_unchanged_repository_costs_one_deployment_request(store: Any) -> None:
+@pytest.mark.parametrize(("api", "asked"), [("graphql", 0), ("rest", 1)])
+def test_an_unchanged_repository_costs_at_most_one_deployment_request(
+    store: Any, api: str, asked: int
+) -> None:
+    """GraphQL: the repository probe sees the newest deployments unchanged, nothing is asked;
+    REST: the listing, answered 304 (not charged); never a statuses request."""
     sim = sim_for(SIZE)
     repos = sim.dataset.repos
     with running(sim) as url:
-        collect(store, ["github:acme"], options(url))
+        collect(store, ["github:acme"], options(url, api=api))
         mark = len(sim.log)
-        collect(store, ["github:acme"], options(url))
-        assert _deploy_requests(sim.log, mark) == len(repos)
-        for repo in repos:  # the listing, answered 304; no statuses asked for
+        collect(store, ["github:acme"], options(url, api=api))
+        assert _deploy_requests(sim.log, mark) == asked * len(repos)
+        for repo in repos:
             mine = [(p, s) for _, p, s in sim.log[mark:] if f"/{repo.full_name}/deployments" in p]
-            assert mine == [(f"/repos/{repo.full_name}/deployments", 304)]
+            assert mine == [(f"/repos/{repo.full_name}/deployments", 304)] * asked
 
 
 def test_incremental_run_reads_new_deployments_and_new_statuses(store: Any) -> None:

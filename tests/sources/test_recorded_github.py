@@ -108,6 +108,10 @@ def test_reviews_comments_files_commits_and_people() -> None:
     people = {p.login: p for p in records if isinstance(p, Person)}
     assert people["dependabot[bot]"].is_bot
     assert not people["hubot"].is_bot
+    # each carries its account id (a login can be renamed, the id stays): identities join by it
+    assert people["hubot"].forge_id == "9919"
+    assert people["dependabot[bot]"].forge_id == "49699333"
+    assert all(p.forge_id for p in people.values())
 
 
 def test_issues_skip_the_pull_requests_among_them() -> None:

@@ -76,6 +76,14 @@ def test_pull_requests_over_cursor_pages_after_a_rate_limited_answer() -> None:
     assert comments["1201"].author == "dependabot[bot]"  # GraphQL names bots without [bot]
     people = {p.login: p for p in records if isinstance(p, Person)}
     assert people["dependabot[bot]"].is_bot
+    # ``databaseId`` of User and Bot is the id REST calls ``id``: the same person either way
+    ids = {login: p.forge_id for login, p in people.items()}
+    assert ids == {
+        "monalisa": "2",
+        "octocat": "583231",
+        "hubot": "9919",
+        "dependabot[bot]": "49699333",
+    }
 
 
 def test_issues() -> None:
@@ -135,3 +143,16 @@ def test_rate_limited_for_ever_ends_with_rate_limited() -> None:
     ):
         source.repository(REF)
     assert 2 <= len(replay.log) <= 10
+
+
+def test_every_actor_asks_for_its_account_id() -> None:
+    """``databaseId`` is no field of the Actor interface: each queried actor (authors, merger)
+    spreads it from its types, or a renamed login could not be joined to its old name (a
+    commit's git author is no actor: its ``user`` only links a login)."""
+    from forgelens.sources.github import _graphql as q
+
+    for query in (q.PULL_REQUESTS, q.ISSUES, q.ISSUE_COMMENTS, q.REVIEW_COMMENTS):
+        actors = query.count("author { __typename") + query.count("mergedBy { __typename")
+        assert actors > 0
+        for kind in ("User", "Bot", "Mannequin"):
+            assert query.count(f"... on {kind} {{ databaseId }}") == actors, (query[:40], kind)

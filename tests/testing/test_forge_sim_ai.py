@@ -89,7 +89,8 @@ def test_an_agent_pr_collected_from_the_simulator_counts_for_who_asked_it(store:
         (name, n): owner
         for name, n, owner in store.query(
             "SELECT r.full_name, a.pr_number, a.owner FROM ai_attribution a "
-            "JOIN repositories r ON r.id = a.repository_id WHERE a.mode = 'autonomous_agent'"
+            "JOIN repositories r ON r.id = a.repository_id "
+            "WHERE a.kind = 'pr' AND a.mode = 'autonomous_agent'"
         )
     }
     assert len(expected) >= 5

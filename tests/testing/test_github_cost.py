@@ -82,9 +82,10 @@ def test_forgelens_pull_request_page_cost() -> None:
     assert per_pr >= 5
     assert cost.requests == 1 + 50 * per_pr + 50 * gq.NESTED_SIZES["reviews"]
     assert cost.points == round(cost.requests / 100)
-    # the probe: branch protection rules, the newest PR and issue (totalCount-only not counted)
+    # the probe: branch protection rules, the newest PR and issue, the newest deployments and
+    # releases (totalCount-only not counted)
     probe = query_cost(gq.REPO_PROBE, {"owner": "acme", "name": "x"})
-    assert (probe.requests, probe.points) == (3, 1)
+    assert (probe.requests, probe.points) == (5, 1)
 
 
 def test_out_of_bounds_first_is_refused() -> None:

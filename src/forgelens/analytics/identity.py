@@ -15,7 +15,10 @@ trailer's name, but link nothing by themselves (a trailer names no login): a co-
 address is its person's when that person committed with it, when an override or ``.mailmap``
 says so, or when it is a GitHub noreply address (rule 3).
 
-A group's username is the override's, else its smallest forge login that is no account id,
+A group's username is the override's, else its smallest forge login that is no account id and
+was not renamed (of the logins that share one forge user id -- GitHub and GitLab key people by a
+login that its owner can rename, and carry the id -- only the one whose ``people`` row was written
+last counts: the forge answers with the current login only, so that is the account's name now),
 else the name its forge shows for an account id (Bitbucket Cloud, Gerrit and Gitea key people by
 the id: ``people.login == people.forge_id``; their display name, nickname or login is shown, with
 ``(source:id)`` added when another author has that name), else its smallest account id, else its
@@ -58,7 +61,7 @@ from forgelens.errors import BadInput
 from forgelens.store import Store
 
 GHOST = "ghost"
-RULES = 4  # the merging rules' revision: bump it when they change, so stored maps are redone
+RULES = 5  # the merging rules' revision: bump it when they change, so stored maps are redone
 CURSOR = ("*", "analytics_identities")  # collection_cursors row of the last resolution
 _NOREPLY = re.compile(r"^(?:(\d+)\+)?([^@+]+)@users\.noreply\.github\.com$")
 _MAILMAP_EMAIL = re.compile(r"<([^>]*)>")
@@ -292,6 +295,71 @@ def _unchanged(
     return old
 
 
+def _analysed_prs_rewritten(store: Store, seen: int) -> bool:
+    """Whether a PR analysed before (in ``pr_facts``) was written again since ``seen``: only
+    then can an author or reviewer have lost its last row (new PRs only add evidence), and
+    only then is the evidence read whole (``_evidenced_aliases``, 0.7 CPU s at 1M PRs)."""
+    return bool(
+        store.query(
+            "SELECT 1 FROM pull_requests p JOIN pr_facts f ON f.repository_id = p.repository_id "
+            f"AND f.pr_number = p.number WHERE p._version > {int(seen)} LIMIT 1"
+        )
+    )
+
+
+def _evidenced_aliases(
+    store: Store, overrides: Overrides, generic: Callable[[str | None], bool]
+) -> set[str]:
+    """The login and email aliases a full resolution gives a row of the map (the nodes of its
+    union-find, the same evidence read the same way): an alias of the stored map outside this
+    set lost its last evidence (a PR's author edited away) and the map must be rebuilt."""
+    logins = {
+        login_alias(source, login)
+        for source, login in store.query(_logins_sql())
+        if login.lower() != GHOST
+    }
+    logins |= {login_alias(s, x) for s, x in store.query("SELECT source, login FROM identities")}
+    emails: set[str] = set()
+    for email, is_generic in (
+        (str(e), generic(str(e)))
+        for (e,) in store.query("SELECT email FROM people WHERE email IS NOT NULL")
+    ):
+        if not is_generic:
+            emails.add(email_alias(email))
+    for source, email, login in store.query(
+        f"SELECT DISTINCT source, author_email, author_login FROM ({_commit_people_sql()}) q"
+    ):
+        if not email.strip():
+            continue
+        emails.add(email_alias(email))
+        if login and login.lower() != GHOST and not generic(email):
+            logins.add(login_alias(source, login))
+    emails |= {
+        email_alias(e) for e, _ in store.query(_coauthors_sql()) if e.strip()
+    }  # Co-authored-by addresses
+    known_sources = defaultdict(set)
+    for alias in logins:
+        _, source, login = alias.split(":", 2)
+        known_sources[login].add(source)
+    for alias in list(emails):
+        match = _NOREPLY.match(alias[len("email:") :])
+        if match:
+            logins.add(login_alias("github", match[2]))
+    emails |= {email_alias(e) for group in overrides.mailmap_groups for e in group}
+    for spec in overrides.people.values():
+        for login in spec.get("logins") or []:
+            text = str(login)
+            if ":" in text:
+                source, name = text.split(":", 1)
+                logins.add(login_alias(source, name))
+            else:
+                logins |= {
+                    login_alias(s, text) for s in known_sources.get(text.lower(), {"github"})
+                }
+        emails |= {email_alias(str(e)) for e in spec.get("emails") or []}
+    return logins | emails
+
+
 def resolve_identities(
     store: Store,
     overrides: Overrides,
@@ -314,6 +382,12 @@ def resolve_identities(
     cursor = json.loads(saved) if saved else {}
     if saved and not full:
         old = _unchanged(store, cursor, versions, rules, generic)
+        if (
+            old is not None
+            and _analysed_prs_rewritten(store, int(cursor.get("activity", 0)))
+            and set(old) - _evidenced_aliases(store, overrides, generic)
+        ):
+            old = None  # an author or reviewer no row names any more (a PR edited)
         if old is not None:
             if {k: cursor.get(k) for k in versions} != versions:
                 write_authors(store)  # PRs or reviews came or went
@@ -332,8 +406,10 @@ def resolve_identities(
             uf.find(login_alias(source, login))
 
     # Read in a fixed order: the first name and avatar seen for an alias are its own.
-    for source, login, name, email, forge_id, is_bot, url in store.query(
-        "SELECT source, login, name, email, forge_id, is_bot, avatar_url FROM people "
+    # logins of one forge account (renamed: GitHub, GitLab) -> (newest people row, login)
+    account_logins: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for source, login, name, email, forge_id, is_bot, url, version in store.query(
+        "SELECT source, login, name, email, forge_id, is_bot, avatar_url, _version FROM people "
         "ORDER BY source, login"
     ):
         a = login_alias(source, login)
@@ -349,6 +425,8 @@ def resolve_identities(
             uf.union(a, f"id:{source.lower()}:{forge_id}")
             if str(forge_id).strip().lower() == str(login).strip().lower():
                 opaque[a] = name or opaque.get(a)
+            else:
+                account_logins[f"{source.lower()}:{forge_id}"].append((int(version or 0), a))
     for source, login, ident, is_bot in store.query(
         "SELECT source, login, identity, is_bot FROM identities"
     ):
@@ -410,6 +488,15 @@ def resolve_identities(
             display[anchor] = str(spec["display_name"])
         forced[anchor] = username
 
+    # A renamed account's older logins are not its name: the login written last is the one
+    # the forge shows now (it answers every request with the current login); a tie (both
+    # written in one batch) leaves both, and the smallest is shown.
+    superseded = {
+        a
+        for seen in account_logins.values()
+        for version, a in seen
+        if version < max(v for v, _ in seen)
+    }
     groups: dict[str, list[str]] = defaultdict(list)
     for alias in list(uf.parent):
         groups[uf.find(alias)].append(alias)
@@ -421,7 +508,9 @@ def resolve_identities(
         names = [forced[m] for m in members if m in forced]
         login_names = [m.split(":", 2)[2] for m in members if m.startswith("login:")]
         readable = [
-            m.split(":", 2)[2] for m in members if m.startswith("login:") and m not in opaque
+            m.split(":", 2)[2]
+            for m in members
+            if m.startswith("login:") and m not in opaque and m not in superseded
         ]
         shown = next(((m, opaque[m]) for m in members if (opaque.get(m) or "").strip()), None)
         emails = [m[len("email:") :] for m in members if m.startswith("email:")]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 from forgelens.analytics import (
@@ -32,7 +33,7 @@ from forgelens.analytics import (
 )
 from forgelens.analytics import risk as risk_mod
 from forgelens.analytics._ctx import DIRTY, FILES, PATHS, PRFILE, WORK_TABLES, Ctx
-from forgelens.analytics.ai_rules import load_rules
+from forgelens.analytics.ai_rules import AiRules, load_rules
 from forgelens.analytics.config import AnalyticsConfig
 from forgelens.analytics.identity import Overrides, resolve_identities
 from forgelens.errors import BadInput
@@ -93,7 +94,7 @@ def analyze(
         from forgelens.analytics import ai_features
 
         ai_features.check(opts.config, store)  # fail before any work, not half-way
-    rules = load_rules(opts.ai_rules)
+    rules = _shipped_rules() if opts.ai_rules is None else load_rules(opts.ai_rules)
     now = datetime.now(UTC)
     ctx = Ctx(
         store=store,
@@ -170,6 +171,13 @@ def analyze(
         for name in WORK_TABLES:
             _sql.drop_work_table(store, name)
     return result
+
+
+@cache
+def _shipped_rules() -> AiRules:
+    """The shipped AI rules, parsed once per process: the YAML parse took 0.1 s of every
+    run, a quarter of a small store's incremental run (a rules file given is read each run)."""
+    return load_rules(None)
 
 
 def _ai_impact(

@@ -165,10 +165,13 @@ def plan(
 
 def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
     """``--force-refresh``: delete every analytics row of these repositories (only theirs)."""
+    # One statement per table and 1,000 repositories (a statement per repository and table
+    # was 5,000 statements, 3.6 CPU s, for 500 repositories).
     with ctx.store.transaction():
-        for name in repo_names:
+        for i in range(0, len(repo_names), 1000):
+            names = ", ".join(ctx.lit(n) for n in repo_names[i : i + 1000])
             for table in REPO_TABLES:
-                ctx.store.execute(f"DELETE FROM {table} WHERE repo_name = ?", [name])
+                ctx.store.execute(f"DELETE FROM {table} WHERE repo_name IN ({names})")
 
 
 def build_dirty(ctx: Ctx, plans: list[RepoPlan], changed_aliases: list[str]) -> None:

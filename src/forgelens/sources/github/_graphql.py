@@ -29,7 +29,13 @@ from forgelens.sources.github._base import (
     next_cursor,
 )
 
-ACTOR = "author { __typename login avatarUrl }"
+# An actor's account id is a field of its types (Actor has none): the same number as a REST
+# user's ``id``, the key that joins a renamed login's two names. Scalars cost nothing.
+ACTOR_FIELDS = (
+    "__typename login avatarUrl ... on User { databaseId } ... on Bot { databaseId } "
+    "... on Mannequin { databaseId } ... on Organization { databaseId }"
+)
+ACTOR = f"author {{ {ACTOR_FIELDS} }}"
 COMMENT = f"databaseId body createdAt updatedAt {ACTOR}"
 REVIEW_COMMENT = f"databaseId body createdAt updatedAt path line originalLine {ACTOR}"
 PAGE_INFO = "totalCount pageInfo { hasNextPage endCursor }"
@@ -53,13 +59,17 @@ PEOPLE = (
 PR_FIELDS = (
     "id databaseId number title body state isDraft createdAt updatedAt mergedAt closedAt "
     "baseRefName headRefName additions deletions changedFiles url "
-    f"{ACTOR} mergedBy {{ __typename login avatarUrl }} labels(first: 20) {{ nodes {{ name }} }} "
+    f"{ACTOR} mergedBy {{ {ACTOR_FIELDS} }} labels(first: 20) {{ nodes {{ name }} }} "
     f"{PEOPLE} files(first: $files) {{ {PAGE_INFO} nodes {{ {FILE} }} }} "
     f"reviews(first: $reviews) {{ {PAGE_INFO} nodes {{ {REVIEW} }} }} "
     f"comments(first: $comments) {{ {PAGE_INFO} nodes {{ {COMMENT} }} }} "
     f"commits(first: $commits) {{ {PAGE_INFO} nodes {{ {COMMIT} }} }}"
 )
 
+# The probe's look at the newest deployments and releases: a change among them (a new one, a
+# status added, a draft published) lets the REST listings run; a change only older ones see (a
+# status on the 11th newest deployment) waits for ``collect --full``. Two connections more per
+# repository: no more points for one, +1 per 50 in a RepoProbes batch.
 REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description isPrivate
     isFork isArchived primaryLanguage { name } stargazerCount forkCount url createdAt updatedAt
     pushedAt
@@ -73,7 +83,11 @@ REPO_FIELDS = """databaseId id name nameWithOwner owner { login } description is
       nodes { updatedAt } }
     issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
       nodes { updatedAt } }
-    allPullRequests: pullRequests { totalCount }"""
+    allPullRequests: pullRequests { totalCount }
+    deployments(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { updatedAt latestStatus { createdAt } } }
+    releases(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { publishedAt isDraft } }"""
 
 REPO_PROBE = f"""query RepoProbe($owner: String!, $name: String!) {{
   repository(owner: $owner, name: $name) {{ {REPO_FIELDS} }}

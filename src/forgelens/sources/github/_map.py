@@ -31,6 +31,7 @@ from forgelens.sources._forge_common import logins
 from forgelens.sources._forge_common import ts as ts  # in UTC, whatever offset GitHub sent
 
 SOURCE = "github"
+GHOST = "ghost"  # the login GitHub shows for deleted accounts
 CHANGE_TYPES = {
     "added": "added",
     "removed": "deleted",
@@ -60,13 +61,28 @@ def login(actor: Any) -> str | None:
     return name
 
 
+def user_id(actor: Any) -> str | None:
+    """The account's stable id (a login can be renamed, the id never changes): a REST user's
+    ``id`` or a GraphQL actor's ``databaseId`` (the same number). None for the ``ghost`` that
+    stands for deleted accounts (one id shared by all of them) and for actors without one."""
+    if not isinstance(actor, dict) or login(actor) in (None, GHOST):
+        return None
+    for key in ("databaseId", "id"):  # GraphQL's ``id`` would be a node id: only numbers count
+        value = _int(actor.get(key))
+        if value is not None:
+            return str(value)
+    return None
+
+
 def person(actor: Any) -> Person | None:
+    """The person behind a REST user or a GraphQL actor, keyed by login and carrying the
+    account id in ``forge_id``: identities merge the logins of one renamed account by it."""
     name = login(actor)
     if name is None:
         return None
     bot = actor.get("type") == "Bot" or actor.get("__typename") == "Bot" or name.endswith("[bot]")
     avatar = actor.get("avatar_url") or actor.get("avatarUrl")
-    return Person(SOURCE, name, is_bot=bot, avatar_url=avatar)
+    return Person(SOURCE, name, forge_id=user_id(actor), is_bot=bot, avatar_url=avatar)
 
 
 def _int(value: Any) -> int | None:

@@ -24,7 +24,7 @@ from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
 from forgelens.sources._forge_common import api_root, cut, make_client
 from forgelens.sources._release import ReleaseRule
-from forgelens.sources.base import Page, RepoRef, RepoSnapshot
+from forgelens.sources.base import DEPLOYMENTS, RELEASES, Page, RepoRef, RepoSnapshot
 from forgelens.sources.github import _graphql as gq
 from forgelens.sources.github import _map as m
 from forgelens.sources.github._base import _BAD_ITEM, RUNS, graphql_url, log
@@ -166,6 +166,7 @@ class GitHubSource(DeploymentFetch, DeliveryFetch):
             issues=m.ts((latest_issue or {}).get("updatedAt")) if latest_issue else None,
             contributors=repo.pushed_at,
         )
+        snap.marks.update(_delivery_marks(node))
         total = (node.get("allPullRequests") or {}).get("totalCount")
         if isinstance(total, int):
             with self._probe_lock:
@@ -345,3 +346,28 @@ def from_options(
     src = GitHubSource(client(token=settings.secret(TOKEN)), api=api)
     src.release_rule = rule
     return src
+
+
+def _delivery_marks(node: dict[str, Any]) -> dict[str, datetime | None]:
+    """The probe's latest change of deployments (created, or a status added) and of published
+    releases among the newest ``PROBED`` of each: equal to what the last pass read, the
+    (conditional) REST listings are not asked at all. An answer without the connection, or
+    with times it cannot read, marks nothing (the listing runs)."""
+    marks: dict[str, datetime | None] = {}
+    for entity, times in (
+        (
+            DEPLOYMENTS,
+            lambda d: (d.get("updatedAt"), (d.get("latestStatus") or {}).get("createdAt")),
+        ),
+        (RELEASES, lambda r: () if r.get("isDraft") else (r.get("publishedAt"),)),
+    ):
+        conn = node.get(entity)
+        if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
+            continue
+        nodes = [n for n in conn["nodes"] if isinstance(n, dict)]
+        stamps = [t for n in nodes for t in times(n) if t is not None]
+        parsed = [m.ts(t) for t in stamps]
+        if any(p is None for p in parsed):
+            continue
+        marks[entity] = max((p for p in parsed if p is not None), default=None)
+    return marks

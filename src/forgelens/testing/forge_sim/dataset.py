@@ -370,6 +370,19 @@ class Dataset:
             self.renamed[full_name.lower()] = repo.id
             repo.name = new_name
 
+    def rename_person(self, login: str, new_login: str) -> None:
+        """A user renames their account: the id stays, and every answer from now on names
+        them ``new_login`` (their past PRs, reviews, comments and commits included)."""
+        with self.lock:
+            if self.person(login) is None:
+                raise KeyError(login)
+            _rename_in(self, login, new_login)
+            for team in self.teams:
+                team.members = [(new_login if m == login else m, r) for m, r in team.members]
+            for repo in self.repos:
+                counts = repo.contributors
+                repo.contributors = {new_login if k == login else k: v for k, v in counts.items()}
+
     def delete(self, full_name: str) -> None:
         with self.lock:
             owner, name = full_name.split("/")
@@ -777,3 +790,26 @@ def _issue(rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: ob
         at = min(created + timedelta(minutes=rng.randint(1, 600)), updated)
         issue.comments.append(SimComment(next(it), _pick(rng, logins), "issue comment", at, at))
     return issue
+
+
+_PERSON_FIELDS = ("login", "author", "merged_by", "creator")
+_PEOPLE_FIELDS = ("assignees", "requested_reviewers")
+
+
+def _rename_in(obj: object, login: str, new_login: str) -> None:
+    """Replace ``login`` by ``new_login`` wherever a record of ``obj`` (recursively) names a
+    person."""
+    if isinstance(obj, list):
+        for item in obj:
+            _rename_in(item, login, new_login)
+        return
+    if not hasattr(obj, "__dataclass_fields__"):
+        return
+    for name in obj.__dataclass_fields__:
+        value = getattr(obj, name)
+        if name in _PERSON_FIELDS and value == login:
+            setattr(obj, name, new_login)
+        elif name in _PEOPLE_FIELDS and isinstance(value, list):
+            setattr(obj, name, [new_login if v == login else v for v in value])
+        elif isinstance(value, list):
+            _rename_in(value, login, new_login)

@@ -24,6 +24,7 @@ from forgelens.testing.forge_sim.dataset import (
     SimDeployment,
     SimIssue,
     SimPR,
+    SimRelease,
     SimRepo,
     SimReview,
 )
@@ -163,6 +164,7 @@ class GraphQL:
             "__typename": "Bot" if bot else "User",
             "login": name,
             "avatarUrl": user["avatar_url"],
+            "databaseId": user["id"],
         }
 
     def comment(self, c: SimComment) -> dict[str, Any]:
@@ -292,6 +294,10 @@ class GraphQL:
         p = repo.protection
         latest_issue = max(repo.issues, key=lambda i: i.updated_at, default=None)
         prs = repo.prs_by_updated()
+        newest = 10  # the probe's ``first:`` for deployments and releases
+        by_created = sorted(repo.deployments, key=lambda d: (d.created_at, d.id), reverse=True)
+        deployments = by_created[:newest]
+        releases = sorted(repo.releases, key=lambda r: (r.created_at, r.id), reverse=True)[:newest]
         return {
             "databaseId": repo.id,
             "id": f"R_{repo.id}",
@@ -332,7 +338,21 @@ class GraphQL:
                 "nodes": [{"updatedAt": _ts(latest_issue.updated_at)}] if latest_issue else []
             },
             "allPullRequests": {"totalCount": len(repo.prs)},
+            "deployments": {"nodes": [self.probed_deployment(d) for d in deployments]},
+            "releases": {"nodes": [self.probed_release(r) for r in releases]},
         }
+
+    @staticmethod
+    def probed_deployment(d: SimDeployment) -> dict[str, Any]:
+        latest = max(d.statuses, key=lambda s: (s.created_at, s.id), default=None)
+        return {
+            "updatedAt": _ts(d.updated_at),
+            "latestStatus": {"createdAt": _ts(latest.created_at)} if latest else None,
+        }
+
+    @staticmethod
+    def probed_release(r: SimRelease) -> dict[str, Any]:
+        return {"publishedAt": None if r.draft else _ts(r.published_at), "isDraft": r.draft}
 
     def op_PullRequests(self, repo: SimRepo, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
         first = int(v.get("first", 50))
