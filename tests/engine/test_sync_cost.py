@@ -196,6 +196,7 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
             assert stored[f"github:acme/service-{r}"] == prs, r
 
 
+@pytest.mark.timeout(400)  # 105 repositories collected twice (deployments, releases, compares)
 def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repository(
     store: Store,
 ) -> None:

@@ -328,6 +328,8 @@ def canonical(
         rows = store.query_dicts(f"SELECT * FROM {table}")
         if table == "pr_reviews":
             rows = [r for r in rows if r["state"] in REVIEW_STATES]
+        if table == "deployments":  # the forge's deployments; releases are another dataset
+            rows = [r for r in rows if r["source"] != "release"]
         for r in rows:
             for c in PERSON_COLUMNS:
                 if c in r and r[c] in logins:

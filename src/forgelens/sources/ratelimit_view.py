@@ -155,8 +155,9 @@ class RedisRateLimitView:
         return _state(platform, scope, raw) if raw else None
 
     def take(self, platform: str, scope: str, n: int = 1) -> float:
-        key = self._key(platform, scope)
-        return float(self.redis.eval(_TAKE, 2, key, key + ":first", n, time.time()))
+        # the first-request marker lives outside ``git:ratelimit:*`` (``all`` reads hashes there)
+        first = f"{self.prefix}git:ratelimit-first:{platform}:{scope}"
+        return float(self.redis.eval(_TAKE, 2, self._key(platform, scope), first, n, time.time()))
 
     def all(self) -> list[RateLimitState]:
         out = []

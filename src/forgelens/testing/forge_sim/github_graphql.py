@@ -12,6 +12,7 @@ does not follow renames in GraphQL). An answer holding more nodes than the fault
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -145,7 +146,9 @@ class GraphQL:
                     "limit": budget.limit,
                     "cost": cost,
                     "remaining": budget.remaining,
-                    "resetAt": datetime.fromtimestamp(budget.reset_at, UTC).strftime(
+                    # whole seconds, rounded up as the x-ratelimit-reset header is: one
+                    # window has one reset time, whichever of the two a client reads
+                    "resetAt": datetime.fromtimestamp(math.ceil(budget.reset_at), UTC).strftime(
                         "%Y-%m-%dT%H:%M:%SZ"
                     ),
                 }
