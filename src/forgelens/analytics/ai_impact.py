@@ -31,6 +31,8 @@ INPUTS = (
     "pr_facts",
     "pull_requests",
     "pr_files",
+    "pr_commits",  # a PR's attribution is read again (its evidence may be gone) when these change
+    "pr_reviews",
     "commits",
     "ai_attribution",
     "analytics_identity_map",
@@ -210,21 +212,24 @@ def _comparable(store: Store, state: dict[str, object], counts: dict[str, int], 
 def affected_weeks(ctx: Ctx, wm: int, dirty_weeks: bool) -> set[date]:
     """The weeks (Mondays) whose rows a row newer than ``wm`` can change.
 
-    A changed PR (its row, files, facts or attribution) changes the week it is merged in and,
-    through the revert (30 days) and rework (21 days) flags of the PRs merged before it, every
-    week of the 30 days before its merge; a changed commit (or its attribution, or the identity
-    of its email) the week it was authored in; ``analyze all``'s recomputed PRs their old and
-    new weeks (a PR merged at another time, or deleted, leaves its old week)."""
+    A changed PR (its row, facts, files, commits, reviews or attribution) changes the week it is
+    merged in and, through the revert (30 days) and rework (21 days) flags of the PRs merged
+    before it, every week of the 30 days before its merge; a changed commit (or its attribution,
+    or the identity of its email) the week it was authored in; ``analyze all``'s recomputed PRs
+    their old and new weeks (a PR merged at another time, or deleted, leaves its old week)."""
     store = ctx.store
     day = _sql.utc_day("merged_at", store)
     newer = f"x._version > {wm}"
+    keys = " UNION ".join(  # PRs a row of theirs changed for
+        f"SELECT DISTINCT repository_id, pr_number FROM {t} x WHERE {newer}"
+        + (" AND x.pr_number IS NOT NULL" if t == "ai_attribution" else "")
+        for t in ("pr_files", "pr_commits", "pr_reviews", "ai_attribution")
+    )
     prs = f"""
         SELECT repository_id, pr_number AS number, merged_at FROM pr_facts x WHERE {newer}
         UNION SELECT repository_id, number, merged_at FROM pull_requests x WHERE {newer}
         UNION SELECT p.repository_id, p.number, p.merged_at FROM pull_requests p
-          JOIN (SELECT DISTINCT repository_id, pr_number FROM pr_files x WHERE {newer}
-                UNION SELECT DISTINCT repository_id, pr_number FROM ai_attribution x
-                WHERE {newer} AND x.pr_number IS NOT NULL) k
+          JOIN ({keys}) k
           ON k.repository_id = p.repository_id AND k.pr_number = p.number
     """
     days = [
