@@ -9,12 +9,19 @@ from typing import Any
 
 import pytest
 
+from forgelens.config import Settings
 from forgelens.engine.collect import collect
+from forgelens.engine.sync import StoreEtagCache, sync_forge
 from forgelens.records import environment_kind
 from forgelens.sources.base import RepoRef
 from forgelens.sources.github import _map as m
+from forgelens.sources.github import from_options
+from forgelens.sources.github._deployments import rest_status
+from forgelens.sources.http import ClientPolicy
+from forgelens.store import open_store
 from forgelens.testing.forge_sim import SimSize
 from forgelens.testing.forge_sim.dataset import SimDeployment, SimDeploymentStatus, SimRepo
+from forgelens.testing.forge_sim.faults import Faults
 from tests.sources.simhelp import github, options, running, sim_for
 
 SIZE = SimSize(repos=3, prs_per_repo=30, issues_per_repo=2, runs_per_repo=2)
@@ -179,3 +186,166 @@ def test_recorded_github_deployment_and_statuses() -> None:
     assert dep.url == "https://example.com/deployment.log"
     assert dep.created_at == datetime(2020, 8, 26, 11, 44, 53, tzinfo=UTC)
     assert {r.login for r in records if type(r).__name__ == "Person"} == {"jacquev6"}
+
+
+# -- statuses through GraphQL (one nodes(ids:) query per listing page) -----------------------
+STATUSES_QUERY = "POST /graphql DeploymentStatuses"
+REST_STATUSES = "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+
+
+def _sync(store: Any, url: str, token: str | None, **extra: Any) -> dict[str, int]:
+    """One ``collect github:acme`` run through a source with or without a token; the
+    requests it made by endpoint."""
+    opts = options(url, **extra)
+    etags = StoreEtagCache(store)
+    source = from_options(opts, etags, settings=Settings(github_token=token))
+    source.client._sleep = lambda _s: None
+    try:
+        sync_forge(store, source, ["acme"], opts, etags=etags)
+        return source.requests_by_endpoint
+    finally:
+        source.close()
+
+
+def _rows(store: Any) -> list[dict[str, Any]]:
+    rows = store.query_dicts("SELECT * FROM deployments ORDER BY deployment_id")
+    return [{k: v for k, v in r.items() if k != "_version"} for r in rows]
+
+
+def _tie(repo: SimRepo) -> SimDeployment:
+    """A deployment whose success and failure share a second: only REST's status ids (the
+    failure came second) say which is the latest."""
+    at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    d = SimDeployment(98_000_000, "production", "cd" * 20, "main", "dev1", at, at, True)
+    d.add_status(SimDeploymentStatus(98_000_001, "success", at + timedelta(minutes=3), None))
+    d.add_status(SimDeploymentStatus(98_000_002, "failure", at + timedelta(minutes=3), None))
+    repo.deployments.append(d)
+    return d
+
+
+def test_graphql_statuses_store_the_same_rows_as_rest(tmp_path: Any) -> None:
+    sim = sim_for(SIZE)
+    deploying = [r for r in sim.dataset.repos if r.deployments]
+    _tie(deploying[0])
+    total = sum(len(r.deployments) for r in deploying)
+    rest, graphql = (open_store(f"duckdb:///{tmp_path / n}.duckdb") for n in ("rest", "gql"))
+    try:
+        with running(sim) as url:
+            by_rest = _sync(rest, url, None)  # no token: GraphQL is not asked
+            by_graphql = _sync(graphql, url, "t0ken")
+        assert by_rest[REST_STATUSES] == total
+        assert STATUSES_QUERY not in by_rest
+        assert by_graphql[STATUSES_QUERY] == len(deploying)  # one page of them per repository
+        assert by_graphql[REST_STATUSES] == 1  # the tie: its order is REST's to tell
+        assert _rows(graphql) == _rows(rest)
+        ids = {f"github:{d.id}" for r in deploying for d in r.deployments}
+        assert ids <= {r["deployment_id"] for r in _rows(rest)}  # releases are rows too
+        tie = graphql.query(
+            "SELECT status FROM deployments WHERE deployment_id = 'github:98000000'"
+        )
+        assert tie == [("failure",)]
+    finally:
+        rest.close()
+        graphql.close()
+
+
+def test_rest_mode_and_an_unchanged_repository_do_not_query_graphql(store: Any) -> None:
+    sim = sim_for(SIZE)
+    with running(sim) as url:
+        by_rest_mode = _sync(store, url, "t0ken", api="rest")
+        assert STATUSES_QUERY not in by_rest_mode
+        assert by_rest_mode[REST_STATUSES] == sum(len(r.deployments) for r in sim.dataset.repos)
+        _sync(store, url, "t0ken")  # graphql: the listing answered 304, nothing changed
+        mark = len(sim.log)
+        again = _sync(store, url, "t0ken")
+    assert STATUSES_QUERY not in again
+    assert _deploy_requests(sim.log, mark) <= len(sim.dataset.repos)  # at most the listings
+    assert not [p for _, p, _ in sim.log[mark:] if p.endswith("/statuses")]
+
+
+def test_a_null_node_or_a_null_status_falls_back_to_rest_for_that_deployment_only() -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=12, issues_per_repo=0, runs_per_repo=0))
+    repo = sim.dataset.repos[0]
+    graphql = sim.renderers[0].graphql  # type: ignore[attr-defined]
+    real = graphql.op_DeploymentStatuses
+    lost, broken = repo.deployments[-1].id, repo.deployments[-2].id
+
+    def answer(owner: Any, v: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        data, cost = real(owner, v)
+        for i, node in enumerate(data["nodes"]):
+            if node["databaseId"] == lost:  # GitHub could not resolve it just now
+                data["nodes"][i] = None
+                data["__errors__"] = [{"type": "INTERNAL", "path": ["nodes", i], "message": "x"}]
+            elif node["databaseId"] == broken:  # partial data inside the connection
+                node["statuses"]["nodes"][0] = None
+        return data, cost
+
+    graphql.op_DeploymentStatuses = answer
+    with running(sim) as url, github(url, token="t0ken") as source:
+        got = list(source.deployments(RepoRef("acme", "service-0"), None))
+        asked = source.requests_by_endpoint
+        by_rest = {p for _, p, _ in sim.log if p.endswith("/statuses")}
+    with running(sim) as url, github(url) as plain:
+        want = list(plain.deployments(RepoRef("acme", "service-0"), None))
+    assert asked[STATUSES_QUERY] == 1
+    assert asked[REST_STATUSES] == 2
+    assert by_rest == {f"/repos/acme/service-0/deployments/{i}/statuses" for i in (lost, broken)}
+    assert [r for p in got for r in p.records] == [r for p in want for r in p.records]
+    assert sum(p.errors for p in got) == 0
+
+
+def test_a_failing_graphql_query_falls_back_to_rest_for_the_page() -> None:
+    sim = sim_for(
+        SimSize(repos=1, prs_per_repo=12, issues_per_repo=0, runs_per_repo=0),
+        faults=Faults(error_rate=1.0, only_paths=("/graphql",)),
+    )
+    repo = sim.dataset.repos[0]
+    with running(sim) as url, github(url, token="t0ken") as source:
+        source.client.policy = ClientPolicy(**{**source.client.policy.__dict__, "max_attempts": 2})
+        got = list(source.deployments(RepoRef("acme", "service-0"), None))
+        asked = source.requests_by_endpoint
+    assert asked[REST_STATUSES] == len(repo.deployments)
+    assert sum(p.items for p in got) == len(repo.deployments)
+    assert sum(p.errors for p in got) == 0
+
+
+def test_a_deployment_with_more_than_100_statuses_is_paged_through_graphql() -> None:
+    sim = sim_for(SimSize(repos=1, prs_per_repo=6, issues_per_repo=0, runs_per_repo=0))
+    repo = sim.dataset.repos[0]
+    at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    busy = SimDeployment(97_000_000, "staging", "ef" * 20, "main", "dev1", at, at, False)
+    states = ("pending", "queued", "in_progress", "failure", "error", "success", "inactive")
+    for k in range(130):  # the 126th, a success, is the latest terminal one
+        state = states[k % len(states)] if k < 126 else ("success" if k == 126 else "inactive")
+        busy.add_status(SimDeploymentStatus(97_000_001 + k, state, at + timedelta(minutes=k), None))
+    never = SimDeployment(97_100_000, "preview-1", "ef" * 20, "main", None, at, at, False, True)
+    never.add_status(SimDeploymentStatus(97_100_001, "queued", at, None))
+    never.add_status(SimDeploymentStatus(97_100_002, "inactive", at + timedelta(hours=1), None))
+    repo.deployments += [busy, never]
+    with running(sim) as url, github(url, token="t0ken") as source:
+        got = list(source.deployments(RepoRef("acme", "service-0"), None))
+        asked = source.requests_by_endpoint
+    with running(sim) as url, github(url) as plain:
+        want = list(plain.deployments(RepoRef("acme", "service-0"), None))
+    assert asked["POST /graphql DeploymentStatusPages"] == 1  # statuses 101..130
+    assert REST_STATUSES not in asked
+    records = [r for p in got for r in p.records]
+    assert records == [r for p in want for r in p.records]
+    by_id = {r.deployment_id: r for r in records if type(r).__name__ == "Deployment"}
+    assert by_id["github:97000000"].status == "success"
+    assert by_id["github:97000000"].finished_at == at + timedelta(minutes=126)
+    assert by_id["github:97100000"].status == "canceled"
+
+
+def test_graphql_status_states_read_as_rest_states() -> None:
+    for state in ("PENDING", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "ERROR", "INACTIVE"):
+        shaped = rest_status(3, {"state": state, "createdAt": "2026-03-01T10:00:00Z"})
+        assert shaped == {
+            "id": 3,
+            "state": state.lower(),
+            "created_at": "2026-03-01T10:00:00Z",
+            "log_url": None,
+        }
+    assert {"success", "failure", "error", "queued", "pending", "in_progress"} <= set(
+        m.DEPLOYMENT_STATES
+    )

@@ -1,6 +1,6 @@
 """Plumbing shared by the GitHub source's REST and GraphQL halves: the client, conditional GETs,
 Link-paged lists, and one GraphQL call with its error handling (rate limits, missing
-repositories, transient errors retried, partial data refused).
+repositories, transient errors retried, partial data refused unless the caller asks for it).
 """
 
 from __future__ import annotations
@@ -120,9 +120,13 @@ class GitHubBase:
         operation: str,
         variables: dict[str, Any],
         attempts: int | None = None,
+        *,
+        partial: bool = False,
     ) -> tuple[Any, int]:
         """Run one query; return (data, errors accepted). Retries transient GraphQL errors,
-        waits on RATE_LIMITED, raises ``NotFound`` for a missing repository."""
+        waits on RATE_LIMITED, raises ``NotFound`` for a missing repository. ``partial``: the
+        caller can tell which parts are missing (a ``null`` node) and fetch them another way,
+        so an answer with data and errors is returned at once with the number of errors."""
         attempt = limited = 0
         while True:
             response = self.client.send(
@@ -146,6 +150,9 @@ class GitHubBase:
                     )
                 self.client.wait_for_reset("graphql")
                 continue
+            if partial and isinstance(data, dict):
+                log.debug("graphql partial data", operation=operation, types=sorted(types))
+                return data, len(errors)
             missing_repo = not isinstance(data, dict) or data.get("repository") is None
             if "NOT_FOUND" in types and "owner" in variables and missing_repo:
                 where = f"github:{variables['owner']}/{variables.get('name')}"

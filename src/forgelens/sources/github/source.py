@@ -5,7 +5,8 @@ lists in the same query, falling back to follow-up queries only for overflowing 
 (``_graphql.py``); ``api="rest"`` uses REST only (``_rest.py``). Both produce
 identical records (tested against the simulator). Repositories, CI runs (Actions),
 contributors and teams come from REST in both modes; those GETs are conditional (ETags), so
-unchanged resources cost a 304.
+unchanged resources cost a 304. Deployments: the REST listing, their statuses a GraphQL query
+per page when there is a token (``_deployments.py``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ import httpx
 from forgelens.config import Settings, get_settings
 from forgelens.errors import BadInput, ForgeError, NotFound
 from forgelens.records import BranchProtection, Team, TeamMember, repository_id
-from forgelens.sources._forge_common import api_root, cut, make_client, older
+from forgelens.sources._forge_common import api_root, cut, make_client
 from forgelens.sources._release import ReleaseRule
 from forgelens.sources.base import DEPLOYMENTS, RELEASES, Page, RepoRef, RepoSnapshot
 from forgelens.sources.github import _graphql as gq
 from forgelens.sources.github import _map as m
 from forgelens.sources.github._base import _BAD_ITEM, RUNS, graphql_url, log
 from forgelens.sources.github._delivery import DeliveryFetch
-from forgelens.sources.github._graphql import GraphQLFetch
-from forgelens.sources.github._rest import RestFetch
+from forgelens.sources.github._deployments import DeploymentFetch
 from forgelens.sources.http import EtagCache
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ __all__ = ["DATA_SOURCE", "DEFAULT_API_URL", "GitHubSource", "from_options", "gr
 PROBE_FRESH = 600.0  # seconds a prefetched probe stands for the repository's own
 
 
-class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
+class GitHubSource(DeploymentFetch, DeliveryFetch):
     kind = m.SOURCE
     data_source = DATA_SOURCE
 
@@ -300,53 +300,6 @@ class GitHubSource(RestFetch, GraphQLFetch, DeliveryFetch):
                 except _BAD_ITEM:
                     errors += 1
             yield Page(records, len(records) // 2, None, nxt, errors)
-
-    # -- deployments --------------------------------------------------------------------------
-    def deployments(
-        self, ref: RepoRef, since: datetime | None, resume: str | None = None
-    ) -> Iterator[Page]:
-        """Deployments with their statuses, newest created first (GitHub's order).
-
-        A deployment's ``updated_at`` moves when a status is added, so only the deployments
-        changed since the watermark cost a statuses request; the listing stops after the page
-        that reaches deployments created before it. GitHub stamps whole seconds, so one changed
-        in the watermark's own second is read again -- unless the listing is unchanged (a 304
-        to the conditional request): an unchanged repository costs that one request."""
-        repo_id = repository_id(self.kind, ref.full_name)
-        base = f"/repos/{ref.full_name}/deployments"
-        endpoint = "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
-        for resp, items, nxt in self._responses(
-            base, "GET /repos/{owner}/{repo}/deployments", resume, conditional=True
-        ):
-            overlap = not resp.from_cache  # a 304: nothing on the page changed since it was read
-            records: list[Any] = []
-            high: datetime | None = None
-            count = errors = 0
-            done = False
-            for d in items:
-                if not isinstance(d, dict):
-                    errors += 1
-                    continue
-                created = m.ts(d.get("created_at"))
-                changed = m.ts(d.get("updated_at")) or created
-                done = done or older(created, since, overlap=True)
-                if older(changed, since, overlap=overlap):
-                    continue  # no status since the last pass
-                try:
-                    statuses = self._rest_list(f"{base}/{int(d['id'])}/statuses", endpoint)
-                    records.append(m.deployment(repo_id, d, statuses))
-                except (*_BAD_ITEM, NotFound) as exc:  # NotFound: deleted since it was listed
-                    errors += 1
-                    log.warning("deployment skipped", repository=ref.full_name, error=repr(exc))
-                    continue
-                who = m.person(d.get("creator"))
-                if who is not None:
-                    records.append(who)
-                count += 1
-                high = changed if high is None or (changed and changed > high) else high
-            yield Page(records, count, high, None if done else nxt, errors, done)
-            if done:
-                return
 
 
 def _weighed(ref: RepoRef, size: Any) -> RepoRef:

@@ -8,6 +8,7 @@ to an organization while a collector runs.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import threading
 from dataclasses import dataclass, field
@@ -563,10 +564,14 @@ def _deployments(rng: random.Random, repo: SimRepo, logins: list[str]) -> list[S
     """Deployments of merged work: staging then production, some failing (error or failure)
     and deployed again, some re-deploying an older sha (a rollback), now and then a transient
     preview environment, the newest production one still in progress. Ids: deployments from
-    7,000,000 + repository id * 10,000, their statuses from 8,000,000 + the same."""
+    7,000,000 + repository id * 10,000, their statuses from 8,000,000 + the same (then from
+    100,000,000 + repository id * 1,000,000)."""
     merged = sorted((p for p in repo.prs if p.merged_at), key=lambda p: p.merged_at or EPOCH)
     out: list[SimDeployment] = []
-    sid = iter(range(8_000_000 + repo.id * 10_000, 8_000_000 + (repo.id + 1) * 10_000))
+    first = range(8_000_000 + repo.id * 10_000, 8_000_000 + (repo.id + 1) * 10_000)
+    # past 10,000 statuses (a repository of some 3,000 merged PRs) on from 100,000,000 + id *
+    # 1,000,000: still rising, so a repository's statuses keep their order of creation
+    sid = itertools.chain(first, itertools.count(100_000_000 + repo.id * 1_000_000))
     shipped: list[str] = []
 
     def status(dep: SimDeployment, state: str, at: datetime) -> None:

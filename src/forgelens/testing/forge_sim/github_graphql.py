@@ -111,7 +111,7 @@ class GraphQL:
             message = "stream error: stream ID 3; CANCEL; received from peer"
             return SimResponse(502, {"message": message}, resource="graphql", cost=0)
         body: dict[str, Any] = {"data": data}
-        if "__errors__" in data:  # partial data: some aliases did not resolve
+        if "__errors__" in data:  # partial data: some aliases or nodes did not resolve
             body["errors"] = data.pop("__errors__")
         if req.headers.get("x-sim-graphql-error"):
             body["errors"] = [
@@ -422,6 +422,67 @@ class GraphQL:
             return {"repository": {"issue": None}}, 1
         conn = connection(i.comments, v.get("first", 100), v.get("after"), self.comment)
         return {"repository": {"issue": {"comments": conn}}}, 1
+
+    # -- deployments (nodes by id: GitHub's own ids are opaque; the simulator's are DE_<id>) ---
+    def _deployment(self, node_id: Any) -> tuple[SimRepo, SimDeployment] | None:
+        text = str(node_id)
+        if not text.startswith("DE_") or not text[3:].isdigit():
+            return None
+        wanted = int(text[3:])
+        for r in self.ds.live_repos():
+            for d in r.deployments:
+                if d.id == wanted:
+                    return r, d
+        return None
+
+    def _statuses(
+        self, found: tuple[SimRepo, SimDeployment], first: Any, after: str | None
+    ) -> dict[str, Any]:
+        """Oldest first, as GitHub's connection lists them (REST lists newest first)."""
+        repo, d = found
+        base = f"https://github.example/{repo.full_name}/actions/runs/{d.id}"  # REST's log_url
+        return connection(
+            sorted(d.statuses, key=lambda s: (s.created_at, s.id)),
+            first,
+            after,
+            lambda s: {"state": s.state.upper(), "createdAt": _ts(s.created_at), "logUrl": base},
+        )
+
+    def op_DeploymentStatuses(
+        self, repo: SimRepo | None, v: dict[str, Any]
+    ) -> tuple[dict[str, Any], int]:
+        """``nodes(ids:)``: a null node and a NOT_FOUND error for an id that resolves to
+        nothing; each node's ``statuses`` connection counts one request towards the cost."""
+        ids = list(v.get("ids") or [])[:100]
+        nodes: list[Any] = []
+        errors: list[dict[str, Any]] = []
+        for i, node_id in enumerate(ids):
+            found = self._deployment(node_id)
+            if found is None:
+                nodes.append(None)
+                errors.append(
+                    {
+                        "type": "NOT_FOUND",
+                        "path": ["nodes", i],
+                        "message": f"Could not resolve to a node with the global id of '{node_id}'",
+                    }
+                )
+                continue
+            statuses = self._statuses(found, v.get("first", 100), None)
+            nodes.append({"databaseId": found[1].id, "statuses": statuses})
+        data: dict[str, Any] = {"nodes": nodes}
+        if errors:
+            data["__errors__"] = errors
+        return data, max(1, round((1 + len(ids)) / 100))
+
+    def op_DeploymentStatusPages(
+        self, repo: SimRepo | None, v: dict[str, Any]
+    ) -> tuple[dict[str, Any], int]:
+        found = self._deployment(v.get("id"))
+        if found is None:
+            return {"node": None}, 1
+        statuses = self._statuses(found, v.get("first", 100), v.get("after"))
+        return {"node": {"statuses": statuses}}, 1
 
 
 def _count_nodes(value: Any) -> int:
