@@ -309,10 +309,11 @@ def bench_attribution(
     commits: int, prs: int, reference_rev: str, rounds: int = 1
 ) -> dict[str, Any]:
     from forgelens.analytics import AnalyzeOptions, ai_impact, analyze
+    from forgelens.analytics._ctx import Ctx
     from forgelens.analytics.ai_attribution import _tuples, attribute
     from forgelens.analytics.ai_rules import load_rules
+    from forgelens.analytics.config import AnalyticsConfig
     from forgelens.store import open_store
-    from forgelens.store import sql as _sql
     from forgelens.store._arrow import now_version
 
     path = WORK / f"ai-{commits}-{prs}.duckdb"
@@ -376,9 +377,10 @@ def bench_attribution(
         started = time.perf_counter()
         analyze(store, AnalyzeOptions(target="all"))
         analyze_s = time.perf_counter() - started
-        stamp = f"{_sql.timestamp(store, datetime.now(UTC))}, {now_version()}, 'analytics'"
+        now = datetime.now(UTC)
+        ctx = Ctx(store, AnalyticsConfig(), now_version(), now, now.date())
         started, cpu = time.perf_counter(), _cpu()
-        weekly = ai_impact.write_impact(store, stamp)
+        weekly = ai_impact.write_impact(ctx, full=True)  # the whole table
         impact_s, impact_cpu = time.perf_counter() - started, _cpu() - cpu
         ai_prs = store.query("SELECT count(*) FROM ai_attribution WHERE kind = 'pr'")[0][0]
     finally:

@@ -5,18 +5,39 @@ One row per scope and week (Monday, UTC): ``scope_kind`` ``repository`` (scope =
 ``owner``, the human behind it). PR figures cover the PRs merged that week (``pr_facts``: PRs of
 counted authors, plus agent PRs, which a bot account opens); commit figures the non-merge
 commits authored that week. Every share is a lower bound: a change made with an assistant that
-left no marker is counted as "other". Rebuilt whole on every run (one aggregation). Rules in
-docs/metrics.md "AI-assisted work".
+left no marker is counted as "other". Incremental: only the weeks an input changed in are
+recomputed (every scope of those weeks; see ``affected_weeks``), the whole table on the first
+run, ``--force-refresh``, an attribution recomputed in full, or a change no week can be named for
+(team membership, a deleted row). Rules in docs/metrics.md "AI-assisted work".
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
+from datetime import date, timedelta
 
+from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
 from forgelens.analytics.delivery import phase_hours
 from forgelens.analytics.prs import alias_of
+from forgelens.analytics.scope import teams_print
 from forgelens.store import Store
 from forgelens.store import sql as _sql
+
+CURSOR = ("*", "ai_impact")  # collection_cursors: the inputs' watermark and row counts seen
+# What a week's rows are computed from; a row newer than the last run names the weeks it changes.
+INPUTS = (
+    "pr_facts",
+    "pull_requests",
+    "pr_files",
+    "pr_commits",  # a PR's attribution is read again (its evidence may be gone) when these change
+    "pr_reviews",
+    "commits",
+    "ai_attribution",
+    "analytics_identity_map",
+    "repositories",
+)
 
 BASE = "_fl_ai_base"  # one row per merged PR with its AI mode and compared facts
 REVERTED, REWORKED = "_fl_ai_reverted", "_fl_ai_reworked"  # keys of the PRs flagged
@@ -65,8 +86,9 @@ COLUMNS = [
 ]
 
 
-def _base(store: Store) -> None:
-    """``_fl_ai_base``: the merged PRs compared, with their facts, AI mode and the two flags."""
+def _base(store: Store, since: str | None) -> None:
+    """``_fl_ai_base``: the merged PRs compared (merged from ``since``, a date literal, on),
+    with their facts and AI mode."""
     ep = _sql.epoch
     _sql.create_work_table(
         store,
@@ -86,6 +108,7 @@ def _base(store: Store) -> None:
         LEFT JOIN ai_attribution a ON a.repository_id = f.repository_id AND a.kind = 'pr'
             AND a.pr_number = f.pr_number
         WHERE f.is_merged AND (f.counted OR a.mode = 'autonomous_agent')
+            {"" if since is None else f"AND f.merged_week >= {since}"}
         """,
     )
 
@@ -135,23 +158,146 @@ def _flags(store: Store) -> None:
     )
 
 
-def write_impact(store: Store, stamp: str) -> int:
-    """Rebuild ``ai_impact_weekly``; returns its rows. ``stamp`` = ``updated_at, _version,
-    _source`` values."""
-    _base(store)
+def write_impact(ctx: Ctx, *, full: bool, dirty_weeks: bool = False) -> int:
+    """Recompute ``ai_impact_weekly``: every row when ``full`` (or no week can be named for a
+    change), else the rows of the weeks ``affected_weeks`` names; returns the table's rows.
+    ``dirty_weeks``: this run's ``_fl_dirty_weeks`` exists (``analyze all`` recomputed PRs)."""
+    store = ctx.store
+    saved = store.get_cursor(*CURSOR)
+    state = json.loads(saved) if saved else None
+    counts = {t: int(n) for t, n in _counts(store)}
+    mark = max(
+        (int(v) for _, v in _newest(store)), default=0
+    )  # before reading: later rows next run
+    teams = teams_print(ctx)
+    weeks: set[date] | None = None  # None: every week
+    if not full and state is not None and _comparable(store, state, counts, teams):
+        weeks = affected_weeks(ctx, int(state["watermark"]), dirty_weeks)
+    if weeks is None or weeks:
+        _rebuild(ctx, weeks)
+    store.set_cursor(
+        *CURSOR, json.dumps({"watermark": mark, "counts": counts, "teams": teams}), None
+    )
+    return int(store.query("SELECT count(*) FROM ai_impact_weekly")[0][0])
+
+
+def _counts(store: Store) -> list[tuple[str, int]]:
+    parts = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in INPUTS)
+    return [(str(t), int(n)) for t, n in store.query(parts)]
+
+
+def _newest(store: Store) -> list[tuple[str, int]]:
+    parts = " UNION ALL ".join(f"SELECT '{t}', COALESCE(max(_version), 0) FROM {t}" for t in INPUTS)
+    return [(str(t), int(v)) for t, v in store.query(parts)]
+
+
+def _comparable(store: Store, state: dict[str, object], counts: dict[str, int], teams: str) -> bool:
+    """Whether the changes since the last run can be named by week: no input lost rows (a
+    deleted row leaves nothing newer behind), team membership and the repositories unchanged,
+    and no team member's identity changed (a team's rows in every week would)."""
+    old = state.get("counts")
+    if not isinstance(old, dict) or state.get("teams") != teams:
+        return False
+    if any(counts.get(t, 0) < int(old.get(t, 0)) for t in INPUTS):
+        return False
+    wm = int(str(state["watermark"]))
+    changed = store.query(
+        f"SELECT count(*) FROM repositories WHERE _version > {wm} UNION ALL "
+        f"SELECT count(*) FROM analytics_identity_map im JOIN team_members tm "
+        f"ON im.alias = {alias_of('tm.source', 'tm.login')} WHERE im._version > {wm}"
+    )
+    return not any(int(n) for (n,) in changed)
+
+
+def affected_weeks(ctx: Ctx, wm: int, dirty_weeks: bool) -> set[date]:
+    """The weeks (Mondays) whose rows a row newer than ``wm`` can change.
+
+    A changed PR (its row, facts, files, commits, reviews or attribution) changes the week it is
+    merged in and, through the revert (30 days) and rework (21 days) flags of the PRs merged
+    before it, every week of the 30 days before its merge; a changed commit (or its attribution,
+    or the identity of its email) the week it was authored in; ``analyze all``'s recomputed PRs
+    their old and new weeks (a PR merged at another time, or deleted, leaves its old week)."""
+    store = ctx.store
+    day = _sql.utc_day("merged_at", store)
+    newer = f"x._version > {wm}"
+    keys = " UNION ".join(  # PRs a row of theirs changed for
+        f"SELECT DISTINCT repository_id, pr_number FROM {t} x WHERE {newer}"
+        + (" AND x.pr_number IS NOT NULL" if t == "ai_attribution" else "")
+        for t in ("pr_files", "pr_commits", "pr_reviews", "ai_attribution")
+    )
+    prs = f"""
+        SELECT repository_id, pr_number AS number, merged_at FROM pr_facts x WHERE {newer}
+        UNION SELECT repository_id, number, merged_at FROM pull_requests x WHERE {newer}
+        UNION SELECT p.repository_id, p.number, p.merged_at FROM pull_requests p
+          JOIN ({keys}) k
+          ON k.repository_id = p.repository_id AND k.pr_number = p.number
+    """
+    days = [
+        d
+        for (d,) in store.query(f"SELECT DISTINCT {day} FROM ({prs}) q WHERE merged_at IS NOT NULL")
+    ]
+    weeks = set(_weeks_before(days, REVERT_DAYS))
+    week = _sql.utc_week("c.authored_at", store)
+    commits = f"""
+        SELECT DISTINCT {week} FROM commits c WHERE c._version > {wm}
+        UNION SELECT DISTINCT {week} FROM commits c
+          JOIN ai_attribution a ON a.repository_id = c.repository_id AND a.key = c.sha
+        WHERE a._version > {wm} AND a.kind = 'commit'
+        UNION SELECT DISTINCT {week} FROM commits c
+          JOIN analytics_identity_map im ON im.alias = 'email:' || lower(c.author_email)
+        WHERE im._version > {wm}
+    """
+    weeks.update(_as_date(w) for (w,) in store.query(commits) if w is not None)
+    if dirty_weeks:
+        weeks.update(
+            _as_date(w) for (w,) in store.query(f"SELECT DISTINCT week_start FROM {DIRTY_WEEKS}")
+        )
+    return weeks
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _weeks_before(days: Iterable[object], span: int) -> set[date]:
+    """The Mondays of every day from ``span`` days before each day to the day."""
+    out: set[date] = set()
+    for d in days:
+        if d is None:
+            continue
+        last = _as_date(d)
+        first = last - timedelta(days=span)
+        monday = first - timedelta(days=first.weekday())
+        while monday <= last:
+            out.add(monday)
+            monday += timedelta(days=7)
+    return out
+
+
+def _rebuild(ctx: Ctx, weeks: set[date] | None) -> None:
+    """Every row of ``weeks`` (all when None) computed again, the old ones deleted."""
+    store = ctx.store
+    since = None if weeks is None else ctx.lit(min(weeks))
+    listed = "" if weeks is None else ", ".join(ctx.lit(w) for w in sorted(weeks))
+    in_weeks = "1 = 1" if weeks is None else f"{{t}}week_start IN ({listed})"
+    _base(store, since)
     try:
         _flags(store)
-        _commits(store)
+        _commits(store, since)
         with store.transaction():
-            store.execute("DELETE FROM ai_impact_weekly WHERE 1 = 1")
-            _sql.insert_select(store, "ai_impact_weekly", COLUMNS, _select(store, stamp))
-        return int(store.query("SELECT count(*) FROM ai_impact_weekly")[0][0])
+            store.execute(f"DELETE FROM ai_impact_weekly WHERE {in_weeks.format(t='')}")
+            _sql.insert_select(
+                store,
+                "ai_impact_weekly",
+                COLUMNS,
+                _select(store, ctx.stamp(), in_weeks.format(t="t.")),
+            )
     finally:
         for name in (BASE, REVERTED, REWORKED, PRS, COMMITS):
             _sql.drop_work_table(store, name)
 
 
-def _commits(store: Store) -> None:
+def _commits(store: Store, since: str | None) -> None:
     """``_fl_ai_commits``: the commits counted per repository, author and week (and how many
     carry AI evidence); the scopes add these up (a row per commit, three times over, cost
     the most of the comparisons)."""
@@ -170,6 +316,7 @@ def _commits(store: Store) -> None:
         LEFT JOIN ai_attribution a ON a.repository_id = c.repository_id AND a.kind = 'commit'
             AND a.key = c.sha
         WHERE NOT c.is_merge AND c.authored_at IS NOT NULL
+            {"" if since is None else f"AND {week} >= {since}"}
         GROUP BY r.full_name, lower(r.source), {author}, {week}
         """,
     )
@@ -184,15 +331,19 @@ def _teams(store: Store) -> str:
     """
 
 
-def _scoped(store: Store, table: str, cols: str) -> str:
-    """``table``'s rows once per scope: repository, each team of the author, the author."""
+def _scoped(store: Store, table: str, cols: str, in_weeks: str) -> str:
+    """``table``'s rows of the weeks ``in_weeks`` (on ``t.week_start``) once per scope:
+    repository, each team of the author, the author."""
     return f"""
         SELECT 'repository' AS scope_kind, t.repo_name AS scope, {cols} FROM {table} t
+        WHERE {in_weeks}
         UNION ALL
         SELECT 'team' AS scope_kind, tm.team AS scope, {cols} FROM {table} t
         JOIN ({_teams(store)}) tm ON tm.source = t.source AND tm.username = t.author
+        WHERE {in_weeks}
         UNION ALL
         SELECT 'author' AS scope_kind, t.author AS scope, {cols} FROM {table} t
+        WHERE {in_weeks}
     """
 
 
@@ -213,7 +364,8 @@ def _compared(store: Store) -> list[str]:
     return [f"{e} AS c{i}" for i, e in enumerate(out)]
 
 
-def _select(store: Store, stamp: str) -> str:
+def _select(store: Store, stamp: str, in_weeks: str) -> str:
+    """The rows of the weeks ``in_weeks`` (a condition on ``t.week_start``) holds."""
     dbl = "DOUBLE PRECISION"
     compared = _compared(store)
     pr_cols = (
@@ -222,12 +374,13 @@ def _select(store: Store, stamp: str) -> str:
         + ", ".join(f"t.{f} AS {f}" for f in FACTS)
         + ", t.reverted AS reverted, t.reworked AS reworked"
     )
+    cm_cols = "t.week_start AS week_start, t.n AS n, t.n_ai AS n_ai"
     tools = _sql.string_agg(
         store, f"{_sql.json_str('tool', store)} || ': ' || CAST(n AS VARCHAR)", ", ", "tool"
     )
     return f"""
-        WITH prs AS ({_scoped(store, PRS, pr_cols)}),
-        cms AS ({_scoped(store, COMMITS, "t.week_start AS week_start, t.n AS n, t.n_ai AS n_ai")}),
+        WITH prs AS ({_scoped(store, PRS, pr_cols, in_weeks)}),
+        cms AS ({_scoped(store, COMMITS, cm_cols, in_weeks)}),
         pg AS (
             SELECT scope_kind, scope, week_start, count(*) AS prs_merged,
                 count(*) FILTER (WHERE is_ai) AS ai_prs,

@@ -139,7 +139,7 @@ def analyze(
         with phase("ai_attribution"):
             done = ai_attribution.attribute(store, rules, full=opts.force_refresh)
         if opts.target == "ai":
-            _ai_impact(ctx, done, phase, result)
+            _ai_impact(ctx, done, phase, result, opts.force_refresh)
             return result
         with phase("scope"):
             repos = scope.select_repositories(ctx, opts.repos)
@@ -164,7 +164,8 @@ def analyze(
         with phase("state"):
             scope.save_state(ctx, plans, opts.target, teams)
         if opts.target == "all":
-            _ai_impact(ctx, done, phase, result)
+            # this run's dirty weeks exist when it recomputed PRs (a PR deleted leaves them)
+            _ai_impact(ctx, done, phase, result, opts.force_refresh, bool(result.repositories))
             with phase("dora"):  # after What Shipped: it fills repo_prs.deployed_at
                 result.dora = dora.run(ctx, repos, opts.force_refresh)
     finally:
@@ -185,10 +186,14 @@ def _ai_impact(
     done: ai_attribution.AttributionResult,
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
+    force: bool,
+    dirty_weeks: bool = False,
 ) -> None:
-    """``analyze ai`` (and the end of ``analyze all``): the weekly impact, after attribution."""
+    """``analyze ai`` (and the end of ``analyze all``): the weekly impact, after attribution
+    (incremental unless forced or the attribution was recomputed in full)."""
     with phase("ai_impact"):
-        weekly = ai_impact.write_impact(ctx.store, ctx.stamp())
+        full = force or done.mode == "full"
+        weekly = ai_impact.write_impact(ctx, full=full, dirty_weeks=dirty_weeks)
     result.ai_work = {
         "recomputed in full": int(done.mode == "full"),
         "commits read": done.commits,
