@@ -159,23 +159,28 @@ class _Fleet:
                         raise RuntimeError(self.tail("api0") + self.tail("api1")) from None
                     time.sleep(0.2)
 
-    def kill(self, n: int, forge_port: int) -> bool:
-        """``kill -9`` worker n, mid-job if it starts one within 15 s (it holds a connection
-        to the forge); start it again. True when it was killed mid-job."""
-        proc = self.workers[n]
-        busy, deadline = False, time.monotonic() + 15
-        while not busy and time.monotonic() < deadline:
-            try:
-                conns = psutil.Process(proc.pid).net_connections(kind="tcp")
-            except psutil.Error:
-                break
-            busy = any(c.raddr and c.raddr.port == forge_port for c in conns)
+    def kill(self, forge_port: int) -> str:
+        """``kill -9`` the first worker seen mid-job (it holds a connection to the forge)
+        within 30 s, else worker 0; start it again. Says which and whether it was mid-job."""
+        deadline = time.monotonic() + 30
+        busy: int | None = None
+        while busy is None and time.monotonic() < deadline:
+            for n, proc in enumerate(self.workers):
+                try:
+                    conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+                except psutil.Error:
+                    continue
+                if any(c.raddr and c.raddr.port == forge_port for c in conns):
+                    busy = n
+                    break
             time.sleep(0.02)
+        n = 0 if busy is None else busy
+        proc = self.workers[n]
         self.killed.add(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         self.workers[n] = self._spawn(f"worker{n}", "worker", "--jobs", "2")
-        return busy
+        return f"worker{n} {'idle' if busy is None else 'mid-job'}"
 
     def crashed(self) -> list[str]:
         dead = [f"api{n}" for n, (p, _) in enumerate(self.apis) if p.poll() is not None]
@@ -361,8 +366,8 @@ def _load(
         t.start()
     forge_port = int(urlsplit(sim.url).port or 443)
 
-    def kill(n: int) -> str:
-        return "mid-job" if fleet.kill(n, forge_port) else "idle"
+    def kill() -> str:
+        return fleet.kill(forge_port)
 
     def cut(proxy: FaultProxy) -> str:
         proxy.outage(10)
@@ -370,9 +375,9 @@ def _load(
 
     plan: list[tuple[float, str, Callable[[], str]]] = [
         (0.15, "Redis cut for 10 s", lambda: cut(redis_proxy)),
-        (0.35, "kill -9 worker0", lambda: kill(0)),
+        (0.35, "kill -9", kill),
         (0.55, "PostgreSQL refuses connections for 10 s", lambda: cut(pg_proxy)),
-        (0.75, "kill -9 worker1", lambda: kill(1)),
+        (0.75, "kill -9", kill),
     ]
     for at, what, act in plan:
         stop.wait(max(0.0, start + at * report.seconds - time.monotonic()))

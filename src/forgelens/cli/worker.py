@@ -27,7 +27,7 @@ def worker(
 
     Example: forgelens worker --jobs 4  (with REDIS_URL=redis://localhost:6379 set)
     """
-    from forgelens.engine.queue_redis import build_worker
+    from forgelens.engine.queue_redis import run_worker
     from forgelens.engine.store_access import StoreAccess
 
     settings = service_settings(db)
@@ -43,4 +43,4 @@ def worker(
 
         start_http_server(metrics_port, registry=ServiceMetrics().attach().registry)
     access = StoreAccess(settings.database_url, shared=True)
-    build_worker(settings.queue_config(), access, burst=burst, max_jobs=jobs).run()
+    run_worker(settings.queue_config(), access, burst=burst, max_jobs=jobs)

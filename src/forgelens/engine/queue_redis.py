@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,9 @@ from forgelens.engine.queue import (
 )
 from forgelens.engine.store_access import StoreAccess
 from forgelens.errors import ForgeError, RateLimited, StoreError, StoreLocked, StoreUnavailable
+from forgelens.logs import get_logger
+
+log = get_logger(__name__)
 
 _MARK_QUEUED = """
 if redis.call('HGET', KEYS[1], 'job_id') == ARGV[1] then return 0 end
@@ -306,6 +310,26 @@ def build_worker(
     )
     worker.in_progress_timeout_s = config.job_timeout_seconds + config.lease_extra_seconds
     return worker
+
+
+def run_worker(
+    config: QueueConfig, access: StoreAccess, *, burst: bool = False, max_jobs: int = 2
+) -> None:
+    """``forgelens worker``: run jobs until stopped. Losing Redis (a restart, a failover) ends
+    arq's poll loop with a connection error; the worker then lets the jobs it runs finish (their
+    status writes wait Redis out), pauses and starts again, instead of exiting."""
+    delay = 1.0
+    while True:
+        worker = build_worker(config, access, burst=burst, max_jobs=max_jobs)
+        try:
+            worker.run()
+            return
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "Redis unreachable; the worker starts again", error=type(exc).__name__, pause=delay
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 async def drain(config: QueueConfig, access: StoreAccess, *, max_jobs: int = 2) -> Worker:
