@@ -58,6 +58,13 @@ class Ctx:
     version: int  # _version of every row this run writes
     now: datetime
     end_date: date  # the last day (UTC) of the window snapshots
+    rules_digest: str = ""  # the AI rules' (analytics/ai_rules.yaml and --ai-rules)
+
+    def settings_hash(self) -> str:
+        """The settings every analytics row depends on: the config and the AI rules (which
+        decide agent PRs' owners and AI reviews). A change means every repository is
+        recomputed, so a PR whose AI evidence new rules take away is recomputed too."""
+        return f"{self.config.config_hash()}:{self.rules_digest[:16]}"
 
     def lit(self, value: object) -> str:
         return _sql.literal(value, self.store)

@@ -102,6 +102,7 @@ def analyze(
         version=now_version(),
         now=now,
         end_date=opts.end_date or now.date(),
+        rules_digest=rules.digest,
     )
     result = AnalyzeResult(target=opts.target)
 

@@ -129,7 +129,7 @@ def plan(
     marks = dict(
         store.query(f"SELECT repository_id, max(v) FROM ({parts}) q GROUP BY repository_id")
     )
-    cfg_hash = ctx.config.config_hash()
+    cfg_hash = ctx.settings_hash()
     prints = fingerprints(ctx, "branch_protections", "repository_id")
     old_prints = _cursor(ctx, "analytics_protections", target)
     plans: list[RepoPlan] = []
@@ -448,7 +448,7 @@ def in_dirty_period(ctx: Ctx, repo: str, period: str, periods: str, column: str)
 def save_state(ctx: Ctx, plans: list[RepoPlan], target: str, teams: str | None = None) -> None:
     """The watermarks, snapshot end dates and fingerprints of a finished run (``teams``: the
     team membership the delivery rows were computed with)."""
-    cfg_hash = ctx.config.config_hash()
+    cfg_hash = ctx.settings_hash()
     if target != "what_shipped":  # the targets that make window snapshots
         dates = [
             {"repo_name": p.repo_name, "end_date": ctx.end_date} for p in plans if p.mode != "skip"
