@@ -26,12 +26,6 @@ def redis_prefix() -> Iterator[str]:
         yield prefix
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, open: two workers sharing a 12-point budget of scaled 1.5 s windows "
-    "overspend by one query in about one run of three (a race at a window's turn, not found "
-    "yet; the sim's resetAt now agrees with its reset header, which was one cause)",
-)
 def test_two_workers_sharing_one_budget_through_redis_never_overspend(redis_prefix: str) -> None:
     import redis
 

@@ -564,19 +564,23 @@ class HttpClient:
         the reset (``no_wait``: fail) rather than send what the forge would refuse."""
         if self.ratelimits is None or cred is None:
             return
-        waited = False
-        for _ in range(400):  # bounded: at most a reset and ~20 s of first-answer waits
+        waited_for: float | None = None  # the reset waited for last
+        for _ in range(400):  # bounded: a few resets and ~20 s of first-answer waits
             wait = self.ratelimits.take(self.profile.platform, _scope(cred, resource), max(1, cost))
             if wait <= 0:
                 return
             if wait <= FIRST_WAIT:  # another worker is finding out the new window's budget
                 self._sleep(wait)
                 continue
-            if waited:
-                return  # waited for a reset already: the forge's answer will tell
+            reset = time.time() + wait
+            if waited_for is not None and reset < waited_for + 1.0:
+                return  # the same reset again (a bogus one?): the forge's answer will tell
+            # The other workers may spend a new window before this one's turn comes: then
+            # its reset is a later one, waited for too, instead of sending what the forge
+            # would refuse.
             why = f"{resource} rate limit (shared by every worker)"
             self._wait(min(wait, MAX_RESET_WAIT), why)
-            waited = True  # then take again: the new window is counted like the first
+            waited_for = reset  # then take again: the new window is counted like the first
 
     @staticmethod
     def update_budget(
