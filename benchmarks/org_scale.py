@@ -11,8 +11,8 @@ token of ``--budget`` points (5,000; 12,500 for the App) per *simulated hour* of
 ``--hour-seconds`` real seconds (the client honours it through ``x-ratelimit-reset`` and
 ``rateLimit.resetAt``, as on GitHub), and enforces the secondary limits (``forge_sim.secondary``,
 minutes of ``hour-seconds / 60``). Workers are processes: each takes the next repository from
-one Redis list filled largest first (the org listing's ``size``) -- a batch of them, up to an
-eighth of a worker's share of the org or 50 repositories (one probe query) -- and runs
+one Redis list filled largest first (the org listing's ``size``) -- a batch of them, up to a
+32nd of the org's PRs or 50 repositories (one probe query) -- and runs
 ``collect`` on it,
 with the rate-limit view shared on Redis (``REDIS_URL``); each writes its own DuckDB file (the
 store is not what is measured here).
@@ -49,6 +49,7 @@ import structlog
 RESULTS = Path(__file__).parent / "results" / "org_scale.json"
 REDIS_URL = os.environ.get("FORGELENS_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 ORG = "bigorg"
+BATCHES = 32  # the org is taken in about this many batches (a giant is a batch of its own)
 
 
 # -- one worker process ----------------------------------------------------------------------
@@ -91,7 +92,7 @@ def worker(url: str, queue: str, db: str) -> None:
 
 
 # -- the orchestration -----------------------------------------------------------------------
-def _schedule(url: str, queue: str, workers: int) -> int:
+def _schedule(url: str, queue: str) -> int:
     """List the org (REST, as a run does), largest first, onto the Redis list."""
     import redis
 
@@ -109,7 +110,9 @@ def _schedule(url: str, queue: str, workers: int) -> int:
     r.delete(queue)
     r.rpush(queue, *[f"{ref.full_name} {max(1, ref.weight)}" for ref in refs])
     total = sum(max(1, ref.weight) for ref in refs)
-    r.set(queue + ":batch", max(1, total // (workers * 8)))  # ~8 batches per worker
+    # the same batches whatever the number of workers (8 each at 4), so 1 and 4 workers send
+    # the same queries and their points compare
+    r.set(queue + ":batch", max(1, total // BATCHES))
     return len(refs)
 
 
@@ -117,7 +120,7 @@ def run_workers(
     url: str, n: int, tokens: list[str], tmp: Path, name: str, prefix: str
 ) -> dict[str, Any]:
     queue = f"{prefix}bench:orgscale:{name}"
-    repos = _schedule(url, queue, n)
+    repos = _schedule(url, queue)
     env = {
         **os.environ,
         "REDIS_URL": REDIS_URL,
