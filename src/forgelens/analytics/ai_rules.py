@@ -138,6 +138,7 @@ class AiRules:
     # one, the message's trailers cannot decide
     _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
     _hinted: Callable[[str], object] = field(default=lambda _low: True, repr=False)
+    _branch_prefixes: list[tuple[str, str]] = field(default_factory=list, repr=False)
     _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
     # (trailer key, value) -> the evidence that trailer gives (``_NONE``: none); the same few
     # values recur over a history (``Claude <noreply@anthropic.com>``)
@@ -168,6 +169,7 @@ class AiRules:
             ) from exc
         self.labels = {k.lower(): v for k, v in d["labels"].items()}
         self.branches = sorted(d["branches"].items(), key=lambda kv: -len(kv[0]))
+        self._branch_prefixes = [(prefix.lower(), tool) for prefix, tool in self.branches]
         self.author_suffixes = [(k.lower(), v) for k, v in d["author_suffixes"].items()]
         owner = tuple(d.get("agent_owner") or OWNER_RULES)
         bad = sorted(set(owner) - set(OWNER_RULES))
@@ -393,8 +395,9 @@ class AiRules:
                 conf = LOW if found_tool == UNKNOWN else MEDIUM
                 return Evidence(found_tool, ASSISTANT, conf, "label", f"label {label}")
         if head_ref:
-            for prefix, btool in self.branches:
-                if head_ref.lower().startswith(prefix.lower()):
+            ref = head_ref.lower()
+            for prefix, btool in self._branch_prefixes:
+                if ref.startswith(prefix):
                     return Evidence(btool, AGENT, MEDIUM, "branch", f"branch {head_ref}")
         if body and self.hinted(body):
             return self.marker_line(body, "pr_body", MEDIUM)
