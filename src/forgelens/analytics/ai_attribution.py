@@ -124,23 +124,36 @@ def hinted_sql(rules: AiRules, expr: str, store: Store) -> str:
     return f"CASE WHEN {_sql.contains_any(store, f'lower({expr})', rules.hints)} THEN {expr} END"
 
 
-def _row(kind: str, repo: str, key: str, ev: Evidence, **extra: Any) -> dict[str, Any]:
-    """A row of ``ai_attribution`` (``at`` in epoch milliseconds), every column there."""
-    return {
-        "pr_number": None,
-        "author": None,
-        "owner": None,
-        "at": None,
-        "repository_id": repo,
-        "kind": kind,
-        "key": key,
-        "tool": ev.tool,
-        "mode": ev.mode,
-        "confidence": ev.confidence,
-        "evidence_kind": ev.kind,
-        "evidence": ev.text,
-        **extra,
-    }
+# A row of ``ai_attribution`` as a run builds it: a list in this column order (``at`` in epoch
+# milliseconds; ``owner`` filled in later); the columns go to Arrow with one zip.
+COLUMNS = (
+    "repository_id",
+    "kind",
+    "key",
+    "pr_number",
+    "tool",
+    "mode",
+    "confidence",
+    "evidence_kind",
+    "evidence",
+    "author",
+    "owner",
+    "at",
+)
+_KIND, _OWNER = COLUMNS.index("kind"), COLUMNS.index("owner")
+Row = list[Any]
+
+
+def _row(
+    kind: str,
+    repo: str,
+    key: str,
+    ev: Evidence,
+    pr_number: int | None = None,
+    author: str | None = None,
+    at: int | None = None,
+) -> Row:
+    return [repo, kind, key, pr_number, *ev.columns, author, None, at]
 
 
 @contextmanager
@@ -172,7 +185,7 @@ def _attribute(store: Store, rules: AiRules, full: bool) -> AttributionResult:
         int(store.query(f"SELECT COALESCE(max(_version), -1) FROM {t}")[0][0]) for t in SOURCES
     )
     result = AttributionResult(mode="full" if full else "incremental")
-    out: list[dict[str, Any]] = []
+    out: list[Row] = []
     newer = f"_version > {since}"
     decide = rules.commit
     result.commits = int(store.query(f"SELECT count(*) FROM commits WHERE {newer}")[0][0])
@@ -185,7 +198,7 @@ def _attribute(store: Store, rules: AiRules, full: bool) -> AttributionResult:
     ):
         ev = decide(name, email, login, message)
         if ev is not None:
-            out.append(_row("commit", repo, sha, ev, author=login or email or name, at=at))
+            out.append([repo, "commit", sha, None, *ev.columns, login or email or name, None, at])
     _sql.create_work_table(
         store,
         CHANGED_PRS,
@@ -199,15 +212,20 @@ def _attribute(store: Store, rules: AiRules, full: bool) -> AttributionResult:
         out.extend(reviews)
         _resolve_owners(store, out)
         for row in out:
-            result.rows[row["kind"]] = result.rows.get(row["kind"], 0) + 1
+            result.rows[row[_KIND]] = result.rows.get(row[_KIND], 0) + 1
         stamp = datetime.now(UTC)
         with store.transaction():
             if full:
                 store.execute("DELETE FROM ai_attribution WHERE 1 = 1")  # ClickHouse: a WHERE
+                # every key once (their sources' keys): inserted as new, no look-up of the
+                # stored rows (which an upsert makes, and is most of the write)
+                with store.bulk_load(new_keys=("ai_attribution",)):
+                    if out:
+                        store.upsert("ai_attribution", _table(store, out, stamp, now_version()))
             else:
                 _delete_stale(store, newer)
-            if out:
-                store.upsert("ai_attribution", _table(store, out, stamp, now_version()))
+                if out:
+                    store.upsert("ai_attribution", _table(store, out, stamp, now_version()))
             store.upsert(
                 "ai_state",
                 [
@@ -222,22 +240,17 @@ def _attribute(store: Store, rules: AiRules, full: bool) -> AttributionResult:
     return result
 
 
-def _table(store: Store, rows: list[dict[str, Any]], stamp: datetime, version: int) -> pa.Table:
-    """``rows`` (``at`` in epoch milliseconds) as an Arrow table of ``ai_attribution``'s
-    columns, built column by column (a getter call per value cost seconds on a million)."""
+def _table(store: Store, rows: list[Row], stamp: datetime, version: int) -> pa.Table:
+    """``rows`` (``COLUMNS``, ``at`` in epoch milliseconds) as an Arrow table of
+    ``ai_attribution``'s columns, built column by column (one zip of the rows)."""
     ts = pa.timestamp("us", tz="UTC")
-    columns = [
-        (name, logical)
-        for name, logical in writable_columns(store.table_spec("ai_attribution"))
-        if name not in ("updated_at", "_version", "_source")
-    ]
-    names = [name for name, _ in columns]
-    values = [[r.get(name) for r in rows] for name in names]
+    types = dict(writable_columns(store.table_spec("ai_attribution")))
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in COLUMNS]
     arrays = {
         name: pc.multiply(pa.array(v, pa.int64()), 1000).cast(ts)
         if name == "at"
-        else pa.array(v, ARROW_TYPES[logical])
-        for (name, logical), v in zip(columns, values, strict=True)
+        else pa.array(v, ARROW_TYPES[types[name]])
+        for name, v in zip(COLUMNS, values, strict=True)
     }
     n = len(rows)
     return pa.table(
@@ -276,7 +289,7 @@ def _delete_stale(store: Store, newer: str) -> None:
         store.execute(f"DELETE FROM {t} WHERE {t}.kind = '{kind}' AND {cond}")
 
 
-def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> int:
+def _attribute_prs(store: Store, rules: AiRules, out: list[Row]) -> int:
     """PR rows into ``out``; returns the number of PRs read. Three queries, none of which
     sends a PR's columns once per commit: the evidence of the PRs' candidate commits, the
     PRs (a body or labels only when they may decide), and the commits of the agent PRs,
@@ -298,7 +311,7 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         JOIN repositories r ON r.id = p.repository_id
     """
     count = 0
-    agents: dict[tuple[str, int], tuple[dict[str, Any], str, _PrPeople]] = {}
+    agents: dict[tuple[str, int], tuple[Row, str, _PrPeople]] = {}
     decide = rules.pr
     for (
         repo,
@@ -317,7 +330,7 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
         ev = decide(author, _labels(label_list), head_ref, text, found.get((repo, number), ()))
         if ev is None:
             continue
-        row = _row("pr", repo, str(number), ev, pr_number=number, author=author, owner=None, at=at)
+        row = _row("pr", repo, str(number), ev, pr_number=number, author=author, at=at)
         out.append(row)
         if ev.mode == "autonomous_agent":
             people = {"merged_by": merged_by, "assignees": assignees}
@@ -327,10 +340,10 @@ def _attribute_prs(store: Store, rules: AiRules, out: list[dict[str, Any]]) -> i
             agent = agents.get(key)
             if agent is not None:
                 row, source, people = agent
-                row["owner"] = _owner(rules, source, people, commits)
+                row[_OWNER] = _owner(rules, source, people, commits)
                 del agents[key]
         for row, source, people in agents.values():  # no commits
-            row["owner"] = _owner(rules, source, people, [])
+            row[_OWNER] = _owner(rules, source, people, [])
     return count
 
 
@@ -466,14 +479,15 @@ def _listed_owner(rules: AiRules, logins: Sequence[str]) -> str | None:
     return None
 
 
-def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, Any]]:
+def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[Row]:
     names = sorted(rules.reviewer_logins.exact)
     who = ""
     if not rules.reviewer_logins.globs:
         if not names:
             return []
         who = " AND lower(author) IN (" + ", ".join(_sql.literal(n) for n in names) + ")"
-    out = []
+    out: list[Row] = []
+    seen: set[tuple[str, str]] = set()  # a key is written once (``1:2:3`` could be two)
     for r in _rows(
         store,
         "SELECT repository_id, pr_number, review_id, author, "
@@ -485,6 +499,9 @@ def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, A
             continue
         ev = Evidence(tool, "ai_reviewer", "high", "reviewer", f"reviewer {r['author']}")
         key = f"{r['pr_number']}:{r['review_id']}"
+        if (r["repository_id"], key) in seen:
+            continue
+        seen.add((r["repository_id"], key))
         out.append(
             _row(
                 "review",
@@ -499,17 +516,16 @@ def _reviewer_rows(store: Store, rules: AiRules, newer: str) -> list[dict[str, A
     return out
 
 
-def _resolve_owners(store: Store, rows: list[dict[str, Any]]) -> None:
+def _resolve_owners(store: Store, rows: list[Row]) -> None:
     """Owner aliases to analytics usernames (the identity map), else the login or email; a
     GitHub noreply address (``ID+login@users.noreply.github.com``) is its login."""
-    for r in rows:
-        alias = r.get("owner")
-        found = (
-            _NOREPLY.match(alias[len("email:") :]) if alias and alias.startswith("email:") else None
-        )
+    owned = [r for r in rows if r[_OWNER]]
+    for r in owned:
+        alias = r[_OWNER]
+        found = _NOREPLY.match(alias[len("email:") :]) if alias.startswith("email:") else None
         if found:
-            r["owner"] = login_alias("github", found[1])
-    aliases = sorted({r["owner"] for r in rows if r.get("owner")})
+            r[_OWNER] = login_alias("github", found[1])
+    aliases = sorted({r[_OWNER] for r in owned})
     known: dict[str, str] = {}
     for i in range(0, len(aliases), 500):
         chunk = aliases[i : i + 500]
@@ -518,7 +534,6 @@ def _resolve_owners(store: Store, rows: list[dict[str, Any]]) -> None:
             f"SELECT alias, username FROM analytics_identity_map WHERE alias IN ({marks})", chunk
         ):
             known[alias] = username
-    for r in rows:
-        alias = r.get("owner")
-        if alias:
-            r["owner"] = known.get(alias) or alias.split(":", 2)[-1]
+    for r in owned:
+        alias = r[_OWNER]
+        r[_OWNER] = known.get(alias) or alias.split(":", 2)[-1]

@@ -43,6 +43,8 @@ BASE = "_fl_ai_base"  # one row per merged PR with its AI mode and compared fact
 REVERTED, REWORKED = "_fl_ai_reverted", "_fl_ai_reworked"  # keys of the PRs flagged
 PRS = "_fl_ai_prs_flagged"  # BASE with the two flags
 COMMITS = "_fl_ai_commits"
+NEW = "_fl_ai_new"  # the recomputed rows of the weeks a run writes
+_STAMP = ("updated_at", "_version", "_source")
 REVERT_DAYS, REWORK_DAYS = 30, 21
 _PLACEHOLDER = re.compile(r"\{x:(\w+)\}")
 FACTS = ("cycle", "coding", "pickup", "review", "merge_h")
@@ -275,7 +277,7 @@ def _weeks_before(days: Iterable[object], span: int) -> set[date]:
 
 
 def _rebuild(ctx: Ctx, weeks: set[date] | None) -> None:
-    """Every row of ``weeks`` (all when None) computed again, the old ones deleted."""
+    """Every row of ``weeks`` (all when None) computed again and written where it changed."""
     store = ctx.store
     since = None if weeks is None else ctx.lit(min(weeks))
     listed = "" if weeks is None else ", ".join(ctx.lit(w) for w in sorted(weeks))
@@ -284,17 +286,40 @@ def _rebuild(ctx: Ctx, weeks: set[date] | None) -> None:
     try:
         _flags(store)
         _commits(store, since)
-        with store.transaction():
-            store.execute(f"DELETE FROM ai_impact_weekly WHERE {in_weeks.format(t='')}")
-            _sql.insert_select(
-                store,
-                "ai_impact_weekly",
-                COLUMNS,
-                _select(store, ctx.stamp(), in_weeks.format(t="t.")),
-            )
+        select = _select(ctx, in_weeks.format(t="t."))
+        stored = store.query(
+            f"SELECT 1 FROM ai_impact_weekly WHERE {in_weeks.format(t='')} LIMIT 1"
+        )
+        if not stored or store.capabilities.final_reads:
+            # nothing to keep (a first run), or a store where a row written again replaces it
+            with store.transaction():
+                if stored:
+                    store.execute(f"DELETE FROM ai_impact_weekly WHERE {in_weeks.format(t='')}")
+                _sql.insert_select(store, "ai_impact_weekly", COLUMNS, select)
+        else:
+            _sql.create_work_table(store, NEW, select)
+            _write_changes(store, in_weeks.format(t=""))
     finally:
-        for name in (BASE, REVERTED, REWORKED, PRS, COMMITS):
+        for name in (BASE, REVERTED, REWORKED, PRS, COMMITS, NEW):
             _sql.drop_work_table(store, name)
+
+
+def _write_changes(store: Store, in_weeks: str) -> None:
+    """``_fl_ai_new``'s rows into ``ai_impact_weekly`` for the weeks ``in_weeks``: the stored
+    rows it no longer holds, or holds with other values, deleted; its rows whose key is not
+    stored then inserted. A row that did not change is not written (deleting and inserting
+    every row of a table is most of a rebuild: a primary-key index updated row by row)."""
+    t = "ai_impact_weekly"
+    keys = ["scope_kind", "scope", "week_start"]
+    values = ", ".join(c for c in COLUMNS if c not in _STAMP)
+    changed = f"(SELECT {values} FROM {t} WHERE {in_weeks} EXCEPT SELECT {values} FROM {NEW})"
+    with store.transaction():
+        gone = _sql.key_in(store, [f"{t}.{k}" for k in keys], changed, keys)
+        store.execute(f"DELETE FROM {t} WHERE {in_weeks} AND {gone}")
+        stored = _sql.key_in(store, [f"n.{k}" for k in keys], t, keys)
+        _sql.insert_select(
+            store, t, COLUMNS, f"SELECT {', '.join(COLUMNS)} FROM {NEW} n WHERE NOT {stored}"
+        )
 
 
 def _commits(store: Store, since: str | None) -> None:
@@ -364,8 +389,10 @@ def _compared(store: Store) -> list[str]:
     return [f"{e} AS c{i}" for i, e in enumerate(out)]
 
 
-def _select(store: Store, stamp: str, in_weeks: str) -> str:
-    """The rows of the weeks ``in_weeks`` (a condition on ``t.week_start``) holds."""
+def _select(ctx: Ctx, in_weeks: str) -> str:
+    """The rows of the weeks ``in_weeks`` (a condition on ``t.week_start``) holds, their
+    columns named as ``COLUMNS``."""
+    store = ctx.store
     dbl = "DOUBLE PRECISION"
     compared = _compared(store)
     pr_cols = (
@@ -378,6 +405,29 @@ def _select(store: Store, stamp: str, in_weeks: str) -> str:
     tools = _sql.string_agg(
         store, f"{_sql.json_str('tool', store)} || ': ' || CAST(n AS VARCHAR)", ", ", "tool"
     )
+    values = [  # in COLUMNS order
+        "k.scope_kind",
+        "k.scope",
+        "k.week_start",
+        "COALESCE(pg.prs_merged, 0)",
+        "COALESCE(pg.ai_prs, 0)",
+        "COALESCE(pg.ai_assistant, 0)",
+        "COALESCE(pg.ai_agent, 0)",
+        f"CASE WHEN pg.prs_merged > 0 THEN CAST(pg.ai_prs AS {dbl}) / pg.prs_merged END",
+        "COALESCE(cg.commits, 0)",
+        "COALESCE(cg.ai_commits, 0)",
+        f"CASE WHEN cg.commits > 0 THEN CAST(cg.ai_commits AS {dbl}) / cg.commits END",
+        "COALESCE(pg.sum_lines, 0)",
+        "COALESCE(pg.sum_ai_lines, 0)",
+        f"CASE WHEN pg.sum_lines > 0 THEN CAST(pg.sum_ai_lines AS {dbl}) / pg.sum_lines END",
+        _sql.as_json(store, "'{' || COALESCE(tg.tools, '') || '}'"),
+        *(f"pg.c{i}" for i in range(len(compared))),
+        f"CAST(NULL AS {dbl})",
+        f"CAST(NULL AS {dbl})",
+        _sql.timestamp(store, ctx.now),
+        str(ctx.version),
+        "'analytics'",
+    ]
     return f"""
         WITH prs AS ({_scoped(store, PRS, pr_cols, in_weeks)}),
         cms AS ({_scoped(store, COMMITS, cm_cols, in_weeks)}),
@@ -404,18 +454,7 @@ def _select(store: Store, stamp: str, in_weeks: str) -> str:
         ),
         k AS (SELECT scope_kind, scope, week_start FROM pg
               UNION SELECT scope_kind, scope, week_start FROM cg)
-        SELECT k.scope_kind, k.scope, k.week_start,
-            COALESCE(pg.prs_merged, 0), COALESCE(pg.ai_prs, 0), COALESCE(pg.ai_assistant, 0),
-            COALESCE(pg.ai_agent, 0),
-            CASE WHEN pg.prs_merged > 0 THEN CAST(pg.ai_prs AS {dbl}) / pg.prs_merged END,
-            COALESCE(cg.commits, 0), COALESCE(cg.ai_commits, 0),
-            CASE WHEN cg.commits > 0 THEN CAST(cg.ai_commits AS {dbl}) / cg.commits END,
-            COALESCE(pg.sum_lines, 0), COALESCE(pg.sum_ai_lines, 0),
-            CASE WHEN pg.sum_lines > 0 THEN CAST(pg.sum_ai_lines AS {dbl}) / pg.sum_lines END,
-            {_sql.as_json(store, "'{' || COALESCE(tg.tools, '') || '}'")},
-            {", ".join(f"pg.c{i}" for i in range(len(compared)))},
-            CAST(NULL AS {dbl}), CAST(NULL AS {dbl}),
-            {stamp}
+        SELECT {", ".join(f"{e} AS {c}" for e, c in zip(values, COLUMNS, strict=True))}
         FROM k
         LEFT JOIN pg ON pg.scope_kind = k.scope_kind AND pg.scope = k.scope
             AND pg.week_start = k.week_start

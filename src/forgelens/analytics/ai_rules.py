@@ -56,6 +56,14 @@ class Evidence:
     def rank(self) -> int:
         return RANKS[self.kind]
 
+    @property
+    def columns(self) -> tuple[str, str, str, str, str]:
+        """``ai_attribution``'s tool, mode, confidence, evidence_kind and evidence."""
+        return self.tool, self.mode, self.confidence, self.kind, self.text
+
+
+_UNSEEN = Evidence("", "", "", "", "")  # a memo's miss (None is a remembered "no evidence")
+
 
 def _glob(pattern: str) -> str:
     """The regular expression (of a lower-cased name) where ``*`` is any text and nothing
@@ -129,7 +137,12 @@ class AiRules:
     # (``trailers`` keys are an ASCII token at a line's start, compared lower-cased): without
     # one, the message's trailers cannot decide
     _trailer_line: re.Pattern[str] = field(default=re.compile("(?!)"), repr=False)
+    _hinted: Callable[[str], object] = field(default=lambda _low: True, repr=False)
+    _branch_prefixes: list[tuple[str, str]] = field(default_factory=list, repr=False)
     _memo: dict[str, Evidence | None] = field(default_factory=dict, repr=False)
+    # (trailer key, value) -> the evidence that trailer gives (``_NONE``: none); the same few
+    # values recur over a history (``Claude <noreply@anthropic.com>``)
+    _trailer_memo: dict[tuple[str, str], Evidence | None] = field(default_factory=dict, repr=False)
     _authors: dict[
         tuple[str | None, str | None, str | None], tuple[Evidence | None, Evidence | None]
     ] = field(default_factory=dict, repr=False)
@@ -156,6 +169,7 @@ class AiRules:
             ) from exc
         self.labels = {k.lower(): v for k, v in d["labels"].items()}
         self.branches = sorted(d["branches"].items(), key=lambda kv: -len(kv[0]))
+        self._branch_prefixes = [(prefix.lower(), tool) for prefix, tool in self.branches]
         self.author_suffixes = [(k.lower(), v) for k, v in d["author_suffixes"].items()]
         owner = tuple(d.get("agent_owner") or OWNER_RULES)
         bad = sorted(set(owner) - set(OWNER_RULES))
@@ -171,6 +185,8 @@ class AiRules:
         for m in d["markers"]:
             words.append(str(m["word"]).lower() if m.get("word") else "")
         self.hints = tuple(sorted(set(words)))  # "" (a marker without a word): always
+        if "" not in self.hints:  # one search of the text for any hint (not one per word)
+            self._hinted = re.compile("|".join(re.escape(w) for w in self.hints)).search
         keys = "|".join(re.escape(k) for k in sorted({COAUTHOR_KEY, *self.trailer_keys}))
         self._trailer_line = re.compile(rf"^(?:{keys})[ \t]*:", re.MULTILINE)
 
@@ -214,8 +230,7 @@ class AiRules:
 
     def hinted(self, text: str) -> bool:
         """Whether ``text`` may carry a trailer or marker (cheap; no false negative)."""
-        low = text.lower()
-        return any(w in low for w in self.hints)
+        return self._hinted(text.lower()) is not None
 
     # --- the pieces -------------------------------------------------------------------------
     def tool_named(self, text: str) -> str:
@@ -254,11 +269,12 @@ class AiRules:
         if not message:
             return None
         low = message.lower()  # once: the hints, then the trailer lines
-        if not any(w in low for w in self.hints):
+        if self._hinted(low) is None:
             return None
         memo = self._memo
-        if message in memo:
-            return memo[message]
+        found = memo.get(message, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
         if len(memo) >= MEMO_SIZE:
             memo.clear()
         found = memo[message] = self._message_evidence(message, low)
@@ -266,28 +282,40 @@ class AiRules:
 
     def _message_evidence(self, message: str, low: str) -> Evidence | None:
         best: Evidence | None = None
-        has_trailer = self._trailer_line.search(low) is not None
-        for t in trailers(message) if has_trailer else ():
-            if t.key == COAUTHOR_KEY:
-                p = person(t.value)
-                found = self.ai_coauthor(p) if p is not None else None
-                if found is not None:
-                    return Evidence(
-                        found[0],
-                        ASSISTANT,
-                        found[1],
-                        "coauthor_trailer",
-                        f"Co-authored-by: {t.value}",
-                    )
-            elif t.key in self.trailer_keys and t.value and best is None:
-                best = Evidence(
-                    self.tool_named(t.value),
-                    ASSISTANT,
-                    HIGH,
-                    "marker",
-                    f"{t.key.capitalize()}: {t.value}",
-                )
+        if self._trailer_line.search(low) is not None:
+            memo = self._trailer_memo
+            for t in trailers(message):
+                pair = (t.key, t.value)
+                ev = memo.get(pair, _UNSEEN)
+                if ev is _UNSEEN:
+                    if len(memo) >= MEMO_SIZE:
+                        memo.clear()
+                    ev = memo[pair] = self._trailer_evidence(t.key, t.value)
+                if ev is None:
+                    continue
+                if ev.kind == "coauthor_trailer":
+                    return ev
+                if best is None:
+                    best = ev
         return best or self.marker_line(message, "marker", HIGH)
+
+    def _trailer_evidence(self, key: str, value: str) -> Evidence | None:
+        """The evidence one trailer gives: an assistant's ``Co-authored-by`` (which decides
+        the message) or a marker trailer naming a tool (the first one counts when no
+        assistant co-author follows)."""
+        if key == COAUTHOR_KEY:
+            p = person(value)
+            found = self.ai_coauthor(p) if p is not None else None
+            if found is None:
+                return None
+            return Evidence(
+                found[0], ASSISTANT, found[1], "coauthor_trailer", f"Co-authored-by: {value}"
+            )
+        if key in self.trailer_keys and value:
+            return Evidence(
+                self.tool_named(value), ASSISTANT, HIGH, "marker", f"{key.capitalize()}: {value}"
+            )
+        return None
 
     def marker_line(self, text: str, kind: str, confidence: str) -> Evidence | None:
         """The first line of ``text`` a marker matches (quoted ``>`` and indented code lines
@@ -367,8 +395,9 @@ class AiRules:
                 conf = LOW if found_tool == UNKNOWN else MEDIUM
                 return Evidence(found_tool, ASSISTANT, conf, "label", f"label {label}")
         if head_ref:
-            for prefix, btool in self.branches:
-                if head_ref.lower().startswith(prefix.lower()):
+            ref = head_ref.lower()
+            for prefix, btool in self._branch_prefixes:
+                if ref.startswith(prefix):
                     return Evidence(btool, AGENT, MEDIUM, "branch", f"branch {head_ref}")
         if body and self.hinted(body):
             return self.marker_line(body, "pr_body", MEDIUM)
