@@ -383,10 +383,12 @@ def write_dora(
         store.upsert(
             "analytics_state", _state_rows(idle, newest, h, now, set(), version), version=version
         )
-    # a first analysis of the store inserts its links without looking for stored ones
-    with store.bulk_load(new_keys=("deployment_commits",)), _no_gc():
+    # links are inserted plainly: on a first analysis of the store (no links stored) as they
+    # are, else once the rows of the deployments they replace are deleted (``_write_links``)
+    first = not store.query("SELECT 1 FROM deployment_commits LIMIT 1")
+    with store.bulk_load(fresh=("deployment_commits",)), _no_gc():
         for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
-            _write_chunk(store, chunk, rules, found, result, version=version, now=now)
+            _write_chunk(store, chunk, rules, found, result, version=version, now=now, first=first)
     return result
 
 
@@ -413,6 +415,7 @@ def _write_chunk(
     *,
     version: int,
     now: datetime,
+    first: bool,
 ) -> None:
     ids = [rid for rid, _ in chunk]
     inp = _read(store, ids, rules)
@@ -452,7 +455,7 @@ def _write_chunk(
     result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
     with store.transaction():
         _replace(store, chunk, envs)
-        _write_links(store, scopes, out.links, version)
+        _write_links(store, scopes, out.links, version, placed, first=first)
         for table, rows in (
             ("change_failures", out.failures),
             ("dora_deployments", out.deployments),
@@ -610,11 +613,22 @@ def _write_links(
     scopes: Mapping[str, Mapping[str, int] | None],
     links: _Links,
     version: int,
+    placed: Mapping[str, Mapping[str, tuple[str, int | None]]],
+    *,
+    first: bool = False,
 ) -> None:
     """``deployment_commits`` of these repositories within their scopes (``link_scope``; None:
     the whole repository): only the deployments whose links changed are rewritten (a new
     deployment adds its rows; the earlier ones stay as they are, also on a forced run: deleting
-    index entries costs far more than comparing)."""
+    index entries costs far more than comparing). The rows written are always new keys (the
+    store's ``bulk_load(fresh=...)``): with ``first`` (no links stored when the run started:
+    every repository's links are written once) as they are, else after deleting every stored
+    row of the deployments rewritten (those stored in scope, and any other row of a
+    deployment the last analysis placed)."""
+    if first:
+        if links.sha:
+            store.upsert("deployment_commits", links.table(version))
+        return
     whole = [rid for rid, scope in scopes.items() if scope is None]
     cut = {(rid, env): at for rid, scope in scopes.items() for env, at in (scope or {}).items()}
     cols = (
@@ -628,11 +642,11 @@ def _write_links(
     if cut:  # one scan for every scoped repository, from the earliest start on; then each's own
         rids = sorted({rid for rid, _ in cut})
         envs = sorted({env for _, env in cut})
-        first = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
+        first_at = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
         found = store.query_arrow(
             f"{cols} WHERE repository_id IN ({_marks(len(rids))}) "
             f"AND environment IN ({_marks(len(envs))}) AND deployed_at >= ?",
-            [*rids, *envs, first],
+            [*rids, *envs, first_at],
         )
         keep = [
             cut.get((r, e), _NEVER) <= at
@@ -650,17 +664,16 @@ def _write_links(
     if not links.sha and old.num_rows == 0:
         return
     new = links.table(version)
-    if old.num_rows == 0:  # nothing stored in scope: everything is new
-        store.upsert("deployment_commits", new)
-        return
     keys = ["repository_id", "deployment_id", "sha", "deployed_at"]
     fresh = set(zip(*(_plain(new, k) for k in keys), strict=True))
     stored = set(zip(*(_plain(old, k) for k in keys), strict=True))
     changed = {k[:2] for k in stored ^ fresh}
     if not changed:
         return
+    known = {k[:2] for k in stored}
+    known |= {(rid, dep_id) for rid in scopes for dep_id in placed.get(rid, {})}
     gone: dict[str, list[str]] = {}
-    for rid, dep_id in sorted({k[:2] for k in stored} & changed):
+    for rid, dep_id in sorted(known & changed):
         gone.setdefault(rid, []).append(dep_id)
     for rid, deps in gone.items():
         for i in range(0, len(deps), _MAX_CHANGED):
