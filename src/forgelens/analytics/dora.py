@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgelens.analytics._ctx import Ctx
-from forgelens.analytics.dora_link import Deploy
+from forgelens.analytics.dora_link import Deploy, Graph
 from forgelens.analytics.dora_metrics import MONTHLY, WEEKLY, metric_rows
 from forgelens.analytics.dora_model import (
     PRODUCTION,
@@ -175,7 +174,7 @@ def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tu
 
 @dataclass
 class _Inputs:
-    parents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    parents: dict[str, Graph] = field(default_factory=dict)
     times: dict[str, dict[str, int | None]] = field(default_factory=dict)  # epoch micros
     commits: dict[str, dict[str, Change]] = field(default_factory=dict)  # those with a message
     deploys: dict[str, list[Deploy]] = field(default_factory=dict)
@@ -191,48 +190,56 @@ class _Inputs:
 _PARENTS_SHAPE = r'^\[("[0-9A-Za-z]*"(,\s*"[0-9A-Za-z]*")*)?\]$'
 
 
-def _parent_lists(
-    column: pa.ChunkedArray, shas: pa.ChunkedArray, names: list[str]
-) -> list[list[str]]:
-    """Each commit's parents among the commits read (``shas``; ``names`` the same as Python
-    strings): a parent that was not mined is left out, as linking skips it anyway. Split and
-    matched by Arrow when every value has the plain shape, so a million commits need no
-    million JSON parses nor a second string per parent; anything else by ``_parents``."""
+def _parent_parts(column: pa.ChunkedArray) -> tuple[list[str | None], dict[int, list[str]]]:
+    """Each commit's only parent (None for a root or a merge) and, by row, the parents of the
+    merges (``Graph``). Split by Arrow when every value has the plain shape, so a million
+    commits need no million JSON parses nor a list each; anything else by ``_parents``.
+    Parents are kept as they are: linking skips one that was not mined."""
     text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if text and pc.all(pc.match_substring_regex(column, _PARENTS_SHAPE)).as_py() is not False:
         inner = pc.utf8_slice_codeunits(column, 2, -2).combine_chunks()
         split = pc.split_pattern_regex(inner, r'",\s*"')
-        found = pc.index_in(split.flatten(), value_set=shas)
-        flat = [None if i is None else names[i] for i in found.to_pylist()]
-        out: list[list[Any]] = [flat[a:b] for a, b in itertools.pairwise(split.offsets.to_pylist())]
-        for row in set(pc.list_parent_indices(split).filter(pc.is_null(found)).to_pylist()):
-            out[row] = [p for p in out[row] if p is not None]  # a root, or a parent not mined
-        return out
-    values = column.to_pylist()
-    known = set(names)
-    return [[p for p in (v if isinstance(v, list) else _parents(v)) if p in known] for v in values]
+        merge = pc.greater(pc.list_value_length(split), 1)
+        first = pc.list_element(split, 0)  # "" for a root ("[]")
+        none = pa.scalar(None, first.type)
+        first = pc.if_else(pc.or_(merge, pc.equal(first, "")), none, first)
+        merges = pc.indices_nonzero(merge)
+        lists = split.take(merges).to_pylist()
+        return first.to_pylist(), dict(zip(merges.to_pylist(), lists, strict=True))
+    lists = [v if isinstance(v, list) else _parents(v) for v in column.to_pylist()]
+    firsts = [str(ps[0]) if len(ps) == 1 else None for ps in lists]
+    return firsts, {i: [str(p) for p in ps] for i, ps in enumerate(lists) if len(ps) > 1}
 
 
-def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], list[list[str]], list[Any]]]:
-    """(repository id, shas, parents, committed_at micros) per repository of ``table``
+def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], Graph, list[Any]]]:
+    """(repository id, shas, graph, committed_at micros) per repository of ``table``
     (repository_id, sha, parents, committed_at)."""
     if table.num_rows == 0:
         return
     rids = pc.dictionary_encode(table.column(0)).combine_chunks()
-    table = table.take(pc.sort_indices(rids.indices))  # one repository's commits together
+    idx = rids.indices
+    runs = 1 + (pc.sum(pc.not_equal(idx[1:], idx[:-1])).as_py() or 0)
+    if runs != len(rids.dictionary):  # one repository's commits together (most often they are)
+        table = table.take(pc.sort_indices(idx))
     shas = table.column(1).to_pylist()
-    parents = _parent_lists(table.column(2), table.column(1), shas)
+    firsts, rest = _parent_parts(table.column(2))
+    merges = sorted(rest)
     micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    start = 0
+    start = m = 0
     for item in pc.value_counts(table.column(0)).to_pylist():  # in order of first appearance
         end = start + int(item["counts"])
-        yield str(item["values"]), shas[start:end], parents[start:end], micros[start:end]
+        more: dict[str, list[str]] = {}
+        while m < len(merges) and merges[m] < end:
+            more[shas[merges[m]]] = rest[merges[m]]
+            m += 1
+        graph = Graph(dict(zip(shas[start:end], firsts[start:end], strict=True)), more)
+        yield str(item["values"]), shas[start:end], graph, micros[start:end]
         start = end
 
 
 def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
     inp = _Inputs(
-        parents={i: {} for i in ids},
+        parents={i: Graph({}, {}) for i in ids},
         times={i: {} for i in ids},
         commits={i: {} for i in ids},
         deploys={i: [] for i in ids},
@@ -247,8 +254,8 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         f"WHERE repository_id IN ({m})",
         ids,
     )
-    for rid, graph_shas, parents, times in _graphs(table):
-        inp.parents[rid] = dict(zip(graph_shas, parents, strict=True))
+    for rid, graph_shas, graph, times in _graphs(table):
+        inp.parents[rid] = graph
         inp.times[rid] = dict(zip(graph_shas, times, strict=True))
     del table
     like = " OR ".join(
@@ -529,14 +536,16 @@ class _Links:
     sha: list[str] = field(default_factory=list)
     committed_at: list[int | None] = field(default_factory=list)
 
-    def add(self, rid: str, d: Deploy, at: int, shas: list[str], times: Mapping[str, Any]) -> None:
+    def add(
+        self, rid: str, d: Deploy, at: int, shas: list[str], committed: list[int | None]
+    ) -> None:
         self.repository_id.append(rid)
         self.deployment_id.append(d.id)
         self.environment.append(d.environment)
         self.deployed_at.append(at)
         self.sha += shas
         self.ends.append(len(self.sha))
-        self.committed_at += [times.get(sha) for sha in shas]
+        self.committed_at += committed
 
     def table(self, version: int) -> pa.Table:
         """The rows; the lead time computed by Arrow (deployed - committed, in hours; NULL
@@ -549,7 +558,14 @@ class _Links:
                 pa.RunEndEncodedArray.from_arrays(ends, pa.array(values, kind))
             )
 
-        n = len(self.sha)
+        def same(value: Any, kind: pa.DataType) -> pa.Array:  # no list of a million items
+            if not self.sha:
+                return pa.array([], kind)
+            run = pa.array([len(self.sha)], pa.int64())
+            return pc.run_end_decode(
+                pa.RunEndEncodedArray.from_arrays(run, pa.array([value], kind))
+            )
+
         committed = pa.array(self.committed_at, pa.int64())
         deployed = per_row(self.deployed_at, pa.int64())
         lead = pc.divide(pc.cast(pc.subtract(deployed, committed), pa.float64()), 3_600_000_000.0)
@@ -562,8 +578,8 @@ class _Links:
                 "committed_at": committed.cast(ts),
                 "deployed_at": deployed.cast(ts),
                 "lead_time_hours": lead,
-                "_version": pa.array([version] * n, pa.int64()),
-                "_source": pa.array(["analytics"] * n, pa.string()),
+                "_version": same(version, pa.int64()),
+                "_source": same("analytics", pa.string()),
             }
         )
 
@@ -766,14 +782,14 @@ class _Rows:
         scope: Mapping[str, int] | None,
     ) -> None:
         """The rows of one repository; ``deployment_commits`` only within ``scope``."""
-        times = inp.times[rid]
         for dep_id, shas in dora.links.commits.items():
-            d = dora.facts[dep_id].deploy
+            fact = dora.facts[dep_id]
+            d = fact.deploy
             at = micros(d.at)
             assert at is not None
             if not shas or (scope is not None and at < scope.get(d.environment, _NEVER)):
                 continue
-            self.links.add(rid, d, at, shas, times)
+            self.links.add(rid, d, at, shas, fact.committed)
         for f in dora.failures:
             row = asdict(f)
             self.failures.append({**row, "repository_id": rid, "updated_at": now})
