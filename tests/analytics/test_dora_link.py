@@ -52,15 +52,18 @@ def test_the_reader_splits_every_shape_and_groups_interleaved_repositories() -> 
     rnd = random.Random(3)
     repos = {f"r{k}": history(k, 25, 8, 0) for k in range(2)}
     rows = [(rid, sha, c) for rid, h in repos.items() for sha, c in h["commits"].items()]
+    blocks = rows[:10] + rows[25:] + rows[10:25]  # r0's commits in two runs, r1's between
     rnd.shuffle(rows)
-    for shape in ("plain", "spaced", "escaped", "list"):
+    for shape, order in [(s, rows) for s in ("plain", "spaced", "escaped", "list")] + [
+        ("plain", blocks)
+    ]:
         kind = pa.list_(pa.string()) if shape == "list" else pa.string()
         table = pa.table(
             {
-                "repository_id": [r for r, _, _ in rows],
-                "sha": [s for _, s, _ in rows],
-                "parents": pa.array([_text(list(c.parents), shape) for _, _, c in rows], kind),
-                "committed_at": pa.array([c.at for _, _, c in rows], pa.timestamp("us", tz="UTC")),
+                "repository_id": [r for r, _, _ in order],
+                "sha": [s for _, s, _ in order],
+                "parents": pa.array([_text(list(c.parents), shape) for _, _, c in order], kind),
+                "committed_at": pa.array([c.at for _, _, c in order], pa.timestamp("us", tz="UTC")),
             }
         )
         seen = set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -211,30 +212,46 @@ def _parent_parts(column: pa.ChunkedArray) -> tuple[list[str | None], dict[int, 
     return firsts, {i: [str(p) for p in ps] for i, ps in enumerate(lists) if len(ps) > 1}
 
 
+def _run_starts(idx: pa.Array) -> list[int]:
+    """The rows where a run of equal values starts."""
+    changes = pc.indices_nonzero(pc.not_equal(idx[1:], idx[:-1])).to_pylist()
+    return [0, *(i + 1 for i in changes)]
+
+
 def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], Graph, list[Any]]]:
     """(repository id, shas, graph, committed_at micros) per repository of ``table``
-    (repository_id, sha, parents, committed_at)."""
+    (repository_id, sha, parents, committed_at). The store returns one repository's commits
+    in a few runs of rows (one each, most often): each run is added to its repository's
+    graph; rows in no order at all are sorted by repository first."""
     if table.num_rows == 0:
         return
     rids = pc.dictionary_encode(table.column(0)).combine_chunks()
     idx = rids.indices
-    runs = 1 + (pc.sum(pc.not_equal(idx[1:], idx[:-1])).as_py() or 0)
-    if runs != len(rids.dictionary):  # one repository's commits together (most often they are)
-        table = table.take(pc.sort_indices(idx))
+    starts = _run_starts(idx)
+    if len(starts) > 4 * len(rids.dictionary):
+        order = pc.sort_indices(idx)
+        table, idx = table.take(order), idx.take(order)
+        starts = _run_starts(idx)
+    names = rids.dictionary.to_pylist()
     shas = table.column(1).to_pylist()
     firsts, rest = _parent_parts(table.column(2))
     merges = sorted(rest)
     micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    start = m = 0
-    for item in pc.value_counts(table.column(0)).to_pylist():  # in order of first appearance
-        end = start + int(item["counts"])
-        more: dict[str, list[str]] = {}
+    found: dict[str, tuple[list[str], Graph, list[Any]]] = {}
+    m = 0
+    for start, end in itertools.pairwise([*starts, table.num_rows]):
+        rid = str(names[idx[start].as_py()])
+        mine = found.get(rid)
+        if mine is None:
+            mine = found[rid] = ([], Graph({}, {}), [])
+        mine[0].extend(shas[start:end])
+        mine[1].first.update(zip(shas[start:end], firsts[start:end], strict=True))
+        mine[2].extend(micros[start:end])
         while m < len(merges) and merges[m] < end:
-            more[shas[merges[m]]] = rest[merges[m]]
+            mine[1].rest[shas[merges[m]]] = rest[merges[m]]
             m += 1
-        graph = Graph(dict(zip(shas[start:end], firsts[start:end], strict=True)), more)
-        yield str(item["values"]), shas[start:end], graph, micros[start:end]
-        start = end
+    for rid, (repo_shas, graph, times) in found.items():
+        yield rid, repo_shas, graph, times
 
 
 def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
