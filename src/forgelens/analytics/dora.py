@@ -697,13 +697,16 @@ def _write_links(
     if not links.sha and old.num_rows == 0:
         return
     new = links.table(version)
-    keys = ["repository_id", "deployment_id", "sha", "deployed_at"]
-    fresh = set(zip(*(_plain(new, k) for k in keys), strict=True))
-    stored = set(zip(*(_plain(old, k) for k in keys), strict=True))
-    changed = {k[:2] for k in stored ^ fresh}
+    a, b = _link_keys(new), _link_keys(old)
+    keys = ["r", "d", "s", "at"]  # rows on one side only, by hash joins (no tuple per row)
+    only = pa.concat_tables(
+        [a.join(b, keys, join_type="left anti"), b.join(a, keys, join_type="left anti")]
+    )
+    changed = set(zip(_plain(only, "r"), _plain(only, "d"), strict=True))
     if not changed:
         return
-    known = {k[:2] for k in stored}
+    pairs = b.group_by(["r", "d"]).aggregate([])
+    known = set(zip(_plain(pairs, "r"), _plain(pairs, "d"), strict=True))
     known |= {(rid, dep_id) for rid in scopes for dep_id in placed.get(rid, {})}
     gone: dict[str, list[str]] = {}
     for rid, dep_id in sorted(known & changed):
@@ -716,10 +719,24 @@ def _write_links(
                 f"AND deployment_id IN ({_marks(len(part))})",
                 [rid, *part],
             )
-    pairs = zip(_plain(new, "repository_id"), _plain(new, "deployment_id"), strict=True)
-    mask = pa.array([k in changed for k in pairs], pa.bool_())
+    wanted = pa.array([f"{rid}\x00{dep_id}" for rid, dep_id in sorted(changed)], pa.string())
+    mask = pc.is_in(pc.binary_join_element_wise(a.column("r"), a.column("d"), "\x00"), wanted)
     if pc.any(mask).as_py():
         store.upsert("deployment_commits", new.filter(mask))
+
+
+def _link_keys(table: pa.Table) -> pa.Table:
+    """What tells two ``deployment_commits`` rows apart here: repository, deployment, sha and
+    deployed_at (epoch micros), as plain Arrow types whatever the store returned."""
+    at = table.column("deployed_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return pa.table(
+        {
+            "r": table.column("repository_id").cast(pa.string()),
+            "d": table.column("deployment_id").cast(pa.string()),
+            "s": table.column("sha").cast(pa.string()),
+            "at": at,
+        }
+    )
 
 
 def _plain(table: pa.Table, column: str) -> list[Any]:
