@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forgelens import records
-from forgelens.errors import BadInput, StoreLocked
+from forgelens.errors import BadInput, StoreError, StoreLocked
 from forgelens.store import Store, open_store
 
 
@@ -67,3 +67,21 @@ def test_unknown_url_is_bad_input() -> None:
 def test_read_only_store_must_exist(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="forgelens collect"):
         open_store(f"duckdb:///{tmp_path / 'none.duckdb'}", read_only=True)
+
+
+def test_a_fresh_bulk_load_inserts_plainly_and_never_overwrites(store: Store) -> None:
+    """``fresh`` tables get plain inserts whatever they hold (no anti-join, no dedupe): a new
+    key lands beside the stored ones, a stored or repeated key fails; after the load, writes
+    are upserts again."""
+    row = {"repository_id": "git:r", "deployment_id": "d1", "sha": "a" * 40, "environment": "p"}
+    store.upsert("deployment_commits", [row], version=1)
+    with store.bulk_load(fresh=["deployment_commits"]):
+        store.upsert("deployment_commits", [{**row, "sha": "b" * 40}], version=2)
+        with pytest.raises(StoreError):
+            store.upsert("deployment_commits", [{**row, "environment": "q"}], version=3)
+    with store.bulk_load(fresh=["deployment_commits"]), pytest.raises(StoreError):
+        two = [{**row, "sha": "c" * 40}, {**row, "sha": "c" * 40, "environment": "q"}]
+        store.upsert("deployment_commits", two, version=4)
+    store.upsert("deployment_commits", [{**row, "environment": "r"}], version=5)
+    got = store.query("SELECT sha, environment FROM deployment_commits ORDER BY sha")
+    assert got == [("a" * 40, "r"), ("b" * 40, "p")]

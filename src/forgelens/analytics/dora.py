@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgelens.analytics._ctx import Ctx
-from forgelens.analytics.dora_link import Deploy
+from forgelens.analytics.dora_link import Deploy, Graph
 from forgelens.analytics.dora_metrics import MONTHLY, WEEKLY, metric_rows
 from forgelens.analytics.dora_model import (
     PRODUCTION,
@@ -175,7 +175,7 @@ def _chunks(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tu
 
 @dataclass
 class _Inputs:
-    parents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    parents: dict[str, Graph] = field(default_factory=dict)
     times: dict[str, dict[str, int | None]] = field(default_factory=dict)  # epoch micros
     commits: dict[str, dict[str, Change]] = field(default_factory=dict)  # those with a message
     deploys: dict[str, list[Deploy]] = field(default_factory=dict)
@@ -191,48 +191,72 @@ class _Inputs:
 _PARENTS_SHAPE = r'^\[("[0-9A-Za-z]*"(,\s*"[0-9A-Za-z]*")*)?\]$'
 
 
-def _parent_lists(
-    column: pa.ChunkedArray, shas: pa.ChunkedArray, names: list[str]
-) -> list[list[str]]:
-    """Each commit's parents among the commits read (``shas``; ``names`` the same as Python
-    strings): a parent that was not mined is left out, as linking skips it anyway. Split and
-    matched by Arrow when every value has the plain shape, so a million commits need no
-    million JSON parses nor a second string per parent; anything else by ``_parents``."""
+def _parent_parts(column: pa.ChunkedArray) -> tuple[list[str | None], dict[int, list[str]]]:
+    """Each commit's only parent (None for a root or a merge) and, by row, the parents of the
+    merges (``Graph``). Split by Arrow when every value has the plain shape, so a million
+    commits need no million JSON parses nor a list each; anything else by ``_parents``.
+    Parents are kept as they are: linking skips one that was not mined."""
     text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if text and pc.all(pc.match_substring_regex(column, _PARENTS_SHAPE)).as_py() is not False:
         inner = pc.utf8_slice_codeunits(column, 2, -2).combine_chunks()
         split = pc.split_pattern_regex(inner, r'",\s*"')
-        found = pc.index_in(split.flatten(), value_set=shas)
-        flat = [None if i is None else names[i] for i in found.to_pylist()]
-        out: list[list[Any]] = [flat[a:b] for a, b in itertools.pairwise(split.offsets.to_pylist())]
-        for row in set(pc.list_parent_indices(split).filter(pc.is_null(found)).to_pylist()):
-            out[row] = [p for p in out[row] if p is not None]  # a root, or a parent not mined
-        return out
-    values = column.to_pylist()
-    known = set(names)
-    return [[p for p in (v if isinstance(v, list) else _parents(v)) if p in known] for v in values]
+        merge = pc.greater(pc.list_value_length(split), 1)
+        first = pc.list_element(split, 0)  # "" for a root ("[]")
+        none = pa.scalar(None, first.type)
+        first = pc.if_else(pc.or_(merge, pc.equal(first, "")), none, first)
+        merges = pc.indices_nonzero(merge)
+        lists = split.take(merges).to_pylist()
+        return first.to_pylist(), dict(zip(merges.to_pylist(), lists, strict=True))
+    lists = [v if isinstance(v, list) else _parents(v) for v in column.to_pylist()]
+    firsts = [str(ps[0]) if len(ps) == 1 else None for ps in lists]
+    return firsts, {i: [str(p) for p in ps] for i, ps in enumerate(lists) if len(ps) > 1}
 
 
-def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], list[list[str]], list[Any]]]:
-    """(repository id, shas, parents, committed_at micros) per repository of ``table``
-    (repository_id, sha, parents, committed_at)."""
+def _run_starts(idx: pa.Array) -> list[int]:
+    """The rows where a run of equal values starts."""
+    changes = pc.indices_nonzero(pc.not_equal(idx[1:], idx[:-1])).to_pylist()
+    return [0, *(i + 1 for i in changes)]
+
+
+def _graphs(table: pa.Table) -> Iterator[tuple[str, list[str], Graph, list[Any]]]:
+    """(repository id, shas, graph, committed_at micros) per repository of ``table``
+    (repository_id, sha, parents, committed_at). The store returns one repository's commits
+    in a few runs of rows (one each, most often): each run is added to its repository's
+    graph; rows in no order at all are sorted by repository first."""
     if table.num_rows == 0:
         return
     rids = pc.dictionary_encode(table.column(0)).combine_chunks()
-    table = table.take(pc.sort_indices(rids.indices))  # one repository's commits together
+    idx = rids.indices
+    starts = _run_starts(idx)
+    if len(starts) > 4 * len(rids.dictionary):
+        order = pc.sort_indices(idx)
+        table, idx = table.take(order), idx.take(order)
+        starts = _run_starts(idx)
+    names = rids.dictionary.to_pylist()
     shas = table.column(1).to_pylist()
-    parents = _parent_lists(table.column(2), table.column(1), shas)
+    firsts, rest = _parent_parts(table.column(2))
+    merges = sorted(rest)
     micros = table.column(3).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    start = 0
-    for item in pc.value_counts(table.column(0)).to_pylist():  # in order of first appearance
-        end = start + int(item["counts"])
-        yield str(item["values"]), shas[start:end], parents[start:end], micros[start:end]
-        start = end
+    found: dict[str, tuple[list[str], Graph, list[Any]]] = {}
+    m = 0
+    for start, end in itertools.pairwise([*starts, table.num_rows]):
+        rid = str(names[idx[start].as_py()])
+        mine = found.get(rid)
+        if mine is None:
+            mine = found[rid] = ([], Graph({}, {}), [])
+        mine[0].extend(shas[start:end])
+        mine[1].first.update(zip(shas[start:end], firsts[start:end], strict=True))
+        mine[2].extend(micros[start:end])
+        while m < len(merges) and merges[m] < end:
+            mine[1].rest[shas[merges[m]]] = rest[merges[m]]
+            m += 1
+    for rid, (repo_shas, graph, times) in found.items():
+        yield rid, repo_shas, graph, times
 
 
 def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
     inp = _Inputs(
-        parents={i: {} for i in ids},
+        parents={i: Graph({}, {}) for i in ids},
         times={i: {} for i in ids},
         commits={i: {} for i in ids},
         deploys={i: [] for i in ids},
@@ -247,8 +271,8 @@ def _read(store: Store, ids: list[str], rules: Rules) -> _Inputs:
         f"WHERE repository_id IN ({m})",
         ids,
     )
-    for rid, graph_shas, parents, times in _graphs(table):
-        inp.parents[rid] = dict(zip(graph_shas, parents, strict=True))
+    for rid, graph_shas, graph, times in _graphs(table):
+        inp.parents[rid] = graph
         inp.times[rid] = dict(zip(graph_shas, times, strict=True))
     del table
     like = " OR ".join(
@@ -383,10 +407,12 @@ def write_dora(
         store.upsert(
             "analytics_state", _state_rows(idle, newest, h, now, set(), version), version=version
         )
-    # a first analysis of the store inserts its links without looking for stored ones
-    with store.bulk_load(new_keys=("deployment_commits",)), _no_gc():
+    # links are inserted plainly: on a first analysis of the store (no links stored) as they
+    # are, else once the rows of the deployments they replace are deleted (``_write_links``)
+    first = not store.query("SELECT 1 FROM deployment_commits LIMIT 1")
+    with store.bulk_load(fresh=("deployment_commits",)), _no_gc():
         for chunk in _chunks([r for r in dirty if r[0] in active], batch_repos):
-            _write_chunk(store, chunk, rules, found, result, version=version, now=now)
+            _write_chunk(store, chunk, rules, found, result, version=version, now=now, first=first)
     return result
 
 
@@ -413,6 +439,7 @@ def _write_chunk(
     *,
     version: int,
     now: datetime,
+    first: bool,
 ) -> None:
     ids = [rid for rid, _ in chunk]
     inp = _read(store, ids, rules)
@@ -452,7 +479,7 @@ def _write_chunk(
     result.incidents += sum(len(inp.issue_incidents[i]) for i in ids)
     with store.transaction():
         _replace(store, chunk, envs)
-        _write_links(store, scopes, out.links, version)
+        _write_links(store, scopes, out.links, version, placed, first=first)
         for table, rows in (
             ("change_failures", out.failures),
             ("dora_deployments", out.deployments),
@@ -526,14 +553,16 @@ class _Links:
     sha: list[str] = field(default_factory=list)
     committed_at: list[int | None] = field(default_factory=list)
 
-    def add(self, rid: str, d: Deploy, at: int, shas: list[str], times: Mapping[str, Any]) -> None:
+    def add(
+        self, rid: str, d: Deploy, at: int, shas: list[str], committed: list[int | None]
+    ) -> None:
         self.repository_id.append(rid)
         self.deployment_id.append(d.id)
         self.environment.append(d.environment)
         self.deployed_at.append(at)
         self.sha += shas
         self.ends.append(len(self.sha))
-        self.committed_at += [times.get(sha) for sha in shas]
+        self.committed_at += committed
 
     def table(self, version: int) -> pa.Table:
         """The rows; the lead time computed by Arrow (deployed - committed, in hours; NULL
@@ -546,7 +575,14 @@ class _Links:
                 pa.RunEndEncodedArray.from_arrays(ends, pa.array(values, kind))
             )
 
-        n = len(self.sha)
+        def same(value: Any, kind: pa.DataType) -> pa.Array:  # no list of a million items
+            if not self.sha:
+                return pa.array([], kind)
+            run = pa.array([len(self.sha)], pa.int64())
+            return pc.run_end_decode(
+                pa.RunEndEncodedArray.from_arrays(run, pa.array([value], kind))
+            )
+
         committed = pa.array(self.committed_at, pa.int64())
         deployed = per_row(self.deployed_at, pa.int64())
         lead = pc.divide(pc.cast(pc.subtract(deployed, committed), pa.float64()), 3_600_000_000.0)
@@ -559,8 +595,8 @@ class _Links:
                 "committed_at": committed.cast(ts),
                 "deployed_at": deployed.cast(ts),
                 "lead_time_hours": lead,
-                "_version": pa.array([version] * n, pa.int64()),
-                "_source": pa.array(["analytics"] * n, pa.string()),
+                "_version": same(version, pa.int64()),
+                "_source": same("analytics", pa.string()),
             }
         )
 
@@ -610,11 +646,22 @@ def _write_links(
     scopes: Mapping[str, Mapping[str, int] | None],
     links: _Links,
     version: int,
+    placed: Mapping[str, Mapping[str, tuple[str, int | None]]],
+    *,
+    first: bool = False,
 ) -> None:
     """``deployment_commits`` of these repositories within their scopes (``link_scope``; None:
     the whole repository): only the deployments whose links changed are rewritten (a new
     deployment adds its rows; the earlier ones stay as they are, also on a forced run: deleting
-    index entries costs far more than comparing)."""
+    index entries costs far more than comparing). The rows written are always new keys (the
+    store's ``bulk_load(fresh=...)``): with ``first`` (no links stored when the run started:
+    every repository's links are written once) as they are, else after deleting every stored
+    row of the deployments rewritten (those stored in scope, and any other row of a
+    deployment the last analysis placed)."""
+    if first:
+        if links.sha:
+            store.upsert("deployment_commits", links.table(version))
+        return
     whole = [rid for rid, scope in scopes.items() if scope is None]
     cut = {(rid, env): at for rid, scope in scopes.items() for env, at in (scope or {}).items()}
     cols = (
@@ -628,11 +675,11 @@ def _write_links(
     if cut:  # one scan for every scoped repository, from the earliest start on; then each's own
         rids = sorted({rid for rid, _ in cut})
         envs = sorted({env for _, env in cut})
-        first = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
+        first_at = _EPOCH + timedelta(microseconds=max(min(cut.values()), _FIRST))
         found = store.query_arrow(
             f"{cols} WHERE repository_id IN ({_marks(len(rids))}) "
             f"AND environment IN ({_marks(len(envs))}) AND deployed_at >= ?",
-            [*rids, *envs, first],
+            [*rids, *envs, first_at],
         )
         keep = [
             cut.get((r, e), _NEVER) <= at
@@ -650,17 +697,19 @@ def _write_links(
     if not links.sha and old.num_rows == 0:
         return
     new = links.table(version)
-    if old.num_rows == 0:  # nothing stored in scope: everything is new
-        store.upsert("deployment_commits", new)
-        return
-    keys = ["repository_id", "deployment_id", "sha", "deployed_at"]
-    fresh = set(zip(*(_plain(new, k) for k in keys), strict=True))
-    stored = set(zip(*(_plain(old, k) for k in keys), strict=True))
-    changed = {k[:2] for k in stored ^ fresh}
+    a, b = _link_keys(new), _link_keys(old)
+    keys = ["r", "d", "s", "at"]  # rows on one side only, by hash joins (no tuple per row)
+    only = pa.concat_tables(
+        [a.join(b, keys, join_type="left anti"), b.join(a, keys, join_type="left anti")]
+    )
+    changed = set(zip(_plain(only, "r"), _plain(only, "d"), strict=True))
     if not changed:
         return
+    pairs = b.group_by(["r", "d"]).aggregate([])
+    known = set(zip(_plain(pairs, "r"), _plain(pairs, "d"), strict=True))
+    known |= {(rid, dep_id) for rid in scopes for dep_id in placed.get(rid, {})}
     gone: dict[str, list[str]] = {}
-    for rid, dep_id in sorted({k[:2] for k in stored} & changed):
+    for rid, dep_id in sorted(known & changed):
         gone.setdefault(rid, []).append(dep_id)
     for rid, deps in gone.items():
         for i in range(0, len(deps), _MAX_CHANGED):
@@ -670,10 +719,24 @@ def _write_links(
                 f"AND deployment_id IN ({_marks(len(part))})",
                 [rid, *part],
             )
-    pairs = zip(_plain(new, "repository_id"), _plain(new, "deployment_id"), strict=True)
-    mask = pa.array([k in changed for k in pairs], pa.bool_())
+    wanted = pa.array([f"{rid}\x00{dep_id}" for rid, dep_id in sorted(changed)], pa.string())
+    mask = pc.is_in(pc.binary_join_element_wise(a.column("r"), a.column("d"), "\x00"), wanted)
     if pc.any(mask).as_py():
         store.upsert("deployment_commits", new.filter(mask))
+
+
+def _link_keys(table: pa.Table) -> pa.Table:
+    """What tells two ``deployment_commits`` rows apart here: repository, deployment, sha and
+    deployed_at (epoch micros), as plain Arrow types whatever the store returned."""
+    at = table.column("deployed_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return pa.table(
+        {
+            "r": table.column("repository_id").cast(pa.string()),
+            "d": table.column("deployment_id").cast(pa.string()),
+            "s": table.column("sha").cast(pa.string()),
+            "at": at,
+        }
+    )
 
 
 def _plain(table: pa.Table, column: str) -> list[Any]:
@@ -753,14 +816,14 @@ class _Rows:
         scope: Mapping[str, int] | None,
     ) -> None:
         """The rows of one repository; ``deployment_commits`` only within ``scope``."""
-        times = inp.times[rid]
         for dep_id, shas in dora.links.commits.items():
-            d = dora.facts[dep_id].deploy
+            fact = dora.facts[dep_id]
+            d = fact.deploy
             at = micros(d.at)
             assert at is not None
             if not shas or (scope is not None and at < scope.get(d.environment, _NEVER)):
                 continue
-            self.links.add(rid, d, at, shas, times)
+            self.links.add(rid, d, at, shas, fact.committed)
         for f in dora.failures:
             row = asdict(f)
             self.failures.append({**row, "repository_id": rid, "updated_at": now})

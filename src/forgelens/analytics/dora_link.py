@@ -46,6 +46,27 @@ class Links:
     shipped_by: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A commit graph as linking walks it: each mined commit's only parent (None for a root
+    or a merge) and the parents of the merges. A parent that was not mined is skipped by the
+    walk. Built by the store reader without a list per commit (``dora._graphs``); ``of``
+    builds it from ``{sha: parents}``."""
+
+    first: dict[str, str | None]
+    rest: dict[str, list[str]]  # merges: every parent
+
+    @classmethod
+    def of(cls, parents: Mapping[str, Sequence[str]]) -> Graph:
+        first: dict[str, str | None] = {}
+        rest: dict[str, list[str]] = {}
+        for sha, ps in parents.items():
+            first[sha] = ps[0] if len(ps) == 1 else None
+            if len(ps) > 1:
+                rest[sha] = list(ps)
+        return cls(first, rest)
+
+
 def order_key(d: Deploy) -> tuple[datetime, str]:
     return (d.at, d.id)
 
@@ -60,20 +81,21 @@ def by_environment(deploys: Iterable[Deploy]) -> dict[str, list[Deploy]]:
     return out
 
 
-def link(parents: Mapping[str, Sequence[str]], deploys: Iterable[Deploy]) -> Links:
+def link(parents: Mapping[str, Sequence[str]] | Graph, deploys: Iterable[Deploy]) -> Links:
     """Link every successful deployment of one repository to the commits it shipped.
 
-    ``parents`` maps each mined commit to its parents; a deployment whose sha is not in it links
-    nothing (and is not a baseline).
+    ``parents`` maps each mined commit to its parents (or is a ``Graph``); a deployment whose
+    sha is not in it links nothing (and is not a baseline).
     """
     out = Links()
+    mined: Mapping[str, object] = parents.first if isinstance(parents, Graph) else parents
     for env, items in by_environment(d for d in deploys if d.status == SUCCESS).items():
         owner: dict[str, str] = {}
         out.shipped_by[env] = owner
         previous: Deploy | None = None
         known = False  # has a deployment with a mined sha been seen in this environment
         for d in items:
-            if d.sha not in parents:
+            if d.sha not in mined:
                 out.commits[d.id] = []
                 previous = d
                 continue
@@ -82,7 +104,10 @@ def link(parents: Mapping[str, Sequence[str]], deploys: Iterable[Deploy]) -> Lin
                 if previous is not None and previous.sha != d.sha:
                     out.rollback_of[d.id] = previous.id
             else:
-                shipped = _walk(d.sha, parents, owner, d.id)
+                if isinstance(parents, Graph):
+                    shipped = _walk_graph(d.sha, parents, owner, d.id)
+                else:
+                    shipped = _walk(d.sha, parents, owner, d.id)
                 if not known:
                     out.baseline.add(d.id)
                     shipped = []
@@ -107,4 +132,26 @@ def _walk(
             if p not in owner and p in parents:
                 owner[p] = dep_id
                 push(p)
+    return found
+
+
+def _walk_graph(start: str, graph: Graph, owner: dict[str, str], dep_id: str) -> list[str]:
+    """``_walk`` over a ``Graph``: one lookup for a commit with one parent, two for others."""
+    owner[start] = dep_id
+    stack = [start]
+    found: list[str] = []
+    pop, push, note = stack.pop, stack.append, found.append
+    first, rest = graph.first, graph.rest
+    while stack:
+        sha = pop()
+        note(sha)
+        p = first[sha]
+        if p is None:
+            for p in rest.get(sha, ()):
+                if p not in owner and p in first:
+                    owner[p] = dep_id
+                    push(p)
+        elif p not in owner and p in first:
+            owner[p] = dep_id
+            push(p)
     return found

@@ -129,7 +129,7 @@ def metric_rows(
     rows = []
     for (env, start), facts in sorted(groups.items()):
         ok = [f for f in facts if f.success]
-        lead = [h for f in ok for h in f.lead_hours]
+        lead = sorted(h for f in ok for h in f.lead_hours)  # sorted once for both percentiles
         failed = [f for f in facts if f.failed]
         recovery = [h for f in failed if (h := f.recovery_hours) is not None]
         unplanned = sum(1 for f in ok if f.unplanned)

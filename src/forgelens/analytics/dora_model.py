@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forgelens.analytics.dora_link import FAILURE, SUCCESS, Deploy, Links, by_environment, link
+from forgelens.analytics.dora_link import (
+    FAILURE,
+    SUCCESS,
+    Deploy,
+    Graph,
+    Links,
+    by_environment,
+    link,
+)
 from forgelens.errors import BadInput
 
 REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
@@ -114,6 +122,7 @@ class Fact:
     changes: int = 0
     lead_time_hours_p50: float | None = None
     lead_hours: list[float] = field(default_factory=list)  # per shipped commit with a time
+    committed: list[int | None] = field(default_factory=list)  # per shipped commit, epoch micros
     failure_kinds: set[str] = field(default_factory=set)
     unplanned_kinds: set[str] = field(default_factory=set)
     restored_at: datetime | None = None
@@ -197,7 +206,7 @@ def dedupe(deploys: Iterable[Deploy], window: timedelta) -> dict[str, str]:
 
 
 def analyze_repo(
-    parents: Mapping[str, Sequence[str]],
+    parents: Mapping[str, Sequence[str]] | Graph,
     commits: Mapping[str, Change],
     deploys: Sequence[Deploy],
     incidents: Sequence[Incident] = (),
@@ -221,7 +230,8 @@ def analyze_repo(
         f = facts[dep_id]
         f.baseline = dep_id in links.baseline
         f.changes = len(shas)
-        f.lead_hours = _lead_hours(times, shas, f.deploy)
+        f.committed = [times.get(s) for s in shas]
+        f.lead_hours = _lead_hours(f.committed, f.deploy)
         f.lead_time_hours_p50 = percentile(f.lead_hours, 0.5)
     failures: list[Failure] = []
     incident_links = _link_incidents(incidents, counted)
@@ -261,11 +271,10 @@ def micros(at: datetime | None) -> int | None:
     return None if at is None else (at - _EPOCH) // _MICRO
 
 
-def _lead_hours(times: Mapping[str, int | None], shas: Iterable[str], d: Deploy) -> list[float]:
+def _lead_hours(committed: Iterable[int | None], d: Deploy) -> list[float]:
     at = micros(d.at)
     assert at is not None
-    found = [times.get(s) for s in shas]
-    return [(at - t) / _MICROS_PER_HOUR for t in found if t is not None]
+    return [(at - t) / _MICROS_PER_HOUR for t in committed if t is not None]
 
 
 def _link_incidents(

@@ -48,7 +48,9 @@ class StoreCommon:
     ) -> None:
         self.upsert("collection_cursors", [cursor_row(repository_id, entity, cursor, run_id)])
 
-    def bulk_load(self, new_keys: Sequence[str] = ()) -> AbstractContextManager[None]:
+    def bulk_load(
+        self, new_keys: Sequence[str] = (), *, fresh: Sequence[str] = ()
+    ) -> AbstractContextManager[None]:
         """Settings for a long stream of batch writes; none on this store (see DuckDB's)."""
         return nullcontext()
 

@@ -89,10 +89,14 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
-    def bulk_load(self, new_keys: Sequence[str] = ()) -> AbstractContextManager[None]:
+    def bulk_load(
+        self, new_keys: Sequence[str] = (), *, fresh: Sequence[str] = ()
+    ) -> AbstractContextManager[None]:
         """Settings for a long stream of small batch writes (a git collection), restored
-        afterwards; ``new_keys``: tables whose batches never repeat a key for the whole load.
-        A no-op where the store has nothing to tune."""
+        afterwards; ``new_keys``: tables whose batches never repeat a key for the whole load;
+        ``fresh``: tables whose batches hold only keys that are neither stored nor repeated,
+        whatever the table holds (the caller deleted the rows it writes again). A no-op where
+        the store has nothing to tune."""
         ...
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
