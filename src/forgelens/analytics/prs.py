@@ -179,7 +179,9 @@ def build_files(ctx: Ctx) -> None:
     fk_f = _sql.hash64(store, "f.repository_id", "f.path")
     # The windows sort every history event and dirty file twice (by file, and by file and
     # author): those rows are integers only (hash keys, the dirty file's PR and path numbers
-    # and its lines ride along), and each merged PR's author is resolved once.
+    # and its lines ride along), and each merged PR's author is resolved once. Events are kept
+    # by the dirty files' distinct keys: a semi join built on every dirty file (5M at 1M PRs)
+    # took 6 of the statement's 16 single-thread CPU seconds, on the 0.5M distinct keys 0.9.
     dfiles_cte = _sql.materialized(
         store,
         "dfiles",
@@ -215,7 +217,7 @@ def build_files(ctx: Ctx) -> None:
         ),
         u AS (
             SELECT fk, uk, t, ev_lines, 1 AS is_event, 0 AS pk, 0 AS pid, 0 AS lines
-            FROM events WHERE fk IN (SELECT fk FROM {dfiles})
+            FROM events WHERE fk IN (SELECT DISTINCT fk FROM {dfiles})
             UNION ALL
             SELECT fk, uk, t, 0, 0, pk, pid, lines FROM {dfiles}
         ),
