@@ -89,6 +89,7 @@ class SnapshotPart:
     whole: bool
     first: str  # the first and last day of its windows (literals)
     last: str
+    first_end: str  # its first end date (a literal; ``last`` is the last)
     windows: str  # its (end_date, window_days, start_day) rows, a subquery
 
     def rows(self, ctx: Ctx, scope: str, repo: str, end_date: str, col: str, value: str) -> str:
@@ -110,7 +111,12 @@ class SnapshotPart:
         mine = self.rows(
             ctx, scope, f"{table}.repo_name", f"{table}.end_date", col, f"{table}.{row_col}"
         )
-        return f"{table}.window_days > 0 AND {mine}"
+        # The end dates' bounds first: the stored rows of the other end dates (a row group
+        # per ~120,000 rows, each end date's inserted together) are skipped unread.
+        return (
+            f"{table}.end_date >= {self.first_end} AND {table}.end_date <= {self.last} "
+            f"AND {table}.window_days > 0 AND {mine}"
+        )
 
 
 def snapshot_parts(ctx: Ctx) -> list[SnapshotPart]:
@@ -122,9 +128,12 @@ def snapshot_parts(ctx: Ctx) -> list[SnapshotPart]:
             f"(SELECT * FROM {SNAP_WINDOWS} WHERE end_date IN "
             f"(SELECT end_date FROM {SNAP_DATES} WHERE {cond}whole))"
         )
-        first, last = ctx.store.query(f"SELECT min(start_day), max(end_date) FROM {windows} q")[0]
+        first, last, first_end = ctx.store.query(
+            f"SELECT min(start_day), max(end_date), min(end_date) FROM {windows} q"
+        )[0]
         if first is not None:
-            parts.append(SnapshotPart(whole, ctx.lit(first), ctx.lit(last), windows))
+            lit = ctx.lit
+            parts.append(SnapshotPart(whole, lit(first), lit(last), lit(first_end), windows))
     return parts
 
 
