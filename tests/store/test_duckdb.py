@@ -85,3 +85,47 @@ def test_a_fresh_bulk_load_inserts_plainly_and_never_overwrites(store: Store) ->
     store.upsert("deployment_commits", [{**row, "environment": "r"}], version=5)
     got = store.query("SELECT sha, environment FROM deployment_commits ORDER BY sha")
     assert got == [("a" * 40, "r"), ("b" * 40, "p")]
+
+
+def test_snapshot_tables_lose_their_key_index_and_keep_rows_and_ids(tmp_path: Path) -> None:
+    """Migration 0095: a store made with the snapshot tables' primary-key index gets them
+    without it, rows and ids kept, and later inserts still draw ids from the same sequence."""
+    from dataclasses import replace
+
+    from forgelens.store.schema import TABLES
+    from forgelens.store.sql import create_table_sql, drop_key_index_sql
+
+    store = open_store(f"duckdb:///{tmp_path / 'k.duckdb'}")
+    try:
+        spec = TABLES["author_file_ownership"]
+        keyed = replace(spec, key_index=True)
+        store.execute("DROP TABLE author_file_ownership")
+        for stmt in create_table_sql("duckdb", keyed):
+            store.execute(stmt)
+
+        def pk() -> list[tuple[str]]:
+            return store.query(
+                "SELECT constraint_type FROM duckdb_constraints() "
+                "WHERE table_name = 'author_file_ownership' AND constraint_type = 'PRIMARY KEY'"
+            )
+
+        assert pk()
+        insert = (
+            "INSERT INTO author_file_ownership (username, repo_name, window_days, end_date, "
+            "file_path, lines_owned) VALUES (?, 'o/r', 7, DATE '2026-01-01', ?, ?)"
+        )
+        store.execute(insert, ["b", "x.py", 2])
+        store.execute(insert, ["a", "y.py", 1])
+        before = store.query("SELECT id, username, lines_owned FROM author_file_ownership")
+        with store.transaction():
+            for stmt in drop_key_index_sql("duckdb", spec):
+                store.execute(stmt)
+        assert not pk()
+        after = store.query("SELECT id, username, lines_owned FROM author_file_ownership")
+        assert sorted(after) == sorted(before)
+        store.execute(insert, ["c", "z.py", 3])
+        ids = [r[0] for r in store.query("SELECT id FROM author_file_ownership ORDER BY id")]
+        assert len(set(ids)) == 3
+        assert drop_key_index_sql("postgres", spec) == []  # PostgreSQL keeps its key
+    finally:
+        store.close()

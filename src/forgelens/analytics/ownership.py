@@ -13,9 +13,9 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from forgelens.analytics._ctx import SNAP_FILES, SNAP_WINDOWS, Ctx
+from forgelens.analytics._ctx import SNAP_FILES, Ctx
 from forgelens.analytics._sync import write_changed
-from forgelens.analytics.engineer_lens import in_snapshot, snapshot_scope, window_bounds
+from forgelens.analytics.engineer_lens import SnapshotPart, snapshot_parts
 from forgelens.analytics.identity import email_alias
 from forgelens.errors import SourceError
 
@@ -26,50 +26,53 @@ VALUES = ["ownership_pct", "lines_owned", "total_lines"]
 def write_ownership(ctx: Ctx) -> None:
     """The rows at each end date of the files ``_fl_snap_files`` names (only the changed ones
     are written: an incremental run touches a few thousand files of a repository's history)."""
-    bounds = window_bounds(ctx)
-    if bounds is None:
-        return
-    first, last = bounds
-    t = "author_file_ownership"
-    mine = in_snapshot(ctx, SNAP_FILES, "ev.repo_name", "w.end_date", "path", "ev.path")
     with ctx.store.transaction():
-        write_changed(
-            ctx,
-            t,
-            KEYS,
-            VALUES,
-            f"""
-            WITH ev AS (
-                SELECT f.username, f.repo_name, f.merged_day, pf.path,
-                    COALESCE(pf.additions, 0) + COALESCE(pf.deletions, 0) AS lines
-                FROM pr_files pf
-                JOIN (
-                    SELECT repository_id, pr_number, username, repo_name, merged_day
-                    FROM pr_facts
-                    WHERE counted AND is_merged
-                      AND merged_day >= {first} AND merged_day <= {last}
-                ) f ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
-            ),
-            per AS (
-                SELECT ev.username, ev.repo_name, w.window_days, w.end_date, ev.path,
-                    sum(ev.lines) AS owned
-                FROM ev JOIN {SNAP_WINDOWS} w
-                  ON ev.merged_day >= w.start_day AND ev.merged_day <= w.end_date
-                WHERE {mine}
-                GROUP BY ev.username, ev.repo_name, w.window_days, w.end_date, ev.path
-            )
-            SELECT username, repo_name, window_days, end_date, path,
-                CAST(owned AS DOUBLE PRECISION) * 100.0 / total, owned, total, {ctx.stamp()}
-            FROM (
-                SELECT per.*,
-                    sum(owned) OVER (PARTITION BY repo_name, window_days, end_date, path)
-                        AS total
-                FROM per
-            ) q
-            WHERE total > 0
-            """,
-            snapshot_scope(ctx, t, SNAP_FILES, "path", "file_path"),
+        for part in snapshot_parts(ctx):
+            _write_part(ctx, part)
+
+
+def _write_part(ctx: Ctx, part: SnapshotPart) -> None:
+    t = "author_file_ownership"
+    named = part.named(ctx, SNAP_FILES, "f.repo_name", "path", "pf.path")
+    mine = part.rows(ctx, SNAP_FILES, "ev.repo_name", "w.end_date", "path", "ev.path")
+    write_changed(
+        ctx,
+        t,
+        KEYS,
+        VALUES,
+        f"""
+        WITH ev AS (
+            SELECT f.username, f.repo_name, f.merged_day, pf.path,
+                COALESCE(pf.additions, 0) + COALESCE(pf.deletions, 0) AS lines
+            FROM pr_files pf
+            JOIN (
+                SELECT repository_id, pr_number, username, repo_name, merged_day
+                FROM pr_facts
+                WHERE counted AND is_merged
+                  AND merged_day >= {part.first} AND merged_day <= {part.last}
+            ) f ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number
+            WHERE {named}
+        ),
+        per AS (
+            SELECT ev.username, ev.repo_name, w.window_days, w.end_date, ev.path,
+                sum(ev.lines) AS owned
+            FROM ev JOIN {part.windows} w
+              ON ev.merged_day >= w.start_day AND ev.merged_day <= w.end_date
+            WHERE {mine}
+            GROUP BY ev.username, ev.repo_name, w.window_days, w.end_date, ev.path
         )
+        SELECT username, repo_name, window_days, end_date, path,
+            CAST(owned AS DOUBLE PRECISION) * 100.0 / total, owned, total, {ctx.stamp()}
+        FROM (
+            SELECT per.*,
+                sum(owned) OVER (PARTITION BY repo_name, window_days, end_date, path)
+                    AS total
+            FROM per
+        ) q
+        WHERE total > 0
+        """,
+        part.table_scope(ctx, t, SNAP_FILES, "path", "file_path"),
+    )
 
 
 def blame_ownership(ctx: Ctx, repo_name: str, checkout: Path) -> int:

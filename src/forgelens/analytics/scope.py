@@ -372,8 +372,8 @@ def build_snapshot_scope(ctx: Ctx) -> None:
     recomputed in full), and at every end date of a repository recomputed in full. Otherwise, at
     each end date whose longest window holds a day (opened or merged, before or after the
     change) of a recomputed PR, the rows of that PR's authors (old and new) are rebuilt, and the
-    ownership rows of its files: the files it has, and those its old author has rows of (a file
-    dropped from the PR is among them).
+    ownership rows of its files: the files it has, and, when it may have lost a file, those its
+    old author has rows of (the dropped file is among them).
     """
     end = ctx.lit(ctx.end_date)
     span = max(ctx.config.windows) - 1
@@ -413,11 +413,27 @@ def build_snapshot_scope(ctx: Ctx) -> None:
         f"JOIN ({days}) x ON x.repo_name = s.repo_name "
         f"WHERE NOT s.whole AND ({held('x.created_day')} OR {held('x.merged_day')})",
     )
+    # A dirty PR may have lost a file since it was analysed only when fewer of the file rows
+    # it had are left unchanged than it had (``n_files``: a file dropped, or its files written
+    # again): only then are the rows of every file its old author has rebuilt (the lost file,
+    # not known, among them); otherwise the files it has are those it had, and theirs are
+    # rebuilt below, at its old merge day and its new one. Late data that changes a PR but
+    # not its files (a merge time, a title) thus rebuilds its files' rows, not all of its
+    # author's.
+    kept = (
+        "SELECT x.repository_id AS repository_id, x.pr_number AS pr_number, count(*) AS n "
+        f"FROM pr_files x JOIN {DIRTY} d "
+        "ON d.repository_id = x.repository_id AND d.number = x.pr_number "
+        f"JOIN {REPOS} r ON r.repository_id = x.repository_id "
+        "WHERE x._version <= r.old_wm GROUP BY x.repository_id, x.pr_number"
+    )
     old_merged = (
         "SELECT DISTINCT f.repo_name AS repo_name, f.username AS username, "
         f"f.merged_day AS merged_day FROM pr_facts f "
         f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
-        "WHERE f.is_merged"
+        f"LEFT JOIN ({kept}) l ON l.repository_id = f.repository_id "
+        "AND l.pr_number = f.pr_number "
+        "WHERE f.is_merged AND (f.n_files IS NULL OR f.n_files > COALESCE(l.n, 0))"
     )
     ctx.work(
         SNAP_FILES,
@@ -426,6 +442,13 @@ def build_snapshot_scope(ctx: Ctx) -> None:
         f"JOIN {PR} b ON b.repo_name = s.repo_name "
         "JOIN pr_files pf ON pf.repository_id = b.repository_id AND pf.pr_number = b.pr_number "
         f"WHERE NOT s.whole AND {held('b.merged_day')} "
+        # the files it has, where it was merged as last analysed (a PR deleted since has no
+        # row in _fl_pr)
+        f"UNION SELECT s.repo_name, s.end_date, pf.path FROM {SNAP_DATES} s "
+        "JOIN pr_facts f ON f.repo_name = s.repo_name "
+        f"JOIN {DIRTY} d ON d.repo_name = f.repo_name AND d.number = f.pr_number "
+        "JOIN pr_files pf ON pf.repository_id = f.repository_id AND pf.pr_number = f.pr_number "
+        f"WHERE NOT s.whole AND f.is_merged AND {held('f.merged_day')} "
         f"UNION SELECT s.repo_name, s.end_date, o.file_path FROM {SNAP_DATES} s "
         f"JOIN ({old_merged}) x ON x.repo_name = s.repo_name "
         "JOIN author_file_ownership o ON o.repo_name = s.repo_name "

@@ -33,6 +33,11 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     versioned: bool = True
+    # False: the key is not enforced by a primary-key index on DuckDB, whose index costs more
+    # than the rows on a bulk insert (a daily run's new window snapshots): the writer keeps the
+    # key unique (analytics/_sync.py). PostgreSQL keeps the index (its upserts need it);
+    # ClickHouse has none either way (the key is the ORDER BY).
+    key_index: bool = True
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -90,11 +95,13 @@ def record_spec(cls: type[Any]) -> TableSpec:
     return TableSpec(cls.TABLE, cols, RECORD_KEYS[cls.TABLE])
 
 
-def _spec(name: str, key: tuple[str, ...], cols: str, versioned: bool = True) -> TableSpec:
+def _spec(
+    name: str, key: tuple[str, ...], cols: str, versioned: bool = True, key_index: bool = True
+) -> TableSpec:
     parsed = tuple(
         (n, t) for n, t in (line.split() for line in cols.strip().splitlines() if line.strip())
     )
-    return TableSpec(name, parsed, key, versioned)
+    return TableSpec(name, parsed, key, versioned, key_index)
 
 
 GIT_COLLECTION_RUNS = _spec(
@@ -190,6 +197,7 @@ AUTHOR_METRICS_WINDOW = _spec(
     ownership_low_risk_prs int
     updated_at ts
     """,
+    key_index=False,
 )
 
 AUTHOR_FILE_OWNERSHIP = _spec(
@@ -207,6 +215,7 @@ AUTHOR_FILE_OWNERSHIP = _spec(
     total_lines int
     updated_at ts
     """,
+    key_index=False,
 )
 
 AUTHOR_PRS_WINDOW = _spec(
@@ -229,6 +238,7 @@ AUTHOR_PRS_WINDOW = _spec(
     created_at ts
     updated_at ts
     """,
+    key_index=False,
 )
 
 REPO_PRS = _spec(

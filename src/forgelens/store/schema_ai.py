@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forgelens.store import schema_analytics as _schema_analytics  # noqa: F401  (pr_facts)
 from forgelens.store.schema import TABLES, MigrationTarget, _spec, migration, register_table
 
@@ -122,9 +124,7 @@ AI_AGENT_COLUMN = ("ai_agent", "bool")
 AI_AGENT_TABLES = ("pr_facts", "author_prs_window")
 for _name in AI_AGENT_TABLES:
     _table = TABLES[_name]
-    register_table(
-        type(_table)(_name, (*_table.columns, AI_AGENT_COLUMN), _table.key, _table.versioned)
-    )
+    register_table(replace(_table, columns=(*_table.columns, AI_AGENT_COLUMN)))
 
 
 @migration("0091_ai_agent_marks")
@@ -143,7 +143,7 @@ OWNER_APPROVED_COLUMNS = {
 }
 for _name, _column in OWNER_APPROVED_COLUMNS.items():
     _table = TABLES[_name]
-    register_table(type(_table)(_name, (*_table.columns, _column), _table.key, _table.versioned))
+    register_table(replace(_table, columns=(*_table.columns, _column)))
 
 
 @migration("0092_agent_owner_approvals")

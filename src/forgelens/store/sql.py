@@ -26,7 +26,7 @@ from datetime import date, datetime
 
 from forgelens.logs import get_logger
 from forgelens.store.base import Store
-from forgelens.store.schema import SERIAL, TableSpec
+from forgelens.store.schema import SERIAL, TABLES, TableSpec
 
 log = get_logger(__name__)
 _QUALIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.")
@@ -147,12 +147,43 @@ def create_table_sql(dialect: str, spec: TableSpec) -> list[str]:
         else:
             not_null = " NOT NULL" if name in spec.key else ""
             cols.append(f"{quote(name)} {column_type(dialect, logical)}{not_null}")
-    key = ", ".join(quote(k) for k in spec.key)
-    cols.append(f"PRIMARY KEY ({key})")
+    if _has_key_index(dialect, spec):
+        cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in spec.key)})")
     stmts.append(
         f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} (\n  " + ",\n  ".join(cols) + "\n)"
     )
     return stmts
+
+
+def _has_key_index(dialect: str, spec: TableSpec) -> bool:
+    if dialect == "clickhouse":
+        return False  # the key is the ORDER BY of its parts, sorted at each insert
+    return spec.key_index or dialect != "duckdb"
+
+
+def key_indexed(store: Store, table: str) -> bool:
+    """Whether ``table``'s key is a primary-key index in ``store``, which rows inserted in key
+    order build with far less work (``TableSpec.key_index``)."""
+    return _has_key_index(dialect(store), TABLES[table])
+
+
+def drop_key_index_sql(dialect: str, spec: TableSpec) -> list[str]:
+    """DDL that rebuilds a table created with a primary-key index that ``spec`` no longer has
+    (``TableSpec.key_index``), its rows and ids kept, in key order. DuckDB only: it cannot drop
+    a constraint, so the table is renamed, made again and refilled (a few seconds per million
+    rows, once); other dialects keep their key as it is."""
+    if dialect != "duckdb" or _has_key_index(dialect, spec):
+        return []
+    old = quote(f"{spec.name}__keyed")
+    cols = ", ".join(quote(c) for c, _ in spec.all_columns())
+    order = ", ".join(quote(k) for k in spec.key)
+    return [
+        f"DROP TABLE IF EXISTS {old}",
+        f"ALTER TABLE {quote(spec.name)} RENAME TO {old}",
+        *create_table_sql(dialect, spec),
+        f"INSERT INTO {quote(spec.name)} ({cols}) SELECT {cols} FROM {old} ORDER BY {order}",
+        f"DROP TABLE {old}",
+    ]
 
 
 # Seed 000's example queries use a second table name for the same ledger and ClickHouse's JSON
