@@ -71,20 +71,20 @@ def test_read_only_store_must_exist(tmp_path: Path) -> None:
 
 def test_a_fresh_bulk_load_inserts_plainly_and_never_overwrites(store: Store) -> None:
     """``fresh`` tables get plain inserts whatever they hold (no anti-join, no dedupe): a new
-    key lands beside the stored ones, a stored or repeated key fails; after the load, writes
-    are upserts again."""
-    row = {"repository_id": "git:r", "deployment_id": "d1", "sha": "a" * 40, "environment": "p"}
-    store.upsert("deployment_commits", [row], version=1)
-    with store.bulk_load(fresh=["deployment_commits"]):
-        store.upsert("deployment_commits", [{**row, "sha": "b" * 40}], version=2)
+    key lands beside the stored ones, a stored or repeated key fails on a keyed table; after
+    the load, writes are upserts again."""
+    row = {"repository_id": "git:r", "deployment_id": "d1", "environment": "p"}
+    store.upsert("deployments", [row], version=1)
+    with store.bulk_load(fresh=["deployments"]):
+        store.upsert("deployments", [{**row, "deployment_id": "d2"}], version=2)
         with pytest.raises(StoreError):
-            store.upsert("deployment_commits", [{**row, "environment": "q"}], version=3)
-    with store.bulk_load(fresh=["deployment_commits"]), pytest.raises(StoreError):
-        two = [{**row, "sha": "c" * 40}, {**row, "sha": "c" * 40, "environment": "q"}]
-        store.upsert("deployment_commits", two, version=4)
-    store.upsert("deployment_commits", [{**row, "environment": "r"}], version=5)
-    got = store.query("SELECT sha, environment FROM deployment_commits ORDER BY sha")
-    assert got == [("a" * 40, "r"), ("b" * 40, "p")]
+            store.upsert("deployments", [{**row, "environment": "q"}], version=3)
+    with store.bulk_load(fresh=["deployments"]), pytest.raises(StoreError):
+        two = [{**row, "deployment_id": "d3"}, {**row, "deployment_id": "d3", "environment": "q"}]
+        store.upsert("deployments", two, version=4)
+    store.upsert("deployments", [{**row, "environment": "r"}], version=5)
+    got = store.query("SELECT deployment_id, environment FROM deployments ORDER BY 1")
+    assert got == [("d1", "r"), ("d2", "p")]
 
 
 def test_snapshot_tables_lose_their_key_index_and_keep_rows_and_ids(tmp_path: Path) -> None:

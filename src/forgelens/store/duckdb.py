@@ -204,7 +204,8 @@ class DuckDBStore(StoreCommon):
         whatever the table holds (``analyze dora`` deletes the links it writes again): plain
         inserts, without the anti-join nor the batch's deduplication (a sort: 2 of the 6 CPU
         seconds of inserting 1.9M ``deployment_commits`` rows). A key stored or repeated anyway
-        fails on the primary key.
+        fails on a keyed table's primary key (tables without one, ``TableSpec.key_index``, rely
+        on their writer).
 
         One DuckDB thread, so the writes neither compete with the git processes for cores nor
         keep per-thread buffers (about 25 MB less peak RSS). A 4 MB WAL checkpoint threshold

@@ -266,6 +266,7 @@ REPO_PRS = _spec(
     top_risky_files json
     updated_at ts
     """,
+    key_index=False,
 )
 
 CORE_TABLES: tuple[TableSpec, ...] = (

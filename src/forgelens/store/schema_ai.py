@@ -97,6 +97,7 @@ AI_IMPACT_WEEKLY = register_table(
         other_change_fail_rate double
         updated_at ts
         """,
+        key_index=False,
     )
 )
 

@@ -223,3 +223,20 @@ def _snapshots_without_key_index(db: MigrationTarget) -> None:
     for name in SNAPSHOT_TABLES:
         for stmt in drop_key_index_sql(db.dialect, TABLES[name]):
             db.execute(stmt)
+
+
+# Tables written whole or by their one writer, which keeps the key unique (an anti-join on
+# DuckDB, whose primary-key index cost more than the rows: the repo_prs write of a full run on
+# 1M PRs ran on one thread, merging each thread's rows into the index under one lock; 1.9M
+# deployment_commits links; ai_impact_weekly's 790,000 rows).
+WRITTEN_WHOLE_TABLES = ("repo_prs", "deployment_commits", "ai_impact_weekly")
+
+
+@migration("0096_written_tables_without_key_index")
+def _written_tables_without_key_index(db: MigrationTarget) -> None:
+    """DuckDB: these tables made again without their primary-key index (rows and ids kept)."""
+    from forgelens.store.sql import drop_key_index_sql
+
+    for name in WRITTEN_WHOLE_TABLES:
+        for stmt in drop_key_index_sql(db.dialect, TABLES[name]):
+            db.execute(stmt)

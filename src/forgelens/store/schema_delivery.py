@@ -9,6 +9,8 @@ the push API); the other tables are written by ``forgelens analyze dora``. ``rep
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forgelens.store.schema import TABLES, MigrationTarget, _spec, migration, register_table
 
 DEPLOYMENTS = register_table(
@@ -48,6 +50,7 @@ DEPLOYMENT_COMMITS = register_table(
         deployed_at ts
         lead_time_hours double
         """,
+        key_index=False,
     )
 )
 
@@ -174,14 +177,7 @@ DELIVERY_TABLES = (
 # repo_prs (seed 002) columns added by this area
 REPO_PRS_DELIVERY_COLUMNS = (("deployed_at", "ts"), ("deployment_id", "text"))
 _repo_prs = TABLES["repo_prs"]
-register_table(
-    type(_repo_prs)(
-        _repo_prs.name,
-        (*_repo_prs.columns, *REPO_PRS_DELIVERY_COLUMNS),
-        _repo_prs.key,
-        _repo_prs.versioned,
-    )
-)
+register_table(replace(_repo_prs, columns=(*_repo_prs.columns, *REPO_PRS_DELIVERY_COLUMNS)))
 
 
 @migration("0070_delivery_tables")
