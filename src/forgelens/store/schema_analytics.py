@@ -218,11 +218,7 @@ SNAPSHOT_TABLES = ("author_metrics_window", "author_file_ownership", "author_prs
 @migration("0095_snapshots_without_key_index")
 def _snapshots_without_key_index(db: MigrationTarget) -> None:
     """DuckDB: the snapshot tables made again without their primary-key index (rows kept)."""
-    from forgelens.store.sql import drop_key_index_sql
-
-    for name in SNAPSHOT_TABLES:
-        for stmt in drop_key_index_sql(db.dialect, TABLES[name]):
-            db.execute(stmt)
+    _drop_key_indexes(db, SNAPSHOT_TABLES)
 
 
 # Tables written whole or by their one writer, which keeps the key unique (an anti-join on
@@ -235,8 +231,14 @@ WRITTEN_WHOLE_TABLES = ("repo_prs", "deployment_commits", "ai_impact_weekly")
 @migration("0096_written_tables_without_key_index")
 def _written_tables_without_key_index(db: MigrationTarget) -> None:
     """DuckDB: these tables made again without their primary-key index (rows and ids kept)."""
+    _drop_key_indexes(db, WRITTEN_WHOLE_TABLES)
+
+
+def _drop_key_indexes(db: MigrationTarget, names: tuple[str, ...]) -> None:
+    """Each table ``names`` lists made again as its spec says, without the primary-key index
+    it was created with (DuckDB; other dialects keep their key: ``drop_key_index_sql``)."""
     from forgelens.store.sql import drop_key_index_sql
 
-    for name in WRITTEN_WHOLE_TABLES:
+    for name in names:
         for stmt in drop_key_index_sql(db.dialect, TABLES[name]):
             db.execute(stmt)
