@@ -2,7 +2,8 @@
 
 Default size: 1,000,000 PRs, 5,000,000 PR files, ~1,500,000 reviews, 1,000,000 PR commits,
 20,000 authors, 500 repositories over 3 years ending now, plus branch protections, CI runs
-and teams. Deterministic (hash-based), so two runs give the same store.
+and teams; one PR in eight says in its body it was generated with Claude Code (AI evidence
+for the comparisons). Deterministic (hash-based), so two runs give the same store.
 
     .venv/bin/python benchmarks/gen_store.py --out /tmp/bench.duckdb [--prs 1000000]
     .venv/bin/python benchmarks/gen_store.py --out /tmp/bench.duckdb --add-prs 1000
@@ -59,7 +60,10 @@ def _pr_select(
             AS created_at,
         CAST(NULL AS TIMESTAMPTZ) AS updated_at,
         CAST(i + 1000000000 AS VARCHAR) AS forge_id,
-        'This change improves module ' || (i % 97) || ' and its tests.' AS body,
+        'This change improves module ' || (i % 97) || ' and its tests.'
+            || CASE WHEN hash(i, 9) % 8 = 0  -- one PR in eight made with an assistant
+                THEN chr(10) || chr(10) || 'Generated with [Claude Code](https://claude.com/claude-code)'
+                ELSE '' END AS body,
         'user' || (hash(i, 1) % {n_authors}) AS author,
         FALSE AS draft,
         CAST(hash(i, 4) % 200 + 1 AS BIGINT) AS merge_hours,

@@ -14,7 +14,6 @@ run, ``--force-refresh``, an attribution recomputed in full, or a change no week
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -46,7 +45,8 @@ COMMITS = "_fl_ai_commits"
 NEW = "_fl_ai_new"  # the recomputed rows of the weeks a run writes
 _STAMP = ("updated_at", "_version", "_source")
 REVERT_DAYS, REWORK_DAYS = 30, 21
-_PLACEHOLDER = re.compile(r"\{x:(\w+)\}")
+_REVERT = 'Revert "'  # a revert PR's title: Revert "<the reverted PR's title>"
+RISK_DIGITS = 6  # risk scores are stored rounded to 6 decimals (analytics/risk.py)
 FACTS = ("cycle", "coding", "pickup", "review", "merge_h")
 
 COLUMNS = [
@@ -102,10 +102,8 @@ def _base(store: Store, since: str | None) -> None:
             a.mode AS mode, a.tool AS tool, (a.mode IS NOT NULL) AS is_ai,
             CAST(f.lines_changed AS BIGINT) AS lines, f.review_rounds AS review_rounds,
             f.risk_score AS risk_score, {ep("f.merged_at", store)} AS merged_s,
-            'Revert "' || p.title || '"' AS revert_title,
             {phase_hours(store, "f")}
         FROM pr_facts f
-        JOIN pull_requests p ON p.repository_id = f.repository_id AND p.number = f.pr_number
         JOIN repositories r ON r.id = f.repository_id
         LEFT JOIN ai_attribution a ON a.repository_id = f.repository_id AND a.kind = 'pr'
             AND a.pr_number = f.pr_number
@@ -120,15 +118,24 @@ def _flags(store: Store) -> None:
     merged within 30 days after it) and ``reworked`` (one of its files changed again by the
     next PR merged within 21 days that touched the file)."""
     ep = _sql.epoch
+    # a 64-bit hash of the file sorts faster than its two strings (the strings after it keep
+    # two files whose hashes collide apart)
+    file = f"{_sql.hash64(store, 'f.repository_id', 'f.path')}, f.repository_id, f.path"
     _sql.create_work_table(
         store,
         REVERTED,
         f"""
         SELECT DISTINCT b.repository_id AS rv_repo, b.pr_number AS rv_pr
-        FROM {BASE} b
-        JOIN pull_requests p ON p.repository_id = b.repository_id AND p.title = b.revert_title
-        WHERE p.merged_at IS NOT NULL AND {ep("p.merged_at", store)} > b.merged_s
-            AND {ep("p.merged_at", store)} - b.merged_s <= {REVERT_DAYS * 86400}
+        FROM (
+            SELECT repository_id, {ep("merged_at", store)} AS merged_s,
+                substr(title, {len(_REVERT) + 1}, length(title) - {len(_REVERT) + 1})
+                    AS reverted_title
+            FROM pull_requests
+            WHERE merged_at IS NOT NULL AND title LIKE '{_REVERT}%"'
+        ) rv
+        JOIN pull_requests p ON p.repository_id = rv.repository_id AND p.title = rv.reverted_title
+        JOIN {BASE} b ON b.repository_id = p.repository_id AND b.pr_number = p.number
+        WHERE rv.merged_s > b.merged_s AND rv.merged_s - b.merged_s <= {REVERT_DAYS * 86400}
         """,
     )
     _sql.create_work_table(
@@ -139,7 +146,7 @@ def _flags(store: Store) -> None:
             SELECT f.repository_id AS repository_id, b.pr_number AS pr_number,
                 b.merged_s AS merged_s,
                 min(b.merged_s) OVER (
-                    PARTITION BY f.repository_id, f.path ORDER BY b.merged_s, b.pr_number
+                    PARTITION BY {file} ORDER BY b.merged_s, b.pr_number
                     ROWS BETWEEN 1 FOLLOWING AND 1 FOLLOWING
                 ) AS next_s
             FROM pr_files f
@@ -373,93 +380,105 @@ def _scoped(store: Store, table: str, cols: str, in_weeks: str) -> str:
 
 
 def _compared(store: Store) -> list[str]:
-    """The AI and other values of each comparison, in ``COLUMNS`` order (aliased c0, c1...)."""
+    """Each comparison's value over one group of PRs (a scope's week, AI or other), in
+    ``COLUMNS`` order (aliased a0, a1...): computed once per group and set side by side in
+    ``_select`` (a median of ``CASE WHEN is_ai ...`` over every PR of the week, twice over,
+    was most of the comparisons' time)."""
     dbl = "DOUBLE PRECISION"
-    aggs = [_sql.median(store, "{x}").replace("{x}", f"{{x:{f}}}") for f in FACTS]
-    aggs.append(_sql.median(store, f"CAST({{x:lines}} AS {dbl})"))
-    aggs.append(f"avg(CAST({{x:review_rounds}} AS {dbl}))")
-    aggs.append("avg({x:risk_score})")
+    aggs = [_sql.median(store, f) for f in FACTS]
+    aggs.append(_sql.median(store, f"CAST(lines AS {dbl})"))
+    aggs.append(f"avg(CAST(review_rounds AS {dbl}))")
+    aggs.append(_sql.exact_avg("risk_score", RISK_DIGITS))
     for flag in ("reverted", "reworked"):
-        aggs.append(f"avg(CASE WHEN {{x:{flag}}} THEN 1.0 WHEN NOT {{x:{flag}}} THEN 0.0 END)")
-    out = [
-        _PLACEHOLDER.sub(f"CASE WHEN {cond} THEN \\1 END", agg)
-        for agg in aggs
-        for cond in ("is_ai", "NOT is_ai")
-    ]
-    return [f"{e} AS c{i}" for i, e in enumerate(out)]
+        aggs.append(f"avg(CASE WHEN {flag} THEN 1.0 WHEN NOT {flag} THEN 0.0 END)")
+    return [f"{e} AS a{i}" for i, e in enumerate(aggs)]
 
 
 def _select(ctx: Ctx, in_weeks: str) -> str:
     """The rows of the weeks ``in_weeks`` (a condition on ``t.week_start``) holds, their
-    columns named as ``COLUMNS``."""
+    columns named as ``COLUMNS``.
+
+    Each scope's week is grouped twice over, its AI PRs and its other PRs (``pa``), and the two
+    groups are joined side by side (``pg``); the tools are counted over the AI PRs alone."""
     store = ctx.store
     dbl = "DOUBLE PRECISION"
     compared = _compared(store)
+    key = ("scope_kind", "scope", "week_start")
     pr_cols = (
-        "t.week_start AS week_start, t.is_ai AS is_ai, t.mode AS mode, t.tool AS tool, "
+        "t.week_start AS week_start, t.is_ai AS is_ai, t.mode AS mode, "
         "t.lines AS lines, t.review_rounds AS review_rounds, t.risk_score AS risk_score, "
         + ", ".join(f"t.{f} AS {f}" for f in FACTS)
         + ", t.reverted AS reverted, t.reworked AS reworked"
     )
+    tool_cols = "t.week_start AS week_start, t.tool AS tool"
     cm_cols = "t.week_start AS week_start, t.n AS n, t.n_ai AS n_ai"
     tools = _sql.string_agg(
         store, f"{_sql.json_str('tool', store)} || ': ' || CAST(n AS VARCHAR)", ", ", "tool"
     )
+    group = ["n", "n_assistant", "n_agent", "sum_lines", *(f"a{i}" for i in range(len(compared)))]
+    prs, ai_prs = "(COALESCE(pg.o_n, 0) + COALESCE(pg.a_n, 0))", "COALESCE(pg.a_n, 0)"
+    lines, ai_lines = (
+        "(COALESCE(pg.o_sum_lines, 0) + COALESCE(pg.a_sum_lines, 0))",
+        "COALESCE(pg.a_sum_lines, 0)",
+    )
     values = [  # in COLUMNS order
-        "k.scope_kind",
-        "k.scope",
-        "k.week_start",
-        "COALESCE(pg.prs_merged, 0)",
-        "COALESCE(pg.ai_prs, 0)",
-        "COALESCE(pg.ai_assistant, 0)",
-        "COALESCE(pg.ai_agent, 0)",
-        f"CASE WHEN pg.prs_merged > 0 THEN CAST(pg.ai_prs AS {dbl}) / pg.prs_merged END",
+        *(f"COALESCE(pg.{k}, cg.{k})" for k in key),
+        f"COALESCE({prs}, 0)",
+        ai_prs,
+        "COALESCE(pg.a_n_assistant, 0)",
+        "COALESCE(pg.a_n_agent, 0)",
+        f"CASE WHEN {prs} > 0 THEN CAST({ai_prs} AS {dbl}) / {prs} END",
         "COALESCE(cg.commits, 0)",
         "COALESCE(cg.ai_commits, 0)",
         f"CASE WHEN cg.commits > 0 THEN CAST(cg.ai_commits AS {dbl}) / cg.commits END",
-        "COALESCE(pg.sum_lines, 0)",
-        "COALESCE(pg.sum_ai_lines, 0)",
-        f"CASE WHEN pg.sum_lines > 0 THEN CAST(pg.sum_ai_lines AS {dbl}) / pg.sum_lines END",
-        _sql.as_json(store, "'{' || COALESCE(tg.tools, '') || '}'"),
-        *(f"pg.c{i}" for i in range(len(compared))),
+        f"COALESCE({lines}, 0)",
+        f"COALESCE({ai_lines}, 0)",
+        f"CASE WHEN {lines} > 0 THEN CAST({ai_lines} AS {dbl}) / {lines} END",
+        _sql.as_json(store, "'{' || COALESCE(pg.tools, '') || '}'"),
+        *(f"pg.{w}_a{i}" for i in range(len(compared)) for w in ("a", "o")),
         f"CAST(NULL AS {dbl})",
         f"CAST(NULL AS {dbl})",
         _sql.timestamp(store, ctx.now),
         str(ctx.version),
         "'analytics'",
     ]
+
+    def on(x: str, y: str) -> str:
+        return " AND ".join(f"{x}.{k} = {y}.{k}" for k in key)
+
     return f"""
-        WITH prs AS ({_scoped(store, PRS, pr_cols, in_weeks)}),
-        cms AS ({_scoped(store, COMMITS, cm_cols, in_weeks)}),
-        pg AS (
-            SELECT scope_kind, scope, week_start, count(*) AS prs_merged,
-                count(*) FILTER (WHERE is_ai) AS ai_prs,
-                count(*) FILTER (WHERE mode = 'assistant_coauthor') AS ai_assistant,
-                count(*) FILTER (WHERE mode = 'autonomous_agent') AS ai_agent,
-                sum(lines) AS sum_lines,
-                sum(CASE WHEN is_ai THEN lines ELSE 0 END) AS sum_ai_lines,
-                {", ".join(compared)}
-            FROM prs GROUP BY scope_kind, scope, week_start
+        WITH pa AS (
+            SELECT scope_kind, scope, week_start, is_ai, count(*) AS n,
+                count(*) FILTER (WHERE mode = 'assistant_coauthor') AS n_assistant,
+                count(*) FILTER (WHERE mode = 'autonomous_agent') AS n_agent,
+                sum(lines) AS sum_lines, {", ".join(compared)}
+            FROM ({_scoped(store, PRS, pr_cols, in_weeks)}) prs
+            GROUP BY scope_kind, scope, week_start, is_ai
         ),
         tg AS (
             SELECT scope_kind, scope, week_start, {tools} AS tools
-            FROM (SELECT scope_kind, scope, week_start, tool, count(*) AS n FROM prs
-                  WHERE is_ai GROUP BY scope_kind, scope, week_start, tool) x
+            FROM (SELECT scope_kind, scope, week_start, tool, count(*) AS n
+                  FROM ({_scoped(store, PRS, tool_cols, f"{in_weeks} AND t.is_ai")}) ap
+                  GROUP BY scope_kind, scope, week_start, tool) x
             GROUP BY scope_kind, scope, week_start
+        ),
+        pg AS (
+            SELECT {", ".join(f"COALESCE(o.{k}, a.{k}) AS {k}" for k in key)},
+                {", ".join(f"{w}.{c} AS {w}_{c}" for w in ("o", "a") for c in group)},
+                a.tools AS tools
+            FROM (SELECT * FROM pa WHERE NOT is_ai) o
+            FULL JOIN (
+                SELECT x.*, tg.tools AS tools FROM pa x LEFT JOIN tg ON {on("x", "tg")}
+                WHERE x.is_ai
+            ) a ON {on("o", "a")}
         ),
         cg AS (
             SELECT scope_kind, scope, week_start, CAST(sum(n) AS BIGINT) AS commits,
                 CAST(sum(n_ai) AS BIGINT) AS ai_commits
-            FROM cms GROUP BY scope_kind, scope, week_start
-        ),
-        k AS (SELECT scope_kind, scope, week_start FROM pg
-              UNION SELECT scope_kind, scope, week_start FROM cg)
+            FROM ({_scoped(store, COMMITS, cm_cols, in_weeks)}) cms
+            GROUP BY scope_kind, scope, week_start
+        )
         SELECT {", ".join(f"{e} AS {c}" for e, c in zip(values, COLUMNS, strict=True))}
-        FROM k
-        LEFT JOIN pg ON pg.scope_kind = k.scope_kind AND pg.scope = k.scope
-            AND pg.week_start = k.week_start
-        LEFT JOIN tg ON tg.scope_kind = k.scope_kind AND tg.scope = k.scope
-            AND tg.week_start = k.week_start
-        LEFT JOIN cg ON cg.scope_kind = k.scope_kind AND cg.scope = k.scope
-            AND cg.week_start = k.week_start
+        FROM pg
+        FULL JOIN cg ON {on("pg", "cg")}
     """

@@ -573,6 +573,14 @@ def median(store: Store, expr: str) -> str:
     return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr})"
 
 
+def exact_avg(expr: str, digits: int) -> str:
+    """The average of ``expr``, whose values have at most ``digits`` decimals, the same in
+    whatever order the rows are added up: scaled to whole numbers, whose sum a double holds
+    exactly (a sum of fractions differs in its last bit from one order to another)."""
+    scale = 10**digits
+    return f"(avg(round(({expr}) * {scale})) / {scale})"
+
+
 def md5_hex(store: Store, expr: str) -> str:
     return f"lower(hex(MD5({expr})))" if _is_ch(store) else f"md5({expr})"
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+# 2026-10-03: no change is stamped later. A real forge never returns a stamp after its own
+# "now"; a dataset that did (issues of the 1,000th repository reached 2027) had those items
+# read again by every incremental run, as a collector must when a stamp is ahead of its clock.
+END = EPOCH + timedelta(days=640)
 GITHUB_FILE_CAP = 3000  # GitHub lists at most 3,000 files of a pull request
 
 
@@ -772,6 +776,7 @@ def _pr(
 def _issue(rng: random.Random, repo: SimRepo, n: int, logins: list[str], ids: object) -> SimIssue:
     it = iter(ids)  # type: ignore[call-overload]
     created = repo.created_at + timedelta(days=rng.random() * 300, seconds=rng.randint(0, 86399))
+    created = min(created, END - timedelta(hours=500))  # updated, below, stays before END
     updated = created + timedelta(hours=rng.randint(1, 500))
     closed = rng.random() < 0.6
     issue = SimIssue(

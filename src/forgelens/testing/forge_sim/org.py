@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import cast, overload
 
 from forgelens.testing.forge_sim.dataset import (
-    EPOCH,
+    END,
     Dataset,
     SimPerson,
     SimPR,
@@ -35,7 +35,6 @@ from forgelens.testing.forge_sim.dataset import (
 )
 
 SPAN_DAYS = 600  # every repository's PRs spread over the 600 days before ``END``
-END = EPOCH + timedelta(days=640)  # 2026-10-03: before "now" of every run
 _PER_PR_IDS = 64  # ids of a PR's reviews and comments: a block of its own
 
 
