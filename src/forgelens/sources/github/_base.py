@@ -52,6 +52,8 @@ class GitHubBase:
         self.pr_page = self.pr_page_max = PR_PAGE
         self._costs: dict[tuple[str, Any], int] = {}  # (operation, first) -> points it cost
         self._probed: dict[str, tuple[float, RepoSnapshot]] = {}  # full name -> (when, probe)
+        # full name -> (when, the repository as the org's REST listing gave it)
+        self._listed: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pr_totals: dict[str, int] = {}  # full name -> pull requests the probe counted
         self._probe_lock = threading.Lock()
 

@@ -70,12 +70,14 @@ class GitHubSource(DeploymentFetch, DeliveryFetch):
                 raise NotFound(
                     f"github:{owner}: organization or user not found or the token has no access"
                 ) from None
-        return [
-            _weighed(RepoRef.parse(str(r["full_name"])), r.get("size"))
-            for items, _ in pages
-            for r in items
-            if isinstance(r, dict) and r.get("full_name")
+        listed = [
+            r for items, _ in pages for r in items if isinstance(r, dict) and r.get("full_name")
         ]
+        if self.api != "graphql":  # the listing holds each repository's fields: no GET of its own
+            now = time.monotonic()
+            with self._probe_lock:
+                self._listed.update((str(r["full_name"]).lower(), (now, r)) for r in listed)
+        return [_weighed(RepoRef.parse(str(r["full_name"])), r.get("size")) for r in listed]
 
     def prefetch(self, refs: list[RepoRef]) -> None:
         """Probe ``refs`` ahead, 50 per GraphQL query (2 points per 50 instead of 1 point per
@@ -132,14 +134,21 @@ class GitHubSource(DeploymentFetch, DeliveryFetch):
         return self._graphql_snapshot(snap.ref)
 
     def _rest_snapshot(self, ref: RepoRef) -> RepoSnapshot:
-        try:
-            payload = self._get(
-                f"/repos/{ref.full_name}", "GET /repos/{owner}/{repo}", conditional=True
-            )
-        except NotFound:
-            raise NotFound(
-                f"github:{ref.full_name}: repository not found or the token has no access"
-            ) from None
+        """The repository from the org's listing when this run listed it lately (the same
+        fields as its own GET: one request less per repository), else from its GET."""
+        with self._probe_lock:
+            listed = self._listed.pop(ref.full_name.lower(), None)
+        if listed is not None and time.monotonic() - listed[0] < PROBE_FRESH:
+            payload = listed[1]
+        else:
+            try:
+                payload = self._get(
+                    f"/repos/{ref.full_name}", "GET /repos/{owner}/{repo}", conditional=True
+                )
+            except NotFound:
+                raise NotFound(
+                    f"github:{ref.full_name}: repository not found or the token has no access"
+                ) from None
         repo = m.repo_rest(payload)
         snap = RepoSnapshot(repo, RepoRef.parse(repo.full_name))
         snap.marks["contributors"] = repo.pushed_at
