@@ -423,7 +423,7 @@ def _select(ctx: Ctx, in_weeks: str) -> str:
     )
     values = [  # in COLUMNS order
         *(f"COALESCE(pg.{k}, cg.{k})" for k in key),
-        f"COALESCE({prs}, 0)",
+        prs,
         ai_prs,
         "COALESCE(pg.a_n_assistant, 0)",
         "COALESCE(pg.a_n_agent, 0)",
@@ -431,8 +431,8 @@ def _select(ctx: Ctx, in_weeks: str) -> str:
         "COALESCE(cg.commits, 0)",
         "COALESCE(cg.ai_commits, 0)",
         f"CASE WHEN cg.commits > 0 THEN CAST(cg.ai_commits AS {dbl}) / cg.commits END",
-        f"COALESCE({lines}, 0)",
-        f"COALESCE({ai_lines}, 0)",
+        lines,
+        ai_lines,
         f"CASE WHEN {lines} > 0 THEN CAST({ai_lines} AS {dbl}) / {lines} END",
         _sql.as_json(store, "'{' || COALESCE(pg.tools, '') || '}'"),
         *(f"pg.{w}_a{i}" for i in range(len(compared)) for w in ("a", "o")),
