@@ -25,6 +25,16 @@ seconds. Writes benchmarks/results/org_scale.json. The simulated hour must be lo
 the machine to spend a budget in it (the script prints the collector's own CPU seconds per
 hour of budget): on a shared 2-core machine the org is run smaller with ``--prs`` and the
 per-PR and per-repository costs reported with it.
+
+Scaled down, keep the two ratios of the real org: 100-200 PRs per repository (at 20, the REST
+requests every repository costs -- CI runs, contributors, deployments, releases: GitHub has no
+GraphQL for the first two -- were half a request per point instead of ~0.05, and the REST
+budget, scaled like the points, bound the tail), and an hourly budget of a few hundred points
+at least (a page of 50 PRs costs 13 points: at 100 points an hour, up to a tenth of every
+hour cannot be spent by any client; at GitHub's 5,000 it is 0.3 %):
+
+    .venv/bin/python benchmarks/org_scale.py --repos 100 --prs 10000 --budget 500 \
+        --app-budget 1250 --hour-seconds 60
 """
 
 from __future__ import annotations
@@ -213,6 +223,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=5000, help="points per hour per token")
     parser.add_argument("--app-budget", type=int, default=12_500)
     parser.add_argument("--only", default="", help="scenario names separated by ;")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON is written")
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
@@ -270,8 +281,8 @@ def main() -> None:
             f"{max(r['peak_rss_mb_per_worker']):>8}{r['wall_seconds']:>8}"
         )
     print(json.dumps(summary))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "repos": args.repos,
@@ -284,7 +295,7 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"written {RESULTS}")
+    print(f"written {args.out}")
 
 
 if __name__ == "__main__":
