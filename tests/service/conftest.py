@@ -62,6 +62,15 @@ def github_collector(monkeypatch: pytest.MonkeyPatch) -> None:
     swap_collector(monkeypatch, "github", fake_forge)
 
 
+def within_one_minute(seconds: float = 30.0) -> None:
+    """Wait for the next clock minute when fewer than ``seconds`` are left in this one: the
+    request limits count in fixed one-minute windows, and a test that sends more requests than
+    a window allows must send them inside one window (else its count starts again)."""
+    left = 60.0 - time.time() % 60.0
+    if left < seconds:
+        time.sleep(left + 0.05)
+
+
 def service_settings(tmp_path: Path, **overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "FORGELENS_DATABASE_URL": f"duckdb:///{tmp_path / 'svc.duckdb'}",

@@ -10,7 +10,7 @@ from forgelens.engine.store_access import StoreAccess
 from forgelens.service.app import create_app
 from forgelens.service.keys import create_key
 from tests.service._server import serving
-from tests.service.conftest import Service, service_settings
+from tests.service.conftest import Service, service_settings, within_one_minute
 
 # (method, path, body, least role); None = open to all.
 ENDPOINTS: list[tuple[str, str, dict[str, object] | None, str | None]] = [
@@ -129,6 +129,7 @@ def test_per_key_rate_limit(tmp_path: Path) -> None:
     other = create_key(access.get(), "viewer")[1]
     app = create_app(settings, access=access)
     with serving(app) as url, httpx.Client(base_url=url) as client:
+        within_one_minute()
         codes = [
             client.get("/api/v1/runs", headers={"X-API-Key": key}).status_code for _ in range(5)
         ]
@@ -159,6 +160,7 @@ def test_refused_attempts_per_address_are_limited(tmp_path: Path) -> None:
     app = create_app(settings, access=access)
     with serving(app) as url, httpx.Client(base_url=url) as client:
         bad = {"X-API-Key": "fl_000000000000_guess"}
+        within_one_minute()
         codes = [client.get("/api/v1/runs", headers=bad).status_code for _ in range(4)]
         assert codes == [401, 401, 429, 429]
         assert client.get("/api/v1/runs", headers={"X-API-Key": key}).status_code == 200

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.service.conftest import SECRETS, Service
+from tests.service.conftest import SECRETS, Service, within_one_minute
 from tests.service.test_webhooks_recorded import (
     count,
     deliver,
@@ -225,6 +225,7 @@ def test_oversized_bodies_are_throttled_like_other_refusals(service: Service) ->
     """Unsigned and over the cap: refused 413, and past the per-address budget of refusals 429,
     so a client cannot make the service write one audit row per request without limit."""
     big = b'{"pad": "' + b"x" * 70_000 + b'"}'
+    within_one_minute()
     answers = [
         service.client.post(
             "/api/v1/webhooks/github",
