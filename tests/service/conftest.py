@@ -62,7 +62,7 @@ def github_collector(monkeypatch: pytest.MonkeyPatch) -> None:
     swap_collector(monkeypatch, "github", fake_forge)
 
 
-def within_one_minute(seconds: float = 30.0) -> None:
+def within_one_minute(seconds: float = 10.0) -> None:
     """Wait for the next clock minute when fewer than ``seconds`` are left in this one: the
     request limits count in fixed one-minute windows, and a test that sends more requests than
     a window allows must send them inside one window (else its count starts again)."""

@@ -225,7 +225,7 @@ def test_oversized_bodies_are_throttled_like_other_refusals(service: Service) ->
     """Unsigned and over the cap: refused 413, and past the per-address budget of refusals 429,
     so a client cannot make the service write one audit row per request without limit."""
     big = b'{"pad": "' + b"x" * 70_000 + b'"}'
-    within_one_minute()
+    within_one_minute(20.0)
     answers = [
         service.client.post(
             "/api/v1/webhooks/github",
