@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from forgelens.analytics._ctx import DIRTY_WEEKS, Ctx
 from forgelens.analytics.delivery import phase_hours
 from forgelens.analytics.prs import alias_of
+from forgelens.analytics.risk import SCORE_DIGITS
 from forgelens.analytics.scope import teams_print
 from forgelens.store import Store
 from forgelens.store import sql as _sql
@@ -46,7 +47,6 @@ NEW = "_fl_ai_new"  # the recomputed rows of the weeks a run writes
 _STAMP = ("updated_at", "_version", "_source")
 REVERT_DAYS, REWORK_DAYS = 30, 21
 _REVERT = 'Revert "'  # a revert PR's title: Revert "<the reverted PR's title>"
-RISK_DIGITS = 6  # risk scores are stored rounded to 6 decimals (analytics/risk.py)
 FACTS = ("cycle", "coding", "pickup", "review", "merge_h")
 
 COLUMNS = [
@@ -388,7 +388,7 @@ def _compared(store: Store) -> list[str]:
     aggs = [_sql.median(store, f) for f in FACTS]
     aggs.append(_sql.median(store, f"CAST(lines AS {dbl})"))
     aggs.append(f"avg(CAST(review_rounds AS {dbl}))")
-    aggs.append(_sql.exact_avg("risk_score", RISK_DIGITS))
+    aggs.append(_sql.exact_avg("risk_score", SCORE_DIGITS))
     for flag in ("reverted", "reworked"):
         aggs.append(f"avg(CASE WHEN {flag} THEN 1.0 WHEN NOT {flag} THEN 0.0 END)")
     return [f"{e} AS a{i}" for i, e in enumerate(aggs)]

@@ -131,6 +131,8 @@ def build_file_aggregates(ctx: Ctx) -> None:
     )
 
 
+SCORE_DIGITS = 6  # decimals a risk score is stored with
+
 FACTORS = (
     "size_lines",
     "size_files",
@@ -239,7 +241,7 @@ def build_risk(ctx: Ctx) -> None:
               AND CAST(iss.number AS VARCHAR) = {issue} AND iss.deleted_at IS NULL
         ),
         y AS (
-            SELECT x.*, CAST({_sql.round_to(f"LEAST(1.0, {total})", 6, store)} AS {F8})
+            SELECT x.*, CAST({_sql.round_to(f"LEAST(1.0, {total})", SCORE_DIGITS, store)} AS {F8})
                 AS risk_score,
                 {feature_columns("feature_arm")}
             FROM x

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -41,6 +41,7 @@ DEFAULT_API_URL = "https://api.github.com"
 __all__ = ["DATA_SOURCE", "DEFAULT_API_URL", "GitHubSource", "from_options", "graphql_url"]
 
 
+_T = TypeVar("_T")
 PROBE_FRESH = 600.0  # seconds a prefetched probe stands for the repository's own
 
 
@@ -114,11 +115,17 @@ class GitHubSource(DeploymentFetch, DeliveryFetch):
             raise ForgeError("GitHub GraphQL answered RepoProbes without data")
         return data
 
-    def repository(self, ref: RepoRef) -> RepoSnapshot:
+    def _fresh(self, cache: dict[str, tuple[float, _T]], ref: RepoRef) -> _T | None:
+        """What ``cache`` (the probes, the org listing) holds for ``ref``, taken out of it,
+        when it was read in the last ``PROBE_FRESH`` seconds."""
         with self._probe_lock:
-            probed = self._probed.pop(ref.full_name.lower(), None)
-        if probed is not None and time.monotonic() - probed[0] < PROBE_FRESH:
-            return probed[1]
+            held = cache.pop(ref.full_name.lower(), None)
+        return held[1] if held is not None and time.monotonic() - held[0] < PROBE_FRESH else None
+
+    def repository(self, ref: RepoRef) -> RepoSnapshot:
+        probed = self._fresh(self._probed, ref)
+        if probed is not None:
+            return probed
         try:
             return (
                 self._graphql_snapshot(ref) if self.api == "graphql" else self._rest_snapshot(ref)
@@ -136,11 +143,8 @@ class GitHubSource(DeploymentFetch, DeliveryFetch):
     def _rest_snapshot(self, ref: RepoRef) -> RepoSnapshot:
         """The repository from the org's listing when this run listed it lately (the same
         fields as its own GET: one request less per repository), else from its GET."""
-        with self._probe_lock:
-            listed = self._listed.pop(ref.full_name.lower(), None)
-        if listed is not None and time.monotonic() - listed[0] < PROBE_FRESH:
-            payload = listed[1]
-        else:
+        payload = self._fresh(self._listed, ref)
+        if payload is None:
             try:
                 payload = self._get(
                     f"/repos/{ref.full_name}", "GET /repos/{owner}/{repo}", conditional=True
