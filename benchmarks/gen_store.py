@@ -13,6 +13,7 @@ gets the same rows, generated block by block (``--block`` PRs, default 1,000,000
 in-memory DuckDB and written as Arrow blocks through ``store.upsert``:
 
     .venv/bin/python benchmarks/gen_store.py --target chdb:///tmp/bench-chdb --prs 10000000
+    .venv/bin/python benchmarks/gen_store.py --target chdb:///tmp/bench-chdb --add-prs 10000
 """
 
 from __future__ import annotations
@@ -206,25 +207,34 @@ GENERATED = (
 )
 
 
-def to_store(target: Store, args: argparse.Namespace, now_s: int, version: int) -> dict[str, int]:
-    """Generate ``args.prs`` PRs into ``target`` in blocks of ``args.block`` PRs: each block is
-    made in an in-memory DuckDB, then written table by table as Arrow blocks (``upsert``)."""
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the store's tables, where blocks are generated."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for spec in TABLES.values():
         for stmt in create_table_sql("duckdb", spec):
             con.execute(stmt)
+    return con
+
+
+def _flush(con: duckdb.DuckDBPyConnection, target: Store, counts: dict[str, int]) -> None:
+    """Write the scratch tables' rows to ``target`` as Arrow blocks, then empty them."""
+    for table in GENERATED:
+        cols = [c for c, t in TABLES[table].all_columns() if t != "serial"]
+        select = ", ".join(f'"{c}"' for c in cols)
+        reader = con.sql(f'SELECT {select} FROM "{table}"').to_arrow_reader(1_000_000)
+        for batch in reader:
+            counts[table] = counts.get(table, 0) + target.upsert(
+                table, pa.Table.from_batches([batch])
+            )
+        con.execute(f'DELETE FROM "{table}"')
+
+
+def to_store(target: Store, args: argparse.Namespace, now_s: int, version: int) -> dict[str, int]:
+    """Generate ``args.prs`` PRs into ``target`` in blocks of ``args.block`` PRs: each block is
+    made in an in-memory DuckDB, then written table by table as Arrow blocks (``upsert``)."""
+    con = _scratch()
     counts = dict.fromkeys(GENERATED, 0)
-
-    def flush() -> None:
-        for table in GENERATED:
-            cols = [c for c, t in TABLES[table].all_columns() if t != "serial"]
-            select = ", ".join(f'"{c}"' for c in cols)
-            reader = con.sql(f'SELECT {select} FROM "{table}"').to_arrow_reader(1_000_000)
-            for batch in reader:
-                counts[table] += target.upsert(table, pa.Table.from_batches([batch]))
-            con.execute(f'DELETE FROM "{table}"')
-
     span = int(args.years * 365 * DAY_S)
     old_version = version - 3_600_000
     _fixed_tables(con, args.repos, args.authors, old_version)
@@ -234,11 +244,23 @@ def to_store(target: Store, args: argparse.Namespace, now_s: int, version: int) 
         start = now_s - span + (first - 1) * (span - DAY_S) // args.prs
         generate(con, first, count, start, block_span, args.repos, args.authors, old_version)
         _ci_runs(con, old_version)
-        flush()
+        _flush(con, target, counts)
         print(f"  {first + count - 1:,} PRs written ({time.strftime('%H:%M:%S')})", flush=True)
         first += count
     con.close()
     return counts
+
+
+def add_to_store(target: Store, args: argparse.Namespace, now_s: int, version: int) -> int:
+    """``--add-prs`` new PRs (opened in the last three days) written to ``target``."""
+    con = _scratch()
+    first = int(target.query("SELECT max(number) + 1 FROM pull_requests")[0][0])
+    start = now_s - 3 * DAY_S
+    generate(con, first, args.add_prs, start, 2 * DAY_S, args.repos, args.authors, version)
+    counts: dict[str, int] = {}
+    _flush(con, target, counts)
+    con.close()
+    return counts["pull_requests"]
 
 
 def main() -> None:
@@ -258,6 +280,10 @@ def main() -> None:
     if args.target:
         target = open_store(args.target)
         try:
+            if args.add_prs:
+                added = add_to_store(target, args, now_s, version)
+                print(f"added {added} PRs in {time.perf_counter() - started:.1f}s")
+                return
             counts = to_store(target, args, now_s, version)
         finally:
             target.close()

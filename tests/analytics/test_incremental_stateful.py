@@ -433,9 +433,12 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
             self.identities.write_text(self.overrides)
             ident = self.identities
         analyze(self.inc, AnalyzeOptions(end_date=self.end, identities_file=ident))
+        # the full side in batches of one repository each (scope.batches), as a warehouse's is
         analyze(
             self.full,
-            AnalyzeOptions(end_date=self.end, identities_file=ident, force_refresh=True),
+            AnalyzeOptions(
+                end_date=self.end, identities_file=ident, force_refresh=True, batch_prs=1
+            ),
         )
         for table in compared_tables():
             assert table_rows(self.inc, table) == table_rows(self.full, table), table

@@ -49,7 +49,10 @@ def unchanged_deployments(log: list[tuple[str, str, int]]) -> list[tuple[str, st
 
 def test_rest_unchanged_repository_costs_five_requests_whatever_its_size(store: Store) -> None:
     # 250 pull requests and no issue: /issues lists three pages of pull requests only
-    sim = sim_for(SimSize(repos=1, prs_per_repo=250, issues_per_repo=0))
+    sim = sim_for(SimSize(repos=1, prs_per_repo=250, issues_per_repo=0, reviews=1, comments=1))
+    repo = sim.dataset.repos[0]
+    del repo.deployments[5:]  # a few of each (their listings are what an unchanged run reads)
+    del repo.releases[5:]
     with running(sim) as url:
         collect(store, ["github:acme/service-0"], options(url, api="rest"))
         issues = EntityCursor.loads(store.get_cursor("github:acme/service-0", "issues"))
@@ -87,6 +90,9 @@ def test_rest_unchanged_organisation_costs_at_most_four_requests_per_repository(
     """An org's repositories are read from its listing: no GET of each repository of its own
     (protection, pull requests, issues and CI runs remain: 4 requests)."""
     sim = sim_for(SimSize(repos=12, prs_per_repo=15, issues_per_repo=2))
+    for repo in sim.dataset.repos:  # a few of each: their listings are what is counted
+        del repo.deployments[3:]
+        del repo.releases[3:]
     with running(sim) as url:
         first = collect(store, ["github:acme"], options(url, api="rest", concurrency=4))[0]
         assert first.prs == 12 * 15
@@ -180,10 +186,13 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
 
     monkeypatch.setattr(_github_map, mapper, faulty)
     prs = 120 if api == "graphql" else 60
-    size = SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, reviews=1, files=2)
-    # limits off (GHES): the REST run's ~5,000 requests (deployment statuses and compares
-    # included) would otherwise wait an hour for the budget's reset
+    size = SimSize(repos=12, prs_per_repo=prs, issues_per_repo=1, runs_per_repo=1, reviews=1)
+    # limits off (GHES): the REST run's ~1,500 requests would otherwise wait an hour for the
+    # budget's reset
     sim = sim_for(size, budgets=Budgets(limit=0))
+    for repo in sim.dataset.repos:  # the PRs are what is tested: no deployments to link
+        repo.deployments.clear()
+        repo.releases.clear()
     with running(sim) as url, pytest.raises(ForgelensError) as err:
         collect(store, ["github:acme"], options(url, api=api, concurrency=8, batch_size=20))
     assert "acme/service-3" in str(err.value)
@@ -202,13 +211,17 @@ def test_unexpected_error_in_one_repository_fails_the_run_after_the_others_finis
             assert stored[f"github:acme/service-{r}"] == prs, r
 
 
-@pytest.mark.timeout(400)  # 105 repositories collected twice
 def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repository(
     store: Store,
 ) -> None:
     """The organisation's repository list answers 304 on an unchanged run; its next page
-    still comes from the Link header (GitHub sends it with the 304)."""
-    sim = sim_for(SimSize(repos=105, prs_per_repo=1, issues_per_repo=0, runs_per_repo=0))
+    still comes from the Link header (GitHub sends it with the 304). Pages of 10 here (the
+    simulator's cap lowered from GitHub's 100): 25 repositories are three pages."""
+    from forgelens.testing.forge_sim.github import GitHubRenderer
+
+    sim = sim_for(SimSize(repos=25, prs_per_repo=1, issues_per_repo=0, runs_per_repo=0))
+    github = next(r for r in sim.renderers if isinstance(r, GitHubRenderer))
+    github.max_per_page = 10
     for repo in sim.dataset.repos:  # the listing is what is tested: no deployments to link
         repo.deployments.clear()
         repo.releases.clear()
@@ -216,8 +229,10 @@ def test_unchanged_run_of_an_org_of_several_listing_pages_visits_every_repositor
         collect(store, ["github:acme"], options(url, api="rest", concurrency=8))
         sim.log.clear()
         again = collect(store, ["github:acme"], options(url, api="rest", concurrency=8))[0]
-    assert len(again.repositories) == 105
-    assert len(requests_by_repository(sim.log)) == 105
+    listing = [(p, status) for _m, p, status in sim.log if p == "/orgs/acme/repos"]
+    assert listing == [("/orgs/acme/repos", 304)] * 3  # page 1, 2 and 3, each unchanged
+    assert len(again.repositories) == 25
+    assert len(requests_by_repository(sim.log)) == 25
 
 
 @pytest.mark.parametrize(

@@ -167,10 +167,10 @@ def _flags(store: Store) -> None:
     )
 
 
-def write_impact(ctx: Ctx, *, full: bool, dirty_weeks: bool = False) -> int:
+def write_impact(ctx: Ctx, *, full: bool, dirty_weeks: Iterable[date] = ()) -> int:
     """Recompute ``ai_impact_weekly``: every row when ``full`` (or no week can be named for a
     change), else the rows of the weeks ``affected_weeks`` names; returns the table's rows.
-    ``dirty_weeks``: this run's ``_fl_dirty_weeks`` exists (``analyze all`` recomputed PRs)."""
+    ``dirty_weeks``: the weeks of the PRs ``analyze all`` recomputed (``_fl_dirty_weeks``)."""
     store = ctx.store
     saved = store.get_cursor(*CURSOR)
     state = json.loads(saved) if saved else None
@@ -218,7 +218,7 @@ def _comparable(store: Store, state: dict[str, object], counts: dict[str, int], 
     return not any(int(n) for (n,) in changed)
 
 
-def affected_weeks(ctx: Ctx, wm: int, dirty_weeks: bool) -> set[date]:
+def affected_weeks(ctx: Ctx, wm: int, dirty_weeks: Iterable[date]) -> set[date]:
     """The weeks (Mondays) whose rows a row newer than ``wm`` can change.
 
     A changed PR (its row, facts, files, commits, reviews or attribution) changes the week it is
@@ -257,11 +257,14 @@ def affected_weeks(ctx: Ctx, wm: int, dirty_weeks: bool) -> set[date]:
         WHERE im._version > {wm}
     """
     weeks.update(_as_date(w) for (w,) in store.query(commits) if w is not None)
-    if dirty_weeks:
-        weeks.update(
-            _as_date(w) for (w,) in store.query(f"SELECT DISTINCT week_start FROM {DIRTY_WEEKS}")
-        )
+    weeks.update(dirty_weeks)
     return weeks
+
+
+def recomputed_weeks(ctx: Ctx) -> set[date]:
+    """The weeks (old and new) of the PRs this batch of ``analyze all`` recomputed."""
+    rows = ctx.store.query(f"SELECT DISTINCT week_start FROM {DIRTY_WEEKS}")
+    return {_as_date(w) for (w,) in rows}
 
 
 def _as_date(value: object) -> date:

@@ -104,9 +104,10 @@ def _aggregate(ctx: Ctx, repo: str, team: str, source: str, week_filter: str) ->
     """
 
 
-def write_delivery(ctx: Ctx, all_teams: bool = False) -> None:
+def write_delivery(ctx: Ctx, all_teams: bool | None = False) -> None:
     """The rows of the dirty weeks; every team row when ``all_teams`` (membership or an
-    identity changed, or a repository was recomputed in full)."""
+    identity changed, or a repository was recomputed in full), none when it is None (a batch
+    of repositories: the team rows follow the last)."""
     store = ctx.store
     # The first dirty week bounds the days read: a cheap filter before the per-row weeks.
     first = store.query(f"SELECT min(week_start) FROM {DIRTY_WEEKS}")[0][0]
@@ -130,7 +131,7 @@ def write_delivery(ctx: Ctx, all_teams: bool = False) -> None:
             )
     if all_teams:
         write_team_rows(ctx, None)
-    elif first is not None:
+    elif all_teams is not None and first is not None:
         write_team_rows(ctx, ctx.lit(first))
 
 

@@ -11,7 +11,7 @@ Risk and features come before the daily rollups because ``high_risk_prs`` and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,6 +42,9 @@ from forgelens.store import Store, now_version
 from forgelens.store import sql as _sql
 
 TARGETS = ("what_shipped", "engineer_lens", "ai", "dora", "all")
+# A full recompute of more PRs runs in batches of repositories of about this many PRs each
+# (scope.batches): on 10M PRs one batch spills its joins and sorts to disk (0: one batch).
+BATCH_PRS = 1_000_000
 log = get_logger(__name__)
 
 
@@ -60,6 +63,7 @@ class AnalyzeOptions:
     ai_store: Path | None = None  # Milvus Lite database; default beside the store
     ai_learn: bool = False  # add this run's confidently ruled PRs as labelled examples
     ai_rules: Path | None = None  # a rules file extending analytics/ai_rules.yaml
+    batch_prs: int = BATCH_PRS  # PRs recomputed in full per batch of repositories
 
 
 @dataclass
@@ -69,6 +73,7 @@ class AnalyzeResult:
     repositories_skipped: int = 0
     prs: int = 0
     dirty_days: int = 0
+    batches: int = 0  # batches of repositories the PR phases ran in (scope.batches)
     dora: dict[str, int] = field(default_factory=dict)  # repositories, deployments, ... written
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds
     phases_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds, all threads
@@ -147,26 +152,32 @@ def analyze(
             if opts.force_refresh:
                 scope.clear_repositories(ctx, [n for _, n in repos])
             plans = scope.plan(ctx, repos, opts.target, opts.force_refresh, ident.changed_aliases)
-            scope.build_dirty(ctx, plans, ident.changed_aliases)
-            if any(p.mode == "incremental" for p in plans):
-                scope.add_history_followers(ctx)
-            result.prs = ctx.count(DIRTY)
+            batches = scope.batches(ctx, plans, opts.batch_prs)
         for p in plans:
             result.modes[p.mode] = result.modes.get(p.mode, 0) + 1
         result.repositories = sum(1 for p in plans if p.mode != "skip")
         result.repositories_skipped = len(plans) - result.repositories
+        result.batches = len(batches)
         teams = scope.teams_print(ctx)
         all_teams = scope.teams_changed(ctx, opts.target, plans, bool(ident.changed_aliases))
-        if result.repositories:
-            _run_phases(ctx, opts, phase, result, [n for _, n in repos], all_teams)
-        elif all_teams and opts.target == "all":
+        weeks: set[date] = set()  # of the PRs recomputed (ai_impact's old weeks among them)
+        for batch in batches:
+            with phase("scope"):
+                scope.build_dirty(ctx, batch, ident.changed_aliases)
+                if any(p.mode == "incremental" for p in batch):
+                    scope.add_history_followers(ctx)
+                result.prs += ctx.count(DIRTY)
+            # a team's rows read every repository's PRs: made once, after the last batch
+            names = [n for _, n in repos]
+            _run_phases(ctx, opts, phase, result, names, all_teams if len(batches) == 1 else None)
+            weeks |= ai_impact.recomputed_weeks(ctx)
+        if opts.target == "all" and (len(batches) > 1 or (not batches and all_teams)):
             with phase("delivery"):
                 delivery.write_team_rows(ctx, None)
         with phase("state"):
             scope.save_state(ctx, plans, opts.target, teams)
         if opts.target == "all":
-            # this run's dirty weeks exist when it recomputed PRs (a PR deleted leaves them)
-            _ai_impact(ctx, done, phase, result, opts.force_refresh, bool(result.repositories))
+            _ai_impact(ctx, done, phase, result, opts.force_refresh, weeks)
             with phase("dora"):  # after What Shipped: it fills repo_prs.deployed_at
                 result.dora = dora.run(ctx, repos, opts.force_refresh)
     finally:
@@ -188,7 +199,7 @@ def _ai_impact(
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
     force: bool,
-    dirty_weeks: bool = False,
+    dirty_weeks: Iterable[date] = (),
 ) -> None:
     """``analyze ai`` (and the end of ``analyze all``): the weekly impact, after attribution
     (incremental unless forced or the attribution was recomputed in full)."""
@@ -211,8 +222,10 @@ def _run_phases(
     phase: Callable[[str], AbstractContextManager[None]],
     result: AnalyzeResult,
     repo_names: list[str],
-    all_teams: bool,
+    team_rows: bool | None,
 ) -> None:
+    """Every phase after the scope, on the PRs of ``_fl_dirty``. ``team_rows``: the delivery
+    team rows of the dirty weeks (False), every one (True) or none (None: the caller's)."""
     with phase("pr_facts"):
         prs.build_pr_base(ctx)
         prs.build_reviews(ctx)
@@ -234,7 +247,7 @@ def _run_phases(
         what_shipped.write_what_shipped(ctx)
     if opts.target in ("engineer_lens", "all"):
         with phase("daily"):
-            result.dirty_days = engineer_lens.write_daily(ctx)
+            result.dirty_days += engineer_lens.write_daily(ctx)
         # The window and ownership snapshots are written in one transaction: on a new end date
         # both are inserted whole, and one commit (with DuckDB's checkpoint of the write-ahead
         # log it triggers) costs less than two. It is made, and timed, in "ownership".
@@ -249,7 +262,7 @@ def _run_phases(
                 snapshots.close()  # the commit
     if opts.target == "all":
         with phase("delivery"):
-            delivery.write_delivery(ctx, all_teams)
+            delivery.write_delivery(ctx, team_rows)
         with phase("review_policy"):
             review_policy.write_review_policy(ctx)
     if opts.llm_summaries:

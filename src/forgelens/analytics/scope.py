@@ -163,6 +163,41 @@ def plan(
     return plans
 
 
+def batches(ctx: Ctx, plans: list[RepoPlan], batch_prs: int) -> list[list[RepoPlan]]:
+    """The repositories to analyse, in batches of at most about ``batch_prs`` PRs recomputed
+    in full (0: one batch).
+
+    Each batch runs every PR phase on its repositories alone, as ``--repo`` would: a PR's rows
+    depend on its own repository's data only, so the rows are those of one batch. What the
+    batches bound is the size of each phase's joins and sorts: a warehouse-size full
+    recompute (10M PRs) spills them to disk in one batch, where each batch of 1M fits memory.
+    Repositories are packed largest first into the lightest batch; the incremental and
+    windows-only ones go with the first.
+    """
+    active = [p for p in plans if p.mode != "skip"]
+    full = [p for p in active if p.mode == "full"]
+    if batch_prs <= 0 or len(full) < 2:
+        return [active] if active else []
+    sizes = {
+        str(r): int(n)
+        for r, n in ctx.store.query(
+            "SELECT repository_id, count(*) FROM pull_requests GROUP BY repository_id"
+        )
+    }
+    total = sum(sizes.get(p.repository_id, 0) for p in full)
+    if total <= batch_prs:
+        return [active]
+    count = min(len(full), -(-total // batch_prs))
+    bins: list[list[RepoPlan]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for p in sorted(full, key=lambda p: (-sizes.get(p.repository_id, 0), p.repo_name)):
+        lightest = loads.index(min(loads))
+        bins[lightest].append(p)
+        loads[lightest] += sizes.get(p.repository_id, 0)
+    bins[0] += [p for p in active if p.mode != "full"]
+    return bins
+
+
 def clear_repositories(ctx: Ctx, repo_names: list[str]) -> None:
     """``--force-refresh``: delete every analytics row of these repositories (only theirs)."""
     # One statement per table and 1,000 repositories (a statement per repository and table

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, AnalyzeResult, analyze
+from forgelens.analytics.runner import BATCH_PRS
 from forgelens.cli._common import DbOption, FormatOption, print_rows, store_for
 from forgelens.errors import BadInput
 from forgelens.pipeline_runs.self_record import recorded
@@ -104,6 +105,7 @@ def _run(
     ai_learn: bool = False,
     ai_store: Path | None = None,
     ai_rules: Path | None = None,
+    batch_prs: int = BATCH_PRS,
 ) -> AnalyzeResult:
     if repo and all_repos:
         raise BadInput("pass either --repo OWNER/REPO or --all-repos, not both")
@@ -134,6 +136,7 @@ def _run(
         ai_store=ai_store,
         ai_learn=ai_learn,
         ai_rules=ai_rules,
+        batch_prs=batch_prs,
     )
     store = store_for(db)
     try:
@@ -144,6 +147,7 @@ def _run(
         {"what": "repositories analysed", "value": result.repositories},
         {"what": "repositories unchanged", "value": result.repositories_skipped},
         {"what": "PRs (re)computed", "value": result.prs},
+        {"what": "batches of repositories", "value": result.batches},
     ]
     rows += [{"what": f"embedding {k}", "value": v} for k, v in result.ai.items()]
     rows += [{"what": f"ai {k}", "value": v} for k, v in result.ai_work.items()]
@@ -280,6 +284,13 @@ def all_(
     ai_learn: AiLearnOption = False,
     ai_store: AiStoreOption = None,
     ai_rules: AiRulesOption = None,
+    batch_prs: Annotated[
+        int,
+        typer.Option(
+            "--batch-prs",
+            help="A full recompute of more PRs runs in batches of repositories this size (0: one).",
+        ),
+    ] = BATCH_PRS,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -304,6 +315,7 @@ def all_(
         ai_learn=ai_learn,
         ai_store=ai_store,
         ai_rules=ai_rules,
+        batch_prs=batch_prs,
     )
 
 

@@ -37,6 +37,8 @@ def parse_ts(value: str) -> datetime:
 
 class GitHubRenderer:
     prefix = "/"
+    # GitHub's largest page (per_page): a test lowers it to page through fewer items
+    max_per_page = 100
 
     def __init__(self, dataset: Dataset) -> None:
         self.ds = dataset
@@ -163,7 +165,7 @@ class GitHubRenderer:
         }
 
     def page(self, req: SimRequest, items: list[Any], wrap: str | None = None) -> SimResponse:
-        per_page = max(1, min(100, int(req.query.get("per_page", 30))))
+        per_page = max(1, min(self.max_per_page, int(req.query.get("per_page", 30))))
         page = max(1, int(req.query.get("page", 1)))
         chunk = items[(page - 1) * per_page : page * per_page]
         last = max(1, -(-len(items) // per_page))
