@@ -162,15 +162,19 @@ def analyze(
         all_teams = scope.teams_changed(ctx, opts.target, plans, bool(ident.changed_aliases))
         weeks: set[date] = set()  # of the PRs recomputed (ai_impact's old weeks among them)
         for batch in batches:
-            with phase("scope"):
-                scope.build_dirty(ctx, batch, ident.changed_aliases)
-                if any(p.mode == "incremental" for p in batch):
-                    scope.add_history_followers(ctx)
-                result.prs += ctx.count(DIRTY)
-            # a team's rows read every repository's PRs: made once, after the last batch
-            names = [n for _, n in repos]
-            _run_phases(ctx, opts, phase, result, names, all_teams if len(batches) == 1 else None)
-            weeks |= ai_impact.recomputed_weeks(ctx)
+            # of several batches, each reads its repositories' rows alone (on chDB)
+            part = batch if len(batches) > 1 else []
+            ids, names = [p.repository_id for p in part], [p.repo_name for p in part]
+            with _sql.repository_scope(store, ids, names):
+                with phase("scope"):
+                    scope.build_dirty(ctx, batch, ident.changed_aliases)
+                    if any(p.mode == "incremental" for p in batch):
+                        scope.add_history_followers(ctx)
+                    result.prs += ctx.count(DIRTY)
+                # a team's rows read every repository's PRs: made once, after the last batch
+                teams_now = all_teams if len(batches) == 1 else None
+                _run_phases(ctx, opts, phase, result, [n for _, n in repos], teams_now)
+                weeks |= ai_impact.recomputed_weeks(ctx)
         if opts.target == "all" and (len(batches) > 1 or (not batches and all_teams)):
             with phase("delivery"):
                 delivery.write_team_rows(ctx, None)

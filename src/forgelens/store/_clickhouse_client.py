@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -153,6 +154,8 @@ class Backend(Protocol):
 
     def insert(self, table: str, data: pa.Table) -> None: ...
 
+    def setting(self, name: str, value: str, reset: str) -> AbstractContextManager[None]: ...
+
     def close(self) -> None: ...
 
 
@@ -238,6 +241,18 @@ class ChdbBackend:
             except Exception as exc:
                 raise StoreError(f"chDB {self.path}: {_first_line(exc)}") from exc
 
+    @contextmanager
+    def setting(self, name: str, value: str, reset: str) -> Iterator[None]:
+        """``SET name = value`` for this thread's statements until the block ends (``reset``
+        then): the session is the process's, so other threads wait for the block's end."""
+        with _chdb_lock:
+            self._use()
+            self._raw(f"SET {name} = {value}")
+            try:
+                yield
+            finally:
+                self._raw(f"SET {name} = {reset}")
+
     def close(self) -> None:
         with _chdb_lock:
             if self._closed or not _chdb_open:
@@ -322,6 +337,15 @@ class ServerBackend:
             self._client.insert_arrow(table, data)
         except Exception as exc:
             raise self._translate(exc) from exc
+
+    @contextmanager
+    def setting(self, name: str, value: str, reset: str) -> Iterator[None]:
+        """The setting sent with each of this client's queries until the block ends."""
+        self._client.set_client_setting(name, value)
+        try:
+            yield
+        finally:
+            self._client.set_client_setting(name, reset)
 
     def close(self) -> None:
         self._client.close()

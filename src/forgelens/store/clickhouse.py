@@ -17,7 +17,7 @@ it: a crash in between leaves the cursor behind, and the next run writes the sam
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -81,6 +81,11 @@ class ClickHouseStore(StoreCommon):
     def transaction(self) -> Iterator[None]:
         """A no-op: see the module docstring for why ClickHouse writes need no transaction."""
         yield
+
+    def setting(self, name: str, value: str, reset: str) -> AbstractContextManager[None]:
+        """A ClickHouse setting (``value`` as SQL) for this store's statements within the block;
+        ``reset`` after it."""
+        return self._db.setting(name, value, reset)
 
     def close(self) -> None:
         self._db.close()

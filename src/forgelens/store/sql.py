@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from forgelens.logs import get_logger
@@ -385,6 +386,33 @@ def tune_session(store: Store, memory_limit: str) -> None:
             raise BadInput(f"memory_limit {memory_limit!r}: write e.g. 3GB or 512MB")
         store.execute(f"SET memory_limit = '{memory_limit.strip()}'")
         store.execute("SET preserve_insertion_order = false")
+
+
+@contextmanager
+def repository_scope(
+    store: Store, repository_ids: list[str], repo_names: list[str]
+) -> Iterator[None]:
+    """Within it, on ClickHouse, every read of a table keyed by repository (a ``repository_id``
+    or ``repo_name`` column) sees only these repositories' rows (``additional_table_filters``):
+    the tables are sorted by repository, so a batch of analytics reads its own part of each,
+    not the whole table, and no join builds on other repositories' rows. Elsewhere (and for an
+    empty list) nothing changes: the batch's work tables pick its rows."""
+    if not _is_ch(store) or not repository_ids:
+        yield
+        return
+    database = store.target.database  # type: ignore[attr-defined]
+    ids = ", ".join(literal(i, store) for i in repository_ids)
+    names = ", ".join(literal(n, store) for n in repo_names)
+    filters = []
+    for name, spec in sorted(TABLES.items()):
+        columns = {c for c, _t in spec.all_columns()}
+        if "repository_id" in columns:
+            filters.append((f"{database}.{name}", f"repository_id IN ({ids})"))
+        elif "repo_name" in columns:
+            filters.append((f"{database}.{name}", f"repo_name IN ({names})"))
+    pairs = ", ".join(f"{literal(t, store)}: {literal(f, store)}" for t, f in filters)
+    with store.setting("additional_table_filters", f"{{{pairs}}}", "{}"):  # type: ignore[attr-defined]
+        yield
 
 
 def hash64(store: Store, *exprs: str) -> str:
