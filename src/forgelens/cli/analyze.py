@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from forgelens.analytics import AnalyticsConfig, AnalyzeOptions, AnalyzeResult, analyze
-from forgelens.analytics.runner import BATCH_PRS
 from forgelens.cli._common import DbOption, FormatOption, print_rows, store_for
 from forgelens.errors import BadInput
 from forgelens.pipeline_runs.self_record import recorded
@@ -105,7 +104,7 @@ def _run(
     ai_learn: bool = False,
     ai_store: Path | None = None,
     ai_rules: Path | None = None,
-    batch_prs: int = BATCH_PRS,
+    batch_prs: int | None = None,
 ) -> AnalyzeResult:
     if repo and all_repos:
         raise BadInput("pass either --repo OWNER/REPO or --all-repos, not both")
@@ -285,12 +284,13 @@ def all_(
     ai_store: AiStoreOption = None,
     ai_rules: AiRulesOption = None,
     batch_prs: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--batch-prs",
-            help="A full recompute of more PRs runs in batches of repositories this size (0: one).",
+            help="A full recompute of more PRs runs in batches of repositories this size "
+            "(default 1,000,000 on ClickHouse, one batch elsewhere; 0: one batch).",
         ),
-    ] = BATCH_PRS,
+    ] = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
